@@ -1,0 +1,36 @@
+# The two commands a new user types: `make demo` and `make test`. Both build .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export UPSCWAY_DATA_DIR ?= data
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/upscway --profile demo run ingest --feeds deployments/demo/feeds.yaml
+	@echo
+	@echo "Stored in $(UPSCWAY_DATA_DIR)/upscway.duckdb. Try:"
+	@echo "  $(BIN)/upscway sql \"SELECT source, count(*) AS articles FROM articles GROUP BY source ORDER BY 2 DESC\""
+	@echo "  $(BIN)/upscway status"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) data

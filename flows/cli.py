@@ -1,0 +1,190 @@
+"""`upscway [--profile P] [--data-dir D] COMMAND`: start flows, query the store.
+
+Exit status: 0 all went well; 1 the run finished with some failed items (or failed);
+2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+# The CLI runs offline by default; a user's own environment still wins.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from upscway.errors import InputError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+run_app = typer.Typer(no_args_is_help=True, help="Start a flow in this process.")
+app.add_typer(run_app, name="run")
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    profile: Optional[str] = typer.Option(None, "--profile", envvar="UPSCWAY_PROFILE", help="Profile in deployments/profiles/."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="UPSCWAY_DATA_DIR", help="Data directory (DuckDB file DIR/upscway.duckdb)."),
+) -> None:
+    ctx.obj = {"profile": profile, "data_dir": str(data_dir) if data_dir else None}
+
+
+def _settings(ctx: typer.Context):
+    from upscway.settings import load_settings
+
+    return load_settings(ctx.obj["profile"], ctx.obj["data_dir"])
+
+
+def _finish(state) -> None:
+    """Print a flow's summary and exit with the status its final state calls for."""
+    from upscway.flows.common import COMPLETED_WITH_FAILURES
+
+    if state.is_failed() or state.is_crashed():
+        try:
+            state.result()
+        except InputError:
+            raise
+        except Exception as exc:
+            err_console.print(f"[red]run failed:[/red] {type(exc).__name__}: {exc}")
+        raise typer.Exit(EXIT_FAILURES)
+    summary = state.result()
+    table = Table(title=f"{state.name}", show_header=False)
+    for key, value in summary.items():
+        table.add_row(key, str(value))
+    console.print(table)
+    if state.name == COMPLETED_WITH_FAILURES:
+        err_console.print(f"[yellow]{state.message}[/yellow]")
+        raise typer.Exit(EXIT_FAILURES)
+
+
+@run_app.command("ingest")
+def run_ingest(
+    ctx: typer.Context,
+    feeds: Optional[Path] = typer.Option(None, help="Feeds file (default: the profile's, deployments/feeds.yaml)."),
+    source: Optional[str] = typer.Option(None, help="Only this source."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Fetch at most N new pages."),
+) -> None:
+    """Fetch feeds, then the new articles they list; extract, deduplicate, chunk and store."""
+    from upscway.flows.ingest import ingest
+
+    _settings(ctx)  # bad settings are a usage error before any flow run starts
+    state = ingest(
+        feeds=str(feeds) if feeds else None, source=source, limit=limit,
+        profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True,
+    )
+    _finish(state)
+
+
+@run_app.command("backfill")
+def run_backfill(
+    ctx: typer.Context,
+    source: Optional[str] = typer.Option(None, help="Source whose sitemaps to read (with --since), or to file pages under."),
+    since: Optional[str] = typer.Option(None, help="First day (YYYY-MM-DD) of sitemap entries to fetch."),
+    until: Optional[str] = typer.Option(None, help="Last day (YYYY-MM-DD), default today."),
+    urls: Optional[Path] = typer.Option(None, help="File with one URL per line."),
+    html_dir: Optional[Path] = typer.Option(None, help="Folder of saved pages (*.html)."),
+    feeds: Optional[Path] = typer.Option(None, help="Feeds file that defines the sources."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Fetch at most N new pages."),
+) -> None:
+    """Past articles from a source's sitemaps, a list of URLs, or a folder of saved pages."""
+    from upscway.flows.backfill import backfill, check_backfill_args
+
+    _settings(ctx)
+    check_backfill_args(source, since, until, urls, html_dir)
+    state = backfill(
+        source=source, since=since, until=until,
+        urls=str(urls) if urls else None, html_dir=str(html_dir) if html_dir else None,
+        feeds=str(feeds) if feeds else None, limit=limit,
+        profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True,
+    )
+    _finish(state)
+
+
+def _print_rows(columns: list[str], rows: list[tuple], fmt: OutputFormat, title: str | None = None) -> None:
+    if fmt is OutputFormat.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif fmt is OutputFormat.json:
+        print(json.dumps([dict(zip(columns, row)) for row in rows], default=str, ensure_ascii=False, indent=2))
+    else:
+        table = Table(*columns, title=title)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
+
+
+@app.command("sql")
+def sql_command(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help="A SELECT query over the store."),
+    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+) -> None:
+    """Run read-only SQL over the store (waits while a writer holds the file)."""
+    from upscway.storage.adhoc import run_query
+    from upscway.storage.store import Store
+
+    settings = _settings(ctx)
+    columns, rows = run_query(Store(settings.database_path, settings.storage.lock_timeout_s), query)
+    _print_rows(columns, rows, format)
+
+
+@app.command("status")
+def status_command(ctx: typer.Context) -> None:
+    """What the store holds: counts, sources, last runs and failures."""
+    from upscway.storage.statements import statements
+    from upscway.storage.store import Store
+
+    settings = _settings(ctx)
+    store = Store(settings.database_path, settings.storage.lock_timeout_s)
+    console.print(f"store: {settings.database_path} (profile {settings.profile})")
+    with store.reader() as conn:
+        for name, query in statements("status").items():
+            cursor = conn.execute(query)
+            _print_rows([d[0] for d in cursor.description], cursor.fetchall(), OutputFormat.table, title=name.replace("_", " "))
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point: maps bad input to exit status 2 with a one-line message."""
+    try:
+        return app(args=argv, standalone_mode=False)
+    except InputError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_USAGE)
+    except FileNotFoundError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_USAGE)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+-- name: counts
+SELECT
+    (SELECT count(*) FROM sources)         AS sources,
+    (SELECT count(*) FROM articles)        AS articles,
+    (SELECT count(*) FROM chunks)          AS chunks,
+    (SELECT count(*) FROM article_aliases) AS duplicate_urls,
+    (SELECT count(*) FROM failures)        AS failures;
+
+-- name: articles_by_source
+SELECT source, count(*) AS articles, max(created_at) AS last_stored
+FROM articles GROUP BY source ORDER BY articles DESC;
+
+-- name: recent_runs
+SELECT r.flow, r.status, r.started_at, r.finished_at,
+       (SELECT count(*) FROM failures f WHERE f.flow_run_id = r.id) AS failures
+FROM flow_runs r ORDER BY r.started_at DESC LIMIT 5;
+
+-- name: recent_failures
+SELECT stage, item, reason, created_at FROM failures ORDER BY created_at DESC, id DESC LIMIT 10;

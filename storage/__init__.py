@@ -1,0 +1,1 @@
+"""The DuckDB store: connections and locking, migrations, and one repository per aggregate."""

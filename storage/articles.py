@@ -1,0 +1,100 @@
+"""Sources, feed state, articles and their chunks.
+
+Deduplication happens here, inside the loader's transaction: an article is new only when
+neither its canonical URL nor its content hash is stored yet. A second URL carrying the same
+text (a syndicated copy) becomes an alias of the first article, so it is never fetched again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import duckdb
+
+from upscway.storage.runs import record_failures
+from upscway.storage.staging import StagedBatch
+from upscway.storage.statements import sql
+
+
+def article_id(canonical_url: str) -> str:
+    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:16]
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class LoadCounts:
+    articles: int = 0
+    chunks: int = 0
+    duplicates: int = 0
+    already_stored: int = 0
+    failures: int = 0
+
+    def add(self, other: "LoadCounts") -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def upsert_sources(conn: duckdb.DuckDBPyConnection, sources: list[tuple[str, str]]) -> None:
+    for name, language in sources:
+        conn.execute(sql("articles", "upsert_source"), [name, language])
+
+
+def feed_state(conn: duckdb.DuckDBPyConnection, url: str) -> tuple[str | None, str | None]:
+    row = conn.execute(sql("articles", "feed_state"), [url]).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def save_feed_state(
+    conn: duckdb.DuckDBPyConnection,
+    url: str,
+    source: str,
+    status: int | None,
+    etag: str | None,
+    last_modified: str | None,
+    entries: int | None,
+) -> None:
+    conn.execute(sql("articles", "upsert_feed"), [url, source, etag, last_modified, status, entries])
+
+
+def known_urls(conn: duckdb.DuckDBPyConnection, urls: list[str]) -> set[str]:
+    if not urls:
+        return set()
+    return {row[0] for row in conn.execute(sql("articles", "known_urls"), [urls, urls]).fetchall()}
+
+
+def load_staged(conn: duckdb.DuckDBPyConnection, batch: StagedBatch, run_id: str) -> LoadCounts:
+    """Insert a staged batch, skipping URLs and texts already stored (also within the batch)."""
+    counts = LoadCounts()
+    staged = [(row["id"], row["canonical_url"], row["content_hash"]) for row in batch.rows("articles")]
+    seen_urls = known_urls(conn, [url for _, url, _ in staged])
+    by_hash = dict(conn.execute(sql("articles", "articles_by_hash"), [[h for _, _, h in staged]]).fetchall())
+    accepted: list[str] = []
+    alias_urls: list[str] = []
+    alias_targets: list[str] = []
+    for ident, url, digest in staged:
+        if url in seen_urls:
+            counts.already_stored += 1
+        elif digest in by_hash:
+            alias_urls.append(url)
+            alias_targets.append(by_hash[digest])
+            counts.duplicates += 1
+        else:
+            accepted.append(ident)
+            by_hash[digest] = ident
+        seen_urls.add(url)
+    if accepted:
+        conn.execute(
+            sql("articles", "insert_staged_articles"),
+            {"path": str(batch.file("articles")), "ids": accepted, "run_id": run_id},
+        )
+        conn.execute(sql("articles", "insert_staged_chunks"), {"path": str(batch.file("chunks")), "ids": accepted})
+        counts.chunks = conn.execute(sql("articles", "count_chunks_of"), [accepted]).fetchone()[0]
+    if alias_urls:
+        conn.execute(sql("articles", "insert_aliases"), {"urls": alias_urls, "article_ids": alias_targets})
+    counts.articles = len(accepted)
+    counts.failures = record_failures(conn, run_id, batch.failures())
+    return counts

@@ -1,0 +1,49 @@
+"""A staged batch: JSON-lines files that a worker writes and the single loader inserts.
+
+Workers (threads, processes or other machines) never open the database; they leave a folder
+`staging/<run id>/<batch>/` holding `articles.jsonl`, `chunks.jsonl` and `failures.jsonl`, and
+the loader moves it into DuckDB in one transaction, then deletes it. A crash between the two
+leaves the folder for the next load instead of losing the work.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from upscway.storage.runs import Failure
+
+FILES = ("articles", "chunks", "failures")
+
+
+@dataclass(frozen=True)
+class StagedBatch:
+    path: Path
+
+    def file(self, kind: str) -> Path:
+        return self.path / f"{kind}.jsonl"
+
+    def write(self, articles: list[dict[str, Any]], chunks: list[dict[str, Any]], failures: list[Failure]) -> None:
+        tmp = self.path.with_name(self.path.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for kind, rows in (("articles", articles), ("chunks", chunks), ("failures", [asdict(f) for f in failures])):
+            with open(tmp / f"{kind}.jsonl", "w", encoding="utf-8") as out:
+                for row in rows:
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        tmp.rename(self.path)  # a batch is visible to the loader only once complete
+
+    def rows(self, kind: str) -> Iterator[dict[str, Any]]:
+        with open(self.file(kind), encoding="utf-8") as lines:
+            for line in lines:
+                yield json.loads(line)
+
+    def failures(self) -> list[Failure]:
+        return [Failure(**row) for row in self.rows("failures")]
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)

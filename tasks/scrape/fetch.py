@@ -1,0 +1,226 @@
+"""Fetchers: polite HTTP for the live web, saved pages for the demo, tests and backfills.
+
+Both implement `Fetcher.fetch(url, ...) -> Response` and raise `FetchError` with a reason a
+person can act on; the pipeline never needs to know which one it has.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import threading
+import time
+import urllib.robotparser
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from upscway.resources import resolve_project_file
+from upscway.settings import IngestSettings
+from upscway.tasks.scrape.urls import AddressPolicy, host_of
+
+LOGGER = logging.getLogger(__name__)
+
+
+class FetchError(Exception):
+    """A feed or page could not be fetched; `str()` is the reason stored in `failures`."""
+
+
+@dataclass
+class Response:
+    url: str
+    final_url: str
+    status: int
+    content: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+class Fetcher(Protocol):
+    def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        rate_limit_per_s: float | None = None,
+    ) -> Response: ...
+
+    def close(self) -> None: ...
+
+
+class HostRateLimiter:
+    """At most `rate` requests per second to each host, shared by all threads of a process."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, host: str, rate: float | None) -> None:
+        if not rate or rate <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next.get(host, now))
+            self._next[host] = slot + 1.0 / rate
+        if slot > now:
+            time.sleep(slot - now)
+
+
+class HttpFetcher:
+    """httpx with timeouts, a size cap, a clear User-Agent, robots.txt, an address policy
+    checked on every redirect hop, per-host rate limits and conditional GET."""
+
+    def __init__(self, settings: IngestSettings):
+        self.settings = settings
+        self.policy = AddressPolicy(settings.allow_private_networks)
+        self.limiter = HostRateLimiter()
+        self.client = httpx.Client(
+            follow_redirects=False,
+            timeout=httpx.Timeout(settings.timeout_s),
+            headers={"User-Agent": settings.user_agent},
+            limits=httpx.Limits(max_connections=max(16, settings.fetch_concurrency * settings.workers)),
+        )
+        self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+        self._robots_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def fetch(self, url, *, etag=None, last_modified=None, rate_limit_per_s=None) -> Response:
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        seen = [url]
+        current = url
+        for _ in range(self.settings.max_redirects + 1):
+            self._check_allowed(current)
+            self.limiter.wait(host_of(current), rate_limit_per_s)
+            response = self._get(current, headers)
+            if response.status in (301, 302, 303, 307, 308):
+                location = response.headers.get("location")
+                if not location:
+                    raise FetchError(f"HTTP {response.status} redirect without a Location header")
+                current = urljoin(current, location)
+                if current in seen:
+                    raise FetchError(f"redirect loop: {' -> '.join(seen + [current])}")
+                seen.append(current)
+                continue
+            response.url = url
+            if response.status == 304:
+                return response
+            if response.status >= 400:
+                raise FetchError(f"HTTP {response.status}")
+            return response
+        raise FetchError(f"more than {self.settings.max_redirects} redirects")
+
+    def _check_allowed(self, url: str) -> None:
+        refusal = self.policy.refusal(url)
+        if refusal:
+            raise FetchError(f"forbidden address: {refusal}")
+        if self.settings.respect_robots and not self._robots_for(url).can_fetch(self.settings.user_agent, url):
+            raise FetchError("disallowed by robots.txt")
+
+    def _get(self, url: str, headers: dict[str, str]) -> Response:
+        limit = self.settings.max_bytes
+        try:
+            with self.client.stream("GET", url, headers=headers) as resp:
+                declared = resp.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > limit:
+                    raise FetchError(f"response too large: {declared} bytes > limit {limit}")
+                body = bytearray()
+                for part in resp.iter_bytes():
+                    body.extend(part)
+                    if len(body) > limit:
+                        raise FetchError(f"response too large: over limit {limit} bytes")
+                return Response(url, str(resp.url), resp.status_code, bytes(body), {k.lower(): v for k, v in resp.headers.items()})
+        except httpx.TimeoutException:
+            raise FetchError(f"timed out after {self.settings.timeout_s:g}s") from None
+        except httpx.HTTPError as exc:
+            raise FetchError(f"network error: {type(exc).__name__}: {exc}") from None
+
+    def _robots_for(self, url: str) -> urllib.robotparser.RobotFileParser:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._robots_lock:
+            cached = self._robots.get(origin)
+        if cached is not None:
+            return cached
+        parser = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
+        # RFC 9309: an unavailable robots.txt (4xx) allows everything; an unreachable one
+        # (5xx, network error) means the site may not be crawled for now.
+        try:
+            resp = self._get(origin + "/robots.txt", {})
+            if resp.status >= 500:
+                parser.disallow_all = True
+            elif resp.status >= 400 or resp.status in (301, 302, 303, 307, 308):
+                parser.allow_all = True
+            else:
+                parser.parse(resp.content.decode("utf-8", errors="replace").splitlines())
+        except FetchError as exc:
+            LOGGER.warning("robots.txt for %s unreachable (%s): not crawling that host this run", origin, exc)
+            parser.disallow_all = True
+        with self._robots_lock:
+            self._robots[origin] = parser
+        return parser
+
+
+class SnapshotFetcher:
+    """Saved pages laid out as `<root>/<host>/<path>[@<query>]` (`index.html` for a path
+    ending in `/`), e.g. `pib.gov.in/PressReleasePage.aspx@PRID=2104567`.
+
+    Used by the demo profile (bundled news, no network) and for backfills from saved copies.
+    """
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FetchError(f"snapshot folder {self.root} does not exist")
+
+    def close(self) -> None:
+        pass
+
+    def path_for(self, url: str) -> Path:
+        parts = urlsplit(url)
+        relative = parts.path.lstrip("/")
+        if not relative or relative.endswith("/"):
+            relative += "index.html"
+        if parts.query:
+            relative += "@" + parts.query
+        path = (self.root / (parts.hostname or "") / relative).resolve()
+        if self.root.resolve() not in path.parents:
+            raise FetchError(f"{url} points outside the snapshot folder")
+        return path
+
+    def fetch(self, url, *, etag=None, last_modified=None, rate_limit_per_s=None) -> Response:
+        path = self.path_for(url)
+        if not path.is_file():
+            raise FetchError(f"HTTP 404 (no saved copy at {path})")
+        content = path.read_bytes()
+        head = content[:200].lstrip().lower()
+        if head.startswith((b"<?xml", b"<rss", b"<feed")):
+            kind = "application/xml"
+        else:
+            kind = mimetypes.guess_type(path.name)[0] or "text/html"
+        return Response(url, url, 200, content, {"content-type": kind})
+
+
+def make_fetcher(settings: IngestSettings, snapshot_dir: Path | None = None) -> Fetcher:
+    if settings.fetcher == "snapshot":
+        root = snapshot_dir or settings.snapshot_dir
+        if root is None:
+            raise FetchError("the snapshot fetcher needs ingest.snapshot_dir")
+        return SnapshotFetcher(resolve_project_file(root))
+    return HttpFetcher(settings)

@@ -1,0 +1,167 @@
+"""Settings: defaults < profile TOML < `UPSCWAY_*` environment < explicit arguments (CLI flags).
+
+A profile is `deployments/profiles/<name>.toml`, picked by `--profile` or `UPSCWAY_PROFILE`
+(default `demo`). Nested fields take `__` in the environment, so
+`UPSCWAY_TEACHER__BASE_URL=http://127.0.0.1:8000/v1` points the teacher at a local vLLM.
+Code receives these objects as arguments; nothing reads settings from a global.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from upscway.errors import InputError
+from upscway.resources import PROFILES_DIR
+
+DEFAULT_PROFILE = "demo"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StorageSettings(Section):
+    lock_timeout_s: float = Field(120.0, gt=0, description="How long to wait for another process's DuckDB lock.")
+
+
+class IngestSettings(Section):
+    feeds_file: Path = Path("deployments/feeds.yaml")
+    fetcher: Literal["http", "snapshot"] = "http"
+    snapshot_dir: Path | None = Field(None, description="Saved pages, laid out as <host>/<path>, for the snapshot fetcher.")
+    user_agent: str = "UPSCWayBot/0.1 (news tagging for UPSC aspirants; respects robots.txt)"
+    timeout_s: float = Field(20.0, gt=0)
+    max_bytes: int = Field(5_000_000, gt=0, description="Largest feed or page read; larger responses are failures.")
+    max_redirects: int = Field(5, ge=0)
+    respect_robots: bool = True
+    allow_private_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDRs that may be fetched although loopback or private (e.g. 127.0.0.1/32 for a local server).",
+    )
+    batch_size: int = Field(50, gt=0, description="Pages per Prefect task.")
+    workers: int = Field(4, gt=0, description="Batches (and feeds) processed at once.")
+    fetch_concurrency: int = Field(8, gt=0, description="Pages fetched at once within one batch.")
+    min_text_chars: int = Field(200, ge=0, description="Extracted text shorter than this is 'no extractable text'.")
+
+    @field_validator("allow_private_networks")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)
+        return value
+
+
+class ChunkSettings(Section):
+    tokenizer: str = Field("minilm", description="'minilm' (packaged), a tokenizer.json / folder path, or a hub id.")
+    target_tokens: int = Field(256, gt=8)
+    overlap_tokens: int = Field(32, ge=0)
+
+    @field_validator("overlap_tokens")
+    @classmethod
+    def _overlap_below_target(cls, value: int, info: Any) -> int:
+        target = info.data.get("target_tokens")
+        if target is not None and value >= target:
+            raise ValueError(f"overlap_tokens ({value}) must be smaller than target_tokens ({target})")
+        return value
+
+
+class TeacherSettings(Section):
+    backend: Literal["openai", "transformers", "embedding"] = "embedding"
+    base_url: str | None = None
+    model: str = "all-MiniLM-L6-v2"
+    api_key_env: str = "UPSCWAY_TEACHER_API_KEY"
+    concurrency: int = Field(16, gt=0)
+    timeout_s: float = Field(60.0, gt=0)
+    price_per_1k_input: float = Field(0.0, ge=0)
+    price_per_1k_output: float = Field(0.0, ge=0)
+
+
+class DistillSettings(Section):
+    temperature: float = Field(2.0, gt=0)
+    alpha: float = Field(0.5, ge=0, le=1)
+
+
+class GateSettings(Section):
+    min_relevance_accuracy: float = 0.75
+    min_precision: float = 0.45
+    min_recall: float = 0.75
+    min_gs_accuracy: float = 0.70
+    max_gap_to_teacher: float = 0.10
+    min_gold_support: int = 100
+
+
+class CascadeSettings(Section):
+    confidence_threshold: float = Field(0.8, ge=0, le=1)
+
+
+class _ProfileSource(TomlConfigSettingsSource):
+    """The profile TOML, named by the `profile` argument or `UPSCWAY_PROFILE`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], profile: str):
+        super().__init__(settings_cls, toml_file=profile_path(profile))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="UPSCWAY_", env_nested_delimiter="__", extra="forbid")
+
+    profile: str = DEFAULT_PROFILE
+    data_dir: Path = Path("data")
+    storage: StorageSettings = StorageSettings()
+    ingest: IngestSettings = IngestSettings()
+    chunk: ChunkSettings = ChunkSettings()
+    teacher: TeacherSettings = TeacherSettings()
+    distill: DistillSettings = DistillSettings()
+    gate: GateSettings = GateSettings()
+    cascade: CascadeSettings = CascadeSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        profile = init_settings.init_kwargs.get("profile") or os.environ.get("UPSCWAY_PROFILE") or DEFAULT_PROFILE
+        return (init_settings, env_settings, _ProfileSource(settings_cls, profile))
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "upscway.duckdb"
+
+
+def profile_path(name: str) -> Path:
+    path = PROFILES_DIR / f"{name}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.toml")))
+        raise InputError(f"unknown profile {name!r}: expected one of {known} (files in {PROFILES_DIR})")
+    return path
+
+
+def load_settings(profile: str | None = None, data_dir: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build settings for a profile; explicit arguments win over the environment and the profile.
+
+    Raises InputError naming the profile and the offending field when validation fails.
+    """
+    kwargs: dict[str, Any] = dict(overrides)
+    if profile is not None:
+        kwargs["profile"] = profile
+    if data_dir is not None:
+        kwargs["data_dir"] = Path(data_dir)
+    try:
+        return Settings(**kwargs)
+    except ValidationError as exc:
+        name = profile or os.environ.get("UPSCWAY_PROFILE") or DEFAULT_PROFILE
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InputError(f"invalid settings (profile {name!r}, environment UPSCWAY_*): {problems}") from None
