@@ -12,7 +12,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 # The CLI runs offline by default; a user's own environment still wins.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -28,7 +28,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 run_app = typer.Typer(no_args_is_help=True, help="Start a flow in this process.")
 app.add_typer(run_app, name="run")
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 
@@ -85,8 +85,11 @@ def run_ingest(
 ) -> None:
     """Fetch feeds, then the new articles they list; extract, deduplicate, chunk and store."""
     from upscway.flows.ingest import ingest
+    from upscway.resources import resolve_project_file
+    from upscway.tasks.scrape.feeds import load_sources
 
-    _settings(ctx)  # bad settings are a usage error before any flow run starts
+    settings = _settings(ctx)  # bad settings or feeds are usage errors before any flow run starts
+    load_sources(resolve_project_file(feeds or settings.ingest.feeds_file)).select(source)
     state = ingest(
         feeds=str(feeds) if feeds else None, source=source, limit=limit,
         profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True,
@@ -163,18 +166,18 @@ def status_command(ctx: typer.Context) -> None:
             _print_rows([d[0] for d in cursor.description], cursor.fetchall(), OutputFormat.table, title=name.replace("_", " "))
 
 
-def main(argv: list[str] | None = None) -> Any:
+def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps bad input to exit status 2 with a one-line message."""
     try:
-        return app(args=argv, standalone_mode=False)
+        # Without standalone mode click returns the code of a typer.Exit instead of exiting.
+        code = app(args=argv, standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
     except InputError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         sys.exit(EXIT_USAGE)
     except FileNotFoundError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         sys.exit(EXIT_USAGE)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
     except Exception as exc:  # click's usage errors
         import click
 

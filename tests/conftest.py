@@ -1,0 +1,25 @@
+"""Test-wide environment: offline, no analytics, Prefect state in a temporary home."""
+
+import os
+import tempfile
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="upscway-prefect-"))
+os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+for name in [n for n in os.environ if n.startswith("UPSCWAY_")]:
+    del os.environ[name]
+
+import pytest  # noqa: E402
+
+from upscway.storage.migrations import migrate  # noqa: E402
+from upscway.storage.store import Store  # noqa: E402
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    """A migrated, empty store in a temporary data directory."""
+    s = Store(tmp_path / "upscway.duckdb", lock_timeout_s=10)
+    migrate(s)
+    return s

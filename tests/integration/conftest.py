@@ -1,0 +1,30 @@
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from tests.support.newsserver import NewsServer
+from tests.support.site import build_site
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_api():
+    """One ephemeral Prefect API for the whole session (it takes seconds to start)."""
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def news_site():
+    with NewsServer() as server:
+        yield build_site(server)
+
+
+@pytest.fixture
+def live_env(monkeypatch, tmp_path):
+    """The demo profile switched to the HTTP fetcher, with short timeouts and small batches."""
+    monkeypatch.setenv("UPSCWAY_PROFILE", "demo")
+    monkeypatch.setenv("UPSCWAY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("UPSCWAY_INGEST__FETCHER", "http")
+    monkeypatch.setenv("UPSCWAY_INGEST__TIMEOUT_S", "1")
+    monkeypatch.setenv("UPSCWAY_INGEST__MAX_BYTES", "200000")
+    monkeypatch.setenv("UPSCWAY_INGEST__BATCH_SIZE", "4")
+    return tmp_path

@@ -1,0 +1,59 @@
+"""The `upscway` command as a user runs it: a separate process, real exit statuses."""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from prefect.settings import PREFECT_API_URL
+
+
+@pytest.fixture
+def upscway(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UPSCWAY_")}
+    env.update(PREFECT_API_URL=PREFECT_API_URL.value(), UPSCWAY_DATA_DIR=str(tmp_path / "data"))
+
+    def run(*args, extra_env=None):
+        return subprocess.run(
+            [sys.executable, "-m", "upscway.flows.cli", *args],
+            capture_output=True, text=True, env={**env, **(extra_env or {})}, timeout=300,
+        )
+
+    return run
+
+
+def test_usage_errors_exit_2_with_a_message_naming_the_input(upscway, tmp_path):
+    bad_profile = upscway("--profile", "staging", "status")
+    assert bad_profile.returncode == 2 and "unknown profile 'staging'" in bad_profile.stderr
+
+    missing = upscway("run", "ingest", "--feeds", str(tmp_path / "missing.yaml"))
+    assert missing.returncode == 2 and "missing.yaml does not exist" in missing.stderr
+
+    no_input = upscway("run", "backfill")
+    assert no_input.returncode == 2 and "exactly one of" in no_input.stderr
+
+
+def test_run_with_failed_items_exits_1_then_sql_and_status_read_the_store(upscway, news_site, tmp_path):
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(news_site.feeds_yaml)
+    live = {"UPSCWAY_INGEST__FETCHER": "http", "UPSCWAY_INGEST__TIMEOUT_S": "1", "UPSCWAY_INGEST__MAX_BYTES": "200000"}
+
+    run = upscway("run", "ingest", "--feeds", str(feeds), extra_env=live)
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert "CompletedWithFailures" in run.stdout and "item(s) failed" in run.stderr
+
+    as_csv = upscway("sql", "SELECT count(*) AS n FROM articles", "--format", "csv")
+    assert as_csv.returncode == 0
+    assert list(csv.DictReader(io.StringIO(as_csv.stdout))) == [{"n": str(len(news_site.good))}]
+
+    as_json = upscway("sql", "SELECT stage, count(*) AS n FROM failures GROUP BY stage ORDER BY stage", "-f", "json")
+    assert {r["stage"]: r["n"] for r in json.loads(as_json.stdout)}["feed"] == 3
+
+    refused = upscway("sql", "DELETE FROM articles")
+    assert refused.returncode == 2 and "read-only" in refused.stderr
+
+    status = upscway("status")
+    assert status.returncode == 0 and "articles" in status.stdout and "test-national" in status.stdout

@@ -1,0 +1,51 @@
+import pytest
+
+from upscway.errors import InputError
+from upscway.settings import load_settings
+
+
+def test_demo_is_the_default_profile():
+    settings = load_settings()
+    assert settings.profile == "demo"
+    assert settings.ingest.fetcher == "snapshot"
+    assert settings.ingest.allow_private_networks == ["127.0.0.1/32"]
+
+
+def test_production_profile_forbids_private_addresses_and_uses_the_openai_teacher():
+    settings = load_settings("production")
+    assert settings.ingest.allow_private_networks == []
+    assert settings.teacher.backend == "openai"
+
+
+def test_environment_overrides_profile_with_nested_delimiter(monkeypatch):
+    monkeypatch.setenv("UPSCWAY_TEACHER__BASE_URL", "http://127.0.0.1:8000/v1")
+    monkeypatch.setenv("UPSCWAY_INGEST__TIMEOUT_S", "3.5")
+    monkeypatch.setenv("UPSCWAY_PROFILE", "production")
+    settings = load_settings()
+    assert settings.profile == "production"
+    assert settings.teacher.base_url == "http://127.0.0.1:8000/v1"
+    assert settings.ingest.timeout_s == 3.5
+    assert settings.ingest.batch_size == 50  # still from the production profile
+
+
+def test_explicit_arguments_win_over_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("UPSCWAY_PROFILE", "production")
+    monkeypatch.setenv("UPSCWAY_DATA_DIR", "/somewhere/else")
+    settings = load_settings("demo", tmp_path)
+    assert settings.profile == "demo"
+    assert settings.database_path == tmp_path / "upscway.duckdb"
+
+
+def test_unknown_profile_names_the_known_ones():
+    with pytest.raises(InputError, match="unknown profile 'nightly'.*demo, production"):
+        load_settings("nightly")
+
+
+def test_invalid_value_names_the_field(monkeypatch):
+    monkeypatch.setenv("UPSCWAY_CHUNK__OVERLAP_TOKENS", "5000")
+    with pytest.raises(InputError, match="chunk.overlap_tokens"):
+        load_settings()
+    monkeypatch.delenv("UPSCWAY_CHUNK__OVERLAP_TOKENS")
+    monkeypatch.setenv("UPSCWAY_INGEST__ALLOW_PRIVATE_NETWORKS", '["not-a-network"]')
+    with pytest.raises(InputError, match="allow_private_networks"):
+        load_settings()
