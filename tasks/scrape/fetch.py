@@ -92,6 +92,7 @@ class HttpFetcher:
             limits=httpx.Limits(max_connections=max(16, settings.fetch_concurrency * settings.workers)),
         )
         self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+        self._robots_locks: dict[str, threading.Lock] = {}
         self._robots_lock = threading.Lock()
 
     def close(self) -> None:
@@ -155,9 +156,13 @@ class HttpFetcher:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._robots_lock:
-            cached = self._robots.get(origin)
-        if cached is not None:
-            return cached
+            origin_lock = self._robots_locks.setdefault(origin, threading.Lock())
+        with origin_lock:  # concurrent first requests to a host read robots.txt once
+            if origin not in self._robots:
+                self._robots[origin] = self._read_robots(origin)
+            return self._robots[origin]
+
+    def _read_robots(self, origin: str) -> urllib.robotparser.RobotFileParser:
         parser = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
         # RFC 9309: an unavailable robots.txt (4xx) allows everything; an unreachable one
         # (5xx, network error) means the site may not be crawled for now.
@@ -172,8 +177,6 @@ class HttpFetcher:
         except FetchError as exc:
             LOGGER.warning("robots.txt for %s unreachable (%s): not crawling that host this run", origin, exc)
             parser.disallow_all = True
-        with self._robots_lock:
-            self._robots[origin] = parser
         return parser
 
 
