@@ -22,7 +22,7 @@ from upscway.tasks.scrape.feeds import load_sources
 from upscway.tasks.scrape.inputs import read_url_list, saved_pages
 from upscway.tasks.scrape.pages import PageRequest
 from upscway.tasks.scrape.sitemaps import scan_sitemaps
-from upscway.tasks.scrape.steps import close_fetchers, shared_fetcher
+from upscway.tasks.scrape.steps import close_shared, shared_fetcher
 
 LOCAL_SOURCE = "local"
 
@@ -113,5 +113,5 @@ def backfill(
         fail_run(ctx, exc)
         raise
     finally:
-        close_fetchers()
+        close_shared()
     return end_run(ctx, {"new_urls": len(requests), **counts_summary(counts)})

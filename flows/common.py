@@ -7,7 +7,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from prefect import get_run_logger, unmapped
+from prefect import get_run_logger
+from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
@@ -74,29 +75,28 @@ def end_run(ctx: RunContext, summary: dict[str, Any]) -> State:
 
 
 def store_pages(ctx: RunContext, requests: list[PageRequest]) -> LoadCounts:
-    """Ingest pages in batches of `ingest.batch_size`, one Prefect task per batch.
+    """Ingest pages in batches of `ingest.batch_size`, one Prefect task per batch, at most
+    `ingest.workers` batches at a time (extraction is CPU-bound: more only adds contention).
 
     A batch that fails even after its retries is recorded as a failure (its staged files stay
     under the run's staging folder) and the others carry on.
     """
     size = ctx.settings.ingest.batch_size
-    batches = [requests[i : i + size] for i in range(0, len(requests), size)]
-    futures = ingest_pages.map(
-        unmapped(ctx.store),
-        unmapped(ctx.layout),
-        unmapped(ctx.run_id),
-        batches,
-        unmapped(ctx.settings.ingest),
-        unmapped(ctx.settings.chunk),
-    )
+    pending = [requests[i : i + size] for i in range(0, len(requests), size)]
+    in_flight: dict[PrefectFuture, list[PageRequest]] = {}
     total = LoadCounts()
     lost: list[Failure] = []
-    for future, batch in zip(futures, batches):
-        future.wait()
-        if future.state.is_completed():
-            total.add(future.result())
-        else:
-            lost.append(Failure("batch", f"{len(batch)} pages from {batch[0].url}", str(future.state.message)))
+    while pending or in_flight:
+        while pending and len(in_flight) < ctx.settings.ingest.workers:
+            batch = pending.pop(0)
+            future = ingest_pages.submit(ctx.store, ctx.layout, ctx.run_id, batch, ctx.settings.ingest, ctx.settings.chunk)
+            in_flight[future] = batch
+        done = next(as_completed(list(in_flight)))
+        batch = in_flight.pop(done)
+        try:
+            total.add(done.result())
+        except Exception as exc:
+            lost.append(Failure("batch", f"{len(batch)} pages from {batch[0].url}", f"{type(exc).__name__}: {exc}"))
     if lost:
         with ctx.store.transaction() as conn:
             runs.record_failures(conn, ctx.run_id, lost)

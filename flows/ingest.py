@@ -9,7 +9,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from upscway.flows.common import begin_run, counts_summary, end_run, fail_run, store_pages
 from upscway.resources import resolve_project_file
 from upscway.tasks.scrape.feeds import load_sources
-from upscway.tasks.scrape.steps import close_fetchers, read_feed, record_feeds
+from upscway.tasks.scrape.steps import close_shared, read_feed, record_feeds
 
 
 @flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=4))
@@ -35,5 +35,5 @@ def ingest(
         fail_run(ctx, exc)
         raise
     finally:
-        close_fetchers()
+        close_shared()
     return end_run(ctx, {"sources": len(sources), "feeds": len(jobs), "new_urls": len(requests), **counts_summary(counts)})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -99,6 +100,9 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
 
 
 class Chunker:
+    """Token counts come from one encoding of the whole article: a span's count is the number
+    of article tokens that start inside it, so counts add up exactly across sentences."""
+
     def __init__(self, tokenizer: Tokenizer, target_tokens: int, overlap_tokens: int = 0):
         if overlap_tokens >= target_tokens:
             raise ValueError("overlap_tokens must be smaller than target_tokens")
@@ -109,23 +113,22 @@ class Chunker:
     def count(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
-    def _sentences(self, text: str, para: tuple[int, int]) -> list[Span]:
-        bounds = split_sentences(text, *para)
-        encodings = self.tokenizer.encode_batch([text[s:e] for s, e in bounds], add_special_tokens=False)
+    def _sentences(self, text: str, para: tuple[int, int], offsets: list[tuple[int, int]], starts: list[int]) -> list[Span]:
         spans: list[Span] = []
-        for (s, e), enc in zip(bounds, encodings):
-            if len(enc.ids) <= self.target:
-                spans.append(Span(s, e, len(enc.ids)))
+        for s, e in split_sentences(text, *para):
+            first, last = bisect_left(starts, s), bisect_left(starts, e)
+            if last - first <= self.target:
+                spans.append(Span(s, e, last - first))
                 continue
             # One sentence longer than the bound: the only place a cut inside a sentence is allowed.
-            offsets = enc.offsets
-            for i in range(0, len(offsets), self.target):
-                piece = offsets[i : i + self.target]
-                piece_end = e if i + self.target >= len(offsets) else s + offsets[i + self.target][0]
-                spans.append(Span(s + piece[0][0], piece_end, len(piece)))
+            for i in range(first, last, self.target):
+                j = min(i + self.target, last)
+                spans.append(Span(offsets[i][0], e if j == last else offsets[j - 1][1], j - i))
         return spans
 
     def split(self, text: str) -> list[Chunk]:
+        offsets = self.tokenizer.encode(text, add_special_tokens=False).offsets
+        starts = [start for start, _ in offsets]
         groups: list[list[Span]] = []
         current: list[Span] = []
 
@@ -143,7 +146,7 @@ class Chunker:
             current = tail
 
         for para in split_paragraphs(text):
-            sentences = self._sentences(text, para)
+            sentences = self._sentences(text, para, offsets, starts)
             if current and size(current) + size(sentences) > self.target and size(current) >= self.target // 2:
                 close()
             for span in sentences:
@@ -154,20 +157,9 @@ class Chunker:
                 current.append(span)
         if current and (not groups or current[-1] != groups[-1][-1]):
             groups.append(current)
-        return self._finish(text, groups)
-
-    def _finish(self, text: str, groups: list[list[Span]]) -> list[Chunk]:
-        chunks: list[Chunk] = []
-        pending = list(groups)
-        while pending:
-            group = pending.pop(0)
+        chunks = []
+        for ordinal, group in enumerate(groups):
             start, end = group[0].start, group[-1].end
-            count = self.count(text[start:end])
-            # Summed sentence counts can differ from the joined text's by a token or two.
-            if count > self.target and len(group) > 1:
-                pending.insert(0, group[-1:])
-                pending.insert(0, group[:-1])
-                continue
             chunk_text = text[start:end]
-            chunks.append(Chunk(len(chunks), start, end, chunk_text, count, text_hash(chunk_text)))
+            chunks.append(Chunk(ordinal, start, end, chunk_text, size(group), text_hash(chunk_text)))
         return chunks

@@ -28,7 +28,7 @@ DEFAULT_PROFILE = "demo"
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class StorageSettings(Section):
@@ -49,8 +49,8 @@ class IngestSettings(Section):
         description="CIDRs that may be fetched although loopback or private (e.g. 127.0.0.1/32 for a local server).",
     )
     batch_size: int = Field(50, gt=0, description="Pages per Prefect task.")
-    workers: int = Field(4, gt=0, description="Batches (and feeds) processed at once.")
-    fetch_concurrency: int = Field(8, gt=0, description="Pages fetched at once within one batch.")
+    workers: int = Field(2, gt=0, description="Batches processed at once (extraction in each is CPU-bound).")
+    fetch_concurrency: int = Field(4, gt=0, description="Pages fetched at once within one batch.")
     min_text_chars: int = Field(200, ge=0, description="Extracted text shorter than this is 'no extractable text'.")
 
     @field_validator("allow_private_networks")

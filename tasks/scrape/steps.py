@@ -16,27 +16,27 @@ from upscway.storage.layout import DataLayout
 from upscway.storage.runs import Failure, record_failures
 from upscway.storage.staging import StagedBatch
 from upscway.storage.store import Store
-from upscway.tasks.chunk import Chunker, load_tokenizer
 from upscway.tasks.scrape.feeds import FeedOutcome, Source, fetch_feed
 from upscway.tasks.scrape.fetch import Fetcher, make_fetcher
 from upscway.tasks.scrape.pages import PageRequest, scrape_batch
 
 _FETCHERS: dict[str, Fetcher] = {}
-_FETCHERS_LOCK = threading.Lock()
+_SHARED_LOCK = threading.Lock()
 
 
 def shared_fetcher(settings: IngestSettings) -> Fetcher:
     """One fetcher per settings in this process, so robots.txt and per-host rate limits are
     shared by every concurrent task."""
     key = settings.model_dump_json()
-    with _FETCHERS_LOCK:
+    with _SHARED_LOCK:
         if key not in _FETCHERS:
             _FETCHERS[key] = make_fetcher(settings)
         return _FETCHERS[key]
 
 
-def close_fetchers() -> None:
-    with _FETCHERS_LOCK:
+def close_shared() -> None:
+    """Close the fetchers a flow run created."""
+    with _SHARED_LOCK:
         for fetcher in _FETCHERS.values():
             fetcher.close()
         _FETCHERS.clear()
@@ -92,8 +92,7 @@ def ingest_pages(
     """
     staged = StagedBatch(layout.run_staging(run_id) / f"batch-{uuid.uuid5(uuid.NAMESPACE_URL, requests[0].url).hex[:12]}")
     if not staged.path.exists():
-        chunker = Chunker(load_tokenizer(chunking.tokenizer), chunking.target_tokens, chunking.overlap_tokens)
-        scrape_batch(requests, shared_fetcher(ingest), chunker, ingest, staged)
+        scrape_batch(requests, shared_fetcher(ingest), ingest, chunking, staged)
     with store.transaction() as conn:
         counts = article_repo.load_staged(conn, staged, run_id)
     staged.remove()

@@ -1,0 +1,170 @@
+"""Ingest throughput: the whole flow vs trafilatura alone, over the same 2,000 pages.
+
+    python tests/benchmarks/bench_ingest.py [--pages 2000] [--out result.json]
+
+Generates article pages (the demo's saved pages, each made unique by a dispatch paragraph and
+a reordering), serves them with feeds from a separate process on 127.0.0.1, runs the real
+`ingest` flow into a fresh DuckDB file, then times `trafilatura.extract` over the same pages
+in a plain loop. Prints one JSON object. "cores used" is the flow process's CPU time divided by
+its wall time, so the goal (end-to-end >= 0.8 x raw rate x cores used) charges every
+thread the flow keeps busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import random
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.site import demo_pages  # noqa: E402
+
+PAGES_PER_FEED = 100
+
+
+def generate_site(folder: Path, n_pages: int, port: int) -> list[Path]:
+    rng = random.Random(7)
+    templates = [p.read_text(encoding="utf-8") for p in demo_pages()]
+    pages = []
+    for i in range(n_pages):
+        page = templates[i % len(templates)]
+        head, rest = page.split('<div class="articlebody">', 1)
+        body, tail = rest.split("</div>\n      <div class=\"tags\">", 1)
+        paragraphs = [line for line in body.splitlines() if line.strip().startswith("<p>")]
+        rng.shuffle(paragraphs)
+        dispatch = (
+            f"      <p>Dispatch {i}: correspondents in district {i % 640} reported on the {rng.choice(['budget', 'monsoon', 'court', 'scheme', 'election'])} "
+            f"review number {i}, which officials said would be tabled before the State legislature next month.</p>"
+        )
+        body = "\n".join([dispatch, *paragraphs])
+        path = folder / "news" / f"story-{i}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'{head}<div class="articlebody">\n{body}\n</div>\n      <div class="tags">{tail}', encoding="utf-8")
+        pages.append(path)
+    for f in range(0, n_pages, PAGES_PER_FEED):
+        items = "".join(
+            f"<item><title>Story {i}</title><link>http://127.0.0.1:{port}/news/story-{i}.html?utm_source=rss</link></item>"
+            for i in range(f, min(f + PAGES_PER_FEED, n_pages))
+        )
+        (folder / "feeds").mkdir(exist_ok=True)
+        (folder / "feeds" / f"feed-{f // PAGES_PER_FEED}.xml").write_text(
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>bench</title>{items}</channel></rss>'
+        )
+    warm = folder / "news" / "warm-up.html"
+    warm.write_text(templates[0], encoding="utf-8")
+    (folder / "feeds" / "warm-up.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>warm</title>'
+        f"<item><title>w</title><link>http://127.0.0.1:{port}/news/warm-up.html</link></item></channel></rss>"
+    )
+    return pages
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, all its threads together."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
+def run_flow(feeds: Path, data_dir: Path) -> tuple[dict, float, float]:
+    """Warm up on a one-page source (imports, tokenizer, first tasks), then time the real run."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    from upscway.flows.ingest import ingest
+
+    os.environ.update(
+        UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(data_dir), UPSCWAY_INGEST__FETCHER="http",
+        UPSCWAY_INGEST__BATCH_SIZE="50",
+    )
+    with prefect_test_harness(server_startup_timeout=120):
+        ingest(feeds=str(feeds), source="warm-up", return_state=True)
+        cpu0, wall0 = cpu_seconds(), time.perf_counter()
+        summary = ingest(feeds=str(feeds), source="bench", return_state=True).result()
+        cpu1, wall1 = cpu_seconds(), time.perf_counter()
+    return summary, wall1 - wall0, cpu1 - cpu0
+
+
+def raw_extraction(pages: list[Path]) -> tuple[int, float]:
+    import trafilatura
+
+    contents = [p.read_bytes() for p in pages]
+    start = time.perf_counter()
+    extracted = sum(1 for c in contents if trafilatura.extract(c))
+    return extracted, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        tmp = Path(tmp)
+        port = free_port()
+        pages = generate_site(tmp / "site", args.pages, port)
+        feeds = tmp / "feeds.yaml"
+        feed_urls = ", ".join(f'"http://127.0.0.1:{port}/feeds/feed-{i}.xml"' for i in range((args.pages + PAGES_PER_FEED - 1) // PAGES_PER_FEED))
+        feeds.write_text(
+            f"sources:\n  - name: bench\n    feeds: [{feed_urls}]\n    rate_limit_per_s: 0\n"
+            f'  - name: warm-up\n    feeds: ["http://127.0.0.1:{port}/feeds/warm-up.xml"]\n    rate_limit_per_s: 0\n'
+        )
+        server = subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp / "site")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(1.0)
+            summary, wall, cpu = run_flow(feeds, tmp / "data")
+        finally:
+            server.terminate()
+            server.wait()
+        extracted, raw_s = raw_extraction(pages)
+
+    e2e_rate = summary["articles"] / wall
+    raw_rate = extracted / raw_s
+    cores_used = cpu / wall
+    result = {
+        "pages": args.pages,
+        "workers": int(os.environ.get("UPSCWAY_INGEST__WORKERS", 0)) or "profile default",
+        "articles_stored": summary["articles"],
+        "chunks_stored": summary["chunks"],
+        "failures": summary["failures"],
+        "end_to_end_articles_per_s": round(e2e_rate, 1),
+        "end_to_end_wall_s": round(wall, 2),
+        "raw_trafilatura_extract_articles_per_s": round(raw_rate, 1),
+        "cores_used": round(cores_used, 2),
+        "machine_cores": os.cpu_count(),
+        "ratio_to_raw_x_cores_used": round(e2e_rate / (raw_rate * cores_used), 2),
+        "ratio_to_raw_one_core": round(e2e_rate / raw_rate, 2),
+        "goal": "end_to_end >= 0.8 x raw x cores_used",
+        "goal_met": e2e_rate >= 0.8 * raw_rate * cores_used,
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
