@@ -94,7 +94,7 @@ def run_flow(feeds: Path, data_dir: Path) -> tuple[dict, float, float]:
 
     os.environ.update(
         UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(data_dir), UPSCWAY_INGEST__FETCHER="http",
-        UPSCWAY_INGEST__BATCH_SIZE="50",
+        UPSCWAY_INGEST__BATCH_SIZE=os.environ.get("UPSCWAY_INGEST__BATCH_SIZE", "50"),
     )
     with prefect_test_harness(server_startup_timeout=120):
         ingest(feeds=str(feeds), source="warm-up", return_state=True)
