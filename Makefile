@@ -20,11 +20,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/upscway --profile demo run ingest --feeds deployments/demo/feeds.yaml
+	$(BIN)/upscway --profile demo run ingest
+	$(BIN)/upscway --profile demo status
 	@echo
 	@echo "Stored in $(UPSCWAY_DATA_DIR)/upscway.duckdb. Try:"
-	@echo "  $(BIN)/upscway sql \"SELECT source, count(*) AS articles FROM articles GROUP BY source ORDER BY 2 DESC\""
-	@echo "  $(BIN)/upscway status"
+	@echo "  $(BIN)/upscway sql \"SELECT title, count(*) AS chunks FROM articles a JOIN chunks c ON c.article_id = a.id GROUP BY title\""
+	@echo "  $(BIN)/upscway sql \"SELECT source, count(*) AS articles FROM articles GROUP BY source ORDER BY 2 DESC\" --format csv"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

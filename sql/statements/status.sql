@@ -7,13 +7,14 @@ SELECT
     (SELECT count(*) FROM failures)        AS failures;
 
 -- name: articles_by_source
-SELECT source, count(*) AS articles, max(created_at) AS last_stored
+SELECT source, count(*) AS articles, strftime(max(created_at), '%Y-%m-%d %H:%M') AS last_stored
 FROM articles GROUP BY source ORDER BY articles DESC;
 
 -- name: recent_runs
-SELECT r.flow, r.status, r.started_at, r.finished_at,
+SELECT r.flow, r.status, strftime(r.started_at, '%Y-%m-%d %H:%M:%S') AS started,
+       round(epoch(r.finished_at) - epoch(r.started_at), 1) AS seconds,
        (SELECT count(*) FROM failures f WHERE f.flow_run_id = r.id) AS failures
 FROM flow_runs r ORDER BY r.started_at DESC LIMIT 5;
 
 -- name: recent_failures
-SELECT stage, item, reason, created_at FROM failures ORDER BY created_at DESC, id DESC LIMIT 10;
+SELECT stage, item, reason FROM failures ORDER BY created_at DESC, id DESC LIMIT 10;
