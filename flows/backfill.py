@@ -22,7 +22,8 @@ from upscway.tasks.scrape.feeds import load_sources
 from upscway.tasks.scrape.inputs import read_url_list, saved_pages
 from upscway.tasks.scrape.pages import PageRequest
 from upscway.tasks.scrape.sitemaps import scan_sitemaps
-from upscway.tasks.scrape.steps import close_shared, shared_fetcher
+from upscway.tasks.scrape.fetch import shared_fetcher
+from upscway.tasks.scrape.steps import close_shared
 
 LOCAL_SOURCE = "local"
 

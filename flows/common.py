@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from upscway.storage.migrations import migrate
 from upscway.storage.runs import Failure
 from upscway.storage.store import Store
 from upscway.tasks.scrape.pages import PageRequest
-from upscway.tasks.scrape.steps import ingest_pages
+from upscway.tasks.scrape.steps import load_batches, scrape_pages
 
 LOGGER = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def fail_run(ctx: RunContext, error: BaseException) -> None:
 
 def end_run(ctx: RunContext, summary: dict[str, Any]) -> State:
     """Record the outcome; the state is named `CompletedWithFailures` when any item failed."""
+    shutil.rmtree(ctx.layout.run_staging(ctx.run_id), ignore_errors=True)
     with ctx.store.transaction() as conn:
         summary["failures"] = runs.count_failures(conn, ctx.run_id)
         summary["run_id"] = ctx.run_id
@@ -75,28 +77,40 @@ def end_run(ctx: RunContext, summary: dict[str, Any]) -> State:
 
 
 def store_pages(ctx: RunContext, requests: list[PageRequest]) -> LoadCounts:
-    """Ingest pages in batches of `ingest.batch_size`, one Prefect task per batch, at most
-    `ingest.workers` batches at a time (extraction is CPU-bound: more only adds contention).
+    """Scrape pages in batches of `ingest.batch_size` (one Prefect task each, at most
+    `ingest.workers` at a time) and load the staged batches `ingest.batches_per_load` at a time
+    in one transaction each, while the next batches are scraped.
 
-    A batch that fails even after its retries is recorded as a failure (its staged files stay
-    under the run's staging folder) and the others carry on.
+    A batch whose task fails even after its retries is recorded as a failure and the others
+    carry on; staged files that could not be loaded stay under the run's staging folder.
     """
-    size = ctx.settings.ingest.batch_size
+    size, workers = ctx.settings.ingest.batch_size, ctx.settings.ingest.workers
     pending = [requests[i : i + size] for i in range(0, len(requests), size)]
     in_flight: dict[PrefectFuture, list[PageRequest]] = {}
-    total = LoadCounts()
+    ready: list[str] = []
+    loads: list[PrefectFuture] = []
     lost: list[Failure] = []
-    while pending or in_flight:
-        while pending and len(in_flight) < ctx.settings.ingest.workers:
+    while pending or in_flight or ready:
+        while pending and len(in_flight) < workers:
             batch = pending.pop(0)
-            future = ingest_pages.submit(ctx.store, ctx.layout, ctx.run_id, batch, ctx.settings.ingest, ctx.settings.chunk)
+            future = scrape_pages.submit(ctx.layout, ctx.run_id, batch, ctx.settings.ingest, ctx.settings.chunk)
             in_flight[future] = batch
-        done = next(as_completed(list(in_flight)))
-        batch = in_flight.pop(done)
+        if in_flight:
+            done = next(as_completed(list(in_flight)))
+            batch = in_flight.pop(done)
+            try:
+                ready.append(done.result())
+            except Exception as exc:
+                lost.append(Failure("batch", f"{len(batch)} pages from {batch[0].url}", f"{type(exc).__name__}: {exc}"))
+        if ready and (len(ready) >= ctx.settings.ingest.batches_per_load or not (pending or in_flight)):
+            loads.append(load_batches.submit(ctx.store, ctx.run_id, ready))  # runs while scraping goes on
+            ready = []
+    total = LoadCounts()
+    for load in loads:
         try:
-            total.add(done.result())
+            total.add(load.result())
         except Exception as exc:
-            lost.append(Failure("batch", f"{len(batch)} pages from {batch[0].url}", f"{type(exc).__name__}: {exc}"))
+            lost.append(Failure("load", "staged batches", f"{type(exc).__name__}: {exc}"))
     if lost:
         with ctx.store.transaction() as conn:
             runs.record_failures(conn, ctx.run_id, lost)

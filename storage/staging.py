@@ -3,7 +3,7 @@
 Workers (threads, processes or other machines) never open the database; they leave a folder
 `staging/<run id>/<batch>/` holding `articles.jsonl`, `chunks.jsonl` and `failures.jsonl`, and
 the loader moves it into DuckDB in one transaction, then deletes it. A crash between the two
-leaves the folder for the next load instead of losing the work.
+loses nothing: the batch's URLs are not stored, so the next run fetches them again.
 """
 
 from __future__ import annotations

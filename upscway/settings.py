@@ -51,6 +51,10 @@ class IngestSettings(Section):
     batch_size: int = Field(50, gt=0, description="Pages per Prefect task.")
     workers: int = Field(2, gt=0, description="Batches processed at once (extraction in each is CPU-bound).")
     fetch_concurrency: int = Field(4, gt=0, description="Pages fetched at once within one batch.")
+    batches_per_load: int = Field(4, gt=0, description="Staged batches loaded per write transaction.")
+    processes: int = Field(
+        0, ge=0, description="Worker processes that scrape batches (fetch, extract, chunk); 0 = the flow's threads."
+    )
     min_text_chars: int = Field(200, ge=0, description="Extracted text shorter than this is 'no extractable text'.")
 
     @field_validator("allow_private_networks")

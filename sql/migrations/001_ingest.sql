@@ -18,8 +18,8 @@ CREATE TABLE feeds (
 );
 
 CREATE TABLE articles (
-    id              VARCHAR PRIMARY KEY,      -- first 16 hex digits of sha256(canonical_url)
-    canonical_url   VARCHAR NOT NULL UNIQUE,
+    id              VARCHAR NOT NULL,         -- first 16 hex digits of sha256(canonical_url)
+    canonical_url   VARCHAR NOT NULL,
     fetched_url     VARCHAR NOT NULL,         -- where the page was actually read (after redirects)
     source          VARCHAR NOT NULL,
     title           VARCHAR,
@@ -28,7 +28,7 @@ CREATE TABLE articles (
     published_date  DATE,
     language        VARCHAR,
     text            VARCHAR NOT NULL,
-    content_hash    VARCHAR NOT NULL UNIQUE,  -- sha256 of the whitespace-normalised text
+    content_hash    VARCHAR NOT NULL,         -- sha256 of the whitespace-normalised text
     flow_run_id     VARCHAR,
     created_at      TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
 );
@@ -36,13 +36,13 @@ CREATE TABLE articles (
 -- URLs whose content duplicated an article stored under another URL (syndicated copies):
 -- kept so they are skipped next time without a fetch.
 CREATE TABLE article_aliases (
-    url         VARCHAR PRIMARY KEY,
+    url         VARCHAR NOT NULL,
     article_id  VARCHAR NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
 );
 
 CREATE TABLE chunks (
-    id           VARCHAR PRIMARY KEY,         -- '<article id>-<ordinal>'
+    id           VARCHAR NOT NULL,            -- '<article id>-<ordinal>'
     article_id   VARCHAR NOT NULL,
     ordinal      INTEGER NOT NULL,
     text         VARCHAR NOT NULL,
@@ -50,10 +50,8 @@ CREATE TABLE chunks (
     char_end     INTEGER NOT NULL,
     token_count  INTEGER NOT NULL,
     text_hash    VARCHAR NOT NULL,            -- sha256 of text: the annotation cache key
-    created_at   TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
-    UNIQUE (article_id, ordinal)
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
 );
-CREATE INDEX chunks_text_hash ON chunks (text_hash);
 
 CREATE TABLE flow_runs (
     id                   VARCHAR PRIMARY KEY,

@@ -46,8 +46,7 @@ WHERE article_id IN (SELECT unnest($ids::VARCHAR[]));
 
 -- name: insert_aliases
 INSERT INTO article_aliases (url, article_id)
-SELECT unnest($urls::VARCHAR[]), unnest($article_ids::VARCHAR[])
-ON CONFLICT (url) DO NOTHING;
+SELECT unnest($urls::VARCHAR[]), unnest($article_ids::VARCHAR[]);
 
 -- name: count_chunks_of
 SELECT count(*) FROM chunks WHERE article_id IN (SELECT unnest(?::VARCHAR[]));

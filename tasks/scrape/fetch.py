@@ -220,10 +220,30 @@ class SnapshotFetcher:
         return Response(url, url, 200, content, {"content-type": kind})
 
 
-def make_fetcher(settings: IngestSettings, snapshot_dir: Path | None = None) -> Fetcher:
+def make_fetcher(settings: IngestSettings) -> Fetcher:
     if settings.fetcher == "snapshot":
-        root = snapshot_dir or settings.snapshot_dir
-        if root is None:
+        if settings.snapshot_dir is None:
             raise FetchError("the snapshot fetcher needs ingest.snapshot_dir")
-        return SnapshotFetcher(resolve_project_file(root))
+        return SnapshotFetcher(resolve_project_file(settings.snapshot_dir))
     return HttpFetcher(settings)
+
+
+_FETCHERS: dict[str, Fetcher] = {}
+_FETCHERS_LOCK = threading.Lock()
+
+
+def shared_fetcher(settings: IngestSettings) -> Fetcher:
+    """One fetcher per settings in this process, so robots.txt and per-host rate limits are
+    shared by all its threads."""
+    key = settings.model_dump_json()
+    with _FETCHERS_LOCK:
+        if key not in _FETCHERS:
+            _FETCHERS[key] = make_fetcher(settings)
+        return _FETCHERS[key]
+
+
+def close_fetchers() -> None:
+    with _FETCHERS_LOCK:
+        for fetcher in _FETCHERS.values():
+            fetcher.close()
+        _FETCHERS.clear()

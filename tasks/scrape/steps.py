@@ -3,9 +3,12 @@ plain functions. Tasks exchange URLs, paths and counts, never connections or pag
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import uuid
-from dataclasses import asdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, replace
+from pathlib import Path
 
 from prefect import get_run_logger, task
 
@@ -17,29 +20,37 @@ from upscway.storage.runs import Failure, record_failures
 from upscway.storage.staging import StagedBatch
 from upscway.storage.store import Store
 from upscway.tasks.scrape.feeds import FeedOutcome, Source, fetch_feed
-from upscway.tasks.scrape.fetch import Fetcher, make_fetcher
+from upscway.tasks.scrape.fetch import close_fetchers, shared_fetcher
 from upscway.tasks.scrape.pages import PageRequest, scrape_batch
 
-_FETCHERS: dict[str, Fetcher] = {}
-_SHARED_LOCK = threading.Lock()
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
 
 
-def shared_fetcher(settings: IngestSettings) -> Fetcher:
-    """One fetcher per settings in this process, so robots.txt and per-host rate limits are
-    shared by every concurrent task."""
-    key = settings.model_dump_json()
-    with _SHARED_LOCK:
-        if key not in _FETCHERS:
-            _FETCHERS[key] = make_fetcher(settings)
-        return _FETCHERS[key]
+def worker_pool(processes: int) -> ProcessPoolExecutor | None:
+    """The process pool that scrapes batches (`ingest.processes`), or None to scrape in the
+    task's thread. Workers are spawned, not forked: the flow process runs threads (Prefect's,
+    httpx's) whose locks a fork would copy in whatever state they were."""
+    if processes == 0:
+        return None
+    with _POOLS_LOCK:
+        if processes not in _POOLS:
+            _POOLS[processes] = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+        return _POOLS[processes]
 
 
 def close_shared() -> None:
-    """Close the fetchers a flow run created."""
-    with _SHARED_LOCK:
-        for fetcher in _FETCHERS.values():
-            fetcher.close()
-        _FETCHERS.clear()
+    """Close the fetchers and worker processes that a flow run started."""
+    close_fetchers()
+    with _POOLS_LOCK:
+        for pool in _POOLS.values():
+            pool.shutdown()
+        _POOLS.clear()
+
+
+def _share_rate_limits(requests: list[PageRequest], processes: int) -> list[PageRequest]:
+    """Each worker process limits hosts on its own, so each gets 1/processes of the rate."""
+    return [replace(r, rate_limit_per_s=r.rate_limit_per_s / processes) if r.rate_limit_per_s else r for r in requests]
 
 
 @task(name="read-feed", task_run_name="read-feed-{source.name}")
@@ -77,24 +88,37 @@ def record_feeds(
     return fresh
 
 
-@task(name="ingest-pages", retries=2, retry_delay_seconds=5)
-def ingest_pages(
-    store: Store,
-    layout: DataLayout,
-    run_id: str,
-    requests: list[PageRequest],
-    ingest: IngestSettings,
-    chunking: ChunkSettings,
-) -> LoadCounts:
-    """Fetch, extract and chunk a batch, stage it, then load it in one short transaction.
-
-    A retry after a failed load reuses the staged batch instead of fetching again.
-    """
+@task(name="scrape-pages", retries=1, retry_delay_seconds=5)
+def scrape_pages(
+    layout: DataLayout, run_id: str, requests: list[PageRequest], ingest: IngestSettings, chunking: ChunkSettings
+) -> str:
+    """Fetch, extract and chunk a batch (in a worker process when `ingest.processes` > 0) and
+    stage it; return the staged folder. A retry reuses a batch already staged."""
     staged = StagedBatch(layout.run_staging(run_id) / f"batch-{uuid.uuid5(uuid.NAMESPACE_URL, requests[0].url).hex[:12]}")
     if not staged.path.exists():
-        scrape_batch(requests, shared_fetcher(ingest), ingest, chunking, staged)
+        pool = worker_pool(ingest.processes)
+        if pool is None:
+            outcome = scrape_batch(requests, ingest, chunking, staged)
+        else:
+            outcome = pool.submit(scrape_batch, _share_rate_limits(requests, ingest.processes), ingest, chunking, staged).result()
+        get_run_logger().info("scraped %d pages: %d articles, %d failures", outcome.pages, outcome.articles, outcome.failures)
+    return str(staged.path)
+
+
+@task(name="load-batches", retries=2, retry_delay_seconds=10)
+def load_batches(store: Store, run_id: str, paths: list[str]) -> LoadCounts:
+    """Load staged batches in ONE write transaction, then delete them.
+
+    DuckDB's checkpoint when the file is closed dominates a small load (about 100 ms for 50
+    articles here); loading several batches per transaction divides that cost (4 batches: 3x
+    less CPU, measured).
+    """
+    batches = [StagedBatch(Path(p)) for p in paths]
+    total = LoadCounts()
     with store.transaction() as conn:
-        counts = article_repo.load_staged(conn, staged, run_id)
-    staged.remove()
-    get_run_logger().info("batch of %d pages: %s", len(requests), asdict(counts))
-    return counts
+        for batch in batches:
+            total.add(article_repo.load_staged(conn, batch, run_id))
+    for batch in batches:
+        batch.remove()
+    get_run_logger().info("loaded %d staged batches: %s", len(batches), asdict(total))
+    return total

@@ -27,7 +27,9 @@ def feeds_file(news_site, live_env) -> Path:
     return path
 
 
-def test_ingest_stores_good_pages_and_records_every_bad_case(news_site, live_env, feeds_file):
+@pytest.mark.parametrize("processes", [0, 2], ids=["threads", "worker-processes"])
+def test_ingest_stores_good_pages_and_records_every_bad_case(news_site, live_env, feeds_file, monkeypatch, processes):
+    monkeypatch.setenv("UPSCWAY_INGEST__PROCESSES", str(processes))
     state = ingest(feeds=str(feeds_file), return_state=True)
 
     assert state.is_completed() and state.name == COMPLETED_WITH_FAILURES
@@ -70,10 +72,12 @@ def test_ingest_stores_good_pages_and_records_every_bad_case(news_site, live_env
     )
     assert mismatched == [(0,)]
 
-    # Politeness: our User-Agent on every request, robots.txt read once, the disabled source untouched.
+    # Politeness: our User-Agent on every request, robots.txt read once per process, the
+    # disabled source untouched.
     assert all("UPSCWayBot" in r.headers.get("User-Agent", "") for r in news_site.server.requests)
-    assert len(news_site.server.hits("/robots.txt")) == 1
+    assert 1 <= len(news_site.server.hits("/robots.txt")) <= 1 + processes
     assert news_site.server.hits("/feeds/never.rss") == []
+    assert not (live_env / "data" / "staging" / summary["run_id"]).exists()
 
 
 def test_second_ingest_stores_nothing_new_and_uses_conditional_get(news_site, live_env, feeds_file):
