@@ -81,13 +81,24 @@ class ChunkSettings(Section):
 
 class TeacherSettings(Section):
     backend: Literal["openai", "transformers", "embedding"] = "embedding"
+    task_file: Path = Path("deployments/tasks/upsc_gs.yaml")
     base_url: str | None = None
-    model: str = "all-MiniLM-L6-v2"
-    api_key_env: str = "UPSCWAY_TEACHER_API_KEY"
+    model: str = Field("all-MiniLM-L6-v2", description="Served model name (openai), or a model folder (transformers, embedding).")
+    api_key_env: str = Field("UPSCWAY_TEACHER_API_KEY", description="Environment variable holding the API key.")
+    api_key_secret: str | None = Field(None, description="Or: the name of a Prefect Secret block holding it.")
     concurrency: int = Field(16, gt=0)
     timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(5, ge=0, description="Retries on 429, 5xx, timeouts and malformed answers.")
+    backoff_base_s: float = Field(0.5, ge=0)
+    backoff_max_s: float = Field(30.0, ge=0)
+    top_logprobs: int = Field(20, ge=1, le=20)
+    constrain_choices: bool = Field(True, description="Ask the server to answer with a label letter only (vLLM structured outputs).")
+    rationale: bool = Field(False, description="Let the model add a short rationale after the label.")
+    rationale_max_tokens: int = Field(48, gt=0)
     price_per_1k_input: float = Field(0.0, ge=0)
     price_per_1k_output: float = Field(0.0, ge=0)
+    batch_size: int = Field(32, gt=0, description="Chunks per annotation task (and per stored batch).")
+    embedding_temperature: float = Field(0.05, gt=0)
 
 
 class DistillSettings(Section):

@@ -1,0 +1,127 @@
+"""A labelling task as data: ordered labels, their descriptions and verbalizers, the prompt,
+and a version derived from all of it, so a changed prompt never mixes with stored answers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from upscway.errors import InputError
+from upscway.resources import resolve_project_file
+
+LOGGER = logging.getLogger(__name__)
+
+DEFAULT_TASK_FILE = Path("deployments/tasks/upsc_gs.yaml")
+
+
+class Label(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    verbalizer: str = Field(min_length=1, max_length=4)
+    description: str = Field(min_length=10)
+
+
+class Prompt(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: str
+    user: str
+    rationale_user: str | None = None
+
+
+class TaskDefinition(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str = ""
+    labels: tuple[Label, ...] = Field(min_length=2)
+    prompt: Prompt
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "TaskDefinition":
+        for attr in ("name", "verbalizer"):
+            values = [getattr(label, attr) for label in self.labels]
+            if len(set(values)) != len(values):
+                raise ValueError(f"label {attr}s must be distinct, got {values}")
+        if "{text}" not in self.prompt.user:
+            raise ValueError("prompt.user must contain {text}")
+        return self
+
+    @property
+    def version(self) -> str:
+        """First 12 hex digits of the sha256 of the task's canonical JSON."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+    @property
+    def names(self) -> list[str]:
+        return [label.name for label in self.labels]
+
+    @property
+    def verbalizers(self) -> list[str]:
+        return [label.verbalizer for label in self.labels]
+
+    def index(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise InputError(f"{name!r} is not a label of task {self.name} ({', '.join(self.names)})") from None
+
+    def system_prompt(self) -> str:
+        lines = "\n".join(f"{l.verbalizer} = {l.name}: {l.description}" for l in self.labels)
+        return self.prompt.system.format(label_lines=lines, first_verbalizer=self.labels[0].verbalizer)
+
+    def user_prompt(self, text: str, rationale: bool = False) -> str:
+        # The chunk cannot close its own delimiter and smuggle text outside it.
+        safe = text.replace("</chunk>", "<\\/chunk>")
+        template = self.prompt.rationale_user if rationale and self.prompt.rationale_user else self.prompt.user
+        return template.format(text=safe)
+
+    def messages(self, text: str, rationale: bool = False) -> list[dict[str, str]]:
+        """Chat messages: the static system prompt first (identical across requests, so a
+        server's prefix cache serves it), the untrusted chunk last."""
+        return [{"role": "system", "content": self.system_prompt()}, {"role": "user", "content": self.user_prompt(text, rationale)}]
+
+
+def load_task(path: Path | str = DEFAULT_TASK_FILE) -> TaskDefinition:
+    path = resolve_project_file(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"task file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"task file {path} is not valid YAML: {exc}") from None
+    try:
+        return TaskDefinition.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InputError(f"task file {path} is invalid: {problems}") from None
+
+
+@dataclass
+class SoftLabel:
+    """One teacher's answer for one chunk: a distribution over the task's labels."""
+
+    probs: list[float]
+    rationale: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    latency_s: float = 0.0
+    off_label_mass: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> int:
+        return max(range(len(self.probs)), key=self.probs.__getitem__)
+
+    @property
+    def confidence(self) -> float:
+        return max(self.probs)

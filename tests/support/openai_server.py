@@ -1,0 +1,136 @@
+"""A loopback OpenAI-compatible server (`POST /v1/chat/completions` with logprobs) whose
+behaviour a test scripts: normal answers, 429 with Retry-After, 500, answers slower than the
+client's timeout, malformed JSON, answers that are not a label. It counts what it receives."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LETTERS = ["A", "B", "C", "D", "E"]
+_CHUNK = re.compile(r"<chunk>\n(.*)\n</chunk>", re.S)
+
+
+def hashed_label(text: str) -> int:
+    return int(hashlib.sha1(text.encode()).hexdigest(), 16) % len(LETTERS)
+
+
+def completion(letter: str, p: float = 0.7, content: str | None = None, tokens_in: int = 120) -> dict:
+    """A chat completion answering `letter` with probability `p`, as vLLM shapes it."""
+    rest = [l for l in LETTERS if l != letter]
+    top = [{"token": letter, "logprob": math.log(p)}, {"token": " " + letter, "logprob": math.log(0.05)}]
+    top += [{"token": l, "logprob": math.log((1 - p - 0.07) / len(rest))} for l in rest]
+    top.append({"token": "The", "logprob": math.log(0.02)})
+    return {
+        "id": "cmpl-test",
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content if content is not None else letter},
+                "logprobs": {"content": [{"token": letter, "logprob": math.log(p), "top_logprobs": top}]},
+                "finish_reason": "length",
+            }
+        ],
+        "usage": {"prompt_tokens": tokens_in, "completion_tokens": 1, "total_tokens": tokens_in + 1},
+    }
+
+
+class _Quiet(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+    def handle_error(self, request, client_address) -> None:
+        pass
+
+
+class OpenAIServer:
+    """`script` is a list of behaviours used, in order, for the first requests; then `default`.
+
+    A behaviour is one of: "ok", "429", "500", "slow", "malformed", "not-label", or a callable
+    taking the chunk text and returning (status, headers, body bytes).
+    """
+
+    def __init__(self, latency_s: float = 0.0, label_for: Callable[[str], int] = hashed_label):
+        self.latency_s = latency_s
+        self.label_for = label_for
+        self.script: list = []
+        self.default = "ok"
+        self.slow_s = 3.0
+        self.retry_after = "1"
+        self.per_text: Counter[str] = Counter()
+        self.bodies: list[dict] = []
+        self.headers: list[dict] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                user = body.get("messages", [{}])[-1].get("content", "")
+                match = _CHUNK.search(user)
+                text = match.group(1) if match else user
+                with server._lock:
+                    server.per_text[text] += 1
+                    server.bodies.append(body)
+                    server.headers.append(dict(self.headers))
+                    behaviour = server.script.pop(0) if server.script else server.default
+                status, headers, payload = server._respond(behaviour, text)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = _Quiet(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def _respond(self, behaviour, text: str) -> tuple[int, dict, bytes]:
+        if callable(behaviour):
+            return behaviour(text)
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        if behaviour == "429":
+            return 429, {"Retry-After": self.retry_after}, b'{"error": "rate limited"}'
+        if behaviour == "500":
+            return 500, {}, b'{"error": "internal"}'
+        if behaviour == "malformed":
+            return 200, {}, b'{"choices": [ {"message": '
+        if behaviour == "slow":
+            time.sleep(self.slow_s)
+        letter = LETTERS[self.label_for(text)]
+        if behaviour == "not-label":
+            return 200, {}, json.dumps(completion(letter, content="Sure! The answer is")).encode()
+        return 200, {}, json.dumps(completion(letter)).encode()
+
+    @property
+    def requests(self) -> int:
+        with self._lock:
+            return sum(self.per_text.values())
+
+    def __enter__(self) -> "OpenAIServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
