@@ -122,6 +122,41 @@ def run_backfill(
     _finish(state)
 
 
+@run_app.command("annotate")
+def run_annotate(
+    ctx: typer.Context,
+    teacher: Optional[str] = typer.Option(None, help="Teacher backend: openai, transformers or embedding (default: the profile's)."),
+    only_unlabeled: bool = typer.Option(False, "--only-unlabeled", help="Only chunks no teacher has labelled yet."),
+    since: Optional[str] = typer.Option(None, help="Only articles published (or stored) on or after YYYY-MM-DD."),
+    source: Optional[str] = typer.Option(None, help="Only this source."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Annotate at most N chunks."),
+) -> None:
+    """Label chunks with the teacher into the silver store (idempotent, resumable)."""
+    from rich.progress import Progress
+
+    from upscway.flows import progress
+    from upscway.flows.annotate import annotate
+
+    _settings(ctx)
+    if teacher not in (None, "openai", "transformers", "embedding"):
+        raise InputError(f"--teacher {teacher!r}: expected openai, transformers or embedding")
+    with Progress(console=err_console, transient=True) as bar:
+        bar_task = bar.add_task("annotating", total=None)
+
+        def show(stage: str, done: int, total: int) -> None:
+            bar.update(bar_task, completed=done, total=total, description=stage)
+
+        progress.listen(show)
+        try:
+            state = annotate(
+                teacher=teacher, only_unlabeled=only_unlabeled, since=since, source=source, limit=limit,
+                profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True,
+            )
+        finally:
+            progress.forget(show)
+    _finish(state)
+
+
 def _print_rows(columns: list[str], rows: list[tuple], fmt: OutputFormat, title: str | None = None) -> None:
     if fmt is OutputFormat.csv:
         writer = csv.writer(sys.stdout)

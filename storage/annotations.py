@@ -1,0 +1,60 @@
+"""Silver annotations: which chunk texts still need a teacher's answer, and storing answers.
+
+An answer is keyed by (chunk text hash, annotator, prompt version); the insert skips a key
+already present, so a rerun or a race between two runs can never duplicate one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from upscway.storage.statements import sql
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    text_hash: str
+    label: str
+    label_index: int
+    probs: list[float]
+    confidence: float
+    off_label_mass: float | None
+    rationale: str | None
+    tokens_in: int
+    tokens_out: int
+    cost: float
+    latency_ms: float
+
+
+def pending(
+    conn: duckdb.DuckDBPyConnection,
+    annotator: str,
+    version: str,
+    *,
+    source: str | None = None,
+    since: str | None = None,
+    limit: int | None = None,
+    only_unlabeled: bool = False,
+) -> list[tuple[str, str]]:
+    """(text hash, a chunk id carrying it) still to annotate, oldest chunks first."""
+    params = {"annotator": annotator, "version": version, "source": source, "since": since, "limit": limit, "only_unlabeled": only_unlabeled}
+    return conn.execute(sql("annotations", "pending"), params).fetchall()
+
+
+def texts(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> dict[str, str]:
+    return dict(conn.execute(sql("annotations", "texts"), [hashes]).fetchall())
+
+
+def insert(conn: duckdb.DuckDBPyConnection, rows: list[AnswerRow], annotator: str, task: str, version: str, run_id: str) -> int:
+    if not rows:
+        return 0
+    columns = {name: [getattr(r, name) for r in rows] for name in AnswerRow.__dataclass_fields__}
+    columns["off_label"] = columns.pop("off_label_mass")
+    params = {**columns, "annotator": annotator, "task": task, "version": version, "run_id": run_id}
+    return len(conn.execute(sql("annotations", "insert"), params).fetchall())
+
+
+def run_summary(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple]:
+    return conn.execute(sql("annotations", "run_summary"), [run_id]).fetchall()

@@ -1,0 +1,132 @@
+"""The annotate flow on a real store: embedding teacher offline, openai teacher against the
+loopback server, idempotence, failures, no key anywhere, and a SIGKILLed run resumed."""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from prefect.settings import PREFECT_API_URL
+
+from upscway.flows.annotate import annotate
+from upscway.flows.common import COMPLETED_WITH_FAILURES
+from upscway.flows.ingest import ingest
+from upscway.storage.store import Store
+from tests.support.openai_server import OpenAIServer, hashed_label
+
+KEY = "sk-secret-annotate-0987654321"
+
+
+@pytest.fixture
+def demo_store(tmp_path, monkeypatch):
+    """The demo's sample news ingested into a fresh store (snapshot fetcher, offline)."""
+    monkeypatch.setenv("UPSCWAY_DATA_DIR", str(tmp_path / "data"))
+    ingest(return_state=True).result()
+    return Store(tmp_path / "data" / "upscway.duckdb")
+
+
+def rows(store, query, *params):
+    with store.reader() as conn:
+        return conn.execute(query, list(params)).fetchall()
+
+
+def test_embedding_teacher_annotates_every_text_once(demo_store):
+    distinct = rows(demo_store, "SELECT count(DISTINCT text_hash) FROM chunks")[0][0]
+
+    first = annotate(return_state=True).result()
+    again = annotate(return_state=True).result()
+
+    assert first["annotated"] == distinct and first["failures"] == 0
+    assert sum(first["labels"].values()) == distinct
+    assert again["to_annotate"] == 0 and again["annotated"] == 0
+    assert rows(demo_store, "SELECT count(*), count(DISTINCT text_hash) FROM annotations") == [(distinct, distinct)]
+    (annotator, version, n_probs, total) = rows(
+        demo_store, "SELECT any_value(annotator), any_value(prompt_version), max(len(probs)), min(list_sum(probs)) FROM annotations"
+    )[0]
+    assert annotator.startswith("embedding:") and len(version) == 12 and n_probs == 5 and total == pytest.approx(1.0)
+    assert rows(demo_store, "SELECT count(*) FROM chunk_annotations") == rows(demo_store, "SELECT count(*) FROM chunks")
+
+
+@pytest.fixture
+def openai_env(monkeypatch):
+    with OpenAIServer() as server:
+        monkeypatch.setenv("UPSCWAY_TEACHER__BACKEND", "openai")
+        monkeypatch.setenv("UPSCWAY_TEACHER__BASE_URL", server.base_url)
+        monkeypatch.setenv("UPSCWAY_TEACHER__MODEL", "qwen2.5-72b-test")
+        monkeypatch.setenv("UPSCWAY_TEACHER__BACKOFF_BASE_S", "0.01")
+        monkeypatch.setenv("UPSCWAY_TEACHER__TIMEOUT_S", "2")
+        monkeypatch.setenv("UPSCWAY_TEACHER__BATCH_SIZE", "8")
+        monkeypatch.setenv("UPSCWAY_TEACHER__PRICE_PER_1K_INPUT", "1.0")
+        monkeypatch.setenv("UPSCWAY_TEACHER_API_KEY", KEY)
+        yield server
+
+
+def test_openai_teacher_stores_labels_from_logprobs_records_failures_and_leaks_no_key(demo_store, openai_env, caplog):
+    server = openai_env
+    texts = dict(rows(demo_store, "SELECT text_hash, any_value(text) FROM chunks GROUP BY 1"))
+    bad_text = sorted(texts.values())[0]
+    server.default = lambda text: (
+        (200, {}, b'{"choices": [{"message": {"content": "I think"}}]}') if text == bad_text
+        else server._respond("ok", text)
+    )
+    server.script = ["429", "500"]
+    server.retry_after = "0.1"
+
+    with caplog.at_level(logging.DEBUG):
+        state = annotate(return_state=True)
+
+    assert state.name == COMPLETED_WITH_FAILURES
+    summary = state.result()
+    assert summary["annotated"] == len(texts) - 1 and summary["failures"] == 1
+    assert summary["cost"] == pytest.approx(0.12 * (len(texts) - 1))
+    stored = dict(rows(demo_store, "SELECT text_hash, label_index FROM annotations"))
+    assert all(stored[h] == hashed_label(texts[h]) for h in stored)
+    (reason,) = rows(demo_store, "SELECT reason FROM failures WHERE stage = 'annotate'")[0]
+    assert "not a label" in reason
+    # The key went to the server, and nowhere else.
+    assert server.headers[0]["Authorization"] == f"Bearer {KEY}"
+    assert KEY not in caplog.text
+    for table in ("annotations", "failures", "flow_runs"):
+        assert KEY not in str(rows(demo_store, f"SELECT * FROM {table}"))
+
+    requests_before = server.requests
+    again = annotate(return_state=True).result()
+    assert again["to_annotate"] == 1  # only the failed one is asked again
+    assert server.requests - requests_before == 2  # the bad answer and its one retry
+
+
+def test_a_killed_run_resumes_without_asking_again_what_was_stored(demo_store, tmp_path):
+    with OpenAIServer(latency_s=0.15) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("UPSCWAY_")}
+        env.update(
+            PREFECT_API_URL=PREFECT_API_URL.value(), UPSCWAY_DATA_DIR=str(tmp_path / "data"), UPSCWAY_TEACHER_API_KEY=KEY,
+            UPSCWAY_TEACHER__BACKEND="openai", UPSCWAY_TEACHER__BASE_URL=server.base_url, UPSCWAY_TEACHER__BATCH_SIZE="4",
+            UPSCWAY_TEACHER__CONCURRENCY="2",
+        )
+        command = [sys.executable, "-m", "upscway.flows.cli", "run", "annotate"]
+        total = rows(demo_store, "SELECT count(DISTINCT text_hash) FROM chunks")[0][0]
+
+        victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            stored = rows(demo_store, "SELECT count(*) FROM annotations")[0][0] if victim.poll() is None else None
+            if stored and stored >= 8:
+                break
+            time.sleep(0.05)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        survived = {h for (h,) in rows(demo_store, "SELECT text_hash FROM annotations")}
+        texts = dict(rows(demo_store, "SELECT text_hash, any_value(text) FROM chunks GROUP BY 1"))
+        asked_before = dict(server.per_text)
+        assert 8 <= len(survived) < total
+
+        resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        assert rows(demo_store, "SELECT count(*), count(DISTINCT text_hash) FROM annotations") == [(total, total)]
+        for text_hash in survived:  # stored before the kill: never asked again
+            assert server.per_text[texts[text_hash]] == asked_before[texts[text_hash]] == 1
+        assert all(n <= 2 for n in server.per_text.values())  # at most the in-flight ones twice
