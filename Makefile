@@ -21,11 +21,13 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/upscway --profile demo run ingest
+	$(BIN)/upscway --profile demo gold import deployments/demo/gold.csv
+	$(BIN)/upscway --profile demo run annotate
 	$(BIN)/upscway --profile demo status
 	@echo
 	@echo "Stored in $(UPSCWAY_DATA_DIR)/upscway.duckdb. Try:"
 	@echo "  $(BIN)/upscway sql \"SELECT title, count(*) AS chunks FROM articles a JOIN chunks c ON c.article_id = a.id GROUP BY title\""
-	@echo "  $(BIN)/upscway sql \"SELECT source, count(*) AS articles FROM articles GROUP BY source ORDER BY 2 DESC\" --format csv"
+	@echo "  $(BIN)/upscway sql \"SELECT g.label AS gold, a.label AS teacher, count(*) AS n FROM gold_current g JOIN annotations a USING (text_hash) GROUP BY ALL ORDER BY 1, 3 DESC\""
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

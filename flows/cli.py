@@ -27,6 +27,8 @@ from upscway.errors import InputError
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 run_app = typer.Typer(no_args_is_help=True, help="Start a flow in this process.")
 app.add_typer(run_app, name="run")
+gold_app = typer.Typer(no_args_is_help=True, help="Human review: export chunks to verify, import the verified labels.")
+app.add_typer(gold_app, name="gold")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -155,6 +157,80 @@ def run_annotate(
         finally:
             progress.forget(show)
     _finish(state)
+
+
+def _store(settings):
+    from upscway.flows.common import open_store
+
+    return open_store(settings)
+
+
+@gold_app.command("export")
+def gold_export(
+    ctx: typer.Context,
+    strategy: str = typer.Option("uncertainty", help="uncertainty | disagreement | random"),
+    n: int = typer.Option(100, "--n", min=1, help="How many chunks."),
+    out: Path = typer.Option(..., "--out", help="CSV file to write."),
+    annotator: Optional[str] = typer.Option(None, help="Only this teacher's annotations (default: the latest of any)."),
+    seed: int = typer.Option(0, help="Seed of the random strategy."),
+) -> None:
+    """Write chunks for people to verify (text, source URL, the teacher's label and probabilities)."""
+    from upscway.storage import gold as repo
+    from upscway.tasks.annotate import gold
+    from upscway.tasks.annotate.taxonomy import load_task
+
+    settings = _settings(ctx)
+    task = load_task(settings.teacher.task_file)
+    store = _store(settings)
+    with store.reader() as conn:
+        candidates = repo.candidates(conn, task.name, annotator)
+        disagreeing = repo.disagreeing_hashes(conn, task.name) if strategy == "disagreement" else set()
+    chosen = gold.select(candidates, strategy, n, disagreeing, seed)
+    gold.write_csv(out, chosen, task)
+    console.print(f"wrote {len(chosen)} chunks ({strategy}, of {len(candidates)} annotated and not yet verified) to {out}")
+
+
+@gold_app.command("import")
+def gold_import(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="The exported CSV with gold_label filled, or a Label Studio JSON export."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the valid rows even if some are bad."),
+    annotator: Optional[str] = typer.Option(None, help="Annotator for rows that name none."),
+) -> None:
+    """Validate and import verified labels; earlier labels stay as history. Reports agreement."""
+    from upscway.storage import gold as repo
+    from upscway.tasks.annotate import gold
+    from upscway.tasks.annotate.taxonomy import load_task
+    from upscway.tasks.chunk import load_tokenizer
+
+    settings = _settings(ctx)
+    task = load_task(settings.teacher.task_file)
+    store = _store(settings)
+    rows = gold.read_label_studio(file, annotator) if file.suffix.lower() == ".json" else gold.read_csv(file, annotator)
+    if not rows:
+        raise InputError(f"{file} has no labelled rows")
+    with store.reader() as conn:
+        known = repo.stored_texts(conn, [r.chunk_id for r in rows if r.chunk_id])
+    valid, errors = gold.validate(rows, task, known)
+    for line, reason in errors:
+        err_console.print(f"{file}:{line}: {reason}")
+    if errors and not skip_invalid:
+        raise InputError(f"{len(errors)} of {len(rows)} rows in {file} are invalid; nothing imported (fix them, or pass --skip-invalid)")
+    tokenizer = load_tokenizer(settings.chunk.tokenizer)
+    with store.transaction() as conn:
+        import_id, added, unchanged = repo.import_rows(
+            conn, valid, task.name, str(file), lambda t: len(tokenizer.encode(t, add_special_tokens=False).ids)
+        )
+    with store.reader() as conn:
+        pairs = repo.agreement_pairs(conn, task.name)
+        counts = repo.counts_by_label(conn, task.name)
+    console.print(f"imported {added} labels (import {import_id}), {unchanged} unchanged, {len(errors)} invalid rows skipped")
+    console.print("gold labels by class: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for (a, b), (xs, ys) in sorted(pairs.items()):
+        kappa = gold.cohen_kappa(xs, ys)
+        console.print(f"agreement {a} vs {b}: {len(xs)} chunks, Cohen's kappa {kappa:.3f}")
+    if errors:
+        raise typer.Exit(EXIT_FAILURES)
 
 
 def _print_rows(columns: list[str], rows: list[tuple], fmt: OutputFormat, title: str | None = None) -> None:

@@ -1,0 +1,53 @@
+-- name: candidates
+-- Chunks with the teacher's answer (latest prompt version it used), not yet gold-labelled.
+WITH teacher AS (
+    SELECT a.*, row_number() OVER (PARTITION BY text_hash ORDER BY created_at DESC) AS rn
+    FROM annotations a WHERE ($annotator IS NULL OR annotator = $annotator) AND task = $task
+)
+SELECT c.id AS chunk_id, c.text, ar.canonical_url AS source_url, t.label AS teacher_label, t.probs,
+       t.confidence, t.text_hash
+FROM teacher t
+JOIN chunks c ON c.text_hash = t.text_hash
+JOIN articles ar ON ar.id = c.article_id
+WHERE t.rn = 1
+  AND NOT EXISTS (SELECT 1 FROM gold_labels g WHERE g.chunk_id = c.id AND g.task = $task)
+QUALIFY row_number() OVER (PARTITION BY t.text_hash ORDER BY c.id) = 1;
+
+-- name: disagreements
+-- Texts on which two annotators (same task) gave different labels.
+SELECT text_hash, count(DISTINCT label) AS labels, count(DISTINCT annotator) AS annotators
+FROM annotations WHERE task = $task
+GROUP BY text_hash HAVING count(DISTINCT label) > 1;
+
+-- name: chunks_by_id
+SELECT c.id, c.text_hash, c.text FROM chunks c WHERE c.id IN (SELECT unnest(?::VARCHAR[]));
+
+-- name: chunks_by_hash
+SELECT c.text_hash, min(c.id) FROM chunks c WHERE c.text_hash IN (SELECT unnest(?::VARCHAR[])) GROUP BY c.text_hash;
+
+-- name: insert_label
+INSERT INTO gold_labels (chunk_id, text_hash, task, label, annotator, note, import_id, source_file)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: current_pairs
+-- Current labels of chunks that two annotators both labelled.
+SELECT a.annotator, b.annotator, a.label, b.label
+FROM gold_current a JOIN gold_current b
+  ON a.chunk_id = b.chunk_id AND a.task = b.task AND a.annotator < b.annotator
+WHERE a.task = ?;
+
+-- name: counts_by_label
+SELECT label, count(*) FROM gold_current WHERE task = ? GROUP BY label ORDER BY label;
+
+-- name: insert_article
+INSERT INTO articles (id, canonical_url, fetched_url, source, title, text, content_hash)
+SELECT ?, ?, ?, ?, ?, ?, ?
+WHERE NOT EXISTS (SELECT 1 FROM articles WHERE canonical_url = ?);
+
+-- name: insert_chunk
+INSERT INTO chunks (id, article_id, ordinal, text, char_start, char_end, token_count, text_hash)
+SELECT ?, ?, 0, ?, 0, ?, ?, ?
+WHERE NOT EXISTS (SELECT 1 FROM chunks WHERE id = ?);
+
+-- name: current_label
+SELECT label, coalesce(note, '') FROM gold_current WHERE chunk_id = ? AND task = ? AND annotator = ?;

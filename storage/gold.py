@@ -1,0 +1,76 @@
+"""Gold labels: review candidates, imports (appending, so history is kept), agreement pairs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import duckdb
+
+from upscway.storage.articles import article_id, content_hash
+from upscway.storage.statements import sql
+from upscway.tasks.annotate.gold import Candidate, GoldRow
+from upscway.tasks.chunk import text_hash
+
+GOLD_SOURCE = "gold"
+
+
+def candidates(conn: duckdb.DuckDBPyConnection, task: str, annotator: str | None = None) -> list[Candidate]:
+    rows = conn.execute(sql("gold", "candidates"), {"task": task, "annotator": annotator}).fetchall()
+    return [Candidate(*row) for row in rows]
+
+
+def disagreeing_hashes(conn: duckdb.DuckDBPyConnection, task: str) -> set[str]:
+    return {row[0] for row in conn.execute(sql("gold", "disagreements"), {"task": task}).fetchall()}
+
+
+def stored_texts(conn: duckdb.DuckDBPyConnection, chunk_ids: list[str]) -> dict[str, str]:
+    return {cid: text for cid, _, text in conn.execute(sql("gold", "chunks_by_id"), [chunk_ids]).fetchall()}
+
+
+def _standalone_chunk(conn: duckdb.DuckDBPyConnection, row: GoldRow, count_tokens) -> tuple[str, str]:
+    """The chunk holding exactly `row.text`: an existing one, else a one-chunk article under
+    source `gold` (how a labelled paragraph from outside the feeds enters the store)."""
+    text = row.text.strip()
+    digest = text_hash(text)
+    found = conn.execute(sql("gold", "chunks_by_hash"), [[digest]]).fetchall()
+    if found:
+        return found[0][1], digest
+    url = row.source_url.strip() or f"urn:upscway:gold:{digest[:16]}"
+    ident = article_id(url)
+    conn.execute(sql("gold", "insert_article"), [ident, url, url, GOLD_SOURCE, None, text, content_hash(text), url])
+    chunk = f"{ident}-0"
+    conn.execute(sql("gold", "insert_chunk"), [chunk, ident, text, len(text), count_tokens(text), digest, chunk])
+    return chunk, digest
+
+
+def import_rows(
+    conn: duckdb.DuckDBPyConnection, rows: Sequence[GoldRow], task: str, source_file: str, count_tokens
+) -> tuple[str, int, int]:
+    """Append each row as a gold label under one import id, unless it repeats the annotator's
+    current label and note for that chunk. Returns (import id, labels added, unchanged)."""
+    import_id = uuid.uuid4().hex[:12]
+    hashes = {cid: h for cid, h, _ in conn.execute(sql("gold", "chunks_by_id"), [[r.chunk_id for r in rows if r.chunk_id]]).fetchall()}
+    added = unchanged = 0
+    for row in rows:
+        chunk_id, digest = (row.chunk_id, hashes[row.chunk_id]) if row.chunk_id else _standalone_chunk(conn, row, count_tokens)
+        current = conn.execute(sql("gold", "current_label"), [chunk_id, task, row.annotator]).fetchone()
+        if current == (row.gold_label, row.note or ""):
+            unchanged += 1
+            continue
+        conn.execute(sql("gold", "insert_label"), [chunk_id, digest, task, row.gold_label, row.annotator, row.note or None, import_id, source_file])
+        added += 1
+    return import_id, added, unchanged
+
+
+def agreement_pairs(conn: duckdb.DuckDBPyConnection, task: str) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
+    pairs: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    for a, b, la, lb in conn.execute(sql("gold", "current_pairs"), [task]).fetchall():
+        xs, ys = pairs.setdefault((a, b), ([], []))
+        xs.append(la)
+        ys.append(lb)
+    return pairs
+
+
+def counts_by_label(conn: duckdb.DuckDBPyConnection, task: str) -> dict[str, int]:
+    return dict(conn.execute(sql("gold", "counts_by_label"), [task]).fetchall())

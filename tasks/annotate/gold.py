@@ -1,0 +1,155 @@
+"""Human review: which chunks to show people, and reading back what they decided.
+
+Export picks chunks by teacher uncertainty, by disagreement between annotators, or at random.
+Import reads the exported CSV (with `gold_label` filled) or a Label Studio JSON export,
+validates every row and reports each bad one with its line (or task) number and reason.
+Agreement between people is Cohen's kappa on the chunks both labelled.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from upscway.errors import InputError
+from upscway.tasks.annotate.taxonomy import TaskDefinition
+
+CSV_COLUMNS = ["chunk_id", "text", "source_url", "teacher_label", "teacher_probs", "gold_label", "annotator", "note"]
+STRATEGIES = ("uncertainty", "disagreement", "random")
+
+
+@dataclass
+class GoldRow:
+    line: int
+    chunk_id: str
+    text: str
+    gold_label: str
+    annotator: str
+    note: str = ""
+    source_url: str = ""
+
+
+@dataclass
+class Candidate:
+    chunk_id: str
+    text: str
+    source_url: str
+    teacher_label: str
+    probs: list[float]
+    confidence: float
+    text_hash: str
+
+
+def select(candidates: Sequence[Candidate], strategy: str, n: int, disagreeing: set[str] = frozenset(), seed: int = 0) -> list[Candidate]:
+    """`n` chunks for review: least confident first, only disagreements (least confident
+    first), or a seeded random sample."""
+    if strategy == "uncertainty":
+        return sorted(candidates, key=lambda c: (c.confidence, c.chunk_id))[:n]
+    if strategy == "disagreement":
+        return sorted((c for c in candidates if c.text_hash in disagreeing), key=lambda c: (c.confidence, c.chunk_id))[:n]
+    if strategy == "random":
+        pool = sorted(candidates, key=lambda c: c.chunk_id)
+        return random.Random(seed).sample(pool, min(n, len(pool)))
+    raise InputError(f"--strategy {strategy!r}: expected one of {', '.join(STRATEGIES)}")
+
+
+def write_csv(path: Path, rows: Sequence[Candidate], task: TaskDefinition) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for c in rows:
+            probs = json.dumps({name: round(p, 4) for name, p in zip(task.names, c.probs)})
+            writer.writerow([c.chunk_id, c.text, c.source_url, c.teacher_label, probs, "", "", ""])
+
+
+def read_csv(path: Path, default_annotator: str | None = None) -> list[GoldRow]:
+    """Rows of an exported CSV; line numbers count the header as line 1."""
+    try:
+        with open(path, newline="", encoding="utf-8") as lines:
+            reader = csv.DictReader(lines)
+            missing = {"chunk_id", "text", "gold_label"} - set(reader.fieldnames or [])
+            if missing:
+                raise InputError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected {','.join(CSV_COLUMNS)}")
+            return [
+                GoldRow(
+                    line=reader.line_num, chunk_id=(r.get("chunk_id") or "").strip(), text=r.get("text") or "",
+                    gold_label=(r.get("gold_label") or "").strip(), annotator=(r.get("annotator") or "").strip() or (default_annotator or ""),
+                    note=r.get("note") or "", source_url=r.get("source_url") or "",
+                )
+                for r in reader
+            ]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read gold file {path}: {exc}") from None
+
+
+def read_label_studio(path: Path, default_annotator: str | None = None) -> list[GoldRow]:
+    """Rows of a Label Studio JSON export: one per (task, annotation) with a choice; the
+    line number is the task's position in the export (1-based)."""
+    try:
+        tasks = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read Label Studio export {path}: {exc}") from None
+    if not isinstance(tasks, list):
+        raise InputError(f"{path}: a Label Studio export is a JSON list of tasks")
+    rows = []
+    for number, item in enumerate(tasks, start=1):
+        data = item.get("data", {}) if isinstance(item, dict) else {}
+        for annotation in (item.get("annotations") or []) if isinstance(item, dict) else []:
+            choices = [c for r in annotation.get("result", []) for c in (r.get("value", {}).get("choices") or [])]
+            who = annotation.get("completed_by")
+            if isinstance(who, dict):
+                who = who.get("email") or who.get("id")
+            rows.append(
+                GoldRow(
+                    line=number, chunk_id=str(data.get("chunk_id") or ""), text=str(data.get("text") or ""),
+                    gold_label=choices[0] if len(choices) == 1 else ("|".join(choices) if choices else ""),
+                    annotator=str(who or default_annotator or ""), source_url=str(data.get("source_url") or ""),
+                )
+            )
+    return rows
+
+
+def validate(rows: Sequence[GoldRow], task: TaskDefinition, stored_texts: dict[str, str]) -> tuple[list[GoldRow], list[tuple[int, str]]]:
+    """(valid rows, [(line, reason)]). A row needs a known label, an annotator, and either a
+    stored chunk id (whose text, if given, must match) or the text of a new chunk."""
+    valid, errors = [], []
+    for row in rows:
+        reason = None
+        if not row.gold_label:
+            reason = "gold_label is empty"
+        elif row.gold_label not in task.names:
+            reason = f"gold_label {row.gold_label!r} is not one of {', '.join(task.names)}"
+        elif not row.annotator:
+            reason = "annotator is empty (fill the column or pass --annotator)"
+        elif row.chunk_id and row.chunk_id not in stored_texts:
+            reason = f"chunk_id {row.chunk_id!r} is not in the store"
+        elif row.chunk_id and row.text.strip() and row.text.strip() != stored_texts[row.chunk_id].strip():
+            reason = f"text differs from stored chunk {row.chunk_id}"
+        elif not row.chunk_id and not row.text.strip():
+            reason = "neither chunk_id nor text"
+        if reason:
+            errors.append((row.line, reason))
+        else:
+            valid.append(row)
+    return valid, errors
+
+
+def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
+    """Cohen's kappa of two raters over the same items; None without items, 1.0 when both
+    always give one and the same label (chance agreement 1)."""
+    if len(a) != len(b):
+        raise ValueError("raters must label the same items")
+    n = len(a)
+    if n == 0:
+        return None
+    observed = sum(x == y for x, y in zip(a, b)) / n
+    ca, cb = Counter(a), Counter(b)
+    expected = sum(ca[k] * cb[k] for k in ca) / (n * n)
+    if expected == 1.0:
+        return 1.0
+    return (observed - expected) / (1 - expected)
