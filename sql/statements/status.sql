@@ -18,3 +18,11 @@ FROM flow_runs r ORDER BY r.started_at DESC LIMIT 5;
 
 -- name: recent_failures
 SELECT stage, item, reason FROM failures ORDER BY created_at DESC, id DESC LIMIT 10;
+
+-- name: silver_by_label
+SELECT annotator, prompt_version, label, count(*) AS chunks
+FROM annotations GROUP BY ALL ORDER BY annotator, prompt_version, label;
+
+-- name: gold_by_label
+SELECT task, label, count(*) AS chunks, count(DISTINCT annotator) AS annotators
+FROM gold_current GROUP BY ALL ORDER BY task, label;

@@ -73,6 +73,7 @@ class OpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as two writes; without this a 40 ms delayed-ACK stall follows
 
             def log_message(self, *args) -> None:
                 pass
@@ -134,3 +135,35 @@ class OpenAIServer:
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def main() -> None:
+    """Serve on 127.0.0.1 until killed: `python -m tests.support.openai_server --latency 0.1`.
+
+    GET /stats answers {"requests": N}, so a benchmark in another process can count requests.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--port-file", required=True)
+    args = parser.parse_args()
+    server = OpenAIServer(latency_s=args.latency)
+    handler = server.httpd.RequestHandlerClass
+
+    def do_GET(self) -> None:
+        payload = json.dumps({"requests": server.requests}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    handler.do_GET = do_GET
+    with open(args.port_file, "w") as out:
+        out.write(str(server.httpd.server_address[1]))
+    server.httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
