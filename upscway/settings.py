@@ -83,7 +83,9 @@ class TeacherSettings(Section):
     backend: Literal["openai", "transformers", "embedding"] = "embedding"
     task_file: Path = Path("deployments/tasks/upsc_gs.yaml")
     base_url: str | None = None
-    model: str = Field("all-MiniLM-L6-v2", description="Served model name (openai), or a model folder (transformers, embedding).")
+    model: str = Field("Qwen/Qwen2.5-72B-Instruct", description="The model name the openai server serves.")
+    local_model: Path | None = Field(None, description="Folder of a Hugging Face causal LM (transformers backend).")
+    embedding_model: str = Field("all-MiniLM-L6-v2", description="The packaged MiniLM, or a folder (embedding backend).")
     api_key_env: str = Field("UPSCWAY_TEACHER_API_KEY", description="Environment variable holding the API key.")
     api_key_secret: str | None = Field(None, description="Or: the name of a Prefect Secret block holding it.")
     concurrency: int = Field(16, gt=0)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from upscway.errors import InputError
 from upscway.settings import TeacherSettings
 from upscway.tasks.annotate.taxonomy import SoftLabel, TaskDefinition
 
@@ -39,7 +40,9 @@ def make_teacher(task: TaskDefinition, settings: TeacherSettings, api_key: str |
     if settings.backend == "transformers":
         from upscway.tasks.annotate.local_teacher import CausalLMTeacher
 
-        return CausalLMTeacher(task, settings.model, batch_size=settings.batch_size)
+        if settings.local_model is None:
+            raise InputError("the transformers teacher needs teacher.local_model (a model folder)")
+        return CausalLMTeacher(task, settings.local_model, batch_size=settings.batch_size)
     from upscway.tasks.annotate.embedding_teacher import EmbeddingTeacher
 
-    return EmbeddingTeacher(task, settings.model, temperature=settings.embedding_temperature)
+    return EmbeddingTeacher(task, settings.embedding_model, temperature=settings.embedding_temperature)

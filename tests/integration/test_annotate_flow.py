@@ -130,3 +130,43 @@ def test_a_killed_run_resumes_without_asking_again_what_was_stored(demo_store, t
         for text_hash in survived:  # stored before the kill: never asked again
             assert server.per_text[texts[text_hash]] == asked_before[texts[text_hash]] == 1
         assert all(n <= 2 for n in server.per_text.values())  # at most the in-flight ones twice
+
+
+def test_source_limit_and_only_unlabeled_select_what_is_sent(demo_store, openai_env):
+    server = openai_env
+    by_source = dict(rows(demo_store, "SELECT a.source, count(DISTINCT c.text_hash) FROM chunks c JOIN articles a ON a.id = c.article_id GROUP BY 1"))
+
+    pib = annotate(source="pib", return_state=True).result()
+    assert pib["annotated"] == by_source["pib"] == server.requests
+
+    limited = annotate(limit=3, return_state=True).result()
+    assert limited["annotated"] == 3
+
+    # The embedding teacher, asked only for chunks no teacher has labelled, skips those 3 + pib's.
+    total = sum(by_source.values())
+    unlabeled = annotate(teacher="embedding", only_unlabeled=True, return_state=True).result()
+    assert unlabeled["annotated"] == total - by_source["pib"] - 3
+
+
+def test_api_key_from_a_prefect_secret_block(demo_store, openai_env, monkeypatch):
+    from prefect.blocks.system import Secret
+
+    Secret(value="sk-from-block-123").save("upscway-teacher-key", overwrite=True)
+    monkeypatch.delenv("UPSCWAY_TEACHER_API_KEY")
+    monkeypatch.setenv("UPSCWAY_TEACHER__API_KEY_SECRET", "upscway-teacher-key")
+
+    annotate(limit=1, return_state=True).result()
+
+    assert openai_env.headers[-1]["Authorization"] == "Bearer sk-from-block-123"
+    assert "sk-from-block-123" not in str(rows(demo_store, "SELECT * FROM annotations"))
+
+
+def test_a_local_causal_lm_teaches_through_the_same_flow(demo_store, tmp_path, monkeypatch):
+    from tests.support.tiny_lm import build_tiny_lm
+
+    monkeypatch.setenv("UPSCWAY_TEACHER__LOCAL_MODEL", str(build_tiny_lm(tmp_path / "tiny-student")))
+
+    summary = annotate(teacher="transformers", limit=5, return_state=True).result()
+
+    assert summary["annotated"] == 5 and summary["annotator"] == "causal-lm:tiny-student"
+    assert rows(demo_store, "SELECT count(*) FROM annotations WHERE annotator = 'causal-lm:tiny-student' AND abs(list_sum(probs) - 1) < 1e-5") == [(5,)]
