@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from upscway.storage.articles import article_id, content_hash
+from upscway.storage.articles import article_id, content_hash, upsert_sources
 from upscway.storage.statements import sql
 from upscway.tasks.annotate.gold import Candidate, GoldRow
 from upscway.tasks.chunk import text_hash
@@ -38,6 +38,7 @@ def _standalone_chunk(conn: duckdb.DuckDBPyConnection, row: GoldRow, count_token
         return found[0][1], digest
     url = row.source_url.strip() or f"urn:upscway:gold:{digest[:16]}"
     ident = article_id(url)
+    upsert_sources(conn, [(GOLD_SOURCE, "en")])
     conn.execute(sql("gold", "insert_article"), [ident, url, url, GOLD_SOURCE, None, text, content_hash(text), url])
     chunk = f"{ident}-0"
     conn.execute(sql("gold", "insert_chunk"), [chunk, ident, text, len(text), count_tokens(text), digest, chunk])

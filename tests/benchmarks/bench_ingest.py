@@ -13,7 +13,6 @@ thread the flow keeps busy.
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import os
 import random

@@ -84,7 +84,7 @@ def build_site(server: NewsServer, port_for_private: int | None = None) -> Site:
         path = f"/news/national/story-{i}.ece"
         server.routes[path] = Route(page.read_bytes())
         # Feed links carry tracking parameters and fragments, as real feeds do.
-        national.append((f"Story {i}", server.url(path) + f"?utm_source=rss&utm_medium=feed#comments"))
+        national.append((f"Story {i}", server.url(path) + "?utm_source=rss&utm_medium=feed#comments"))
         site.good[server.url(path)] = ""
     # A syndicated copy: the same page under two URLs.
     copy = pages[6].read_bytes()
