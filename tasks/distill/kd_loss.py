@@ -1,0 +1,49 @@
+"""Knowledge-distillation loss over a task's label distribution.
+
+    loss = alpha * T^2 * KL(softmax(z_t / T) || softmax(z_s / T)) + (1 - alpha) * CE(z_s, y)
+
+per chunk, averaged over the batch. `z_t` are the teacher's label log-probabilities as stored
+(raw, T = 1: vLLM reports log-probabilities before any sampling temperature), so the
+temperature is applied here; `y` is the gold label where one exists, else the teacher's argmax.
+The T^2 factor keeps the soft term's gradients on the same scale as the hard term's when T
+changes (Hinton et al., 2015). Both terms are returned so they can be logged separately: when
+their scales differ by orders of magnitude one of them silently does nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class KDLoss:
+    total: torch.Tensor
+    kd: torch.Tensor
+    ce: torch.Tensor
+
+
+def kd_loss(
+    student_logits: torch.Tensor,
+    teacher_logprobs: torch.Tensor,
+    hard_labels: torch.Tensor | None = None,
+    temperature: float = 2.0,
+    alpha: float = 0.5,
+) -> KDLoss:
+    """`student_logits`, `teacher_logprobs`: (batch, labels); `hard_labels`: (batch,) with -1
+    where no gold label exists (the teacher's argmax is used there)."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    teacher_logprobs = teacher_logprobs.detach().to(student_logits.dtype)  # a fixed target
+    targets = teacher_logprobs.argmax(dim=-1)
+    if hard_labels is not None:
+        targets = torch.where(hard_labels >= 0, hard_labels, targets)
+    student_t = F.log_softmax(student_logits / temperature, dim=-1)
+    teacher_t = F.log_softmax(teacher_logprobs / temperature, dim=-1)
+    kd = F.kl_div(student_t, teacher_t, log_target=True, reduction="batchmean") * temperature**2
+    ce = F.cross_entropy(student_logits, targets)
+    return KDLoss(alpha * kd + (1 - alpha) * ce, kd.detach(), ce.detach())
