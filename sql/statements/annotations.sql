@@ -39,3 +39,15 @@ RETURNING text_hash;
 -- name: run_summary
 SELECT label, count(*) AS chunks, sum(tokens_in) AS tokens_in, sum(tokens_out) AS tokens_out, sum(cost) AS cost
 FROM annotations WHERE flow_run_id = ? GROUP BY label ORDER BY label;
+
+-- name: training_rows
+-- Every chunk with this teacher's answer (joined by text hash), its article, and the
+-- latest gold label any person gave it (NULL when none).
+SELECT c.id AS chunk_id, c.article_id, c.text, n.probs, g.label AS gold
+FROM chunks c
+JOIN annotations n ON n.text_hash = c.text_hash AND n.annotator = $annotator AND n.prompt_version = $version
+LEFT JOIN (
+    SELECT chunk_id, label FROM gold_current WHERE task = $task
+    QUALIFY row_number() OVER (PARTITION BY chunk_id ORDER BY created_at DESC, id DESC) = 1
+) g ON g.chunk_id = c.id
+ORDER BY c.id;
