@@ -103,9 +103,24 @@ class TeacherSettings(Section):
     embedding_temperature: float = Field(0.05, gt=0)
 
 
+class LoraSettings(Section):
+    rank: int = Field(16, gt=0)
+    alpha: int = Field(32, gt=0)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
 class DistillSettings(Section):
     temperature: float = Field(2.0, gt=0)
     alpha: float = Field(0.5, ge=0, le=1)
+    eval_fraction: float = Field(0.5, ge=0, lt=1, description="Share of articles whose gold chunks form the evaluation split.")
+    validation_fraction: float = Field(0.1, ge=0, lt=1)
+    learning_rate: float = Field(2e-4, gt=0)
+    epochs: float = Field(3.0, gt=0)
+    batch_size: int = Field(16, gt=0)
+    max_length: int = Field(512, gt=8)
+    save_steps: int = Field(50, gt=0, description="Checkpoint every N optimiser steps; a restarted run resumes from the last.")
+    lora: LoraSettings = LoraSettings()
 
 
 class GateSettings(Section):

@@ -10,7 +10,7 @@ apart, and `loss_calls` counts calls, so a test can prove this loss is the one i
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -24,11 +24,20 @@ LOGGER = logging.getLogger(__name__)
 
 
 class ExampleDataset(Dataset):
-    """Tokenised examples with their teacher log-probabilities and gold label (-1: none)."""
+    """Tokenised examples with their teacher log-probabilities and gold label (-1: none).
 
-    def __init__(self, examples: Sequence[Example], tokenizer, max_length: int = 256):
+    `render` turns a chunk into the model's input text (a causal LM's chat prompt); prompts are
+    then tokenised as they are, since the chat template already holds the special tokens.
+    """
+
+    def __init__(self, examples: Sequence[Example], tokenizer, max_length: int | None = 256, render: Callable[[str], str] | None = None):
         self.examples = list(examples)
-        self.encodings = tokenizer([e.text for e in self.examples], truncation=True, max_length=max_length)
+        texts = [render(e.text) if render else e.text for e in self.examples]
+        # A causal prompt is never truncated (that would cut the answer position off); its
+        # chunk is already bounded by the chunker.
+        self.encodings = tokenizer(
+            texts, truncation=max_length is not None, max_length=max_length, add_special_tokens=render is None
+        )
 
     def __len__(self) -> int:
         return len(self.examples)
