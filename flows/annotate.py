@@ -17,17 +17,56 @@ from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from upscway.flows import progress
-from upscway.flows.common import begin_run, end_run, fail_run
+from upscway.flows.common import RunContext, begin_run, end_run, fail_run
+from upscway.settings import TeacherSettings
 from upscway.storage import annotations as repo
 from upscway.tasks.annotate.steps import BatchCounts, annotate_batch, close_teachers, plan_annotation, shared_teacher
-from upscway.tasks.annotate.taxonomy import load_task
+from upscway.tasks.annotate.taxonomy import TaskDefinition, load_task
 
 IN_FLIGHT = 2  # batches: the next one is being answered while the last is stored
 
 
+def annotate_pending(
+    ctx: RunContext,
+    settings: TeacherSettings,
+    task_def: TaskDefinition,
+    *,
+    source: str | None = None,
+    since: str | None = None,
+    limit: int | None = None,
+    only_unlabeled: bool = False,
+) -> dict:
+    """Annotate what this teacher has not answered yet, `settings.batch_size` per task; return
+    a summary. Used by this flow and by `distill` (a student relabelling for the next stage)."""
+    annotator = shared_teacher(task_def, settings).annotator_id
+    hashes = plan_annotation(ctx.store, annotator, task_def.version, source, since, limit, only_unlabeled)
+    size = settings.batch_size
+    pending = [hashes[i : i + size] for i in range(0, len(hashes), size)]
+    artifact = create_progress_artifact(0.0, description=f"annotate {len(hashes)} chunks with {annotator}")
+    total, done = BatchCounts(), 0
+    in_flight: dict[PrefectFuture, int] = {}
+    progress.report("annotate", 0, len(hashes))
+    while pending or in_flight:
+        while pending and len(in_flight) < IN_FLIGHT:
+            batch = pending.pop(0)
+            in_flight[annotate_batch.submit(ctx.store, ctx.run_id, task_def, settings, batch)] = len(batch)
+        finished = next(as_completed(list(in_flight)))
+        done += in_flight.pop(finished)
+        total.add(finished.result())
+        update_progress_artifact(artifact, 100.0 * done / max(1, len(hashes)))
+        progress.report("annotate", done, len(hashes))
+    with ctx.store.reader() as conn:
+        by_label = [row for row in repo.run_summary(conn, ctx.run_id)]
+    create_markdown_artifact(_summary_markdown(annotator, task_def.version, by_label, total), description="annotation summary")
+    summary = {"annotator": annotator, "prompt_version": task_def.version, "to_annotate": len(hashes), **asdict(total)}
+    summary["cost"] = round(summary["cost"], 6)
+    summary["labels"] = {label: n for label, n, *_ in by_label}
+    return summary
+
+
 @flow(name="annotate", task_runner=ThreadPoolTaskRunner(max_workers=IN_FLIGHT + 1))
 def annotate(
-    teacher: Literal["openai", "transformers", "embedding"] | None = None,
+    teacher: Literal["openai", "transformers", "embedding", "encoder"] | None = None,
     only_unlabeled: bool = False,
     since: str | None = None,
     source: str | None = None,
@@ -40,35 +79,14 @@ def annotate(
     ctx = begin_run("annotate", profile, data_dir, params)
     try:
         settings = ctx.settings.teacher if teacher is None else ctx.settings.teacher.model_copy(update={"backend": teacher})
-        task_def = load_task(settings.task_file)
-        annotator = shared_teacher(task_def, settings).annotator_id
-        hashes = plan_annotation(ctx.store, annotator, task_def.version, source, since, limit, only_unlabeled)
-        size = settings.batch_size
-        pending = [hashes[i : i + size] for i in range(0, len(hashes), size)]
-        artifact = create_progress_artifact(0.0, description=f"annotate {len(hashes)} chunks with {annotator}")
-        total, done = BatchCounts(), 0
-        in_flight: dict[PrefectFuture, int] = {}
-        progress.report("annotate", 0, len(hashes))
-        while pending or in_flight:
-            while pending and len(in_flight) < IN_FLIGHT:
-                batch = pending.pop(0)
-                in_flight[annotate_batch.submit(ctx.store, ctx.run_id, task_def, settings, batch)] = len(batch)
-            finished = next(as_completed(list(in_flight)))
-            done += in_flight.pop(finished)
-            total.add(finished.result())
-            update_progress_artifact(artifact, 100.0 * done / max(1, len(hashes)))
-            progress.report("annotate", done, len(hashes))
-        with ctx.store.reader() as conn:
-            by_label = repo.run_summary(conn, ctx.run_id)
-        create_markdown_artifact(_summary_markdown(annotator, task_def.version, by_label, total), description="annotation summary")
+        summary = annotate_pending(
+            ctx, settings, load_task(settings.task_file), source=source, since=since, limit=limit, only_unlabeled=only_unlabeled
+        )
     except BaseException as exc:
         fail_run(ctx, exc)
         raise
     finally:
         close_teachers()
-    summary = {"annotator": annotator, "prompt_version": task_def.version, "to_annotate": len(hashes), **asdict(total)}
-    summary["cost"] = round(summary["cost"], 6)
-    summary["labels"] = {label: n for label, n, *_ in by_label}
     return end_run(ctx, summary)
 
 

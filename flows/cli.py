@@ -127,7 +127,7 @@ def run_backfill(
 @run_app.command("annotate")
 def run_annotate(
     ctx: typer.Context,
-    teacher: Optional[str] = typer.Option(None, help="Teacher backend: openai, transformers or embedding (default: the profile's)."),
+    teacher: Optional[str] = typer.Option(None, help="Teacher backend: openai, transformers, embedding or encoder (default: the profile's)."),
     only_unlabeled: bool = typer.Option(False, "--only-unlabeled", help="Only chunks no teacher has labelled yet."),
     since: Optional[str] = typer.Option(None, help="Only articles published (or stored) on or after YYYY-MM-DD."),
     source: Optional[str] = typer.Option(None, help="Only this source."),
@@ -140,8 +140,8 @@ def run_annotate(
     from upscway.flows.annotate import annotate
 
     _settings(ctx)
-    if teacher not in (None, "openai", "transformers", "embedding"):
-        raise InputError(f"--teacher {teacher!r}: expected openai, transformers or embedding")
+    if teacher not in (None, "openai", "transformers", "embedding", "encoder"):
+        raise InputError(f"--teacher {teacher!r}: expected openai, transformers, embedding or encoder")
     with Progress(console=err_console, transient=True) as bar:
         bar_task = bar.add_task("annotating", total=None)
 
@@ -156,6 +156,20 @@ def run_annotate(
             )
         finally:
             progress.forget(show)
+    _finish(state)
+
+
+@run_app.command("distill")
+def run_distill(
+    ctx: typer.Context,
+    chain: Optional[str] = typer.Option(None, help="Chain in deployments/chains.yaml (default: the profile's)."),
+    stage: Optional[str] = typer.Option(None, help="Only this stage."),
+) -> None:
+    """Train the students of a distillation chain; each becomes a candidate in `models`."""
+    from upscway.flows.distill import distill
+
+    _settings(ctx)
+    state = distill(chain=chain, stage=stage, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True)
     _finish(state)
 
 

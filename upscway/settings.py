@@ -80,11 +80,12 @@ class ChunkSettings(Section):
 
 
 class TeacherSettings(Section):
-    backend: Literal["openai", "transformers", "embedding"] = "embedding"
+    backend: Literal["openai", "transformers", "embedding", "encoder"] = "embedding"
+    annotator: str | None = Field(None, description="Name stored with the answers; default: derived from backend and model.")
     task_file: Path = Path("deployments/tasks/upsc_gs.yaml")
     base_url: str | None = None
     model: str = Field("Qwen/Qwen2.5-72B-Instruct", description="The model name the openai server serves.")
-    local_model: Path | None = Field(None, description="Folder of a Hugging Face causal LM (transformers backend).")
+    local_model: Path | None = Field(None, description="Model folder: a causal LM (transformers) or a trained encoder student (encoder).")
     embedding_model: str = Field("all-MiniLM-L6-v2", description="The packaged MiniLM, or a folder (embedding backend).")
     api_key_env: str = Field("UPSCWAY_TEACHER_API_KEY", description="Environment variable holding the API key.")
     api_key_secret: str | None = Field(None, description="Or: the name of a Prefect Secret block holding it.")
@@ -120,6 +121,8 @@ class DistillSettings(Section):
     batch_size: int = Field(16, gt=0)
     max_length: int = Field(512, gt=8)
     save_steps: int = Field(50, gt=0, description="Checkpoint every N optimiser steps; a restarted run resumes from the last.")
+    chain: str = Field("demo", description="Default chain in `chains_file`.")
+    chains_file: Path = Path("deployments/chains.yaml")
     lora: LoraSettings = LoraSettings()
 
 

@@ -86,3 +86,13 @@ class KDTrainer(Trainer):
             if self.state.global_step % max(1, self.args.logging_steps) == 0:
                 self.log({"kd_loss": loss.kd.item(), "ce_loss": loss.ce.item()})
         return (loss.total, {"logits": logits}) if return_outputs else loss.total
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """Evaluation and `predict` with the same label logits and loss as training."""
+        inputs = self._prepare_inputs(inputs)
+        teacher = inputs.pop("teacher_logprobs")
+        gold = inputs.pop("gold")
+        with torch.no_grad():
+            logits = self.label_logits(model, inputs)
+            loss = kd_loss(logits, teacher, gold, self.temperature, self.alpha).total
+        return loss, (None if prediction_loss_only else logits), None

@@ -1,0 +1,28 @@
+-- name: register
+INSERT INTO models (id, chain, stage, kind, base_model, path, teacher, task, prompt_version, config, status, flow_run_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'training', ?);
+
+-- name: finish
+UPDATE models SET status = ?, metrics = ? WHERE id = ?;
+
+-- name: record_examples
+INSERT INTO training_examples (model_id, chunk_id, split)
+SELECT $model_id, unnest($chunk_ids::VARCHAR[]), unnest($splits::VARCHAR[]);
+
+-- name: latest_of_stage
+SELECT id, path, kind FROM models
+WHERE chain = ? AND stage = ? AND status = 'candidate'
+ORDER BY created_at DESC LIMIT 1;
+
+-- name: get
+SELECT id, chain, stage, kind, base_model, path, teacher, task, prompt_version, config, metrics, status, alias, created_at
+FROM models WHERE id = ?;
+
+-- name: list
+SELECT id, chain, stage, kind, status, alias, teacher, created_at FROM models ORDER BY created_at DESC;
+
+-- name: unfinished
+-- A model of this stage whose training was interrupted: its run resumes from its checkpoints.
+SELECT id, path FROM models
+WHERE chain = ? AND stage = ? AND teacher = ? AND status = 'training'
+ORDER BY created_at DESC LIMIT 1;

@@ -1,0 +1,151 @@
+"""Train one student with the KD loss; runs on its own, with or without Prefect.
+
+    python -m upscway.tasks.distill.train data/models/<id>/train_config.json          # CPU or one GPU
+    accelerate launch --config_file deployments/accelerate/multi_gpu.yaml \\
+        -m upscway.tasks.distill.train data/models/<id>/train_config.json             # several GPUs
+
+The config (a `TrainConfig` as JSON) names the examples (JSON lines written by the distill
+flow), the student and the hyper-parameters. Checkpoints go to `<out_dir>/checkpoints` every
+`save_steps`; started again after a crash, training resumes from the last checkpoint. The
+result is the student in `<out_dir>` (full weights for an encoder, a PEFT adapter for a causal
+LM) and `<out_dir>/metrics.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import TrainingArguments
+
+from upscway.tasks.annotate.taxonomy import load_task
+from upscway.tasks.distill.dataset import Example
+from upscway.tasks.distill.trainer import ExampleDataset, KDCollator, KDTrainer
+
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    kind: str                      # encoder | causal-lm
+    student: str                   # base model: packaged MiniLM name, folder or hub id
+    out_dir: str
+    train_file: str
+    validation_file: str
+    task_file: str = "deployments/tasks/upsc_gs.yaml"
+    keep_layers: int | None = None
+    temperature: float = 2.0
+    alpha: float = 0.5
+    learning_rate: float = 2e-4
+    epochs: float = 3.0
+    batch_size: int = 16
+    max_length: int = 512
+    save_steps: int = 50
+    seed: int = 0
+    lora: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | str) -> "TrainConfig":
+        return cls(**json.loads(Path(path).read_text()))
+
+    def save(self, path: Path | str) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=2))
+
+
+def write_examples(path: Path, examples: list[Example]) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        for e in examples:
+            out.write(json.dumps(asdict(e), ensure_ascii=False) + "\n")
+
+
+def read_examples(path: Path | str) -> list[Example]:
+    with open(path, encoding="utf-8") as lines:
+        return [Example(**{**json.loads(line), "teacher_logprobs": tuple(json.loads(line)["teacher_logprobs"])}) for line in lines if line.strip()]
+
+
+def _student(config: TrainConfig, task):
+    if config.kind == "encoder":
+        from upscway.tasks.distill.encoder import load_encoder_student
+
+        model, tokenizer = load_encoder_student(config.student, task.names, config.keep_layers)
+        return model, tokenizer, None, {}
+    from upscway.settings import LoraSettings
+    from upscway.tasks.distill.causal_lm import label_token_ids, load_causal_student, prompt_renderer
+
+    model, tokenizer = load_causal_student(config.student, LoraSettings(**config.lora), gradient_checkpointing=torch.cuda.is_available())
+    return model, tokenizer, prompt_renderer(task, tokenizer), {"label_token_ids": label_token_ids(task, tokenizer)}
+
+
+@torch.inference_mode()
+def _agreement(trainer: KDTrainer, dataset: ExampleDataset) -> dict[str, float]:
+    if len(dataset) == 0:
+        return {}
+    output = trainer.predict(dataset)
+    predicted = torch.as_tensor(output.predictions).argmax(-1).tolist()
+    teacher = [max(range(len(e.teacher_logprobs)), key=e.teacher_logprobs.__getitem__) for e in dataset.examples]
+    gold = [(p, e.gold) for p, e in zip(predicted, dataset.examples) if e.gold >= 0]
+    result = {"validation_agreement_with_teacher": sum(p == t for p, t in zip(predicted, teacher)) / len(predicted)}
+    if gold:
+        result["validation_gold_accuracy"] = sum(p == g for p, g in gold) / len(gold)
+    return result
+
+
+def train(config: TrainConfig) -> dict:
+    """Train (or resume) and return the metrics also written to `metrics.json`."""
+    from upscway.tasks.distill.causal_lm import CausalLMKDTrainer
+
+    torch.manual_seed(config.seed)
+    task = load_task(config.task_file)
+    out = Path(config.out_dir)
+    model, tokenizer, render, extra = _student(config, task)
+    max_length = None if render else config.max_length
+    train_data = ExampleDataset(read_examples(config.train_file), tokenizer, max_length, render)
+    validation = ExampleDataset(read_examples(config.validation_file), tokenizer, max_length, render)
+    checkpoints = out / "checkpoints"
+    args = TrainingArguments(
+        output_dir=str(checkpoints), per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
+        num_train_epochs=config.epochs, learning_rate=config.learning_rate, save_strategy="steps", save_steps=config.save_steps,
+        save_total_limit=2, logging_steps=10, report_to=[], remove_unused_columns=False, seed=config.seed,
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(), use_cpu=not torch.cuda.is_available(),
+        disable_tqdm=True,
+    )
+    trainer_class = CausalLMKDTrainer if config.kind == "causal-lm" else KDTrainer
+    trainer = trainer_class(
+        model=model, args=args, train_dataset=train_data, data_collator=KDCollator(tokenizer),
+        temperature=config.temperature, alpha=config.alpha, **extra,
+    )
+    resume = any(checkpoints.glob("checkpoint-*"))
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    seconds = time.perf_counter() - started
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    history = trainer.loss_history
+    metrics = {
+        "kind": config.kind, "student": config.student, "keep_layers": config.keep_layers,
+        "train_examples": len(train_data), "validation_examples": len(validation),
+        "resumed_from_checkpoint": resume, "steps": result.global_step, "train_seconds": round(seconds, 2),
+        "train_loss": result.training_loss,
+        "first_kd": history[0]["kd"] if history else None, "last_kd": history[-1]["kd"] if history else None,
+        "first_ce": history[0]["ce"] if history else None, "last_ce": history[-1]["ce"] if history else None,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        **_agreement(trainer, validation),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        sys.exit("usage: python -m upscway.tasks.distill.train TRAIN_CONFIG.json")
+    print(json.dumps(train(TrainConfig.load(argv[0])), indent=2))
+
+
+if __name__ == "__main__":
+    main()
