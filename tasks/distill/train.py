@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -95,6 +96,19 @@ def _agreement(trainer: KDTrainer, dataset: ExampleDataset) -> dict[str, float]:
     return result
 
 
+def last_complete_checkpoint(folder: Path) -> Path | None:
+    """The newest checkpoint that was written to the end (the Trainer writes its
+    `trainer_state.json` last); partial ones, left by a kill mid-save, are removed."""
+    complete = None
+    for path in sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[-1])):
+        if (path / "trainer_state.json").exists():
+            complete = path
+        else:
+            LOGGER.warning("removing incomplete checkpoint %s", path)
+            shutil.rmtree(path, ignore_errors=True)
+    return complete
+
+
 def train(config: TrainConfig) -> dict:
     """Train (or resume) and return the metrics also written to `metrics.json`."""
     from upscway.tasks.distill.causal_lm import CausalLMKDTrainer
@@ -119,9 +133,9 @@ def train(config: TrainConfig) -> dict:
         model=model, args=args, train_dataset=train_data, data_collator=KDCollator(tokenizer),
         temperature=config.temperature, alpha=config.alpha, **extra,
     )
-    resume = any(checkpoints.glob("checkpoint-*"))
+    resume = last_complete_checkpoint(checkpoints)
     started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - started
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -129,7 +143,7 @@ def train(config: TrainConfig) -> dict:
     metrics = {
         "kind": config.kind, "student": config.student, "keep_layers": config.keep_layers,
         "train_examples": len(train_data), "validation_examples": len(validation),
-        "resumed_from_checkpoint": resume, "steps": result.global_step, "train_seconds": round(seconds, 2),
+        "resumed_from_checkpoint": resume is not None, "steps": result.global_step, "train_seconds": round(seconds, 2),
         "train_loss": result.training_loss,
         "first_kd": history[0]["kd"] if history else None, "last_kd": history[-1]["kd"] if history else None,
         "first_ce": history[0]["ce"] if history else None, "last_ce": history[-1]["ce"] if history else None,

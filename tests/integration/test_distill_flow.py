@@ -1,0 +1,89 @@
+"""The distill flow on the demo chain, and a training killed mid-way that resumes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from upscway.flows.annotate import annotate
+from upscway.flows.distill import distill
+from upscway.flows.common import open_store
+from upscway.flows.ingest import ingest
+from upscway.resources import DEPLOYMENTS_DIR
+from upscway.settings import load_settings
+from upscway.storage import gold as gold_repo
+from upscway.storage.store import Store
+from upscway.tasks.annotate.gold import read_csv
+from upscway.tasks.distill.dataset import split_of
+from upscway.tasks.distill.train import TrainConfig
+
+
+@pytest.fixture
+def annotated_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("UPSCWAY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("UPSCWAY_DISTILL__EPOCHS", "1")
+    monkeypatch.setenv("UPSCWAY_DISTILL__MAX_LENGTH", "64")
+    ingest(return_state=True).result()
+    store = open_store(load_settings())
+    with store.transaction() as conn:
+        gold_repo.import_rows(conn, read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv"), "upsc_gs", "gold.csv", lambda t: len(t.split()))
+    annotate(return_state=True).result()
+    return store
+
+
+def rows(store: Store, query: str):
+    with store.reader() as conn:
+        return conn.execute(query).fetchall()
+
+
+def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(annotated_store):
+    summary = distill(return_state=True).result()
+
+    first, second = summary["stages"]["minilm-l3"], summary["stages"]["minilm-l1"]
+    assert first["teacher"].startswith("embedding:")
+    assert second["teacher"] == f"model:{first['model']}"
+    chunks = rows(annotated_store, "SELECT count(DISTINCT text_hash) FROM chunks")[0][0]
+    assert rows(annotated_store, f"SELECT count(*) FROM annotations WHERE annotator = 'model:{first['model']}'") == [(chunks,)]
+    models = dict(rows(annotated_store, "SELECT id, status FROM models"))
+    assert models == {first["model"]: "candidate", second["model"]: "candidate"}
+    # Nothing from an evaluation article was trained on.
+    trained = rows(annotated_store, f"SELECT c.article_id FROM training_examples t JOIN chunks c ON c.id = t.chunk_id WHERE t.model_id = '{first['model']}'")
+    assert trained and all(split_of(a) != "eval" for (a,) in trained)
+    path = Path(rows(annotated_store, f"SELECT path FROM models WHERE id = '{second['model']}'")[0][0])
+    metrics = json.loads((path / "metrics.json").read_text())
+    assert metrics["keep_layers"] == 1 and metrics["train_examples"] == second["train_examples"] > 0
+    assert (path / "config.json").exists() and (path / "tokenizer.json").exists()
+
+
+def test_a_killed_training_resumes_from_its_last_checkpoint(annotated_store, tmp_path):
+    from upscway.flows.distill import _teacher_of  # noqa: F401  (the flow's module loads cleanly)
+
+    distill(stage="minilm-l3", return_state=True).result()
+    (path,) = rows(annotated_store, "SELECT path FROM models")[0]
+    config = TrainConfig.load(Path(path) / "train_config.json")
+    config.out_dir, config.save_steps, config.epochs, config.batch_size = str(tmp_path / "resume"), 2, 3, 8
+    config.save(tmp_path / "cfg.json")
+    command = [sys.executable, "-m", "upscway.tasks.distill.train", str(tmp_path / "cfg.json")]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+    victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = tmp_path / "resume" / "checkpoints"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not list(checkpoints.glob("checkpoint-4")) and victim.poll() is None:
+        time.sleep(0.2)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert list(checkpoints.glob("checkpoint-*")), "no checkpoint was written before the kill"
+    assert not (tmp_path / "resume" / "metrics.json").exists()
+
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    metrics = json.loads((tmp_path / "resume" / "metrics.json").read_text())
+    expected_steps = 3 * -(-metrics["train_examples"] // 8)
+    assert metrics["resumed_from_checkpoint"] is True and metrics["steps"] == expected_steps
