@@ -29,6 +29,8 @@ run_app = typer.Typer(no_args_is_help=True, help="Start a flow in this process."
 app.add_typer(run_app, name="run")
 gold_app = typer.Typer(no_args_is_help=True, help="Human review: export chunks to verify, import the verified labels.")
 app.add_typer(gold_app, name="gold")
+models_app = typer.Typer(no_args_is_help=True, help="The model registry.")
+app.add_typer(models_app, name="models")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -245,6 +247,49 @@ def gold_import(
         console.print(f"agreement {a} vs {b}: {len(xs)} chunks, Cohen's kappa {kappa:.3f}")
     if errors:
         raise typer.Exit(EXIT_FAILURES)
+
+
+@models_app.command("list")
+def models_list(ctx: typer.Context, format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f")) -> None:
+    """Registered students, newest first."""
+    from upscway.storage import models as registry
+
+    with _store(_settings(ctx)).reader() as conn:
+        columns, rows = registry.list_models(conn)
+    _print_rows(columns, rows, format)
+
+
+def _model(ctx: typer.Context, model_id: str) -> dict:
+    from upscway.storage import models as registry
+
+    with _store(_settings(ctx)).reader() as conn:
+        found = registry.get(conn, model_id)
+    if found is None:
+        raise InputError(f"no model {model_id!r} in the registry (see `upscway models list`)")
+    return found
+
+
+@models_app.command("show")
+def models_show(ctx: typer.Context, model_id: str) -> None:
+    """One model: where it is, what taught it, its configuration and metrics."""
+    console.print_json(json.dumps(_model(ctx, model_id), default=str))
+
+
+@models_app.command("export")
+def models_export(ctx: typer.Context, model_id: str, out: Path = typer.Option(..., "--out", help="Folder to write.")) -> None:
+    """Full Hugging Face weights: a causal-LM student's LoRA merged into its base (what vLLM serves)."""
+    import shutil
+
+    model = _model(ctx, model_id)
+    if model["status"] != "candidate":
+        raise InputError(f"model {model_id} is {model['status']}, not a trained candidate")
+    if model["kind"] == "causal-lm":
+        from upscway.tasks.distill.causal_lm import merge_adapter
+
+        merge_adapter(model["base_model"], model["path"], out)
+    else:
+        shutil.copytree(model["path"], out, ignore=shutil.ignore_patterns("checkpoints", "data", "merged"), dirs_exist_ok=True)
+    console.print(f"exported {model_id} to {out}")
 
 
 def _print_rows(columns: list[str], rows: list[tuple], fmt: OutputFormat, title: str | None = None) -> None:

@@ -57,7 +57,9 @@ class CausalLMTeacher:
     def label_logprobs(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """(log-probabilities over the labels, off-label mass) for each text, one forward pass."""
         enc = self.tokenizer(self.prompts(texts), return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        logits = self.model(**enc).logits[:, -1, :].float()
+        # Only the answer position's logits: a full [batch, length, vocab] tensor for a 152k
+        # vocabulary would cost more memory than the model.
+        logits = self.model(**enc, logits_to_keep=1).logits[:, -1, :].float()
         full = torch.log_softmax(logits, dim=-1)
         label_logits = logits[:, self.label_ids]
         off = 1.0 - full[:, self.label_ids].exp().sum(-1)

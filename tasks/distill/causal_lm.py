@@ -52,7 +52,7 @@ class CausalLMKDTrainer(KDTrainer):
         self.label_token_ids = label_token_ids
 
     def label_logits(self, model, inputs: dict):
-        return model(**inputs).logits[:, -1, self.label_token_ids]
+        return model(**inputs, logits_to_keep=1).logits[:, -1, self.label_token_ids]
 
 
 def label_token_ids(task: TaskDefinition, tokenizer) -> list[int]:

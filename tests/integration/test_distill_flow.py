@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from prefect.settings import PREFECT_API_URL
 
 from upscway.flows.annotate import annotate
 from upscway.flows.distill import distill
@@ -58,6 +59,17 @@ def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(anno
     metrics = json.loads((path / "metrics.json").read_text())
     assert metrics["keep_layers"] == 1 and metrics["train_examples"] == second["train_examples"] > 0
     assert (path / "config.json").exists() and (path / "tokenizer.json").exists()
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    cli = [sys.executable, "-m", "upscway.flows.cli"]
+    listed = subprocess.run([*cli, "models", "list", "-f", "csv"], env=env, capture_output=True, text=True)
+    assert first["model"] in listed.stdout and second["model"] in listed.stdout
+    exported = path.parent / "exported"
+    done = subprocess.run([*cli, "models", "export", second["model"], "--out", str(exported)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (exported / "model.safetensors").exists() and not (exported / "checkpoints").exists()
+    missing = subprocess.run([*cli, "models", "show", "no-such-model"], env=env, capture_output=True, text=True)
+    assert missing.returncode == 2 and "no model 'no-such-model'" in missing.stderr
 
 
 def test_a_killed_training_resumes_from_its_last_checkpoint(annotated_store, tmp_path):
