@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from upscway.config_files import describe
 from upscway.errors import InputError
 from upscway.resources import PROFILES_DIR
 
@@ -198,5 +199,4 @@ def load_settings(profile: str | None = None, data_dir: Path | str | None = None
         return Settings(**kwargs)
     except ValidationError as exc:
         name = profile or os.environ.get("UPSCWAY_PROFILE") or DEFAULT_PROFILE
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InputError(f"invalid settings (profile {name!r}, environment UPSCWAY_*): {problems}") from None
+        raise InputError(f"invalid settings (profile {name!r}, environment UPSCWAY_*): {describe(exc)}") from None

@@ -9,9 +9,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from upscway.config_files import load_yaml_model
 from upscway.errors import InputError
 from upscway.resources import resolve_project_file
 
@@ -91,18 +91,7 @@ class TaskDefinition(BaseModel):
 
 
 def load_task(path: Path | str = DEFAULT_TASK_FILE) -> TaskDefinition:
-    path = resolve_project_file(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"task file {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"task file {path} is not valid YAML: {exc}") from None
-    try:
-        return TaskDefinition.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InputError(f"task file {path} is invalid: {problems}") from None
+    return load_yaml_model(resolve_project_file(path), TaskDefinition, "task file")
 
 
 @dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
+from upscway.config_files import load_yaml_model
 from upscway.errors import InputError
 from upscway.resources import resolve_project_file
 
@@ -37,15 +37,15 @@ class Stage(BaseModel):
     teacher: TeacherRef
 
 
+class ChainsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chains: dict[str, list[Stage]]
+
+
 def load_chain(name: str, path: Path | str = DEFAULT_CHAINS_FILE) -> list[Stage]:
     path = resolve_project_file(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        chains = {key: [Stage.model_validate(s) for s in stages] for key, stages in (data.get("chains") or {}).items()}
-    except FileNotFoundError:
-        raise InputError(f"chains file {path} does not exist") from None
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise InputError(f"chains file {path} is invalid: {exc}") from None
+    chains = load_yaml_model(path, ChainsFile, "chains file").chains
     if name not in chains:
         raise InputError(f"no chain {name!r} in {path}; known: {', '.join(chains)}")
     stages = chains[name]

@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import feedparser
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from upscway.config_files import load_yaml_model
 from upscway.errors import InputError
 from upscway.tasks.scrape.fetch import Fetcher, FetchError
 from upscway.tasks.scrape.urls import InvalidUrlError, canonicalize_url
@@ -48,17 +48,7 @@ class SourcesFile(BaseModel):
 
 def load_sources(path: Path) -> SourcesFile:
     """Parse and validate a feeds file; every problem is an InputError naming the file."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"feeds file {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"feeds file {path} is not valid YAML: {exc}") from None
-    try:
-        parsed = SourcesFile.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InputError(f"feeds file {path} is invalid: {problems}") from None
+    parsed = load_yaml_model(path, SourcesFile, "feeds file")
     names = [s.name for s in parsed.sources]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
