@@ -133,7 +133,8 @@ class GateSettings(Section):
     min_recall: float = 0.75
     min_gs_accuracy: float = 0.70
     max_gap_to_teacher: float = 0.10
-    min_gold_support: int = 100
+    min_gold_support: int = Field(100, ge=0, description="Gold chunks needed for any decision but insufficient-data.")
+    min_support_per_paper: int = Field(20, ge=0, description="Gold chunks needed for each GS paper that is judged.")
 
 
 class CascadeSettings(Section):

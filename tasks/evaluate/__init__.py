@@ -1,0 +1,1 @@
+"""Evaluation on gold: metric functions (plain, no Prefect), paired with the teacher."""
