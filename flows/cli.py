@@ -175,6 +175,19 @@ def run_distill(
     _finish(state)
 
 
+@run_app.command("evaluate")
+def run_evaluate(
+    ctx: typer.Context,
+    model: str = typer.Option(..., "--model", help="Model id (see `upscway models list`)."),
+    gold_split: str = typer.Option("eval", help="Gold split to score on."),
+) -> None:
+    """Score a candidate and its teacher on the same gold chunks; store the evaluation."""
+    from upscway.flows.evaluate import evaluate
+
+    _settings(ctx)
+    _finish(evaluate(model=model, gold_split=gold_split, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True))
+
+
 def _store(settings):
     from upscway.flows.common import open_store
 

@@ -99,3 +99,22 @@ def test_a_killed_training_resumes_from_its_last_checkpoint(annotated_store, tmp
     metrics = json.loads((tmp_path / "resume" / "metrics.json").read_text())
     expected_steps = 3 * -(-metrics["train_examples"] // 8)
     assert metrics["resumed_from_checkpoint"] is True and metrics["steps"] == expected_steps
+
+
+def test_evaluate_scores_candidate_and_teacher_on_the_same_gold_chunks(annotated_store):
+    from upscway.flows.evaluate import evaluate
+
+    summary = distill(stage="minilm-l3", return_state=True).result()
+    model_id = summary["stages"]["minilm-l3"]["model"]
+
+    result = evaluate(model=model_id, return_state=True).result()
+
+    eval_gold = [a for (a,) in rows(annotated_store, "SELECT c.article_id FROM gold_current g JOIN chunks c ON c.id = g.chunk_id")]
+    assert result["gold_chunks"] == sum(split_of(a) == "eval" for a in eval_gold) > 50
+    ((n, metrics, teacher, paired),) = rows(annotated_store, "SELECT n, metrics, teacher_metrics, paired FROM evaluations")
+    metrics, teacher, paired = json.loads(metrics), json.loads(teacher), json.loads(paired)
+    assert n == result["gold_chunks"] == paired["n"]
+    assert 0 <= metrics["accuracy"] <= 1 and 0 <= teacher["accuracy"] <= 1
+    assert paired["accuracy_gap"] == pytest.approx(teacher["accuracy"] - metrics["accuracy"])
+    assert sum(map(sum, metrics["confusion"])) == sum(map(sum, teacher["confusion"])) == n
+    assert metrics["chunks_per_s"] > 0 and metrics["parameters"] > 1_000_000

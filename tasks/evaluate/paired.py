@@ -1,0 +1,62 @@
+"""A candidate and its teacher scored on the SAME gold chunks: both sets of metrics, their
+agreement, the accuracy gap, McNemar's test on paired correctness, and bootstrap intervals
+that resample the chunks jointly for both models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from upscway.tasks.evaluate import metrics as m
+
+
+def scores(probs: Sequence[Sequence[float]], gold: Sequence[int], n_labels: int) -> dict:
+    predicted = [int(np.argmax(p)) for p in probs]
+    rel = m.relevance(predicted, gold)
+    gs = m.gs_accuracy(predicted, gold, n_labels)
+    return {
+        "accuracy": m.agreement(predicted, gold),
+        "relevance_accuracy": rel["accuracy"], "precision": rel["precision"], "recall": rel["recall"], "f1": rel["f1"],
+        "gs_accuracy": gs["overall"], "gs_accuracy_per_paper": {k: v for k, v in gs.items() if k != "overall"},
+        "confusion": m.confusion(predicted, gold, n_labels),
+        **m.calibration(probs, gold),
+    }
+
+
+def evaluate_pair(
+    student_probs: Sequence[Sequence[float]], teacher_probs: Sequence[Sequence[float]], gold: Sequence[int],
+    n_labels: int, resamples: int = 1000, seed: int = 0,
+) -> dict:
+    if not (len(student_probs) == len(teacher_probs) == len(gold)):
+        raise ValueError("student, teacher and gold must cover the same chunks")
+    s_pred = np.array([int(np.argmax(p)) for p in student_probs])
+    t_pred = np.array([int(np.argmax(p)) for p in teacher_probs])
+    g = np.asarray(gold)
+    student, teacher = scores(student_probs, gold, n_labels), scores(teacher_probs, gold, n_labels)
+
+    def acc(pred):
+        return lambda idx: float((pred[idx] == g[idx]).mean())
+
+    def recall(idx):
+        relevant = g[idx] != m.NOT_RELEVANT
+        return float((s_pred[idx][relevant] != m.NOT_RELEVANT).mean()) if relevant.any() else None
+
+    def gs(idx):
+        relevant = g[idx] != m.NOT_RELEVANT
+        return float((s_pred[idx][relevant] == g[idx][relevant]).mean()) if relevant.any() else None
+
+    n = len(g)
+    paired = {
+        "n": n,
+        "agreement_top1": m.agreement(s_pred.tolist(), t_pred.tolist()),
+        "accuracy_gap": None if student["accuracy"] is None else teacher["accuracy"] - student["accuracy"],
+        "mcnemar": m.mcnemar((t_pred == g).tolist(), (s_pred == g).tolist()),
+        "ci95": {
+            "accuracy": m.bootstrap_ci(acc(s_pred), n, resamples, seed),
+            "recall": m.bootstrap_ci(recall, n, resamples, seed),
+            "gs_accuracy": m.bootstrap_ci(gs, n, resamples, seed),
+            "accuracy_gap": m.bootstrap_ci(lambda idx: acc(t_pred)(idx) - acc(s_pred)(idx), n, resamples, seed),
+        },
+    }
+    return {"student": student, "teacher": teacher, "paired": paired}
