@@ -188,6 +188,20 @@ def run_evaluate(
     _finish(evaluate(model=model, gold_split=gold_split, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True))
 
 
+@run_app.command("promote")
+def run_promote(
+    ctx: typer.Context,
+    model: str = typer.Option(..., "--model", help="Model id."),
+    force: bool = typer.Option(False, "--force", help="Promote even if the gate fails (needs --reason)."),
+    reason: Optional[str] = typer.Option(None, help="Why (recorded)."),
+) -> None:
+    """Evaluate if needed, apply the gate, and move `production` to the model on a pass."""
+    from upscway.flows.promote import promote
+
+    _settings(ctx)
+    _finish(promote(model=model, force=force, reason=reason, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True))
+
+
 def _store(settings):
     from upscway.flows.common import open_store
 
@@ -303,6 +317,28 @@ def models_export(ctx: typer.Context, model_id: str, out: Path = typer.Option(..
     else:
         shutil.copytree(model["path"], out, ignore=shutil.ignore_patterns("checkpoints", "data", "merged"), dirs_exist_ok=True)
     console.print(f"exported {model_id} to {out}")
+
+
+@models_app.command("promote")
+def models_promote(
+    ctx: typer.Context, model_id: str, force: bool = typer.Option(False, "--force"), reason: Optional[str] = typer.Option(None)
+) -> None:
+    """Same as `upscway run promote --model ID`."""
+    run_promote(ctx, model=model_id, force=force, reason=reason)
+
+
+@models_app.command("rollback")
+def models_rollback(ctx: typer.Context, reason: Optional[str] = typer.Option(None, help="Why (recorded).")) -> None:
+    """Point `production` back at the model it held before the last promotion."""
+    from upscway.storage import models as registry
+
+    store = _store(_settings(ctx))
+    with store.transaction() as conn:
+        last = registry.last_promotion(conn, "production")
+        if last is None or last[1] is None:
+            raise InputError("no earlier production model to roll back to")
+        registry.move_alias(conn, "production", last[1], "rollback", reason)
+    console.print(f"production: {last[0]} -> {last[1]}")
 
 
 def _print_rows(columns: list[str], rows: list[tuple], fmt: OutputFormat, title: str | None = None) -> None:

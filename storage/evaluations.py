@@ -23,3 +23,16 @@ def insert(conn: duckdb.DuckDBPyConnection, evaluation_id: str, model_id: str, t
         evaluation_id, model_id, teacher, split, result["paired"]["n"], json.dumps(result["student"]),
         json.dumps(result["teacher"]), json.dumps(result["paired"]), run_id,
     ])
+
+
+def latest_for_model(conn: duckdb.DuckDBPyConnection, model_id: str) -> dict | None:
+    row = conn.execute(sql("evaluations", "latest_for_model"), [model_id]).fetchone()
+    if row is None:
+        return None
+    return {"id": row[0], "n": row[1], "student": json.loads(row[2]), "teacher": json.loads(row[3]), "paired": json.loads(row[4])}
+
+
+def record_decision(conn: duckdb.DuckDBPyConnection, model_id: str, evaluation_id: str, decision, forced: bool, reason: str | None) -> None:
+    criteria = [{"name": c.name, "value": c.value, "threshold": c.threshold, "comparison": c.comparison, "passed": c.passed} for c in decision.criteria]
+    conn.execute(sql("evaluations", "record_decision"),
+                 [model_id, evaluation_id, decision.verdict, json.dumps(criteria), json.dumps(list(decision.reasons)), forced, reason])

@@ -43,3 +43,23 @@ def list_models(conn: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple]
 
 def unfinished(conn: duckdb.DuckDBPyConnection, chain: str, stage: str, teacher: str) -> tuple[str, str] | None:
     return conn.execute(sql("models", "unfinished"), [chain, stage, teacher]).fetchone()
+
+
+def holder(conn: duckdb.DuckDBPyConnection, alias: str) -> str | None:
+    row = conn.execute(sql("models", "holder"), [alias]).fetchone()
+    return row[0] if row else None
+
+
+def move_alias(conn: duckdb.DuckDBPyConnection, alias: str, model_id: str | None, action: str, reason: str | None = None) -> str | None:
+    """Point `alias` at `model_id` (None clears it) and record the move; returns the previous
+    holder. Call inside one transaction: a failure anywhere leaves the alias where it was."""
+    previous = holder(conn, alias)
+    conn.execute(sql("models", "clear_alias"), [alias])
+    if model_id is not None:
+        conn.execute(sql("models", "set_alias"), [alias, model_id])
+    conn.execute(sql("models", "record_move"), [alias, model_id, previous, action, reason])
+    return previous
+
+
+def last_promotion(conn: duckdb.DuckDBPyConnection, alias: str) -> tuple[str, str | None] | None:
+    return conn.execute(sql("models", "last_promotion"), [alias]).fetchone()

@@ -24,3 +24,15 @@ CREATE TABLE gate_decisions (
     force_reason    VARCHAR,
     created_at      TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
 );
+
+-- Every move of an alias (e.g. production), so a rollback restores the previous model.
+CREATE SEQUENCE alias_moves_id_seq;
+CREATE TABLE alias_moves (
+    id           BIGINT PRIMARY KEY DEFAULT nextval('alias_moves_id_seq'),
+    alias        VARCHAR NOT NULL,
+    model_id     VARCHAR,                 -- NULL: the alias was cleared
+    previous_id  VARCHAR,
+    action       VARCHAR NOT NULL,        -- promote | rollback
+    reason       VARCHAR,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+);

@@ -13,3 +13,10 @@ WHERE annotator = ? AND prompt_version = ? AND text_hash IN (SELECT unnest(?::VA
 -- name: insert
 INSERT INTO evaluations (id, model_id, teacher, gold_split, n, metrics, teacher_metrics, paired, flow_run_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: latest_for_model
+SELECT id, n, metrics, teacher_metrics, paired FROM evaluations WHERE model_id = ? ORDER BY created_at DESC LIMIT 1;
+
+-- name: record_decision
+INSERT INTO gate_decisions (model_id, evaluation_id, verdict, criteria, reasons, forced, force_reason)
+VALUES (?, ?, ?, ?, ?, ?, ?);

@@ -26,3 +26,18 @@ SELECT id, chain, stage, kind, status, alias, teacher, created_at FROM models OR
 SELECT id, path FROM models
 WHERE chain = ? AND stage = ? AND teacher = ? AND status = 'training'
 ORDER BY created_at DESC LIMIT 1;
+
+-- name: holder
+SELECT id FROM models WHERE alias = ?;
+
+-- name: clear_alias
+UPDATE models SET alias = NULL WHERE alias = ?;
+
+-- name: set_alias
+UPDATE models SET alias = ? WHERE id = ?;
+
+-- name: record_move
+INSERT INTO alias_moves (alias, model_id, previous_id, action, reason) VALUES (?, ?, ?, ?, ?);
+
+-- name: last_promotion
+SELECT model_id, previous_id FROM alias_moves WHERE alias = ? AND action = 'promote' ORDER BY id DESC LIMIT 1;
