@@ -370,6 +370,31 @@ def sql_command(
     _print_rows(columns, rows, format)
 
 
+@app.command("query")
+def query_command(
+    ctx: typer.Context,
+    name: Optional[str] = typer.Argument(None, help="A query in sql/queries/ (none: list them)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="name=value, repeatable."),
+    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+) -> None:
+    """Run a named report query (read-only)."""
+    from upscway.storage.adhoc import named_queries, run_named
+    from upscway.storage.store import Store
+
+    if name is None:
+        _print_rows(["query", "what"], list(named_queries().items()), format)
+        return
+    pairs = {}
+    for item in param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"--param {item!r}: expected name=value")
+        pairs[key.strip()] = value
+    settings = _settings(ctx)
+    columns, rows = run_named(Store(settings.database_path, settings.storage.lock_timeout_s), name, pairs)
+    _print_rows(columns, rows, format)
+
+
 @app.command("status")
 def status_command(ctx: typer.Context) -> None:
     """What the store holds: counts, sources, last runs and failures."""

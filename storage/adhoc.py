@@ -6,10 +6,13 @@ slip through), and the file is opened read-only, so DuckDB itself refuses any wr
 
 from __future__ import annotations
 
-import duckdb
+import re
 from typing import Any
 
+import duckdb
+
 from upscway.errors import InputError
+from upscway.resources import SQL_DIR
 from upscway.storage.store import Store
 
 ALLOWED = {"SELECT", "EXPLAIN"}
@@ -44,3 +47,29 @@ def run_query(store: Store, query: str, params: dict[str, Any] | None = None) ->
             raise InputError(f"query failed: {exc}") from None
         columns = [d[0] for d in cursor.description or []]
         return columns, cursor.fetchall()
+
+
+_PARAM = re.compile(r"^--[ \t]*param:[ \t]*(\w+)[ \t]*(?:=[ \t]*(.*?))?[ \t]*$", re.M)
+
+
+def named_queries() -> dict[str, str]:
+    """Name -> first comment line, for every `sql/queries/<name>.sql`."""
+    return {p.stem: p.read_text().splitlines()[0].lstrip("- ").strip() for p in sorted((SQL_DIR / "queries").glob("*.sql"))}
+
+
+def run_named(store: Store, name: str, params: dict[str, str]) -> tuple[list[str], list[tuple]]:
+    """Run `sql/queries/<name>.sql`; its `-- param: name [= default]` lines declare the
+    parameters that `--param name=value` sets."""
+    path = SQL_DIR / "queries" / f"{name}.sql"
+    if not path.is_file():
+        raise InputError(f"no query {name!r}; known: {', '.join(named_queries())}")
+    text = path.read_text(encoding="utf-8")
+    declared = {m.group(1): m.group(2) for m in _PARAM.finditer(text)}
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise InputError(f"query {name} takes no parameter {', '.join(unknown)}; it takes: {', '.join(declared) or 'none'}")
+    values = {k: params.get(k, default) for k, default in declared.items()}
+    missing = [k for k, v in values.items() if v is None]
+    if missing:
+        raise InputError(f"query {name} needs --param {missing[0]}=VALUE")
+    return run_query(store, text, values or None)

@@ -55,5 +55,10 @@ def test_run_with_failed_items_exits_1_then_sql_and_status_read_the_store(upscwa
     refused = upscway("sql", "DELETE FROM articles")
     assert refused.returncode == 2 and "read-only" in refused.stderr
 
+    listing = upscway("query", "-f", "csv")
+    assert listing.returncode == 0 and "label_drift" in listing.stdout
+    bad_param = upscway("query", "models", "--param", "oops")
+    assert bad_param.returncode == 2 and "name=value" in bad_param.stderr
+
     status = upscway("status")
     assert status.returncode == 0 and "articles" in status.stdout and "test-national" in status.stdout
