@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 from prefect import flow
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import State
 
 from upscway.errors import InputError
@@ -23,7 +24,9 @@ from upscway.storage import models as registry
 from upscway.tasks.annotate.steps import close_teachers, shared_teacher
 from upscway.tasks.annotate.taxonomy import TaskDefinition, load_task
 from upscway.tasks.distill.dataset import split_of
+from upscway.tasks.evaluate.gate import decide, gate_support
 from upscway.tasks.evaluate.paired import evaluate_pair
+from upscway.tasks.evaluate.report import key_findings, write_report
 
 
 def _student_scorer(model: dict, task_def: TaskDefinition):
@@ -81,6 +84,11 @@ def evaluate(model: str, gold_split: str = "eval", profile: str | None = None, d
             _fill_teacher(ctx, row["teacher"], task_def, len(set(hashes)) - len(teacher))
             with ctx.store.reader() as conn:
                 teacher = repo.teacher_probs(conn, row["teacher"], row["prompt_version"], hashes)
+            still = len(set(hashes)) - len(teacher)
+            if still:
+                raise InputError(
+                    f"teacher {row['teacher']} could not answer {still} gold chunks (unreachable?); see the failures table"
+                )
         scorer = _student_scorer(row, task_def)
         started = time.perf_counter()
         student = [a.probs for a in scorer.annotate([c[2] for c in chunks])]
@@ -95,6 +103,14 @@ def evaluate(model: str, gold_split: str = "eval", profile: str | None = None, d
         evaluation_id = uuid.uuid4().hex[:12]
         with ctx.store.transaction() as conn:
             repo.insert(conn, evaluation_id, model, row["teacher"], gold_split, result, ctx.run_id)
+        decision = decide(result["student"], result["teacher"]["accuracy"], gate_support(result), ctx.settings.gate)
+        report = write_report(
+            ctx.layout.reports / evaluation_id, title=f"Evaluation {evaluation_id}: {model}", model=row, teacher=row["teacher"],
+            names=task_def.names, result=result, student_probs=student, teacher_probs=[teacher[h] for h in hashes],
+            gold=[task_def.index(c[4]) for c in chunks], decision=decision,
+        )
+        create_markdown_artifact(report["markdown"].read_text(encoding="utf-8"), key=f"evaluation-{evaluation_id}", description=f"evaluation of {model}")
+        create_table_artifact(key_findings(result), description=f"key findings, {model} vs {row['teacher']}")
     except BaseException as exc:
         fail_run(ctx, exc)
         raise
@@ -106,4 +122,5 @@ def evaluate(model: str, gold_split: str = "eval", profile: str | None = None, d
         "accuracy": s["accuracy"], "teacher_accuracy": t["accuracy"], "relevance_accuracy": s["relevance_accuracy"],
         "precision": s["precision"], "recall": s["recall"], "gs_accuracy": s["gs_accuracy"],
         "agreement_with_teacher": p["agreement_top1"], "mcnemar_p": p["mcnemar"]["p_value"],
+        "gate_verdict": decision.verdict, "report": str(report["markdown"]),
     })

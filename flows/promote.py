@@ -12,7 +12,7 @@ from upscway.flows.common import begin_run, end_run, fail_run
 from upscway.flows.evaluate import evaluate
 from upscway.storage import evaluations as repo
 from upscway.storage import models as registry
-from upscway.tasks.evaluate.gate import decide
+from upscway.tasks.evaluate.gate import decide, gate_support
 
 PRODUCTION = "production"
 
@@ -29,9 +29,7 @@ def promote(model: str, force: bool = False, reason: str | None = None, profile:
             evaluate(model=model, profile=profile, data_dir=data_dir)
             with ctx.store.reader() as conn:
                 evaluation = repo.latest_for_model(conn, model)
-        s, t = evaluation["student"], evaluation["teacher"]
-        support = {"total": evaluation["n"], **{str(i): sum(row) for i, row in enumerate(s["confusion"]) if i > 0}}
-        decision = decide(s, t["accuracy"], support, ctx.settings.gate)
+        decision = decide(evaluation["student"], evaluation["teacher"]["accuracy"], gate_support(evaluation), ctx.settings.gate)
         moves = decision.verdict == "promote" or force
         with ctx.store.transaction() as conn:
             repo.record_decision(conn, model, evaluation["id"], decision, forced=force and decision.verdict != "promote", reason=reason)

@@ -29,7 +29,8 @@ def latest_for_model(conn: duckdb.DuckDBPyConnection, model_id: str) -> dict | N
     row = conn.execute(sql("evaluations", "latest_for_model"), [model_id]).fetchone()
     if row is None:
         return None
-    return {"id": row[0], "n": row[1], "student": json.loads(row[2]), "teacher": json.loads(row[3]), "paired": json.loads(row[4])}
+    paired = json.loads(row[4])
+    return {"id": row[0], "student": json.loads(row[2]), "teacher": json.loads(row[3]), "paired": {**paired, "n": row[1]}}
 
 
 def record_decision(conn: duckdb.DuckDBPyConnection, model_id: str, evaluation_id: str, decision, forced: bool, reason: str | None) -> None:

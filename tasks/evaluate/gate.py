@@ -54,3 +54,9 @@ def decide(metrics: dict, teacher_accuracy: float | None, support: dict[str, int
         return Decision("insufficient-data", criteria, tuple(short))
     failed = tuple(f"{c.name} = {c.value} (needs {c.comparison} {c.threshold})" for c in criteria if not c.passed)
     return Decision("reject" if failed else "promote", criteria, failed)
+
+
+def gate_support(result: dict) -> dict[str, int]:
+    """Gold chunks in all and per paper, read off the candidate's confusion matrix (rows: gold)."""
+    confusion = result["student"]["confusion"]
+    return {"total": result["paired"]["n"], **{str(i): sum(row) for i, row in enumerate(confusion) if i > 0}}

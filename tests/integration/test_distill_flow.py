@@ -119,6 +119,14 @@ def test_evaluate_scores_candidate_and_teacher_on_the_same_gold_chunks(annotated
     assert sum(map(sum, metrics["confusion"])) == sum(map(sum, teacher["confusion"])) == n
     assert metrics["chunks_per_s"] > 0 and metrics["parameters"] > 1_000_000
 
+    report = Path(result["report"])
+    text = report.read_text()
+    assert "## Key findings" in text and "| Relevance recall |" in text and "Gate verdict" in text
+    assert (report.parent / "report.html").read_text().count("<table>") >= 4
+    for png in ("confusion_student", "confusion_teacher", "reliability_student", "reliability_teacher", "per_paper_accuracy"):
+        data = (report.parent / f"{png}.png").read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
+
 
 def test_promote_applies_the_gate_and_rollback_restores(annotated_store, monkeypatch):
     from upscway.flows.promote import promote
