@@ -73,8 +73,6 @@ def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(anno
 
 
 def test_a_killed_training_resumes_from_its_last_checkpoint(annotated_store, tmp_path):
-    from upscway.flows.distill import _teacher_of  # noqa: F401  (the flow's module loads cleanly)
-
     distill(stage="minilm-l3", return_state=True).result()
     (path,) = rows(annotated_store, "SELECT path FROM models")[0]
     config = TrainConfig.load(Path(path) / "train_config.json")
