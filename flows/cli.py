@@ -73,7 +73,7 @@ def _finish(state) -> None:
     summary = state.result()
     table = Table(title=f"{state.name}", show_header=False)
     for key, value in summary.items():
-        table.add_row(key, str(value))
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     console.print(table)
     if state.name == COMPLETED_WITH_FAILURES:
         err_console.print(f"[yellow]{state.message}[/yellow]")
