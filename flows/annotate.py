@@ -35,11 +35,14 @@ def annotate_pending(
     since: str | None = None,
     limit: int | None = None,
     only_unlabeled: bool = False,
+    hashes: list[str] | None = None,
 ) -> dict:
-    """Annotate what this teacher has not answered yet, `settings.batch_size` per task; return
-    a summary. Used by this flow and by `distill` (a student relabelling for the next stage)."""
+    """Annotate what this teacher has not answered yet (or exactly `hashes`),
+    `settings.batch_size` per task; return a summary. Used by this flow, by `distill` (a student
+    relabelling for the next stage) and by `tag` (the chunks the student is unsure of)."""
     annotator = shared_teacher(task_def, settings).annotator_id
-    hashes = plan_annotation(ctx.store, annotator, task_def.version, source, since, limit, only_unlabeled)
+    if hashes is None:
+        hashes = plan_annotation(ctx.store, annotator, task_def.version, source, since, limit, only_unlabeled)
     size = settings.batch_size
     pending = [hashes[i : i + size] for i in range(0, len(hashes), size)]
     artifact = create_progress_artifact(0.0, description=f"annotate {len(hashes)} chunks with {annotator}")

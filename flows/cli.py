@@ -202,6 +202,19 @@ def run_promote(
     _finish(promote(model=model, force=force, reason=reason, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True))
 
 
+@run_app.command("tag")
+def run_tag(
+    ctx: typer.Context,
+    since: Optional[str] = typer.Option(None, help="Only articles published (or stored) on or after YYYY-MM-DD."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Tag at most N chunks."),
+) -> None:
+    """Label new chunks with the production student; unsure ones go to the teacher."""
+    from upscway.flows.tag import tag
+
+    _settings(ctx)
+    _finish(tag(since=since, limit=limit, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True))
+
+
 def _store(settings):
     from upscway.flows.common import open_store
 

@@ -24,23 +24,10 @@ from upscway.storage import models as registry
 from upscway.tasks.annotate.steps import close_teachers, shared_teacher
 from upscway.tasks.annotate.taxonomy import TaskDefinition, load_task
 from upscway.tasks.distill.dataset import split_of
+from upscway.tasks.distill.scoring import student_scorer
 from upscway.tasks.evaluate.gate import decide, gate_support
 from upscway.tasks.evaluate.paired import evaluate_pair
 from upscway.tasks.evaluate.report import key_findings, write_report
-
-
-def _student_scorer(model: dict, task_def: TaskDefinition):
-    if model["kind"] == "encoder":
-        from upscway.tasks.distill.encoder import EncoderTeacher
-
-        return EncoderTeacher(task_def, model["path"], annotator_id=f"model:{model['id']}")
-    from upscway.tasks.annotate.local_teacher import CausalLMTeacher
-    from upscway.tasks.distill.causal_lm import merge_adapter
-
-    merged = Path(model["path"]) / "merged"
-    if not (merged / "config.json").exists():
-        merge_adapter(model["base_model"], model["path"], merged)
-    return CausalLMTeacher(task_def, merged)
 
 
 def _fill_teacher(ctx: RunContext, teacher: str, task_def: TaskDefinition, missing: int) -> None:
@@ -89,7 +76,7 @@ def evaluate(model: str, gold_split: str = "eval", profile: str | None = None, d
                 raise InputError(
                     f"teacher {row['teacher']} could not answer {still} gold chunks (unreachable?); see the failures table"
                 )
-        scorer = _student_scorer(row, task_def)
+        scorer = student_scorer(row, task_def)
         started = time.perf_counter()
         student = [a.probs for a in scorer.annotate([c[2] for c in chunks])]
         seconds = time.perf_counter() - started

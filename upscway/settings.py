@@ -138,7 +138,10 @@ class GateSettings(Section):
 
 
 class CascadeSettings(Section):
-    confidence_threshold: float = Field(0.8, ge=0, le=1)
+    confidence_threshold: float = Field(0.8, ge=0, le=1.01, description="Below this top probability a chunk goes to the teacher.")
+    relevance_band: tuple[float, float] = Field(
+        (0.35, 0.65), description="A relevance (1 - p(NOT_RELEVANT)) inside this band also goes to the teacher."
+    )
 
 
 class _ProfileSource(TomlConfigSettingsSource):

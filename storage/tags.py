@@ -1,0 +1,25 @@
+"""The cascade's output: one final label per chunk and who decided it."""
+
+from __future__ import annotations
+
+import duckdb
+
+from upscway.storage.statements import sql
+
+
+def untagged(conn: duckdb.DuckDBPyConnection, task: str, since: str | None = None, limit: int | None = None) -> list[tuple[str, str, str]]:
+    return conn.execute(sql("tags", "untagged"), {"task": task, "since": since, "limit": limit}).fetchall()
+
+
+def insert(conn: duckdb.DuckDBPyConnection, task: str, rows: list[dict], run_id: str) -> None:
+    if rows:
+        conn.execute(sql("tags", "insert"), {
+            "task": task, "run_id": run_id,
+            **{key: [r[field] for r in rows] for key, field in (
+                ("chunk_ids", "chunk_id"), ("hashes", "text_hash"), ("labels", "label"), ("probs", "probs"),
+                ("confidences", "confidence"), ("decided_by", "decided_by"), ("annotators", "annotator"))},
+        })
+
+
+def mean_cost(conn: duckdb.DuckDBPyConnection, annotator: str) -> float:
+    return conn.execute(sql("tags", "mean_cost"), [annotator]).fetchone()[0]
