@@ -20,13 +20,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/upscway --profile demo run ingest
 	$(BIN)/upscway --profile demo gold import deployments/demo/gold.csv
-	$(BIN)/upscway --profile demo run annotate
+	$(BIN)/upscway --profile demo run nightly
 	$(BIN)/upscway --profile demo status
 	@echo
-	@echo "Stored in $(UPSCWAY_DATA_DIR)/upscway.duckdb. Try:"
-	@echo "  $(BIN)/upscway sql \"SELECT title, count(*) AS chunks FROM articles a JOIN chunks c ON c.article_id = a.id GROUP BY title\""
+	@echo "Evaluation report: $$(ls -t $(UPSCWAY_DATA_DIR)/reports/*/report.html 2>/dev/null | head -1)"
+	@echo "Stored in $(UPSCWAY_DATA_DIR)/upscway.duckdb. Two queries to try:"
+	@echo "  $(BIN)/upscway sql \"SELECT decided_by, label, count(*) AS chunks FROM tags GROUP BY ALL ORDER BY 1, 3 DESC\""
 	@echo "  $(BIN)/upscway sql \"SELECT g.label AS gold, a.label AS teacher, count(*) AS n FROM gold_current g JOIN annotations a USING (text_hash) GROUP BY ALL ORDER BY 1, 3 DESC\""
 
 test: $(STAMP)

@@ -63,21 +63,56 @@ def _finish(state) -> None:
     from upscway.flows.common import COMPLETED_WITH_FAILURES
 
     if state.is_failed() or state.is_crashed():
-        try:
-            state.result()
-        except InputError:
-            raise
-        except Exception as exc:
-            err_console.print(f"[red]run failed:[/red] {type(exc).__name__}: {exc}")
+        outcome = state.result(raise_on_failure=False)
+        if isinstance(outcome, InputError):
+            raise outcome
+        if isinstance(outcome, dict):  # a run that kept its summary (nightly with a failed step)
+            _print_summary(state.name, outcome)
+            err_console.print(f"[red]run failed:[/red] {state.message}")
+        else:
+            err_console.print(f"[red]run failed:[/red] {type(outcome).__name__}: {outcome}")
         raise typer.Exit(EXIT_FAILURES)
-    summary = state.result()
-    table = Table(title=f"{state.name}", show_header=False)
-    for key, value in summary.items():
-        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
-    console.print(table)
+    _print_summary(state.name, state.result())
     if state.name == COMPLETED_WITH_FAILURES:
         err_console.print(f"[yellow]{state.message}[/yellow]")
         raise typer.Exit(EXIT_FAILURES)
+
+
+def _print_summary(title: str, summary: dict) -> None:
+    """A table of the summary; a nightly run's steps get a row each."""
+    table = Table(title=title, show_header=False)
+    for key, value in summary.items():
+        if key == "steps":
+            from upscway.flows.nightly import step_facts
+
+            for step, outcome in value.items():
+                table.add_row(step, "; ".join([outcome["status"], *step_facts(step, outcome)]))
+        else:
+            table.add_row(key, _short(value))
+    console.print(table)
+
+
+def _short(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _with_progress(run):
+    """Call `run()` with a progress bar fed by the flows' progress reports."""
+    from rich.progress import Progress
+
+    from upscway.flows import progress
+
+    with Progress(console=err_console, transient=True) as bar:
+        bar_task = bar.add_task("starting", total=None)
+
+        def show(stage: str, done: int, total: int) -> None:
+            bar.update(bar_task, completed=done, total=total, description=stage)
+
+        progress.listen(show)
+        try:
+            return run()
+        finally:
+            progress.forget(show)
 
 
 @run_app.command("ingest")
@@ -89,15 +124,16 @@ def run_ingest(
 ) -> None:
     """Fetch feeds, then the new articles they list; extract, deduplicate, chunk and store."""
     from upscway.flows.ingest import ingest
+    from upscway.flows.runners import with_runner
     from upscway.resources import resolve_project_file
     from upscway.tasks.scrape.feeds import load_sources
 
     settings = _settings(ctx)  # bad settings or feeds are usage errors before any flow run starts
     load_sources(resolve_project_file(feeds or settings.ingest.feeds_file)).select(source)
-    state = ingest(
+    state = _with_progress(lambda: with_runner(ingest, settings.runner)(
         feeds=str(feeds) if feeds else None, source=source, limit=limit,
         profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True,
-    )
+    ))
     _finish(state)
 
 
@@ -114,15 +150,16 @@ def run_backfill(
 ) -> None:
     """Past articles from a source's sitemaps, a list of URLs, or a folder of saved pages."""
     from upscway.flows.backfill import backfill, check_backfill_args
+    from upscway.flows.runners import with_runner
 
-    _settings(ctx)
+    settings = _settings(ctx)
     check_backfill_args(source, since, until, urls, html_dir)
-    state = backfill(
+    state = _with_progress(lambda: with_runner(backfill, settings.runner)(
         source=source, since=since, until=until,
         urls=str(urls) if urls else None, html_dir=str(html_dir) if html_dir else None,
         feeds=str(feeds) if feeds else None, limit=limit,
         profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True,
-    )
+    ))
     _finish(state)
 
 
@@ -136,28 +173,16 @@ def run_annotate(
     limit: Optional[int] = typer.Option(None, min=1, help="Annotate at most N chunks."),
 ) -> None:
     """Label chunks with the teacher into the silver store (idempotent, resumable)."""
-    from rich.progress import Progress
-
-    from upscway.flows import progress
     from upscway.flows.annotate import annotate
+    from upscway.flows.runners import with_runner
 
-    _settings(ctx)
+    settings = _settings(ctx)
     if teacher not in (None, "openai", "transformers", "embedding", "encoder"):
         raise InputError(f"--teacher {teacher!r}: expected openai, transformers, embedding or encoder")
-    with Progress(console=err_console, transient=True) as bar:
-        bar_task = bar.add_task("annotating", total=None)
-
-        def show(stage: str, done: int, total: int) -> None:
-            bar.update(bar_task, completed=done, total=total, description=stage)
-
-        progress.listen(show)
-        try:
-            state = annotate(
-                teacher=teacher, only_unlabeled=only_unlabeled, since=since, source=source, limit=limit,
-                profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True,
-            )
-        finally:
-            progress.forget(show)
+    state = _with_progress(lambda: with_runner(annotate, settings.runner)(
+        teacher=teacher, only_unlabeled=only_unlabeled, since=since, source=source, limit=limit,
+        profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True,
+    ))
     _finish(state)
 
 
@@ -209,10 +234,42 @@ def run_tag(
     limit: Optional[int] = typer.Option(None, min=1, help="Tag at most N chunks."),
 ) -> None:
     """Label new chunks with the production student; unsure ones go to the teacher."""
+    from upscway.flows.runners import with_runner
     from upscway.flows.tag import tag
 
+    settings = _settings(ctx)
+    _finish(_with_progress(lambda: with_runner(tag, settings.runner)(
+        since=since, limit=limit, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True
+    )))
+
+
+@run_app.command("nightly")
+def run_nightly(
+    ctx: typer.Context,
+    skip: list[str] = typer.Option([], "--skip", help="Leave out a step: ingest, tag, distill or promote (repeatable)."),
+    source: Optional[str] = typer.Option(None, help="Ingest only this source."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Ingest at most N new pages."),
+    chain: Optional[str] = typer.Option(None, help="Chain to distil (default: the profile's)."),
+    min_new_teacher_labels: Optional[int] = typer.Option(
+        None, min=0, help="Retrain after this many new teacher labels (default: the profile's; 0 = always)."
+    ),
+) -> None:
+    """The daily pipeline: ingest, tag (with cascade), distil when due, evaluate, promote."""
+    from upscway.flows.nightly import nightly
+    from upscway.flows.parameters import DistillStep, IngestStep, PromoteStep, TagStep
+
     _settings(ctx)
-    _finish(tag(since=since, limit=limit, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True))
+    unknown = set(skip) - {"ingest", "tag", "distill", "promote"}
+    if unknown:
+        raise InputError(f"--skip {', '.join(sorted(unknown))}: expected ingest, tag, distill or promote")
+    state = _with_progress(lambda: nightly(
+        ingest=IngestStep(enabled="ingest" not in skip, source=source, limit=limit),
+        tag=TagStep(enabled="tag" not in skip),
+        distill=DistillStep(enabled="distill" not in skip, chain=chain, min_new_teacher_labels=min_new_teacher_labels),
+        promote=PromoteStep(enabled="promote" not in skip),
+        profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True,
+    ))
+    _finish(state)
 
 
 def _store(settings):

@@ -13,6 +13,7 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
+from upscway.flows import progress
 from upscway.settings import Settings, load_settings
 from upscway.storage import runs
 from upscway.storage.articles import LoadCounts
@@ -20,6 +21,7 @@ from upscway.storage.layout import DataLayout
 from upscway.storage.migrations import migrate
 from upscway.storage.runs import Failure
 from upscway.storage.store import Store
+from upscway.tasks.limits import ensure_limits
 from upscway.tasks.scrape.pages import PageRequest
 from upscway.tasks.scrape.steps import load_batches, scrape_pages
 
@@ -47,6 +49,7 @@ def open_store(settings: Settings) -> Store:
 def begin_run(flow: str, profile: str | None, data_dir: str | None, parameters: dict[str, Any]) -> RunContext:
     settings = load_settings(profile, data_dir)
     store = open_store(settings)
+    ensure_limits(settings.limits)
     run_id = flow_run.id or str(uuid.uuid4())
     with store.transaction() as conn:
         runs.start_run(conn, run_id, flow, {**parameters, "profile": settings.profile})
@@ -90,6 +93,8 @@ def store_pages(ctx: RunContext, requests: list[PageRequest]) -> LoadCounts:
     ready: list[str] = []
     loads: list[PrefectFuture] = []
     lost: list[Failure] = []
+    scraped = 0
+    progress.report("scrape", 0, len(requests))
     while pending or in_flight or ready:
         while pending and len(in_flight) < workers:
             batch = pending.pop(0)
@@ -98,6 +103,8 @@ def store_pages(ctx: RunContext, requests: list[PageRequest]) -> LoadCounts:
         if in_flight:
             done = next(as_completed(list(in_flight)))
             batch = in_flight.pop(done)
+            scraped += len(batch)
+            progress.report("scrape", scraped, len(requests))
             try:
                 ready.append(done.result())
             except Exception as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
+from upscway.flows import progress
 from upscway.flows.annotate import annotate_pending
 from upscway.flows.common import begin_run, end_run, fail_run
 from upscway.storage import evaluations as evaluation_repo
@@ -16,7 +17,8 @@ from upscway.storage import tags as repo
 from upscway.tasks.annotate.steps import close_teachers, shared_teacher
 from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.cascade import is_uncertain
-from upscway.tasks.distill.scoring import student_scorer
+from upscway.tasks.distill.scoring import score_with_student
+from upscway.tasks.limits import writer_slot
 
 PRODUCTION = "production"
 
@@ -33,8 +35,9 @@ def tag(since: str | None = None, limit: int | None = None, profile: str | None 
             model = registry.get(conn, model_id) if model_id else None
         student: dict[str, list[float]] = {}
         if model and chunks:
-            scorer = student_scorer(model, task_def)
-            student = {c[1]: a.probs for c, a in zip(chunks, scorer.annotate([c[2] for c in chunks]))}
+            progress.report("tag: student", 0, len(chunks))
+            student = score_with_student(ctx.store, model, task_def, sorted({c[1] for c in chunks}))
+            progress.report("tag: student", len(chunks), len(chunks))
         uncertain = [c for c in chunks if c[1] not in student or is_uncertain(student[c[1]], cascade.confidence_threshold, cascade.relevance_band)]
         teacher_id = shared_teacher(task_def, ctx.settings.teacher).annotator_id
         with ctx.store.reader() as conn:
@@ -46,7 +49,7 @@ def tag(since: str | None = None, limit: int | None = None, profile: str | None 
             teacher = evaluation_repo.teacher_probs(conn, teacher_id, task_def.version, [c[1] for c in chunks])
             cost_per_answer = repo.mean_cost(conn, teacher_id)
         rows, uncertain_ids = [], {c[0] for c in uncertain}
-        for chunk_id, text_hash, _ in chunks:
+        for chunk_id, text_hash in chunks:
             if chunk_id in uncertain_ids:
                 if text_hash not in teacher:
                     continue  # the teacher failed on it (see failures); tagged on a later run
@@ -56,7 +59,7 @@ def tag(since: str | None = None, limit: int | None = None, profile: str | None 
             best = max(range(len(probs)), key=probs.__getitem__)
             rows.append({"chunk_id": chunk_id, "text_hash": text_hash, "label": task_def.names[best], "probs": probs,
                          "confidence": probs[best], "decided_by": decided_by, "annotator": annotator})
-        with ctx.store.transaction() as conn:
+        with writer_slot(), ctx.store.transaction() as conn:
             repo.insert(conn, task_def.name, rows, ctx.run_id)
         by_student = sum(r["decided_by"] == "student" for r in rows)
         both = [h for h in student if h in teacher]

@@ -58,3 +58,8 @@ def insert(conn: duckdb.DuckDBPyConnection, rows: list[AnswerRow], annotator: st
 
 def run_summary(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple]:
     return conn.execute(sql("annotations", "run_summary"), [run_id]).fetchall()
+
+
+def new_since_training(conn: duckdb.DuckDBPyConnection, annotator: str, version: str, chain: str) -> int:
+    """How many answers `annotator` gave (prompt `version`) since `chain` last trained."""
+    return conn.execute(sql("annotations", "new_since_training"), {"annotator": annotator, "version": version, "chain": chain}).fetchone()[0]

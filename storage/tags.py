@@ -7,7 +7,7 @@ import duckdb
 from upscway.storage.statements import sql
 
 
-def untagged(conn: duckdb.DuckDBPyConnection, task: str, since: str | None = None, limit: int | None = None) -> list[tuple[str, str, str]]:
+def untagged(conn: duckdb.DuckDBPyConnection, task: str, since: str | None = None, limit: int | None = None) -> list[tuple[str, str]]:
     return conn.execute(sql("tags", "untagged"), {"task": task, "since": since, "limit": limit}).fetchall()
 
 

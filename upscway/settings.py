@@ -123,6 +123,9 @@ class DistillSettings(Section):
     max_length: int = Field(512, gt=8)
     save_steps: int = Field(50, gt=0, description="Checkpoint every N optimiser steps; a restarted run resumes from the last.")
     chain: str = Field("demo", description="Default chain in `chains_file`.")
+    min_new_teacher_labels: int = Field(
+        500, ge=0, description="The nightly flow retrains when this many teacher labels arrived since the chain last trained."
+    )
     chains_file: Path = Path("deployments/chains.yaml")
     lora: LoraSettings = LoraSettings()
 
@@ -144,6 +147,21 @@ class CascadeSettings(Section):
     )
 
 
+class LimitsSettings(Section):
+    """Prefect global concurrency limits, shared by every flow run that talks to one Prefect API."""
+
+    teacher_requests: int = Field(32, gt=0, description="Teacher requests in flight across all runs and processes.")
+    duckdb_writer: int = Field(1, gt=0, description="Bulk writers at once (DuckDB has one writing process per file).")
+
+
+class RunnerSettings(Section):
+    """Where ingest and annotate batches run: this process's threads, or a Dask cluster."""
+
+    kind: Literal["threads", "dask"] = "threads"
+    dask_address: str | None = Field(None, description="Scheduler of an existing cluster (tcp://host:8786); none = a local one.")
+    dask_workers: int = Field(2, gt=0, description="Workers of the local cluster started when no address is given.")
+
+
 class _ProfileSource(TomlConfigSettingsSource):
     """The profile TOML, named by the `profile` argument or `UPSCWAY_PROFILE`."""
 
@@ -163,6 +181,8 @@ class Settings(BaseSettings):
     distill: DistillSettings = DistillSettings()
     gate: GateSettings = GateSettings()
     cascade: CascadeSettings = CascadeSettings()
+    limits: LimitsSettings = LimitsSettings()
+    runner: RunnerSettings = RunnerSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -51,3 +51,9 @@ LEFT JOIN (
     QUALIFY row_number() OVER (PARTITION BY chunk_id ORDER BY created_at DESC, id DESC) = 1
 ) g ON g.chunk_id = c.id
 ORDER BY c.id;
+
+-- name: new_since_training
+-- Answers of a chain's teacher stored after the chain's newest model was registered (all, if none).
+SELECT count(*) FROM annotations n
+WHERE n.annotator = $annotator AND n.prompt_version = $version
+  AND n.created_at > coalesce((SELECT max(m.created_at) FROM models m WHERE m.chain = $chain), TIMESTAMPTZ '1970-01-01 00:00:00+00');

@@ -6,6 +6,22 @@ SELECT
     (SELECT count(*) FROM article_aliases) AS duplicate_urls,
     (SELECT count(*) FROM failures)        AS failures;
 
+-- name: production
+SELECT coalesce(m.id, '(none yet: the teacher tags everything)') AS production_model, m.chain, m.stage,
+       (SELECT d.verdict FROM gate_decisions d WHERE d.model_id = m.id ORDER BY d.id DESC LIMIT 1) AS its_last_gate_verdict,
+       (SELECT strftime(v.created_at, '%Y-%m-%d %H:%M') FROM alias_moves v
+        WHERE v.alias = 'production' ORDER BY v.id DESC LIMIT 1) AS since
+FROM (SELECT 1) AS one LEFT JOIN models m ON m.alias = 'production';
+
+-- name: last_gate_decision
+SELECT d.model_id AS model, d.verdict, d.forced, strftime(d.created_at, '%Y-%m-%d %H:%M') AS decided,
+       array_to_string(CAST(d.reasons AS VARCHAR[]), '; ') AS reasons
+FROM gate_decisions d ORDER BY d.id DESC LIMIT 1;
+
+-- name: tags_by_decider
+SELECT decided_by, count(*) AS chunks, round(avg(confidence), 3) AS mean_confidence
+FROM tags GROUP BY ALL ORDER BY decided_by;
+
 -- name: articles_by_source
 SELECT source, count(*) AS articles, strftime(max(created_at), '%Y-%m-%d %H:%M') AS last_stored
 FROM articles GROUP BY source ORDER BY articles DESC;

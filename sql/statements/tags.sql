@@ -1,5 +1,5 @@
 -- name: untagged
-SELECT c.id, c.text_hash, c.text
+SELECT c.id, c.text_hash
 FROM chunks c JOIN articles a ON a.id = c.article_id
 WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.chunk_id = c.id AND t.task = $task)
   AND ($since IS NULL OR coalesce(a.published_date, CAST(a.created_at AS DATE)) >= CAST($since AS DATE))

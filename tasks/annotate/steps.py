@@ -16,6 +16,7 @@ from upscway.storage.runs import Failure, record_failures
 from upscway.storage.store import Store
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 from upscway.tasks.annotate.teacher import Teacher, TeacherFailure, make_teacher
+from upscway.tasks.limits import teacher_slots, writer_slot
 
 _TEACHERS: dict[str, Teacher] = {}
 _LOCK = threading.Lock()
@@ -84,7 +85,9 @@ def annotate_batch(store: Store, run_id: str, task_def: TaskDefinition, settings
     with store.reader() as conn:
         texts = repo.texts(conn, hashes)
     hashes = [h for h in hashes if h in texts]
-    answers = teacher.annotate([texts[h] for h in hashes])
+    network_requests = min(len(hashes), settings.concurrency) if settings.backend == "openai" else 0
+    with teacher_slots(network_requests):
+        answers = teacher.annotate([texts[h] for h in hashes])
     rows, failures = [], []
     for text_hash, answer in zip(hashes, answers):
         if isinstance(answer, TeacherFailure):
@@ -97,7 +100,7 @@ def annotate_batch(store: Store, run_id: str, task_def: TaskDefinition, settings
                 tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, cost=answer.cost, latency_ms=answer.latency_s * 1000,
             )
         )
-    with store.transaction() as conn:
+    with writer_slot(), store.transaction() as conn:
         stored = repo.insert(conn, rows, teacher.annotator_id, task_def.name, task_def.version, run_id)
         record_failures(conn, run_id, failures)
     return BatchCounts(

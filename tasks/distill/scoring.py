@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from prefect import task
+from prefect.context import TaskRunContext
+
+from upscway.storage import annotations as annotation_repo
+from upscway.storage.store import Store
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 
 
@@ -23,3 +31,27 @@ def student_scorer(model: dict, task_def: TaskDefinition):
     teacher = CausalLMTeacher(task_def, merged)
     teacher.annotator_id = f"model:{model['id']}"
     return teacher
+
+
+def _scores_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    digest = hashlib.sha256("\n".join(sorted(parameters["hashes"])).encode()).hexdigest()[:32]
+    return f"student-scores-{parameters['model']['id']}-{parameters['task_def'].version}-{digest}"
+
+
+@task(
+    name="score-with-student", cache_key_fn=_scores_key, cache_expiration=timedelta(days=2),
+    persist_result=True, result_serializer="json",
+)
+def score_with_student(store: Store, model: dict, task_def: TaskDefinition, hashes: list[str]) -> dict[str, list[float]]:
+    """The student's label distribution for each chunk text, in batched forward passes.
+
+    Cached (key: model, prompt version, the set of texts; results persisted for two days):
+    when a tag run fails after scoring, e.g. because the teacher was unreachable for the
+    unsure chunks, its rerun reuses the scores instead of running the student over every new
+    chunk again. The scores are not stored in the database: only final tags are.
+    """
+    with store.reader() as conn:
+        texts = annotation_repo.texts(conn, hashes)
+    ordered = [h for h in hashes if h in texts]
+    scores = student_scorer(model, task_def).annotate([texts[h] for h in ordered])
+    return {h: a.probs for h, a in zip(ordered, scores)}

@@ -19,6 +19,7 @@ from upscway.storage.layout import DataLayout
 from upscway.storage.runs import Failure, record_failures
 from upscway.storage.staging import StagedBatch
 from upscway.storage.store import Store
+from upscway.tasks.limits import writer_slot
 from upscway.tasks.scrape.feeds import FeedOutcome, Source, fetch_feed
 from upscway.tasks.scrape.fetch import close_fetchers, shared_fetcher
 from upscway.tasks.scrape.pages import PageRequest, scrape_batch
@@ -115,7 +116,7 @@ def load_batches(store: Store, run_id: str, paths: list[str]) -> LoadCounts:
     """
     batches = [StagedBatch(Path(p)) for p in paths]
     total = LoadCounts()
-    with store.transaction() as conn:
+    with writer_slot(), store.transaction() as conn:
         for batch in batches:
             total.add(article_repo.load_staged(conn, batch, run_id))
     for batch in batches:

@@ -1,0 +1,139 @@
+"""Flow `nightly`: ingest → tag (student first, the teacher for what it is unsure of) → when
+enough new teacher labels have arrived, distil the chain → evaluate its last student on gold →
+promote it if the gate passes.
+
+Each step is its own flow run (a subflow), with its own row in `flow_runs`, its own failures
+and artifacts; this run adds a summary artifact of every step. A step that fails does not stop
+the independent ones after it (tagging what is already stored is useful when a feed server is
+down), but evaluation and promotion only follow a distillation that completed. The run is
+Failed when any step failed, `CompletedWithFailures` when a step recorded failed items.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+from prefect.states import Completed, Failed, State
+
+from upscway.flows.common import COMPLETED_WITH_FAILURES, RunContext, begin_run, fail_run
+from upscway.flows.distill import distill as distill_flow
+from upscway.flows.evaluate import evaluate as evaluate_flow
+from upscway.flows.ingest import ingest as ingest_flow
+from upscway.flows.parameters import DistillStep, IngestStep, PromoteStep, TagStep
+from upscway.flows.promote import promote as promote_flow
+from upscway.flows.runners import with_runner
+from upscway.flows.tag import tag as tag_flow
+from upscway.storage import annotations as annotation_repo
+from upscway.storage import runs
+from upscway.tasks.annotate.taxonomy import load_task
+from upscway.tasks.distill.chains import load_chain
+
+
+def _run_step(outcomes: dict[str, dict], name: str, flow_obj, **kwargs: Any) -> dict | None:
+    """Run one step's flow; record its outcome; return its summary, or None if it failed."""
+    state = flow_obj(**kwargs, return_state=True)
+    if state.is_completed():
+        summary = state.result()
+        status = "completed_with_failures" if state.name == COMPLETED_WITH_FAILURES else "completed"
+        outcomes[name] = {"status": status, **summary}
+        return summary
+    error = state.result(raise_on_failure=False)
+    outcomes[name] = {"status": "failed", "error": f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else state.message}
+    return None
+
+
+def retraining_due(ctx: RunContext, step: DistillStep) -> tuple[bool, str, int, int]:
+    """(due, chain, new teacher labels since the chain last trained, threshold)."""
+    chain = step.chain or ctx.settings.distill.chain
+    threshold = ctx.settings.distill.min_new_teacher_labels if step.min_new_teacher_labels is None else step.min_new_teacher_labels
+    first = load_chain(chain, ctx.settings.distill.chains_file)[0]
+    if first.teacher.annotations is None:
+        return False, chain, 0, threshold
+    version = load_task(ctx.settings.teacher.task_file).version
+    with ctx.store.reader() as conn:
+        new = annotation_repo.new_since_training(conn, first.teacher.annotations, version, chain)
+    return new >= threshold, chain, new, threshold
+
+
+@flow(name="nightly")
+def nightly(
+    ingest: IngestStep = IngestStep(),
+    tag: TagStep = TagStep(),
+    distill: DistillStep = DistillStep(),
+    promote: PromoteStep = PromoteStep(),
+    profile: str | None = None,
+    data_dir: str | None = None,
+) -> State:
+    """The daily pipeline; every step can be switched off or narrowed in the parameters."""
+    parameters = {"ingest": ingest.model_dump(), "tag": tag.model_dump(), "distill": distill.model_dump(), "promote": promote.model_dump()}
+    ctx = begin_run("nightly", profile, data_dir, parameters)
+    where = {"profile": profile, "data_dir": data_dir}
+    outcomes: dict[str, dict] = {}
+    try:
+        if ingest.enabled:
+            _run_step(outcomes, "ingest", with_runner(ingest_flow, ctx.settings.runner), source=ingest.source, limit=ingest.limit, **where)
+        if tag.enabled:
+            _run_step(outcomes, "tag", with_runner(tag_flow, ctx.settings.runner), since=tag.since, limit=tag.limit, **where)
+        if distill.enabled:
+            due, chain, new, threshold = retraining_due(ctx, distill)
+            if not due:
+                outcomes["distill"] = {"status": "skipped", "reason": f"{new} new teacher labels since chain {chain} last trained, fewer than {threshold}"}
+            elif trained := _run_step(outcomes, "distill", distill_flow, chain=chain, **where):
+                model = list(trained["stages"].values())[-1]["model"]
+                evaluated = _run_step(outcomes, "evaluate", evaluate_flow, model=model, **where)
+                if evaluated and promote.enabled:
+                    _run_step(outcomes, "promote", promote_flow, model=model, **where)
+    except BaseException as exc:
+        fail_run(ctx, exc)
+        raise
+    return _finish(ctx, outcomes)
+
+
+def _finish(ctx: RunContext, outcomes: dict[str, dict]) -> State:
+    failed = [name for name, o in outcomes.items() if o["status"] == "failed"]
+    partial = [name for name, o in outcomes.items() if o["status"] == "completed_with_failures"]
+    summary = {"run_id": ctx.run_id, "steps": outcomes, "failed_items": sum(o.get("failures", 0) for o in outcomes.values())}
+    report = outcomes.get("evaluate", {}).get("report")
+    if report:
+        summary["report"] = report
+    create_markdown_artifact(summary_markdown(outcomes), key="nightly-summary", description="what each step of the nightly run did")
+    status = "failed" if failed else "completed_with_failures" if partial else "completed"
+    with ctx.store.transaction() as conn:
+        runs.finish_run(conn, ctx.run_id, status, summary)
+    if failed:
+        return Failed(message=f"step(s) failed: {', '.join(failed)}", data=summary)
+    if partial:
+        return Completed(name=COMPLETED_WITH_FAILURES, message=f"step(s) with failed items: {', '.join(partial)}", data=summary)
+    return Completed(data=summary)
+
+
+_SHOWN = {
+    "ingest": ("new_urls", "articles", "chunks", "duplicates", "failures"),
+    "tag": ("production_model", "tagged", "offload_rate", "teacher_requests", "teacher_requests_saved", "estimated_cost_saved"),
+    "distill": ("chain", "reason"),
+    "evaluate": ("model", "gold_chunks", "accuracy", "teacher_accuracy", "gate_verdict", "report"),
+    "promote": ("model", "verdict", "production"),
+}
+
+
+def step_facts(name: str, outcome: dict) -> list[str]:
+    """The counts that say what a step did (for the artifact and the CLI)."""
+    facts = [f"{k}: {_fmt(outcome[k])}" for k in _SHOWN.get(name, ()) if outcome.get(k) is not None]
+    if name == "distill" and "stages" in outcome:
+        facts += [f"{stage}: {info['model']}" for stage, info in outcome["stages"].items()]
+    if "error" in outcome:
+        facts.append(outcome["error"])
+    return facts
+
+
+def summary_markdown(outcomes: dict[str, dict]) -> str:
+    """One row per step: its status and what it did."""
+    lines = ["## Nightly run", "", "| step | status | what it did |", "|---|---|---|"]
+    lines += [f"| {name} | {o['status']} | {'; '.join(step_facts(name, o))} |" for name, o in outcomes.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,66 @@
+"""Prefect global concurrency limits around the two shared resources.
+
+- `upscway-teacher-requests`: teacher requests in flight across every flow run and process that
+  talks to the same Prefect API (a nightly run and a backfill's annotation share one vLLM). A
+  batch holds as many slots as requests it sends at once, for as long as it is being answered.
+- `upscway-duckdb-writer`: bulk writes (a load of staged pages, a batch of answers). DuckDB
+  admits one writing process per file; the store already retries on a held lock, the limit
+  makes writers queue in order instead of polling.
+
+The limits exist only where a Prefect API does, so outside a flow or task run these are no-ops
+(unit tests call the same functions without Prefect). `ensure_limits` creates or resizes them at
+the start of every run; acquiring is `strict`, so a missing limit is an error, not a silent pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+from prefect.context import FlowRunContext, TaskRunContext
+
+from upscway.settings import LimitsSettings
+
+TEACHER_REQUESTS = "upscway-teacher-requests"
+DUCKDB_WRITER = "upscway-duckdb-writer"
+
+_LEASE_S = 3600  # a slot is held at most this long without renewal (renewed while held)
+
+
+def _in_run() -> bool:
+    return TaskRunContext.get() is not None or FlowRunContext.get() is not None
+
+
+def ensure_limits(limits: LimitsSettings) -> None:
+    """Create the limits with the configured sizes, or resize them to it."""
+    if not _in_run():
+        return
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(TEACHER_REQUESTS, limits.teacher_requests)
+        client.upsert_global_concurrency_limit_by_name(DUCKDB_WRITER, limits.duckdb_writer)
+
+
+@contextmanager
+def _slots(name: str, occupy: int) -> Iterator[None]:
+    if occupy <= 0 or not _in_run():
+        yield
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.concurrency.sync import concurrency
+
+    with get_client(sync_client=True) as client:
+        size = client.read_global_concurrency_limit_by_name(name).limit
+    with concurrency(name, occupy=min(occupy, size), lease_duration=_LEASE_S, strict=True):
+        yield
+
+
+def teacher_slots(requests: int) -> AbstractContextManager[None]:
+    """Hold slots for `requests` teacher requests sent at once (capped at the limit's size)."""
+    return _slots(TEACHER_REQUESTS, requests)
+
+
+def writer_slot() -> AbstractContextManager[None]:
+    """Hold the DuckDB writer slot."""
+    return _slots(DUCKDB_WRITER, 1)
