@@ -480,6 +480,29 @@ def status_command(ctx: typer.Context) -> None:
             _print_rows([d[0] for d in cursor.description], cursor.fetchall(), OutputFormat.table, title=name.replace("_", " "))
 
 
+@app.command("serve")
+def serve_command(
+    ctx: typer.Context,
+    file: Path = typer.Option(Path("deployments/prefect.yaml"), "--file", help="Deployments to serve."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Flow runs at once (default: no limit)."),
+) -> None:
+    """Serve every deployment (schedules, UI buttons) from this process until stopped.
+
+    Runs started here use this process's settings: set UPSCWAY_PROFILE / UPSCWAY_DATA_DIR (or
+    --profile / --data-dir) before starting it. Point it at a server with PREFECT_API_URL.
+    """
+    from prefect import serve
+
+    from upscway.flows.serve import load_deployments
+    from upscway.resources import resolve_project_file
+
+    settings = _settings(ctx)
+    os.environ["UPSCWAY_PROFILE"] = settings.profile  # the served runs are child processes
+    os.environ["UPSCWAY_DATA_DIR"] = str(settings.data_dir.resolve())
+    deployments = load_deployments(resolve_project_file(file))
+    serve(*deployments, limit=limit)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps bad input to exit status 2 with a one-line message."""
     try:

@@ -5,7 +5,7 @@
   batch holds as many slots as requests it sends at once, for as long as it is being answered.
 - `upscway-duckdb-writer`: bulk writes (a load of staged pages, a batch of answers). DuckDB
   admits one writing process per file; the store already retries on a held lock, the limit
-  makes writers queue in order instead of polling.
+  makes writers queue in order instead of polling, and shows who waits in the UI.
 
 The limits exist only where a Prefect API does, so outside a flow or task run these are no-ops
 (unit tests call the same functions without Prefect). `ensure_limits` creates or resizes them at
@@ -14,8 +14,9 @@ the start of every run; acquiring is `strict`, so a missing limit is an error, n
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 
 from prefect.context import FlowRunContext, TaskRunContext
 
@@ -24,7 +25,12 @@ from upscway.settings import LimitsSettings
 TEACHER_REQUESTS = "upscway-teacher-requests"
 DUCKDB_WRITER = "upscway-duckdb-writer"
 
-_LEASE_S = 3600  # a slot is held at most this long without renewal (renewed while held)
+# Leases are renewed while a slot is held; a crashed holder's slots return when its lease runs
+# out. 60 s is the shortest lease the server accepts.
+_LEASE_S = 60
+WRITER_WAIT_S = 10.0
+
+LOGGER = logging.getLogger(__name__)
 
 
 def _in_run() -> bool:
@@ -43,16 +49,21 @@ def ensure_limits(limits: LimitsSettings) -> None:
 
 
 @contextmanager
-def _slots(name: str, occupy: int) -> Iterator[None]:
+def _slots(name: str, occupy: int, wait_s: float | None = None) -> Iterator[None]:
     if occupy <= 0 or not _in_run():
         yield
         return
     from prefect.client.orchestration import get_client
+    from prefect.concurrency.asyncio import AcquireConcurrencySlotTimeoutError
     from prefect.concurrency.sync import concurrency
 
     with get_client(sync_client=True) as client:
         size = client.read_global_concurrency_limit_by_name(name).limit
-    with concurrency(name, occupy=min(occupy, size), lease_duration=_LEASE_S, strict=True):
+    with ExitStack() as held:
+        try:
+            held.enter_context(concurrency(name, occupy=min(occupy, size), timeout_seconds=wait_s, lease_duration=_LEASE_S, strict=True))
+        except AcquireConcurrencySlotTimeoutError:
+            LOGGER.warning("%s: no slot within %.0f s (a crashed run holds it until its lease expires); going on without", name, wait_s)
         yield
 
 
@@ -62,5 +73,6 @@ def teacher_slots(requests: int) -> AbstractContextManager[None]:
 
 
 def writer_slot() -> AbstractContextManager[None]:
-    """Hold the DuckDB writer slot."""
-    return _slots(DUCKDB_WRITER, 1)
+    """Hold the DuckDB writer slot; after `WRITER_WAIT_S` without it, write anyway: the store's
+    file lock keeps writes correct, the limit only orders them."""
+    return _slots(DUCKDB_WRITER, 1, WRITER_WAIT_S)

@@ -1,0 +1,78 @@
+"""`upscway serve`: every deployment of `deployments/prefect.yaml`, served from one process.
+
+The same file drives `prefect deploy` (work pool and workers); here it is read into
+`RunnerDeployment`s and handed to `prefect.serve`, so schedules, parameters and descriptions
+are defined once. Entrypoints `flows/<module>.py:<flow>` name modules of this package
+(`upscway.flows.<module>`), so serving works from any working directory.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from prefect import Flow
+from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron
+from pydantic import BaseModel, ConfigDict, Field
+
+from upscway.config_files import load_yaml_model
+from upscway.errors import InputError
+
+DEPLOYMENTS_FILE = Path("deployments/prefect.yaml")
+
+
+class ScheduleSpec(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    cron: str
+    timezone: str | None = None
+    active: bool = True
+
+
+class DeploymentSpec(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # work_pool etc. matter to `prefect deploy` only
+
+    name: str
+    entrypoint: str
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    concurrency_limit: int | None = None
+    schedules: list[ScheduleSpec] = Field(default_factory=list)
+
+
+class PrefectFile(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    deployments: list[DeploymentSpec]
+
+
+def load_flow(entrypoint: str) -> Flow:
+    """The flow object an entrypoint `flows/<module>.py:<name>` points at."""
+    path, _, name = entrypoint.partition(":")
+    parts = Path(path).with_suffix("").parts
+    if len(parts) != 2 or parts[0] != "flows" or not name:
+        raise InputError(f"entrypoint {entrypoint!r}: expected flows/<module>.py:<flow>")
+    try:
+        found = getattr(importlib.import_module(f"upscway.flows.{parts[1]}"), name)
+    except (ImportError, AttributeError):
+        raise InputError(f"entrypoint {entrypoint!r}: no flow {name!r} in flows/{parts[1]}.py") from None
+    if not isinstance(found, Flow):
+        raise InputError(f"entrypoint {entrypoint!r}: {name} is not a flow")
+    return found
+
+
+def load_deployments(path: Path | str) -> list[RunnerDeployment]:
+    """Deployments described in a prefect.yaml, ready for `prefect.serve`."""
+    specs = load_yaml_model(path, PrefectFile, "deployments file").deployments
+    deployments = []
+    for spec in specs:
+        flow_obj = load_flow(spec.entrypoint)
+        deployments.append(flow_obj.to_deployment(
+            name=spec.name, description=spec.description, tags=spec.tags, parameters=spec.parameters,
+            concurrency_limit=spec.concurrency_limit,
+            schedules=[Cron(s.cron, timezone=s.timezone, active=s.active) for s in spec.schedules],
+        ))
+    return deployments
