@@ -2,6 +2,7 @@ import pytest
 from prefect.testing.utilities import prefect_test_harness
 
 from tests.support.newsserver import NewsServer
+from tests.support.prefect_server import PrefectServer
 from tests.support.site import build_site
 
 
@@ -10,6 +11,13 @@ def prefect_api():
     """One ephemeral Prefect API for the whole session (it takes seconds to start)."""
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    """A real Prefect server process on 127.0.0.1, for tests whose processes must share an API."""
+    with PrefectServer(tmp_path_factory.mktemp("prefect-server")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -6,21 +6,13 @@ import subprocess
 import sys
 import time
 
-import pytest
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tests.support.prefect_server import PrefectServer
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with PrefectServer(tmp_path_factory.mktemp("prefect-server")) as s:
-        yield s
-
-
-def test_served_deployments_run_when_triggered_through_the_api(server, tmp_path):
+def test_served_deployments_run_when_triggered_through_the_api(prefect_server, tmp_path):
+    server = prefect_server
     env = server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "data"))
     log = open(tmp_path / "serve.log", "wb")
     serving = subprocess.Popen([sys.executable, "-m", "upscway.flows.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)

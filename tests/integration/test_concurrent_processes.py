@@ -1,0 +1,93 @@
+"""Three processes on one store at once: a nightly run, a backfill of saved pages (three of
+them the same articles the nightly ingests) and an analyst's `upscway sql` queries in a loop.
+All finish, no query fails, and the rows stored equal those of the same work done one after
+another. The processes share a real Prefect server, so the global concurrency limits (teacher
+requests, DuckDB writer) are in force across them."""
+
+import random
+import shutil
+import subprocess
+import sys
+import threading
+
+from upscway.resources import DEPLOYMENTS_DIR
+from tests.support.site import demo_pages
+
+CLI = [sys.executable, "-m", "upscway.flows.cli"]
+GOLD = ("gold", "import", str(DEPLOYMENTS_DIR / "demo" / "gold.csv"))
+TABLES = ("articles", "chunks", "article_aliases", "annotations", "tags", "flow_runs")
+WORDS = ("monsoon parliament tribunal fiscal deficit treaty biodiversity ethics judiciary panchayat "
+         "inflation satellite groundwater federalism tariff heritage cyclone welfare").split()
+
+
+def saved_pages(folder, n=16):
+    """`n` generated article pages with their own canonical URLs, plus 3 of the demo's pages."""
+    folder.mkdir()
+    rng = random.Random(7)
+    for i in range(n):
+        paragraphs = "".join(
+            "<p>" + " ".join(f"The {rng.choice(WORDS)} report on {rng.choice(WORDS)} and {rng.choice(WORDS)} was tabled in session {i}-{k}-{j}."
+                             for j in range(4)) + "</p>"
+            for k in range(4)
+        )
+        (folder / f"story-{i}.html").write_text(
+            f'<html><head><title>Backfilled story {i}</title>'
+            f'<link rel="canonical" href="https://news.example.org/archive/story-{i}.html"></head>'
+            f"<body><article><h1>Backfilled story {i}</h1>{paragraphs}</article></body></html>",
+            encoding="utf-8",
+        )
+    for page in demo_pages()[:3]:
+        shutil.copy(page, folder / f"{page.parent.name}-{page.name.replace('@', '_')}.html")
+    return folder
+
+
+def run(env, *args):
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+def counts(env):
+    query = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in TABLES)
+    done = run(env, "sql", query, "-f", "csv")
+    assert done.returncode == 0, done.stderr
+    return {line.split(",")[0]: int(line.split(",")[1]) for line in done.stdout.splitlines()[1:]}
+
+
+def test_nightly_backfill_and_queries_at_once_store_what_they_store_one_after_another(prefect_server, tmp_path):
+    pages = saved_pages(tmp_path / "saved")
+    nightly = ("run", "nightly", "--skip", "distill")
+    backfill = ("run", "backfill", "--html-dir", str(pages))
+    catch_up = ("run", "tag",)  # tags what the backfill stored after the night's tag step
+
+    sequential = prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "sequential"))
+    for step in (GOLD, nightly, backfill, catch_up):
+        done = run(sequential, *step)
+        assert done.returncode == 0, done.stderr[-3000:]
+    expected = counts(sequential)
+    assert expected["articles"] > 16 and expected["tags"] == expected["chunks"]
+
+    concurrent = prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "concurrent"))
+    assert run(concurrent, *GOLD).returncode == 0  # creates the store, as in `make demo`
+    writers = [subprocess.Popen([*CLI, *step], env=concurrent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for step in (nightly, backfill)]
+    seen, failed_queries = [], []
+
+    def query_until_done():
+        while any(w.poll() is None for w in writers):
+            done = run(concurrent, "sql", "SELECT count(*) FROM chunks", "-f", "csv")
+            if done.returncode:
+                failed_queries.append(done.stderr)
+            else:
+                seen.append(int(done.stdout.splitlines()[1]))
+
+    analyst = threading.Thread(target=query_until_done)
+    analyst.start()
+    outputs = [w.communicate(timeout=600) for w in writers]
+    analyst.join()
+    for writer, (_, err) in zip(writers, outputs):
+        assert writer.returncode == 0, err[-3000:]
+    assert not failed_queries, failed_queries[0]
+    assert len(seen) >= 2 and seen == sorted(seen)  # every query answered; the store only grew
+    done = run(concurrent, *catch_up)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    assert counts(concurrent) == expected
