@@ -7,9 +7,13 @@
   admits one writing process per file; the store already retries on a held lock, the limit
   makes writers queue in order instead of polling, and shows who waits in the UI.
 
-The limits exist only where a Prefect API does, so outside a flow or task run these are no-ops
-(unit tests call the same functions without Prefect). `ensure_limits` creates or resizes them at
-the start of every run; acquiring is `strict`, so a missing limit is an error, not a silent pass.
+`ensure_limits` creates or resizes them at the start of every run, active when
+`limits.enabled`. Enable them where runs of several processes share a Prefect server (`upscway
+serve`, workers; the `production` profile does): that server's repossessor returns the slots of
+a run that crashed while holding them once their 60 s lease runs out. Prefect's ephemeral API
+(a CLI run without a server, the test harness) runs no repossessor, so there a crashed holder's
+slots would stay taken for good; hence off by default. Outside a flow or task run these are
+no-ops. Acquiring is `strict`: a missing limit is an error, not a silent pass.
 """
 
 from __future__ import annotations
@@ -38,14 +42,23 @@ def _in_run() -> bool:
 
 
 def ensure_limits(limits: LimitsSettings) -> None:
-    """Create the limits with the configured sizes, or resize them to it."""
+    """Create the limits, or update them, with the configured sizes; they are active only when
+    `limits.enabled` (tasks read that from the limit itself, so they need no settings)."""
     if not _in_run():
         return
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
+    from prefect.exceptions import ObjectNotFound
 
     with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(TEACHER_REQUESTS, limits.teacher_requests)
-        client.upsert_global_concurrency_limit_by_name(DUCKDB_WRITER, limits.duckdb_writer)
+        for name, size in ((TEACHER_REQUESTS, limits.teacher_requests), (DUCKDB_WRITER, limits.duckdb_writer)):
+            try:
+                current = client.read_global_concurrency_limit_by_name(name)
+            except ObjectNotFound:
+                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=size, active=limits.enabled))
+                continue
+            if (current.limit, current.active) != (size, limits.enabled):
+                client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(limit=size, active=limits.enabled))
 
 
 @contextmanager
@@ -58,10 +71,13 @@ def _slots(name: str, occupy: int, wait_s: float | None = None) -> Iterator[None
     from prefect.concurrency.sync import concurrency
 
     with get_client(sync_client=True) as client:
-        size = client.read_global_concurrency_limit_by_name(name).limit
+        limit = client.read_global_concurrency_limit_by_name(name)
+    if not limit.active:
+        yield
+        return
     with ExitStack() as held:
         try:
-            held.enter_context(concurrency(name, occupy=min(occupy, size), timeout_seconds=wait_s, lease_duration=_LEASE_S, strict=True))
+            held.enter_context(concurrency(name, occupy=min(occupy, limit.limit), timeout_seconds=wait_s, lease_duration=_LEASE_S, strict=True))
         except AcquireConcurrencySlotTimeoutError:
             LOGGER.warning("%s: no slot within %.0f s (a crashed run holds it until its lease expires); going on without", name, wait_s)
         yield

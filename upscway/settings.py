@@ -150,6 +150,7 @@ class CascadeSettings(Section):
 class LimitsSettings(Section):
     """Prefect global concurrency limits, shared by every flow run that talks to one Prefect API."""
 
+    enabled: bool = Field(False, description="Enforce them: for runs of several processes sharing a Prefect server.")
     teacher_requests: int = Field(32, gt=0, description="Teacher requests in flight across all runs and processes.")
     duckdb_writer: int = Field(1, gt=0, description="Bulk writers at once (DuckDB has one writing process per file).")
 

@@ -10,7 +10,11 @@ import subprocess
 import sys
 import threading
 
+from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
 from upscway.resources import DEPLOYMENTS_DIR
+from upscway.tasks.limits import DUCKDB_WRITER, TEACHER_REQUESTS
 from tests.support.site import demo_pages
 
 CLI = [sys.executable, "-m", "upscway.flows.cli"]
@@ -58,14 +62,14 @@ def test_nightly_backfill_and_queries_at_once_store_what_they_store_one_after_an
     backfill = ("run", "backfill", "--html-dir", str(pages))
     catch_up = ("run", "tag",)  # tags what the backfill stored after the night's tag step
 
-    sequential = prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "sequential"))
+    sequential = prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "sequential"), UPSCWAY_LIMITS__ENABLED="true")
     for step in (GOLD, nightly, backfill, catch_up):
         done = run(sequential, *step)
         assert done.returncode == 0, done.stderr[-3000:]
     expected = counts(sequential)
     assert expected["articles"] > 16 and expected["tags"] == expected["chunks"]
 
-    concurrent = prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "concurrent"))
+    concurrent = prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "concurrent"), UPSCWAY_LIMITS__ENABLED="true")
     assert run(concurrent, *GOLD).returncode == 0  # creates the store, as in `make demo`
     writers = [subprocess.Popen([*CLI, *step], env=concurrent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for step in (nightly, backfill)]
@@ -91,3 +95,7 @@ def test_nightly_backfill_and_queries_at_once_store_what_they_store_one_after_an
     assert done.returncode == 0, done.stderr[-3000:]
 
     assert counts(concurrent) == expected
+    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
+        for name in (DUCKDB_WRITER, TEACHER_REQUESTS):
+            limit = client.read_global_concurrency_limit_by_name(name)
+            assert limit.active and limit.active_slots == 0  # in force, and every slot given back
