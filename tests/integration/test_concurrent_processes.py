@@ -1,8 +1,8 @@
 """Three processes on one store at once: a nightly run, a backfill of saved pages (three of
 them the same articles the nightly ingests) and an analyst's `upscway sql` queries in a loop.
 All finish, no query fails, and the rows stored equal those of the same work done one after
-another. The processes share a real Prefect server, so the global concurrency limits (teacher
-requests, DuckDB writer) are in force across them."""
+another (in this process). The three processes share a real Prefect server, with the global
+concurrency limits (teacher requests, DuckDB writer) switched on across them."""
 
 import random
 import shutil
@@ -13,12 +13,16 @@ import threading
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from upscway.resources import DEPLOYMENTS_DIR
+from upscway.flows.backfill import backfill
+from upscway.flows.common import open_store
+from upscway.flows.nightly import nightly
+from upscway.flows.parameters import DistillStep
+from upscway.flows.tag import tag
+from upscway.settings import load_settings
 from upscway.tasks.limits import DUCKDB_WRITER, TEACHER_REQUESTS
 from tests.support.site import demo_pages
 
 CLI = [sys.executable, "-m", "upscway.flows.cli"]
-GOLD = ("gold", "import", str(DEPLOYMENTS_DIR / "demo" / "gold.csv"))
 TABLES = ("articles", "chunks", "article_aliases", "annotations", "tags", "flow_runs")
 WORDS = ("monsoon parliament tribunal fiscal deficit treaty biodiversity ethics judiciary panchayat "
          "inflation satellite groundwater federalism tariff heritage cyclone welfare").split()
@@ -56,23 +60,27 @@ def counts(env):
     return {line.split(",")[0]: int(line.split(",")[1]) for line in done.stdout.splitlines()[1:]}
 
 
-def test_nightly_backfill_and_queries_at_once_store_what_they_store_one_after_another(prefect_server, tmp_path):
+def test_nightly_backfill_and_queries_at_once_store_what_they_store_one_after_another(prefect_server, tmp_path, monkeypatch):
     pages = saved_pages(tmp_path / "saved")
-    nightly = ("run", "nightly", "--skip", "distill")
-    backfill = ("run", "backfill", "--html-dir", str(pages))
-    catch_up = ("run", "tag",)  # tags what the backfill stored after the night's tag step
 
-    sequential = prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "sequential"), UPSCWAY_LIMITS__ENABLED="true")
-    for step in (GOLD, nightly, backfill, catch_up):
-        done = run(sequential, *step)
-        assert done.returncode == 0, done.stderr[-3000:]
-    expected = counts(sequential)
+    # One after another, in this process: the night (without training), the backfill, a catch-up
+    # tag run for what the backfill stored after the night's tag step.
+    monkeypatch.setenv("UPSCWAY_PROFILE", "demo")
+    monkeypatch.setenv("UPSCWAY_DATA_DIR", str(tmp_path / "sequential"))
+    assert nightly(distill=DistillStep(enabled=False), return_state=True).is_completed()
+    assert backfill(html_dir=str(pages), return_state=True).is_completed()
+    assert tag(return_state=True).is_completed()
+    expected = counts(prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "sequential")))
     assert expected["articles"] > 16 and expected["tags"] == expected["chunks"]
 
+    # The same work as three processes at once, sharing a Prefect server and its limits.
+    night = ("run", "nightly", "--skip", "distill")
+    back = ("run", "backfill", "--html-dir", str(pages))
+    catch_up = ("run", "tag")
     concurrent = prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "concurrent"), UPSCWAY_LIMITS__ENABLED="true")
-    assert run(concurrent, *GOLD).returncode == 0  # creates the store, as in `make demo`
+    open_store(load_settings(data_dir=tmp_path / "concurrent"))  # so the first query finds a store
     writers = [subprocess.Popen([*CLI, *step], env=concurrent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for step in (nightly, backfill)]
+               for step in (night, back)]
     seen, failed_queries = [], []
 
     def query_until_done():
