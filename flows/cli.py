@@ -205,12 +205,15 @@ def run_evaluate(
     ctx: typer.Context,
     model: str = typer.Option(..., "--model", help="Model id (see `upscway models list`)."),
     gold_split: str = typer.Option("eval", help="Gold split to score on."),
+    teacher: Optional[str] = typer.Option(None, help="Annotator to compare with (default: the one the model learnt from)."),
 ) -> None:
     """Score a candidate and its teacher on the same gold chunks; store the evaluation."""
     from upscway.flows.evaluate import evaluate
 
     _settings(ctx)
-    _finish(evaluate(model=model, gold_split=gold_split, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True))
+    _finish(evaluate(
+        model=model, gold_split=gold_split, teacher=teacher, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True
+    ))
 
 
 @run_app.command("promote")

@@ -51,13 +51,18 @@ def _fill_teacher(ctx: RunContext, teacher: str, task_def: TaskDefinition, missi
 
 
 @flow(name="evaluate")
-def evaluate(model: str, gold_split: str = "eval", profile: str | None = None, data_dir: str | None = None) -> State:
-    ctx = begin_run("evaluate", profile, data_dir, {"model": model, "gold_split": gold_split})
+def evaluate(
+    model: str, gold_split: str = "eval", teacher: str | None = None, profile: str | None = None, data_dir: str | None = None
+) -> State:
+    """Score `model` and a teacher (default: the one it learnt from; `teacher` names another
+    annotator, e.g. the chain's first teacher for a last-stage student) on the same gold."""
+    ctx = begin_run("evaluate", profile, data_dir, {"model": model, "gold_split": gold_split, "teacher": teacher})
     try:
         with ctx.store.reader() as conn:
             row = registry.get(conn, model)
         if row is None:
             raise InputError(f"no model {model!r} in the registry")
+        against = teacher or row["teacher"]
         task_def = load_task(ctx.settings.teacher.task_file)
         d = ctx.settings.distill
         with ctx.store.reader() as conn:
@@ -66,15 +71,15 @@ def evaluate(model: str, gold_split: str = "eval", profile: str | None = None, d
             raise InputError(f"no gold chunks in split {gold_split!r}: import gold labels first (upscway gold import)")
         hashes = [c[3] for c in chunks]
         with ctx.store.reader() as conn:
-            teacher = repo.teacher_probs(conn, row["teacher"], row["prompt_version"], hashes)
+            teacher = repo.teacher_probs(conn, against, row["prompt_version"], hashes)
         if len(teacher) < len(set(hashes)):
-            _fill_teacher(ctx, row["teacher"], task_def, len(set(hashes)) - len(teacher))
+            _fill_teacher(ctx, against, task_def, len(set(hashes)) - len(teacher))
             with ctx.store.reader() as conn:
-                teacher = repo.teacher_probs(conn, row["teacher"], row["prompt_version"], hashes)
+                teacher = repo.teacher_probs(conn, against, row["prompt_version"], hashes)
             still = len(set(hashes)) - len(teacher)
             if still:
                 raise InputError(
-                    f"teacher {row['teacher']} could not answer {still} gold chunks (unreachable?); see the failures table"
+                    f"teacher {against} could not answer {still} gold chunks (unreachable?); see the failures table"
                 )
         scorer = student_scorer(row, task_def)
         started = time.perf_counter()
@@ -89,15 +94,15 @@ def evaluate(model: str, gold_split: str = "eval", profile: str | None = None, d
         })
         evaluation_id = uuid.uuid4().hex[:12]
         with ctx.store.transaction() as conn:
-            repo.insert(conn, evaluation_id, model, row["teacher"], gold_split, result, ctx.run_id)
+            repo.insert(conn, evaluation_id, model, against, gold_split, result, ctx.run_id)
         decision = decide(result["student"], result["teacher"]["accuracy"], gate_support(result), ctx.settings.gate)
         report = write_report(
-            ctx.layout.reports / evaluation_id, title=f"Evaluation {evaluation_id}: {model}", model=row, teacher=row["teacher"],
+            ctx.layout.reports / evaluation_id, title=f"Evaluation {evaluation_id}: {model}", model=row, teacher=against,
             names=task_def.names, result=result, student_probs=student, teacher_probs=[teacher[h] for h in hashes],
             gold=[task_def.index(c[4]) for c in chunks], decision=decision,
         )
         create_markdown_artifact(report["markdown"].read_text(encoding="utf-8"), key=f"evaluation-{evaluation_id}", description=f"evaluation of {model}")
-        create_table_artifact(key_findings(result), description=f"key findings, {model} vs {row['teacher']}")
+        create_table_artifact(key_findings(result), description=f"key findings, {model} vs {against}")
     except BaseException as exc:
         fail_run(ctx, exc)
         raise
@@ -105,7 +110,7 @@ def evaluate(model: str, gold_split: str = "eval", profile: str | None = None, d
         close_teachers()
     s, t, p = result["student"], result["teacher"], result["paired"]
     return end_run(ctx, {
-        "evaluation": evaluation_id, "model": model, "teacher": row["teacher"], "gold_chunks": p["n"],
+        "evaluation": evaluation_id, "model": model, "teacher": against, "gold_chunks": p["n"],
         "accuracy": s["accuracy"], "teacher_accuracy": t["accuracy"], "relevance_accuracy": s["relevance_accuracy"],
         "precision": s["precision"], "recall": s["recall"], "gs_accuracy": s["gs_accuracy"],
         "agreement_with_teacher": p["agreement_top1"], "mcnemar_p": p["mcnemar"]["p_value"],

@@ -1,6 +1,8 @@
 """Flow `nightly`: ingest → tag (student first, the teacher for what it is unsure of) → when
-enough new teacher labels have arrived, distil the chain → evaluate its last student on gold →
-promote it if the gate passes.
+enough new teacher labels have arrived, distil the chain → evaluate its last student on gold
+against the chain's first teacher (the one the cascade saves requests to; a two-stage chain's
+last student is not judged only against the stage that taught it) → promote it if the gate
+passes.
 
 Each step is its own flow run (a subflow), with its own row in `flow_runs`, its own failures
 and artifacts; this run adds a summary artifact of every step. A step that fails does not stop
@@ -82,7 +84,8 @@ def nightly(
                 outcomes["distill"] = {"status": "skipped", "reason": f"{new} new teacher labels since chain {chain} last trained, fewer than {threshold}"}
             elif trained := _run_step(outcomes, "distill", distill_flow, chain=chain, **where):
                 model = list(trained["stages"].values())[-1]["model"]
-                evaluated = _run_step(outcomes, "evaluate", evaluate_flow, model=model, **where)
+                root = list(trained["stages"].values())[0]["teacher"]  # what production replaces
+                evaluated = _run_step(outcomes, "evaluate", evaluate_flow, model=model, teacher=root, **where)
                 if evaluated and promote.enabled:
                     _run_step(outcomes, "promote", promote_flow, model=model, **where)
     except BaseException as exc:

@@ -30,7 +30,7 @@ FROM articles GROUP BY source ORDER BY articles DESC;
 SELECT r.flow, r.status, strftime(r.started_at, '%Y-%m-%d %H:%M:%S') AS started,
        round(epoch(r.finished_at) - epoch(r.started_at), 1) AS seconds,
        (SELECT count(*) FROM failures f WHERE f.flow_run_id = r.id) AS failures
-FROM flow_runs r ORDER BY r.started_at DESC LIMIT 5;
+FROM flow_runs r ORDER BY r.started_at DESC LIMIT 8;
 
 -- name: recent_failures
 SELECT stage, item, reason FROM failures ORDER BY created_at DESC, id DESC LIMIT 10;

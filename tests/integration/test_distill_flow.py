@@ -60,6 +60,15 @@ def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(anno
     assert metrics["keep_layers"] == 1 and metrics["train_examples"] == second["train_examples"] > 0
     assert (path / "config.json").exists() and (path / "tokenizer.json").exists()
 
+    # The last stage is judged against its own teacher by default, or against the chain's first.
+    from upscway.flows.evaluate import evaluate
+
+    vs_parent = evaluate(model=second["model"], return_state=True).result()
+    vs_root = evaluate(model=second["model"], teacher=first["teacher"], return_state=True).result()
+    assert (vs_parent["teacher"], vs_root["teacher"]) == (second["teacher"], first["teacher"])
+    assert vs_parent["accuracy"] == vs_root["accuracy"] and vs_parent["gold_chunks"] == vs_root["gold_chunks"]
+    assert rows(annotated_store, "SELECT teacher FROM evaluations ORDER BY created_at") == [(second["teacher"],), (first["teacher"],)]
+
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
     cli = [sys.executable, "-m", "upscway.flows.cli"]
     listed = subprocess.run([*cli, "models", "list", "-f", "csv"], env=env, capture_output=True, text=True)

@@ -55,6 +55,7 @@ def test_a_night_ingests_tags_trains_evaluates_and_decides_then_a_quiet_night_sk
     assert steps["tag"]["tagged"] == chunks and steps["tag"]["by_teacher"] == chunks
     model = steps["distill"]["stages"]["minilm-l1"]["model"]
     assert steps["evaluate"]["model"] == steps["promote"]["model"] == model
+    assert steps["evaluate"]["teacher"] == "embedding:all-MiniLM-L6-v2@T0.05"  # the chain's first teacher
     assert Path(summary["report"]).is_file()
     ((verdict,),) = one(demo_env, f"SELECT verdict FROM gate_decisions WHERE model_id = '{model}'")
     assert verdict == steps["promote"]["verdict"]
