@@ -50,9 +50,7 @@ def retraining_due(ctx: RunContext, step: DistillStep) -> tuple[bool, str, int, 
     """(due, chain, new teacher labels since the chain last trained, threshold)."""
     chain = step.chain or ctx.settings.distill.chain
     threshold = ctx.settings.distill.min_new_teacher_labels if step.min_new_teacher_labels is None else step.min_new_teacher_labels
-    first = load_chain(chain, ctx.settings.distill.chains_file)[0]
-    if first.teacher.annotations is None:
-        return False, chain, 0, threshold
+    first = load_chain(chain, ctx.settings.distill.chains_file)[0]  # taught by annotations: chains are validated
     version = load_task(ctx.settings.teacher.task_file).version
     with ctx.store.reader() as conn:
         new = annotation_repo.new_since_training(conn, first.teacher.annotations, version, chain)
