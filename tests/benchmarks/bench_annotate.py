@@ -12,7 +12,6 @@ share this process's interpreter lock.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -20,12 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from common import ROOT, emit  # first: offline env, the project on sys.path
 
 import httpx  # noqa: E402
 
@@ -136,10 +130,7 @@ def main() -> None:
             proc.wait()
     result["goal"] = "fraction_of_ideal >= 0.9 up to concurrency 16; rerun sends 0 requests"
     result["goal_met"] = all(r["fraction_of_ideal"] >= 0.9 for r in result["openai_teacher"] if r["concurrency"] <= 16) and result["idempotent_rerun"]["requests_rerun"] == 0
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -12,16 +12,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from common import ROOT, emit  # first: offline env, the project on sys.path
 
 import torch  # noqa: E402
 from transformers import Qwen2Config, Qwen2ForCausalLM, Trainer, TrainingArguments  # noqa: E402
@@ -155,10 +150,7 @@ def main() -> None:
             # message; the tiny tokenizer spends more tokens on it than Qwen's would).
             result["inference_short_prompt"] = inference_rates(Path(tmp), ROOT / "tests" / "support" / "tasks" / "short_gs.yaml")
             result["inference_production_prompt"] = inference_rates(Path(tmp), DEPLOYMENTS_DIR / "tasks" / "upsc_gs.yaml")
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

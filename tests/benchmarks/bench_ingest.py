@@ -13,7 +13,6 @@ thread the flow keeps busy.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import resource
@@ -24,12 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from common import emit  # first: offline env, the project on sys.path
 
 from tests.support.site import demo_pages  # noqa: E402
 
@@ -161,10 +155,7 @@ def main() -> None:
         "goal": "end_to_end >= 0.8 x raw x cores_used",
         "goal_met": e2e_rate >= 0.8 * raw_rate * cores_used,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

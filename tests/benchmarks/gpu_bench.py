@@ -10,7 +10,6 @@ of `make test`.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from common import emit
 from upscway.tasks.distill.kd_loss import kd_loss  # noqa: E402
 
 # From the models' published config.json files.
@@ -99,10 +98,7 @@ def main() -> None:
         }
         del model
         torch.cuda.empty_cache()
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -12,29 +12,28 @@ where a training chunk has one, else the teacher's argmax, exactly as in the KD 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from common import emit  # first: offline env, the project on sys.path
 
-import torch  # noqa: E402
+import torch
+
+from upscway.tasks.evaluate import metrics
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def gold_metrics(predicted: list[int], gold: list[int]) -> dict:
-    n = len(gold)
-    relevant = [(p != 0, g != 0) for p, g in zip(predicted, gold)]
-    gs = [(p, g) for p, g in zip(predicted, gold) if g != 0]
+    """The three figures README reports, from the project's own metrics."""
     return {
-        "n": n,
-        "accuracy": round(sum(p == g for p, g in zip(predicted, gold)) / n, 3),
-        "relevance_accuracy": round(sum(a == b for a, b in relevant) / n, 3),
-        "gs_paper_accuracy": round(sum(p == g for p, g in gs) / max(1, len(gs)), 3),
+        "n": len(gold),
+        "accuracy": _round(metrics.agreement(predicted, gold)),
+        "relevance_accuracy": _round(metrics.relevance(predicted, gold)["accuracy"]),
+        "gs_paper_accuracy": _round(metrics.gs_accuracy(predicted, gold, 5)["overall"]),
     }
 
 
@@ -93,10 +92,7 @@ def main() -> None:
         predicted = [a.label for a in student.annotate(eval_texts)]
         results[label] = {**gold_metrics(predicted, eval_gold), "train_seconds": metrics["train_seconds"], "last_kd": metrics["last_kd"], "last_ce": metrics["last_ce"]}
         print(label, results[label], flush=True)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(results, args.out)
 
 
 if __name__ == "__main__":
