@@ -1,23 +1,45 @@
-# The two commands a new user types: `make demo` and `make test`. Both build .venv first.
+# The two commands a new user types: `make demo` and `make test`. Both build .venv first,
+# installing exactly requirements.lock (`make lock` regenerates it from pyproject.toml).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+# pip's own notices (a newer pip, index folders this machine's pip.conf names but lacks) say
+# nothing about the install; errors still show and still fail the step.
+PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip
+QUIET := 2>&1 | { grep -v -e "is ignored: it is neither a file nor a directory" || true; }
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export UPSCWAY_DATA_DIR ?= data
 
-.PHONY: setup demo test bench clean
+.PHONY: setup lock demo test bench clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+$(BIN)/pip-sync:
+	@echo "setup: creating $(VENV) and installing $(LOCK) (a few minutes the first time)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --quiet --constraint $(LOCK) pip pip-tools $(QUIET)
+
+# pip-sync installs exactly the lock and removes anything else; the project itself goes in
+# without build isolation, so its build backend is the locked setuptools, not the newest one.
+$(STAMP): pyproject.toml $(LOCK) | $(BIN)/pip-sync
+	@$(BIN)/pip-sync --quiet $(LOCK) $(QUIET)
+	@PYTHONWARNINGS=ignore $(PIP) install --quiet --no-deps --no-build-isolation -e . $(QUIET)
+	@$(PIP) check > /dev/null
+	@touch $(STAMP)
+	@echo "setup: $(VENV) holds exactly $(LOCK) (pip check passed)"
+
+# Re-resolve after changing pyproject.toml's dependencies (pins already in the lock are kept);
+# `make lock ARGS="--upgrade-package NAME"` moves one.
+lock: | $(BIN)/pip-sync
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra dev --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links --output-file $(LOCK) $(ARGS) pyproject.toml $(QUIET)
 
 demo: $(STAMP)
 	$(BIN)/upscway --profile demo gold import deployments/demo/gold.csv

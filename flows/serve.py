@@ -14,8 +14,8 @@ from typing import Any
 
 from prefect import Flow
 from prefect.deployments.runner import RunnerDeployment
-from prefect.schedules import Cron
-from pydantic import BaseModel, ConfigDict, Field
+from prefect.schedules import Cron, Interval
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from upscway.config_files import load_yaml_model
 from upscway.errors import InputError
@@ -24,11 +24,25 @@ DEPLOYMENTS_FILE = Path("deployments/prefect.yaml")
 
 
 class ScheduleSpec(BaseModel):
+    """A `schedules:` entry as `prefect deploy` reads it: a cron or an interval in seconds."""
+
     model_config = ConfigDict(extra="ignore")
 
-    cron: str
+    cron: str | None = None
+    interval: float | None = Field(None, gt=0)
     timezone: str | None = None
     active: bool = True
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "ScheduleSpec":
+        if (self.cron is None) == (self.interval is None):
+            raise ValueError("a schedule needs exactly one of cron or interval")
+        return self
+
+    def to_prefect(self) -> Cron | Interval:
+        if self.cron is not None:
+            return Cron(self.cron, timezone=self.timezone, active=self.active)
+        return Interval(self.interval, timezone=self.timezone, active=self.active)
 
 
 class DeploymentSpec(BaseModel):
@@ -73,6 +87,6 @@ def load_deployments(path: Path | str) -> list[RunnerDeployment]:
         deployments.append(flow_obj.to_deployment(
             name=spec.name, description=spec.description, tags=spec.tags, parameters=spec.parameters,
             concurrency_limit=spec.concurrency_limit,
-            schedules=[Cron(s.cron, timezone=s.timezone, active=s.active) for s in spec.schedules],
+            schedules=[s.to_prefect() for s in spec.schedules],
         ))
     return deployments
