@@ -41,15 +41,17 @@ lock: | $(BIN)/pip-sync
 	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra dev --strip-extras --allow-unsafe \
 		--no-emit-index-url --no-emit-find-links --output-file $(LOCK) $(ARGS) pyproject.toml $(QUIET)
 
+# The nightly flow over the bundled news, then where its report is and what to try next.
 demo: $(STAMP)
-	$(BIN)/upscway --profile demo gold import deployments/demo/gold.csv
-	$(BIN)/upscway --profile demo run nightly
-	$(BIN)/upscway --profile demo status
+	@$(BIN)/upscway --profile demo gold import deployments/demo/gold.csv
+	@$(BIN)/upscway --profile demo run nightly
 	@echo
 	@echo "Evaluation report: $$(ls -t $(UPSCWAY_DATA_DIR)/reports/*/report.html 2>/dev/null | head -1)"
-	@echo "Stored in $(UPSCWAY_DATA_DIR)/upscway.duckdb. Two queries to try:"
+	@echo "Stored in $(UPSCWAY_DATA_DIR)/upscway.duckdb. Next:"
+	@echo "  $(BIN)/upscway status                      # what the store holds, last runs and failures"
 	@echo "  $(BIN)/upscway sql \"SELECT decided_by, label, count(*) AS chunks FROM tags GROUP BY ALL ORDER BY 1, 3 DESC\""
-	@echo "  $(BIN)/upscway sql \"SELECT g.label AS gold, a.label AS teacher, count(*) AS n FROM gold_current g JOIN annotations a USING (text_hash) GROUP BY ALL ORDER BY 1, 3 DESC\""
+	@echo "  $(BIN)/upscway query                       # named reports (upscway query NAME)"
+	@echo "  $(BIN)/upscway --verbose run nightly       # a night with its logs (nothing new: training is skipped)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -16,7 +16,7 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from upscway.flows import progress
+from upscway import progress
 from upscway.flows.common import RunContext, begin_run, end_run, fail_run
 from upscway.settings import TeacherSettings
 from upscway.storage import annotations as repo

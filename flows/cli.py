@@ -1,4 +1,4 @@
-"""`upscway [--profile P] [--data-dir D] COMMAND`: start flows, query the store.
+"""`upscway [--profile P] [--data-dir D] [--verbose] COMMAND`: start flows, query the store.
 
 Exit status: 0 all went well; 1 the run finished with some failed items (or failed);
 2 bad usage or input.
@@ -7,6 +7,7 @@ Exit status: 0 all went well; 1 the run finished with some failed items (or fail
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import os
 import sys
@@ -17,6 +18,16 @@ from typing import Optional
 # The CLI runs offline by default; a user's own environment still wins.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+# Without --verbose the terminal shows progress and outcomes, not logs: Prefect's console
+# handler keeps warnings and errors only (its API handler still sends every INFO line to the
+# run's log in the UI), and transformers keeps its loading bars and notices to itself. Set
+# before anything imports Prefect or transformers, which read them once.
+QUIET = {
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+}
 
 import typer
 from rich.console import Console
@@ -48,8 +59,12 @@ def main_options(
     ctx: typer.Context,
     profile: Optional[str] = typer.Option(None, "--profile", envvar="UPSCWAY_PROFILE", help="Profile in deployments/profiles/."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="UPSCWAY_DATA_DIR", help="Data directory (DuckDB file DIR/upscway.duckdb)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the runs' INFO logs instead of the live progress display."),
 ) -> None:
-    ctx.obj = {"profile": profile, "data_dir": str(data_dir) if data_dir else None}
+    if not verbose:
+        for name, value in QUIET.items():
+            os.environ.setdefault(name, value)
+    ctx.obj = {"profile": profile, "data_dir": str(data_dir) if data_dir else None, "verbose": verbose}
 
 
 def _settings(ctx: typer.Context):
@@ -60,10 +75,10 @@ def _settings(ctx: typer.Context):
 
 def _finish(state) -> None:
     """Print a flow's summary and exit with the status its final state calls for."""
-    from upscway.flows.common import COMPLETED_WITH_FAILURES
+    from upscway.flows.common import COMPLETED_WITH_FAILURES, failure_of
 
     if state.is_failed() or state.is_crashed():
-        outcome = state.result(raise_on_failure=False)
+        outcome = failure_of(state)
         if isinstance(outcome, InputError):
             raise outcome
         if isinstance(outcome, dict):  # a run that kept its summary (nightly with a failed step)
@@ -79,15 +94,16 @@ def _finish(state) -> None:
 
 
 def _print_summary(title: str, summary: dict) -> None:
-    """A table of the summary; a nightly run's steps get a row each."""
+    """A table of the summary's figures; a nightly run's steps get a row each. Nested details
+    (stages, labels, criteria) are in the step lines above, the run's log and `upscway status`."""
+    from upscway.flows.outcomes import headline
+
     table = Table(title=title, show_header=False)
     for key, value in summary.items():
         if key == "steps":
-            from upscway.flows.nightly import step_facts
-
             for step, outcome in value.items():
-                table.add_row(step, "; ".join([outcome["status"], *step_facts(step, outcome)]))
-        else:
+                table.add_row(step, outcome["status"].replace("_", " "), headline(step, outcome))
+        elif not isinstance(value, (dict, list)):
             table.add_row(key, _short(value))
     console.print(table)
 
@@ -96,23 +112,19 @@ def _short(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _with_progress(run):
-    """Call `run()` with a progress bar fed by the flows' progress reports."""
-    from rich.progress import Progress
+def _with_progress(ctx: typer.Context, run):
+    """Call `run()` under the live progress display (with --verbose, the logs tell it instead)."""
+    if ctx.obj["verbose"]:
+        return run()
+    from upscway import progress
+    from upscway.flows.display import LiveDisplay
 
-    from upscway.flows import progress
-
-    with Progress(console=err_console, transient=True) as bar:
-        bar_task = bar.add_task("starting", total=None)
-
-        def show(stage: str, done: int, total: int) -> None:
-            bar.update(bar_task, completed=done, total=total, description=stage)
-
-        progress.listen(show)
+    with LiveDisplay(err_console) as display:
+        progress.listen(display)
         try:
             return run()
         finally:
-            progress.forget(show)
+            progress.forget(display)
 
 
 @run_app.command("ingest")
@@ -130,7 +142,7 @@ def run_ingest(
 
     settings = _settings(ctx)  # bad settings or feeds are usage errors before any flow run starts
     load_sources(resolve_project_file(feeds or settings.ingest.feeds_file)).select(source)
-    state = _with_progress(lambda: with_runner(ingest, settings.runner)(
+    state = _with_progress(ctx, lambda: with_runner(ingest, settings.runner)(
         feeds=str(feeds) if feeds else None, source=source, limit=limit,
         profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True,
     ))
@@ -154,7 +166,7 @@ def run_backfill(
 
     settings = _settings(ctx)
     check_backfill_args(source, since, until, urls, html_dir)
-    state = _with_progress(lambda: with_runner(backfill, settings.runner)(
+    state = _with_progress(ctx, lambda: with_runner(backfill, settings.runner)(
         source=source, since=since, until=until,
         urls=str(urls) if urls else None, html_dir=str(html_dir) if html_dir else None,
         feeds=str(feeds) if feeds else None, limit=limit,
@@ -179,7 +191,7 @@ def run_annotate(
     settings = _settings(ctx)
     if teacher not in (None, "openai", "transformers", "embedding", "encoder"):
         raise InputError(f"--teacher {teacher!r}: expected openai, transformers, embedding or encoder")
-    state = _with_progress(lambda: with_runner(annotate, settings.runner)(
+    state = _with_progress(ctx, lambda: with_runner(annotate, settings.runner)(
         teacher=teacher, only_unlabeled=only_unlabeled, since=since, source=source, limit=limit,
         profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True,
     ))
@@ -196,7 +208,7 @@ def run_distill(
     from upscway.flows.distill import distill
 
     _settings(ctx)
-    state = distill(chain=chain, stage=stage, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True)
+    state = _with_progress(ctx, lambda: distill(chain=chain, stage=stage, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True))
     _finish(state)
 
 
@@ -211,9 +223,9 @@ def run_evaluate(
     from upscway.flows.evaluate import evaluate
 
     _settings(ctx)
-    _finish(evaluate(
+    _finish(_with_progress(ctx, lambda: evaluate(
         model=model, gold_split=gold_split, teacher=teacher, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True
-    ))
+    )))
 
 
 @run_app.command("promote")
@@ -227,7 +239,9 @@ def run_promote(
     from upscway.flows.promote import promote
 
     _settings(ctx)
-    _finish(promote(model=model, force=force, reason=reason, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True))
+    _finish(_with_progress(ctx, lambda: promote(
+        model=model, force=force, reason=reason, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True
+    )))
 
 
 @run_app.command("tag")
@@ -241,7 +255,7 @@ def run_tag(
     from upscway.flows.tag import tag
 
     settings = _settings(ctx)
-    _finish(_with_progress(lambda: with_runner(tag, settings.runner)(
+    _finish(_with_progress(ctx, lambda: with_runner(tag, settings.runner)(
         since=since, limit=limit, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True
     )))
 
@@ -265,7 +279,7 @@ def run_nightly(
     unknown = set(skip) - {"ingest", "tag", "distill", "promote"}
     if unknown:
         raise InputError(f"--skip {', '.join(sorted(unknown))}: expected ingest, tag, distill or promote")
-    state = _with_progress(lambda: nightly(
+    state = _with_progress(ctx, lambda: nightly(
         ingest=IngestStep(enabled="ingest" not in skip, source=source, limit=limit),
         tag=TagStep(enabled="tag" not in skip),
         distill=DistillStep(enabled="distill" not in skip, chain=chain, min_new_teacher_labels=min_new_teacher_labels),
@@ -508,6 +522,16 @@ def serve_command(
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps bad input to exit status 2 with a one-line message."""
+    try:
+        _main(argv)
+    finally:
+        # A failed run's traceback keeps frames, and with them closed DuckDB connections, alive
+        # in reference cycles; collected now, they are gone before DuckDB's module is torn
+        # down, which otherwise reports them as "nanobind: leaked" at exit.
+        gc.collect()
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         # Without standalone mode click returns the code of a typer.Exit instead of exiting.
         code = app(args=argv, standalone_mode=False)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
+import traceback
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from prefect import get_run_logger
@@ -13,7 +15,8 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
-from upscway.flows import progress
+from upscway import progress
+from upscway.flows.outcomes import describe
 from upscway.settings import Settings, load_settings
 from upscway.storage import runs
 from upscway.storage.articles import LoadCounts
@@ -37,6 +40,10 @@ class RunContext:
     settings: Settings
     store: Store
     layout: DataLayout
+    started: float = field(default_factory=time.monotonic)
+
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
 
 
 def open_store(settings: Settings) -> Store:
@@ -57,8 +64,22 @@ def begin_run(flow: str, profile: str | None, data_dir: str | None, parameters: 
 
 
 def fail_run(ctx: RunContext, error: BaseException) -> None:
+    summary = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
     with ctx.store.transaction() as conn:
-        runs.finish_run(conn, ctx.run_id, "failed", {"error": f"{type(error).__name__}: {error}"})
+        runs.finish_run(conn, ctx.run_id, "failed", summary)
+    line = describe(ctx.flow, summary)
+    get_run_logger().error("%s failed after %.1f s: %s", ctx.flow, ctx.seconds(), line)
+    progress.finished(ctx.flow, "failed", f"after {ctx.seconds():.0f} s: {line}")
+
+
+def failure_of(state: State) -> Any:
+    """What a failed run left: its exception, with the finished frames of the traceback cleared
+    (their locals, closed DuckDB connections among them, would otherwise live as long as the
+    state and be reported by DuckDB's binding as leaked at exit), or the data it failed with."""
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, BaseException):
+        traceback.clear_frames(outcome.__traceback__)
+    return outcome
 
 
 def end_run(ctx: RunContext, summary: dict[str, Any]) -> State:
@@ -69,7 +90,9 @@ def end_run(ctx: RunContext, summary: dict[str, Any]) -> State:
         summary["run_id"] = ctx.run_id
         status = "completed_with_failures" if summary["failures"] else "completed"
         runs.finish_run(conn, ctx.run_id, status, summary)
-    get_run_logger().info("%s finished: %s", ctx.flow, summary)
+    line = describe(ctx.flow, summary)
+    get_run_logger().info("%s finished in %.1f s: %s", ctx.flow, ctx.seconds(), line)
+    progress.finished(ctx.flow, status.replace("_", " "), f"in {ctx.seconds():.0f} s: {line}")
     if summary["failures"]:
         return Completed(
             name=COMPLETED_WITH_FAILURES,

@@ -64,7 +64,7 @@ def distill(chain: str | None = None, stage: str | None = None, profile: str | N
         for s in stages:
             teacher = _teacher_of(ctx, name, s, task_def)
             model_id, config_path = prepare_stage(ctx.store, ctx.layout, ctx.run_id, name, s, task_def, teacher, ctx.settings.distill)
-            metrics = train_student(ctx.store, model_id, config_path)
+            metrics = train_student(ctx.store, model_id, config_path, s.name)
             trained[s.name] = {"model": model_id, "teacher": teacher, **{k: metrics.get(k) for k in ("train_examples", "steps", "last_kd", "validation_agreement_with_teacher")}}
     except BaseException as exc:
         fail_run(ctx, exc)

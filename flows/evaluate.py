@@ -27,7 +27,7 @@ from upscway.tasks.distill.dataset import split_of
 from upscway.tasks.distill.scoring import student_scorer
 from upscway.tasks.evaluate.gate import decide, gate_support
 from upscway.tasks.evaluate.paired import evaluate_pair
-from upscway.tasks.evaluate.report import key_findings, write_report
+from upscway.tasks.evaluate.report import artifact_markdown, key_findings, write_report
 
 
 def _fill_teacher(ctx: RunContext, teacher: str, task_def: TaskDefinition, missing: int) -> None:
@@ -101,7 +101,7 @@ def evaluate(
             names=task_def.names, result=result, student_probs=student, teacher_probs=[teacher[h] for h in hashes],
             gold=[task_def.index(c[4]) for c in chunks], decision=decision,
         )
-        create_markdown_artifact(report["markdown"].read_text(encoding="utf-8"), key=f"evaluation-{evaluation_id}", description=f"evaluation of {model}")
+        create_markdown_artifact(artifact_markdown(report), key=f"evaluation-{evaluation_id}", description=f"evaluation of {model}")
         create_table_artifact(key_findings(result), description=f"key findings, {model} vs {against}")
     except BaseException as exc:
         fail_run(ctx, exc)

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed, State
 
-from upscway.flows.common import COMPLETED_WITH_FAILURES, RunContext, begin_run, fail_run
+from upscway import progress
+from upscway.flows.common import COMPLETED_WITH_FAILURES, RunContext, begin_run, fail_run, failure_of
 from upscway.flows.distill import distill as distill_flow
 from upscway.flows.evaluate import evaluate as evaluate_flow
 from upscway.flows.ingest import ingest as ingest_flow
+from upscway.flows.outcomes import describe
 from upscway.flows.parameters import DistillStep, IngestStep, PromoteStep, TagStep
 from upscway.flows.promote import promote as promote_flow
 from upscway.flows.runners import with_runner
@@ -33,6 +35,9 @@ from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.distill.chains import load_chain
 
 
+STEPS = ("ingest", "tag", "distill", "evaluate", "promote")
+
+
 def _run_step(outcomes: dict[str, dict], name: str, flow_obj, **kwargs: Any) -> dict | None:
     """Run one step's flow; record its outcome; return its summary, or None if it failed."""
     state = flow_obj(**kwargs, return_state=True)
@@ -41,9 +46,15 @@ def _run_step(outcomes: dict[str, dict], name: str, flow_obj, **kwargs: Any) -> 
         status = "completed_with_failures" if state.name == COMPLETED_WITH_FAILURES else "completed"
         outcomes[name] = {"status": status, **summary}
         return summary
-    error = state.result(raise_on_failure=False)
+    error = failure_of(state)
     outcomes[name] = {"status": "failed", "error": f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else state.message}
     return None
+
+
+def _skip(outcomes: dict[str, dict], name: str, reason: str) -> None:
+    outcomes[name] = {"status": "skipped", "reason": reason}
+    get_run_logger().info("%s skipped: %s", name, reason)
+    progress.finished(name, "skipped", reason)
 
 
 def retraining_due(ctx: RunContext, step: DistillStep) -> tuple[bool, str, int, int]:
@@ -79,20 +90,30 @@ def nightly(
         if distill.enabled:
             due, chain, new, threshold = retraining_due(ctx, distill)
             if not due:
-                outcomes["distill"] = {"status": "skipped", "reason": f"{new} new teacher labels since chain {chain} last trained, fewer than {threshold}"}
+                _skip(outcomes, "distill", f"{new} new teacher labels since chain {chain} last trained, fewer than {threshold}")
             elif trained := _run_step(outcomes, "distill", distill_flow, chain=chain, **where):
                 model = list(trained["stages"].values())[-1]["model"]
                 root = list(trained["stages"].values())[0]["teacher"]  # what production replaces
                 evaluated = _run_step(outcomes, "evaluate", evaluate_flow, model=model, teacher=root, **where)
                 if evaluated and promote.enabled:
                     _run_step(outcomes, "promote", promote_flow, model=model, **where)
+        for name, step in (("ingest", ingest), ("tag", tag), ("distill", distill), ("evaluate", None), ("promote", promote)):
+            if name not in outcomes:
+                _skip(outcomes, name, "switched off in this run's parameters" if step and not step.enabled else _why_not(name, outcomes))
     except BaseException as exc:
         fail_run(ctx, exc)
         raise
     return _finish(ctx, outcomes)
 
 
+def _why_not(name: str, outcomes: dict[str, dict]) -> str:
+    """Why evaluate or promote did not run although switched on: the step before did not complete."""
+    before = {"evaluate": "distill", "promote": "evaluate"}[name]
+    return f"no new student to {name}: {before} {outcomes[before]['status']}"
+
+
 def _finish(ctx: RunContext, outcomes: dict[str, dict]) -> State:
+    outcomes = {name: outcomes[name] for name in STEPS}
     failed = [name for name, o in outcomes.items() if o["status"] == "failed"]
     partial = [name for name, o in outcomes.items() if o["status"] == "completed_with_failures"]
     summary = {"run_id": ctx.run_id, "steps": outcomes, "failed_items": sum(o.get("failures", 0) for o in outcomes.values())}
@@ -110,31 +131,8 @@ def _finish(ctx: RunContext, outcomes: dict[str, dict]) -> State:
     return Completed(data=summary)
 
 
-_SHOWN = {
-    "ingest": ("new_urls", "articles", "chunks", "duplicates", "failures"),
-    "tag": ("production_model", "tagged", "offload_rate", "teacher_requests", "teacher_requests_saved", "estimated_cost_saved"),
-    "distill": ("chain", "reason"),
-    "evaluate": ("model", "gold_chunks", "accuracy", "teacher_accuracy", "gate_verdict", "report"),
-    "promote": ("model", "verdict", "production"),
-}
-
-
-def step_facts(name: str, outcome: dict) -> list[str]:
-    """The counts that say what a step did (for the artifact and the CLI)."""
-    facts = [f"{k}: {_fmt(outcome[k])}" for k in _SHOWN.get(name, ()) if outcome.get(k) is not None]
-    if name == "distill" and "stages" in outcome:
-        facts += [f"{stage}: {info['model']}" for stage, info in outcome["stages"].items()]
-    if "error" in outcome:
-        facts.append(outcome["error"])
-    return facts
-
-
 def summary_markdown(outcomes: dict[str, dict]) -> str:
-    """One row per step: its status and what it did."""
+    """One row per step: its status and what it did (or why it did not run)."""
     lines = ["## Nightly run", "", "| step | status | what it did |", "|---|---|---|"]
-    lines += [f"| {name} | {o['status']} | {'; '.join(step_facts(name, o))} |" for name, o in outcomes.items()]
+    lines += [f"| {name} | {o['status'].replace('_', ' ')} | {describe(name, o)} |" for name, o in outcomes.items()]
     return "\n".join(lines) + "\n"
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -9,6 +9,7 @@ are defined once. Entrypoints `flows/<module>.py:<flow>` name modules of this pa
 from __future__ import annotations
 
 import importlib
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ class ScheduleSpec(BaseModel):
 
     cron: str | None = None
     interval: float | None = Field(None, gt=0)
+    anchor_date: datetime | None = None
     timezone: str | None = None
     active: bool = True
 
@@ -42,7 +44,7 @@ class ScheduleSpec(BaseModel):
     def to_prefect(self) -> Cron | Interval:
         if self.cron is not None:
             return Cron(self.cron, timezone=self.timezone, active=self.active)
-        return Interval(self.interval, timezone=self.timezone, active=self.active)
+        return Interval(self.interval, anchor_date=self.anchor_date, timezone=self.timezone, active=self.active)
 
 
 class DeploymentSpec(BaseModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from upscway.flows import progress
+from upscway import progress
 from upscway.flows.annotate import annotate_pending
 from upscway.flows.common import begin_run, end_run, fail_run
 from upscway.storage import evaluations as evaluation_repo

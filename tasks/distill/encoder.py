@@ -6,6 +6,7 @@ transformer layers, as DistilBERT did, makes the smaller student of a next stage
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -27,14 +28,32 @@ def prune_layers(model, keep: int):
     return model
 
 
+LOGGER = logging.getLogger(__name__)
+HEAD = "classifier."
+
+
 def load_encoder_student(base: str = PACKAGED, labels: list[str] | None = None, keep_layers: int | None = None):
-    """(model, tokenizer): `base` with a fresh classification head over `labels`."""
+    """(model, tokenizer): `base` with a fresh classification head over `labels`.
+
+    The head is new by design, so transformers' load report (which lists it as missing) is
+    kept quiet; any other missing weight is still reported, as a warning of ours.
+    """
     labels = labels or ["NOT_RELEVANT", "GS1", "GS2", "GS3", "GS4"]
     path = base_path(base)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)}
-    )
+    report = logging.getLogger("transformers.modeling_utils")
+    level = report.level
+    report.setLevel(logging.ERROR)
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
+            output_loading_info=True,
+        )
+    finally:
+        report.setLevel(level)
+    missing = [key for key in info["missing_keys"] if not key.startswith(HEAD)]
+    if missing:
+        LOGGER.warning("%s lacks weights the student needs (initialised at random): %s", path, ", ".join(sorted(missing)))
     if keep_layers:
         prune_layers(model, keep_layers)
     return model, tokenizer

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
+from upscway import progress
 from upscway.errors import InputError
 from upscway.settings import DistillSettings
 from upscway.storage import models as registry
@@ -57,20 +58,30 @@ def prepare_stage(
             run_id=run_id,
         )
         registry.record_examples(conn, model_id, [(e.chunk_id, "train") for e in splits.train] + [(e.chunk_id, "validation") for e in splits.validation])
-    get_run_logger().info("stage %s: %s examples (%s)", stage.name, splits.counts(), model_id)
+    counts = splits.counts()
+    get_run_logger().info(
+        "stage %s: %d training, %d validation and %d evaluation examples for %s",
+        stage.name, counts["train"], counts["validation"], counts["eval"], model_id,
+    )
     return model_id, str(out / "train_config.json")
 
 
 @task(name="train-student")
-def train_student(store: Store, model_id: str, config_path: str) -> dict:
-    """Train in this process (CPU or one GPU); the registry row becomes a candidate."""
+def train_student(store: Store, model_id: str, config_path: str, stage: str) -> dict:
+    """Train in this process (CPU or one GPU); the registry row becomes a candidate. Progress
+    goes to the run's log in sentences and to this process's progress listeners."""
+    logger = get_run_logger()
     try:
-        metrics = train(TrainConfig.load(config_path))
+        metrics = train(TrainConfig.load(config_path), say=logger.info, advance=lambda done, total: progress.report(f"train {stage}", done, total))
     except Exception as exc:
         with store.transaction() as conn:
             registry.finish(conn, model_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
         raise
     with store.transaction() as conn:
         registry.finish(conn, model_id, "candidate", metrics)
-    get_run_logger().info("trained %s: %s", model_id, {k: metrics[k] for k in ("steps", "last_kd", "last_ce") if k in metrics})
+    logger.info(
+        "%s is a candidate: validation agreement with its teacher %.3f, gold accuracy %s", model_id,
+        metrics.get("validation_agreement_with_teacher", float("nan")),
+        f"{metrics['validation_gold_accuracy']:.3f}" if "validation_gold_accuracy" in metrics else "n/a (no gold in validation)",
+    )
     return metrics

@@ -18,6 +18,7 @@ import logging
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from transformers import TrainingArguments
 
 from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.distill.dataset import Example
-from upscway.tasks.distill.trainer import ExampleDataset, KDCollator, KDTrainer
+from upscway.tasks.distill.trainer import ExampleDataset, KDCollator, KDTrainer, TrainingReport
 
 LOGGER = logging.getLogger(__name__)
 
@@ -109,8 +110,9 @@ def last_complete_checkpoint(folder: Path) -> Path | None:
     return complete
 
 
-def train(config: TrainConfig) -> dict:
-    """Train (or resume) and return the metrics also written to `metrics.json`."""
+def train(config: TrainConfig, say: Callable[[str], None] = LOGGER.info, advance: Callable[[int, int], None] | None = None) -> dict:
+    """Train (or resume) and return the metrics also written to `metrics.json`. `say` gets the
+    progress in sentences, `advance(step, total)` the step count (see `TrainingReport`)."""
     from upscway.tasks.distill.causal_lm import CausalLMKDTrainer
 
     torch.manual_seed(config.seed)
@@ -131,7 +133,7 @@ def train(config: TrainConfig) -> dict:
     trainer_class = CausalLMKDTrainer if config.kind == "causal-lm" else KDTrainer
     trainer = trainer_class(
         model=model, args=args, train_dataset=train_data, data_collator=KDCollator(tokenizer),
-        temperature=config.temperature, alpha=config.alpha, **extra,
+        temperature=config.temperature, alpha=config.alpha, callbacks=[TrainingReport(Path(config.out_dir).name, say, advance)], **extra,
     )
     resume = last_complete_checkpoint(checkpoints)
     started = time.perf_counter()
@@ -158,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         sys.exit("usage: python -m upscway.tasks.distill.train TRAIN_CONFIG.json")
-    print(json.dumps(train(TrainConfig.load(argv[0])), indent=2))
+    print(json.dumps(train(TrainConfig.load(argv[0]), say=print), indent=2))
 
 
 if __name__ == "__main__":

@@ -3,19 +3,23 @@
 `KDTrainer.compute_loss` replaces the model's own loss: the student's label logits (from a
 classification head, or read at the answer position for a causal LM) against the teacher's
 stored label log-probabilities. Columns the model does not take (`teacher_logprobs`, `gold`)
-must survive batching, hence `remove_unused_columns=False`. The KD and CE terms are logged
-apart, and `loss_calls` counts calls, so a test can prove this loss is the one in use.
+must survive batching, hence `remove_unused_columns=False`. The mean KD and CE terms since the
+last log join the Trainer's own log entry, and `loss_calls` counts calls, so a test can prove
+this loss is the one in use. `TrainingReport` turns each log entry into a sentence for
+whoever runs the training (a Prefect run's logger, the CLI's progress display).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch.utils.data import Dataset
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
+from transformers.trainer_callback import PrinterCallback
 
 from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.kd_loss import kd_loss
@@ -69,6 +73,8 @@ class KDTrainer(Trainer):
         self.alpha = alpha
         self.loss_calls = 0
         self.loss_history: list[dict[str, float]] = []
+        self._since_log: list[dict[str, float]] = []
+        self.remove_callback(PrinterCallback)  # raw dicts on stdout; TrainingReport says it in words
 
     def label_logits(self, model, inputs: dict) -> torch.Tensor:
         """The student's logits over the labels (a classification head's output)."""
@@ -82,10 +88,18 @@ class KDTrainer(Trainer):
         loss = kd_loss(logits, teacher, gold, self.temperature, self.alpha)
         self.loss_calls += 1
         if model.training:
-            self.loss_history.append({"loss": loss.total.item(), "kd": loss.kd.item(), "ce": loss.ce.item()})
-            if self.state.global_step % max(1, self.args.logging_steps) == 0:
-                self.log({"kd_loss": loss.kd.item(), "ce_loss": loss.ce.item()})
+            terms = {"loss": loss.total.item(), "kd": loss.kd.item(), "ce": loss.ce.item()}
+            self.loss_history.append(terms)
+            self._since_log.append(terms)
         return (loss.total, {"logits": logits}) if return_outputs else loss.total
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """The Trainer's log entry, with the mean KD and CE terms of the steps since the last one."""
+        if self._since_log and "loss" in logs:
+            for key in ("kd", "ce"):
+                logs[f"{key}_loss"] = sum(t[key] for t in self._since_log) / len(self._since_log)
+            self._since_log = []
+        super().log(logs, start_time)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         """Evaluation and `predict` with the same label logits and loss as training."""
@@ -96,3 +110,36 @@ class KDTrainer(Trainer):
             logits = self.label_logits(model, inputs)
             loss = kd_loss(logits, teacher, gold, self.temperature, self.alpha).total
         return loss, (None if prediction_loss_only else logits), None
+
+
+class TrainingReport(TrainerCallback):
+    """Training progress in words and counts: `say` gets one sentence per log entry (step,
+    epoch, KD and CE loss, samples/s); `advance(step, total)` is called after every step."""
+
+    def __init__(self, name: str, say: Callable[[str], None], advance: Callable[[int, int], None] | None = None):
+        self.name, self.say, self.advance = name, say, advance
+        self._last = (0, time.perf_counter())
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._last = (state.global_step, time.perf_counter())
+        start = f" from step {state.global_step}" if state.global_step else ""
+        self.say(f"training {self.name}{start}: {state.max_steps} steps of {args.per_device_train_batch_size} examples")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.advance:
+            self.advance(state.global_step, state.max_steps)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        if "kd_loss" not in logs:
+            if "train_runtime" in logs:
+                self.say(f"trained {self.name}: {state.global_step} steps in {logs['train_runtime']:.0f} s, "
+                         f"mean loss {logs.get('train_loss', float('nan')):.3f}")
+            return
+        step, now = state.global_step, time.perf_counter()
+        rate = (step - self._last[0]) * args.per_device_train_batch_size / max(now - self._last[1], 1e-9)
+        self._last = (step, now)
+        self.say(
+            f"{self.name} step {step}/{state.max_steps} (epoch {state.epoch:.1f}): KD loss {logs['kd_loss']:.3f}, "
+            f"CE loss {logs['ce_loss']:.3f}, {rate:.1f} samples/s"
+        )

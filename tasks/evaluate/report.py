@@ -5,7 +5,9 @@ and the gate verdict with every criterion."""
 
 from __future__ import annotations
 
+import base64
 import html
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -159,6 +161,19 @@ def write_report(
     (folder / "report.md").write_text(md, encoding="utf-8")
     (folder / "report.html").write_text(_html(md), encoding="utf-8")
     return {"markdown": folder / "report.md", "html": folder / "report.html", **plots}
+
+
+def artifact_markdown(report: dict[str, Path]) -> str:
+    """The report for the Prefect UI: plots inlined as data URIs (the UI cannot reach files
+    beside the report, so relative links would show as broken images), and where the files are."""
+    folder = report["markdown"].parent
+
+    def inline(match: re.Match) -> str:
+        data = base64.b64encode((folder / match[2]).read_bytes()).decode("ascii")
+        return f"![{match[1]}](data:image/png;base64,{data})"
+
+    body = re.sub(r"!\[([^\]]*)\]\(([^)\s]+\.png)\)", inline, report["markdown"].read_text(encoding="utf-8"))
+    return f"{body}\n---\n\nReport files: `{report['html'].resolve()}` (HTML), `{report['markdown'].resolve()}` (markdown, with the PNG plots beside it).\n"
 
 
 def _html(md: str) -> str:

@@ -7,7 +7,7 @@ import multiprocessing
 import threading
 import uuid
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -121,5 +121,8 @@ def load_batches(store: Store, run_id: str, paths: list[str]) -> LoadCounts:
             total.add(article_repo.load_staged(conn, batch, run_id))
     for batch in batches:
         batch.remove()
-    get_run_logger().info("loaded %d staged batches: %s", len(batches), asdict(total))
+    get_run_logger().info(
+        "stored %d articles and %d chunks from %d staged batches (%d duplicates, %d already stored)",
+        total.articles, total.chunks, len(batches), total.duplicates, total.already_stored,
+    )
     return total

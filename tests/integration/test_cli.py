@@ -39,11 +39,15 @@ def test_usage_errors_exit_2_with_a_message_naming_the_input(upscway, tmp_path):
 def test_run_with_failed_items_exits_1_then_sql_and_status_read_the_store(upscway, news_site, tmp_path):
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(news_site.feeds_yaml)
-    live = {"UPSCWAY_INGEST__FETCHER": "http", "UPSCWAY_INGEST__TIMEOUT_S": "1", "UPSCWAY_INGEST__MAX_BYTES": "200000"}
+    live = {"UPSCWAY_INGEST__FETCHER": "http", "UPSCWAY_INGEST__TIMEOUT_S": "1", "UPSCWAY_INGEST__MAX_BYTES": "200000",
+            "PREFECT_LOGGING_LEVEL": "INFO"}  # Prefect's default, which the test session lowers
 
     run = upscway("run", "ingest", "--feeds", str(feeds), extra_env=live)
     assert run.returncode == 1, run.stderr[-2000:]
     assert "CompletedWithFailures" in run.stdout and "item(s) failed" in run.stderr
+    # The terminal says what happened in a line, not in logs or library noise.
+    assert f"! ingest    completed with failures in " in run.stderr and f"{len(news_site.good)} articles" in run.stderr
+    assert "| INFO" not in run.stderr and "Traceback" not in run.stderr and "nanobind" not in run.stderr
 
     as_csv = upscway("sql", "SELECT count(*) AS n FROM articles", "--format", "csv")
     assert as_csv.returncode == 0
@@ -62,3 +66,7 @@ def test_run_with_failed_items_exits_1_then_sql_and_status_read_the_store(upscwa
 
     status = upscway("status")
     assert status.returncode == 0 and "articles" in status.stdout and "test-national" in status.stdout
+
+    # --verbose: the runs' logs instead of the display (a second run: the same feeds fail again).
+    again = upscway("--verbose", "run", "ingest", "--feeds", str(feeds), extra_env=live)
+    assert again.returncode == 1 and "| INFO    | Flow run" in again.stderr and "ingest finished in " in again.stderr

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL
 
 from upscway.flows.annotate import annotate
@@ -133,6 +134,11 @@ def test_evaluate_scores_candidate_and_teacher_on_the_same_gold_chunks(annotated
     for png in ("confusion_student", "confusion_teacher", "reliability_student", "reliability_teacher", "per_paper_accuracy"):
         data = (report.parent / f"{png}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
+    # The UI's copy shows the plots inline (no link to a file it cannot reach) and says where the report is.
+    with get_client(sync_client=True) as client:
+        (artifact,) = [a for a in client.read_artifacts() if a.key == f"evaluation-{result['evaluation']}"]
+    assert artifact.data.count("](data:image/png;base64,iVBORw0KGgo") == 5 and ".png)" not in artifact.data
+    assert str((report.parent / "report.html").resolve()) in artifact.data
 
 
 def test_promote_applies_the_gate_and_rollback_restores(annotated_store, monkeypatch):

@@ -72,7 +72,9 @@ def test_a_night_ingests_tags_trains_evaluates_and_decides_then_a_quiet_night_sk
     quiet = nightly(return_state=True).result()["steps"]
     assert quiet["ingest"]["articles"] == 0 and quiet["tag"]["tagged"] == 0
     assert quiet["distill"]["status"] == "skipped" and "0 new teacher labels" in quiet["distill"]["reason"]
-    assert "evaluate" not in quiet and one(demo_env, "SELECT count(*) FROM models") == [(1,)]
+    assert quiet["evaluate"] == {"status": "skipped", "reason": "no new student to evaluate: distill skipped"}
+    assert quiet["promote"] == {"status": "skipped", "reason": "no new student to promote: evaluate skipped"}
+    assert one(demo_env, "SELECT count(*) FROM models") == [(1,)]
 
     # The student's scores are cached: a second scoring of the same texts is not recomputed.
     hashes = [h for (h,) in one(demo_env, "SELECT text_hash FROM chunks LIMIT 12")]

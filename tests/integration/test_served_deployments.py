@@ -1,19 +1,33 @@
 """`upscway serve` against a real Prefect server on 127.0.0.1: the deployments of
 deployments/prefect.yaml are listed with their schedules, and a run triggered through the API
-(what the UI's "Run" button does) is picked up by the serving process and completes."""
+(what the UI's "Run" button does) is picked up by the serving process, completes, and its log
+in the server tells the story: each step's outcome and the training progress in sentences."""
 
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId, LogFilter, LogFilterFlowRunId
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def test_served_deployments_run_when_triggered_through_the_api(prefect_server, tmp_path):
     server = prefect_server
-    env = server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "data"))
+    env = server.env(
+        UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "data"), PREFECT_LOGGING_LEVEL="INFO",
+        # a one-layer student for two epochs: 12 steps, so one progress line at step 10
+        UPSCWAY_DISTILL__CHAINS_FILE=str(ROOT / "tests" / "support" / "chains.yaml"), UPSCWAY_DISTILL__CHAIN="tiny",
+        UPSCWAY_DISTILL__EPOCHS="2", UPSCWAY_DISTILL__MAX_LENGTH="64",
+    )
+    gold = subprocess.run([sys.executable, "-m", "upscway.flows.cli", "gold", "import", str(ROOT / "deployments" / "demo" / "gold.csv")],
+                          env=env, capture_output=True, text=True)
+    assert gold.returncode == 0, gold.stderr
     log = open(tmp_path / "serve.log", "wb")
     serving = subprocess.Popen([sys.executable, "-m", "upscway.flows.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -25,8 +39,9 @@ def test_served_deployments_run_when_triggered_through_the_api(prefect_server, t
             assert deployments["nightly/weekly-distillation"].parameters["ingest"] == {"enabled": False}
             assert deployments["backfill/backfill"].schedules == []
 
-            run = run_deployment("nightly/nightly", parameters={"distill": {"enabled": False}}, timeout=300, poll_interval=2)
-        assert run.state.is_completed(), (run.state, (tmp_path / "serve.log").read_text()[-3000:])
+            run = run_deployment("nightly/nightly", timeout=400, poll_interval=2)
+            assert run.state.is_completed(), (run.state, (tmp_path / "serve.log").read_text()[-3000:])
+            log = _run_log(run.id)
     finally:
         serving.terminate()
         serving.wait(timeout=30)
@@ -37,6 +52,13 @@ def test_served_deployments_run_when_triggered_through_the_api(prefect_server, t
     )
     assert counted.returncode == 0, counted.stderr
     assert int(counted.stdout.splitlines()[1]) > 0
+    # The run's log in the UI: each step's outcome in a sentence, training progress included.
+    assert any(m.startswith("ingest finished in ") and "articles and" in m for m in log), log
+    assert any(m.startswith("tag finished in ") and "chunks tagged" in m for m in log), log
+    assert any(m.startswith("training tiny-minilm-l1-") and m.endswith(": 12 steps of 16 examples") for m in log), log
+    assert any(" step 10/12 (epoch " in m and "KD loss" in m and "CE loss" in m and "samples/s" in m for m in log), log
+    assert any(m.startswith("evaluate finished in ") and "gold chunks: accuracy" in m for m in log), log
+    assert any(m.startswith("promote finished in ") and "gate verdict" in m for m in log), log
 
 
 def _wait_for_deployments(serving, tmp_path, n, timeout_s=120):
@@ -49,3 +71,15 @@ def _wait_for_deployments(serving, tmp_path, n, timeout_s=120):
             return found
         time.sleep(1)
     raise AssertionError(f"deployments not registered: {(tmp_path / 'serve.log').read_text()[-3000:]}")
+
+
+def _run_log(run_id) -> list[str]:
+    """The messages logged by a flow run and its subflows, as the UI shows them."""
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run_id])))
+        ids = [run_id, *(c.id for c in children)]
+        messages, page = [], None
+        while page is None or len(page) == 200:
+            page = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids)), limit=200, offset=len(messages))
+            messages += [entry.message for entry in page]
+        return messages

@@ -1,0 +1,97 @@
+"""What a finished flow did, in one plain sentence.
+
+The same sentence goes to the run's log (so the Prefect UI tells the story), to the CLI's
+line per step, and to the nightly summary artifact: a run is described once, here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _f(value: Any, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+
+def _pages(s: dict) -> str:
+    return (
+        f"{_n(s.get('new_urls', 0), 'new URL')}: {_n(s.get('articles', 0), 'article')} and "
+        f"{_n(s.get('chunks', 0), 'chunk')} stored, {_n(s.get('duplicates', 0), 'duplicate')}, "
+        f"{_n(s.get('failures', 0), 'failure')}"
+    )
+
+
+def _annotate(s: dict) -> str:
+    return f"{_n(s['annotated'], 'chunk')} annotated by {s['annotator']}, {_n(s['failures'], 'failure')}, cost {s['cost']:.4f}"
+
+
+def _tag(s: dict) -> str:
+    if not s["chunks"]:
+        return "nothing new to tag"
+    who = f"production model {s['production_model']}" if s["production_model"] else "no production model yet: the teacher decides"
+    return (
+        f"{_n(s['tagged'], 'chunk')} tagged, {s['offload_rate']:.0%} by the student ({who}); "
+        f"{_n(s['teacher_requests'], 'teacher request')} made, {s['teacher_requests_saved']} saved "
+        f"(about {s['estimated_cost_saved']:.4f} in cost)"
+    )
+
+
+def _distill(s: dict) -> str:
+    stages = [
+        f"{name} → {info['model']} ({info.get('steps')} steps, last KD loss {_f(info.get('last_kd'))}, "
+        f"validation agreement with its teacher {_f(info.get('validation_agreement_with_teacher'))})"
+        for name, info in s["stages"].items()
+    ]
+    return f"chain {s['chain']}: trained " + "; ".join(stages)
+
+
+def _evaluate(s: dict) -> str:
+    return (
+        f"{s['model']} on {s['gold_chunks']} gold chunks: accuracy {_f(s['accuracy'])} against "
+        f"{_f(s['teacher_accuracy'])} for {s['teacher']}; gate verdict {s['gate_verdict']}; report {s['report']}"
+    )
+
+
+def _promote(s: dict) -> str:
+    moved = s["production"] not in ("unchanged", s.get("previous_production"))
+    where = f"production is now {s['model']}" if moved else "production unchanged"
+    return f"gate verdict {s['verdict']}: {where}" + (" (forced)" if s.get("forced") else "")
+
+
+_DESCRIBE = {
+    "ingest": _pages, "backfill": _pages, "annotate": _annotate, "tag": _tag,
+    "distill": _distill, "evaluate": _evaluate, "promote": _promote,
+}
+
+
+_HEADLINE = {
+    "ingest": lambda s: f"{_n(s.get('articles', 0), 'article')}, {_n(s.get('chunks', 0), 'chunk')}",
+    "tag": lambda s: f"{s['tagged']} tagged, {s['offload_rate']:.0%} by the student",
+    "distill": lambda s: f"{_n(len(s['stages']), 'student')} trained",
+    "evaluate": lambda s: f"accuracy {_f(s['accuracy'])} (teacher {_f(s['teacher_accuracy'])})",
+    "promote": lambda s: f"{s['verdict']}, production {'unchanged' if s['production'] == 'unchanged' else s['production']}",
+}
+
+
+def headline(flow: str, summary: dict[str, Any]) -> str:
+    """The step's result in a few words, for a summary table (`describe` says it in full)."""
+    if summary.get("status") in ("skipped", "failed") or flow not in _HEADLINE:
+        return describe(flow, summary)
+    return _HEADLINE[flow](summary)
+
+
+def describe(flow: str, summary: dict[str, Any]) -> str:
+    """One sentence for a flow's summary; for a step that did not complete, why."""
+    status = summary.get("status")
+    if status == "skipped":
+        return summary["reason"]
+    if status == "failed":
+        return summary["error"]
+    try:
+        return _DESCRIBE[flow](summary)
+    except KeyError:  # a summary without the usual counts (an unknown flow, an older row)
+        return ", ".join(f"{k} {_f(v)}" for k, v in summary.items() if not isinstance(v, (dict, list)))
