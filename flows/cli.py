@@ -68,14 +68,17 @@ def main_options(
 
 
 def _settings(ctx: typer.Context):
-    from upscway.settings import load_settings
+    """The settings, built once per command from the profile, the environment and the flags."""
+    if "settings" not in ctx.obj:
+        from upscway.settings import load_settings
 
-    return load_settings(ctx.obj["profile"], ctx.obj["data_dir"])
+        ctx.obj["settings"] = load_settings(ctx.obj["profile"], ctx.obj["data_dir"])
+    return ctx.obj["settings"]
 
 
 def _finish(state) -> None:
     """Print a flow's summary and exit with the status its final state calls for."""
-    from upscway.flows.common import COMPLETED_WITH_FAILURES, failure_of
+    from upscway.flows.context import COMPLETED_WITH_FAILURES, failure_of
 
     if state.is_failed() or state.is_crashed():
         outcome = failure_of(state)
@@ -113,18 +116,22 @@ def _short(value) -> str:
 
 
 def _with_progress(ctx: typer.Context, run):
-    """Call `run()` under the live progress display (with --verbose, the logs tell it instead)."""
-    if ctx.obj["verbose"]:
-        return run()
-    from upscway import progress
+    """Call `run()` on the command's settings (built once, shared by every flow run it starts)
+    under the live progress display; with --verbose the logs tell it instead."""
+    from upscway.flows.context import using
     from upscway.flows.display import LiveDisplay
 
-    with LiveDisplay(err_console) as display:
-        progress.listen(display)
-        try:
+    from upscway import progress
+
+    with using(_settings(ctx)):
+        if ctx.obj["verbose"]:
             return run()
-        finally:
-            progress.forget(display)
+        with LiveDisplay(err_console) as display:
+            progress.listen(display)
+            try:
+                return run()
+            finally:
+                progress.forget(display)
 
 
 @run_app.command("ingest")
@@ -135,16 +142,13 @@ def run_ingest(
     limit: Optional[int] = typer.Option(None, min=1, help="Fetch at most N new pages."),
 ) -> None:
     """Fetch feeds, then the new articles they list; extract, deduplicate, chunk and store."""
-    from upscway.flows.ingest import ingest
+    from upscway.flows.ingest import ingest, sources_to_read
     from upscway.flows.runners import with_runner
-    from upscway.resources import resolve_project_file
-    from upscway.tasks.scrape.feeds import load_sources
 
     settings = _settings(ctx)  # bad settings or feeds are usage errors before any flow run starts
-    load_sources(resolve_project_file(feeds or settings.ingest.feeds_file)).select(source)
+    sources_to_read(settings, feeds, source)
     state = _with_progress(ctx, lambda: with_runner(ingest, settings.runner)(
-        feeds=str(feeds) if feeds else None, source=source, limit=limit,
-        profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True,
+        feeds=str(feeds) if feeds else None, source=source, limit=limit, return_state=True,
     ))
     _finish(state)
 
@@ -169,8 +173,7 @@ def run_backfill(
     state = _with_progress(ctx, lambda: with_runner(backfill, settings.runner)(
         source=source, since=since, until=until,
         urls=str(urls) if urls else None, html_dir=str(html_dir) if html_dir else None,
-        feeds=str(feeds) if feeds else None, limit=limit,
-        profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True,
+        feeds=str(feeds) if feeds else None, limit=limit, return_state=True,
     ))
     _finish(state)
 
@@ -192,8 +195,7 @@ def run_annotate(
     if teacher not in (None, "openai", "transformers", "embedding", "encoder"):
         raise InputError(f"--teacher {teacher!r}: expected openai, transformers, embedding or encoder")
     state = _with_progress(ctx, lambda: with_runner(annotate, settings.runner)(
-        teacher=teacher, only_unlabeled=only_unlabeled, since=since, source=source, limit=limit,
-        profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True,
+        teacher=teacher, only_unlabeled=only_unlabeled, since=since, source=source, limit=limit, return_state=True,
     ))
     _finish(state)
 
@@ -207,8 +209,7 @@ def run_distill(
     """Train the students of a distillation chain; each becomes a candidate in `models`."""
     from upscway.flows.distill import distill
 
-    _settings(ctx)
-    state = _with_progress(ctx, lambda: distill(chain=chain, stage=stage, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True))
+    state = _with_progress(ctx, lambda: distill(chain=chain, stage=stage, return_state=True))
     _finish(state)
 
 
@@ -222,10 +223,7 @@ def run_evaluate(
     """Score a candidate and its teacher on the same gold chunks; store the evaluation."""
     from upscway.flows.evaluate import evaluate
 
-    _settings(ctx)
-    _finish(_with_progress(ctx, lambda: evaluate(
-        model=model, gold_split=gold_split, teacher=teacher, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True
-    )))
+    _finish(_with_progress(ctx, lambda: evaluate(model=model, gold_split=gold_split, teacher=teacher, return_state=True)))
 
 
 @run_app.command("promote")
@@ -238,10 +236,7 @@ def run_promote(
     """Evaluate if needed, apply the gate, and move `production` to the model on a pass."""
     from upscway.flows.promote import promote
 
-    _settings(ctx)
-    _finish(_with_progress(ctx, lambda: promote(
-        model=model, force=force, reason=reason, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True
-    )))
+    _finish(_with_progress(ctx, lambda: promote(model=model, force=force, reason=reason, return_state=True)))
 
 
 @run_app.command("tag")
@@ -255,9 +250,7 @@ def run_tag(
     from upscway.flows.tag import tag
 
     settings = _settings(ctx)
-    _finish(_with_progress(ctx, lambda: with_runner(tag, settings.runner)(
-        since=since, limit=limit, profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True
-    )))
+    _finish(_with_progress(ctx, lambda: with_runner(tag, settings.runner)(since=since, limit=limit, return_state=True)))
 
 
 @run_app.command("nightly")
@@ -275,7 +268,7 @@ def run_nightly(
     from upscway.flows.nightly import nightly
     from upscway.flows.parameters import DistillStep, IngestStep, PromoteStep, TagStep
 
-    _settings(ctx)
+    _settings(ctx)  # bad settings are usage errors before any flow run starts
     unknown = set(skip) - {"ingest", "tag", "distill", "promote"}
     if unknown:
         raise InputError(f"--skip {', '.join(sorted(unknown))}: expected ingest, tag, distill or promote")
@@ -283,16 +276,9 @@ def run_nightly(
         ingest=IngestStep(enabled="ingest" not in skip, source=source, limit=limit),
         tag=TagStep(enabled="tag" not in skip),
         distill=DistillStep(enabled="distill" not in skip, chain=chain, min_new_teacher_labels=min_new_teacher_labels),
-        promote=PromoteStep(enabled="promote" not in skip),
-        profile=ctx.obj["profile"], data_dir=ctx.obj["data_dir"], return_state=True,
+        promote=PromoteStep(enabled="promote" not in skip), return_state=True,
     ))
     _finish(state)
-
-
-def _store(settings):
-    from upscway.flows.common import open_store
-
-    return open_store(settings)
 
 
 @gold_app.command("export")
@@ -305,19 +291,10 @@ def gold_export(
     seed: int = typer.Option(0, help="Seed of the random strategy."),
 ) -> None:
     """Write chunks for people to verify (text, source URL, the teacher's label and probabilities)."""
-    from upscway.storage import gold as repo
-    from upscway.tasks.annotate import gold
-    from upscway.tasks.annotate.taxonomy import load_task
+    from upscway.flows import commands
 
-    settings = _settings(ctx)
-    task = load_task(settings.teacher.task_file)
-    store = _store(settings)
-    with store.reader() as conn:
-        candidates = repo.candidates(conn, task.name, annotator)
-        disagreeing = repo.disagreeing_hashes(conn, task.name) if strategy == "disagreement" else set()
-    chosen = gold.select(candidates, strategy, n, disagreeing, seed)
-    gold.write_csv(out, chosen, task)
-    console.print(f"wrote {len(chosen)} chunks ({strategy}, of {len(candidates)} annotated and not yet verified) to {out}")
+    written, candidates = commands.gold_export(_settings(ctx), strategy, n, out, annotator, seed)
+    console.print(f"wrote {written} chunks ({strategy}, of {candidates} annotated and not yet verified) to {out}")
 
 
 @gold_app.command("import")
@@ -328,81 +305,46 @@ def gold_import(
     annotator: Optional[str] = typer.Option(None, help="Annotator for rows that name none."),
 ) -> None:
     """Validate and import verified labels; earlier labels stay as history. Reports agreement."""
-    from upscway.storage import gold as repo
-    from upscway.tasks.annotate import gold
-    from upscway.tasks.annotate.taxonomy import load_task
-    from upscway.tasks.chunk import load_tokenizer
+    from upscway.flows import commands
 
-    settings = _settings(ctx)
-    task = load_task(settings.teacher.task_file)
-    store = _store(settings)
-    rows = gold.read_label_studio(file, annotator) if file.suffix.lower() == ".json" else gold.read_csv(file, annotator)
-    if not rows:
-        raise InputError(f"{file} has no labelled rows")
-    with store.reader() as conn:
-        known = repo.stored_texts(conn, [r.chunk_id for r in rows if r.chunk_id])
-    valid, errors = gold.validate(rows, task, known)
-    for line, reason in errors:
+    try:
+        report = commands.gold_import(_settings(ctx), file, annotator, skip_invalid)
+    except commands.InvalidRows as exc:
+        for line, reason in exc.errors:
+            err_console.print(f"{file}:{line}: {reason}")
+        raise
+    for line, reason in report.errors:
         err_console.print(f"{file}:{line}: {reason}")
-    if errors and not skip_invalid:
-        raise InputError(f"{len(errors)} of {len(rows)} rows in {file} are invalid; nothing imported (fix them, or pass --skip-invalid)")
-    tokenizer = load_tokenizer(settings.chunk.tokenizer)
-    with store.transaction() as conn:
-        import_id, added, unchanged = repo.import_rows(
-            conn, valid, task.name, str(file), lambda t: len(tokenizer.encode(t, add_special_tokens=False).ids)
-        )
-    with store.reader() as conn:
-        pairs = repo.agreement_pairs(conn, task.name)
-        counts = repo.counts_by_label(conn, task.name)
-    console.print(f"imported {added} labels (import {import_id}), {unchanged} unchanged, {len(errors)} invalid rows skipped")
-    console.print("gold labels by class: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    for (a, b), (xs, ys) in sorted(pairs.items()):
-        kappa = gold.cohen_kappa(xs, ys)
-        console.print(f"agreement {a} vs {b}: {len(xs)} chunks, Cohen's kappa {kappa:.3f}")
-    if errors:
+    console.print(f"imported {report.added} labels (import {report.import_id}), {report.unchanged} unchanged, {len(report.errors)} invalid rows skipped")
+    console.print("gold labels by class: " + ", ".join(f"{k} {v}" for k, v in report.by_label.items()))
+    for pair in report.agreement:
+        console.print(f"agreement {pair.a} vs {pair.b}: {pair.chunks} chunks, Cohen's kappa {pair.kappa:.3f}")
+    if report.errors:
         raise typer.Exit(EXIT_FAILURES)
 
 
 @models_app.command("list")
 def models_list(ctx: typer.Context, format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f")) -> None:
     """Registered students, newest first."""
-    from upscway.storage import models as registry
+    from upscway.flows import commands
 
-    with _store(_settings(ctx)).reader() as conn:
-        columns, rows = registry.list_models(conn)
-    _print_rows(columns, rows, format)
-
-
-def _model(ctx: typer.Context, model_id: str) -> dict:
-    from upscway.storage import models as registry
-
-    with _store(_settings(ctx)).reader() as conn:
-        found = registry.get(conn, model_id)
-    if found is None:
-        raise InputError(f"no model {model_id!r} in the registry (see `upscway models list`)")
-    return found
+    _print_rows(*commands.models_table(_settings(ctx)), format)
 
 
 @models_app.command("show")
 def models_show(ctx: typer.Context, model_id: str) -> None:
     """One model: where it is, what taught it, its configuration and metrics."""
-    console.print_json(json.dumps(_model(ctx, model_id), default=str))
+    from upscway.flows import commands
+
+    console.print_json(json.dumps(commands.model(_settings(ctx), model_id), default=str))
 
 
 @models_app.command("export")
 def models_export(ctx: typer.Context, model_id: str, out: Path = typer.Option(..., "--out", help="Folder to write.")) -> None:
     """Full Hugging Face weights: a causal-LM student's LoRA merged into its base (what vLLM serves)."""
-    import shutil
+    from upscway.flows import commands
 
-    model = _model(ctx, model_id)
-    if model["status"] != "candidate":
-        raise InputError(f"model {model_id} is {model['status']}, not a trained candidate")
-    if model["kind"] == "causal-lm":
-        from upscway.tasks.distill.causal_lm import merge_adapter
-
-        merge_adapter(model["base_model"], model["path"], out)
-    else:
-        shutil.copytree(model["path"], out, ignore=shutil.ignore_patterns("checkpoints", "data", "merged"), dirs_exist_ok=True)
+    commands.export_model(_settings(ctx), model_id, out)
     console.print(f"exported {model_id} to {out}")
 
 
@@ -417,15 +359,10 @@ def models_promote(
 @models_app.command("rollback")
 def models_rollback(ctx: typer.Context, reason: Optional[str] = typer.Option(None, help="Why (recorded).")) -> None:
     """Point `production` back at the model it held before the last promotion."""
-    from upscway.storage import models as registry
+    from upscway.flows import commands
 
-    store = _store(_settings(ctx))
-    with store.transaction() as conn:
-        last = registry.last_promotion(conn, "production")
-        if last is None or last[1] is None:
-            raise InputError("no earlier production model to roll back to")
-        registry.move_alias(conn, "production", last[1], "rollback", reason)
-    console.print(f"production: {last[0]} -> {last[1]}")
+    before, after = commands.rollback_production(_settings(ctx), reason)
+    console.print(f"production: {before} -> {after}")
 
 
 def _print_rows(columns: list[str], rows: list[tuple], fmt: OutputFormat, title: str | None = None) -> None:
@@ -449,12 +386,9 @@ def sql_command(
     format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
 ) -> None:
     """Run read-only SQL over the store (waits while a writer holds the file)."""
-    from upscway.storage.adhoc import run_query
-    from upscway.storage.store import Store
+    from upscway.flows import commands
 
-    settings = _settings(ctx)
-    columns, rows = run_query(Store(settings.database_path, settings.storage.lock_timeout_s), query)
-    _print_rows(columns, rows, format)
+    _print_rows(*commands.sql(_settings(ctx), query), format)
 
 
 @app.command("query")
@@ -465,11 +399,10 @@ def query_command(
     format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
 ) -> None:
     """Run a named report query (read-only)."""
-    from upscway.storage.adhoc import named_queries, run_named
-    from upscway.storage.store import Store
+    from upscway.flows import commands
 
     if name is None:
-        _print_rows(["query", "what"], list(named_queries().items()), format)
+        _print_rows(["query", "what"], list(commands.named_queries().items()), format)
         return
     pairs = {}
     for item in param:
@@ -477,24 +410,18 @@ def query_command(
         if not sep:
             raise InputError(f"--param {item!r}: expected name=value")
         pairs[key.strip()] = value
-    settings = _settings(ctx)
-    columns, rows = run_named(Store(settings.database_path, settings.storage.lock_timeout_s), name, pairs)
-    _print_rows(columns, rows, format)
+    _print_rows(*commands.named_query(_settings(ctx), name, pairs), format)
 
 
 @app.command("status")
 def status_command(ctx: typer.Context) -> None:
     """What the store holds: counts, sources, last runs and failures."""
-    from upscway.storage.statements import statements
-    from upscway.storage.store import Store
+    from upscway.flows import commands
 
     settings = _settings(ctx)
-    store = Store(settings.database_path, settings.storage.lock_timeout_s)
     console.print(f"store: {settings.database_path} (profile {settings.profile})")
-    with store.reader() as conn:
-        for name, query in statements("status").items():
-            cursor = conn.execute(query)
-            _print_rows([d[0] for d in cursor.description], cursor.fetchall(), OutputFormat.table, title=name.replace("_", " "))
+    for title, columns, rows in commands.status(settings):
+        _print_rows(columns, rows, OutputFormat.table, title=title)
 
 
 @app.command("serve")
@@ -509,8 +436,8 @@ def serve_command(
     --profile / --data-dir) before starting it. Point it at a server with PREFECT_API_URL.
     """
     from prefect import serve
-
     from upscway.flows.serve import load_deployments
+
     from upscway.resources import resolve_project_file
 
     settings = _settings(ctx)

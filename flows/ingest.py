@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import flow, unmapped
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
+from upscway.flows.context import run_context
+from upscway.tasks.scrape.batches import store_pages
+from upscway.tasks.scrape.feeds import Source, load_sources
+from upscway.tasks.scrape.steps import read_feed, record_feeds
 
-from upscway.flows.common import begin_run, counts_summary, end_run, fail_run, store_pages
 from upscway.resources import resolve_project_file
-from upscway.tasks.scrape.feeds import load_sources
-from upscway.tasks.scrape.steps import close_shared, read_feed, record_feeds
+from upscway.settings import Settings
+
+
+def sources_to_read(settings: Settings, feeds: str | Path | None, source: str | None) -> list[Source]:
+    """The enabled sources of the feeds file (or only `source`); a bad file or name is an
+    InputError naming it, raised before any run starts when the CLI calls this first."""
+    return load_sources(resolve_project_file(feeds or settings.ingest.feeds_file)).select(source)
 
 
 @flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=4))
@@ -22,18 +32,12 @@ def ingest(
 ) -> State:
     """Read every enabled source's feeds (or only `source`), fetch the entries not stored yet
     (at most `limit`), and store their articles and chunks."""
-    ctx = begin_run("ingest", profile, data_dir, {"feeds": feeds, "source": source, "limit": limit})
-    try:
-        sources = load_sources(resolve_project_file(feeds or ctx.settings.ingest.feeds_file)).select(source)
+    with run_context("ingest", {"feeds": feeds, "source": source, "limit": limit}, profile, data_dir) as run:
+        sources = sources_to_read(run.settings, feeds, source)
         jobs = [(s, url) for s in sources for url in s.feeds]
         outcomes = read_feed.map(
-            unmapped(ctx.store), [s for s, _ in jobs], [u for _, u in jobs], unmapped(ctx.settings.ingest)
+            unmapped(run.store), [s for s, _ in jobs], [u for _, u in jobs], unmapped(run.settings.ingest)
         ).result()
-        requests = record_feeds(ctx.store, ctx.run_id, outcomes, sources, limit)
-        counts = store_pages(ctx, requests)
-    except BaseException as exc:
-        fail_run(ctx, exc)
-        raise
-    finally:
-        close_shared()
-    return end_run(ctx, {"sources": len(sources), "feeds": len(jobs), "new_urls": len(requests), **counts_summary(counts)})
+        requests = record_feeds(run.store, run.run_id, outcomes, sources, limit)
+        counts = store_pages(run.store, run.layout, run.run_id, requests, run.settings.ingest, run.settings.chunk)
+        return run.finish({"sources": len(sources), "feeds": len(jobs), "new_urls": len(requests), **counts.summary()})

@@ -18,9 +18,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed, State
-
-from upscway import progress
-from upscway.flows.common import COMPLETED_WITH_FAILURES, RunContext, begin_run, fail_run, failure_of
+from upscway.flows.context import COMPLETED_WITH_FAILURES, RunContext, failure_of, run_context
 from upscway.flows.distill import distill as distill_flow
 from upscway.flows.evaluate import evaluate as evaluate_flow
 from upscway.flows.ingest import ingest as ingest_flow
@@ -29,11 +27,9 @@ from upscway.flows.parameters import DistillStep, IngestStep, PromoteStep, TagSt
 from upscway.flows.promote import promote as promote_flow
 from upscway.flows.runners import with_runner
 from upscway.flows.tag import tag as tag_flow
-from upscway.storage import annotations as annotation_repo
-from upscway.storage import runs
-from upscway.tasks.annotate.taxonomy import load_task
-from upscway.tasks.distill.chains import load_chain
+from upscway.tasks.distill.steps import last_student_and_first_teacher, retraining_due
 
+from upscway import progress
 
 STEPS = ("ingest", "tag", "distill", "evaluate", "promote")
 
@@ -57,17 +53,6 @@ def _skip(outcomes: dict[str, dict], name: str, reason: str) -> None:
     progress.finished(name, "skipped", reason)
 
 
-def retraining_due(ctx: RunContext, step: DistillStep) -> tuple[bool, str, int, int]:
-    """(due, chain, new teacher labels since the chain last trained, threshold)."""
-    chain = step.chain or ctx.settings.distill.chain
-    threshold = ctx.settings.distill.min_new_teacher_labels if step.min_new_teacher_labels is None else step.min_new_teacher_labels
-    first = load_chain(chain, ctx.settings.distill.chains_file)[0]  # taught by annotations: chains are validated
-    version = load_task(ctx.settings.teacher.task_file).version
-    with ctx.store.reader() as conn:
-        new = annotation_repo.new_since_training(conn, first.teacher.annotations, version, chain)
-    return new >= threshold, chain, new, threshold
-
-
 @flow(name="nightly")
 def nightly(
     ingest: IngestStep = IngestStep(),
@@ -79,31 +64,25 @@ def nightly(
 ) -> State:
     """The daily pipeline; every step can be switched off or narrowed in the parameters."""
     parameters = {"ingest": ingest.model_dump(), "tag": tag.model_dump(), "distill": distill.model_dump(), "promote": promote.model_dump()}
-    ctx = begin_run("nightly", profile, data_dir, parameters)
-    where = {"profile": profile, "data_dir": data_dir}
-    outcomes: dict[str, dict] = {}
-    try:
+    with run_context("nightly", parameters, profile, data_dir) as run:
+        outcomes: dict[str, dict] = {}
         if ingest.enabled:
-            _run_step(outcomes, "ingest", with_runner(ingest_flow, ctx.settings.runner), source=ingest.source, limit=ingest.limit, **where)
+            _run_step(outcomes, "ingest", with_runner(ingest_flow, run.settings.runner), source=ingest.source, limit=ingest.limit)
         if tag.enabled:
-            _run_step(outcomes, "tag", with_runner(tag_flow, ctx.settings.runner), since=tag.since, limit=tag.limit, **where)
+            _run_step(outcomes, "tag", with_runner(tag_flow, run.settings.runner), since=tag.since, limit=tag.limit)
         if distill.enabled:
-            due, chain, new, threshold = retraining_due(ctx, distill)
+            chain = distill.chain or run.settings.distill.chain
+            due, why = retraining_due(run.store, run.settings, chain, distill.min_new_teacher_labels)
             if not due:
-                _skip(outcomes, "distill", f"{new} new teacher labels since chain {chain} last trained, fewer than {threshold}")
-            elif trained := _run_step(outcomes, "distill", distill_flow, chain=chain, **where):
-                model = list(trained["stages"].values())[-1]["model"]
-                root = list(trained["stages"].values())[0]["teacher"]  # what production replaces
-                evaluated = _run_step(outcomes, "evaluate", evaluate_flow, model=model, teacher=root, **where)
-                if evaluated and promote.enabled:
-                    _run_step(outcomes, "promote", promote_flow, model=model, **where)
+                _skip(outcomes, "distill", why)
+            elif trained := _run_step(outcomes, "distill", distill_flow, chain=chain):
+                model, root = last_student_and_first_teacher(trained)
+                if _run_step(outcomes, "evaluate", evaluate_flow, model=model, teacher=root) and promote.enabled:
+                    _run_step(outcomes, "promote", promote_flow, model=model)
         for name, step in (("ingest", ingest), ("tag", tag), ("distill", distill), ("evaluate", None), ("promote", promote)):
             if name not in outcomes:
                 _skip(outcomes, name, "switched off in this run's parameters" if step and not step.enabled else _why_not(name, outcomes))
-    except BaseException as exc:
-        fail_run(ctx, exc)
-        raise
-    return _finish(ctx, outcomes)
+        return _finish(run, outcomes)
 
 
 def _why_not(name: str, outcomes: dict[str, dict]) -> str:
@@ -112,18 +91,19 @@ def _why_not(name: str, outcomes: dict[str, dict]) -> str:
     return f"no new student to {name}: {before} {outcomes[before]['status']}"
 
 
-def _finish(ctx: RunContext, outcomes: dict[str, dict]) -> State:
+def _finish(run: RunContext, outcomes: dict[str, dict]) -> State:
+    """The night's state: Failed when a step failed, CompletedWithFailures when a step recorded
+    failed items, else Completed; with the summary artifact and the `flow_runs` row."""
     outcomes = {name: outcomes[name] for name in STEPS}
     failed = [name for name, o in outcomes.items() if o["status"] == "failed"]
     partial = [name for name, o in outcomes.items() if o["status"] == "completed_with_failures"]
-    summary = {"run_id": ctx.run_id, "steps": outcomes, "failed_items": sum(o.get("failures", 0) for o in outcomes.values())}
+    summary = {"run_id": run.run_id, "steps": outcomes, "failed_items": sum(o.get("failures", 0) for o in outcomes.values())}
     report = outcomes.get("evaluate", {}).get("report")
     if report:
         summary["report"] = report
     create_markdown_artifact(summary_markdown(outcomes), key="nightly-summary", description="what each step of the nightly run did")
     status = "failed" if failed else "completed_with_failures" if partial else "completed"
-    with ctx.store.transaction() as conn:
-        runs.finish_run(conn, ctx.run_id, status, summary)
+    run.record(status, summary)
     if failed:
         return Failed(message=f"step(s) failed: {', '.join(failed)}", data=summary)
     if partial:

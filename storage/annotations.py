@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
-
 from upscway.storage.statements import sql
 
 

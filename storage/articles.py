@@ -7,22 +7,12 @@ text (a syndicated copy) becomes an alias of the first article, so it is never f
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import duckdb
-
 from upscway.storage.runs import record_failures
 from upscway.storage.staging import StagedBatch
 from upscway.storage.statements import sql
-
-
-def article_id(canonical_url: str) -> str:
-    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:16]
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -36,6 +26,10 @@ class LoadCounts:
     def add(self, other: "LoadCounts") -> None:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def summary(self) -> dict[str, int]:
+        """The counts a run reports (its failures are counted from the failures table)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "failures"}
 
 
 def upsert_sources(conn: duckdb.DuckDBPyConnection, sources: list[tuple[str, str]]) -> None:

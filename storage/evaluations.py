@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import duckdb
-
 from upscway.storage.statements import sql
 
 

@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Sequence
 
 import duckdb
-
-from upscway.storage.articles import article_id, content_hash, upsert_sources
+from upscway.storage.articles import upsert_sources
 from upscway.storage.statements import sql
-from upscway.tasks.annotate.gold import Candidate, GoldRow
-from upscway.tasks.chunk import text_hash
+
+from upscway.hashing import article_id, content_hash, text_hash
+from upscway.records import Candidate, GoldRow
 
 GOLD_SOURCE = "gold"
 

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import duckdb
-
 from upscway.storage.statements import sql
 
 

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-
 from upscway.storage.statements import sql
 
-
-@dataclass(frozen=True)
-class Failure:
-    stage: str
-    item: str
-    reason: str
+from upscway.records import Failure
 
 
 def start_run(conn: duckdb.DuckDBPyConnection, run_id: str, flow: str, parameters: dict[str, Any]) -> None:

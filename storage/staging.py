@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from upscway.storage.runs import Failure
+from upscway.records import Failure
 
 FILES = ("articles", "chunks", "failures")
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import duckdb
+from collections.abc import Sequence
+from typing import Any
 
+import duckdb
 from upscway.storage.statements import sql
 
 
@@ -11,11 +13,13 @@ def untagged(conn: duckdb.DuckDBPyConnection, task: str, since: str | None = Non
     return conn.execute(sql("tags", "untagged"), {"task": task, "since": since, "limit": limit}).fetchall()
 
 
-def insert(conn: duckdb.DuckDBPyConnection, task: str, rows: list[dict], run_id: str) -> None:
-    if rows:
+def insert(conn: duckdb.DuckDBPyConnection, task: str, tags: Sequence[Any], run_id: str) -> None:
+    """Store final tags (records with chunk_id, text_hash, label, probs, confidence,
+    decided_by and annotator)."""
+    if tags:
         conn.execute(sql("tags", "insert"), {
             "task": task, "run_id": run_id,
-            **{key: [r[field] for r in rows] for key, field in (
+            **{key: [getattr(t, field) for t in tags] for key, field in (
                 ("chunk_ids", "chunk_id"), ("hashes", "text_hash"), ("labels", "label"), ("probs", "probs"),
                 ("confidences", "confidence"), ("decided_by", "decided_by"), ("annotators", "annotator"))},
         })

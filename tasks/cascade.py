@@ -1,13 +1,81 @@
-"""The cascade's routing rule: which chunks the student decides and which go to the teacher."""
+"""The cascade: the production student decides the chunks it is sure of, the teacher the rest.
+
+Plain functions over scores, so routing and its statistics are tested on hand-made
+probabilities; `tasks/tagging.py` feeds them from the store and the models.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+Probs = Sequence[float]
 
 
-def is_uncertain(probs: Sequence[float], confidence_threshold: float, relevance_band: tuple[float, float]) -> bool:
+@dataclass(frozen=True)
+class Tag:
+    """A chunk's final label and who decided it."""
+
+    chunk_id: str
+    text_hash: str
+    label: str
+    probs: list[float]
+    confidence: float
+    decided_by: str  # student | teacher
+    annotator: str
+
+
+def is_uncertain(probs: Probs, confidence_threshold: float, relevance_band: tuple[float, float]) -> bool:
     """True when the student's top probability is below the threshold, or when its relevance
     (1 - p(NOT_RELEVANT), label 0) falls inside the uncertainty band."""
     relevance = 1.0 - probs[0]
     low, high = relevance_band
     return max(probs) < confidence_threshold or low <= relevance <= high
+
+
+def for_teacher(hashes: Sequence[str], student: Mapping[str, Probs], threshold: float, band: tuple[float, float]) -> set[str]:
+    """The chunk texts the teacher must decide: those the student did not score (no
+    production model) or is unsure of."""
+    return {h for h in hashes if h not in student or is_uncertain(student[h], threshold, band)}
+
+
+def final_tags(
+    chunks: Sequence[tuple[str, str]], student: Mapping[str, Probs], teacher: Mapping[str, Probs], unsure: set[str],
+    names: Sequence[str], student_annotator: str | None, teacher_annotator: str,
+) -> list[Tag]:
+    """One tag per (chunk id, text hash): the teacher's answer where the student was unsure,
+    the student's elsewhere. An unsure chunk the teacher could not answer gets no tag yet (its
+    failure is recorded; a later run tags it)."""
+    tags = []
+    for chunk_id, text_hash in chunks:
+        if text_hash in unsure:
+            if text_hash not in teacher:
+                continue
+            probs, decided_by, annotator = teacher[text_hash], "teacher", teacher_annotator
+        else:
+            probs, decided_by, annotator = student[text_hash], "student", student_annotator
+        best = max(range(len(probs)), key=probs.__getitem__)
+        tags.append(Tag(chunk_id, text_hash, names[best], list(probs), probs[best], decided_by, annotator))
+    return tags
+
+
+def statistics(
+    tags: Sequence[Tag], student: Mapping[str, Probs], teacher: Mapping[str, Probs], requests: int, cost_per_answer: float
+) -> dict:
+    """Offload (the share the student decided), teacher requests made and saved, the cost
+    saved (saved requests × the teacher's mean cost per answer), and agreement where both
+    labelled the same text."""
+    by_student = sum(t.decided_by == "student" for t in tags)
+    both = [h for h in student if h in teacher]
+    agree = sum(_top(student[h]) == _top(teacher[h]) for h in both)
+    return {
+        "tagged": len(tags), "by_student": by_student, "by_teacher": len(tags) - by_student,
+        "offload_rate": by_student / len(tags) if tags else 0.0,
+        "teacher_requests": requests, "teacher_requests_saved": by_student,
+        "estimated_cost_saved": round(by_student * cost_per_answer, 6),
+        "agreement_on_both_labelled": agree / len(both) if both else None, "both_labelled": len(both),
+    }
+
+
+def _top(probs: Probs) -> int:
+    return max(range(len(probs)), key=probs.__getitem__)

@@ -10,7 +10,6 @@ at token boundaries. Consecutive chunks share up to `overlap` tokens of whole se
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from bisect import bisect_left
@@ -19,6 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from tokenizers import Tokenizer
+
+from upscway.hashing import text_hash
 
 LOGGER = logging.getLogger(__name__)
 
@@ -45,10 +46,6 @@ class Chunk:
     text: str
     token_count: int
     text_hash: str
-
-
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @lru_cache(maxsize=4)

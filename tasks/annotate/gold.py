@@ -13,36 +13,15 @@ import json
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from upscway.errors import InputError
 from upscway.tasks.annotate.taxonomy import TaskDefinition
+
+from upscway.errors import InputError
+from upscway.records import Candidate, GoldRow
 
 CSV_COLUMNS = ["chunk_id", "text", "source_url", "teacher_label", "teacher_probs", "gold_label", "annotator", "note"]
 STRATEGIES = ("uncertainty", "disagreement", "random")
-
-
-@dataclass
-class GoldRow:
-    line: int
-    chunk_id: str
-    text: str
-    gold_label: str
-    annotator: str
-    note: str = ""
-    source_url: str = ""
-
-
-@dataclass
-class Candidate:
-    chunk_id: str
-    text: str
-    source_url: str
-    teacher_label: str
-    probs: list[float]
-    confidence: float
-    text_hash: str
 
 
 def select(candidates: Sequence[Candidate], strategy: str, n: int, disagreeing: set[str] = frozenset(), seed: int = 0) -> list[Candidate]:

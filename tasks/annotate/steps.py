@@ -1,25 +1,30 @@
-"""The annotate stage as Prefect tasks: plan what still needs an answer, then annotate and
-store one batch per task. Tasks pass text hashes and counts; texts are read from the store."""
+"""The annotate stage: plan what still needs an answer, then annotate and store one batch per
+Prefect task, two batches in flight. Tasks pass text hashes and counts; texts are read from
+the store. Used by the annotate flow, by distill (a student relabelling for the next stage),
+by evaluate (gold chunks a teacher has not answered) and by tag (what the student is unsure of).
+"""
 
 from __future__ import annotations
 
 import os
-import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from prefect import get_run_logger, task
-
-from upscway.errors import InputError
-from upscway.settings import TeacherSettings
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.futures import PrefectFuture, as_completed
 from upscway.storage import annotations as repo
-from upscway.storage.runs import Failure, record_failures
+from upscway.storage.runs import record_failures
 from upscway.storage.store import Store
+from upscway.tasks import resources
 from upscway.tasks.annotate.taxonomy import TaskDefinition
-from upscway.tasks.annotate.teacher import Teacher, TeacherFailure, make_teacher
+from upscway.tasks.annotate.teacher import Teacher, TeacherFailure
+from upscway.tasks.annotate.teachers import make_teacher
 from upscway.tasks.limits import teacher_slots, writer_slot
 
-_TEACHERS: dict[str, Teacher] = {}
-_LOCK = threading.Lock()
+from upscway import progress
+from upscway.errors import InputError
+from upscway.records import Failure
+from upscway.settings import TeacherSettings
 
 
 def resolve_api_key(settings: TeacherSettings) -> str | None:
@@ -39,20 +44,13 @@ def resolve_api_key(settings: TeacherSettings) -> str | None:
 
 
 def shared_teacher(task_def: TaskDefinition, settings: TeacherSettings) -> Teacher:
-    """One teacher per settings in this process: a model is loaded once, a client's connection
-    pool is shared by every batch."""
-    key = f"{task_def.version}:{settings.model_dump_json()}"
-    with _LOCK:
-        if key not in _TEACHERS:
-            _TEACHERS[key] = make_teacher(task_def, settings, resolve_api_key(settings) if settings.backend == "openai" else None)
-        return _TEACHERS[key]
-
-
-def close_teachers() -> None:
-    with _LOCK:
-        for teacher in _TEACHERS.values():
-            teacher.close()
-        _TEACHERS.clear()
+    """One teacher per settings in this run's process: a model is loaded once, a client's
+    connection pool is shared by every batch; closed with the run's resources."""
+    return resources.current().shared(
+        "teacher", f"{task_def.version}:{settings.model_dump_json()}",
+        lambda: make_teacher(task_def, settings, resolve_api_key(settings) if settings.backend == "openai" else None),
+        lambda teacher: teacher.close(),
+    )
 
 
 @dataclass
@@ -106,4 +104,58 @@ def annotate_batch(store: Store, run_id: str, task_def: TaskDefinition, settings
     return BatchCounts(
         annotated=stored, failures=len(failures), tokens_in=sum(r.tokens_in for r in rows),
         tokens_out=sum(r.tokens_out for r in rows), cost=sum(r.cost for r in rows),
+    )
+
+
+IN_FLIGHT = 2  # batches: the next one is being answered while the last is stored
+
+
+def annotate_pending(
+    store: Store,
+    run_id: str,
+    settings: TeacherSettings,
+    task_def: TaskDefinition,
+    *,
+    source: str | None = None,
+    since: str | None = None,
+    limit: int | None = None,
+    only_unlabeled: bool = False,
+    hashes: list[str] | None = None,
+) -> dict:
+    """Annotate what this teacher has not answered yet (or exactly `hashes`),
+    `settings.batch_size` per task; return a summary. Used by this flow, by `distill` (a student
+    relabelling for the next stage) and by `tag` (the chunks the student is unsure of)."""
+    annotator = shared_teacher(task_def, settings).annotator_id
+    if hashes is None:
+        hashes = plan_annotation(store, annotator, task_def.version, source, since, limit, only_unlabeled)
+    size = settings.batch_size
+    pending = [hashes[i : i + size] for i in range(0, len(hashes), size)]
+    artifact = create_progress_artifact(0.0, description=f"annotate {len(hashes)} chunks with {annotator}")
+    total, done = BatchCounts(), 0
+    in_flight: dict[PrefectFuture, int] = {}
+    progress.report("annotate", 0, len(hashes))
+    while pending or in_flight:
+        while pending and len(in_flight) < IN_FLIGHT:
+            batch = pending.pop(0)
+            in_flight[annotate_batch.submit(store, run_id, task_def, settings, batch)] = len(batch)
+        finished = next(as_completed(list(in_flight)))
+        done += in_flight.pop(finished)
+        total.add(finished.result())
+        update_progress_artifact(artifact, 100.0 * done / max(1, len(hashes)))
+        progress.report("annotate", done, len(hashes))
+    with store.reader() as conn:
+        by_label = [row for row in repo.run_summary(conn, run_id)]
+    create_markdown_artifact(_summary_markdown(annotator, task_def.version, by_label, total), description="annotation summary")
+    summary = {"annotator": annotator, "prompt_version": task_def.version, "to_annotate": len(hashes), **asdict(total)}
+    summary["cost"] = round(summary["cost"], 6)
+    summary["labels"] = {label: n for label, n, *_ in by_label}
+    return summary
+
+
+def _summary_markdown(annotator: str, version: str, by_label: list[tuple], total: BatchCounts) -> str:
+    rows = "\n".join(f"| {label} | {n} |" for label, n, *_ in by_label)
+    return (
+        f"## Annotation with `{annotator}` (prompt {version})\n\n| label | chunks |\n|---|---|\n{rows}\n\n"
+        f"Stored {total.annotated}, failed {total.failures}; tokens in {total.tokens_in}, out {total.tokens_out}; "
+        f"cost {total.cost:.4f}.\n"
     )

@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass, field
 
 import duckdb
-
 from upscway.storage.statements import sql
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 

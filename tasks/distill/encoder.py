@@ -10,7 +10,6 @@ import logging
 from pathlib import Path
 
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
 from upscway.tasks.annotate.embedding_teacher import PACKAGED, packaged_minilm
 
 
@@ -57,40 +56,3 @@ def load_encoder_student(base: str = PACKAGED, labels: list[str] | None = None, 
     if keep_layers:
         prune_layers(model, keep_layers)
     return model, tokenizer
-
-
-class EncoderTeacher:
-    """A trained encoder student teaching the next stage: its label softmax as soft labels."""
-
-    def __init__(self, task, model_dir: str | Path, annotator_id: str, batch_size: int = 32, max_length: int = 256):
-        import torch
-
-        self._torch = torch
-        self.task = task
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-        self.model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
-        self.annotator_id = annotator_id
-        self.batch_size = batch_size
-        self.max_length = max_length
-
-    def close(self) -> None:
-        pass
-
-    def annotate(self, texts, on_answer=None):
-        import time
-
-        from upscway.tasks.annotate.taxonomy import SoftLabel
-
-        answers = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = list(texts[start : start + self.batch_size])
-            t0 = time.perf_counter()
-            with self._torch.inference_mode():
-                enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
-                probs = self._torch.softmax(self.model(**enc).logits.float(), -1).tolist()
-            per_chunk = (time.perf_counter() - t0) / len(batch)
-            for j, row in enumerate(probs):
-                answers.append(SoftLabel(probs=row, latency_s=per_chunk))
-                if on_answer:
-                    on_answer(start + j, answers[-1])
-        return answers

@@ -9,17 +9,34 @@ from typing import Any
 
 from prefect import task
 from prefect.context import TaskRunContext
-
 from upscway.storage import annotations as annotation_repo
 from upscway.storage.store import Store
 from upscway.tasks.annotate.taxonomy import TaskDefinition
+
+from upscway.settings import TeacherSettings
+
+
+def as_teacher(model: dict, base: TeacherSettings) -> TeacherSettings:
+    """Teacher settings that run a registered student, its answers stored as `model:<id>`: how a
+    stage teaches the next one and how evaluation fills a student-teacher's missing answers.
+    A causal LM's adapter is merged into its base once (kept in `<path>/merged`), so two large
+    models are never in memory together."""
+    local = Path(model["path"])
+    if model["kind"] == "causal-lm":
+        local = local / "merged"
+        if not (local / "config.json").exists():
+            from upscway.tasks.distill.causal_lm import merge_adapter
+
+            merge_adapter(model["base_model"], model["path"], local)
+    backend = "encoder" if model["kind"] == "encoder" else "transformers"
+    return base.model_copy(update={"backend": backend, "local_model": local, "annotator": f"model:{model['id']}"})
 
 
 def student_scorer(model: dict, task_def: TaskDefinition):
     """A `Teacher` for a `models` row: the encoder itself, or a causal LM's adapter merged into
     its base once (kept in `<path>/merged`)."""
     if model["kind"] == "encoder":
-        from upscway.tasks.distill.encoder import EncoderTeacher
+        from upscway.tasks.annotate.encoder_teacher import EncoderTeacher
 
         return EncoderTeacher(task_def, model["path"], annotator_id=f"model:{model['id']}")
     from upscway.tasks.annotate.local_teacher import CausalLMTeacher

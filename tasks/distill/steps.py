@@ -8,17 +8,64 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from prefect import get_run_logger, task
-
-from upscway import progress
-from upscway.errors import InputError
-from upscway.settings import DistillSettings
+from upscway.storage import annotations as annotation_repo
 from upscway.storage import models as registry
 from upscway.storage.layout import DataLayout
 from upscway.storage.store import Store
-from upscway.tasks.annotate.taxonomy import TaskDefinition
-from upscway.tasks.distill.chains import Stage
+from upscway.tasks.annotate.steps import annotate_pending
+from upscway.tasks.annotate.taxonomy import TaskDefinition, load_task
+from upscway.tasks.distill.chains import Stage, load_chain
 from upscway.tasks.distill.dataset import build_splits
+from upscway.tasks.distill.scoring import as_teacher
 from upscway.tasks.distill.train import TrainConfig, train, write_examples
+
+from upscway import progress
+from upscway.errors import InputError
+from upscway.settings import DistillSettings, Settings, TeacherSettings
+
+
+def teacher_of_stage(store: Store, run_id: str, chain: str, stage: Stage, task_def: TaskDefinition, teacher: TeacherSettings) -> str:
+    """The annotator id whose labels `stage` learns from. A stage taught by an earlier stage
+    first has that stage's latest student relabel every chunk (stored as `model:<id>`)."""
+    if stage.teacher.annotations:
+        return stage.teacher.annotations
+    with store.reader() as conn:
+        found = registry.latest_of_stage(conn, chain, stage.teacher.stage)
+        model = registry.get(conn, found[0]) if found else None
+    if model is None:
+        raise InputError(f"stage {stage.name} is taught by stage {stage.teacher.stage!r}, which has no trained candidate yet")
+    settings = as_teacher(model, teacher)
+    annotate_pending(store, run_id, settings, task_def)
+    return settings.annotator
+
+
+def retraining_due(store: Store, settings: Settings, chain: str, min_new: int | None) -> tuple[bool, str]:
+    """Whether at least `min_new` (default `distill.min_new_teacher_labels`) answers of the
+    chain's first teacher arrived since the chain last trained; and, when not, why."""
+    threshold = settings.distill.min_new_teacher_labels if min_new is None else min_new
+    first = load_chain(chain, settings.distill.chains_file)[0]  # taught by annotations: chains are validated
+    version = load_task(settings.teacher.task_file).version
+    with store.reader() as conn:
+        new = annotation_repo.new_since_training(conn, first.teacher.annotations, version, chain)
+    return new >= threshold, f"{new} new teacher labels since chain {chain} last trained, fewer than {threshold}"
+
+
+def last_student_and_first_teacher(trained: dict) -> tuple[str, str]:
+    """From a distill summary: the chain's last student, and the first stage's teacher (the
+    one whose requests production saves, which the last student is judged against)."""
+    stages = list(trained["stages"].values())
+    return stages[-1]["model"], stages[0]["teacher"]
+
+
+def stages_to_train(chain: str, stage: str | None, chains_file) -> list[Stage]:
+    """The chain's stages in order, or only `stage` (an InputError if the chain has none such)."""
+    stages = load_chain(chain, chains_file)
+    if stage is None:
+        return stages
+    chosen = [s for s in stages if s.name == stage]
+    if not chosen:
+        raise InputError(f"chain {chain} has no stage {stage!r}")
+    return chosen
 
 
 @task(name="prepare-stage")

@@ -16,7 +16,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-
 from upscway.tasks.evaluate.gate import Decision  # noqa: E402
 
 KEY_METRICS = [

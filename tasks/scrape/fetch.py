@@ -17,10 +17,11 @@ from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from upscway.tasks import resources
+from upscway.tasks.scrape.urls import AddressPolicy, host_of
 
 from upscway.resources import resolve_project_file
 from upscway.settings import IngestSettings
-from upscway.tasks.scrape.urls import AddressPolicy, host_of
 
 LOGGER = logging.getLogger(__name__)
 
@@ -228,22 +229,7 @@ def make_fetcher(settings: IngestSettings) -> Fetcher:
     return HttpFetcher(settings)
 
 
-_FETCHERS: dict[str, Fetcher] = {}
-_FETCHERS_LOCK = threading.Lock()
-
-
 def shared_fetcher(settings: IngestSettings) -> Fetcher:
-    """One fetcher per settings in this process, so robots.txt and per-host rate limits are
-    shared by all its threads."""
-    key = settings.model_dump_json()
-    with _FETCHERS_LOCK:
-        if key not in _FETCHERS:
-            _FETCHERS[key] = make_fetcher(settings)
-        return _FETCHERS[key]
-
-
-def close_fetchers() -> None:
-    with _FETCHERS_LOCK:
-        for fetcher in _FETCHERS.values():
-            fetcher.close()
-        _FETCHERS.clear()
+    """One fetcher per settings in this run's process, so robots.txt and per-host rate limits
+    are shared by all its threads; closed with the run's resources."""
+    return resources.current().shared("fetcher", settings.model_dump_json(), lambda: make_fetcher(settings), lambda fetcher: fetcher.close())

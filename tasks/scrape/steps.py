@@ -4,28 +4,26 @@ plain functions. Tasks exchange URLs, paths and counts, never connections or pag
 from __future__ import annotations
 
 import multiprocessing
-import threading
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 from prefect import get_run_logger, task
-
-from upscway.settings import ChunkSettings, IngestSettings
 from upscway.storage import articles as article_repo
 from upscway.storage.articles import LoadCounts
 from upscway.storage.layout import DataLayout
-from upscway.storage.runs import Failure, record_failures
+from upscway.storage.runs import record_failures
 from upscway.storage.staging import StagedBatch
 from upscway.storage.store import Store
+from upscway.tasks import resources
 from upscway.tasks.limits import writer_slot
 from upscway.tasks.scrape.feeds import FeedOutcome, Source, fetch_feed
-from upscway.tasks.scrape.fetch import close_fetchers, shared_fetcher
+from upscway.tasks.scrape.fetch import shared_fetcher
 from upscway.tasks.scrape.pages import PageRequest, scrape_batch
 
-_POOLS: dict[int, ProcessPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
+from upscway.records import Failure
+from upscway.settings import ChunkSettings, IngestSettings
 
 
 def worker_pool(processes: int) -> ProcessPoolExecutor | None:
@@ -34,19 +32,10 @@ def worker_pool(processes: int) -> ProcessPoolExecutor | None:
     httpx's) whose locks a fork would copy in whatever state they were."""
     if processes == 0:
         return None
-    with _POOLS_LOCK:
-        if processes not in _POOLS:
-            _POOLS[processes] = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
-        return _POOLS[processes]
-
-
-def close_shared() -> None:
-    """Close the fetchers and worker processes that a flow run started."""
-    close_fetchers()
-    with _POOLS_LOCK:
-        for pool in _POOLS.values():
-            pool.shutdown()
-        _POOLS.clear()
+    return resources.current().shared(
+        "worker-pool", str(processes),
+        lambda: ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")), ProcessPoolExecutor.shutdown,
+    )
 
 
 def _share_rate_limits(requests: list[PageRequest], processes: int) -> list[PageRequest]:

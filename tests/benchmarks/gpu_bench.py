@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 
 import torch
+from common import emit
 from peft import LoraConfig, get_peft_model
 from transformers import Qwen2Config, Qwen2ForCausalLM
-
-from common import emit
 from upscway.tasks.distill.kd_loss import kd_loss  # noqa: E402
 
 # From the models' published config.json files.

@@ -46,7 +46,7 @@ def test_run_with_failed_items_exits_1_then_sql_and_status_read_the_store(upscwa
     assert run.returncode == 1, run.stderr[-2000:]
     assert "CompletedWithFailures" in run.stdout and "item(s) failed" in run.stderr
     # The terminal says what happened in a line, not in logs or library noise.
-    assert f"! ingest    completed with failures in " in run.stderr and f"{len(news_site.good)} articles" in run.stderr
+    assert "! ingest    completed with failures in " in run.stderr and f"{len(news_site.good)} articles" in run.stderr
     assert "| INFO" not in run.stderr and "Traceback" not in run.stderr and "nanobind" not in run.stderr
 
     as_csv = upscway("sql", "SELECT count(*) AS n FROM articles", "--format", "csv")

@@ -3,9 +3,10 @@ rows as the default thread pool: ingest's scrape and load batches and annotate's
 the workers, which open the DuckDB file themselves."""
 
 from upscway.flows.annotate import annotate
-from upscway.flows.common import open_store
+from upscway.flows.context import open_store
 from upscway.flows.ingest import ingest
 from upscway.flows.runners import with_runner
+
 from upscway.settings import load_settings
 
 QUERIES = {

@@ -13,7 +13,6 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlo
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -7,8 +7,8 @@ import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from upscway.resources import DEPLOYMENTS_DIR
 from tests.support.newsserver import NewsServer, Route
+from upscway.resources import DEPLOYMENTS_DIR
 
 SNAPSHOT = DEPLOYMENTS_DIR / "demo" / "snapshot"
 FEED_ETAG = '"national-v1"'

@@ -1,7 +1,7 @@
 import pytest
+from upscway.storage.adhoc import WriteRefused, run_query
 
 from upscway.errors import InputError
-from upscway.storage.adhoc import WriteRefused, run_query
 
 
 def test_select_returns_columns_and_rows(store):

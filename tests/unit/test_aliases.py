@@ -1,5 +1,4 @@
 import pytest
-
 from upscway.storage import models as registry
 
 

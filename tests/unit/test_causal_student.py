@@ -6,14 +6,14 @@ from pathlib import Path
 import pytest
 import torch
 from transformers import TrainingArguments
-
-from upscway.settings import LoraSettings
 from upscway.tasks.annotate.local_teacher import CausalLMTeacher
 from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.distill.causal_lm import CausalLMKDTrainer, label_token_ids, load_causal_student, merge_adapter, prompt_renderer
 from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.trainer import ExampleDataset, KDCollator
+
 from tests.support.tiny_lm import build_tiny_lm
+from upscway.settings import LoraSettings
 
 # A short prompt: with the full syllabus a tiny byte-level model sees 1,500 prompt tokens per
 # chunk and learns nothing in a test's budget of steps.

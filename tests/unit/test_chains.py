@@ -1,7 +1,7 @@
 import pytest
+from upscway.tasks.distill.chains import load_chain
 
 from upscway.errors import InputError
-from upscway.tasks.distill.chains import load_chain
 
 
 def test_shipped_chains():

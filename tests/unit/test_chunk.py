@@ -1,5 +1,4 @@
 import pytest
-
 from upscway.tasks.chunk import Chunker, load_tokenizer, split_paragraphs, split_sentences
 
 

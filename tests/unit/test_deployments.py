@@ -2,13 +2,14 @@
 summary; the concurrency-limit helpers outside a run."""
 
 import pytest
-
-from upscway.errors import InputError
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from upscway.flows.nightly import summary_markdown
 from upscway.flows.parameters import DistillStep, IngestStep, TagStep
 from upscway.flows.serve import load_deployments, load_flow
-from upscway.resources import DEPLOYMENTS_DIR
 from upscway.tasks.limits import teacher_slots, writer_slot
+
+from upscway.errors import InputError
+from upscway.resources import DEPLOYMENTS_DIR
 
 
 def test_the_project_deployments_load_with_their_schedules_and_valid_parameters():
@@ -59,5 +60,10 @@ def test_the_summary_has_a_row_per_step_with_what_it_did_or_why_not():
 
 
 def test_limits_are_not_taken_outside_a_prefect_run():
-    with teacher_slots(8), writer_slot():
-        pass  # no API, no run: nothing to acquire and nothing raised
+    """Outside a run (a unit test, `gold import`) the slots never reach for the API: pointed at a
+    port where nothing listens, taking them would fail with a connection error."""
+    entered = []
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        with teacher_slots(8), writer_slot():
+            entered.append(True)
+    assert entered == [True]

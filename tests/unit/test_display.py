@@ -3,9 +3,9 @@
 import io
 
 from rich.console import Console
+from upscway.flows.display import LiveDisplay
 
 from upscway import progress
-from upscway.flows.display import LiveDisplay
 
 
 def test_bars_come_and_go_with_their_stage_and_each_step_leaves_one_line():

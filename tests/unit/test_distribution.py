@@ -1,7 +1,6 @@
 import math
 
 import pytest
-
 from upscway.tasks.annotate.distribution import label_distribution, softmax
 
 V = ["A", "B", "C", "D", "E"]

@@ -3,13 +3,13 @@
 import pytest
 import torch
 from transformers import TrainingArguments
-
-from upscway.resources import DEPLOYMENTS_DIR
 from upscway.tasks.annotate.gold import read_csv
 from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.encoder import load_encoder_student, prune_layers
 from upscway.tasks.distill.trainer import ExampleDataset, KDCollator, KDTrainer, TrainingReport
+
+from upscway.resources import DEPLOYMENTS_DIR
 
 TASK = load_task()
 

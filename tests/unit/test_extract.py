@@ -1,6 +1,6 @@
 import pytest
-
 from upscway.tasks.scrape.extract import ExtractionError, decode_html, extract_article
+
 from tests.support.site import CP1252_PAGE, demo_pages
 
 

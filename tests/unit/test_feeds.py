@@ -1,9 +1,9 @@
 import pytest
+from upscway.tasks.scrape.feeds import load_sources, parse_feed
 
+from tests.support.site import atom, rss
 from upscway.errors import InputError
 from upscway.resources import DEPLOYMENTS_DIR
-from upscway.tasks.scrape.feeds import load_sources, parse_feed
-from tests.support.site import atom, rss
 
 REQUIRED_SITES = ["thehindu.com", "indianexpress.com", "pib.gov.in", "downtoearth.org.in", "livemint.com"]
 

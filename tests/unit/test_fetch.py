@@ -1,10 +1,10 @@
 import time
 
 import pytest
-
 from upscway.tasks.scrape.fetch import FetchError, HostRateLimiter, SnapshotFetcher
 from upscway.tasks.scrape.pages import PageRequest
 from upscway.tasks.scrape.steps import _share_rate_limits
+
 from tests.support.site import SNAPSHOT
 
 

@@ -1,7 +1,7 @@
 import pytest
+from upscway.tasks.evaluate.gate import decide
 
 from upscway.settings import GateSettings
-from upscway.tasks.evaluate.gate import decide
 
 GOOD = {"relevance_accuracy": 0.9, "precision": 0.8, "recall": 0.9, "gs_accuracy": 0.8, "accuracy": 0.8}
 SUPPORT = {"total": 200, "1": 40, "2": 40, "3": 40, "4": 40}

@@ -1,11 +1,12 @@
 import json
 
 import pytest
+from upscway.tasks.annotate.gold import cohen_kappa, read_csv, read_label_studio, select, validate
+from upscway.tasks.annotate.taxonomy import load_task
 
 from upscway.errors import InputError
+from upscway.records import Candidate, GoldRow
 from upscway.resources import DEPLOYMENTS_DIR
-from upscway.tasks.annotate.gold import Candidate, GoldRow, cohen_kappa, read_csv, read_label_studio, select, validate
-from upscway.tasks.annotate.taxonomy import load_task
 
 TASK = load_task()
 

@@ -2,7 +2,6 @@ import math
 
 import pytest
 import torch
-
 from upscway.tasks.distill.kd_loss import kd_loss
 
 

@@ -2,12 +2,12 @@
 
 import pytest
 import torch
-
-from upscway.errors import InputError
 from upscway.tasks.annotate.embedding_teacher import EmbeddingTeacher
 from upscway.tasks.annotate.local_teacher import CausalLMTeacher, verbalizer_token_ids
 from upscway.tasks.annotate.taxonomy import load_task
+
 from tests.support.tiny_lm import build_tiny_lm
+from upscway.errors import InputError
 
 
 @pytest.fixture(scope="module")

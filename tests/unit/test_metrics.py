@@ -1,5 +1,4 @@
 import pytest
-
 from upscway.tasks.evaluate.metrics import agreement, bootstrap_ci, calibration, confusion, gs_accuracy, mcnemar, relevance
 
 

@@ -1,10 +1,10 @@
 import shutil
 
 import pytest
-
-from upscway.resources import SQL_DIR
 from upscway.storage.migrations import MigrationError, discover, migrate
 from upscway.storage.store import Store
+
+from upscway.resources import SQL_DIR
 
 
 def test_fresh_store_gets_every_migration_recorded(tmp_path):

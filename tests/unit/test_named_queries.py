@@ -3,9 +3,9 @@
 import json
 
 import pytest
+from upscway.storage.adhoc import named_queries, run_named
 
 from upscway.errors import InputError
-from upscway.storage.adhoc import named_queries, run_named
 
 
 @pytest.fixture

@@ -3,12 +3,12 @@
 import logging
 
 import pytest
-
-from upscway.settings import TeacherSettings
 from upscway.tasks.annotate.openai_teacher import OpenAITeacher
 from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.annotate.teacher import TeacherFailure
+
 from tests.support.openai_server import OpenAIServer, hashed_label
+from upscway.settings import TeacherSettings
 
 KEY = "sk-test-DO-NOT-LEAK-1234567890"
 
@@ -91,8 +91,9 @@ def test_client_errors_are_not_retried_and_never_show_the_key(server, caplog):
 
 
 def test_rationale_mode_asks_for_more_tokens_and_keeps_the_sentence(server):
-    from tests.support.openai_server import completion
     import json
+
+    from tests.support.openai_server import completion
 
     server.default = lambda text: (200, {}, json.dumps(completion("C", content="C It concerns the Finance Commission.")).encode())
     answer = teacher(server, rationale=True).annotate(TEXTS[:1])[0]

@@ -1,5 +1,4 @@
 import pytest
-
 from upscway.tasks.evaluate.paired import evaluate_pair
 
 

@@ -2,12 +2,12 @@ import gzip
 from datetime import date
 
 import pytest
-
-from upscway.errors import InputError
 from upscway.tasks.scrape.fetch import FetchError, Response
 from upscway.tasks.scrape.inputs import read_url_list, saved_pages
 from upscway.tasks.scrape.sitemaps import parse_sitemap, scan_sitemaps
+
 from tests.support.sitemaps import sitemapindex, urlset
+from upscway.errors import InputError
 
 
 class DictFetcher:

@@ -6,7 +6,6 @@ import textwrap
 import time
 
 import pytest
-
 from upscway.storage.store import Store, StoreBusyError
 
 

@@ -1,5 +1,4 @@
 import pytest
-
 from upscway.tasks.scrape.urls import AddressPolicy, InvalidUrlError, canonicalize_url
 
 

@@ -1,0 +1,74 @@
+"""What the CLI's non-flow commands do, composed from tasks and storage so the CLI itself only
+parses arguments and prints: the review loop, the model registry, SQL and the store's status.
+Each takes the settings the CLI built once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from upscway.flows.context import open_store
+from upscway.storage import adhoc
+from upscway.storage.statements import statements
+from upscway.storage.store import Store
+from upscway.tasks import registry
+from upscway.tasks.annotate.review import ImportReport, InvalidRows, export_for_review, import_reviewed
+from upscway.tasks.annotate.taxonomy import load_task
+from upscway.tasks.evaluate.steps import rollback
+
+from upscway.settings import Settings
+
+__all__ = ["InvalidRows", "ImportReport"]
+
+Table = tuple[list[str], list[tuple]]
+
+
+def gold_export(settings: Settings, strategy: str, n: int, out: Path, annotator: str | None, seed: int) -> tuple[int, int]:
+    return export_for_review(open_store(settings), load_task(settings.teacher.task_file), strategy, n, out, annotator, seed)
+
+
+def gold_import(settings: Settings, file: Path, annotator: str | None, skip_invalid: bool) -> ImportReport:
+    task_def = load_task(settings.teacher.task_file)
+    return import_reviewed(open_store(settings), task_def, file, annotator, skip_invalid, settings.chunk.tokenizer)
+
+
+def models_table(settings: Settings) -> Table:
+    return registry.list_models(open_store(settings))
+
+
+def model(settings: Settings, model_id: str) -> dict:
+    return registry.model(open_store(settings), model_id)
+
+
+def export_model(settings: Settings, model_id: str, out: Path) -> None:
+    registry.export_model(open_store(settings), model_id, out)
+
+
+def rollback_production(settings: Settings, reason: str | None) -> tuple[str, str]:
+    return rollback(open_store(settings), reason)
+
+
+def _reader(settings: Settings) -> Store:
+    """The store for reading only: no migration, so a query never writes to the file."""
+    return Store(settings.database_path, settings.storage.lock_timeout_s)
+
+
+def sql(settings: Settings, query: str) -> Table:
+    return adhoc.run_query(_reader(settings), query)
+
+
+def named_queries() -> dict[str, str]:
+    return adhoc.named_queries()
+
+
+def named_query(settings: Settings, name: str, params: dict[str, str]) -> Table:
+    return adhoc.run_named(_reader(settings), name, params)
+
+
+def status(settings: Settings) -> list[tuple[str, list[str], list[tuple]]]:
+    """(title, columns, rows) of each of `sql/statements/status.sql`'s reports."""
+    tables = []
+    with _reader(settings).reader() as conn:
+        for name, query in statements("status").items():
+            cursor = conn.execute(query)
+            tables.append((name.replace("_", " "), [d[0] for d in cursor.description], cursor.fetchall()))
+    return tables

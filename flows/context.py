@@ -1,0 +1,172 @@
+"""The run context: what a flow run stands on, built once per top-level run and shared by its
+subflows.
+
+`using(settings)` is the edge: the CLI, a test or a served run builds the settings once and
+opens the store (migrated once per process), the run's shared resources (teachers, fetchers,
+worker pools; closed when it ends) and the concurrency limits (ensured by the first flow run).
+`run_context(flow, parameters, profile, data_dir)` is what every flow opens around its body:
+it reuses the active setup, or, for a flow started on its own (a served deployment, whose
+parameters can only name a profile), builds one from the profile once; it records the run in
+`flow_runs`, marks it failed if the body raises, and `finish(summary)` records the outcome
+and returns the flow's final state.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect import get_run_logger
+from prefect.runtime import flow_run
+from prefect.states import Completed, State
+from upscway.flows.outcomes import describe
+from upscway.storage import runs
+from upscway.storage.layout import DataLayout
+from upscway.storage.migrations import migrate
+from upscway.storage.store import Store
+from upscway.tasks import resources
+from upscway.tasks.limits import ensure_limits
+
+from upscway import progress
+from upscway.settings import Settings, load_settings
+
+LOGGER = logging.getLogger(__name__)
+
+COMPLETED_WITH_FAILURES = "CompletedWithFailures"
+
+_migrated: set[str] = set()
+_migrated_lock = threading.Lock()
+
+
+def open_store(settings: Settings) -> Store:
+    """The configured store, migrated to the current schema (once per file in this process)."""
+    store = Store(settings.database_path, lock_timeout_s=settings.storage.lock_timeout_s)
+    with _migrated_lock:
+        if str(store.path) not in _migrated:
+            migrate(store)
+            _migrated.add(str(store.path))
+    return store
+
+
+@dataclass
+class Setup:
+    settings: Settings
+    store: Store
+    layout: DataLayout
+    limits_ensured: bool = False
+
+
+_active: list[Setup] = []
+
+
+@contextmanager
+def using(settings: Settings) -> Iterator[Setup]:
+    """Settings, store and shared resources for the flow runs started inside (a top-level run
+    and its subflows); the resources are closed when the block ends."""
+    setup = Setup(settings, open_store(settings), DataLayout(settings.data_dir))
+    with resources.opened():
+        _active.append(setup)
+        try:
+            yield setup
+        finally:
+            _active.remove(setup)
+
+
+@dataclass
+class RunContext:
+    """One flow run: its id, the setup it runs on, and its bookkeeping."""
+
+    run_id: str
+    flow: str
+    setup: Setup
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def settings(self) -> Settings:
+        return self.setup.settings
+
+    @property
+    def store(self) -> Store:
+        return self.setup.store
+
+    @property
+    def layout(self) -> DataLayout:
+        return self.setup.layout
+
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    def finish(self, summary: dict[str, Any]) -> State:
+        """Record the outcome; the state is named `CompletedWithFailures` when any item failed."""
+        shutil.rmtree(self.layout.run_staging(self.run_id), ignore_errors=True)
+        with self.store.transaction() as conn:
+            summary["failures"] = runs.count_failures(conn, self.run_id)
+            summary["run_id"] = self.run_id
+            status = "completed_with_failures" if summary["failures"] else "completed"
+            runs.finish_run(conn, self.run_id, status, summary)
+        line = describe(self.flow, summary)
+        get_run_logger().info("%s finished in %.1f s: %s", self.flow, self.seconds(), line)
+        progress.finished(self.flow, status.replace("_", " "), f"in {self.seconds():.0f} s: {line}")
+        if summary["failures"]:
+            return Completed(
+                name=COMPLETED_WITH_FAILURES,
+                message=f"{summary['failures']} item(s) failed; see the failures table for run {self.run_id}",
+                data=summary,
+            )
+        return Completed(data=summary)
+
+    def record(self, status: str, summary: dict[str, Any]) -> None:
+        """The run's row in `flow_runs` gets its final status and summary."""
+        with self.store.transaction() as conn:
+            runs.finish_run(conn, self.run_id, status, summary)
+
+    def fail(self, error: BaseException) -> None:
+        summary = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+        self.record("failed", summary)
+        line = describe(self.flow, summary)
+        get_run_logger().error("%s failed after %.1f s: %s", self.flow, self.seconds(), line)
+        progress.finished(self.flow, "failed", f"after {self.seconds():.0f} s: {line}")
+
+
+@contextmanager
+def run_context(flow: str, parameters: dict[str, Any], profile: str | None = None, data_dir: str | None = None) -> Iterator[RunContext]:
+    """The context of one flow run (see the module's docstring)."""
+    with _setup(profile, data_dir) as setup:
+        if not setup.limits_ensured:
+            ensure_limits(setup.settings.limits)
+            setup.limits_ensured = True
+        ctx = RunContext(flow_run.id or str(uuid.uuid4()), flow, setup)
+        with setup.store.transaction() as conn:
+            runs.start_run(conn, ctx.run_id, flow, {**parameters, "profile": setup.settings.profile})
+        try:
+            yield ctx
+        except BaseException as exc:
+            ctx.fail(exc)
+            raise
+
+
+@contextmanager
+def _setup(profile: str | None, data_dir: str | None) -> Iterator[Setup]:
+    if _active and profile is None and data_dir is None:
+        yield _active[-1]
+        return
+    with using(load_settings(profile, data_dir)) as setup:
+        yield setup
+
+
+def failure_of(state: State) -> Any:
+    """What a failed run left: its exception, with the finished frames of the traceback cleared
+    (their locals, closed DuckDB connections among them, would otherwise live as long as the
+    state and be reported by DuckDB's binding as leaked at exit), or the data it failed with."""
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, BaseException):
+        traceback.clear_frames(outcome.__traceback__)
+    return outcome

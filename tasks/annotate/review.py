@@ -1,0 +1,81 @@
+"""The review loop around the gold store: export chunks for people to verify, import what they
+decided (validated as a whole, appended so history is kept), and their agreement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from upscway.storage import gold as repo
+from upscway.storage.store import Store
+from upscway.tasks.annotate import gold
+from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.tasks.chunk import load_tokenizer
+
+from upscway.errors import InputError
+
+
+class InvalidRows(InputError):
+    """Some rows of an import are invalid and nothing was imported; `errors` has (line, reason)."""
+
+    def __init__(self, message: str, errors: list[tuple[int, str]]):
+        super().__init__(message)
+        self.errors = errors
+
+
+@dataclass
+class Agreement:
+    a: str
+    b: str
+    chunks: int
+    kappa: float | None
+
+
+@dataclass
+class ImportReport:
+    import_id: str
+    added: int
+    unchanged: int
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    by_label: dict[str, int] = field(default_factory=dict)
+    agreement: list[Agreement] = field(default_factory=list)
+
+
+def export_for_review(
+    store: Store, task_def: TaskDefinition, strategy: str, n: int, out: Path, annotator: str | None, seed: int
+) -> tuple[int, int]:
+    """Write `n` chunks chosen by `strategy` to `out`; returns (written, candidates)."""
+    with store.reader() as conn:
+        candidates = repo.candidates(conn, task_def.name, annotator)
+        disagreeing = repo.disagreeing_hashes(conn, task_def.name) if strategy == "disagreement" else set()
+    chosen = gold.select(candidates, strategy, n, disagreeing, seed)
+    gold.write_csv(out, chosen, task_def)
+    return len(chosen), len(candidates)
+
+
+def import_reviewed(
+    store: Store, task_def: TaskDefinition, file: Path, annotator: str | None, skip_invalid: bool, tokenizer: str
+) -> ImportReport:
+    """Validate every row of a reviewed CSV or Label Studio JSON export; with any invalid row
+    nothing is imported (InvalidRows) unless `skip_invalid`. Rows with text and no chunk id
+    become chunks of their own (source `gold`)."""
+    rows = gold.read_label_studio(file, annotator) if file.suffix.lower() == ".json" else gold.read_csv(file, annotator)
+    if not rows:
+        raise InputError(f"{file} has no labelled rows")
+    with store.reader() as conn:
+        known = repo.stored_texts(conn, [r.chunk_id for r in rows if r.chunk_id])
+    valid, errors = gold.validate(rows, task_def, known)
+    if errors and not skip_invalid:
+        raise InvalidRows(
+            f"{len(errors)} of {len(rows)} rows in {file} are invalid; nothing imported (fix them, or pass --skip-invalid)", errors
+        )
+    count = load_tokenizer(tokenizer)
+    with store.transaction() as conn:
+        import_id, added, unchanged = repo.import_rows(
+            conn, valid, task_def.name, str(file), lambda t: len(count.encode(t, add_special_tokens=False).ids)
+        )
+    with store.reader() as conn:
+        pairs = repo.agreement_pairs(conn, task_def.name)
+        by_label = repo.counts_by_label(conn, task_def.name)
+    agreement = [Agreement(a, b, len(xs), gold.cohen_kappa(xs, ys)) for (a, b), (xs, ys) in sorted(pairs.items())]
+    return ImportReport(import_id, added, unchanged, errors, by_label, agreement)

@@ -1,0 +1,40 @@
+"""The teacher a setting names: `openai`, `transformers` (a local causal LM), `encoder` (a
+trained encoder student) or `embedding` (zero-shot MiniLM). Backends import lazily, so a run
+that uses one never loads the others' libraries."""
+
+from __future__ import annotations
+
+from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.tasks.annotate.teacher import Teacher
+
+from upscway.errors import InputError
+from upscway.settings import TeacherSettings
+
+
+def make_teacher(task: TaskDefinition, settings: TeacherSettings, api_key: str | None = None) -> Teacher:
+    """The teacher `settings.backend` names; `settings.annotator`, when set, is the name its
+    answers are stored under (a registered student relabelling is stored as `model:<id>`)."""
+    teacher = _build(task, settings, api_key)
+    if settings.annotator:
+        teacher.annotator_id = settings.annotator
+    return teacher
+
+
+def _build(task: TaskDefinition, settings: TeacherSettings, api_key: str | None) -> Teacher:
+    if settings.backend == "openai":
+        from upscway.tasks.annotate.openai_teacher import OpenAITeacher
+
+        return OpenAITeacher(task, settings, api_key)
+    if settings.backend in ("transformers", "encoder") and settings.local_model is None:
+        raise InputError(f"the {settings.backend} teacher needs teacher.local_model (a model folder)")
+    if settings.backend == "transformers":
+        from upscway.tasks.annotate.local_teacher import CausalLMTeacher
+
+        return CausalLMTeacher(task, settings.local_model, batch_size=settings.batch_size)
+    if settings.backend == "encoder":
+        from upscway.tasks.annotate.encoder_teacher import EncoderTeacher
+
+        return EncoderTeacher(task, settings.local_model, f"encoder:{settings.local_model.name}", settings.batch_size)
+    from upscway.tasks.annotate.embedding_teacher import EmbeddingTeacher
+
+    return EmbeddingTeacher(task, settings.embedding_model, temperature=settings.embedding_temperature)

@@ -1,0 +1,37 @@
+"""The model registry as people use it: the list, one model, and its export (a causal-LM
+student's adapter merged into full weights, what vLLM serves)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from upscway.storage import models as repo
+from upscway.storage.store import Store
+
+from upscway.errors import InputError
+
+
+def list_models(store: Store) -> tuple[list[str], list[tuple]]:
+    with store.reader() as conn:
+        return repo.list_models(conn)
+
+
+def model(store: Store, model_id: str) -> dict:
+    with store.reader() as conn:
+        found = repo.get(conn, model_id)
+    if found is None:
+        raise InputError(f"no model {model_id!r} in the registry (see `upscway models list`)")
+    return found
+
+
+def export_model(store: Store, model_id: str, out: Path) -> None:
+    found = model(store, model_id)
+    if found["status"] != "candidate":
+        raise InputError(f"model {model_id} is {found['status']}, not a trained candidate")
+    if found["kind"] == "causal-lm":
+        from upscway.tasks.distill.causal_lm import merge_adapter
+
+        merge_adapter(found["base_model"], found["path"], out)
+    else:
+        shutil.copytree(found["path"], out, ignore=shutil.ignore_patterns("checkpoints", "data", "merged"), dirs_exist_ok=True)

@@ -1,0 +1,63 @@
+"""Scraping a list of pages in batches: the loop that keeps `ingest.workers` scrape tasks busy
+and loads what they stage while the next batches are scraped (ingest and backfill share it)."""
+
+from __future__ import annotations
+
+from prefect.futures import PrefectFuture, as_completed
+from upscway.storage.articles import LoadCounts
+from upscway.storage.layout import DataLayout
+from upscway.storage.runs import record_failures
+from upscway.storage.store import Store
+from upscway.tasks.scrape.pages import PageRequest
+from upscway.tasks.scrape.steps import load_batches, scrape_pages
+
+from upscway import progress
+from upscway.records import Failure
+from upscway.settings import ChunkSettings, IngestSettings
+
+
+def store_pages(
+    store: Store, layout: DataLayout, run_id: str, requests: list[PageRequest], ingest: IngestSettings, chunking: ChunkSettings
+) -> LoadCounts:
+    """Scrape pages in batches of `ingest.batch_size` (one Prefect task each, at most
+    `ingest.workers` at a time) and load the staged batches `ingest.batches_per_load` at a time
+    in one transaction each, while the next batches are scraped.
+
+    A batch whose task fails even after its retries is recorded as a failure and the others
+    carry on; staged files that could not be loaded stay under the run's staging folder.
+    """
+    size, workers = ingest.batch_size, ingest.workers
+    pending = [requests[i : i + size] for i in range(0, len(requests), size)]
+    in_flight: dict[PrefectFuture, list[PageRequest]] = {}
+    ready: list[str] = []
+    loads: list[PrefectFuture] = []
+    lost: list[Failure] = []
+    scraped = 0
+    progress.report("scrape", 0, len(requests))
+    while pending or in_flight or ready:
+        while pending and len(in_flight) < workers:
+            batch = pending.pop(0)
+            future = scrape_pages.submit(layout, run_id, batch, ingest, chunking)
+            in_flight[future] = batch
+        if in_flight:
+            done = next(as_completed(list(in_flight)))
+            batch = in_flight.pop(done)
+            scraped += len(batch)
+            progress.report("scrape", scraped, len(requests))
+            try:
+                ready.append(done.result())
+            except Exception as exc:
+                lost.append(Failure("batch", f"{len(batch)} pages from {batch[0].url}", f"{type(exc).__name__}: {exc}"))
+        if ready and (len(ready) >= ingest.batches_per_load or not (pending or in_flight)):
+            loads.append(load_batches.submit(store, run_id, ready))  # runs while scraping goes on
+            ready = []
+    total = LoadCounts()
+    for load in loads:
+        try:
+            total.add(load.result())
+        except Exception as exc:
+            lost.append(Failure("load", "staged batches", f"{type(exc).__name__}: {exc}"))
+    if lost:
+        with store.transaction() as conn:
+            record_failures(conn, run_id, lost)
+    return total

@@ -1,0 +1,52 @@
+"""Promotion on a real store, without Prefect or a trained model: the gate's decision is
+recorded, `production` moves only on a pass (or forced, with a reason), rollback restores."""
+
+import pytest
+
+from upscway.errors import InputError
+from upscway.records import PRODUCTION
+from upscway.settings import GateSettings
+from upscway.storage import evaluations as evaluation_repo
+from upscway.storage import models as registry
+from upscway.tasks.evaluate.steps import apply_gate, latest_evaluation, rollback
+
+
+def _register(store, model_id):
+    with store.transaction() as conn:
+        registry.register(conn, model_id=model_id, chain="c", stage="s", kind="encoder", base_model="b", path="/nowhere",
+                          teacher="t", task="upsc_gs", prompt_version="v", config={}, run_id="r")
+
+
+def _evaluate(store, model_id, accuracy, n=200):
+    per_paper = [[0] * 5 for _ in range(5)]
+    for i in range(5):
+        per_paper[i][i] = n // 5
+    metrics = {"accuracy": accuracy, "relevance_accuracy": accuracy, "precision": accuracy, "recall": accuracy,
+               "gs_accuracy": accuracy, "confusion": per_paper}
+    result = {"student": metrics, "teacher": {**metrics, "accuracy": 0.8}, "paired": {"n": n}}
+    with store.transaction() as conn:
+        evaluation_repo.insert(conn, f"e-{model_id}", model_id, "t", "eval", result, "r")
+    return latest_evaluation(store, model_id)
+
+
+def test_a_pass_moves_production_a_fail_does_not_unless_forced_and_rollback_restores(store):
+    for model_id in ("good", "bad"):
+        _register(store, model_id)
+    gate = GateSettings()
+    passed = apply_gate(store, "good", _evaluate(store, "good", 0.85), gate, force=False, reason=None)
+    assert passed["verdict"] == "promote" and passed["production"] == "good"
+
+    failed = apply_gate(store, "bad", _evaluate(store, "bad", 0.40), gate, force=False, reason=None)
+    assert failed["verdict"] == "reject" and failed["production"] == "unchanged" and not failed["forced"]
+    with store.reader() as conn:
+        assert registry.holder(conn, PRODUCTION) == "good"
+    with pytest.raises(InputError, match="--force needs --reason"):
+        apply_gate(store, "bad", latest_evaluation(store, "bad"), gate, force=True, reason=" ")
+    forced = apply_gate(store, "bad", latest_evaluation(store, "bad"), gate, force=True, reason="editor's call")
+    assert forced["production"] == "bad" and forced["forced"] and forced["previous_production"] == "good"
+
+    assert rollback(store, "too many GS3 errors") == ("bad", "good")
+    with store.reader() as conn:
+        assert registry.holder(conn, PRODUCTION) == "good"
+        decisions = conn.execute("SELECT model_id, verdict, forced FROM gate_decisions ORDER BY id").fetchall()
+    assert decisions == [("good", "promote", False), ("bad", "reject", False), ("bad", "reject", True)]

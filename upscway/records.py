@@ -1,0 +1,45 @@
+"""Records that cross layers: what a stage hands to the store and reads back.
+
+They live at the bottom so that tasks and storage both depend on them, not on each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRODUCTION = "production"  # the registry alias the cascade's student is read from
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An item that failed (a feed, a page, a chunk the teacher could not answer) and why."""
+
+    stage: str
+    item: str
+    reason: str
+
+
+@dataclass
+class GoldRow:
+    """One reviewed row of an import: a label for a stored chunk, or for a new paragraph."""
+
+    line: int
+    chunk_id: str
+    text: str
+    gold_label: str
+    annotator: str
+    note: str = ""
+    source_url: str = ""
+
+
+@dataclass
+class Candidate:
+    """A chunk offered for review, with the teacher's answer."""
+
+    chunk_id: str
+    text: str
+    source_url: str
+    teacher_label: str
+    probs: list[float]
+    confidence: float
+    text_hash: str
