@@ -12,6 +12,7 @@ from typing import Literal
 from prefect import flow
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
+
 from upscway.flows.context import run_context
 from upscway.tasks.annotate.steps import IN_FLIGHT, annotate_pending
 from upscway.tasks.annotate.taxonomy import load_task

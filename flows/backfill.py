@@ -9,11 +9,11 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
+
 from upscway.flows.context import run_context
+from upscway.resources import resolve_project_file
 from upscway.tasks.scrape.backfill import check_backfill_args, plan_backfill
 from upscway.tasks.scrape.batches import store_pages
-
-from upscway.resources import resolve_project_file
 
 __all__ = ["backfill", "check_backfill_args"]
 

@@ -118,10 +118,9 @@ def _short(value) -> str:
 def _with_progress(ctx: typer.Context, run):
     """Call `run()` on the command's settings (built once, shared by every flow run it starts)
     under the live progress display; with --verbose the logs tell it instead."""
+    from upscway import progress
     from upscway.flows.context import using
     from upscway.flows.display import LiveDisplay
-
-    from upscway import progress
 
     with using(_settings(ctx)):
         if ctx.obj["verbose"]:
@@ -334,9 +333,11 @@ def models_list(ctx: typer.Context, format: OutputFormat = typer.Option(OutputFo
 @models_app.command("show")
 def models_show(ctx: typer.Context, model_id: str) -> None:
     """One model: where it is, what taught it, its configuration and metrics."""
+    from dataclasses import asdict
+
     from upscway.flows import commands
 
-    console.print_json(json.dumps(commands.model(_settings(ctx), model_id), default=str))
+    console.print_json(json.dumps(asdict(commands.model(_settings(ctx), model_id)), default=str))
 
 
 @models_app.command("export")
@@ -436,8 +437,8 @@ def serve_command(
     --profile / --data-dir) before starting it. Point it at a server with PREFECT_API_URL.
     """
     from prefect import serve
-    from upscway.flows.serve import load_deployments
 
+    from upscway.flows.serve import load_deployments
     from upscway.resources import resolve_project_file
 
     settings = _settings(ctx)

@@ -7,15 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from upscway.flows.context import open_store
+from upscway.settings import Settings
 from upscway.storage import adhoc
+from upscway.storage.models import ModelRecord
 from upscway.storage.statements import statements
 from upscway.storage.store import Store
 from upscway.tasks import registry
 from upscway.tasks.annotate.review import ImportReport, InvalidRows, export_for_review, import_reviewed
 from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.evaluate.steps import rollback
-
-from upscway.settings import Settings
 
 __all__ = ["InvalidRows", "ImportReport"]
 
@@ -35,7 +35,7 @@ def models_table(settings: Settings) -> Table:
     return registry.list_models(open_store(settings))
 
 
-def model(settings: Settings, model_id: str) -> dict:
+def model(settings: Settings, model_id: str) -> ModelRecord:
     return registry.model(open_store(settings), model_id)
 
 

@@ -27,16 +27,16 @@ from typing import Any
 from prefect import get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
+
+from upscway import progress
 from upscway.flows.outcomes import describe
+from upscway.settings import Settings, load_settings
 from upscway.storage import runs
 from upscway.storage.layout import DataLayout
 from upscway.storage.migrations import migrate
 from upscway.storage.store import Store
 from upscway.tasks import resources
 from upscway.tasks.limits import ensure_limits
-
-from upscway import progress
-from upscway.settings import Settings, load_settings
 
 LOGGER = logging.getLogger(__name__)
 

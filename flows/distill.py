@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from prefect import flow
 from prefect.states import State
+
 from upscway.flows.context import run_context
 from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.distill.steps import prepare_stage, stages_to_train, teacher_of_stage, train_student

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from prefect import flow
 from prefect.states import State
+
 from upscway.flows.context import run_context
 from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.evaluate.steps import compare, evaluation_summary, gold_of_split, record_evaluation, registered, teacher_answers
@@ -24,9 +25,9 @@ def evaluate(
     params = {"model": model, "gold_split": gold_split, "teacher": teacher}
     with run_context("evaluate", params, profile, data_dir) as run:
         row = registered(run.store, model)
-        against, task_def = teacher or row["teacher"], load_task(run.settings.teacher.task_file)
+        against, task_def = teacher or row.teacher, load_task(run.settings.teacher.task_file)
         gold = gold_of_split(run.store, task_def, gold_split, run.settings.distill)
-        answers = teacher_answers(run.store, run.run_id, against, row["prompt_version"], gold.hashes, run.settings.teacher, task_def)
+        answers = teacher_answers(run.store, run.run_id, against, row.prompt_version, gold.hashes, run.settings.teacher, task_def)
         result, student = compare(row, task_def, gold, answers)
         evaluation_id, decision, report = record_evaluation(
             run.store, run.layout, run.run_id, row, against, gold_split, task_def, gold, answers, result, student, run.settings.gate

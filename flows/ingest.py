@@ -7,13 +7,13 @@ from pathlib import Path
 from prefect import flow, unmapped
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
+
 from upscway.flows.context import run_context
+from upscway.resources import resolve_project_file
+from upscway.settings import Settings
 from upscway.tasks.scrape.batches import store_pages
 from upscway.tasks.scrape.feeds import Source, load_sources
 from upscway.tasks.scrape.steps import read_feed, record_feeds
-
-from upscway.resources import resolve_project_file
-from upscway.settings import Settings
 
 
 def sources_to_read(settings: Settings, feeds: str | Path | None, source: str | None) -> list[Source]:

@@ -18,6 +18,8 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed, State
+
+from upscway import progress
 from upscway.flows.context import COMPLETED_WITH_FAILURES, RunContext, failure_of, run_context
 from upscway.flows.distill import distill as distill_flow
 from upscway.flows.evaluate import evaluate as evaluate_flow
@@ -28,8 +30,6 @@ from upscway.flows.promote import promote as promote_flow
 from upscway.flows.runners import with_runner
 from upscway.flows.tag import tag as tag_flow
 from upscway.tasks.distill.steps import last_student_and_first_teacher, retraining_due
-
-from upscway import progress
 
 STEPS = ("ingest", "tag", "distill", "evaluate", "promote")
 

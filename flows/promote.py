@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from prefect import flow
 from prefect.states import State
+
+from upscway.errors import InputError
 from upscway.flows.context import run_context
 from upscway.flows.evaluate import evaluate
 from upscway.tasks.evaluate.steps import apply_gate, latest_evaluation
-
-from upscway.errors import InputError
 
 
 @flow(name="promote")

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from prefect import flow
 from prefect.states import State
+
+from upscway import progress
 from upscway.flows.context import run_context
 from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.cascade import final_tags, for_teacher, statistics
 from upscway.tasks.distill.scoring import score_with_student
 from upscway.tasks.tagging import store_tags, teacher_answers, untagged_and_production
-
-from upscway import progress
 
 
 @flow(name="tag")
@@ -21,17 +21,17 @@ def tag(since: str | None = None, limit: int | None = None, profile: str | None 
     with run_context("tag", {"since": since, "limit": limit}, profile, data_dir) as run:
         task_def, cascade = load_task(run.settings.teacher.task_file), run.settings.cascade
         chunks, model = untagged_and_production(run.store, task_def, since, limit)
-        hashes = sorted({h for _, h in chunks})
+        hashes = sorted({c.text_hash for c in chunks})
         student = {}
         if model and chunks:
             progress.report("tag: student", 0, len(chunks))
             student = score_with_student(run.store, model, task_def, hashes)
         unsure = for_teacher(hashes, student, cascade.confidence_threshold, cascade.relevance_band)
         teacher_id, teacher, requests, cost = teacher_answers(run.store, run.run_id, run.settings.teacher, task_def, unsure, hashes)
-        student_id = f"model:{model['id']}" if model else None
+        student_id = f"model:{model.id}" if model else None
         tags = final_tags(chunks, student, teacher, unsure, task_def.names, student_id, teacher_id)
         store_tags(run.store, task_def.name, tags, run.run_id)
         return run.finish({
-            "production_model": model["id"] if model else None, "chunks": len(chunks),
+            "production_model": model.id if model else None, "chunks": len(chunks),
             **statistics(tags, student, teacher, requests, cost),
         })

@@ -10,10 +10,10 @@ import re
 from typing import Any
 
 import duckdb
-from upscway.storage.store import Store
 
 from upscway.errors import InputError
 from upscway.resources import SQL_DIR
+from upscway.storage.store import Store
 
 ALLOWED = {"SELECT", "EXPLAIN"}
 

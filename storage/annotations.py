@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+
 from upscway.storage.statements import sql
 
 
@@ -27,6 +28,26 @@ class AnswerRow:
     latency_ms: float
 
 
+@dataclass(frozen=True)
+class LabelCount:
+    label: str
+    chunks: int
+    tokens_in: int
+    tokens_out: int
+    cost: float
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    """A chunk with a teacher's answer, its article, and the latest gold label (None if none)."""
+
+    chunk_id: str
+    article_id: str
+    text: str
+    probs: list[float]
+    gold_label: str | None
+
+
 def pending(
     conn: duckdb.DuckDBPyConnection,
     annotator: str,
@@ -36,10 +57,10 @@ def pending(
     since: str | None = None,
     limit: int | None = None,
     only_unlabeled: bool = False,
-) -> list[tuple[str, str]]:
-    """(text hash, a chunk id carrying it) still to annotate, oldest chunks first."""
+) -> list[str]:
+    """Hashes of the chunk texts still to annotate, oldest chunks first."""
     params = {"annotator": annotator, "version": version, "source": source, "since": since, "limit": limit, "only_unlabeled": only_unlabeled}
-    return conn.execute(sql("annotations", "pending"), params).fetchall()
+    return [text_hash for text_hash, _ in conn.execute(sql("annotations", "pending"), params).fetchall()]
 
 
 def texts(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> dict[str, str]:
@@ -55,8 +76,19 @@ def insert(conn: duckdb.DuckDBPyConnection, rows: list[AnswerRow], annotator: st
     return len(conn.execute(sql("annotations", "insert"), params).fetchall())
 
 
-def run_summary(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple]:
-    return conn.execute(sql("annotations", "run_summary"), [run_id]).fetchall()
+def run_summary(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[LabelCount]:
+    """What a run stored, per label."""
+    return [LabelCount(*row) for row in conn.execute(sql("annotations", "run_summary"), [run_id]).fetchall()]
+
+
+def answers(conn: duckdb.DuckDBPyConnection, annotator: str, version: str, hashes: list[str]) -> dict[str, list[float]]:
+    """Text hash → the label probabilities `annotator` gave it (prompt `version`), where stored."""
+    return dict(conn.execute(sql("annotations", "teacher_probs"), [annotator, version, hashes]).fetchall())
+
+
+def training_rows(conn: duckdb.DuckDBPyConnection, annotator: str, version: str, task: str) -> list[TrainingRow]:
+    params = {"annotator": annotator, "version": version, "task": task}
+    return [TrainingRow(*row) for row in conn.execute(sql("annotations", "training_rows"), params).fetchall()]
 
 
 def new_since_training(conn: duckdb.DuckDBPyConnection, annotator: str, version: str, chain: str) -> int:

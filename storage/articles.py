@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+
 from upscway.storage.runs import record_failures
 from upscway.storage.staging import StagedBatch
 from upscway.storage.statements import sql
@@ -32,14 +33,23 @@ class LoadCounts:
         return {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "failures"}
 
 
-def upsert_sources(conn: duckdb.DuckDBPyConnection, sources: list[tuple[str, str]]) -> None:
-    for name, language in sources:
+@dataclass(frozen=True)
+class FeedState:
+    """What a feed's last response said, for the next conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def upsert_sources(conn: duckdb.DuckDBPyConnection, languages: dict[str, str]) -> None:
+    """Sources by name, with their language."""
+    for name, language in languages.items():
         conn.execute(sql("articles", "upsert_source"), [name, language])
 
 
-def feed_state(conn: duckdb.DuckDBPyConnection, url: str) -> tuple[str | None, str | None]:
+def feed_state(conn: duckdb.DuckDBPyConnection, url: str) -> FeedState:
     row = conn.execute(sql("articles", "feed_state"), [url]).fetchone()
-    return (row[0], row[1]) if row else (None, None)
+    return FeedState(*row) if row else FeedState()
 
 
 def save_feed_state(

@@ -3,18 +3,41 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import duckdb
+
 from upscway.storage.statements import sql
 
 
-def gold_chunks(conn: duckdb.DuckDBPyConnection, task: str) -> list[tuple[str, str, str, str, str]]:
-    """(chunk id, article id, text, text hash, gold label) of every gold-labelled chunk."""
-    return conn.execute(sql("evaluations", "gold_chunks"), [task]).fetchall()
+@dataclass(frozen=True)
+class GoldChunk:
+    chunk_id: str
+    article_id: str
+    text: str
+    text_hash: str
+    label: str
 
 
-def teacher_probs(conn: duckdb.DuckDBPyConnection, annotator: str, version: str, hashes: list[str]) -> dict[str, list[float]]:
-    return dict(conn.execute(sql("evaluations", "teacher_probs"), [annotator, version, hashes]).fetchall())
+@dataclass(frozen=True)
+class Evaluation:
+    """A stored evaluation: both models' metrics and the paired comparison."""
+
+    id: str
+    student: dict[str, Any]
+    teacher: dict[str, Any]
+    paired: dict[str, Any]
+
+    @property
+    def result(self) -> dict[str, Any]:
+        """The shape `evaluate_pair` returns, which the gate and the report read."""
+        return {"student": self.student, "teacher": self.teacher, "paired": self.paired}
+
+
+def gold_chunks(conn: duckdb.DuckDBPyConnection, task: str) -> list[GoldChunk]:
+    """Every gold-labelled chunk with its current gold label."""
+    return [GoldChunk(*row) for row in conn.execute(sql("evaluations", "gold_chunks"), [task]).fetchall()]
 
 
 def insert(conn: duckdb.DuckDBPyConnection, evaluation_id: str, model_id: str, teacher: str, split: str, result: dict, run_id: str) -> None:
@@ -24,12 +47,12 @@ def insert(conn: duckdb.DuckDBPyConnection, evaluation_id: str, model_id: str, t
     ])
 
 
-def latest_for_model(conn: duckdb.DuckDBPyConnection, model_id: str) -> dict | None:
+def latest_for_model(conn: duckdb.DuckDBPyConnection, model_id: str) -> Evaluation | None:
     row = conn.execute(sql("evaluations", "latest_for_model"), [model_id]).fetchone()
     if row is None:
         return None
-    paired = json.loads(row[4])
-    return {"id": row[0], "student": json.loads(row[2]), "teacher": json.loads(row[3]), "paired": {**paired, "n": row[1]}}
+    evaluation_id, n, student, teacher, paired = row
+    return Evaluation(evaluation_id, json.loads(student), json.loads(teacher), {**json.loads(paired), "n": n})
 
 
 def record_decision(conn: duckdb.DuckDBPyConnection, model_id: str, evaluation_id: str, decision, forced: bool, reason: str | None) -> None:

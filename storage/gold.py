@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import duckdb
-from upscway.storage.articles import upsert_sources
-from upscway.storage.statements import sql
 
 from upscway.hashing import article_id, content_hash, text_hash
 from upscway.records import Candidate, GoldRow
+from upscway.storage.articles import upsert_sources
+from upscway.storage.statements import sql
 
 GOLD_SOURCE = "gold"
 
@@ -38,18 +39,35 @@ def _standalone_chunk(conn: duckdb.DuckDBPyConnection, row: GoldRow, count_token
         return found[0][1], digest
     url = row.source_url.strip() or f"urn:upscway:gold:{digest[:16]}"
     ident = article_id(url)
-    upsert_sources(conn, [(GOLD_SOURCE, "en")])
+    upsert_sources(conn, {GOLD_SOURCE: "en"})
     conn.execute(sql("gold", "insert_article"), [ident, url, url, GOLD_SOURCE, None, text, content_hash(text), url])
     chunk = f"{ident}-0"
     conn.execute(sql("gold", "insert_chunk"), [chunk, ident, text, len(text), count_tokens(text), digest, chunk])
     return chunk, digest
 
 
+@dataclass(frozen=True)
+class ImportCounts:
+    import_id: str
+    added: int
+    unchanged: int
+
+
+@dataclass(frozen=True)
+class LabelPair:
+    """Two annotators' current labels on the chunks both labelled, in the same order."""
+
+    a: str
+    b: str
+    labels_a: list[str]
+    labels_b: list[str]
+
+
 def import_rows(
     conn: duckdb.DuckDBPyConnection, rows: Sequence[GoldRow], task: str, source_file: str, count_tokens
-) -> tuple[str, int, int]:
+) -> ImportCounts:
     """Append each row as a gold label under one import id, unless it repeats the annotator's
-    current label and note for that chunk. Returns (import id, labels added, unchanged)."""
+    current label and note for that chunk."""
     import_id = uuid.uuid4().hex[:12]
     hashes = {cid: h for cid, h, _ in conn.execute(sql("gold", "chunks_by_id"), [[r.chunk_id for r in rows if r.chunk_id]]).fetchall()}
     added = unchanged = 0
@@ -61,16 +79,16 @@ def import_rows(
             continue
         conn.execute(sql("gold", "insert_label"), [chunk_id, digest, task, row.gold_label, row.annotator, row.note or None, import_id, source_file])
         added += 1
-    return import_id, added, unchanged
+    return ImportCounts(import_id, added, unchanged)
 
 
-def agreement_pairs(conn: duckdb.DuckDBPyConnection, task: str) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
-    pairs: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+def agreement_pairs(conn: duckdb.DuckDBPyConnection, task: str) -> list[LabelPair]:
+    pairs: dict[tuple[str, str], LabelPair] = {}
     for a, b, la, lb in conn.execute(sql("gold", "current_pairs"), [task]).fetchall():
-        xs, ys = pairs.setdefault((a, b), ([], []))
-        xs.append(la)
-        ys.append(lb)
-    return pairs
+        pair = pairs.setdefault((a, b), LabelPair(a, b, [], []))
+        pair.labels_a.append(la)
+        pair.labels_b.append(lb)
+    return [pairs[key] for key in sorted(pairs)]
 
 
 def counts_by_label(conn: duckdb.DuckDBPyConnection, task: str) -> dict[str, int]:

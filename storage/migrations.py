@@ -10,10 +10,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from upscway.resources import SQL_DIR
 from upscway.storage.statements import sql
 from upscway.storage.store import Store
-
-from upscway.resources import SQL_DIR
 
 LOGGER = logging.getLogger(__name__)
 _FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")

@@ -3,10 +3,41 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import duckdb
+
 from upscway.storage.statements import sql
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A registered student: where it is, what taught it, how it was trained and how it did."""
+
+    id: str
+    chain: str
+    stage: str
+    kind: str  # encoder | causal-lm
+    base_model: str
+    path: str
+    teacher: str
+    task: str
+    prompt_version: str
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    status: str  # training | candidate | failed
+    alias: str | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """The last move of an alias: the model it moved to and the one it held before."""
+
+    model_id: str | None
+    previous_id: str | None
 
 
 def register(conn: duckdb.DuckDBPyConnection, *, model_id: str, chain: str, stage: str, kind: str, base_model: str,
@@ -19,20 +50,29 @@ def finish(conn: duckdb.DuckDBPyConnection, model_id: str, status: str, metrics:
     conn.execute(sql("models", "finish"), [status, json.dumps(metrics, default=str), model_id])
 
 
-def record_examples(conn: duckdb.DuckDBPyConnection, model_id: str, chunk_splits: list[tuple[str, str]]) -> None:
-    if chunk_splits:
+def record_examples(conn: duckdb.DuckDBPyConnection, model_id: str, chunks_by_split: dict[str, list[str]]) -> None:
+    """Which chunks trained (or validated) `model_id`: split name → chunk ids."""
+    pairs = [(chunk, split) for split, chunks in chunks_by_split.items() for chunk in chunks]
+    if pairs:
         conn.execute(sql("models", "record_examples"),
-                     {"model_id": model_id, "chunk_ids": [c for c, _ in chunk_splits], "splits": [s for _, s in chunk_splits]})
+                     {"model_id": model_id, "chunk_ids": [c for c, _ in pairs], "splits": [s for _, s in pairs]})
 
 
-def latest_of_stage(conn: duckdb.DuckDBPyConnection, chain: str, stage: str) -> tuple[str, str, str] | None:
-    return conn.execute(sql("models", "latest_of_stage"), [chain, stage]).fetchone()
+def latest_of_stage(conn: duckdb.DuckDBPyConnection, chain: str, stage: str) -> ModelRecord | None:
+    """The newest trained candidate of a chain's stage."""
+    row = conn.execute(sql("models", "latest_of_stage"), [chain, stage]).fetchone()
+    return get(conn, row[0]) if row else None
 
 
-def get(conn: duckdb.DuckDBPyConnection, model_id: str) -> dict[str, Any] | None:
+def get(conn: duckdb.DuckDBPyConnection, model_id: str) -> ModelRecord | None:
     cursor = conn.execute(sql("models", "get"), [model_id])
     row = cursor.fetchone()
-    return dict(zip([d[0] for d in cursor.description], row)) if row else None
+    if row is None:
+        return None
+    fields = dict(zip([d[0] for d in cursor.description], row))
+    fields["config"] = json.loads(fields["config"]) if fields["config"] else {}
+    fields["metrics"] = json.loads(fields["metrics"]) if fields["metrics"] else {}
+    return ModelRecord(**fields)
 
 
 def list_models(conn: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple]]:
@@ -40,8 +80,10 @@ def list_models(conn: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple]
     return [d[0] for d in cursor.description], cursor.fetchall()
 
 
-def unfinished(conn: duckdb.DuckDBPyConnection, chain: str, stage: str, teacher: str) -> tuple[str, str] | None:
-    return conn.execute(sql("models", "unfinished"), [chain, stage, teacher]).fetchone()
+def unfinished(conn: duckdb.DuckDBPyConnection, chain: str, stage: str, teacher: str) -> ModelRecord | None:
+    """A model of this stage and teacher whose training was interrupted (it resumes)."""
+    row = conn.execute(sql("models", "unfinished"), [chain, stage, teacher]).fetchone()
+    return get(conn, row[0]) if row else None
 
 
 def holder(conn: duckdb.DuckDBPyConnection, alias: str) -> str | None:
@@ -60,5 +102,6 @@ def move_alias(conn: duckdb.DuckDBPyConnection, alias: str, model_id: str | None
     return previous
 
 
-def last_promotion(conn: duckdb.DuckDBPyConnection, alias: str) -> tuple[str, str | None] | None:
-    return conn.execute(sql("models", "last_promotion"), [alias]).fetchone()
+def last_promotion(conn: duckdb.DuckDBPyConnection, alias: str) -> AliasMove | None:
+    row = conn.execute(sql("models", "last_promotion"), [alias]).fetchone()
+    return AliasMove(*row) if row else None

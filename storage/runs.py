@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import duckdb
-from upscway.storage.statements import sql
 
 from upscway.records import Failure
+from upscway.storage.statements import sql
 
 
 def start_run(conn: duckdb.DuckDBPyConnection, run_id: str, flow: str, parameters: dict[str, Any]) -> None:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+
 from upscway.storage.statements import sql
 
 
-def untagged(conn: duckdb.DuckDBPyConnection, task: str, since: str | None = None, limit: int | None = None) -> list[tuple[str, str]]:
-    return conn.execute(sql("tags", "untagged"), {"task": task, "since": since, "limit": limit}).fetchall()
+@dataclass(frozen=True)
+class ChunkRef:
+    chunk_id: str
+    text_hash: str
+
+
+def untagged(conn: duckdb.DuckDBPyConnection, task: str, since: str | None = None, limit: int | None = None) -> list[ChunkRef]:
+    rows = conn.execute(sql("tags", "untagged"), {"task": task, "since": since, "limit": limit}).fetchall()
+    return [ChunkRef(*row) for row in rows]
 
 
 def insert(conn: duckdb.DuckDBPyConnection, task: str, tags: Sequence[Any], run_id: str) -> None:

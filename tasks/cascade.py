@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from upscway.storage.tags import ChunkRef
+
 Probs = Sequence[float]
 
 
@@ -40,14 +42,15 @@ def for_teacher(hashes: Sequence[str], student: Mapping[str, Probs], threshold: 
 
 
 def final_tags(
-    chunks: Sequence[tuple[str, str]], student: Mapping[str, Probs], teacher: Mapping[str, Probs], unsure: set[str],
+    chunks: Sequence[ChunkRef], student: Mapping[str, Probs], teacher: Mapping[str, Probs], unsure: set[str],
     names: Sequence[str], student_annotator: str | None, teacher_annotator: str,
 ) -> list[Tag]:
-    """One tag per (chunk id, text hash): the teacher's answer where the student was unsure,
+    """One tag per chunk: the teacher's answer where the student was unsure,
     the student's elsewhere. An unsure chunk the teacher could not answer gets no tag yet (its
     failure is recorded; a later run tags it)."""
     tags = []
-    for chunk_id, text_hash in chunks:
+    for chunk in chunks:
+        chunk_id, text_hash = chunk.chunk_id, chunk.text_hash
         if text_hash in unsure:
             if text_hash not in teacher:
                 continue

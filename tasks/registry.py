@@ -6,10 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from upscway.errors import InputError
 from upscway.storage import models as repo
 from upscway.storage.store import Store
-
-from upscway.errors import InputError
 
 
 def list_models(store: Store) -> tuple[list[str], list[tuple]]:
@@ -17,7 +16,7 @@ def list_models(store: Store) -> tuple[list[str], list[tuple]]:
         return repo.list_models(conn)
 
 
-def model(store: Store, model_id: str) -> dict:
+def model(store: Store, model_id: str) -> repo.ModelRecord:
     with store.reader() as conn:
         found = repo.get(conn, model_id)
     if found is None:
@@ -27,11 +26,11 @@ def model(store: Store, model_id: str) -> dict:
 
 def export_model(store: Store, model_id: str, out: Path) -> None:
     found = model(store, model_id)
-    if found["status"] != "candidate":
-        raise InputError(f"model {model_id} is {found['status']}, not a trained candidate")
-    if found["kind"] == "causal-lm":
+    if found.status != "candidate":
+        raise InputError(f"model {model_id} is {found.status}, not a trained candidate")
+    if found.kind == "causal-lm":
         from upscway.tasks.distill.causal_lm import merge_adapter
 
-        merge_adapter(found["base_model"], found["path"], out)
+        merge_adapter(found.base_model, found.path, out)
     else:
-        shutil.copytree(found["path"], out, ignore=shutil.ignore_patterns("checkpoints", "data", "merged"), dirs_exist_ok=True)
+        shutil.copytree(found.path, out, ignore=shutil.ignore_patterns("checkpoints", "data", "merged"), dirs_exist_ok=True)

@@ -4,7 +4,10 @@ teacher's answers for what it is unsure of (asked only where none is stored), an
 from __future__ import annotations
 
 from prefect import task
-from upscway.storage import evaluations as evaluation_repo
+
+from upscway.records import PRODUCTION
+from upscway.settings import TeacherSettings
+from upscway.storage import annotations as annotation_repo
 from upscway.storage import models as registry
 from upscway.storage import tags as repo
 from upscway.storage.store import Store
@@ -12,9 +15,6 @@ from upscway.tasks.annotate.steps import annotate_pending, shared_teacher
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 from upscway.tasks.cascade import Tag
 from upscway.tasks.limits import writer_slot
-
-from upscway.records import PRODUCTION
-from upscway.settings import TeacherSettings
 
 
 def untagged_and_production(store: Store, task_def: TaskDefinition, since: str | None, limit: int | None):
@@ -33,12 +33,12 @@ def teacher_answers(
     its stored answers for `hashes`, requests made, its mean cost per answer)."""
     teacher_id = shared_teacher(task_def, settings).annotator_id
     with store.reader() as conn:
-        answered = evaluation_repo.teacher_probs(conn, teacher_id, task_def.version, sorted(unsure))
+        answered = annotation_repo.answers(conn, teacher_id, task_def.version, sorted(unsure))
     to_ask = sorted(unsure - set(answered))
     if to_ask:
         annotate_pending(store, run_id, settings, task_def, hashes=to_ask)
     with store.reader() as conn:
-        return teacher_id, evaluation_repo.teacher_probs(conn, teacher_id, task_def.version, hashes), len(to_ask), repo.mean_cost(conn, teacher_id)
+        return teacher_id, annotation_repo.answers(conn, teacher_id, task_def.version, hashes), len(to_ask), repo.mean_cost(conn, teacher_id)
 
 
 @task(name="store-tags")

@@ -12,6 +12,7 @@ for name in [n for n in os.environ if n.startswith("UPSCWAY_")]:
     del os.environ[name]
 
 import pytest  # noqa: E402
+
 from upscway.storage.migrations import migrate  # noqa: E402
 from upscway.storage.store import Store  # noqa: E402
 

@@ -57,3 +57,7 @@ ORDER BY c.id;
 SELECT count(*) FROM annotations n
 WHERE n.annotator = $annotator AND n.prompt_version = $version
   AND n.created_at > coalesce((SELECT max(m.created_at) FROM models m WHERE m.chain = $chain), TIMESTAMPTZ '1970-01-01 00:00:00+00');
+
+-- name: teacher_probs
+SELECT text_hash, probs FROM annotations
+WHERE annotator = ? AND prompt_version = ? AND text_hash IN (SELECT unnest(?::VARCHAR[]));

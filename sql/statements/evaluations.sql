@@ -6,10 +6,6 @@ WHERE g.task = ?
 QUALIFY row_number() OVER (PARTITION BY g.chunk_id ORDER BY g.created_at DESC, g.id DESC) = 1
 ORDER BY g.chunk_id;
 
--- name: teacher_probs
-SELECT text_hash, probs FROM annotations
-WHERE annotator = ? AND prompt_version = ? AND text_hash IN (SELECT unnest(?::VARCHAR[]));
-
 -- name: insert
 INSERT INTO evaluations (id, model_id, teacher, gold_split, n, metrics, teacher_metrics, paired, flow_run_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModel, AutoTokenizer
+
 from upscway.tasks.annotate.distribution import softmax
 from upscway.tasks.annotate.taxonomy import SoftLabel, TaskDefinition
 from upscway.tasks.annotate.teacher import Answer, OnAnswer

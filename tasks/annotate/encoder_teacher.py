@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
 from upscway.tasks.annotate.taxonomy import SoftLabel
 
 

@@ -15,10 +15,9 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from upscway.tasks.annotate.taxonomy import TaskDefinition
-
 from upscway.errors import InputError
 from upscway.records import Candidate, GoldRow
+from upscway.tasks.annotate.taxonomy import TaskDefinition
 
 CSV_COLUMNS = ["chunk_id", "text", "source_url", "teacher_label", "teacher_probs", "gold_label", "annotator", "note"]
 STRATEGIES = ("uncertainty", "disagreement", "random")

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from upscway.tasks.annotate.taxonomy import SoftLabel, TaskDefinition
-from upscway.tasks.annotate.teacher import Answer, OnAnswer
 
 from upscway.errors import InputError
+from upscway.tasks.annotate.taxonomy import SoftLabel, TaskDefinition
+from upscway.tasks.annotate.teacher import Answer, OnAnswer
 
 LOGGER = logging.getLogger(__name__)
 

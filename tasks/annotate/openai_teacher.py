@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+
+from upscway.settings import TeacherSettings
 from upscway.tasks.annotate.distribution import label_distribution
 from upscway.tasks.annotate.taxonomy import SoftLabel, TaskDefinition
 from upscway.tasks.annotate.teacher import Answer, OnAnswer, TeacherFailure
-
-from upscway.settings import TeacherSettings
 
 LOGGER = logging.getLogger(__name__)
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from upscway.errors import InputError
 from upscway.storage import gold as repo
 from upscway.storage.store import Store
 from upscway.tasks.annotate import gold
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 from upscway.tasks.chunk import load_tokenizer
-
-from upscway.errors import InputError
 
 
 class InvalidRows(InputError):
@@ -71,11 +70,9 @@ def import_reviewed(
         )
     count = load_tokenizer(tokenizer)
     with store.transaction() as conn:
-        import_id, added, unchanged = repo.import_rows(
-            conn, valid, task_def.name, str(file), lambda t: len(count.encode(t, add_special_tokens=False).ids)
-        )
+        counts = repo.import_rows(conn, valid, task_def.name, str(file), lambda t: len(count.encode(t, add_special_tokens=False).ids))
     with store.reader() as conn:
         pairs = repo.agreement_pairs(conn, task_def.name)
         by_label = repo.counts_by_label(conn, task_def.name)
-    agreement = [Agreement(a, b, len(xs), gold.cohen_kappa(xs, ys)) for (a, b), (xs, ys) in sorted(pairs.items())]
-    return ImportReport(import_id, added, unchanged, errors, by_label, agreement)
+    agreement = [Agreement(p.a, p.b, len(p.labels_a), gold.cohen_kappa(p.labels_a, p.labels_b)) for p in pairs]
+    return ImportReport(counts.import_id, counts.added, counts.unchanged, errors, by_label, agreement)

@@ -12,6 +12,11 @@ from dataclasses import asdict, dataclass
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.futures import PrefectFuture, as_completed
+
+from upscway import progress
+from upscway.errors import InputError
+from upscway.records import Failure
+from upscway.settings import TeacherSettings
 from upscway.storage import annotations as repo
 from upscway.storage.runs import record_failures
 from upscway.storage.store import Store
@@ -20,11 +25,6 @@ from upscway.tasks.annotate.taxonomy import TaskDefinition
 from upscway.tasks.annotate.teacher import Teacher, TeacherFailure
 from upscway.tasks.annotate.teachers import make_teacher
 from upscway.tasks.limits import teacher_slots, writer_slot
-
-from upscway import progress
-from upscway.errors import InputError
-from upscway.records import Failure
-from upscway.settings import TeacherSettings
 
 
 def resolve_api_key(settings: TeacherSettings) -> str | None:
@@ -71,9 +71,9 @@ def plan_annotation(
     store: Store, annotator: str, version: str, source: str | None, since: str | None, limit: int | None, only_unlabeled: bool
 ) -> list[str]:
     with store.reader() as conn:
-        rows = repo.pending(conn, annotator, version, source=source, since=since, limit=limit, only_unlabeled=only_unlabeled)
-    get_run_logger().info("%d chunk texts to annotate with %s (prompt %s)", len(rows), annotator, version)
-    return [text_hash for text_hash, _ in rows]
+        hashes = repo.pending(conn, annotator, version, source=source, since=since, limit=limit, only_unlabeled=only_unlabeled)
+    get_run_logger().info("%d chunk texts to annotate with %s (prompt %s)", len(hashes), annotator, version)
+    return hashes
 
 
 @task(name="annotate-batch", retries=1, retry_delay_seconds=5)
@@ -144,16 +144,16 @@ def annotate_pending(
         update_progress_artifact(artifact, 100.0 * done / max(1, len(hashes)))
         progress.report("annotate", done, len(hashes))
     with store.reader() as conn:
-        by_label = [row for row in repo.run_summary(conn, run_id)]
+        by_label = repo.run_summary(conn, run_id)
     create_markdown_artifact(_summary_markdown(annotator, task_def.version, by_label, total), description="annotation summary")
     summary = {"annotator": annotator, "prompt_version": task_def.version, "to_annotate": len(hashes), **asdict(total)}
     summary["cost"] = round(summary["cost"], 6)
-    summary["labels"] = {label: n for label, n, *_ in by_label}
+    summary["labels"] = {row.label: row.chunks for row in by_label}
     return summary
 
 
-def _summary_markdown(annotator: str, version: str, by_label: list[tuple], total: BatchCounts) -> str:
-    rows = "\n".join(f"| {label} | {n} |" for label, n, *_ in by_label)
+def _summary_markdown(annotator: str, version: str, by_label: list[repo.LabelCount], total: BatchCounts) -> str:
+    rows = "\n".join(f"| {row.label} | {row.chunks} |" for row in by_label)
     return (
         f"## Annotation with `{annotator}` (prompt {version})\n\n| label | chunks |\n|---|---|\n{rows}\n\n"
         f"Stored {total.annotated}, failed {total.failures}; tokens in {total.tokens_in}, out {total.tokens_out}; "

@@ -4,11 +4,10 @@ that uses one never loads the others' libraries."""
 
 from __future__ import annotations
 
-from upscway.tasks.annotate.taxonomy import TaskDefinition
-from upscway.tasks.annotate.teacher import Teacher
-
 from upscway.errors import InputError
 from upscway.settings import TeacherSettings
+from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.tasks.annotate.teacher import Teacher
 
 
 def make_teacher(task: TaskDefinition, settings: TeacherSettings, api_key: str | None = None) -> Teacher:

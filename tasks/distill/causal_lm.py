@@ -12,11 +12,11 @@ from pathlib import Path
 
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from upscway.settings import LoraSettings
 from upscway.tasks.annotate.local_teacher import verbalizer_token_ids
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 from upscway.tasks.distill.trainer import KDTrainer
-
-from upscway.settings import LoraSettings
 
 
 def load_causal_student(base: str | Path, lora: LoraSettings, gradient_checkpointing: bool = False):

@@ -13,7 +13,8 @@ import math
 from dataclasses import dataclass, field
 
 import duckdb
-from upscway.storage.statements import sql
+
+from upscway.storage import annotations as repo
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 
 SPLITS = ("train", "validation", "eval")
@@ -57,13 +58,13 @@ def build_splits(
     eval_fraction: float = 0.5,
     validation_fraction: float = 0.1,
 ) -> Splits:
-    rows = conn.execute(sql("annotations", "training_rows"), {"annotator": annotator, "version": version, "task": task.name}).fetchall()
     splits = Splits()
-    for chunk_id, article, text, probs, gold in rows:
+    for row in repo.training_rows(conn, annotator, version, task.name):
         example = Example(
-            chunk_id, article, text, tuple(math.log(max(p, LOG_FLOOR)) for p in probs), task.index(gold) if gold else -1
+            row.chunk_id, row.article_id, row.text, tuple(math.log(max(p, LOG_FLOOR)) for p in row.probs),
+            task.index(row.gold_label) if row.gold_label else -1,
         )
-        where = split_of(article, eval_fraction, validation_fraction)
+        where = split_of(row.article_id, eval_fraction, validation_fraction)
         if where == "eval":
             if example.gold >= 0:
                 splits.eval.append(example)

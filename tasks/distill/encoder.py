@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
 from upscway.tasks.annotate.embedding_teacher import PACKAGED, packaged_minilm
 
 

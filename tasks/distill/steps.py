@@ -8,6 +8,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from prefect import get_run_logger, task
+
+from upscway import progress
+from upscway.errors import InputError
+from upscway.settings import DistillSettings, Settings, TeacherSettings
 from upscway.storage import annotations as annotation_repo
 from upscway.storage import models as registry
 from upscway.storage.layout import DataLayout
@@ -19,10 +23,6 @@ from upscway.tasks.distill.dataset import build_splits
 from upscway.tasks.distill.scoring import as_teacher
 from upscway.tasks.distill.train import TrainConfig, train, write_examples
 
-from upscway import progress
-from upscway.errors import InputError
-from upscway.settings import DistillSettings, Settings, TeacherSettings
-
 
 def teacher_of_stage(store: Store, run_id: str, chain: str, stage: Stage, task_def: TaskDefinition, teacher: TeacherSettings) -> str:
     """The annotator id whose labels `stage` learns from. A stage taught by an earlier stage
@@ -30,8 +30,7 @@ def teacher_of_stage(store: Store, run_id: str, chain: str, stage: Stage, task_d
     if stage.teacher.annotations:
         return stage.teacher.annotations
     with store.reader() as conn:
-        found = registry.latest_of_stage(conn, chain, stage.teacher.stage)
-        model = registry.get(conn, found[0]) if found else None
+        model = registry.latest_of_stage(conn, chain, stage.teacher.stage)
     if model is None:
         raise InputError(f"stage {stage.name} is taught by stage {stage.teacher.stage!r}, which has no trained candidate yet")
     settings = as_teacher(model, teacher)
@@ -77,9 +76,9 @@ def prepare_stage(
     config path). An interrupted training of the same stage and teacher is picked up again."""
     with store.reader() as conn:
         resumable = registry.unfinished(conn, chain, stage.name, teacher)
-    if resumable and (Path(resumable[1]) / "train_config.json").exists():
-        get_run_logger().info("resuming the interrupted training of %s", resumable[0])
-        return resumable[0], str(Path(resumable[1]) / "train_config.json")
+    if resumable and (Path(resumable.path) / "train_config.json").exists():
+        get_run_logger().info("resuming the interrupted training of %s", resumable.id)
+        return resumable.id, str(Path(resumable.path) / "train_config.json")
     with store.reader() as conn:
         splits = build_splits(conn, task_def, teacher, task_def.version, settings.eval_fraction, settings.validation_fraction)
     if not splits.train:
@@ -104,7 +103,9 @@ def prepare_stage(
             teacher=teacher, task=task_def.name, prompt_version=task_def.version, config={**json.loads(Path(out / "train_config.json").read_text()), "splits": splits.counts()},
             run_id=run_id,
         )
-        registry.record_examples(conn, model_id, [(e.chunk_id, "train") for e in splits.train] + [(e.chunk_id, "validation") for e in splits.validation])
+        registry.record_examples(conn, model_id, {
+            "train": [e.chunk_id for e in splits.train], "validation": [e.chunk_id for e in splits.validation],
+        })
     counts = splits.counts()
     get_run_logger().info(
         "stage %s: %d training, %d validation and %d evaluation examples for %s",

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 from transformers import TrainingArguments
+
 from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.trainer import ExampleDataset, KDCollator, KDTrainer, TrainingReport
@@ -75,9 +76,8 @@ def _student(config: TrainConfig, task):
 
         model, tokenizer = load_encoder_student(config.student, task.names, config.keep_layers)
         return model, tokenizer, None, {}
-    from upscway.tasks.distill.causal_lm import label_token_ids, load_causal_student, prompt_renderer
-
     from upscway.settings import LoraSettings
+    from upscway.tasks.distill.causal_lm import label_token_ids, load_causal_student, prompt_renderer
 
     model, tokenizer = load_causal_student(config.student, LoraSettings(**config.lora), gradient_checkpointing=torch.cuda.is_available())
     return model, tokenizer, prompt_renderer(task, tokenizer), {"label_token_ids": label_token_ids(task, tokenizer)}

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import PrinterCallback
+
 from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.kd_loss import kd_loss
 

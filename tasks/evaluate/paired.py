@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
 from upscway.tasks.evaluate import metrics as m
 
 

@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
 from upscway.tasks.evaluate.gate import Decision  # noqa: E402
 
 KEY_METRICS = [
@@ -122,7 +123,7 @@ def _confusion_md(matrix, names) -> str:
 
 
 def write_report(
-    folder: Path, *, title: str, model: dict, teacher: str, names: Sequence[str], result: dict,
+    folder: Path, *, title: str, model, teacher: str, names: Sequence[str], result: dict,
     student_probs, teacher_probs, gold: Sequence[int], decision: Decision | None,
 ) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
@@ -148,7 +149,7 @@ def write_report(
         verdict = f"## Gate verdict: **{decision.verdict}**\n\n{_md_table(criteria)}\n\n" + "".join(f"- {r}\n" for r in decision.reasons) + "\n"
     mc = p["mcnemar"]
     md = (
-        f"# {title}\n\nCandidate `{model['id']}` ({model['kind']}, {model['base_model']}, stage {model['stage']}) against its teacher "
+        f"# {title}\n\nCandidate `{model.id}` ({model.kind}, {model.base_model}, stage {model.stage}) against its teacher "
         f"`{teacher}` on the same **{p['n']} gold chunks**.\n\n## Key findings\n\n{_md_table(key_findings(result))}\n\n"
         f"McNemar's exact test on paired correctness: teacher right and student wrong on {mc['b']}, the reverse on {mc['c']}, "
         f"p = {mc['p_value']:.3g}.\n\n{verdict}## Accuracy per GS paper\n\n{_md_table(per_paper)}\n\n![per paper](per_paper_accuracy.png)\n\n"

@@ -10,9 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from upscway.errors import InputError
+from upscway.records import PRODUCTION
+from upscway.settings import DistillSettings, GateSettings, TeacherSettings
+from upscway.storage import annotations as annotation_repo
 from upscway.storage import evaluations as repo
 from upscway.storage import models as registry
+from upscway.storage.evaluations import Evaluation
 from upscway.storage.layout import DataLayout
+from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
 from upscway.tasks.annotate.steps import annotate_pending, shared_teacher
 from upscway.tasks.annotate.taxonomy import TaskDefinition
@@ -21,10 +28,6 @@ from upscway.tasks.distill.scoring import as_teacher, student_scorer
 from upscway.tasks.evaluate.gate import Decision, decide, gate_support
 from upscway.tasks.evaluate.paired import evaluate_pair
 from upscway.tasks.evaluate.report import artifact_markdown, key_findings, write_report
-
-from upscway.errors import InputError
-from upscway.records import PRODUCTION
-from upscway.settings import DistillSettings, GateSettings, TeacherSettings
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class GoldSplit:
     gold: list[int]
 
 
-def registered(store: Store, model_id: str) -> dict:
+def registered(store: Store, model_id: str) -> ModelRecord:
     with store.reader() as conn:
         row = registry.get(conn, model_id)
     if row is None:
@@ -47,10 +50,10 @@ def gold_of_split(store: Store, task_def: TaskDefinition, split: str, distill: D
     """The gold chunks of articles in `split` (the distill flow never trains on `eval`)."""
     with store.reader() as conn:
         chunks = [c for c in repo.gold_chunks(conn, task_def.name)
-                  if split_of(c[1], distill.eval_fraction, distill.validation_fraction) == split]
+                  if split_of(c.article_id, distill.eval_fraction, distill.validation_fraction) == split]
     if not chunks:
         raise InputError(f"no gold chunks in split {split!r}: import gold labels first (upscway gold import)")
-    return GoldSplit([c[0] for c in chunks], [c[2] for c in chunks], [c[3] for c in chunks], [task_def.index(c[4]) for c in chunks])
+    return GoldSplit([c.chunk_id for c in chunks], [c.text for c in chunks], [c.text_hash for c in chunks], [task_def.index(c.label) for c in chunks])
 
 
 def teacher_answers(
@@ -60,7 +63,7 @@ def teacher_answers(
     can run that teacher (a registered student, or the profile's own teacher), else an
     InputError says which teacher is missing what."""
     with store.reader() as conn:
-        answers = repo.teacher_probs(conn, teacher, version, hashes)
+        answers = annotation_repo.answers(conn, teacher, version, hashes)
     missing = len(set(hashes)) - len(answers)
     if not missing:
         return answers
@@ -74,13 +77,13 @@ def teacher_answers(
             "annotate them with that teacher first (upscway run annotate)"
         )
     with store.reader() as conn:
-        answers = repo.teacher_probs(conn, teacher, version, hashes)
+        answers = annotation_repo.answers(conn, teacher, version, hashes)
     if len(answers) < len(set(hashes)):
         raise InputError(f"teacher {teacher} could not answer {len(set(hashes)) - len(answers)} gold chunks (unreachable?); see the failures table")
     return answers
 
 
-def compare(model: dict, task_def: TaskDefinition, gold: GoldSplit, teacher: dict[str, list[float]]) -> tuple[dict, list]:
+def compare(model: ModelRecord, task_def: TaskDefinition, gold: GoldSplit, teacher: dict[str, list[float]]) -> tuple[dict, list]:
     """The paired result (both models' metrics, agreement, McNemar, intervals) with the
     candidate's speed and size; and the candidate's probabilities."""
     scorer = student_scorer(model, task_def)
@@ -88,7 +91,7 @@ def compare(model: dict, task_def: TaskDefinition, gold: GoldSplit, teacher: dic
     student = [a.probs for a in scorer.annotate(gold.texts)]
     seconds = time.perf_counter() - started
     result = evaluate_pair(student, [teacher[h] for h in gold.hashes], gold.gold, len(task_def.labels))
-    path = Path(model["path"])
+    path = Path(model.path)
     result["student"].update({
         "latency_ms_per_chunk": 1000 * seconds / len(gold.texts), "chunks_per_s": len(gold.texts) / seconds,
         "parameters": sum(p.numel() for p in scorer.model.parameters()),
@@ -98,22 +101,22 @@ def compare(model: dict, task_def: TaskDefinition, gold: GoldSplit, teacher: dic
 
 
 def record_evaluation(
-    store: Store, layout: DataLayout, run_id: str, model: dict, teacher: str, split: str, task_def: TaskDefinition,
+    store: Store, layout: DataLayout, run_id: str, model: ModelRecord, teacher: str, split: str, task_def: TaskDefinition,
     gold: GoldSplit, teacher_probs: dict, result: dict, student_probs: list, gate: GateSettings,
 ) -> tuple[str, Decision, dict[str, Path]]:
     """Store the evaluation, decide with the gate, write the report and publish it as Prefect
     artifacts; returns (evaluation id, decision, report files)."""
     evaluation_id = uuid.uuid4().hex[:12]
     with store.transaction() as conn:
-        repo.insert(conn, evaluation_id, model["id"], teacher, split, result, run_id)
+        repo.insert(conn, evaluation_id, model.id, teacher, split, result, run_id)
     decision = decide(result["student"], result["teacher"]["accuracy"], gate_support(result), gate)
     report = write_report(
-        layout.reports / evaluation_id, title=f"Evaluation {evaluation_id}: {model['id']}", model=model, teacher=teacher,
+        layout.reports / evaluation_id, title=f"Evaluation {evaluation_id}: {model.id}", model=model, teacher=teacher,
         names=task_def.names, result=result, student_probs=student_probs, teacher_probs=[teacher_probs[h] for h in gold.hashes],
         gold=gold.gold, decision=decision,
     )
-    create_markdown_artifact(artifact_markdown(report), key=f"evaluation-{evaluation_id}", description=f"evaluation of {model['id']}")
-    create_table_artifact(key_findings(result), description=f"key findings, {model['id']} vs {teacher}")
+    create_markdown_artifact(artifact_markdown(report), key=f"evaluation-{evaluation_id}", description=f"evaluation of {model.id}")
+    create_table_artifact(key_findings(result), description=f"key findings, {model.id} vs {teacher}")
     return evaluation_id, decision, report
 
 
@@ -128,21 +131,21 @@ def evaluation_summary(evaluation_id: str, model: str, teacher: str, result: dic
     }
 
 
-def latest_evaluation(store: Store, model_id: str) -> dict | None:
+def latest_evaluation(store: Store, model_id: str) -> Evaluation | None:
     with store.reader() as conn:
         return repo.latest_for_model(conn, model_id)
 
 
-def apply_gate(store: Store, model: str, evaluation: dict, gate: GateSettings, force: bool, reason: str | None) -> dict:
+def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSettings, force: bool, reason: str | None) -> dict:
     """Decide on the latest evaluation, record the decision, and move `production` to the model
     on a pass (or when forced, with the reason), all in one transaction."""
     if force and not (reason or "").strip():
         raise InputError("--force needs --reason: a forced promotion is recorded with why")
-    decision = decide(evaluation["student"], evaluation["teacher"]["accuracy"], gate_support(evaluation), gate)
+    decision = decide(evaluation.student, evaluation.teacher["accuracy"], gate_support(evaluation.result), gate)
     moves = decision.verdict == "promote" or force
     forced = force and decision.verdict != "promote"
     with store.transaction() as conn:
-        repo.record_decision(conn, model, evaluation["id"], decision, forced=forced, reason=reason)
+        repo.record_decision(conn, model, evaluation.id, decision, forced=forced, reason=reason)
         previous = registry.move_alias(conn, PRODUCTION, model, "promote", reason) if moves else None
     return {
         "model": model, "verdict": decision.verdict, "production": model if moves else previous or "unchanged",
@@ -156,7 +159,7 @@ def rollback(store: Store, reason: str | None) -> tuple[str, str]:
     """Point `production` back at the model it held before the last promotion: (from, to)."""
     with store.transaction() as conn:
         last = registry.last_promotion(conn, PRODUCTION)
-        if last is None or last[1] is None:
+        if last is None or last.previous_id is None:
             raise InputError("no earlier production model to roll back to")
-        registry.move_alias(conn, PRODUCTION, last[1], "rollback", reason)
-    return last[0], last[1]
+        registry.move_alias(conn, PRODUCTION, last.previous_id, "rollback", reason)
+    return last.model_id, last.previous_id

@@ -7,6 +7,10 @@ from datetime import date
 from pathlib import Path
 
 from prefect import task
+
+from upscway.errors import InputError
+from upscway.records import Failure
+from upscway.settings import IngestSettings
 from upscway.storage import articles as article_repo
 from upscway.storage.runs import record_failures
 from upscway.storage.store import Store
@@ -15,10 +19,6 @@ from upscway.tasks.scrape.fetch import shared_fetcher
 from upscway.tasks.scrape.inputs import read_url_list, saved_pages
 from upscway.tasks.scrape.pages import PageRequest
 from upscway.tasks.scrape.sitemaps import scan_sitemaps
-
-from upscway.errors import InputError
-from upscway.records import Failure
-from upscway.settings import IngestSettings
 
 LOCAL_SOURCE = "local"
 
@@ -81,7 +81,7 @@ def plan_backfill(
     else:
         requests = [PageRequest(u, name, None, str(p)) for u, p in saved_pages(Path(html_dir))]
     with store.transaction() as conn:
-        article_repo.upsert_sources(conn, [(name, chosen.language if chosen else "en")])
+        article_repo.upsert_sources(conn, {name: chosen.language if chosen else "en"})
         record_failures(conn, run_id, failures)
         known = article_repo.known_urls(conn, [r.url for r in requests])
     fresh = [r for r in requests if r.url not in known]

@@ -4,16 +4,16 @@ and loads what they stage while the next batches are scraped (ingest and backfil
 from __future__ import annotations
 
 from prefect.futures import PrefectFuture, as_completed
+
+from upscway import progress
+from upscway.records import Failure
+from upscway.settings import ChunkSettings, IngestSettings
 from upscway.storage.articles import LoadCounts
 from upscway.storage.layout import DataLayout
 from upscway.storage.runs import record_failures
 from upscway.storage.store import Store
 from upscway.tasks.scrape.pages import PageRequest
 from upscway.tasks.scrape.steps import load_batches, scrape_pages
-
-from upscway import progress
-from upscway.records import Failure
-from upscway.settings import ChunkSettings, IngestSettings
 
 
 def store_pages(

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import feedparser
 from pydantic import BaseModel, ConfigDict, Field
-from upscway.tasks.scrape.fetch import Fetcher, FetchError
-from upscway.tasks.scrape.urls import InvalidUrlError, canonicalize_url
 
 from upscway.config_files import load_yaml_model
 from upscway.errors import InputError
+from upscway.tasks.scrape.fetch import Fetcher, FetchError
+from upscway.tasks.scrape.urls import InvalidUrlError, canonicalize_url
 
 LOGGER = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-from upscway.tasks import resources
-from upscway.tasks.scrape.urls import AddressPolicy, host_of
 
 from upscway.resources import resolve_project_file
 from upscway.settings import IngestSettings
+from upscway.tasks import resources
+from upscway.tasks.scrape.urls import AddressPolicy, host_of
 
 LOGGER = logging.getLogger(__name__)
 

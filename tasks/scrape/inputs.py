@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from upscway.tasks.scrape.urls import InvalidUrlError, canonicalize_url
-
 from upscway.errors import InputError
 from upscway.records import Failure
+from upscway.tasks.scrape.urls import InvalidUrlError, canonicalize_url
 
 _CANONICAL = re.compile(
     rb"""<link[^>]+rel=["']canonical["'][^>]*href=["']([^"']+)["']|<link[^>]+href=["']([^"']+)["'][^>]*rel=["']canonical["']"""

@@ -16,14 +16,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from upscway.hashing import article_id, content_hash
+from upscway.records import Failure
+from upscway.settings import ChunkSettings, IngestSettings
 from upscway.storage.staging import StagedBatch
 from upscway.tasks.chunk import Chunker, load_tokenizer
 from upscway.tasks.scrape.extract import ExtractionError, extract_article
 from upscway.tasks.scrape.fetch import Fetcher, FetchError, shared_fetcher
-
-from upscway.hashing import article_id, content_hash
-from upscway.records import Failure
-from upscway.settings import ChunkSettings, IngestSettings
 
 LOGGER = logging.getLogger(__name__)
 

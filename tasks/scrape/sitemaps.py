@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from lxml import etree
+
 from upscway.tasks.scrape.fetch import Fetcher, FetchError
 from upscway.tasks.scrape.urls import InvalidUrlError, canonicalize_url
 

@@ -10,6 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from prefect import get_run_logger, task
+
+from upscway.records import Failure
+from upscway.settings import ChunkSettings, IngestSettings
 from upscway.storage import articles as article_repo
 from upscway.storage.articles import LoadCounts
 from upscway.storage.layout import DataLayout
@@ -21,9 +24,6 @@ from upscway.tasks.limits import writer_slot
 from upscway.tasks.scrape.feeds import FeedOutcome, Source, fetch_feed
 from upscway.tasks.scrape.fetch import shared_fetcher
 from upscway.tasks.scrape.pages import PageRequest, scrape_batch
-
-from upscway.records import Failure
-from upscway.settings import ChunkSettings, IngestSettings
 
 
 def worker_pool(processes: int) -> ProcessPoolExecutor | None:
@@ -46,8 +46,8 @@ def _share_rate_limits(requests: list[PageRequest], processes: int) -> list[Page
 @task(name="read-feed", task_run_name="read-feed-{source.name}")
 def read_feed(store: Store, source: Source, feed_url: str, settings: IngestSettings) -> FeedOutcome:
     with store.reader() as conn:
-        etag, last_modified = article_repo.feed_state(conn, feed_url)
-    outcome = fetch_feed(shared_fetcher(settings), source, feed_url, etag, last_modified)
+        state = article_repo.feed_state(conn, feed_url)
+    outcome = fetch_feed(shared_fetcher(settings), source, feed_url, state.etag, state.last_modified)
     get_run_logger().info(
         "feed %s: status %s, %d entries%s",
         feed_url, outcome.status, len(outcome.entries), f", problem: {outcome.failure[:200]}" if outcome.failure else "",
@@ -66,7 +66,7 @@ def record_feeds(
         for entry in outcome.entries:
             candidates.setdefault(entry.url, PageRequest(entry.url, outcome.source, rates.get(outcome.source)))
     with store.transaction() as conn:
-        article_repo.upsert_sources(conn, [(s.name, s.language) for s in sources])
+        article_repo.upsert_sources(conn, {s.name: s.language for s in sources})
         for o in outcomes:
             article_repo.save_feed_state(conn, o.feed_url, o.source, o.status, o.etag, o.last_modified, len(o.entries))
         record_failures(conn, run_id, [Failure("feed", o.feed_url, o.failure) for o in outcomes if o.failure])

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import httpx  # noqa: E402
 from common import ROOT, emit  # first: offline env, the project on sys.path
-from upscway.tasks.annotate.gold import read_csv  # noqa: E402
-from upscway.tasks.annotate.openai_teacher import OpenAITeacher  # noqa: E402
-from upscway.tasks.annotate.taxonomy import load_task  # noqa: E402
 
 from upscway.resources import DEPLOYMENTS_DIR  # noqa: E402
 from upscway.settings import TeacherSettings  # noqa: E402
+from upscway.tasks.annotate.gold import read_csv  # noqa: E402
+from upscway.tasks.annotate.openai_teacher import OpenAITeacher  # noqa: E402
+from upscway.tasks.annotate.taxonomy import load_task  # noqa: E402
 
 LATENCY_S = 0.1
 
@@ -71,13 +71,13 @@ def concurrency_sweep(base_url: str, texts: list[str]) -> list[dict]:
 def rerun_requests(base_url: str, tmp: Path) -> dict:
     """Annotate the demo store (news + bundled gold) with the openai teacher, then again."""
     from prefect.testing.utilities import prefect_test_harness
+
     from upscway.flows.annotate import annotate
     from upscway.flows.context import open_store
     from upscway.flows.ingest import ingest
+    from upscway.settings import load_settings
     from upscway.storage import gold as gold_repo
     from upscway.tasks.annotate.gold import read_csv as read_gold
-
-    from upscway.settings import load_settings
 
     os.environ.update(
         UPSCWAY_DATA_DIR=str(tmp / "data"), UPSCWAY_TEACHER__BACKEND="openai", UPSCWAY_TEACHER__BASE_URL=base_url,

@@ -83,6 +83,7 @@ def cpu_seconds() -> float:
 def run_flow(feeds: Path, data_dir: Path) -> tuple[dict, float, float]:
     """Warm up on a one-page source (imports, tokenizer, first tasks), then time the real run."""
     from prefect.testing.utilities import prefect_test_harness
+
     from upscway.flows.ingest import ingest
 
     os.environ.update(

@@ -18,6 +18,7 @@ import torch
 from common import emit
 from peft import LoraConfig, get_peft_model
 from transformers import Qwen2Config, Qwen2ForCausalLM
+
 from upscway.tasks.distill.kd_loss import kd_loss  # noqa: E402
 
 # From the models' published config.json files.

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 from common import emit  # first: offline env, the project on sys.path
+
 from upscway.tasks.evaluate import metrics
 
 
@@ -45,9 +46,12 @@ def main() -> None:
     os.environ["UPSCWAY_DATA_DIR"] = str(data_dir)
 
     from prefect.testing.utilities import prefect_test_harness
+
     from upscway.flows.annotate import annotate
     from upscway.flows.context import open_store
     from upscway.flows.ingest import ingest
+    from upscway.resources import DEPLOYMENTS_DIR
+    from upscway.settings import load_settings
     from upscway.storage import gold as gold_repo
     from upscway.tasks.annotate.embedding_teacher import EmbeddingTeacher
     from upscway.tasks.annotate.encoder_teacher import EncoderTeacher
@@ -55,9 +59,6 @@ def main() -> None:
     from upscway.tasks.annotate.taxonomy import load_task
     from upscway.tasks.distill.dataset import build_splits
     from upscway.tasks.distill.train import TrainConfig, train, write_examples
-
-    from upscway.resources import DEPLOYMENTS_DIR
-    from upscway.settings import load_settings
 
     settings = load_settings()
     task = load_task(settings.teacher.task_file)

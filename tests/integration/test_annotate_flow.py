@@ -10,12 +10,12 @@ import time
 
 import pytest
 from prefect.settings import PREFECT_API_URL
+
+from tests.support.openai_server import OpenAIServer, hashed_label
 from upscway.flows.annotate import annotate
 from upscway.flows.context import COMPLETED_WITH_FAILURES
 from upscway.flows.ingest import ingest
 from upscway.storage.store import Store
-
-from tests.support.openai_server import OpenAIServer, hashed_label
 
 KEY = "sk-secret-annotate-0987654321"
 

@@ -3,15 +3,15 @@
 import shutil
 
 import pytest
-from upscway.flows.backfill import backfill, check_backfill_args
-from upscway.flows.context import COMPLETED_WITH_FAILURES
-from upscway.flows.ingest import ingest
-from upscway.storage.store import Store
 
 from tests.support.newsserver import Route
 from tests.support.site import demo_pages
 from tests.support.sitemaps import sitemapindex, urlset
 from upscway.errors import InputError
+from upscway.flows.backfill import backfill, check_backfill_args
+from upscway.flows.context import COMPLETED_WITH_FAILURES
+from upscway.flows.ingest import ingest
+from upscway.storage.store import Store
 
 
 def _rows(env, query):

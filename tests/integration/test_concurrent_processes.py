@@ -12,15 +12,15 @@ import threading
 
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from tests.support.site import demo_pages
 from upscway.flows.backfill import backfill
 from upscway.flows.context import open_store
 from upscway.flows.nightly import nightly
 from upscway.flows.parameters import DistillStep
 from upscway.flows.tag import tag
-from upscway.tasks.limits import DUCKDB_WRITER, TEACHER_REQUESTS
-
-from tests.support.site import demo_pages
 from upscway.settings import load_settings
+from upscway.tasks.limits import DUCKDB_WRITER, TEACHER_REQUESTS
 
 CLI = [sys.executable, "-m", "upscway.flows.cli"]
 TABLES = ("articles", "chunks", "article_aliases", "annotations", "tags", "flow_runs")

@@ -6,7 +6,6 @@ from upscway.flows.annotate import annotate
 from upscway.flows.context import open_store
 from upscway.flows.ingest import ingest
 from upscway.flows.runners import with_runner
-
 from upscway.settings import load_settings
 
 QUERIES = {

@@ -11,18 +11,18 @@ from pathlib import Path
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL
+
 from upscway.flows.annotate import annotate
 from upscway.flows.context import open_store
 from upscway.flows.distill import distill
 from upscway.flows.ingest import ingest
+from upscway.resources import DEPLOYMENTS_DIR
+from upscway.settings import load_settings
 from upscway.storage import gold as gold_repo
 from upscway.storage.store import Store
 from upscway.tasks.annotate.gold import read_csv
 from upscway.tasks.distill.dataset import split_of
 from upscway.tasks.distill.train import TrainConfig
-
-from upscway.resources import DEPLOYMENTS_DIR
-from upscway.settings import load_settings
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 from prefect.settings import PREFECT_API_URL
-from upscway.storage.store import Store
 
 from upscway.resources import DEPLOYMENTS_DIR
+from upscway.storage.store import Store
 
 GOLD = DEPLOYMENTS_DIR / "demo" / "gold.csv"
 

@@ -3,12 +3,12 @@
 from pathlib import Path
 
 import pytest
-from upscway.flows.context import COMPLETED_WITH_FAILURES
-from upscway.flows.ingest import ingest
-from upscway.storage.store import Store
 
 from tests.support.site import FEED_ETAG
 from upscway.errors import InputError
+from upscway.flows.context import COMPLETED_WITH_FAILURES
+from upscway.flows.ingest import ingest
+from upscway.storage.store import Store
 
 
 def _store(env: Path) -> Store:

@@ -8,17 +8,17 @@ import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.utilities.callables import parameter_schema
+
 from upscway.flows.context import open_store
 from upscway.flows.nightly import nightly
 from upscway.flows.parameters import DistillStep, IngestStep
+from upscway.resources import DEPLOYMENTS_DIR
+from upscway.settings import load_settings
 from upscway.storage import gold as gold_repo
 from upscway.storage import models as registry
 from upscway.tasks.annotate.gold import read_csv
 from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.distill.scoring import score_with_student
-
-from upscway.resources import DEPLOYMENTS_DIR
-from upscway.settings import load_settings
 
 CHAINS = Path(__file__).parents[1] / "support" / "chains.yaml"
 

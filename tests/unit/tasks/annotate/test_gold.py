@@ -1,0 +1,85 @@
+import json
+
+import pytest
+
+from upscway.errors import InputError
+from upscway.records import Candidate, GoldRow
+from upscway.resources import DEPLOYMENTS_DIR
+from upscway.tasks.annotate.gold import cohen_kappa, read_csv, read_label_studio, select, validate
+from upscway.tasks.annotate.taxonomy import load_task
+
+TASK = load_task()
+
+
+def test_bundled_gold_set_covers_every_label():
+    rows = read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv")
+    counts = {name: sum(r.gold_label == name for r in rows) for name in TASK.names}
+    assert len(rows) >= 200 and min(counts.values()) >= 20
+    assert len({r.text for r in rows}) == len(rows)
+    valid, errors = validate(rows, TASK, {})
+    assert errors == [] and len(valid) == len(rows)
+
+
+def _candidates():
+    return [Candidate(f"c{i}", f"text {i}", "u", "GS2", [0.1] * 5, conf, f"h{i}") for i, conf in enumerate([0.9, 0.3, 0.6, 0.45])]
+
+
+def test_selection_strategies():
+    cands = _candidates()
+    assert [c.chunk_id for c in select(cands, "uncertainty", 2)] == ["c1", "c3"]
+    assert [c.chunk_id for c in select(cands, "disagreement", 5, disagreeing={"h0", "h2"})] == ["c2", "c0"]
+    picked = select(cands, "random", 3, seed=1)
+    assert len(picked) == 3 and picked == select(cands, "random", 3, seed=1)
+    with pytest.raises(InputError, match="--strategy"):
+        select(cands, "loudest", 1)
+
+
+def test_validation_reports_each_bad_row_with_its_line():
+    rows = [
+        GoldRow(2, "c1", "same text", "GS2", "asha"),
+        GoldRow(3, "c1", "", "GS9", "asha"),
+        GoldRow(4, "c1", "", "", "asha"),
+        GoldRow(5, "c1", "", "GS1", ""),
+        GoldRow(6, "nope", "", "GS1", "asha"),
+        GoldRow(7, "c1", "different text", "GS1", "asha"),
+        GoldRow(8, "", "", "GS1", "asha"),
+        GoldRow(9, "", "A brand new paragraph.", "GS3", "asha"),
+    ]
+    valid, errors = validate(rows, TASK, {"c1": "same text"})
+    assert [r.line for r in valid] == [2, 9]
+    assert [line for line, _ in errors] == [3, 4, 5, 6, 7, 8]
+    reasons = dict(errors)
+    assert "GS9" in reasons[3] and "empty" in reasons[4] and "annotator" in reasons[5]
+    assert "not in the store" in reasons[6] and "differs" in reasons[7] and "neither" in reasons[8]
+
+
+def test_csv_without_required_columns_is_an_input_error(tmp_path):
+    path = tmp_path / "g.csv"
+    path.write_text("id,label\n1,GS2\n")
+    with pytest.raises(InputError, match="missing column"):
+        read_csv(path)
+
+
+def test_label_studio_export(tmp_path):
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([
+        {"data": {"chunk_id": "c1", "text": "t"}, "annotations": [
+            {"completed_by": {"email": "asha@example.org"}, "result": [{"from_name": "label", "value": {"choices": ["GS2"]}}]},
+            {"completed_by": 7, "result": [{"value": {"choices": ["GS3"]}}]},
+        ]},
+        {"data": {"chunk_id": "c2"}, "annotations": [{"completed_by": 7, "result": []}]},
+    ]))
+    rows = read_label_studio(path)
+    assert [(r.line, r.chunk_id, r.gold_label, r.annotator) for r in rows] == [
+        (1, "c1", "GS2", "asha@example.org"), (1, "c1", "GS3", "7"), (2, "c2", "", "7")
+    ]
+
+
+def test_cohen_kappa_hand_computed():
+    # 10 items: agree on 7; rater a: 5 x, 5 y; rater b: 4 x, 6 y -> pe = (5*4 + 5*6)/100 = 0.5
+    a = list("xxxxxyyyyy")
+    b = list("xxxyyyyyyx")
+    assert cohen_kappa(a, b) == pytest.approx((0.7 - 0.5) / 0.5)
+    assert cohen_kappa(list("xyz"), list("xyz")) == 1.0
+    assert cohen_kappa(list("xx"), list("xx")) == 1.0
+    assert cohen_kappa([], []) is None

@@ -1,0 +1,24 @@
+import pytest
+
+from upscway.errors import InputError
+from upscway.tasks.distill.chains import load_chain
+
+
+def test_shipped_chains():
+    demo = load_chain("demo")
+    assert [s.name for s in demo] == ["minilm-l3", "minilm-l1"] and demo[1].teacher.stage == "minilm-l3"
+    production = load_chain("production")
+    assert [s.student for s in production] == ["Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-1.5B-Instruct"]
+    assert production[0].teacher.annotations.startswith("openai:") and production[1].teacher.stage == "7b"
+
+
+def test_bad_chains_are_input_errors(tmp_path):
+    path = tmp_path / "chains.yaml"
+    path.write_text("chains:\n  x:\n    - {name: b, kind: encoder, student: m, teacher: {stage: a}}\n")
+    with pytest.raises(InputError, match="not an earlier stage"):
+        load_chain("x", path)
+    with pytest.raises(InputError, match="no chain 'z'"):
+        load_chain("z", path)
+    path.write_text("chains:\n  y:\n    - {name: a, kind: encoder, student: m, teacher: {annotations: t, stage: a}}\n")
+    with pytest.raises(InputError, match="either"):
+        load_chain("y", path)

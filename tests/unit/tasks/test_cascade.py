@@ -1,0 +1,45 @@
+from upscway.storage.tags import ChunkRef
+from upscway.tasks.cascade import final_tags, for_teacher, is_uncertain, statistics
+
+
+def test_low_confidence_or_borderline_relevance_goes_to_the_teacher():
+    band = (0.35, 0.65)
+    assert not is_uncertain([0.05, 0.9, 0.02, 0.02, 0.01], 0.8, band)
+    assert is_uncertain([0.05, 0.6, 0.3, 0.03, 0.02], 0.8, band)          # top 0.6 < 0.8
+    assert is_uncertain([0.5, 0.5, 0.0, 0.0, 0.0], 0.4, band)             # relevance 0.5 in the band
+    assert not is_uncertain([0.9, 0.1, 0.0, 0.0, 0.0], 0.8, band)         # confidently not relevant
+
+
+SURE_GS2 = [0.02, 0.03, 0.9, 0.03, 0.02]
+UNSURE = [0.05, 0.45, 0.4, 0.05, 0.05]
+NAMES = ["NOT_RELEVANT", "GS1", "GS2", "GS3", "GS4"]
+
+
+def test_the_teacher_decides_what_the_student_did_not_score_or_is_unsure_of():
+    student = {"h1": SURE_GS2, "h2": UNSURE}
+    assert for_teacher(["h1", "h2", "h3"], student, 0.8, (0.35, 0.65)) == {"h2", "h3"}
+    assert for_teacher(["h1", "h2"], {}, 0.8, (0.35, 0.65)) == {"h1", "h2"}  # no production model
+
+
+def test_final_tags_take_the_deciders_answer_and_skip_what_nobody_answered():
+    chunks = [ChunkRef("c1", "h1"), ChunkRef("c2", "h2"), ChunkRef("c3", "h3"), ChunkRef("c1b", "h1")]
+    student = {"h1": SURE_GS2, "h2": UNSURE, "h3": UNSURE}
+    teacher = {"h2": [0.1, 0.8, 0.05, 0.03, 0.02]}  # h3: the teacher failed on it
+    tags = final_tags(chunks, student, teacher, {"h2", "h3"}, NAMES, "model:m1", "teacher:t")
+    assert [(t.chunk_id, t.label, t.decided_by, t.annotator) for t in tags] == [
+        ("c1", "GS2", "student", "model:m1"), ("c2", "GS1", "teacher", "teacher:t"), ("c1b", "GS2", "student", "model:m1"),
+    ]
+    assert tags[1].confidence == 0.8 and tags[1].probs == teacher["h2"]
+
+
+def test_statistics_count_offload_requests_savings_and_agreement():
+    student = {"h1": SURE_GS2, "h2": UNSURE}
+    teacher = {"h1": [0.0, 0.0, 1.0, 0.0, 0.0], "h2": [0.1, 0.1, 0.7, 0.05, 0.05]}
+    tags = final_tags([ChunkRef("c1", "h1"), ChunkRef("c2", "h2")], student, teacher, {"h2"}, NAMES, "model:m1", "t")
+    stats = statistics(tags, student, teacher, requests=1, cost_per_answer=0.002)
+    assert stats == {
+        "tagged": 2, "by_student": 1, "by_teacher": 1, "offload_rate": 0.5, "teacher_requests": 1,
+        "teacher_requests_saved": 1, "estimated_cost_saved": 0.002,
+        "agreement_on_both_labelled": 0.5, "both_labelled": 2,  # h1 agrees (GS2), h2 does not (GS1 vs GS2)
+    }
+    assert statistics([], {}, {}, 0, 0.0)["offload_rate"] == 0.0
