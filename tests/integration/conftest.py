@@ -4,6 +4,14 @@ from prefect.testing.utilities import prefect_test_harness
 from tests.support.newsserver import NewsServer
 from tests.support.prefect_server import PrefectServer
 from tests.support.site import build_site
+from upscway.flows.annotate import annotate
+from upscway.flows.context import open_store
+from upscway.flows.ingest import ingest
+from upscway.resources import DEPLOYMENTS_DIR
+from upscway.settings import load_settings
+from upscway.storage import gold as gold_repo
+from upscway.storage.store import Store
+from upscway.tasks.annotate.gold import read_csv
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,3 +44,24 @@ def live_env(monkeypatch, tmp_path):
     monkeypatch.setenv("UPSCWAY_INGEST__MAX_BYTES", "200000")
     monkeypatch.setenv("UPSCWAY_INGEST__BATCH_SIZE", "4")
     return tmp_path
+
+
+@pytest.fixture
+def annotated_store(tmp_path, monkeypatch):
+    """The demo news ingested, the bundled gold imported, every chunk annotated by the embedding
+    teacher; training kept short (one epoch, 64 tokens)."""
+    monkeypatch.setenv("UPSCWAY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("UPSCWAY_DISTILL__EPOCHS", "1")
+    monkeypatch.setenv("UPSCWAY_DISTILL__MAX_LENGTH", "64")
+    ingest(return_state=True).result()
+    store = open_store(load_settings())
+    with store.transaction() as conn:
+        gold_repo.import_rows(conn, read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv"), "upsc_gs", "gold.csv", lambda t: len(t.split()))
+    annotate(return_state=True).result()
+    return store
+
+
+def rows(store: Store, query: str):
+    with store.reader() as conn:
+        return conn.execute(query).fetchall()
+

@@ -50,3 +50,28 @@ def test_a_pass_moves_production_a_fail_does_not_unless_forced_and_rollback_rest
         assert registry.holder(conn, PRODUCTION) == "good"
         decisions = conn.execute("SELECT model_id, verdict, forced FROM gate_decisions ORDER BY id").fetchall()
     assert decisions == [("good", "promote", False), ("bad", "reject", False), ("bad", "reject", True)]
+
+
+def test_the_gold_split_and_a_missing_teacher_are_named(store, tmp_path):
+    import csv
+
+    from upscway.resources import DEPLOYMENTS_DIR
+    from upscway.settings import DistillSettings, TeacherSettings
+    from upscway.tasks.annotate.review import import_reviewed
+    from upscway.tasks.annotate.taxonomy import load_task
+    from upscway.tasks.distill.dataset import split_of
+    from upscway.tasks.evaluate.steps import gold_of_split, teacher_answers
+
+    task_def = load_task()
+    with pytest.raises(InputError, match="no gold chunks in split 'eval'"):
+        gold_of_split(store, task_def, "eval", DistillSettings())
+    import_reviewed(store, task_def, DEPLOYMENTS_DIR / "demo" / "gold.csv", None, False, "minilm")
+    gold = gold_of_split(store, task_def, "eval", DistillSettings())
+    with store.reader() as conn:
+        articles = dict(conn.execute("SELECT id, article_id FROM chunks").fetchall())
+    assert gold.chunk_ids and all(split_of(articles[c]) == "eval" for c in gold.chunk_ids)
+    with open(DEPLOYMENTS_DIR / "demo" / "gold.csv", newline="", encoding="utf-8") as lines:
+        labels = {row["text"].strip(): row["gold_label"] for row in csv.DictReader(lines)}
+    assert [task_def.names[g] for g in gold.gold] == [labels[t] for t in gold.texts]
+    with pytest.raises(InputError, match="teacher openai:elsewhere has no stored answer for"):
+        teacher_answers(store, "r", "openai:elsewhere", task_def.version, gold.hashes, TeacherSettings(backend="embedding"), task_def)

@@ -1,5 +1,6 @@
 """The nightly flow end to end on the demo profile (bundled news, embedding teacher, a one-layer
-encoder student, bundled gold), a second night with nothing new, and a night with a failed step."""
+encoder student, bundled gold): one first night read by several tests, each for one promise;
+then a second night with nothing new, and a night with a failed step."""
 
 import json
 from pathlib import Path
@@ -23,18 +24,35 @@ from upscway.tasks.distill.scoring import score_with_student
 CHAINS = Path(__file__).parents[1] / "support" / "chains.yaml"
 
 
-@pytest.fixture
-def demo_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("UPSCWAY_PROFILE", "demo")
-    monkeypatch.setenv("UPSCWAY_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("UPSCWAY_DISTILL__CHAINS_FILE", str(CHAINS))
-    monkeypatch.setenv("UPSCWAY_DISTILL__CHAIN", "tiny")
-    monkeypatch.setenv("UPSCWAY_DISTILL__EPOCHS", "1")
-    monkeypatch.setenv("UPSCWAY_DISTILL__MAX_LENGTH", "64")
+DEMO_ENV = {
+    "UPSCWAY_PROFILE": "demo", "UPSCWAY_DISTILL__CHAINS_FILE": str(CHAINS), "UPSCWAY_DISTILL__CHAIN": "tiny",
+    "UPSCWAY_DISTILL__EPOCHS": "1", "UPSCWAY_DISTILL__MAX_LENGTH": "64",
+}
+
+
+def _demo_store(monkeypatch, data_dir):
+    for name, value in {**DEMO_ENV, "UPSCWAY_DATA_DIR": str(data_dir)}.items():
+        monkeypatch.setenv(name, value)
     store = open_store(load_settings())
     with store.transaction() as conn:
         gold_repo.import_rows(conn, read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv"), "upsc_gs", "gold.csv", lambda t: len(t.split()))
     return store
+
+
+@pytest.fixture
+def demo_env(tmp_path, monkeypatch):
+    """The demo profile with the one-stage test chain and the bundled gold, in a fresh store."""
+    return _demo_store(monkeypatch, tmp_path / "data")
+
+
+@pytest.fixture(scope="module")
+def first_night(tmp_path_factory):
+    """One night on a fresh demo store (every step runs), shared by the tests that read it;
+    the environment stays set for them."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        store = _demo_store(monkeypatch, tmp_path_factory.mktemp("night") / "data")
+        state = nightly(return_state=True)
+        yield store, state
 
 
 def one(store, query):
@@ -42,45 +60,65 @@ def one(store, query):
         return conn.execute(query).fetchall()
 
 
-def test_a_night_ingests_tags_trains_evaluates_and_decides_then_a_quiet_night_skips_training(demo_env):
-    state = nightly(return_state=True)
+def test_the_first_night_completes_every_step_in_order(first_night):
+    store, state = first_night
     assert state.is_completed(), state.message
-    summary = state.result()
-    steps = summary["steps"]
+    steps = state.result()["steps"]
     assert [name for name in steps] == ["ingest", "tag", "distill", "evaluate", "promote"]
     assert all(s["status"] == "completed" for s in steps.values()), steps
-    chunks = one(demo_env, "SELECT count(*) FROM chunks")[0][0]
     assert steps["ingest"]["articles"] > 0
-    # No production model on the first night: the teacher decided every chunk.
-    assert steps["tag"]["tagged"] == chunks and steps["tag"]["by_teacher"] == chunks
+
+
+def test_with_no_production_model_the_teacher_decides_every_chunk(first_night):
+    store, state = first_night
+    tag = state.result()["steps"]["tag"]
+    chunks = one(store, "SELECT count(*) FROM chunks")[0][0]
+    assert tag["tagged"] == chunks and tag["by_teacher"] == chunks
+
+
+def test_the_chains_last_student_is_evaluated_against_the_first_teacher_and_decided(first_night):
+    store, state = first_night
+    summary = state.result()
+    steps = summary["steps"]
     model = steps["distill"]["stages"]["minilm-l1"]["model"]
     assert steps["evaluate"]["model"] == steps["promote"]["model"] == model
     assert steps["evaluate"]["teacher"] == "embedding:all-MiniLM-L6-v2@T0.05"  # the chain's first teacher
     assert Path(summary["report"]).is_file()
-    ((verdict,),) = one(demo_env, f"SELECT verdict FROM gate_decisions WHERE model_id = '{model}'")
+    ((verdict,),) = one(store, f"SELECT verdict FROM gate_decisions WHERE model_id = '{model}'")
     assert verdict == steps["promote"]["verdict"]
-    (status, stored), = one(demo_env, f"SELECT status, summary FROM flow_runs WHERE id = '{summary['run_id']}'")
+
+
+def test_each_step_is_a_recorded_subflow_and_the_summary_artifact_lists_them(first_night):
+    store, state = first_night
+    summary = state.result()
+    model = summary["steps"]["distill"]["stages"]["minilm-l1"]["model"]
+    (status, stored), = one(store, f"SELECT status, summary FROM flow_runs WHERE id = '{summary['run_id']}'")
     assert status == "completed" and json.loads(stored)["steps"]["distill"]["stages"]["minilm-l1"]["model"] == model
-    # Each step is a subflow with its own run, and the summary artifact lists them.
-    flows = dict(one(demo_env, "SELECT flow, count(*) FROM flow_runs GROUP BY flow"))
+    flows = dict(one(store, "SELECT flow, count(*) FROM flow_runs GROUP BY flow"))
     assert flows == {"nightly": 1, "ingest": 1, "tag": 1, "distill": 1, "evaluate": 1, "promote": 1}
     with get_client(sync_client=True) as client:
         artifact = client.read_latest_artifacts()
         summary_artifacts = [a for a in artifact if a.key == "nightly-summary"]
     assert summary_artifacts and "| distill | completed |" in summary_artifacts[0].data
 
+
+def test_the_students_scores_are_cached_for_a_rerun(first_night):
+    store, state = first_night
+    model = state.result()["steps"]["distill"]["stages"]["minilm-l1"]["model"]
+    hashes = [h for (h,) in one(store, "SELECT text_hash FROM chunks LIMIT 12")]
+    first, again = score_twice(store, model, hashes)
+    assert (first.name, again.name) == ("Completed", "Cached") and first.result() == again.result()
+    assert len(first.result()) == 12 and all(abs(sum(p) - 1) < 1e-4 for p in first.result().values())
+
+
+def test_a_quiet_night_stores_nothing_and_skips_training_with_the_reason(first_night):
+    store, _ = first_night
     quiet = nightly(return_state=True).result()["steps"]
     assert quiet["ingest"]["articles"] == 0 and quiet["tag"]["tagged"] == 0
     assert quiet["distill"]["status"] == "skipped" and "0 new teacher labels" in quiet["distill"]["reason"]
     assert quiet["evaluate"] == {"status": "skipped", "reason": "no new student to evaluate: distill skipped"}
     assert quiet["promote"] == {"status": "skipped", "reason": "no new student to promote: evaluate skipped"}
-    assert one(demo_env, "SELECT count(*) FROM models") == [(1,)]
-
-    # The student's scores are cached: a second scoring of the same texts is not recomputed.
-    hashes = [h for (h,) in one(demo_env, "SELECT text_hash FROM chunks LIMIT 12")]
-    first, again = score_twice(demo_env, model, hashes)
-    assert (first.name, again.name) == ("Completed", "Cached") and first.result() == again.result()
-    assert len(first.result()) == 12 and all(abs(sum(p) - 1) < 1e-4 for p in first.result().values())
+    assert one(store, "SELECT count(*) FROM models") == [(1,)]
 
 
 @flow

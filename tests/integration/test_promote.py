@@ -1,0 +1,48 @@
+"""The promote flow: the gate decides, production moves on a pass, rollback restores."""
+
+import os
+import subprocess
+import sys
+
+from prefect.settings import PREFECT_API_URL
+
+from tests.integration.conftest import rows
+from upscway.flows.distill import distill
+
+
+def test_promote_applies_the_gate_and_rollback_restores(annotated_store, monkeypatch):
+    from upscway.flows.promote import promote
+    from upscway.storage import models as registry
+
+    first = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
+    second = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
+
+    # ~100 evaluation gold chunks but under 20 for some papers: the default gate cannot decide.
+    undecided = promote(model=first, return_state=True).result()
+    assert undecided["verdict"] == "insufficient-data" and undecided["production"] == "unchanged"
+    with annotated_store.reader() as conn:
+        assert registry.holder(conn, "production") is None
+
+    # With the support bar lowered and lenient thresholds, it promotes; the next one too.
+    for name, value in {"MIN_GOLD_SUPPORT": "10", "MIN_SUPPORT_PER_PAPER": "1", "MIN_RELEVANCE_ACCURACY": "0", "MIN_PRECISION": "0",
+                        "MIN_RECALL": "0", "MIN_GS_ACCURACY": "0", "MAX_GAP_TO_TEACHER": "1"}.items():
+        monkeypatch.setenv(f"UPSCWAY_GATE__{name}", value)
+    assert promote(model=first, return_state=True).result()["verdict"] == "promote"
+    assert promote(model=second, return_state=True).result()["previous_production"] == first
+
+    monkeypatch.setenv("UPSCWAY_GATE__MIN_RELEVANCE_ACCURACY", "1.01")
+    rejected = promote(model=first, return_state=True).result()
+    assert rejected["verdict"] == "reject" and "FAIL" in rejected["criteria"]["relevance_accuracy"]
+    with annotated_store.reader() as conn:
+        assert registry.holder(conn, "production") == second
+    forced = promote(model=first, force=True, reason="hotfix for a known teacher bug", return_state=True).result()
+    assert forced["forced"] is True and forced["production"] == first
+    assert rows(annotated_store, "SELECT verdict, forced, force_reason FROM gate_decisions ORDER BY id DESC LIMIT 1") == [
+        ("reject", True, "hotfix for a known teacher bug")
+    ]
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    back = subprocess.run([sys.executable, "-m", "upscway.flows.cli", "models", "rollback"], env=env, capture_output=True, text=True)
+    assert back.returncode == 0, back.stderr
+    with annotated_store.reader() as conn:
+        assert registry.holder(conn, "production") == second

@@ -1,0 +1,27 @@
+"""A registered student as a teacher: the settings that run it, without loading a model."""
+
+from pathlib import Path
+
+from upscway.settings import TeacherSettings
+from upscway.storage.models import ModelRecord
+from upscway.tasks.distill.scoring import as_teacher
+
+
+def _model(kind: str, path: Path) -> ModelRecord:
+    return ModelRecord(
+        id="demo-s-1", chain="demo", stage="s", kind=kind, base_model="base", path=str(path), teacher="t", task="upsc_gs",
+        prompt_version="v", config={}, metrics={}, status="candidate", alias=None, created_at=None,
+    )
+
+
+def test_an_encoder_student_teaches_as_the_encoder_backend_under_its_model_id(tmp_path):
+    settings = as_teacher(_model("encoder", tmp_path), TeacherSettings(batch_size=7))
+    assert (settings.backend, settings.local_model, settings.annotator, settings.batch_size) == ("encoder", tmp_path, "model:demo-s-1", 7)
+
+
+def test_a_causal_student_teaches_from_its_merged_folder_merged_once(tmp_path):
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    (merged / "config.json").write_text("{}")  # already merged: nothing to load or merge
+    settings = as_teacher(_model("causal-lm", tmp_path), TeacherSettings())
+    assert (settings.backend, settings.local_model, settings.annotator) == ("transformers", merged, "model:demo-s-1")

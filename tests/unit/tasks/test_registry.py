@@ -1,0 +1,39 @@
+"""The registry as people use it: a model by id, and an export that leaves training files out."""
+
+import pytest
+
+from upscway.errors import InputError
+from upscway.storage import models as repo
+from upscway.tasks.registry import export_model, model
+
+
+def _register(store, path, status="candidate"):
+    with store.transaction() as conn:
+        repo.register(conn, model_id="m1", chain="c", stage="s", kind="encoder", base_model="b", path=str(path),
+                      teacher="t", task="upsc_gs", prompt_version="v", config={"epochs": 3}, run_id="r")
+        if status != "training":
+            repo.finish(conn, "m1", status, {"steps": 12})
+
+
+def test_a_model_is_a_record_with_its_config_and_metrics_parsed(store, tmp_path):
+    _register(store, tmp_path)
+    found = model(store, "m1")
+    assert (found.kind, found.status, found.config, found.metrics) == ("encoder", "candidate", {"epochs": 3}, {"steps": 12})
+    with pytest.raises(InputError, match="no model 'nope'"):
+        model(store, "nope")
+
+
+def test_an_encoder_export_copies_the_weights_without_checkpoints_or_data(store, tmp_path):
+    folder = tmp_path / "m1"
+    for name in ("model.safetensors", "config.json", "checkpoints/checkpoint-5/x", "data/train.jsonl"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(name)
+    _register(store, folder)
+    export_model(store, "m1", tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_only_a_trained_candidate_is_exported(store, tmp_path):
+    _register(store, tmp_path, status="training")
+    with pytest.raises(InputError, match="is training, not a trained candidate"):
+        export_model(store, "m1", tmp_path / "out")
