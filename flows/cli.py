@@ -7,7 +7,6 @@ Exit status: 0 all went well; 1 the run finished with some failed items (or fail
 from __future__ import annotations
 
 import csv
-import gc
 import json
 import os
 import sys
@@ -450,16 +449,6 @@ def serve_command(
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps bad input to exit status 2 with a one-line message."""
-    try:
-        _main(argv)
-    finally:
-        # A failed run's traceback keeps frames, and with them closed DuckDB connections, alive
-        # in reference cycles; collected now, they are gone before DuckDB's module is torn
-        # down, which otherwise reports them as "nanobind: leaked" at exit.
-        gc.collect()
-
-
-def _main(argv: list[str] | None) -> None:
     try:
         # Without standalone mode click returns the code of a typer.Exit instead of exiting.
         code = app(args=argv, standalone_mode=False)
