@@ -13,7 +13,8 @@ from prefect.states import State
 
 from upscway.flows.context import run_context
 from upscway.tasks.annotate.taxonomy import load_task
-from upscway.tasks.evaluate.steps import compare, evaluation_summary, gold_of_split, record_evaluation, registered, teacher_answers
+from upscway.tasks.evaluate.steps import compare, evaluation_summary, gold_of_split, record_evaluation, teacher_answers
+from upscway.tasks.registry import model as registered
 
 
 @flow(name="evaluate")

@@ -13,7 +13,6 @@ from upscway.tasks.annotate.taxonomy import SoftLabel
 
 
 class EncoderTeacher:
-    """A trained encoder student teaching the next stage: its label softmax as soft labels."""
 
     def __init__(self, task, model_dir: str | Path, annotator_id: str, batch_size: int = 32, max_length: int = 256):
         self.task = task

@@ -28,6 +28,7 @@ from upscway.tasks.distill.scoring import as_teacher, student_scorer
 from upscway.tasks.evaluate.gate import Decision, decide, gate_support
 from upscway.tasks.evaluate.paired import evaluate_pair
 from upscway.tasks.evaluate.report import artifact_markdown, key_findings, write_report
+from upscway.tasks.registry import model as registered_model
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,6 @@ class GoldSplit:
     texts: list[str]
     hashes: list[str]
     gold: list[int]
-
-
-def registered(store: Store, model_id: str) -> ModelRecord:
-    with store.reader() as conn:
-        row = registry.get(conn, model_id)
-    if row is None:
-        raise InputError(f"no model {model_id!r} in the registry (see `upscway models list`)")
-    return row
 
 
 def gold_of_split(store: Store, task_def: TaskDefinition, split: str, distill: DistillSettings) -> GoldSplit:
@@ -68,7 +61,7 @@ def teacher_answers(
     if not missing:
         return answers
     if teacher.startswith("model:"):
-        annotate_pending(store, run_id, as_teacher(registered(store, teacher.split(":", 1)[1]), settings), task_def)
+        annotate_pending(store, run_id, as_teacher(registered_model(store, teacher.split(":", 1)[1]), settings), task_def)
     elif shared_teacher(task_def, settings).annotator_id == teacher:
         annotate_pending(store, run_id, settings, task_def)
     else:
