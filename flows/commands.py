@@ -13,11 +13,10 @@ from upscway.storage.models import ModelRecord
 from upscway.storage.statements import statements
 from upscway.storage.store import Store
 from upscway.tasks import registry
-from upscway.tasks.annotate.review import ImportReport, InvalidRows, export_for_review, import_reviewed
+from upscway.tasks.annotate.review import ImportReport, export_for_review, import_reviewed
+from upscway.tasks.annotate.review import InvalidRows as InvalidRows  # what gold_import raises, for the CLI
 from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.evaluate.steps import rollback
-
-__all__ = ["InvalidRows", "ImportReport"]
 
 Table = tuple[list[str], list[tuple]]
 
