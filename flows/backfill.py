@@ -14,6 +14,7 @@ from upscway.flows.context import run_context
 from upscway.resources import resolve_project_file
 from upscway.tasks.scrape.backfill import check_backfill_args, plan_backfill
 from upscway.tasks.scrape.batches import store_pages
+from upscway.tasks.scrape.steps import recover_staged
 
 __all__ = ["backfill", "check_backfill_args"]
 
@@ -35,6 +36,7 @@ def backfill(
     with run_context("backfill", parameters, profile, data_dir) as run:
         ingest = run.settings.ingest
         feeds_file = resolve_project_file(feeds or ingest.feeds_file)
-        requests = plan_backfill(run.store, run.run_id, ingest, feeds_file, source, since, until, urls, html_dir, limit)
-        counts = store_pages(run.store, run.layout, run.run_id, requests, ingest, run.settings.chunk)
-        return run.finish({"new_urls": len(requests), **counts.summary()})
+        counts = recover_staged(run.store, run.layout, run.run_id, ingest)
+        new_urls, requests = plan_backfill(run.store, run.run_id, ingest, feeds_file, source, since, until, urls, html_dir, limit)
+        counts.add(store_pages(run.store, run.layout, run.run_id, requests, ingest, run.settings.chunk))
+        return run.finish({"new_urls": new_urls, "fetched": len(requests), **counts.summary()})

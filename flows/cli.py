@@ -120,8 +120,9 @@ def _with_progress(ctx: typer.Context, run):
     from upscway import progress
     from upscway.flows.context import using
     from upscway.flows.display import LiveDisplay
+    from upscway.flows.local_api import prefect_api
 
-    with using(_settings(ctx)):
+    with prefect_api(), using(_settings(ctx)):
         if ctx.obj["verbose"]:
             return run()
         with LiveDisplay(err_console) as display:
@@ -437,6 +438,7 @@ def serve_command(
     """
     from prefect import serve
 
+    from upscway.flows.local_api import prefect_api
     from upscway.flows.serve import load_deployments
     from upscway.resources import resolve_project_file
 
@@ -444,7 +446,11 @@ def serve_command(
     os.environ["UPSCWAY_PROFILE"] = settings.profile  # the served runs are child processes
     os.environ["UPSCWAY_DATA_DIR"] = str(settings.data_dir.resolve())
     deployments = load_deployments(resolve_project_file(file))
-    serve(*deployments, limit=limit)
+    with prefect_api():
+        serve(*deployments, limit=limit)
+
+
+_VERBOSE_FLAGS = {"--verbose", "-v"}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -453,11 +459,10 @@ def main(argv: list[str] | None = None) -> None:
         # Without standalone mode click returns the code of a typer.Exit instead of exiting.
         code = app(args=argv, standalone_mode=False)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
-    except InputError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        sys.exit(EXIT_USAGE)
-    except FileNotFoundError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+    except (InputError, FileNotFoundError) as exc:
+        if _VERBOSE_FLAGS & set(sys.argv[1:] if argv is None else argv):
+            err_console.print_exception()
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # click's usage errors
         import click

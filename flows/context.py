@@ -30,6 +30,7 @@ from prefect.states import Completed, State
 
 from upscway import progress
 from upscway.flows.outcomes import describe
+from upscway.processes import ProcessId
 from upscway.settings import Settings, load_settings
 from upscway.storage import runs
 from upscway.storage.layout import DataLayout
@@ -145,12 +146,27 @@ def run_context(flow: str, parameters: dict[str, Any], profile: str | None = Non
             setup.limits_ensured = True
         ctx = RunContext(flow_run.id or str(uuid.uuid4()), flow, setup)
         with setup.store.transaction() as conn:
-            runs.start_run(conn, ctx.run_id, flow, {**parameters, "profile": setup.settings.profile})
+            _mark_crashed_runs(conn)
+            runs.start_run(conn, ctx.run_id, flow, {**parameters, "profile": setup.settings.profile}, ProcessId.current())
         try:
             yield ctx
         except BaseException as exc:
             ctx.fail(exc)
             raise
+
+
+def _mark_crashed_runs(conn) -> None:
+    """Runs whose row says `running` but whose process is gone (killed, out of memory, a
+    reboot) are marked `crashed`, so `upscway status` never shows them running forever."""
+    for row in runs.running(conn):
+        if row.process is None:
+            reason = "started by a version that did not record its process; it is not running any more"
+        elif row.process.is_gone():
+            reason = f"its process {row.process.pid} on {row.process.host} ended without finishing the run"
+        else:
+            continue
+        LOGGER.warning("run %s (%s) crashed: %s", row.id, row.flow, reason)
+        runs.mark_crashed(conn, row.id, reason)
 
 
 @contextmanager

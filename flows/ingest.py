@@ -1,4 +1,4 @@
-"""Flow `ingest`: feeds → new entry URLs → pages → articles and chunks in DuckDB."""
+"""Flow `ingest`: feeds → the frontier → due pages → articles and chunks in DuckDB."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from upscway.resources import resolve_project_file
 from upscway.settings import Settings
 from upscway.tasks.scrape.batches import store_pages
 from upscway.tasks.scrape.feeds import Source, load_sources
-from upscway.tasks.scrape.steps import read_feed, record_feeds
+from upscway.tasks.scrape.steps import due_pages, read_feed, record_feeds, recover_staged
 
 
 def sources_to_read(settings: Settings, feeds: str | Path | None, source: str | None) -> list[Source]:
@@ -30,14 +30,16 @@ def ingest(
     profile: str | None = None,
     data_dir: str | None = None,
 ) -> State:
-    """Read every enabled source's feeds (or only `source`), fetch the entries not stored yet
-    (at most `limit`), and store their articles and chunks."""
+    """Load what dead runs staged, record every enabled source's feed entries (or only
+    `source`'s) in the frontier, then fetch the due URLs, oldest first (at most `limit`), and
+    store their articles and chunks."""
     with run_context("ingest", {"feeds": feeds, "source": source, "limit": limit}, profile, data_dir) as run:
+        ingest = run.settings.ingest
         sources = sources_to_read(run.settings, feeds, source)
+        counts = recover_staged(run.store, run.layout, run.run_id, ingest)
         jobs = [(s, url) for s in sources for url in s.feeds]
-        outcomes = read_feed.map(
-            unmapped(run.store), [s for s, _ in jobs], [u for _, u in jobs], unmapped(run.settings.ingest)
-        ).result()
-        requests = record_feeds(run.store, run.run_id, outcomes, sources, limit)
-        counts = store_pages(run.store, run.layout, run.run_id, requests, run.settings.ingest, run.settings.chunk)
-        return run.finish({"sources": len(sources), "feeds": len(jobs), "new_urls": len(requests), **counts.summary()})
+        outcomes = read_feed.map(unmapped(run.store), [s for s, _ in jobs], [u for _, u in jobs], unmapped(ingest)).result()
+        new_urls = record_feeds(run.store, run.run_id, outcomes, sources)
+        requests = due_pages(run.store, sources, limit)
+        counts.add(store_pages(run.store, run.layout, run.run_id, requests, ingest, run.settings.chunk))
+        return run.finish({"sources": len(sources), "feeds": len(jobs), "new_urls": new_urls, "fetched": len(requests), **counts.summary()})

@@ -19,7 +19,7 @@ def _f(value: Any, digits: int = 3) -> str:
 
 def _pages(s: dict) -> str:
     return (
-        f"{_n(s.get('new_urls', 0), 'new URL')}: {_n(s.get('articles', 0), 'article')} and "
+        f"{_n(s.get('new_urls', 0), 'new URL')}, {s.get('fetched', 0)} fetched: {_n(s.get('articles', 0), 'article')} and "
         f"{_n(s.get('chunks', 0), 'chunk')} stored, {_n(s.get('duplicates', 0), 'duplicate')}, "
         f"{_n(s.get('failures', 0), 'failure')}"
     )

@@ -1,7 +1,10 @@
-"""Ad hoc, read-only SQL for analysts (`upscway sql`).
+"""Ad hoc, read-only SQL for analysts (`upscway sql`, `upscway query`).
 
-Two guards: only SELECT-like statements are accepted (so COPY ... TO, ATTACH or SET cannot
-slip through), and the file is opened read-only, so DuckDB itself refuses any write.
+Two guards. DuckDB's own parser must find exactly one statement, of type SELECT (so COPY,
+EXPORT, ATTACH, SET, PRAGMA, CALL, `WITH … DELETE` and `EXPLAIN ANALYZE COPY …` are refused
+before anything runs). And the query runs on a connection that is read-only with external
+access off and the configuration locked: no file outside the store can be read or written,
+no extension installed or loaded, and no statement can turn that back on.
 """
 
 from __future__ import annotations
@@ -15,32 +18,30 @@ from upscway.errors import InputError
 from upscway.resources import SQL_DIR
 from upscway.storage.store import Store
 
-ALLOWED = {"SELECT", "EXPLAIN"}
-
-
 class WriteRefused(InputError):
     pass
 
 
 def check_read_only(query: str) -> None:
-    try:
-        parsed = duckdb.connect(":memory:").extract_statements(query)
-    except duckdb.Error as exc:
-        raise InputError(f"cannot parse the SQL: {exc}") from None
+    """InputError unless `query` is one SELECT statement (DuckDB's parser decides)."""
+    with duckdb.connect(":memory:") as parser:
+        try:
+            parsed = parser.extract_statements(query)
+        except duckdb.Error as exc:
+            raise InputError(f"cannot parse the SQL: {exc}") from None
     if not parsed:
         raise InputError("no SQL statement given")
-    for statement in parsed:
-        kind = str(statement.type).rsplit(".", 1)[-1]
-        if kind not in ALLOWED:
-            raise WriteRefused(
-                f"refused: `upscway sql` is read-only and runs SELECT queries only, but this is a {kind} statement"
-            )
+    if len(parsed) > 1:
+        raise WriteRefused(f"refused: one statement at a time, and this input holds {len(parsed)}")
+    kind = parsed[0].type.name
+    if kind != "SELECT":
+        raise WriteRefused(f"refused: `upscway sql` is read-only and runs SELECT queries only, but this is a {kind} statement")
 
 
 def run_query(store: Store, query: str, params: dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
-    """Column names and rows of a read-only query."""
+    """Column names and rows of a read-only query, run with no access outside the store."""
     check_read_only(query)
-    with store.reader() as conn:
+    with store.reader(sandboxed=True) as conn:
         try:
             cursor = conn.execute(query, params) if params else conn.execute(query)
         except duckdb.Error as exc:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from upscway.storage import frontier
+from upscway.storage.frontier import RetryPolicy
 from upscway.storage.runs import record_failures
 from upscway.storage.staging import StagedBatch
 from upscway.storage.statements import sql
@@ -70,8 +72,9 @@ def known_urls(conn: duckdb.DuckDBPyConnection, urls: list[str]) -> set[str]:
     return {row[0] for row in conn.execute(sql("articles", "known_urls"), [urls, urls]).fetchall()}
 
 
-def load_staged(conn: duckdb.DuckDBPyConnection, batch: StagedBatch, run_id: str) -> LoadCounts:
-    """Insert a staged batch, skipping URLs and texts already stored (also within the batch)."""
+def load_staged(conn: duckdb.DuckDBPyConnection, batch: StagedBatch, run_id: str, retry: RetryPolicy) -> LoadCounts:
+    """Insert a staged batch, skipping URLs and texts already stored (also within the batch),
+    and move its URLs in the frontier: stored, alias, or failed (retried per `retry`)."""
     counts = LoadCounts()
     staged = [(row["id"], row["canonical_url"], row["content_hash"]) for row in batch.rows("articles")]
     seen_urls = known_urls(conn, [url for _, url, _ in staged])
@@ -100,5 +103,8 @@ def load_staged(conn: duckdb.DuckDBPyConnection, batch: StagedBatch, run_id: str
     if alias_urls:
         conn.execute(sql("articles", "insert_aliases"), {"urls": alias_urls, "article_ids": alias_targets})
     counts.articles = len(accepted)
-    counts.failures = record_failures(conn, run_id, batch.failures())
+    frontier.settle(conn, [url for _, url, _ in staged])
+    failures = batch.failures()
+    frontier.fail(conn, failures, retry)
+    counts.failures = record_failures(conn, run_id, failures)
     return counts

@@ -3,7 +3,8 @@
 Workers (threads, processes or other machines) never open the database; they leave a folder
 `staging/<run id>/<batch>/` holding `articles.jsonl`, `chunks.jsonl` and `failures.jsonl`, and
 the loader moves it into DuckDB in one transaction, then deletes it. A crash between the two
-loses nothing: the batch's URLs are not stored, so the next run fetches them again.
+loses nothing: the next run loads the complete batches a dead run left (`leftovers`), and the
+URLs of half-written ones are still pending in the frontier.
 """
 
 from __future__ import annotations
@@ -47,3 +48,23 @@ class StagedBatch:
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    """What dead runs left under `staging/`: their folders, and the complete batches in them."""
+
+    folders: list[Path]
+    batches: list[StagedBatch]
+
+    def remove(self) -> None:
+        for folder in self.folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def leftovers(staging: Path, live_runs: set[str]) -> Leftovers:
+    """The staging folders of runs not in `live_runs`; batches still being written (`.partial`)
+    are not batches."""
+    folders = sorted(p for p in staging.iterdir() if p.is_dir() and p.name not in live_runs) if staging.is_dir() else []
+    batches = [StagedBatch(b) for f in folders for b in sorted(f.iterdir()) if b.is_dir() and not b.name.endswith(".partial")]
+    return Leftovers(folders, batches)

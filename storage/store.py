@@ -16,16 +16,25 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
+from upscway.errors import InputError
+
 LOGGER = logging.getLogger(__name__)
+
+SANDBOX = {"enable_external_access": False, "lock_configuration": True}
 
 _WRITE_LOCKS: dict[Path, threading.Lock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 
 
-class StoreBusyError(RuntimeError):
+class StoreError(InputError):
+    """The store cannot be opened: a damaged or unreadable file, or a path that is not one."""
+
+
+class StoreBusyError(StoreError):
     """Another process held the database for longer than the configured timeout."""
 
 
@@ -46,18 +55,22 @@ class Store:
         self.path = Path(path).resolve()
         self.lock_timeout_s = lock_timeout_s
 
-    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _open(self, read_only: bool, config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + self.lock_timeout_s
         delay = 0.02
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
-            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                return duckdb.connect(str(self.path), read_only=read_only, config=config or {})
+            except duckdb.Error as exc:
                 if not _is_lock_conflict(exc):
-                    raise
+                    raise StoreError(
+                        f"cannot open the store {self.path}: {str(exc).splitlines()[0].rstrip('!.')}. "
+                        "If the file is damaged, restore it from a backup or point --data-dir at another folder."
+                    ) from None
                 if time.monotonic() >= deadline:
                     raise StoreBusyError(
-                        f"{self.path} stayed locked by another process for {self.lock_timeout_s:.0f}s: {exc}"
+                        f"the store {self.path} stayed locked by another process for {self.lock_timeout_s:.0f} s; "
+                        "wait for that run to finish or raise storage.lock_timeout_s"
                     ) from None
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 1.0)
@@ -65,7 +78,10 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short write transaction: committed when the block ends, rolled back on error."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise StoreError(f"the data directory {self.path.parent} is a file, not a folder: point --data-dir at a folder") from None
         with _process_lock(self.path):
             conn = self._open(read_only=False)
             try:
@@ -79,16 +95,19 @@ class Store:
                 conn.close()
 
     @contextmanager
-    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection (no statement through it can write).
+    def reader(self, sandboxed: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection (no statement through it can write); `sandboxed` also turns
+        external access off and locks the configuration (for SQL typed by a person).
 
         Inside a process that also writes, the read shares the write lock: DuckDB refuses a
         read-only and a read-write connection to one file in the same process.
         """
+        if self.path.parent.exists() and not self.path.parent.is_dir():
+            raise StoreError(f"the data directory {self.path.parent} is a file, not a folder: point --data-dir at a folder")
         if not self.path.exists():
             raise FileNotFoundError(f"no database at {self.path}: run a flow (e.g. `upscway run ingest`) first")
         with _process_lock(self.path):
-            conn = self._open(read_only=True)
+            conn = self._open(read_only=True, config=SANDBOX if sandboxed else None)
             try:
                 yield conn
             finally:

@@ -12,11 +12,13 @@ PRODUCTION = "production"  # the registry alias the cascade's student is read fr
 
 @dataclass(frozen=True)
 class Failure:
-    """An item that failed (a feed, a page, a chunk the teacher could not answer) and why."""
+    """An item that failed (a feed, a page, a chunk the teacher could not answer) and why;
+    `transient` when trying again later may succeed (a 503, a timeout), as opposed to a 404."""
 
     stage: str
     item: str
     reason: str
+    transient: bool = False
 
 
 @dataclass

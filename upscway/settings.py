@@ -57,6 +57,10 @@ class IngestSettings(Section):
         0, ge=0, description="Worker processes that scrape batches (fetch, extract, chunk); 0 = the flow's threads."
     )
     min_text_chars: int = Field(200, ge=0, description="Extracted text shorter than this is 'no extractable text'.")
+    max_attempts: int = Field(5, gt=0, description="Attempts at a URL that fails transiently (5xx, 408, 429, timeouts) before it is given up.")
+    retry_base_s: float = Field(
+        900.0, ge=0, description="Wait before the first retry of a transient failure; doubled after each further failure."
+    )
 
     @field_validator("allow_private_networks")
     @classmethod

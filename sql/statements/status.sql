@@ -6,6 +6,17 @@ SELECT
     (SELECT count(*) FROM article_aliases) AS duplicate_urls,
     (SELECT count(*) FROM failures)        AS failures;
 
+-- name: frontier
+-- Every discovered URL by state: pending (not fetched yet), retrying (a transient failure; due
+-- again at next_retry), given up (too many transient failures), failed (a permanent failure).
+SELECT count(*) FILTER (WHERE state = 'pending')  AS pending,
+       count(*) FILTER (WHERE state = 'retrying') AS retrying,
+       count(*) FILTER (WHERE state = 'given_up') AS given_up,
+       count(*) FILTER (WHERE state = 'failed')   AS failed,
+       count(*) FILTER (WHERE state IN ('stored', 'alias')) AS stored,
+       strftime(min(next_attempt_at) FILTER (WHERE state = 'retrying'), '%Y-%m-%d %H:%M') AS next_retry
+FROM frontier;
+
 -- name: production
 SELECT coalesce(m.id, '(none yet: the teacher tags everything)') AS production_model, m.chain, m.stage,
        (SELECT d.verdict FROM gate_decisions d WHERE d.model_id = m.id ORDER BY d.id DESC LIMIT 1) AS its_last_gate_verdict,

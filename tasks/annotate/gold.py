@@ -48,7 +48,7 @@ def write_csv(path: Path, rows: Sequence[Candidate], task: TaskDefinition) -> No
 def read_csv(path: Path, default_annotator: str | None = None) -> list[GoldRow]:
     """Rows of an exported CSV; line numbers count the header as line 1."""
     try:
-        with open(path, newline="", encoding="utf-8") as lines:
+        with open(path, newline="", encoding="utf-8-sig") as lines:  # Excel saves CSV with a BOM
             reader = csv.DictReader(lines)
             missing = {"chunk_id", "text", "gold_label"} - set(reader.fieldnames or [])
             if missing:
@@ -96,8 +96,10 @@ def validate(rows: Sequence[GoldRow], task: TaskDefinition, stored_texts: dict[s
     """(valid rows, [(line, reason)]). A row needs a known label, an annotator, and either a
     stored chunk id (whose text, if given, must match) or the text of a new chunk."""
     valid, errors = [], []
+    by_folded = {name.casefold(): name for name in task.names}
     for row in rows:
         reason = None
+        row.gold_label = by_folded.get(row.gold_label.casefold(), row.gold_label)  # labels in any case
         if not row.gold_label:
             reason = "gold_label is empty"
         elif row.gold_label not in task.names:

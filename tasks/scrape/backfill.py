@@ -1,5 +1,7 @@
 """What a backfill fetches: a source's sitemap entries between two dates, a file of URLs, or a
-folder of saved pages; only URLs not stored yet, and every unreadable input recorded."""
+folder of saved pages. They go into the frontier like a feed's entries; the backfill then
+fetches those of them not stored yet (failed ones too: a backfill is an explicit request),
+and every unreadable input is recorded."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from upscway.errors import InputError
 from upscway.records import Failure
 from upscway.settings import IngestSettings
 from upscway.storage import articles as article_repo
+from upscway.storage import frontier
+from upscway.storage.frontier import Discovered
 from upscway.storage.runs import record_failures
 from upscway.storage.store import Store
 from upscway.tasks.scrape.feeds import load_sources
@@ -61,8 +65,9 @@ def _source(feeds_file: Path, name: str | None, required: bool):
 def plan_backfill(
     store: Store, run_id: str, ingest: IngestSettings, feeds_file: Path, source: str | None, since: str | None,
     until: str | None, urls: str | None, html_dir: str | None, limit: int | None,
-) -> list[PageRequest]:
-    """The pages to fetch: new URLs only, input failures recorded."""
+) -> tuple[int, list[PageRequest]]:
+    """How many of the input's URLs were new to the frontier, and the pages to fetch (those not
+    stored yet, at most `limit`); input failures recorded."""
     chosen = _source(feeds_file, source, required=bool(since))
     name = source or LOCAL_SOURCE
     rate = chosen.rate_limit_per_s if chosen else None
@@ -73,16 +78,18 @@ def plan_backfill(
         last = _day(until, "--until") or date.today()
         scan = scan_sitemaps(shared_fetcher(ingest), chosen.sitemaps, _day(since, "--since"), last, rate)
         failures += [Failure("sitemap", url, reason) for url, reason in scan.failures]
-        requests = [PageRequest(u, name, rate) for u in scan.urls]
+        found, origin = [Discovered(u, name) for u in scan.urls], "sitemaps of " + chosen.name
     elif urls:
-        found, bad = read_url_list(Path(urls))
+        listed, bad = read_url_list(Path(urls))
         failures += bad
-        requests = [PageRequest(u, name, rate) for u in found]
+        found, origin = [Discovered(u, name) for u in listed], str(urls)
     else:
-        requests = [PageRequest(u, name, None, str(p)) for u, p in saved_pages(Path(html_dir))]
+        found, origin = [Discovered(u, name, str(p)) for u, p in saved_pages(Path(html_dir))], str(html_dir)
     with store.transaction() as conn:
         article_repo.upsert_sources(conn, {name: chosen.language if chosen else "en"})
         record_failures(conn, run_id, failures)
-        known = article_repo.known_urls(conn, [r.url for r in requests])
-    fresh = [r for r in requests if r.url not in known]
-    return fresh[:limit] if limit else fresh
+        new = len(found) - len(frontier.known(conn, [d.url for d in found]))
+        frontier.discover(conn, found, origin)
+        todo = frontier.unfinished(conn, [d.url for d in found])
+    requests = [PageRequest(d.url, d.source, rate, d.local_path) for d in {d.url: d for d in found}.values() if d.url in todo]
+    return new, requests[:limit] if limit else requests

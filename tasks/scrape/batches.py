@@ -10,10 +10,11 @@ from upscway.records import Failure
 from upscway.settings import ChunkSettings, IngestSettings
 from upscway.storage.articles import LoadCounts
 from upscway.storage.layout import DataLayout
+from upscway.storage import frontier
 from upscway.storage.runs import record_failures
 from upscway.storage.store import Store
 from upscway.tasks.scrape.pages import PageRequest
-from upscway.tasks.scrape.steps import load_batches, scrape_pages
+from upscway.tasks.scrape.steps import load_batches, retry_policy, scrape_pages
 
 
 def store_pages(
@@ -23,8 +24,9 @@ def store_pages(
     `ingest.workers` at a time) and load the staged batches `ingest.batches_per_load` at a time
     in one transaction each, while the next batches are scraped.
 
-    A batch whose task fails even after its retries is recorded as a failure and the others
-    carry on; staged files that could not be loaded stay under the run's staging folder.
+    A batch whose task fails even after its retries is recorded as a failure, its URLs as a
+    transient failure in the frontier (retried later), and the others carry on; staged files
+    that could not be loaded go with the run's staging folder, their URLs still pending.
     """
     size, workers = ingest.batch_size, ingest.workers
     pending = [requests[i : i + size] for i in range(0, len(requests), size)]
@@ -32,6 +34,7 @@ def store_pages(
     ready: list[str] = []
     loads: list[PrefectFuture] = []
     lost: list[Failure] = []
+    unfetched: list[Failure] = []
     scraped = 0
     progress.report("scrape", 0, len(requests))
     while pending or in_flight or ready:
@@ -47,9 +50,11 @@ def store_pages(
             try:
                 ready.append(done.result())
             except Exception as exc:
-                lost.append(Failure("batch", f"{len(batch)} pages from {batch[0].url}", f"{type(exc).__name__}: {exc}"))
+                reason = f"{type(exc).__name__}: {exc}"
+                lost.append(Failure("batch", f"{len(batch)} pages from {batch[0].url}", reason))
+                unfetched += [Failure("page", r.url, f"its batch failed: {reason}", transient=True) for r in batch]
         if ready and (len(ready) >= ingest.batches_per_load or not (pending or in_flight)):
-            loads.append(load_batches.submit(store, run_id, ready))  # runs while scraping goes on
+            loads.append(load_batches.submit(store, run_id, ready, ingest))  # runs while scraping goes on
             ready = []
     total = LoadCounts()
     for load in loads:
@@ -60,4 +65,5 @@ def store_pages(
     if lost:
         with store.transaction() as conn:
             record_failures(conn, run_id, lost)
+            frontier.fail(conn, unfetched, retry_policy(ingest))
     return total

@@ -11,6 +11,7 @@ import mimetypes
 import threading
 import time
 import urllib.robotparser
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -21,13 +22,21 @@ import httpx
 from upscway.resources import resolve_project_file
 from upscway.settings import IngestSettings
 from upscway.tasks import resources
-from upscway.tasks.scrape.urls import AddressPolicy, host_of
+from upscway.tasks.scrape.transport import VettedTransport, deadline
+from upscway.tasks.scrape.urls import AddressPolicy, ForbiddenAddress, UnresolvableHost, host_of
 
 LOGGER = logging.getLogger(__name__)
 
+TRANSIENT_STATUS = frozenset({408, 429})
+
 
 class FetchError(Exception):
-    """A feed or page could not be fetched; `str()` is the reason stored in `failures`."""
+    """A feed or page could not be fetched; `str()` is the reason stored in `failures`, and
+    `transient` says whether a later attempt may succeed (5xx, 408, 429, timeouts, network)."""
+
+    def __init__(self, reason: str, transient: bool = False):
+        super().__init__(reason)
+        self.transient = transient
 
 
 @dataclass
@@ -79,18 +88,23 @@ class HostRateLimiter:
 
 
 class HttpFetcher:
-    """httpx with timeouts, a size cap, a clear User-Agent, robots.txt, an address policy
-    checked on every redirect hop, per-host rate limits and conditional GET."""
+    """httpx with a deadline per response, a size cap on the decoded body, a clear User-Agent,
+    robots.txt, an address policy enforced on every connection (redirect hops included),
+    per-host rate limits and conditional GET.
+
+    Environment proxies are not used: through a proxy the address policy could not hold.
+    """
 
     def __init__(self, settings: IngestSettings):
         self.settings = settings
-        self.policy = AddressPolicy(settings.allow_private_networks)
         self.limiter = HostRateLimiter()
+        limits = httpx.Limits(max_connections=max(16, settings.fetch_concurrency * settings.workers))
         self.client = httpx.Client(
+            transport=VettedTransport(AddressPolicy(settings.allow_private_networks), limits),
+            trust_env=False,
             follow_redirects=False,
             timeout=httpx.Timeout(settings.timeout_s),
-            headers={"User-Agent": settings.user_agent},
-            limits=httpx.Limits(max_connections=max(16, settings.fetch_concurrency * settings.workers)),
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
         self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
@@ -124,36 +138,36 @@ class HttpFetcher:
             if response.status == 304:
                 return response
             if response.status >= 400:
-                raise FetchError(f"HTTP {response.status}")
+                raise FetchError(f"HTTP {response.status}", transient=response.status >= 500 or response.status in TRANSIENT_STATUS)
             return response
         raise FetchError(f"more than {self.settings.max_redirects} redirects")
 
     def _check_allowed(self, url: str) -> None:
-        refusal = self.policy.refusal(url)
-        if refusal:
-            raise FetchError(f"forbidden address: {refusal}")
-        if self.settings.respect_robots and not self._robots_for(url).can_fetch(self.settings.user_agent, url):
+        if not self.settings.respect_robots:
+            return
+        robots = self._robots_for(url)
+        if robots is None:
+            raise FetchError("robots.txt unreachable: not crawling that host for now", transient=True)
+        if not robots.can_fetch(self.settings.user_agent, url):
             raise FetchError("disallowed by robots.txt")
 
     def _get(self, url: str, headers: dict[str, str]) -> Response:
-        limit = self.settings.max_bytes
+        """One request; the response (headers and body) must arrive within `timeout_s`."""
         try:
-            with self.client.stream("GET", url, headers=headers) as resp:
-                declared = resp.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > limit:
-                    raise FetchError(f"response too large: {declared} bytes > limit {limit}")
-                body = bytearray()
-                for part in resp.iter_bytes():
-                    body.extend(part)
-                    if len(body) > limit:
-                        raise FetchError(f"response too large: over limit {limit} bytes")
-                return Response(url, str(resp.url), resp.status_code, bytes(body), {k.lower(): v for k, v in resp.headers.items()})
+            with deadline(self.settings.timeout_s), self.client.stream("GET", url, headers=headers) as resp:
+                body = _read_capped(resp, self.settings.max_bytes)
+                return Response(url, str(resp.url), resp.status_code, body, {k.lower(): v for k, v in resp.headers.items()})
+        except ForbiddenAddress as exc:
+            raise FetchError(f"forbidden address: {exc}") from None
+        except UnresolvableHost as exc:
+            raise FetchError(str(exc), transient=True) from None
         except httpx.TimeoutException:
-            raise FetchError(f"timed out after {self.settings.timeout_s:g}s") from None
+            raise FetchError(f"timed out after {self.settings.timeout_s:g}s", transient=True) from None
         except httpx.HTTPError as exc:
-            raise FetchError(f"network error: {type(exc).__name__}: {exc}") from None
+            raise FetchError(f"network error: {type(exc).__name__}: {exc}", transient=True) from None
 
-    def _robots_for(self, url: str) -> urllib.robotparser.RobotFileParser:
+    def _robots_for(self, url: str) -> urllib.robotparser.RobotFileParser | None:
+        """The host's robots.txt, or None while it is unreachable."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._robots_lock:
@@ -163,22 +177,63 @@ class HttpFetcher:
                 self._robots[origin] = self._read_robots(origin)
             return self._robots[origin]
 
-    def _read_robots(self, origin: str) -> urllib.robotparser.RobotFileParser:
+    def _read_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | None:
         parser = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
         # RFC 9309: an unavailable robots.txt (4xx) allows everything; an unreachable one
-        # (5xx, network error) means the site may not be crawled for now.
+        # (5xx, network error) means the site may not be crawled for now. A forbidden host
+        # fails here with its own reason.
         try:
             resp = self._get(origin + "/robots.txt", {})
-            if resp.status >= 500:
-                parser.disallow_all = True
-            elif resp.status >= 400 or resp.status in (301, 302, 303, 307, 308):
-                parser.allow_all = True
-            else:
-                parser.parse(resp.content.decode("utf-8", errors="replace").splitlines())
         except FetchError as exc:
+            if not exc.transient:
+                raise
             LOGGER.warning("robots.txt for %s unreachable (%s): not crawling that host this run", origin, exc)
-            parser.disallow_all = True
+            return None
+        if resp.status >= 500:
+            return None
+        if resp.status >= 400 or resp.status in (301, 302, 303, 307, 308):
+            parser.allow_all = True
+        else:
+            parser.parse(resp.content.decode("utf-8", errors="replace").splitlines())
         return parser
+
+
+def _decoder(content_encoding: str):
+    """A zlib decompressor for the response's Content-Encoding (None for identity). We ask for
+    gzip and deflate only, and decode here rather than in httpx, so the size cap holds for
+    each decoded piece (httpx hands over a decoded network read whole: ~1000x its size)."""
+    encoding = content_encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        return zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+    raise FetchError(f"unsupported Content-Encoding {content_encoding!r}")
+
+
+def _read_capped(resp: httpx.Response, limit: int) -> bytes:
+    """The decoded body, refused as soon as it passes `limit` bytes (so memory stays near it)."""
+    declared = resp.headers.get("content-length", "")
+    decoder = _decoder(resp.headers.get("content-encoding", ""))
+    if declared.isdigit() and int(declared) > limit:
+        raise FetchError(f"response too large: {declared} bytes > limit {limit}")
+    body = bytearray()
+    try:
+        for raw in resp.iter_raw():
+            while raw:
+                if decoder is None:
+                    piece, raw = raw, b""
+                else:
+                    piece, raw = decoder.decompress(raw, limit + 1 - len(body)), decoder.unconsumed_tail
+                body += piece
+                if len(body) > limit:
+                    raise FetchError(f"response too large: over limit {limit} bytes (decoded)")
+        if decoder is not None:
+            body += decoder.flush()
+    except zlib.error as exc:
+        raise FetchError(f"corrupt {resp.headers.get('content-encoding')} body: {exc}") from None
+    if len(body) > limit:
+        raise FetchError(f"response too large: over limit {limit} bytes (decoded)")
+    return bytes(body)
 
 
 class SnapshotFetcher:

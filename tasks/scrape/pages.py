@@ -103,9 +103,9 @@ def _fetch(request: PageRequest, fetcher: Fetcher) -> Fetched | Failure:
         response = fetcher.fetch(request.url, rate_limit_per_s=request.rate_limit_per_s)
         return request, response.content, response.final_url, response.content_type
     except FetchError as exc:
-        return Failure("page", request.url, str(exc))
+        return Failure("page", request.url, str(exc), exc.transient)
     except OSError as exc:
-        return Failure("page", request.local_path or request.url, f"cannot read: {exc}")
+        return Failure("page", request.url, f"cannot read {request.local_path}: {exc}")
 
 
 def scrape_batch(

@@ -16,8 +16,10 @@ from upscway.settings import ChunkSettings, IngestSettings
 from upscway.storage import articles as article_repo
 from upscway.storage.articles import LoadCounts
 from upscway.storage.layout import DataLayout
+from upscway.storage import frontier, runs
+from upscway.storage.frontier import Discovered, RetryPolicy
 from upscway.storage.runs import record_failures
-from upscway.storage.staging import StagedBatch
+from upscway.storage.staging import StagedBatch, leftovers
 from upscway.storage.store import Store
 from upscway.tasks import resources
 from upscway.tasks.limits import writer_slot
@@ -56,26 +58,51 @@ def read_feed(store: Store, source: Source, feed_url: str, settings: IngestSetti
 
 
 @task(name="record-feeds")
-def record_feeds(
-    store: Store, run_id: str, outcomes: list[FeedOutcome], sources: list[Source], limit: int | None
-) -> list[PageRequest]:
-    """Save feed state and feed failures; return the entries not stored yet (at most `limit`)."""
-    rates = {s.name: s.rate_limit_per_s for s in sources}
-    candidates: dict[str, PageRequest] = {}
-    for outcome in outcomes:
-        for entry in outcome.entries:
-            candidates.setdefault(entry.url, PageRequest(entry.url, outcome.source, rates.get(outcome.source)))
+def record_feeds(store: Store, run_id: str, outcomes: list[FeedOutcome], sources: list[Source]) -> int:
+    """Record every feed's entries as pending in the frontier, in the transaction that saves
+    the feed's ETag/Last-Modified (so a 304 next time can never hide an entry not recorded),
+    and the feed failures; returns how many entries were new to the frontier."""
+    entries = {e.url: Discovered(e.url, o.source) for o in outcomes for e in o.entries}
+    by = {e.url: o.feed_url for o in outcomes for e in o.entries}
     with store.transaction() as conn:
         article_repo.upsert_sources(conn, {s.name: s.language for s in sources})
+        before = frontier.known(conn, list(entries))
+        frontier.discover(conn, entries.values(), [by[url] for url in entries])
         for o in outcomes:
             article_repo.save_feed_state(conn, o.feed_url, o.source, o.status, o.etag, o.last_modified, len(o.entries))
         record_failures(conn, run_id, [Failure("feed", o.feed_url, o.failure) for o in outcomes if o.failure])
-        known = article_repo.known_urls(conn, list(candidates))
-    fresh = [r for url, r in candidates.items() if url not in known]
-    if limit is not None:
-        fresh = fresh[:limit]
-    get_run_logger().info("%d entries in feeds, %d already stored, %d to fetch", len(candidates), len(known), len(fresh))
-    return fresh
+    get_run_logger().info("%d entries in feeds, %d new", len(entries), len(entries) - len(before))
+    return len(entries) - len(before)
+
+
+@task(name="due-pages")
+def due_pages(store: Store, sources: list[Source], limit: int | None) -> list[PageRequest]:
+    """The frontier's due URLs of these sources, oldest first (at most `limit`; the rest stay
+    pending for the next run)."""
+    with store.reader() as conn:
+        due = frontier.due(conn, [s.name for s in sources], limit)
+    return requests_for(due, sources)
+
+
+def requests_for(found: list[Discovered], sources: list[Source]) -> list[PageRequest]:
+    rates = {s.name: s.rate_limit_per_s for s in sources}
+    return [PageRequest(d.url, d.source, rates.get(d.source), d.local_path) for d in found]
+
+
+@task(name="recover-staged")
+def recover_staged(store: Store, layout: DataLayout, run_id: str, ingest: IngestSettings) -> LoadCounts:
+    """Load the complete batches that dead runs staged but never loaded, then remove their
+    folders (the URLs of half-written batches are still pending and are fetched again)."""
+    with store.reader() as conn:
+        live = {row.id for row in runs.running(conn)} | {run_id}
+    left = leftovers(layout.staging, live)
+    counts = load_staged_batches(store, run_id, left.batches, ingest) if left.batches else LoadCounts()
+    left.remove()
+    if left.folders:
+        get_run_logger().warning(
+            "recovered %d staged batches (%d articles) left by %d dead runs", len(left.batches), counts.articles, len(left.folders)
+        )
+    return counts
 
 
 @task(name="scrape-pages", retries=1, retry_delay_seconds=5)
@@ -95,21 +122,30 @@ def scrape_pages(
     return str(staged.path)
 
 
-@task(name="load-batches", retries=2, retry_delay_seconds=10)
-def load_batches(store: Store, run_id: str, paths: list[str]) -> LoadCounts:
+def retry_policy(ingest: IngestSettings) -> RetryPolicy:
+    return RetryPolicy(ingest.max_attempts, ingest.retry_base_s)
+
+
+def load_staged_batches(store: Store, run_id: str, batches: list[StagedBatch], ingest: IngestSettings) -> LoadCounts:
     """Load staged batches in ONE write transaction, then delete them.
 
     DuckDB's checkpoint when the file is closed dominates a small load (about 100 ms for 50
     articles here); loading several batches per transaction divides that cost (4 batches: 3x
     less CPU, measured).
     """
-    batches = [StagedBatch(Path(p)) for p in paths]
     total = LoadCounts()
     with writer_slot(), store.transaction() as conn:
         for batch in batches:
-            total.add(article_repo.load_staged(conn, batch, run_id))
+            total.add(article_repo.load_staged(conn, batch, run_id, retry_policy(ingest)))
     for batch in batches:
         batch.remove()
+    return total
+
+
+@task(name="load-batches", retries=2, retry_delay_seconds=10)
+def load_batches(store: Store, run_id: str, paths: list[str], ingest: IngestSettings) -> LoadCounts:
+    batches = [StagedBatch(Path(p)) for p in paths]
+    total = load_staged_batches(store, run_id, batches, ingest)
     get_run_logger().info(
         "stored %d articles and %d chunks from %d staged batches (%d duplicates, %d already stored)",
         total.articles, total.chunks, len(batches), total.duplicates, total.already_stored,

@@ -55,30 +55,52 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+class ForbiddenAddress(Exception):
+    """A host this profile may not connect to; `str()` says why."""
+
+
+class UnresolvableHost(Exception):
+    """A host name that does not resolve (now: DNS failures may pass)."""
+
+
 class AddressPolicy:
     """Refuses hosts that resolve to loopback, private, link-local or reserved addresses.
 
     A feed is untrusted input: without this, an entry could point the scraper at a service
     inside our own network. Networks named in `allowed` (e.g. 127.0.0.1/32 for the demo and the
-    tests) are let through. Every address a name resolves to must pass.
+    tests) are let through. Every address a name resolves to must pass, and the fetcher
+    connects to the addresses returned here (no second lookup that DNS rebinding could answer
+    differently).
     """
 
     def __init__(self, allowed: Iterable[str] = ()):
         self.allowed = [ipaddress.ip_network(cidr, strict=False) for cidr in allowed]
 
+    def vetted(self, host: str, port: int) -> list[str]:
+        """The addresses of `host` to connect to; ForbiddenAddress when any is not allowed."""
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise UnresolvableHost(f"cannot resolve {host}: {exc.strerror}") from None
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        for text in addresses:
+            address = ipaddress.ip_address(text)
+            if not self._allowed(address):
+                raise ForbiddenAddress(f"{host} resolves to non-public address {address}, which this profile forbids")
+        return addresses
+
+    def _allowed(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        if any(address in net for net in self.allowed):
+            return True
+        return (getattr(address, "ipv4_mapped", None) or address).is_global  # ::ffff:10.0.0.1 is 10.0.0.1
+
     def refusal(self, url: str) -> str | None:
         """Why `url` must not be fetched, or None when it may be."""
         parts = urlsplit(url)
-        host = parts.hostname
-        if not host:
+        if not parts.hostname:
             return f"no host in {url!r}"
         try:
-            infos = socket.getaddrinfo(host, parts.port or DEFAULT_PORTS.get(parts.scheme, 80), type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            return f"cannot resolve {host}: {exc.strerror}"
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if address.is_global or any(address in net for net in self.allowed):
-                continue
-            return f"{host} resolves to non-public address {address}, which this profile forbids"
+            self.vetted(parts.hostname, parts.port or DEFAULT_PORTS.get(parts.scheme, 80))
+        except (ForbiddenAddress, UnresolvableHost) as exc:
+            return str(exc)
         return None

@@ -22,6 +22,9 @@ class Route:
     delay_s: float = 0.0
     etag: str | None = None
     last_modified: str | None = None
+    then: "Route | None" = None                  # what the route answers after its first answer
+    trickle_s: float = 0.0                       # seconds between bytes of the body
+    gate: threading.Event | None = None          # answer only once the test sets it
 
 
 @dataclass
@@ -53,9 +56,15 @@ class NewsServer:
                 pass
 
             def do_GET(self) -> None:
-                route = server.routes.get(self.path) or server.routes.get(self.path.split("?")[0])
+                key = self.path if self.path in server.routes else self.path.split("?")[0]
+                with server._lock:
+                    route = server.routes.get(key)
+                    if route is not None and route.then is not None:
+                        server.routes[key] = route.then
                 if route is None:
                     route = Route(b"<html><body><h1>Not found</h1></body></html>", status=404)
+                if route.gate is not None:
+                    route.gate.wait()
                 if route.delay_s:
                     time.sleep(route.delay_s)
                 status, body = route.status, route.body
@@ -77,7 +86,13 @@ class NewsServer:
                     for name, value in route.headers.items():
                         self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(body)
+                    if route.trickle_s:
+                        for i in range(len(body)):
+                            self.wfile.write(body[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(route.trickle_s)
+                    else:
+                        self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -91,6 +106,9 @@ class NewsServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        for route in list(self.routes.values()):
+            if route.gate is not None:
+                route.gate.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

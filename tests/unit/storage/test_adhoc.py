@@ -1,7 +1,15 @@
+"""`upscway sql`: one SELECT, on a read-only connection with no access outside the store."""
+
+import hashlib
+
 import pytest
 
 from upscway.errors import InputError
-from upscway.storage.adhoc import WriteRefused, run_query
+from upscway.storage.adhoc import WriteRefused, run_named, run_query
+
+
+def _digest(store) -> str:
+    return hashlib.sha256(store.path.read_bytes()).hexdigest()
 
 
 def test_select_returns_columns_and_rows(store):
@@ -9,6 +17,8 @@ def test_select_returns_columns_and_rows(store):
         conn.execute("INSERT INTO sources (name) VALUES ('pib'), ('the-hindu')")
     columns, rows = run_query(store, "SELECT name FROM sources ORDER BY name")
     assert columns == ["name"] and rows == [("pib",), ("the-hindu",)]
+    assert run_query(store, "FROM sources SELECT count(*)")[1] == [(2,)]  # DuckDB's FROM-first SELECT
+    assert run_query(store, "WITH s AS (SELECT name FROM sources) SELECT count(*) FROM s")[1] == [(2,)]
 
 
 @pytest.mark.parametrize(
@@ -18,16 +28,55 @@ def test_select_returns_columns_and_rows(store):
         "DELETE FROM articles",
         "DROP TABLE chunks",
         "UPDATE sources SET language = 'hi'",
-        "COPY (SELECT 1) TO '/tmp/out.csv'",
-        "ATTACH '/tmp/other.duckdb'",
+        "WITH doomed AS (SELECT 1) DELETE FROM sources",
+        "COPY (SELECT 1) TO '{tmp}/out.csv'",
+        "COPY sources TO '{store}'",
+        "EXPLAIN ANALYZE COPY (SELECT 'x' AS x) TO '{store}'",
+        "EXPLAIN SELECT 1",
+        "EXPORT DATABASE '{tmp}/export'",
+        "ATTACH '{tmp}/other.duckdb'",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "PRAGMA database_list",
+        "SET enable_external_access = true",
+        "CALL pragma_version()",
         "SELECT 1; DELETE FROM sources",
+        "SELECT 1; SELECT 2",
     ],
 )
-def test_writes_are_refused_and_nothing_changes(store, query):
+def test_anything_but_one_select_is_refused_and_the_store_is_untouched(store, tmp_path, query):
     with store.transaction() as conn:
         conn.execute("INSERT INTO sources (name) VALUES ('keep')")
-    with pytest.raises(WriteRefused, match="read-only"):
-        run_query(store, query)
+    before = _digest(store)
+    with pytest.raises(WriteRefused, match="refused"):
+        run_query(store, query.format(tmp=tmp_path, store=store.path))
+    assert _digest(store) == before
+    assert run_query(store, "SELECT name FROM sources")[1] == [("keep",)]
+    assert list(tmp_path.iterdir()) == [store.path]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * FROM read_text('/etc/passwd')",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_blob('/etc/passwd')",
+        "SELECT * FROM glob('/root/*')",
+        "SELECT * FROM sniff_csv('/etc/hostname')",
+        "SELECT * FROM read_json('{tmp}/*.json')",
+        "SELECT * FROM duckdb_extensions()",
+    ],
+)
+def test_a_select_cannot_reach_files_outside_the_store(store, tmp_path, query):
+    with pytest.raises(InputError, match="disabled by configuration|Permission"):
+        run_query(store, query.format(tmp=tmp_path, store=store.path))
+
+
+def test_named_query_parameters_stay_bound(store):
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO sources (name) VALUES ('keep')")
+    hostile = "x'; DELETE FROM sources; --"
+    assert run_named(store, "annotations_by_day", {"annotator": hostile})[1] == []
     assert run_query(store, "SELECT name FROM sources")[1] == [("keep",)]
 
 
@@ -36,3 +85,5 @@ def test_bad_sql_is_an_input_error(store):
         run_query(store, "SELECT * FROM no_such_table")
     with pytest.raises(InputError, match="parse"):
         run_query(store, "SELEC 1")
+    with pytest.raises(InputError, match="no SQL"):
+        run_query(store, "  ;  ")
