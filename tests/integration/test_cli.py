@@ -70,3 +70,38 @@ def test_run_with_failed_items_exits_1_then_sql_and_status_read_the_store(upscwa
     # --verbose: the runs' logs instead of the display (a second run: the same feeds fail again).
     again = upscway("--verbose", "run", "ingest", "--feeds", str(feeds), extra_env=live)
     assert again.returncode == 1 and "| INFO    | Flow run" in again.stderr and "ingest finished in " in again.stderr
+
+
+def test_a_damaged_store_a_file_for_a_data_dir_and_hostile_sql_exit_2_in_one_line(upscway, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "upscway.duckdb").write_bytes(b"not a database " * 1000)
+    for args in (("status",), ("sql", "SELECT 1"), ("run", "ingest", "--limit", "1")):
+        damaged = upscway(*args)
+        assert damaged.returncode == 2, damaged.stderr
+        assert "cannot open the store" in damaged.stderr and str(data / "upscway.duckdb") in damaged.stderr
+        assert "Traceback" not in damaged.stderr
+    assert "Traceback" in upscway("--verbose", "status").stderr  # asked for
+
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    misplaced = upscway("--data-dir", str(a_file), "status")
+    assert misplaced.returncode == 2 and f"{a_file} is a file" in misplaced.stderr and "Traceback" not in misplaced.stderr
+
+    (data / "upscway.duckdb").unlink()
+    assert upscway("gold", "import", str(_bom_csv(tmp_path))).returncode == 0  # creates the store
+    before = (data / "upscway.duckdb").read_bytes()
+    bypass = upscway("sql", f"EXPLAIN ANALYZE COPY (SELECT 'x' AS x) TO '{data / 'upscway.duckdb'}'")
+    assert bypass.returncode == 2 and "refused" in bypass.stderr
+    outside = upscway("sql", "SELECT * FROM read_text('/etc/passwd')")
+    assert outside.returncode == 2 and "disabled by configuration" in outside.stderr
+    assert (data / "upscway.duckdb").read_bytes() == before
+    counted = upscway("sql", "SELECT count(*) AS n FROM gold_labels", "-f", "csv")
+    assert counted.returncode == 0 and counted.stdout.split() == ["n", "2"]
+
+
+def _bom_csv(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("chunk_id,text,gold_label,annotator\r\n,A paragraph on the monsoon and farm output.,gs3,asha\r\n"
+                     ",A paragraph on constitutional morality.,Gs4,asha\r\n".encode("utf-8-sig"))
+    return path

@@ -46,6 +46,18 @@ def test_ingest_stores_good_pages_and_records_every_bad_case(news_site, live_env
         assert words in failures[url], (url, failures[url])
     assert summary["failures"] == len(failures) == len(news_site.bad)
 
+    # Every URL the feeds listed ends in the frontier with its outcome: stored, alias, retrying
+    # (a 503, a timeout: tried again on a later run) or failed for good, with the reason.
+    states = {url: (state, reason) for url, state, reason in _rows(store, "SELECT url, state, reason FROM frontier")}
+    assert {u for u, (st, _) in states.items() if st == "stored"} == set(news_site.good)
+    assert {u for u, (st, _) in states.items() if st == "alias"} == set(news_site.duplicate_urls)
+    bad_pages = {u: words for u, words in news_site.bad.items() if "/feeds/" not in u}
+    retrying = {u for u, (st, _) in states.items() if st == "retrying"}
+    assert retrying == {u for u, words in bad_pages.items() if words in ("HTTP 503", "timed out")}
+    assert {u for u, (st, _) in states.items() if st == "failed"} == set(bad_pages) - retrying
+    assert all(bad_pages[u] in reason for u, (st, reason) in states.items() if st in ("failed", "retrying"))
+    assert len(states) == len(news_site.good) + len(news_site.duplicate_urls) + len(bad_pages)
+
     # The syndicated copy is an alias of the original, not a second article.
     (alias_target,) = _rows(store, "SELECT article_id FROM article_aliases WHERE url = ?", news_site.duplicate_urls[0])[0]
     (original,) = _rows(store, "SELECT id FROM articles WHERE canonical_url LIKE '%/original.ece'")[0]
@@ -100,11 +112,15 @@ def test_second_ingest_stores_nothing_new_and_uses_conditional_get(news_site, li
     assert _rows(store, "SELECT count(*) FROM flow_runs WHERE status = 'completed_with_failures'") == [(2,)]
 
 
-def test_source_and_limit(news_site, live_env, feeds_file):
+def test_source_and_limit_and_what_the_limit_left_is_fetched_next_time(news_site, live_env, feeds_file):
     summary = ingest(feeds=str(feeds_file), source="test-world", limit=2, return_state=True).result()
 
-    assert summary["new_urls"] == 2 and summary["articles"] == 2
+    assert summary["new_urls"] == 3 and summary["fetched"] == 2 and summary["articles"] == 2
     assert news_site.server.hits("/feeds/national.rss") == []
+    assert _rows(_store(live_env), "SELECT state, count(*) FROM frontier GROUP BY ALL ORDER BY ALL") == [("pending", 1), ("stored", 2)]
+
+    rest = ingest(feeds=str(feeds_file), source="test-world", return_state=True).result()
+    assert rest["new_urls"] == 0 and rest["fetched"] == 1 and rest["articles"] == 1
 
 
 def test_profile_that_forbids_private_addresses_refuses_loopback(news_site, live_env, feeds_file, monkeypatch):

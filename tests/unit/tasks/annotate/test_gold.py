@@ -53,6 +53,14 @@ def test_validation_reports_each_bad_row_with_its_line():
     assert "not in the store" in reasons[6] and "differs" in reasons[7] and "neither" in reasons[8]
 
 
+def test_a_csv_saved_by_excel_with_a_bom_and_labels_in_any_case_reads(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("chunk_id,text,gold_label,annotator\r\n,A new paragraph on the monsoon.,gs1,asha\r\n,Another one.,Not_Relevant,asha\r\n".encode("utf-8-sig"))
+    rows = read_csv(path)
+    valid, errors = validate(rows, TASK, {})
+    assert errors == [] and [r.gold_label for r in valid] == ["GS1", "NOT_RELEVANT"]
+
+
 def test_csv_without_required_columns_is_an_input_error(tmp_path):
     path = tmp_path / "g.csv"
     path.write_text("id,label\n1,GS2\n")
