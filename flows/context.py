@@ -32,7 +32,7 @@ from upscway import progress
 from upscway.flows.outcomes import describe
 from upscway.processes import ProcessId
 from upscway.settings import Settings, load_settings
-from upscway.storage import runs
+from upscway.storage import runs, staging
 from upscway.storage.layout import DataLayout
 from upscway.storage.migrations import migrate
 from upscway.storage.store import Store
@@ -148,6 +148,8 @@ def run_context(flow: str, parameters: dict[str, Any], profile: str | None = Non
         with setup.store.transaction() as conn:
             _mark_crashed_runs(conn)
             runs.start_run(conn, ctx.run_id, flow, {**parameters, "profile": setup.settings.profile}, ProcessId.current())
+            live = {row.id for row in runs.running(conn)}
+        staging.prune(setup.layout.staging, live)
         try:
             yield ctx
         except BaseException as exc:

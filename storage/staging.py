@@ -1,10 +1,12 @@
 """A staged batch: JSON-lines files that a worker writes and the single loader inserts.
 
 Workers (threads, processes or other machines) never open the database; they leave a folder
-`staging/<run id>/<batch>/` holding `articles.jsonl`, `chunks.jsonl` and `failures.jsonl`, and
+`staging/<run id>/batch-<id>/` holding `articles.jsonl`, `chunks.jsonl` and `failures.jsonl`, and
 the loader moves it into DuckDB in one transaction, then deletes it. A crash between the two
-loses nothing: the next run loads the complete batches a dead run left (`leftovers`), and the
-URLs of half-written ones are still pending in the frontier.
+loses nothing: the next ingest loads the complete batches a dead run left (`leftovers`), and
+the URLs of half-written ones are still pending in the frontier. A run's staging folder is also
+its scratch space for other files it writes before they are complete (a model being prepared);
+every run removes what dead runs left there (`prune`).
 """
 
 from __future__ import annotations
@@ -62,9 +64,26 @@ class Leftovers:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def _is_batch(path: Path) -> bool:
+    return path.is_dir() and path.name.startswith("batch-") and not path.name.endswith(".partial")
+
+
+def _dead_runs(staging: Path, live_runs: set[str]) -> list[Path]:
+    return sorted(p for p in staging.iterdir() if p.is_dir() and p.name not in live_runs) if staging.is_dir() else []
+
+
 def leftovers(staging: Path, live_runs: set[str]) -> Leftovers:
-    """The staging folders of runs not in `live_runs`; batches still being written (`.partial`)
-    are not batches."""
-    folders = sorted(p for p in staging.iterdir() if p.is_dir() and p.name not in live_runs) if staging.is_dir() else []
-    batches = [StagedBatch(b) for f in folders for b in sorted(f.iterdir()) if b.is_dir() and not b.name.endswith(".partial")]
-    return Leftovers(folders, batches)
+    """The staging folders of runs not in `live_runs`, and the complete batches in them."""
+    folders = _dead_runs(staging, live_runs)
+    return Leftovers(folders, [StagedBatch(b) for f in folders for b in sorted(f.iterdir()) if _is_batch(b)])
+
+
+def prune(staging: Path, live_runs: set[str]) -> None:
+    """Remove what runs not in `live_runs` left in their staging folders (half-written
+    batches, a model being prepared), keeping complete batches for the next ingest to load."""
+    for folder in _dead_runs(staging, live_runs):
+        for item in folder.iterdir():
+            if not _is_batch(item):
+                shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
+        if not any(folder.iterdir()):
+            folder.rmdir()

@@ -86,9 +86,10 @@ def prepare_stage(
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     model_id = f"{chain}-{stage.name}-{stamp}-{uuid.uuid4().hex[:4]}"
     out = layout.models / model_id
-    (out / "data").mkdir(parents=True)
+    scratch = layout.run_staging(run_id) / f"model-{model_id}"  # moved into models/ once complete
+    (scratch / "data").mkdir(parents=True)
     for name in ("train", "validation", "eval"):
-        write_examples(out / "data" / f"{name}.jsonl", getattr(splits, name))
+        write_examples(scratch / "data" / f"{name}.jsonl", getattr(splits, name))
     config = TrainConfig(
         kind=stage.kind, student=stage.student, keep_layers=stage.keep_layers, out_dir=str(out),
         train_file=str(out / "data" / "train.jsonl"), validation_file=str(out / "data" / "validation.jsonl"),
@@ -96,7 +97,9 @@ def prepare_stage(
         batch_size=settings.batch_size, max_length=settings.max_length, save_steps=settings.save_steps,
         lora=settings.lora.model_dump(mode="json"),
     )
-    config.save(out / "train_config.json")
+    config.save(scratch / "train_config.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch.rename(out)
     with store.transaction() as conn:
         registry.register(
             conn, model_id=model_id, chain=chain, stage=stage.name, kind=stage.kind, base_model=stage.student, path=str(out),

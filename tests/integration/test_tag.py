@@ -1,7 +1,19 @@
-"""The tag flow: the production student decides what it is sure of, the teacher the rest."""
+"""The tag flow: the production student decides what it is sure of, the teacher the rest; a
+tag run SIGKILLed mid-way and run again."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from prefect.settings import PREFECT_API_URL
 
 from tests.integration.conftest import rows
+from tests.support.openai_server import OpenAIServer
 from upscway.flows.distill import distill
+from upscway.flows.ingest import ingest
+from upscway.storage.store import Store
 
 
 def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
@@ -28,3 +40,39 @@ def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
     assert rest["by_teacher"] == total - 50 and rest["by_student"] == 0
     assert rows(annotated_store, "SELECT count(*), count(DISTINCT chunk_id) FROM tags") == [(total, total)]
     assert tag(return_state=True).result()["chunks"] == 0
+
+
+def test_a_killed_tag_run_resumes_and_tags_every_chunk_once(tmp_path, monkeypatch):
+    """SIGKILL while the teacher answers the tag run's chunks; the rerun asks it only for what
+    it had not stored, and every chunk ends with exactly one tag."""
+    monkeypatch.setenv("UPSCWAY_DATA_DIR", str(tmp_path / "data"))
+    ingest(return_state=True).result()
+    store = Store(tmp_path / "data" / "upscway.duckdb")
+    with OpenAIServer(latency_s=0.15) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("UPSCWAY_")}
+        env.update(
+            PREFECT_API_URL=PREFECT_API_URL.value(), UPSCWAY_DATA_DIR=str(tmp_path / "data"), UPSCWAY_TEACHER_API_KEY="sk-tag",
+            UPSCWAY_TEACHER__BACKEND="openai", UPSCWAY_TEACHER__BASE_URL=server.base_url, UPSCWAY_TEACHER__BATCH_SIZE="4",
+            UPSCWAY_TEACHER__CONCURRENCY="2",
+        )
+        command = [sys.executable, "-m", "upscway.flows.cli", "run", "tag"]
+        victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 240
+        while victim.poll() is None and time.monotonic() < deadline:
+            if rows(store, "SELECT count(*) FROM annotations")[0][0] >= 8:
+                break
+            time.sleep(0.05)
+        assert victim.poll() is None, "the tag run ended before the kill"
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        assert rows(store, "SELECT count(*) FROM tags") == [(0,)]
+        survived = {t for (t,) in rows(store, "SELECT c.text FROM annotations a JOIN chunks c ON c.text_hash = a.text_hash")}
+
+        resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    total = rows(store, "SELECT count(*) FROM chunks")[0][0]
+    assert rows(store, "SELECT count(*), count(DISTINCT chunk_id) FROM tags") == [(total, total)]
+    assert survived and all(server.per_text[text] == 1 for text in survived)  # stored before the kill: not asked again
+    assert all(n <= 2 for n in server.per_text.values())  # at most the in-flight ones twice
+    assert rows(store, "SELECT status FROM flow_runs WHERE flow = 'tag' ORDER BY started_at") == [("crashed",), ("completed",)]
