@@ -76,11 +76,10 @@ def test_a_damaged_store_a_file_for_a_data_dir_and_hostile_sql_exit_2_in_one_lin
     data = tmp_path / "data"
     data.mkdir()
     (data / "upscway.duckdb").write_bytes(b"not a database " * 1000)
-    for args in (("status",), ("sql", "SELECT 1"), ("run", "ingest", "--limit", "1")):
-        damaged = upscway(*args)
-        assert damaged.returncode == 2, damaged.stderr
-        assert "cannot open the store" in damaged.stderr and str(data / "upscway.duckdb") in damaged.stderr
-        assert "Traceback" not in damaged.stderr
+    damaged = upscway("run", "ingest", "--limit", "1")
+    assert damaged.returncode == 2, damaged.stderr
+    assert "cannot open the store" in damaged.stderr and str(data / "upscway.duckdb") in damaged.stderr
+    assert "Traceback" not in damaged.stderr
     assert "Traceback" in upscway("--verbose", "status").stderr  # asked for
 
     a_file = tmp_path / "not-a-folder"
