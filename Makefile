@@ -50,7 +50,8 @@ demo: $(STAMP)
 	@echo "Stored in $(UPSCWAY_DATA_DIR)/upscway.duckdb. Next:"
 	@echo "  $(BIN)/upscway status                      # what the store holds, last runs and failures"
 	@echo "  $(BIN)/upscway sql \"SELECT decided_by, label, count(*) AS chunks FROM tags GROUP BY ALL ORDER BY 1, 3 DESC\""
-	@echo "  $(BIN)/upscway query                       # named reports (upscway query NAME)"
+	@echo "  $(BIN)/upscway query tagged --param label=GS2   # tagged chunks with their article's title, URL and date"
+	@echo "  $(BIN)/upscway query                       # every named report, with its parameters"
 	@echo "  $(BIN)/upscway --verbose run nightly       # a night with its logs (nothing new: training is skipped)"
 
 test: $(STAMP)

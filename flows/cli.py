@@ -285,15 +285,16 @@ def gold_export(
     ctx: typer.Context,
     strategy: str = typer.Option("uncertainty", help="uncertainty | disagreement | random"),
     n: int = typer.Option(100, "--n", min=1, help="How many chunks."),
-    out: Path = typer.Option(..., "--out", help="CSV file to write."),
-    annotator: Optional[str] = typer.Option(None, help="Only this teacher's annotations (default: the latest of any)."),
+    out: Path = typer.Option(..., "--out", help="CSV file to write (a .json path: Label Studio tasks with the answer as a pre-annotation)."),
+    annotator: Optional[str] = typer.Option(None, help="Whose answers to show (default: the configured teacher; `upscway query annotators`)."),
     seed: int = typer.Option(0, help="Seed of the random strategy."),
 ) -> None:
-    """Write chunks for people to verify (text, source URL, the teacher's label and probabilities)."""
+    """Write chunks for people to verify: text, article title, URL and date, and the named
+    annotator's label and probabilities."""
     from upscway.flows import commands
 
-    written, candidates = commands.gold_export(_settings(ctx), strategy, n, out, annotator, seed)
-    console.print(f"wrote {written} chunks ({strategy}, of {candidates} annotated and not yet verified) to {out}")
+    shown, written, candidates = commands.gold_export(_settings(ctx), strategy, n, out, annotator, seed)
+    console.print(f"wrote {written} chunks ({strategy}, of {candidates} answered by {shown} and not yet verified) to {out}")
 
 
 @gold_app.command("import")
@@ -314,7 +315,10 @@ def gold_import(
         raise
     for line, reason in report.errors:
         err_console.print(f"{file}:{line}: {reason}")
-    console.print(f"imported {report.added} labels (import {report.import_id}), {report.unchanged} unchanged, {len(report.errors)} invalid rows skipped")
+    console.print(
+        f"imported {report.added} labels (import {report.import_id}), {report.unchanged} unchanged, "
+        f"{report.blank} rows left blank, {len(report.errors)} invalid rows skipped", soft_wrap=True,
+    )
     console.print("gold labels by class: " + ", ".join(f"{k} {v}" for k, v in report.by_label.items()))
     for pair in report.agreement:
         console.print(f"agreement {pair.a} vs {pair.b}: {pair.chunks} chunks, Cohen's kappa {pair.kappa:.3f}")
@@ -331,13 +335,12 @@ def models_list(ctx: typer.Context, format: OutputFormat = typer.Option(OutputFo
 
 
 @models_app.command("show")
-def models_show(ctx: typer.Context, model_id: str) -> None:
+def models_show(ctx: typer.Context, model_id: str = typer.Argument(..., help="An id, or a unique prefix of one.")) -> None:
     """One model: where it is, what taught it, its configuration and metrics."""
-    from dataclasses import asdict
-
     from upscway.flows import commands
 
-    console.print_json(json.dumps(asdict(commands.model(_settings(ctx), model_id)), default=str))
+    found = commands.model(_settings(ctx), model_id)
+    _print_rows(["field", "value"], commands.model_fields(found), OutputFormat.table, title=found.id)
 
 
 @models_app.command("export")
@@ -367,16 +370,23 @@ def models_rollback(ctx: typer.Context, reason: Optional[str] = typer.Option(Non
 
 
 def _print_rows(columns: list[str], rows: list[tuple], fmt: OutputFormat, title: str | None = None) -> None:
+    """A table for people; CSV (LF line ends, so a value piped on carries no `\r`) or JSON for
+    programs. The table never shortens its first column (ids are pasted into other commands)
+    and folds long values instead of cutting them."""
     if fmt is OutputFormat.csv:
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(rows)
     elif fmt is OutputFormat.json:
         print(json.dumps([dict(zip(columns, row)) for row in rows], default=str, ensure_ascii=False, indent=2))
     else:
-        table = Table(*columns, title=title)
-        for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
+        cells = [["" if v is None else str(v) for v in row] for row in rows]
+        first = max([len(columns[0]), *(len(c[0]) for c in cells)]) if columns else 0
+        table = Table(title=title)
+        for i, name in enumerate(columns):
+            table.add_column(name, no_wrap=i == 0, min_width=first if i == 0 else None, overflow="fold")
+        for row in cells:
+            table.add_row(*row)
         console.print(table)
 
 
@@ -403,7 +413,8 @@ def query_command(
     from upscway.flows import commands
 
     if name is None:
-        _print_rows(["query", "what"], list(commands.named_queries().items()), format)
+        rows = [(q.name, q.what, "; ".join(f"{p} {p.description}".strip() for p in q.parameters)) for q in commands.named_queries().values()]
+        _print_rows(["query", "what", "parameters (name=default description)"], rows, format)
         return
     pairs = {}
     for item in param:

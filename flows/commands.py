@@ -4,6 +4,7 @@ Each takes the settings the CLI built once."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from upscway.flows.context import open_store
@@ -16,13 +17,16 @@ from upscway.tasks import registry
 from upscway.tasks.annotate.review import ImportReport, export_for_review, import_reviewed
 from upscway.tasks.annotate.review import InvalidRows as InvalidRows  # what gold_import raises, for the CLI
 from upscway.tasks.annotate.taxonomy import load_task
+from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.evaluate.steps import rollback
 
 Table = tuple[list[str], list[tuple]]
 
 
-def gold_export(settings: Settings, strategy: str, n: int, out: Path, annotator: str | None, seed: int) -> tuple[int, int]:
-    return export_for_review(open_store(settings), load_task(settings.teacher.task_file), strategy, n, out, annotator, seed)
+def gold_export(settings: Settings, strategy: str, n: int, out: Path, annotator: str | None, seed: int) -> tuple[str, int, int]:
+    """(annotator shown, written, candidates): the configured teacher's answers unless `annotator` names another."""
+    shown = annotator or annotator_of(settings.teacher)
+    return shown, *export_for_review(open_store(settings), load_task(settings.teacher.task_file), strategy, n, out, shown, seed)
 
 
 def gold_import(settings: Settings, file: Path, annotator: str | None, skip_invalid: bool) -> ImportReport:
@@ -36,6 +40,17 @@ def models_table(settings: Settings) -> Table:
 
 def model(settings: Settings, model_id: str) -> ModelRecord:
     return registry.model(open_store(settings), model_id)
+
+
+def model_fields(found: ModelRecord) -> list[tuple[str, str]]:
+    """A model as (field, value) rows; its configuration and metrics one row per entry."""
+    rows = []
+    for name, value in vars(found).items():
+        if isinstance(value, dict):
+            rows += [(f"{name}.{key}", json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for key, v in value.items()]
+        else:
+            rows.append((name, "" if value is None else str(value)))
+    return rows
 
 
 def export_model(settings: Settings, model_id: str, out: Path) -> None:
@@ -55,7 +70,7 @@ def sql(settings: Settings, query: str) -> Table:
     return adhoc.run_query(_reader(settings), query)
 
 
-def named_queries() -> dict[str, str]:
+def named_queries() -> dict[str, adhoc.NamedQuery]:
     return adhoc.named_queries()
 
 

@@ -33,4 +33,4 @@ def evaluate(
         evaluation_id, decision, report = record_evaluation(
             run.store, run.layout, run.run_id, row, against, gold_split, task_def, gold, answers, result, student, run.settings.gate
         )
-        return run.finish(evaluation_summary(evaluation_id, model, against, result, decision, report))
+        return run.finish(evaluation_summary(evaluation_id, row.id, against, result, decision, report))

@@ -11,6 +11,7 @@ from upscway.errors import InputError
 from upscway.flows.context import run_context
 from upscway.flows.evaluate import evaluate
 from upscway.tasks.evaluate.steps import apply_gate, latest_evaluation
+from upscway.tasks.registry import model as registered
 
 
 @flow(name="promote")
@@ -18,6 +19,7 @@ def promote(model: str, force: bool = False, reason: str | None = None, profile:
     if force and not (reason or "").strip():
         raise InputError("--force needs --reason: a forced promotion is recorded with why")
     with run_context("promote", {"model": model, "force": force, "reason": reason}, profile, data_dir) as run:
+        model = registered(run.store, model).id  # a unique prefix names the model too
         if latest_evaluation(run.store, model) is None:
             evaluate(model=model)
         outcome = apply_gate(run.store, model, latest_evaluation(run.store, model), run.settings.gate, force, reason)

@@ -10,6 +10,7 @@ no extension installed or loaded, and no statement can turn that back on.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -17,6 +18,7 @@ import duckdb
 from upscway.errors import InputError
 from upscway.resources import SQL_DIR
 from upscway.storage.store import Store
+
 
 class WriteRefused(InputError):
     pass
@@ -50,22 +52,47 @@ def run_query(store: Store, query: str, params: dict[str, Any] | None = None) ->
         return columns, cursor.fetchall()
 
 
-_PARAM = re.compile(r"^--[ \t]*param:[ \t]*(\w+)[ \t]*(?:=[ \t]*(.*?))?[ \t]*$", re.M)
+_PARAM = re.compile(r"^--[ \t]*param:[ \t]*(\w+)[ \t]*(?:=[ \t]*([^#\n]*?))?[ \t]*(?:#[ \t]*(.*?))?[ \t]*$", re.M)
 
 
-def named_queries() -> dict[str, str]:
-    """Name -> first comment line, for every `sql/queries/<name>.sql`."""
-    return {p.stem: p.read_text().splitlines()[0].lstrip("- ").strip() for p in sorted((SQL_DIR / "queries").glob("*.sql"))}
+@dataclass(frozen=True)
+class Parameter:
+    """A named query's `-- param: name [= default] [# description]` line. A parameter whose
+    name starts with `annotator` must name an annotator that has answers (or be empty)."""
+
+    name: str
+    default: str | None
+    description: str
+
+    def __str__(self) -> str:
+        return self.name + (f"={self.default}" if self.default else "=…" if self.default is None else "=''")
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    what: str
+    parameters: list[Parameter]
+    text: str
+
+
+def named_queries() -> dict[str, NamedQuery]:
+    """Every `sql/queries/<name>.sql`, by name."""
+    found = {}
+    for path in sorted((SQL_DIR / "queries").glob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        parameters = [Parameter(m.group(1), m.group(2), m.group(3) or "") for m in _PARAM.finditer(text)]
+        found[path.stem] = NamedQuery(path.stem, text.splitlines()[0].lstrip("- ").strip(), parameters, text)
+    return found
 
 
 def run_named(store: Store, name: str, params: dict[str, str]) -> tuple[list[str], list[tuple]]:
-    """Run `sql/queries/<name>.sql`; its `-- param: name [= default]` lines declare the
-    parameters that `--param name=value` sets."""
-    path = SQL_DIR / "queries" / f"{name}.sql"
-    if not path.is_file():
-        raise InputError(f"no query {name!r}; known: {', '.join(named_queries())}")
-    text = path.read_text(encoding="utf-8")
-    declared = {m.group(1): m.group(2) for m in _PARAM.finditer(text)}
+    """Run `sql/queries/<name>.sql` with `--param name=value` values (bound, never spliced)."""
+    queries = named_queries()
+    if name not in queries:
+        raise InputError(f"no query {name!r}; known: {', '.join(queries)}")
+    query = queries[name]
+    declared = {p.name: p.default for p in query.parameters}
     unknown = sorted(set(params) - set(declared))
     if unknown:
         raise InputError(f"query {name} takes no parameter {', '.join(unknown)}; it takes: {', '.join(declared) or 'none'}")
@@ -73,4 +100,10 @@ def run_named(store: Store, name: str, params: dict[str, str]) -> tuple[list[str
     missing = [k for k, v in values.items() if v is None]
     if missing:
         raise InputError(f"query {name} needs --param {missing[0]}=VALUE")
-    return run_query(store, text, values or None)
+    named_annotators = {k: v for k, v in values.items() if k.startswith("annotator") and v}
+    if named_annotators:
+        known = {row[0] for row in run_query(store, queries["annotators"].text)[1]}
+        for key, value in named_annotators.items():
+            if value not in known:
+                raise InputError(f"--param {key}={value}: no answers from that annotator; known: {', '.join(sorted(known)) or 'none yet'}")
+    return run_query(store, query.text, values or None)

@@ -16,9 +16,14 @@ from upscway.storage.statements import sql
 GOLD_SOURCE = "gold"
 
 
-def candidates(conn: duckdb.DuckDBPyConnection, task: str, annotator: str | None = None) -> list[Candidate]:
+def candidates(conn: duckdb.DuckDBPyConnection, task: str, annotator: str) -> list[Candidate]:
+    """Chunks not gold-labelled yet, with `annotator`'s latest answer and their article."""
     rows = conn.execute(sql("gold", "candidates"), {"task": task, "annotator": annotator}).fetchall()
     return [Candidate(*row) for row in rows]
+
+
+def annotators(conn: duckdb.DuckDBPyConnection, task: str) -> list[str]:
+    return [a for (a,) in conn.execute(sql("gold", "annotators"), [task]).fetchall()]
 
 
 def disagreeing_hashes(conn: duckdb.DuckDBPyConnection, task: str) -> set[str]:

@@ -75,6 +75,11 @@ def get(conn: duckdb.DuckDBPyConnection, model_id: str) -> ModelRecord | None:
     return ModelRecord(**fields)
 
 
+def ids_starting(conn: duckdb.DuckDBPyConnection, prefix: str) -> list[str]:
+    """Up to 11 model ids that start with `prefix` (enough to say it is ambiguous)."""
+    return [model_id for (model_id,) in conn.execute(sql("models", "ids_starting"), [prefix]).fetchall()]
+
+
 def list_models(conn: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple]]:
     cursor = conn.execute(sql("models", "list"))
     return [d[0] for d in cursor.description], cursor.fetchall()

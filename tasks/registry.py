@@ -17,11 +17,18 @@ def list_models(store: Store) -> tuple[list[str], list[tuple]]:
 
 
 def model(store: Store, model_id: str) -> repo.ModelRecord:
+    """The model with this id, or with the one id that starts with it (as git takes a commit)."""
     with store.reader() as conn:
         found = repo.get(conn, model_id)
-    if found is None:
-        raise InputError(f"no model {model_id!r} in the registry (see `upscway models list`)")
-    return found
+        if found is not None:
+            return found
+        matches = repo.ids_starting(conn, model_id) if model_id else []
+        if len(matches) == 1:
+            return repo.get(conn, matches[0])
+    if matches:
+        shown = ", ".join(matches[:10]) + (", …" if len(matches) > 10 else "")
+        raise InputError(f"model id {model_id!r} is ambiguous: it starts {shown}")
+    raise InputError(f"no model {model_id!r} in the registry (see `upscway models list`)")
 
 
 def export_model(store: Store, model_id: str, out: Path) -> None:

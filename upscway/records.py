@@ -36,7 +36,8 @@ class GoldRow:
 
 @dataclass
 class Candidate:
-    """A chunk offered for review, with the teacher's answer."""
+    """A chunk offered for review, with one annotator's answer (the teacher's by default) and
+    the article it comes from."""
 
     chunk_id: str
     text: str
@@ -45,3 +46,6 @@ class Candidate:
     probs: list[float]
     confidence: float
     text_hash: str
+    annotator: str = ""
+    title: str = ""
+    date: str = ""

@@ -1,6 +1,6 @@
 -- Annotations by label per day and source.
--- param: annotator =
--- param: days = 30
+-- param: annotator =  # only this annotator's answers (empty: all)
+-- param: days = 30  # how many days back
 WITH answers AS (
     SELECT CAST(n.created_at AS DATE) AS day, a.source, n.label, n.annotator
     FROM annotations n

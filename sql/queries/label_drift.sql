@@ -1,5 +1,5 @@
 -- Share of each label among this week's annotations vs the four weeks before.
--- param: annotator =
+-- param: annotator =  # only this annotator's answers (empty: all)
 WITH answers AS (
     SELECT label, CASE WHEN created_at >= current_date - 7 THEN 'this_week' ELSE 'before' END AS period
     FROM annotations

@@ -1,11 +1,12 @@
 -- name: candidates
--- Chunks with the teacher's answer (latest prompt version it used), not yet gold-labelled.
+-- Chunks with the annotator's answer (the latest it gave), not yet gold-labelled.
 WITH teacher AS (
     SELECT a.*, row_number() OVER (PARTITION BY text_hash ORDER BY created_at DESC) AS rn
-    FROM annotations a WHERE ($annotator IS NULL OR annotator = $annotator) AND task = $task
+    FROM annotations a WHERE annotator = $annotator AND task = $task
 )
 SELECT c.id AS chunk_id, c.text, ar.canonical_url AS source_url, t.label AS teacher_label, t.probs,
-       t.confidence, t.text_hash
+       t.confidence, t.text_hash, t.annotator, coalesce(ar.title, '') AS title,
+       coalesce(CAST(ar.published_date AS VARCHAR), '') AS date
 FROM teacher t
 JOIN chunks c ON c.text_hash = t.text_hash
 JOIN articles ar ON ar.id = c.article_id
@@ -51,3 +52,6 @@ WHERE NOT EXISTS (SELECT 1 FROM chunks WHERE id = ?);
 
 -- name: current_label
 SELECT label, coalesce(note, '') FROM gold_current WHERE chunk_id = ? AND task = ? AND annotator = ?;
+
+-- name: annotators
+SELECT DISTINCT annotator FROM annotations WHERE task = ? ORDER BY annotator;

@@ -19,7 +19,7 @@ SELECT id, chain, stage, kind, base_model, path, teacher, task, prompt_version, 
 FROM models WHERE id = ?;
 
 -- name: list
-SELECT id, chain, stage, kind, status, alias, teacher, created_at FROM models ORDER BY created_at DESC;
+SELECT id, status, alias, strftime(created_at, '%Y-%m-%d') AS created FROM models ORDER BY created_at DESC;
 
 -- name: unfinished
 -- A model of this stage whose training was interrupted: its run resumes from its checkpoints.
@@ -41,3 +41,6 @@ INSERT INTO alias_moves (alias, model_id, previous_id, action, reason) VALUES (?
 
 -- name: last_promotion
 SELECT model_id, previous_id FROM alias_moves WHERE alias = ? AND action = 'promote' ORDER BY id DESC LIMIT 1;
+
+-- name: ids_starting
+SELECT id FROM models WHERE starts_with(id, ?) ORDER BY id LIMIT 11;

@@ -19,7 +19,9 @@ from upscway.errors import InputError
 from upscway.records import Candidate, GoldRow
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 
-CSV_COLUMNS = ["chunk_id", "text", "source_url", "teacher_label", "teacher_probs", "gold_label", "annotator", "note"]
+CSV_COLUMNS = [
+    "chunk_id", "text", "title", "source_url", "date", "teacher", "teacher_label", "teacher_probs", "gold_label", "annotator", "note",
+]
 STRATEGIES = ("uncertainty", "disagreement", "random")
 
 
@@ -36,13 +38,36 @@ def select(candidates: Sequence[Candidate], strategy: str, n: int, disagreeing: 
     raise InputError(f"--strategy {strategy!r}: expected one of {', '.join(STRATEGIES)}")
 
 
+def _probs(c: Candidate, task: TaskDefinition) -> dict[str, float]:
+    return {name: round(p, 4) for name, p in zip(task.names, c.probs)}
+
+
 def write_csv(path: Path, rows: Sequence[Candidate], task: TaskDefinition) -> None:
+    """The review sheet: the chunk, its article, the named annotator's answer, and empty
+    `gold_label`, `annotator` and `note` columns for the reviewer."""
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)
         for c in rows:
-            probs = json.dumps({name: round(p, 4) for name, p in zip(task.names, c.probs)})
-            writer.writerow([c.chunk_id, c.text, c.source_url, c.teacher_label, probs, "", "", ""])
+            writer.writerow([c.chunk_id, c.text, c.title, c.source_url, c.date, c.annotator, c.teacher_label,
+                             json.dumps(_probs(c, task)), "", "", ""])
+
+
+def write_label_studio(path: Path, rows: Sequence[Candidate], task: TaskDefinition) -> None:
+    """Label Studio tasks (import them into a project with a `choices` control named `label`
+    on the `text` object): the annotator's answer is a pre-annotation (a prediction), so a
+    reviewer accepts or changes it; `upscway gold import` reads Label Studio's export back."""
+    tasks = [
+        {
+            "data": {"chunk_id": c.chunk_id, "text": c.text, "title": c.title, "source_url": c.source_url, "date": c.date},
+            "predictions": [{
+                "model_version": c.annotator, "score": round(c.confidence, 4),
+                "result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [c.teacher_label]}}],
+            }],
+        }
+        for c in rows
+    ]
+    Path(path).write_text(json.dumps(tasks, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 def read_csv(path: Path, default_annotator: str | None = None) -> list[GoldRow]:

@@ -36,29 +36,36 @@ class ImportReport:
     added: int
     unchanged: int
     errors: list[tuple[int, str]] = field(default_factory=list)
+    blank: int = 0  # rows left without a label: skipped, not errors
     by_label: dict[str, int] = field(default_factory=dict)
     agreement: list[Agreement] = field(default_factory=list)
 
 
 def export_for_review(
-    store: Store, task_def: TaskDefinition, strategy: str, n: int, out: Path, annotator: str | None, seed: int
+    store: Store, task_def: TaskDefinition, strategy: str, n: int, out: Path, annotator: str, seed: int
 ) -> tuple[int, int]:
-    """Write `n` chunks chosen by `strategy` to `out`; returns (written, candidates)."""
+    """Write `n` chunks chosen by `strategy`, with `annotator`'s answers, to `out` (a CSV, or
+    Label Studio tasks for a `.json` path); returns (written, candidates)."""
     with store.reader() as conn:
+        known = repo.annotators(conn, task_def.name)
+        if annotator not in known:
+            raise InputError(f"--annotator {annotator!r} has no answers for {task_def.name}; known: {', '.join(known) or 'none yet (run annotate)'}")
         candidates = repo.candidates(conn, task_def.name, annotator)
         disagreeing = repo.disagreeing_hashes(conn, task_def.name) if strategy == "disagreement" else set()
     chosen = gold.select(candidates, strategy, n, disagreeing, seed)
-    gold.write_csv(out, chosen, task_def)
+    (gold.write_label_studio if out.suffix.lower() == ".json" else gold.write_csv)(out, chosen, task_def)
     return len(chosen), len(candidates)
 
 
 def import_reviewed(
     store: Store, task_def: TaskDefinition, file: Path, annotator: str | None, skip_invalid: bool, tokenizer: str
 ) -> ImportReport:
-    """Validate every row of a reviewed CSV or Label Studio JSON export; with any invalid row
-    nothing is imported (InvalidRows) unless `skip_invalid`. Rows with text and no chunk id
-    become chunks of their own (source `gold`)."""
-    rows = gold.read_label_studio(file, annotator) if file.suffix.lower() == ".json" else gold.read_csv(file, annotator)
+    """Validate every labelled row of a reviewed CSV or Label Studio JSON export (rows left
+    blank are skipped and counted); with any invalid row nothing is imported (InvalidRows)
+    unless `skip_invalid`. Rows with text and no chunk id become chunks of their own (source
+    `gold`)."""
+    read = gold.read_label_studio(file, annotator) if file.suffix.lower() == ".json" else gold.read_csv(file, annotator)
+    rows = [r for r in read if r.gold_label]
     if not rows:
         raise InputError(f"{file} has no labelled rows")
     with store.reader() as conn:
@@ -75,4 +82,4 @@ def import_reviewed(
         pairs = repo.agreement_pairs(conn, task_def.name)
         by_label = repo.counts_by_label(conn, task_def.name)
     agreement = [Agreement(p.a, p.b, len(p.labels_a), gold.cohen_kappa(p.labels_a, p.labels_b)) for p in pairs]
-    return ImportReport(counts.import_id, counts.added, counts.unchanged, errors, by_label, agreement)
+    return ImportReport(counts.import_id, counts.added, counts.unchanged, errors, len(read) - len(rows), by_label, agreement)

@@ -4,6 +4,8 @@ that uses one never loads the others' libraries."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from upscway.errors import InputError
 from upscway.settings import TeacherSettings
 from upscway.tasks.annotate.taxonomy import TaskDefinition
@@ -14,9 +16,21 @@ def make_teacher(task: TaskDefinition, settings: TeacherSettings, api_key: str |
     """The teacher `settings.backend` names; `settings.annotator`, when set, is the name its
     answers are stored under (a registered student relabelling is stored as `model:<id>`)."""
     teacher = _build(task, settings, api_key)
-    if settings.annotator:
-        teacher.annotator_id = settings.annotator
+    teacher.annotator_id = annotator_of(settings)
     return teacher
+
+
+def annotator_of(settings: TeacherSettings) -> str:
+    """The name the teacher's answers are stored under, known without loading it."""
+    if settings.annotator:
+        return settings.annotator
+    if settings.backend == "openai":
+        return f"openai:{settings.model}"
+    if settings.backend == "transformers":
+        return f"causal-lm:{Path(str(settings.local_model)).name}"
+    if settings.backend == "encoder":
+        return f"encoder:{Path(str(settings.local_model)).name}"
+    return f"embedding:{Path(settings.embedding_model).name}@T{settings.embedding_temperature:g}"
 
 
 def _build(task: TaskDefinition, settings: TeacherSettings, api_key: str | None) -> Teacher:

@@ -8,9 +8,9 @@ from prefect.futures import PrefectFuture, as_completed
 from upscway import progress
 from upscway.records import Failure
 from upscway.settings import ChunkSettings, IngestSettings
+from upscway.storage import frontier
 from upscway.storage.articles import LoadCounts
 from upscway.storage.layout import DataLayout
-from upscway.storage import frontier
 from upscway.storage.runs import record_failures
 from upscway.storage.store import Store
 from upscway.tasks.scrape.pages import PageRequest

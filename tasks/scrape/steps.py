@@ -14,10 +14,10 @@ from prefect import get_run_logger, task
 from upscway.records import Failure
 from upscway.settings import ChunkSettings, IngestSettings
 from upscway.storage import articles as article_repo
-from upscway.storage.articles import LoadCounts
-from upscway.storage.layout import DataLayout
 from upscway.storage import frontier, runs
+from upscway.storage.articles import LoadCounts
 from upscway.storage.frontier import Discovered, RetryPolicy
+from upscway.storage.layout import DataLayout
 from upscway.storage.runs import record_failures
 from upscway.storage.staging import StagedBatch, leftovers
 from upscway.storage.store import Store

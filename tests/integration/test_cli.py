@@ -50,7 +50,7 @@ def test_run_with_failed_items_exits_1_then_sql_and_status_read_the_store(upscwa
     assert "| INFO" not in run.stderr and "Traceback" not in run.stderr and "nanobind" not in run.stderr
 
     as_csv = upscway("sql", "SELECT count(*) AS n FROM articles", "--format", "csv")
-    assert as_csv.returncode == 0
+    assert as_csv.returncode == 0 and "\r" not in as_csv.stdout  # a value piped on carries no CR
     assert list(csv.DictReader(io.StringIO(as_csv.stdout))) == [{"n": str(len(news_site.good))}]
 
     as_json = upscway("sql", "SELECT stage, count(*) AS n FROM failures GROUP BY stage ORDER BY stage", "-f", "json")
@@ -60,7 +60,9 @@ def test_run_with_failed_items_exits_1_then_sql_and_status_read_the_store(upscwa
     assert refused.returncode == 2 and "read-only" in refused.stderr
 
     listing = upscway("query", "-f", "csv")
-    assert listing.returncode == 0 and "label_drift" in listing.stdout
+    assert listing.returncode == 0 and "label_drift" in listing.stdout and "days=30 how many days back" in listing.stdout
+    tagged = upscway("query", "tagged", "--param", "limit=5", "-f", "csv")
+    assert tagged.returncode == 0 and tagged.stdout.startswith("chunk_id,label,confidence,decided_by,title,url,date,source\n")
     bad_param = upscway("query", "models", "--param", "oops")
     assert bad_param.returncode == 2 and "name=value" in bad_param.stderr
 

@@ -80,16 +80,76 @@ def test_bad_rows_are_reported_and_nothing_is_imported_unless_skipped(cli, tmp_p
     assert rows(tmp_path, "SELECT count(*) FROM gold_labels WHERE annotator = 'meera'") == [(1,)]
 
 
-def test_export_strategies_write_the_documented_columns(cli, tmp_path):
+def test_export_shows_the_named_teacher_with_the_article_and_a_partly_labelled_sheet_imports(cli, tmp_path):
     assert cli("run", "ingest").returncode == 0
     assert cli("run", "annotate").returncode == 0
     out = tmp_path / "review.csv"
-    result = cli("gold", "export", "--strategy", "uncertainty", "--n", "5", "--out", str(out))
+    result = cli("gold", "export", "--strategy", "uncertainty", "--n", "20", "--out", str(out))
     assert result.returncode == 0, result.stderr
+    teacher = "embedding:all-MiniLM-L6-v2@T0.05"
+    assert f"answered by {teacher}" in result.stdout
     with open(out, newline="") as f:
         exported = list(csv.DictReader(f))
-    assert len(exported) == 5
-    assert list(exported[0]) == ["chunk_id", "text", "source_url", "teacher_label", "teacher_probs", "gold_label", "annotator", "note"]
+    assert len(exported) == 20
+    assert list(exported[0]) == ["chunk_id", "text", "title", "source_url", "date", "teacher", "teacher_label", "teacher_probs",
+                                 "gold_label", "annotator", "note"]
+    assert all(r["teacher"] == teacher and r["title"] and r["source_url"].startswith("https://") for r in exported)
     confidences = [max(json.loads(r["teacher_probs"]).values()) for r in exported]
     assert confidences == sorted(confidences)
-    assert all(r["source_url"].startswith("https://") for r in exported)
+    unknown = cli("gold", "export", "--n", "5", "--out", str(out), "--annotator", "the-teacher")
+    assert unknown.returncode == 2 and f"known: {teacher}" in unknown.stderr
+
+    # A reviewer labels 5 of the 20 rows (labels in lower case), leaves the rest blank.
+    for row, label in zip(exported, ["gs1", "gs2", "Gs3", "GS4", "not_relevant"]):
+        row["gold_label"] = label
+    with open(out, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(exported[0]))
+        writer.writeheader()
+        writer.writerows(exported)
+    imported = cli("gold", "import", str(out), "--annotator", "meera")
+    assert imported.returncode == 0, imported.stderr
+    assert "imported 5 labels" in imported.stdout and "15 rows left blank, 0 invalid" in imported.stdout
+    assert rows(tmp_path, "SELECT label FROM gold_current WHERE annotator = 'meera' ORDER BY label") == [
+        ("GS1",), ("GS2",), ("GS3",), ("GS4",), ("NOT_RELEVANT",)]
+
+
+def test_label_studio_round_trip(cli, tmp_path):
+    """Tasks exported for Label Studio carry the teacher's answer as a prediction; Label
+    Studio's JSON export of the reviewed project (shaped as it writes it) imports back."""
+    assert cli("run", "ingest").returncode == 0
+    assert cli("run", "annotate").returncode == 0
+    tasks_file = tmp_path / "tasks.json"
+    assert cli("gold", "export", "--n", "3", "--out", str(tasks_file)).returncode == 0
+    tasks = json.loads(tasks_file.read_text())
+    assert len(tasks) == 3 and tasks[0]["predictions"][0]["model_version"].startswith("embedding:")
+    predicted = tasks[0]["predictions"][0]["result"][0]
+    assert predicted["type"] == "choices" and predicted["from_name"] == "label" and predicted["to_name"] == "text"
+    # What Label Studio 1.x writes for "Export > JSON": ids, the task data, and per annotation
+    # the reviewer, the result list, timestamps and flags; one task accepted as predicted,
+    # one changed, one skipped (cancelled, no result).
+    export = []
+    for i, task in enumerate(tasks):
+        label = task["predictions"][0]["result"][0]["value"]["choices"][0]
+        result = [] if i == 2 else [{
+            "value": {"choices": [label if i == 0 else ("GS1" if label != "GS1" else "GS2")]},
+            "id": f"r{i}", "from_name": "label", "to_name": "text", "type": "choices", "origin": "prediction" if i == 0 else "manual",
+        }]
+        export.append({
+            "id": 100 + i, "annotations": [{
+                "id": 200 + i, "completed_by": {"id": 1, "email": "asha@example.org", "first_name": "", "last_name": ""},
+                "result": result, "was_cancelled": i == 2, "ground_truth": False,
+                "created_at": "2026-11-24T10:00:00.000000Z", "updated_at": "2026-11-24T10:00:00.000000Z",
+                "lead_time": 4.2, "prediction": {}, "result_count": len(result), "task": 100 + i, "project": 1,
+            }],
+            "drafts": [], "predictions": [300 + i], "data": task["data"], "meta": {},
+            "created_at": "2026-11-24T09:00:00.000000Z", "updated_at": "2026-11-24T10:00:00.000000Z",
+            "inner_id": i + 1, "total_annotations": 1, "cancelled_annotations": int(i == 2), "total_predictions": 1,
+            "comment_count": 0, "unresolved_comment_count": 0, "last_comment_updated_at": None, "project": 1,
+            "updated_by": 1, "file_upload": None, "comment_authors": [],
+        })
+    reviewed = tmp_path / "project-1-at-2026-11-24.json"
+    reviewed.write_text(json.dumps(export))
+    imported = cli("gold", "import", str(reviewed))
+    assert imported.returncode == 0, imported.stderr
+    assert "imported 2 labels" in imported.stdout and "1 rows left blank" in imported.stdout
+    assert rows(tmp_path, "SELECT count(*) FROM gold_current WHERE annotator = 'asha@example.org'") == [(2,)]

@@ -24,6 +24,11 @@ def small(store):
                 "VALUES (?, ?, 'upsc_gs', 'v', ?, 0, [0.2,0.2,0.2,0.2,0.2], 0.6, current_timestamp - to_days(?))",
                 [h, who, label, ago],
             )
+        c.execute("INSERT INTO tags (chunk_id, text_hash, task, label, probs, confidence, decided_by, annotator) VALUES "
+                  "('a1-0', 't1', 'upsc_gs', 'GS2', [0.1,0.6,0.1,0.1,0.1], 0.6, 'student', 'model:m1'), "
+                  "('a1-1', 't2', 'upsc_gs', 'GS3', [0.1,0.1,0.6,0.1,0.1], 0.6, 'teacher', 'teacher'), "
+                  "('a2-2', 't3', 'upsc_gs', 'GS2', [0.1,0.6,0.1,0.1,0.1], 0.6, 'teacher', 'teacher')")
+        c.execute("UPDATE articles SET title = 'Title ' || id, published_date = CASE id WHEN 'a1' THEN DATE '2026-11-20' ELSE DATE '2026-11-01' END")
         c.execute("INSERT INTO gold_labels (chunk_id, text_hash, task, label, annotator, import_id) VALUES ('a1-1', 't2', 'upsc_gs', 'GS3', 'p', 'i')")
         c.execute("INSERT INTO models (id, chain, stage, kind, base_model, path, teacher, task, prompt_version, metrics, status) "
                   "VALUES ('m1', 'demo', 's1', 'encoder', 'b', 'p', 'teacher', 'upsc_gs', 'v', '{\"train_examples\": 5}', 'candidate')")
@@ -33,8 +38,13 @@ def small(store):
     return store
 
 
-def test_every_query_is_listed():
-    assert set(named_queries()) == {"annotations_by_day", "gold_disagreements", "gate_history", "models", "label_drift"}
+def test_every_query_is_listed_with_its_parameters():
+    queries = named_queries()
+    assert set(queries) == {"annotations_by_day", "annotators", "article", "gold_disagreements", "gate_history", "models", "label_drift", "tagged"}
+    days = next(p for p in queries["annotations_by_day"].parameters if p.name == "days")
+    assert (days.default, days.description, str(days)) == ("30", "how many days back", "days=30")
+    assert [str(p) for p in queries["gold_disagreements"].parameters] == ["annotator_a=…", "annotator_b=…"]
+    assert all(p.description for q in queries.values() for p in q.parameters)
 
 
 def test_annotations_by_day_and_source(small):
@@ -44,10 +54,31 @@ def test_annotations_by_day_and_source(small):
 
 
 def test_gold_disagreements(small):
-    _, rows = run_named(small, "gold_disagreements", {"a": "teacher", "b": "student"})
+    _, rows = run_named(small, "gold_disagreements", {"annotator_a": "teacher", "annotator_b": "student"})
     assert [(r[0], r[1], r[2], r[4]) for r in rows] == [("a1-1", "GS3", "GS3", "GS1")]
-    with pytest.raises(InputError, match="needs --param b"):
-        run_named(small, "gold_disagreements", {"a": "teacher"})
+    with pytest.raises(InputError, match="needs --param annotator_b"):
+        run_named(small, "gold_disagreements", {"annotator_a": "teacher"})
+    with pytest.raises(InputError, match="no answers from that annotator; known: student, teacher"):
+        run_named(small, "gold_disagreements", {"annotator_a": "teacher", "annotator_b": "the-teacher"})
+
+
+def test_annotators(small):
+    columns, rows = run_named(small, "annotators", {})
+    assert columns[:2] == ["annotator", "chunks"] and sorted(r[:2] for r in rows) == [("student", 3), ("teacher", 3)]
+
+
+def test_tagged_filters_and_article(small):
+    columns, rows = run_named(small, "tagged", {})
+    assert columns == ["chunk_id", "label", "confidence", "decided_by", "title", "url", "date", "source"]
+    assert [r[0] for r in rows] == ["a1-0", "a1-1", "a2-2"] and rows[0][4] == "Title a1" and rows[0][5] == "u1"
+    assert [r[0] for r in run_named(small, "tagged", {"since": "2026-11-10"})[1]] == ["a1-0", "a1-1"]
+    assert [r[0] for r in run_named(small, "tagged", {"source": "hindu", "label": "gs2"})[1]] == ["a2-2"]
+    assert [r[0] for r in run_named(small, "tagged", {"limit": "1"})[1]] == ["a1-0"]
+    with pytest.raises(InputError, match="query failed"):
+        run_named(small, "tagged", {"since": "last tuesday"})
+    _, chunks = run_named(small, "article", {"article": "u1"})
+    assert [(r[0], r[2], r[4]) for r in chunks] == [(0, "GS2", "student"), (1, "GS3", "teacher")]
+    assert run_named(small, "article", {"article": "a1"})[1] == chunks
 
 
 def test_gate_history_and_models(small):

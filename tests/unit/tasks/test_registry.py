@@ -23,6 +23,17 @@ def test_a_model_is_a_record_with_its_config_and_metrics_parsed(store, tmp_path)
         model(store, "nope")
 
 
+def test_a_unique_prefix_names_a_model_and_an_ambiguous_one_is_refused(store, tmp_path):
+    for model_id in ("demo-l3-20261124-ab12", "demo-l3-20261124-cd34", "demo-l6-20261124-ef56"):
+        with store.transaction() as conn:
+            repo.register(conn, model_id=model_id, chain="demo", stage="s", kind="encoder", base_model="b", path=str(tmp_path),
+                          teacher="t", task="upsc_gs", prompt_version="v", config={}, run_id="r")
+    assert model(store, "demo-l6").id == "demo-l6-20261124-ef56"
+    assert model(store, "demo-l3-20261124-cd").id == "demo-l3-20261124-cd34"
+    with pytest.raises(InputError, match="ambiguous: it starts demo-l3-20261124-ab12, demo-l3-20261124-cd34"):
+        model(store, "demo-l3")
+
+
 def test_an_encoder_export_copies_the_weights_without_checkpoints_or_data(store, tmp_path):
     folder = tmp_path / "m1"
     for name in ("model.safetensors", "config.json", "checkpoints/checkpoint-5/x", "data/train.jsonl"):

@@ -5,6 +5,7 @@ import csv
 
 import pytest
 
+from upscway.errors import InputError
 from upscway.resources import DEPLOYMENTS_DIR
 from upscway.tasks.annotate.review import InvalidRows, export_for_review, import_reviewed
 from upscway.tasks.annotate.taxonomy import load_task
@@ -56,8 +57,8 @@ def test_an_invalid_row_imports_nothing_unless_skipped(store, tmp_path):
     assert skipped.added == 2 and len(skipped.errors) == 1
 
 
-def test_export_writes_nothing_but_the_header_when_nothing_is_annotated(store, tmp_path):
+def test_export_of_an_annotator_without_answers_is_an_error_naming_the_known_ones(store, tmp_path):
     import_reviewed(store, TASK, _write(tmp_path / "a.csv", _rows(2)), None, False, "minilm")
-    written, candidates = export_for_review(store, TASK, "uncertainty", 5, tmp_path / "out.csv", None, 0)
-    assert (written, candidates) == (0, 0)
-    assert (tmp_path / "out.csv").read_text().splitlines()[0].startswith("chunk_id,text,source_url")
+    with pytest.raises(InputError, match="'teacher' has no answers for upsc_gs; known: none yet"):
+        export_for_review(store, TASK, "uncertainty", 5, tmp_path / "out.csv", "teacher", 0)
+    assert not (tmp_path / "out.csv").exists()
