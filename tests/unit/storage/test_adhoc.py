@@ -76,7 +76,7 @@ def test_named_query_parameters_stay_bound(store):
     with store.transaction() as conn:
         conn.execute("INSERT INTO sources (name) VALUES ('keep')")
     hostile = "x'; DELETE FROM sources; --"
-    assert run_named(store, "annotations_by_day", {"annotator": hostile})[1] == []
+    assert run_named(store, "tagged", {"source": hostile})[1] == []
     assert run_query(store, "SELECT name FROM sources")[1] == [("keep",)]
 
 
