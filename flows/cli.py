@@ -288,12 +288,13 @@ def gold_export(
     out: Path = typer.Option(..., "--out", help="CSV file to write (a .json path: Label Studio tasks with the answer as a pre-annotation)."),
     annotator: Optional[str] = typer.Option(None, help="Whose answers to show (default: the configured teacher; `upscway query annotators`)."),
     seed: int = typer.Option(0, help="Seed of the random strategy."),
+    label: Optional[str] = typer.Option(None, help="Only chunks the annotator gave this label (e.g. GS4, to grow a paper's gold)."),
 ) -> None:
     """Write chunks for people to verify: text, article title, URL and date, and the named
     annotator's label and probabilities."""
     from upscway.flows import commands
 
-    shown, written, candidates = commands.gold_export(_settings(ctx), strategy, n, out, annotator, seed)
+    shown, written, candidates = commands.gold_export(_settings(ctx), strategy, n, out, annotator, seed, label)
     console.print(f"wrote {written} chunks ({strategy}, of {candidates} answered by {shown} and not yet verified) to {out}")
 
 

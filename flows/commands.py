@@ -23,10 +23,12 @@ from upscway.tasks.evaluate.steps import rollback
 Table = tuple[list[str], list[tuple]]
 
 
-def gold_export(settings: Settings, strategy: str, n: int, out: Path, annotator: str | None, seed: int) -> tuple[str, int, int]:
+def gold_export(
+    settings: Settings, strategy: str, n: int, out: Path, annotator: str | None, seed: int, label: str | None
+) -> tuple[str, int, int]:
     """(annotator shown, written, candidates): the configured teacher's answers unless `annotator` names another."""
     shown = annotator or annotator_of(settings.teacher)
-    return shown, *export_for_review(open_store(settings), load_task(settings.teacher.task_file), strategy, n, out, shown, seed)
+    return shown, *export_for_review(open_store(settings), load_task(settings.teacher.task_file), strategy, n, out, shown, seed, label)
 
 
 def gold_import(settings: Settings, file: Path, annotator: str | None, skip_invalid: bool) -> ImportReport:

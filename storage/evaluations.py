@@ -56,6 +56,9 @@ def latest_for_model(conn: duckdb.DuckDBPyConnection, model_id: str) -> Evaluati
 
 
 def record_decision(conn: duckdb.DuckDBPyConnection, model_id: str, evaluation_id: str, decision, forced: bool, reason: str | None) -> None:
-    criteria = [{"name": c.name, "value": c.value, "threshold": c.threshold, "comparison": c.comparison, "passed": c.passed} for c in decision.criteria]
+    criteria = [
+        {"name": c.name, "value": c.value, "interval": c.interval, "threshold": c.threshold, "comparison": c.comparison, "passed": c.passed}
+        for c in decision.criteria
+    ]
     conn.execute(sql("evaluations", "record_decision"),
                  [model_id, evaluation_id, decision.verdict, json.dumps(criteria), json.dumps(list(decision.reasons)), forced, reason])

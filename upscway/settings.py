@@ -139,7 +139,13 @@ class GateSettings(Section):
     min_precision: float = 0.45
     min_recall: float = 0.75
     min_gs_accuracy: float = 0.70
-    max_gap_to_teacher: float = 0.10
+    max_gap_to_teacher: float = Field(
+        0.10, ge=0, description="Non-inferiority margin: the lower confidence bound of (student - teacher) accuracy must be >= -this."
+    )
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="One-sided confidence of that bound (paired bootstrap over the gold chunks).")
+    max_paper_drop: float = Field(
+        0.15, ge=0, description="No GS paper with enough gold may fall more than this below the teacher's accuracy on it."
+    )
     min_gold_support: int = Field(100, ge=0, description="Gold chunks needed for any decision but insufficient-data.")
     min_support_per_paper: int = Field(20, ge=0, description="Gold chunks needed for each GS paper that is judged.")
 

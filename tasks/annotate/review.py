@@ -42,15 +42,18 @@ class ImportReport:
 
 
 def export_for_review(
-    store: Store, task_def: TaskDefinition, strategy: str, n: int, out: Path, annotator: str, seed: int
+    store: Store, task_def: TaskDefinition, strategy: str, n: int, out: Path, annotator: str, seed: int, label: str | None = None
 ) -> tuple[int, int]:
-    """Write `n` chunks chosen by `strategy`, with `annotator`'s answers, to `out` (a CSV, or
-    Label Studio tasks for a `.json` path); returns (written, candidates)."""
+    """Write `n` chunks chosen by `strategy`, with `annotator`'s answers (only those it gave
+    `label`, when set: how to find more gold for a paper that is short of it), to `out` (a
+    CSV, or Label Studio tasks for a `.json` path); returns (written, candidates)."""
+    if label is not None and label.upper() not in {name.upper() for name in task_def.names}:
+        raise InputError(f"--label {label!r}: expected one of {', '.join(task_def.names)}")
     with store.reader() as conn:
         known = repo.annotators(conn, task_def.name)
         if annotator not in known:
             raise InputError(f"--annotator {annotator!r} has no answers for {task_def.name}; known: {', '.join(known) or 'none yet (run annotate)'}")
-        candidates = repo.candidates(conn, task_def.name, annotator)
+        candidates = [c for c in repo.candidates(conn, task_def.name, annotator) if label is None or c.teacher_label.upper() == label.upper()]
         disagreeing = repo.disagreeing_hashes(conn, task_def.name) if strategy == "disagreement" else set()
     chosen = gold.select(candidates, strategy, n, disagreeing, seed)
     (gold.write_label_studio if out.suffix.lower() == ".json" else gold.write_csv)(out, chosen, task_def)

@@ -1,8 +1,18 @@
-"""The promotion gate: every criterion with its value, threshold and verdict.
+"""The promotion gate: every criterion with its value, interval, threshold and verdict.
 
 A decision is `promote` only when every criterion passes on enough gold data; below the
-minimum support it is `insufficient-data`, whatever the metrics say. A metric that could not
-be computed (None) fails its criterion.
+minimum support it is `insufficient-data`, whatever the metrics say, and the reasons say what
+to label next. A metric that could not be computed (None) fails its criterion.
+
+Three kinds of criteria:
+- the seed report's success criteria on the candidate alone (relevance accuracy, precision,
+  recall, GS-paper accuracy), as point estimates with their bootstrap intervals shown;
+- non-inferiority to the teacher, on evidence: the one-sided lower confidence bound of
+  (student − teacher) accuracy, from the paired bootstrap over the same gold chunks, must be
+  at least −max_gap_to_teacher (a point estimate of the gap would pass a student that is
+  worse by chance-sized margins on 100 chunks);
+- a per-paper guard: no GS paper with enough gold may fall more than max_paper_drop below the
+  teacher's accuracy on it (an overall pass can hide one paper collapsing).
 """
 
 from __future__ import annotations
@@ -11,6 +21,8 @@ from dataclasses import dataclass
 
 from upscway.settings import GateSettings
 
+EXPORT_HINT = "upscway gold export --strategy random --n {n} --out review.csv"
+
 
 @dataclass(frozen=True)
 class Criterion:
@@ -18,6 +30,7 @@ class Criterion:
     value: float | None
     threshold: float
     comparison: str  # ">=" or "<="
+    interval: tuple[float, float] | None = None
 
     @property
     def passed(self) -> bool:
@@ -33,27 +46,59 @@ class Decision:
     reasons: tuple[str, ...]
 
 
-def decide(metrics: dict, teacher_accuracy: float | None, support: dict[str, int], gate: GateSettings) -> Decision:
-    """`metrics`: the candidate's relevance (`accuracy`, `precision`, `recall`), `gs_accuracy`
-    and `accuracy` (5-way); `support`: gold chunks in all (`total`) and per paper (`1`..`4`)."""
-    gap = None if metrics.get("accuracy") is None or teacher_accuracy is None else teacher_accuracy - metrics["accuracy"]
-    criteria = (
-        Criterion("relevance_accuracy", metrics.get("relevance_accuracy"), gate.min_relevance_accuracy, ">="),
-        Criterion("precision", metrics.get("precision"), gate.min_precision, ">="),
-        Criterion("recall", metrics.get("recall"), gate.min_recall, ">="),
-        Criterion("gs_accuracy", metrics.get("gs_accuracy"), gate.min_gs_accuracy, ">="),
-        Criterion("gap_to_teacher", gap, gate.max_gap_to_teacher, "<="),
-    )
+def _interval(ci: dict, name: str) -> tuple[float, float] | None:
+    found = ci.get(name)
+    return tuple(found) if found else None
+
+
+def decide(result: dict, gate: GateSettings) -> Decision:
+    """Judge a paired evaluation (`evaluate_pair`'s result: `student`, `teacher`, `paired`)."""
+    student, teacher, paired = result["student"], result["teacher"], result["paired"]
+    ci = paired.get("ci95", {})
+    support = gate_support(result)
+    noninferiority = paired.get("noninferiority") or {}
+    criteria = [
+        Criterion("relevance_accuracy", student.get("relevance_accuracy"), gate.min_relevance_accuracy, ">="),
+        Criterion("precision", student.get("precision"), gate.min_precision, ">="),
+        Criterion("recall", student.get("recall"), gate.min_recall, ">=", _interval(ci, "recall")),
+        Criterion("gs_accuracy", student.get("gs_accuracy"), gate.min_gs_accuracy, ">=", _interval(ci, "gs_accuracy")),
+        Criterion(
+            f"accuracy_vs_teacher_lower_bound_{noninferiority.get('confidence', gate.confidence):g}",
+            noninferiority.get("lower_bound"), -gate.max_gap_to_teacher, ">=",
+            _interval(ci, "accuracy_gap") and tuple(-x for x in reversed(ci["accuracy_gap"])),
+        ),
+    ]
+    own, theirs = student.get("gs_accuracy_per_paper", {}), teacher.get("gs_accuracy_per_paper", {})
+    for paper in sorted(own):
+        if support.get(paper, 0) >= max(gate.min_support_per_paper, 1) and own[paper] is not None and theirs.get(paper) is not None:
+            criteria.append(Criterion(f"GS{paper}_vs_teacher", own[paper] - theirs[paper], -gate.max_paper_drop, ">="))
+    short = _shortfalls(support, gate)
+    if short:
+        return Decision("insufficient-data", tuple(criteria), tuple(short))
+    failed = tuple(f"{c.name} = {_fmt(c.value)} (needs {c.comparison} {c.threshold:g})" for c in criteria if not c.passed)
+    return Decision("reject" if failed else "promote", tuple(criteria), failed)
+
+
+def _fmt(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.3f}"
+
+
+def _shortfalls(support: dict[str, int], gate: GateSettings) -> list[str]:
+    """What is missing, as the labelling to do next (about half of new gold lands in the
+    evaluation split, so twice the shortfall is asked for)."""
     short = []
-    if support.get("total", 0) < gate.min_gold_support:
-        short.append(f"{support.get('total', 0)} gold chunks < {gate.min_gold_support}")
+    total = support.get("total", 0)
+    if total < gate.min_gold_support:
+        need = gate.min_gold_support - total
+        short.append(f"{total} evaluation gold chunks, {gate.min_gold_support} needed: label about {2 * need} more "
+                     f"(`{EXPORT_HINT.format(n=2 * need)}`, then `upscway gold import review.csv`)")
     for paper, n in sorted(support.items()):
         if paper != "total" and 0 < n < gate.min_support_per_paper:
-            short.append(f"GS{paper}: {n} gold chunks < {gate.min_support_per_paper}")
-    if short:
-        return Decision("insufficient-data", criteria, tuple(short))
-    failed = tuple(f"{c.name} = {c.value} (needs {c.comparison} {c.threshold})" for c in criteria if not c.passed)
-    return Decision("reject" if failed else "promote", criteria, failed)
+            need = gate.min_support_per_paper - n
+            short.append(f"GS{paper}: {n} evaluation gold chunks, {gate.min_support_per_paper} needed: label about {2 * need} more "
+                         f"GS{paper} chunks (`upscway gold export --label GS{paper} --n {4 * need} --out review.csv` shows the "
+                         f"chunks the teacher put in GS{paper})")
+    return short
 
 
 def gate_support(result: dict) -> dict[str, int]:

@@ -26,8 +26,10 @@ def scores(probs: Sequence[Sequence[float]], gold: Sequence[int], n_labels: int)
 
 def evaluate_pair(
     student_probs: Sequence[Sequence[float]], teacher_probs: Sequence[Sequence[float]], gold: Sequence[int],
-    n_labels: int, resamples: int = 1000, seed: int = 0,
+    n_labels: int, resamples: int = 1000, seed: int = 0, confidence: float = 0.95,
 ) -> dict:
+    """Both models' metrics on the same chunks, and the paired statistics; `noninferiority`
+    is the one-sided lower bound, at `confidence`, of (student − teacher) accuracy."""
     if not (len(student_probs) == len(teacher_probs) == len(gold)):
         raise ValueError("student, teacher and gold must cover the same chunks")
     s_pred = np.array([int(np.argmax(p)) for p in student_probs])
@@ -59,4 +61,6 @@ def evaluate_pair(
             "accuracy_gap": m.bootstrap_ci(lambda idx: acc(t_pred)(idx) - acc(s_pred)(idx), n, resamples, seed),
         },
     }
+    difference = m.bootstrap_ci(lambda idx: acc(s_pred)(idx) - acc(t_pred)(idx), n, resamples, seed, level=2 * confidence - 1)
+    paired["noninferiority"] = {"confidence": confidence, "lower_bound": difference[0] if difference else None}
     return {"student": student, "teacher": teacher, "paired": paired}

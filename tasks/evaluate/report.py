@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from markdown_it import MarkdownIt  # noqa: E402
 
 from upscway.tasks.evaluate.gate import Decision  # noqa: E402
 
@@ -110,6 +111,27 @@ def _per_paper(result: dict, names: Sequence[str], path: Path) -> None:
     plt.close(fig)
 
 
+def verdict_sentence(decision: Decision | None, result: dict, model_id: str) -> str:
+    """The report's first lines: the verdict in plain words, why, and what to do next."""
+    s, t = result["student"]["accuracy"], result["teacher"]["accuracy"]
+    bound = (result["paired"].get("noninferiority") or {}).get("lower_bound")
+    numbers = f"accuracy {_fmt(s)} against {_fmt(t)} for the teacher on {result['paired']['n']} gold chunks" + (
+        f" (student − teacher at least {bound:+.3f} at 95% confidence)" if bound is not None else "")
+    if decision is None:
+        return f"> {numbers}."
+    if decision.verdict == "promote":
+        return (f"> **Promote.** The student can replace the teacher for the chunks it is sure of: {numbers}; every criterion "
+                f"passes.\n>\n> Next: `upscway run promote --model {model_id}` (the nightly flow does this itself).")
+    if decision.verdict == "insufficient-data":
+        failing = [c.name for c in decision.criteria if not c.passed]
+        already = f" On the gold there is, it would not pass: {', '.join(failing)}." if failing else ""
+        return (f"> **Not enough gold to decide.** {numbers}.{already} " + " ".join(f"{r}." for r in decision.reasons)
+                + f"\n>\n> Next: label those chunks, `upscway gold import review.csv`, then `upscway run evaluate --model {model_id}`.")
+    return (f"> **Reject: keep the teacher.** {numbers}. Failed: " + "; ".join(decision.reasons)
+            + ".\n>\n> Next: more teacher labels (`upscway run annotate`) and another distillation (`upscway run distill`), "
+            "or review the disagreements (`upscway gold export --strategy disagreement --n 50 --out review.csv`).")
+
+
 def _md_table(rows: list[dict]) -> str:
     head = list(rows[0])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -139,17 +161,29 @@ def write_report(
     _per_paper(result, names, plots["per_paper"])
 
     s, p = result["student"], result["paired"]
-    per_paper = [{"paper": names[i], "teacher": _fmt(result["teacher"]["gs_accuracy_per_paper"].get(str(i))),
-                  "student": _fmt(s["gs_accuracy_per_paper"].get(str(i))), "gold chunks": sum(s["confusion"][i])} for i in range(1, len(names))]
+    guards = {c.name: c for c in decision.criteria} if decision is not None else {}
+    per_paper = []
+    for i in range(1, len(names)):
+        own, theirs = s["gs_accuracy_per_paper"].get(str(i)), result["teacher"]["gs_accuracy_per_paper"].get(str(i))
+        guard = guards.get(f"GS{i}_vs_teacher")
+        per_paper.append({
+            "paper": names[i], "gold chunks": sum(s["confusion"][i]), "teacher": _fmt(theirs), "student": _fmt(own),
+            "student − teacher": _fmt(None if own is None or theirs is None else own - theirs),
+            "guard": "not judged (too little gold)" if guard is None else "pass" if guard.passed else "regression",
+        })
     speed = [{"latency ms/chunk": f"{s['latency_ms_per_chunk']:.2f}", "chunks/s": f"{s['chunks_per_s']:.1f}",
               "parameters": f"{s['parameters']:,}", "size on disk (MB)": s["size_on_disk_mb"]}]
     verdict = ""
     if decision is not None:
-        criteria = [{"criterion": c.name, "value": _fmt(c.value), "threshold": f"{c.comparison} {c.threshold}", "result": "pass" if c.passed else "FAIL"} for c in decision.criteria]
-        verdict = f"## Gate verdict: **{decision.verdict}**\n\n{_md_table(criteria)}\n\n" + "".join(f"- {r}\n" for r in decision.reasons) + "\n"
+        criteria = [
+            {"criterion": c.name, "value": _fmt(c.value), "95% interval": f"{_fmt(c.interval[0])} – {_fmt(c.interval[1])}" if c.interval else "",
+             "threshold": f"{c.comparison} {c.threshold:g}", "result": "pass" if c.passed else "FAIL"}
+            for c in decision.criteria
+        ]
+        verdict = f"## Gate: {decision.verdict}\n\n{_md_table(criteria)}\n\n" + "".join(f"- {r}\n" for r in decision.reasons) + "\n"
     mc = p["mcnemar"]
     md = (
-        f"# {title}\n\nCandidate `{model.id}` ({model.kind}, {model.base_model}, stage {model.stage}) against its teacher "
+        f"# {title}\n\n{verdict_sentence(decision, result, model.id)}\n\nCandidate `{model.id}` ({model.kind}, {model.base_model}, stage {model.stage}) against its teacher "
         f"`{teacher}` on the same **{p['n']} gold chunks**.\n\n## Key findings\n\n{_md_table(key_findings(result))}\n\n"
         f"McNemar's exact test on paired correctness: teacher right and student wrong on {mc['b']}, the reverse on {mc['c']}, "
         f"p = {mc['p_value']:.3g}.\n\n{verdict}## Accuracy per GS paper\n\n{_md_table(per_paper)}\n\n![per paper](per_paper_accuracy.png)\n\n"
@@ -159,7 +193,7 @@ def write_report(
         f"## Speed and size (student)\n\n{_md_table(speed)}\n"
     )
     (folder / "report.md").write_text(md, encoding="utf-8")
-    (folder / "report.html").write_text(_html(md), encoding="utf-8")
+    (folder / "report.html").write_text(_html(md, title), encoding="utf-8")
     return {"markdown": folder / "report.md", "html": folder / "report.html", **plots}
 
 
@@ -176,33 +210,18 @@ def artifact_markdown(report: dict[str, Path]) -> str:
     return f"{body}\n---\n\nReport files: `{report['html'].resolve()}` (HTML), `{report['markdown'].resolve()}` (markdown, with the PNG plots beside it).\n"
 
 
-def _html(md: str) -> str:
-    """The markdown above as plain HTML: headings, tables, images, paragraphs, lists."""
-    out, table = [], []
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+_STYLE = (
+    "body{font-family:sans-serif;max-width:62em;margin:2em auto;line-height:1.4}table{border-collapse:collapse;margin:.5em 0}"
+    "td,th{border:1px solid #ccc;padding:.3em .6em}td.pass{background:#e6f4ea;color:#137333}td.fail{background:#fce8e6;color:#a50e0e}"
+    "blockquote{margin:0;padding:.6em 1em;border-left:.3em solid #888;background:#f6f6f6}code{background:#f1f1f1;padding:0 .2em}"
+)
 
-    def flush() -> None:
-        if table:
-            cells = [[c.strip() for c in row.strip("|").split("|")] for row in table if not set(row.replace("|", "").strip()) <= {"-"}]
-            out.append("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cells[0]) + "</tr>"
-                       + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells[1:]) + "</table>")
-            table.clear()
 
-    for line in md.splitlines():
-        if line.startswith("|"):
-            table.append(line)
-            continue
-        flush()
-        if line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            out.append(f"<h{level}>{html.escape(line[level:].strip())}</h{level}>")
-        elif line.startswith("!["):
-            for part in line.split(") "):
-                src = part.split("(", 1)[1].rstrip(")")
-                out.append(f'<img src="{html.escape(src)}" alt="">')
-        elif line.startswith("- "):
-            out.append(f"<li>{html.escape(line[2:])}</li>")
-        elif line.strip():
-            out.append(f"<p>{html.escape(line).replace('**', '')}</p>")
-    flush()
-    style = "body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em}"
-    return f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>UPSCWay evaluation</title><style>{style}</style></head><body>{''.join(out)}</body></html>"
+def _html(md: str, title: str) -> str:
+    """The markdown rendered by markdown-it-py (CommonMark and tables), pass/fail cells coloured."""
+    body = _MARKDOWN.render(md)
+    body = re.sub(r"<td>(pass)</td>", r'<td class="pass">\1</td>', body)
+    body = re.sub(r"<td>(FAIL|regression)</td>", r'<td class="fail">\1</td>', body)
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+            f"<body>{body}</body></html>")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -25,7 +26,7 @@ from upscway.tasks.annotate.steps import annotate_pending, shared_teacher
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 from upscway.tasks.distill.dataset import split_of
 from upscway.tasks.distill.scoring import as_teacher, student_scorer
-from upscway.tasks.evaluate.gate import Decision, decide, gate_support
+from upscway.tasks.evaluate.gate import Decision, decide
 from upscway.tasks.evaluate.paired import evaluate_pair
 from upscway.tasks.evaluate.report import artifact_markdown, key_findings, write_report
 from upscway.tasks.registry import model as registered_model
@@ -76,14 +77,17 @@ def teacher_answers(
     return answers
 
 
-def compare(model: ModelRecord, task_def: TaskDefinition, gold: GoldSplit, teacher: dict[str, list[float]]) -> tuple[dict, list]:
-    """The paired result (both models' metrics, agreement, McNemar, intervals) with the
-    candidate's speed and size; and the candidate's probabilities."""
+def compare(
+    model: ModelRecord, task_def: TaskDefinition, gold: GoldSplit, teacher: dict[str, list[float]], confidence: float
+) -> tuple[dict, list]:
+    """The paired result (both models' metrics, agreement, McNemar, intervals, the
+    non-inferiority bound at `confidence`) with the candidate's speed and size; and the
+    candidate's probabilities."""
     scorer = student_scorer(model, task_def)
     started = time.perf_counter()
     student = [a.probs for a in scorer.annotate(gold.texts)]
     seconds = time.perf_counter() - started
-    result = evaluate_pair(student, [teacher[h] for h in gold.hashes], gold.gold, len(task_def.labels))
+    result = evaluate_pair(student, [teacher[h] for h in gold.hashes], gold.gold, len(task_def.labels), confidence=confidence)
     path = Path(model.path)
     result["student"].update({
         "latency_ms_per_chunk": 1000 * seconds / len(gold.texts), "chunks_per_s": len(gold.texts) / seconds,
@@ -102,9 +106,9 @@ def record_evaluation(
     evaluation_id = uuid.uuid4().hex[:12]
     with store.transaction() as conn:
         repo.insert(conn, evaluation_id, model.id, teacher, split, result, run_id)
-    decision = decide(result["student"], result["teacher"]["accuracy"], gate_support(result), gate)
+    decision = decide(result, gate)
     report = write_report(
-        layout.reports / evaluation_id, title=f"Evaluation {evaluation_id}: {model.id}", model=model, teacher=teacher,
+        layout.reports / evaluation_id, title=f"{model.id} against {teacher}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC (evaluation {evaluation_id})", model=model, teacher=teacher,
         names=task_def.names, result=result, student_probs=student_probs, teacher_probs=[teacher_probs[h] for h in gold.hashes],
         gold=gold.gold, decision=decision,
     )
@@ -134,7 +138,7 @@ def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSetti
     on a pass (or when forced, with the reason), all in one transaction."""
     if force and not (reason or "").strip():
         raise InputError("--force needs --reason: a forced promotion is recorded with why")
-    decision = decide(evaluation.student, evaluation.teacher["accuracy"], gate_support(evaluation.result), gate)
+    decision = decide(evaluation.result, gate)
     moves = decision.verdict == "promote" or force
     forced = force and decision.verdict != "promote"
     with store.transaction() as conn:

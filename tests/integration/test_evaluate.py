@@ -31,8 +31,11 @@ def test_evaluate_scores_candidate_and_teacher_on_the_same_gold_chunks(annotated
 
     report = Path(result["report"])
     text = report.read_text()
-    assert "## Key findings" in text and "| Relevance recall |" in text and "Gate verdict" in text
-    assert (report.parent / "report.html").read_text().count("<table>") >= 4
+    assert text.splitlines()[2].startswith("> **")  # the verdict sentence comes first, under the title
+    assert "## Key findings" in text and "| Relevance recall |" in text and "## Gate: " in text and "| guard |" in text
+    page = (report.parent / "report.html").read_text()
+    assert page.count("<table>") >= 4 and "**" not in page and model_id in page.split("</title>")[0]
+    assert '<td class="pass">' in page or '<td class="fail">' in page
     for png in ("confusion_student", "confusion_teacher", "reliability_student", "reliability_teacher", "per_paper_accuracy"):
         data = (report.parent / f"{png}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000

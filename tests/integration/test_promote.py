@@ -25,7 +25,7 @@ def test_promote_applies_the_gate_and_rollback_restores(annotated_store, monkeyp
 
     # With the support bar lowered and lenient thresholds, it promotes; the next one too.
     for name, value in {"MIN_GOLD_SUPPORT": "10", "MIN_SUPPORT_PER_PAPER": "1", "MIN_RELEVANCE_ACCURACY": "0", "MIN_PRECISION": "0",
-                        "MIN_RECALL": "0", "MIN_GS_ACCURACY": "0", "MAX_GAP_TO_TEACHER": "1"}.items():
+                        "MIN_RECALL": "0", "MIN_GS_ACCURACY": "0", "MAX_GAP_TO_TEACHER": "1", "MAX_PAPER_DROP": "1"}.items():
         monkeypatch.setenv(f"UPSCWAY_GATE__{name}", value)
     assert promote(model=first, return_state=True).result()["verdict"] == "promote"
     assert promote(model=second, return_state=True).result()["previous_production"] == first

@@ -1,40 +1,71 @@
+"""The gate on a paired result: the seed report's criteria, non-inferiority on the bootstrap's
+lower bound, the per-paper guard, and support shortfalls that say what to label next."""
+
 import pytest
 
 from upscway.settings import GateSettings
 from upscway.tasks.evaluate.gate import decide
 
-GOOD = {"relevance_accuracy": 0.9, "precision": 0.8, "recall": 0.9, "gs_accuracy": 0.8, "accuracy": 0.8}
-SUPPORT = {"total": 200, "1": 40, "2": 40, "3": 40, "4": 40}
+GOOD = {"relevance_accuracy": 0.9, "precision": 0.8, "recall": 0.9, "gs_accuracy": 0.8, "accuracy": 0.8,
+        "gs_accuracy_per_paper": {"1": 0.8, "2": 0.8, "3": 0.8, "4": 0.8}}
+TEACHER = {"accuracy": 0.82, "gs_accuracy_per_paper": {"1": 0.85, "2": 0.8, "3": 0.8, "4": 0.75}}
 
 
-def test_all_criteria_pass_promotes_and_records_each_criterion():
-    d = decide(GOOD, teacher_accuracy=0.85, support=SUPPORT, gate=GateSettings())
+def _result(student=None, teacher=None, lower_bound=-0.05, per_paper=40, n=200):
+    confusion = [[40, 0, 0, 0, 0]] + [[0] * i + [per_paper] + [0] * (4 - i) for i in range(1, 5)]
+    return {
+        "student": {**GOOD, **(student or {}), "confusion": confusion},
+        "teacher": {**TEACHER, **(teacher or {})},
+        "paired": {"n": n, "noninferiority": {"confidence": 0.95, "lower_bound": lower_bound},
+                   "ci95": {"accuracy_gap": [-0.03, 0.07], "recall": [0.85, 0.95]}},
+    }
+
+
+def test_all_criteria_pass_promotes_and_records_each_criterion_with_its_interval():
+    d = decide(_result(), GateSettings())
     assert d.verdict == "promote" and d.reasons == ()
     assert [(c.name, c.threshold, c.passed) for c in d.criteria] == [
-        ("relevance_accuracy", 0.75, True), ("precision", 0.45, True), ("recall", 0.75, True),
-        ("gs_accuracy", 0.70, True), ("gap_to_teacher", 0.10, True),
+        ("relevance_accuracy", 0.75, True), ("precision", 0.45, True), ("recall", 0.75, True), ("gs_accuracy", 0.70, True),
+        ("accuracy_vs_teacher_lower_bound_0.95", -0.10, True),
+        ("GS1_vs_teacher", -0.15, True), ("GS2_vs_teacher", -0.15, True), ("GS3_vs_teacher", -0.15, True), ("GS4_vs_teacher", -0.15, True),
     ]
+    by_name = {c.name: c for c in d.criteria}
+    assert by_name["recall"].interval == (0.85, 0.95)
+    assert by_name["accuracy_vs_teacher_lower_bound_0.95"].interval == (-0.07, 0.03)  # student − teacher
 
 
 @pytest.mark.parametrize(
     "change, failing",
     [
-        ({"relevance_accuracy": 0.74}, "relevance_accuracy"),
-        ({"precision": 0.44}, "precision"),
-        ({"recall": 0.7}, "recall"),
-        ({"gs_accuracy": 0.69}, "gs_accuracy"),
-        ({"accuracy": 0.70}, "gap_to_teacher"),   # teacher 0.85 - 0.70 = 0.15 > 0.10
-        ({"precision": None}, "precision"),       # undefined never passes
+        ({"student": {"relevance_accuracy": 0.74}}, "relevance_accuracy"),
+        ({"student": {"precision": 0.44}}, "precision"),
+        ({"student": {"recall": 0.7}}, "recall"),
+        ({"student": {"gs_accuracy": 0.69}}, "gs_accuracy"),
+        ({"lower_bound": -0.11}, "accuracy_vs_teacher_lower_bound_0.95"),  # the point gap may be small; the evidence is not
+        ({"lower_bound": None}, "accuracy_vs_teacher_lower_bound_0.95"),   # undefined never passes
+        ({"student": {"gs_accuracy_per_paper": {**GOOD["gs_accuracy_per_paper"], "3": 0.6}}}, "GS3_vs_teacher"),  # 0.6 vs 0.8
     ],
 )
 def test_each_criterion_alone_rejects(change, failing):
-    d = decide({**GOOD, **change}, teacher_accuracy=0.85, support=SUPPORT, gate=GateSettings())
+    d = decide(_result(**change), GateSettings())
     assert d.verdict == "reject"
     assert [c.name for c in d.criteria if not c.passed] == [failing]
+    assert d.reasons[0].startswith(failing)
 
 
-def test_too_little_gold_is_insufficient_data_even_when_metrics_pass():
-    assert decide(GOOD, 0.85, {**SUPPORT, "total": 99}, GateSettings()).verdict == "insufficient-data"
-    d = decide(GOOD, 0.85, {**SUPPORT, "4": 5}, GateSettings())
-    assert d.verdict == "insufficient-data" and "GS4" in d.reasons[0]
-    assert decide(GOOD, 0.85, {**SUPPORT, "4": 0}, GateSettings()).verdict == "promote"  # a paper with no gold is not judged
+def test_too_little_gold_is_insufficient_data_and_says_what_to_label_next():
+    d = decide(_result(n=99), GateSettings())
+    assert d.verdict == "insufficient-data"
+    assert d.reasons[0].startswith("99 evaluation gold chunks, 100 needed: label about 2 more")
+    short = decide(_result(per_paper=17), GateSettings())
+    assert short.verdict == "insufficient-data" and len(short.reasons) == 4
+    assert "GS1: 17 evaluation gold chunks, 20 needed: label about 6 more GS1 chunks" in short.reasons[0]
+    assert "upscway gold export --label GS1" in short.reasons[0]
+    assert not any(c.name.startswith("GS") for c in short.criteria)  # a paper short of gold is not judged
+
+
+def test_a_paper_without_gold_is_not_judged():
+    result = _result()
+    result["student"]["confusion"][4] = [0, 0, 0, 0, 0]
+    d = decide(result, GateSettings())
+    assert d.verdict == "promote" and "GS4_vs_teacher" not in [c.name for c in d.criteria]

@@ -27,3 +27,14 @@ def test_paired_evaluation_on_the_same_chunks():
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError):
         evaluate_pair([onehot(0)], [onehot(0), onehot(1)], [0], 5)
+
+
+def test_the_noninferiority_bound_is_the_one_sided_lower_bound_of_student_minus_teacher():
+    gold = [i % 5 for i in range(200)]
+    right = [[1.0 if j == g else 0.0 for j in range(5)] for g in gold]
+    same = evaluate_pair(right, right, gold, 5)["paired"]["noninferiority"]
+    assert same == {"confidence": 0.95, "lower_bound": 0.0}
+    worse = [[1.0 if j == (g + 1) % 5 else 0.0 for j in range(5)] if i % 10 == 0 else p for i, (g, p) in enumerate(zip(gold, right))]
+    strict = evaluate_pair(worse, right, gold, 5, confidence=0.99)["paired"]["noninferiority"]
+    loose = evaluate_pair(worse, right, gold, 5, confidence=0.8)["paired"]["noninferiority"]
+    assert strict["lower_bound"] < loose["lower_bound"] < -0.1 + 0.05  # the point gap is -0.10; more confidence, lower bound

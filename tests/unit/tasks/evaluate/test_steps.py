@@ -23,7 +23,8 @@ def _evaluate(store, model_id, accuracy, n=200):
         per_paper[i][i] = n // 5
     metrics = {"accuracy": accuracy, "relevance_accuracy": accuracy, "precision": accuracy, "recall": accuracy,
                "gs_accuracy": accuracy, "confusion": per_paper}
-    result = {"student": metrics, "teacher": {**metrics, "accuracy": 0.8}, "paired": {"n": n}}
+    bound = {"confidence": 0.95, "lower_bound": accuracy - 0.8 - 0.03}  # student − teacher, less a margin of evidence
+    result = {"student": metrics, "teacher": {**metrics, "accuracy": 0.8}, "paired": {"n": n, "noninferiority": bound}}
     with store.transaction() as conn:
         evaluation_repo.insert(conn, f"e-{model_id}", model_id, "t", "eval", result, "r")
     return latest_evaluation(store, model_id)
