@@ -29,7 +29,7 @@ def evaluate(
         against, task_def = teacher or row.teacher, load_task(run.settings.teacher.task_file)
         gold = gold_of_split(run.store, task_def, gold_split, run.settings.distill)
         answers = teacher_answers(run.store, run.run_id, against, row.prompt_version, gold.hashes, run.settings.teacher, task_def)
-        result, student = compare(row, task_def, gold, answers, run.settings.gate.confidence)
+        result, student = compare(row, task_def, gold, answers, run.settings.gate.confidence, run.settings.cascade)
         evaluation_id, decision, report = record_evaluation(
             run.store, run.layout, run.run_id, row, against, gold_split, task_def, gold, answers, result, student, run.settings.gate
         )

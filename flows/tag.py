@@ -1,5 +1,6 @@
 """Flow `tag`: the production student labels new chunks in batched forward passes; the chunks
-it is unsure of (confidence below `cascade.confidence_threshold`, or relevance inside
+it is unsure of (confidence below `cascade.confidence_threshold` when set, else the threshold
+its cascade was validated at on gold when it was promoted; or relevance inside
 `cascade.relevance_band`) go to the teacher. Every chunk ends with a final label in `tags` and
 who decided it. With no production model yet, the teacher decides everything."""
 
@@ -20,18 +21,18 @@ from upscway.tasks.tagging import store_tags, teacher_answers, untagged_and_prod
 def tag(since: str | None = None, limit: int | None = None, profile: str | None = None, data_dir: str | None = None) -> State:
     with run_context("tag", {"since": since, "limit": limit}, profile, data_dir) as run:
         task_def, cascade = load_task(run.settings.teacher.task_file), run.settings.cascade
-        chunks, model = untagged_and_production(run.store, task_def, since, limit)
+        chunks, model, threshold = untagged_and_production(run.store, task_def, since, limit, cascade.confidence_threshold)
         hashes = sorted({c.text_hash for c in chunks})
         student = {}
         if model and chunks:
             progress.report("tag: student", 0, len(chunks))
             student = score_with_student(run.store, model, task_def, hashes)
-        unsure = for_teacher(hashes, student, cascade.confidence_threshold, cascade.relevance_band)
+        unsure = for_teacher(hashes, student, threshold, cascade.relevance_band)
         teacher_id, teacher, requests, cost = teacher_answers(run.store, run.run_id, run.settings.teacher, task_def, unsure, hashes)
         student_id = f"model:{model.id}" if model else None
         tags = final_tags(chunks, student, teacher, unsure, task_def.names, student_id, teacher_id)
         store_tags(run.store, task_def.name, tags, run.run_id)
         return run.finish({
-            "production_model": model.id if model else None, "chunks": len(chunks),
+            "production_model": model.id if model else None, "confidence_threshold": threshold, "chunks": len(chunks),
             **statistics(tags, student, teacher, requests, cost),
         })

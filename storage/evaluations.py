@@ -22,17 +22,18 @@ class GoldChunk:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A stored evaluation: both models' metrics and the paired comparison."""
+    """A stored evaluation: both models' metrics, the paired comparison and the cascade."""
 
     id: str
     student: dict[str, Any]
     teacher: dict[str, Any]
     paired: dict[str, Any]
+    cascade: dict[str, Any] | None = None
 
     @property
     def result(self) -> dict[str, Any]:
-        """The shape `evaluate_pair` returns, which the gate and the report read."""
-        return {"student": self.student, "teacher": self.teacher, "paired": self.paired}
+        """The shape the evaluation produces, which the gate and the report read."""
+        return {"student": self.student, "teacher": self.teacher, "paired": self.paired, "cascade": self.cascade}
 
 
 def gold_chunks(conn: duckdb.DuckDBPyConnection, task: str) -> list[GoldChunk]:
@@ -43,7 +44,7 @@ def gold_chunks(conn: duckdb.DuckDBPyConnection, task: str) -> list[GoldChunk]:
 def insert(conn: duckdb.DuckDBPyConnection, evaluation_id: str, model_id: str, teacher: str, split: str, result: dict, run_id: str) -> None:
     conn.execute(sql("evaluations", "insert"), [
         evaluation_id, model_id, teacher, split, result["paired"]["n"], json.dumps(result["student"]),
-        json.dumps(result["teacher"]), json.dumps(result["paired"]), run_id,
+        json.dumps(result["teacher"]), json.dumps(result["paired"]), json.dumps(result.get("cascade")), run_id,
     ])
 
 
@@ -51,8 +52,8 @@ def latest_for_model(conn: duckdb.DuckDBPyConnection, model_id: str) -> Evaluati
     row = conn.execute(sql("evaluations", "latest_for_model"), [model_id]).fetchone()
     if row is None:
         return None
-    evaluation_id, n, student, teacher, paired = row
-    return Evaluation(evaluation_id, json.loads(student), json.loads(teacher), {**json.loads(paired), "n": n})
+    evaluation_id, n, student, teacher, paired, cascade = row
+    return Evaluation(evaluation_id, json.loads(student), json.loads(teacher), {**json.loads(paired), "n": n}, json.loads(cascade or "null"))
 
 
 def record_decision(conn: duckdb.DuckDBPyConnection, model_id: str, evaluation_id: str, decision, forced: bool, reason: str | None) -> None:

@@ -96,15 +96,25 @@ def holder(conn: duckdb.DuckDBPyConnection, alias: str) -> str | None:
     return row[0] if row else None
 
 
-def move_alias(conn: duckdb.DuckDBPyConnection, alias: str, model_id: str | None, action: str, reason: str | None = None) -> str | None:
-    """Point `alias` at `model_id` (None clears it) and record the move; returns the previous
-    holder. Call inside one transaction: a failure anywhere leaves the alias where it was."""
+def move_alias(
+    conn: duckdb.DuckDBPyConnection, alias: str, model_id: str | None, action: str, reason: str | None = None,
+    threshold: float | None = None,
+) -> str | None:
+    """Point `alias` at `model_id` (None clears it) and record the move, with the cascade
+    threshold it was validated at; returns the previous holder. Call inside one transaction: a
+    failure anywhere leaves the alias where it was."""
     previous = holder(conn, alias)
     conn.execute(sql("models", "clear_alias"), [alias])
     if model_id is not None:
         conn.execute(sql("models", "set_alias"), [alias, model_id])
-    conn.execute(sql("models", "record_move"), [alias, model_id, previous, action, reason])
+    conn.execute(sql("models", "record_move"), [alias, model_id, previous, action, reason, threshold])
     return previous
+
+
+def validated_threshold(conn: duckdb.DuckDBPyConnection, alias: str, model_id: str) -> float | None:
+    """The cascade threshold `model_id` was last promoted to `alias` with, if one was recorded."""
+    row = conn.execute(sql("models", "validated_threshold"), [alias, model_id]).fetchone()
+    return row[0] if row else None
 
 
 def last_promotion(conn: duckdb.DuckDBPyConnection, alias: str) -> AliasMove | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from upscway.storage.tags import ChunkRef
 
 Probs = Sequence[float]
+DEFAULT_THRESHOLD = 0.8  # for a production model promoted without a validated threshold
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,37 @@ def statistics(
 
 def _top(probs: Probs) -> int:
     return max(range(len(probs)), key=probs.__getitem__)
+
+
+THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(21)) + (1.01,)  # 1.01: the teacher decides everything
+
+
+def operating_curve(
+    student: Sequence[Probs], teacher: Sequence[Probs], gold: Sequence[int], band: tuple[float, float],
+    thresholds: Sequence[float] = THRESHOLDS,
+) -> list[dict]:
+    """The cascade as deployed, on gold: at each confidence threshold, its accuracy (the
+    student's answer where it is sure, the teacher's elsewhere) and its offload (the share the
+    student decides)."""
+    curve = []
+    for threshold in thresholds:
+        sure = [not is_uncertain(s, threshold, band) for s in student]
+        right = [_top(s if ok else t) == g for s, t, g, ok in zip(student, teacher, gold, sure)]
+        curve.append({"threshold": threshold, "accuracy": sum(right) / len(gold) if gold else None,
+                      "offload": sum(sure) / len(gold) if gold else 0.0})
+    return curve
+
+
+def choose_threshold(curve: Sequence[dict], teacher_accuracy: float | None, tolerance: float) -> dict | None:
+    """The point with the most offload whose accuracy stays within `tolerance` of the teacher
+    alone (ties: the more accurate, then the higher threshold); None when no point qualifies."""
+    if teacher_accuracy is None:
+        return None
+    fine = [p for p in curve if p["accuracy"] is not None and p["accuracy"] >= teacher_accuracy - tolerance]
+    return max(fine, key=lambda p: (p["offload"], p["accuracy"], p["threshold"]), default=None)
+
+
+def at_threshold(curve: Sequence[dict], threshold: float) -> dict | None:
+    """The curve's point nearest `threshold` from above (the configured threshold's figures)."""
+    above = [p for p in curve if p["threshold"] >= threshold - 1e-9]
+    return min(above, key=lambda p: p["threshold"], default=None)

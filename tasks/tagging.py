@@ -13,17 +13,22 @@ from upscway.storage import tags as repo
 from upscway.storage.store import Store
 from upscway.tasks.annotate.steps import annotate_pending, shared_teacher
 from upscway.tasks.annotate.taxonomy import TaskDefinition
-from upscway.tasks.cascade import Tag
+from upscway.tasks.cascade import DEFAULT_THRESHOLD, Tag
 from upscway.tasks.limits import writer_slot
 
 
-def untagged_and_production(store: Store, task_def: TaskDefinition, since: str | None, limit: int | None):
-    """(chunk id, text hash) of chunks without a tag, and the production model's row (None
-    before any promotion)."""
+def untagged_and_production(store: Store, task_def: TaskDefinition, since: str | None, limit: int | None, configured: float | None):
+    """(chunk id, text hash) of chunks without a tag, the production model's row (None before
+    any promotion), and the confidence threshold to route with: `configured` when set
+    (`cascade.confidence_threshold`), else the one the model's cascade was validated at when
+    it was promoted, else DEFAULT_THRESHOLD."""
     with store.reader() as conn:
         chunks = repo.untagged(conn, task_def.name, since, limit)
         model_id = registry.holder(conn, PRODUCTION)
-        return chunks, registry.get(conn, model_id) if model_id else None
+        model = registry.get(conn, model_id) if model_id else None
+        validated = registry.validated_threshold(conn, PRODUCTION, model_id) if model_id else None
+    threshold = next((t for t in (configured, validated) if t is not None), DEFAULT_THRESHOLD)
+    return chunks, model, threshold
 
 
 def teacher_answers(

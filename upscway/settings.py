@@ -146,14 +146,24 @@ class GateSettings(Section):
     max_paper_drop: float = Field(
         0.15, ge=0, description="No GS paper with enough gold may fall more than this below the teacher's accuracy on it."
     )
+    min_cascade_offload: float = Field(
+        0.2, ge=0, le=1, description="At the threshold chosen on gold, the student must decide at least this share of the chunks."
+    )
     min_gold_support: int = Field(100, ge=0, description="Gold chunks needed for any decision but insufficient-data.")
     min_support_per_paper: int = Field(20, ge=0, description="Gold chunks needed for each GS paper that is judged.")
 
 
 class CascadeSettings(Section):
-    confidence_threshold: float = Field(0.8, ge=0, le=1.01, description="Below this top probability a chunk goes to the teacher.")
+    confidence_threshold: float | None = Field(
+        None, ge=0, le=1.01,
+        description="Below this top probability a chunk goes to the teacher. Unset: the threshold the production model's "
+        "cascade was validated at on gold when it was promoted (0.8 for a model promoted without one).",
+    )
     relevance_band: tuple[float, float] = Field(
         (0.35, 0.65), description="A relevance (1 - p(NOT_RELEVANT)) inside this band also goes to the teacher."
+    )
+    accuracy_tolerance: float = Field(
+        0.02, ge=0, description="The threshold chosen on gold offloads the most while the cascade stays this close to the teacher's accuracy."
     )
 
 

@@ -37,10 +37,15 @@ UPDATE models SET alias = NULL WHERE alias = ?;
 UPDATE models SET alias = ? WHERE id = ?;
 
 -- name: record_move
-INSERT INTO alias_moves (alias, model_id, previous_id, action, reason) VALUES (?, ?, ?, ?, ?);
+INSERT INTO alias_moves (alias, model_id, previous_id, action, reason, confidence_threshold) VALUES (?, ?, ?, ?, ?, ?);
 
 -- name: last_promotion
 SELECT model_id, previous_id FROM alias_moves WHERE alias = ? AND action = 'promote' ORDER BY id DESC LIMIT 1;
 
 -- name: ids_starting
 SELECT id FROM models WHERE starts_with(id, ?) ORDER BY id LIMIT 11;
+
+-- name: validated_threshold
+SELECT confidence_threshold FROM alias_moves
+WHERE alias = ? AND model_id = ? AND action = 'promote' AND confidence_threshold IS NOT NULL
+ORDER BY id DESC LIMIT 1;

@@ -11,6 +11,10 @@ Three kinds of criteria:
   (student − teacher) accuracy, from the paired bootstrap over the same gold chunks, must be
   at least −max_gap_to_teacher (a point estimate of the gap would pass a student that is
   worse by chance-sized margins on 100 chunks);
+- the cascade as deployed: at the confidence threshold chosen on the same gold (the most
+  offload while the cascade's accuracy stays within `cascade.accuracy_tolerance` of the
+  teacher alone), the student must decide at least `min_cascade_offload` of the chunks;
+  promotion records that threshold and `tag` routes with it;
 - a per-paper guard: no GS paper with enough gold may fall more than max_paper_drop below the
   teacher's accuracy on it (an overall pass can hide one paper collapsing).
 """
@@ -68,6 +72,10 @@ def decide(result: dict, gate: GateSettings) -> Decision:
             _interval(ci, "accuracy_gap") and tuple(-x for x in reversed(ci["accuracy_gap"])),
         ),
     ]
+    chosen = (result.get("cascade") or {}).get("chosen") or {}
+    criteria.append(Criterion(
+        f"cascade_offload_at_{chosen['threshold']:g}" if chosen else "cascade_offload", chosen.get("offload"), gate.min_cascade_offload, ">="
+    ))
     own, theirs = student.get("gs_accuracy_per_paper", {}), teacher.get("gs_accuracy_per_paper", {})
     for paper in sorted(own):
         if support.get(paper, 0) >= max(gate.min_support_per_paper, 1) and own[paper] is not None and theirs.get(paper) is not None:

@@ -115,8 +115,11 @@ def verdict_sentence(decision: Decision | None, result: dict, model_id: str) -> 
     """The report's first lines: the verdict in plain words, why, and what to do next."""
     s, t = result["student"]["accuracy"], result["teacher"]["accuracy"]
     bound = (result["paired"].get("noninferiority") or {}).get("lower_bound")
+    chosen = (result.get("cascade") or {}).get("chosen")
     numbers = f"accuracy {_fmt(s)} against {_fmt(t)} for the teacher on {result['paired']['n']} gold chunks" + (
-        f" (student − teacher at least {bound:+.3f} at 95% confidence)" if bound is not None else "")
+        f" (student − teacher at least {bound:+.3f} at 95% confidence)" if bound is not None else "") + (
+        f"; the cascade at threshold {chosen['threshold']:g} decides {chosen['offload']:.0%} of the chunks by the student "
+        f"at accuracy {_fmt(chosen['accuracy'])}" if chosen else "")
     if decision is None:
         return f"> {numbers}."
     if decision.verdict == "promote":
@@ -130,6 +133,41 @@ def verdict_sentence(decision: Decision | None, result: dict, model_id: str) -> 
     return (f"> **Reject: keep the teacher.** {numbers}. Failed: " + "; ".join(decision.reasons)
             + ".\n>\n> Next: more teacher labels (`upscway run annotate`) and another distillation (`upscway run distill`), "
             "or review the disagreements (`upscway gold export --strategy disagreement --n 50 --out review.csv`).")
+
+
+def _cascade_plot(cascade: dict, teacher_accuracy: float, path: Path) -> None:
+    curve = [p for p in cascade["curve"] if p["accuracy"] is not None]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot([p["offload"] for p in curve], [p["accuracy"] for p in curve], marker=".", label="cascade")
+    ax.axhline(teacher_accuracy, color="grey", linestyle="--", label="teacher alone")
+    ax.axhline(teacher_accuracy - cascade["tolerance"], color="grey", linestyle=":", label=f"teacher − {cascade['tolerance']:g}")
+    chosen = cascade.get("chosen")
+    if chosen:
+        ax.scatter([chosen["offload"]], [chosen["accuracy"]], color="red", zorder=3, label=f"chosen threshold {chosen['threshold']:g}")
+    ax.set_xlabel("offload (share decided by the student)")
+    ax.set_ylabel("accuracy on gold (5 labels)")
+    ax.set_xlim(-0.02, 1.02)
+    ax.legend(loc="lower left", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _cascade_md(result: dict) -> str:
+    cascade = result.get("cascade")
+    if not cascade:
+        return ""
+    rows = [{"": "teacher alone", "threshold": "", "accuracy": _fmt(result["teacher"]["accuracy"]), "offload": "0.000"},
+            {"": "student alone", "threshold": "", "accuracy": _fmt(result["student"]["accuracy"]), "offload": "1.000"}]
+    for name in ("chosen", "configured"):
+        point = cascade.get(name)
+        if point:
+            rows.append({"": f"cascade, {name} threshold", "threshold": f"{point['threshold']:g}", "accuracy": _fmt(point["accuracy"]),
+                         "offload": _fmt(point["offload"])})
+    chosen = cascade.get("chosen")
+    why = (f"The chosen threshold offloads the most while the cascade stays within {cascade['tolerance']:g} of the teacher's accuracy; "
+           "promotion records it and `tag` routes with it." if chosen else "No threshold keeps the cascade within the tolerance.")
+    return f"## The cascade as deployed\n\n{why}\n\n{_md_table(rows)}\n\n![cascade curve](cascade_curve.png)\n\n"
 
 
 def _md_table(rows: list[dict]) -> str:
@@ -159,6 +197,9 @@ def write_report(
     _reliability(student_probs, gold, "Student reliability", plots["reliability_student"])
     _reliability(teacher_probs, gold, "Teacher reliability", plots["reliability_teacher"])
     _per_paper(result, names, plots["per_paper"])
+    if result.get("cascade"):
+        plots["cascade_curve"] = folder / "cascade_curve.png"
+        _cascade_plot(result["cascade"], result["teacher"]["accuracy"], plots["cascade_curve"])
 
     s, p = result["student"], result["paired"]
     guards = {c.name: c for c in decision.criteria} if decision is not None else {}
@@ -186,7 +227,7 @@ def write_report(
         f"# {title}\n\n{verdict_sentence(decision, result, model.id)}\n\nCandidate `{model.id}` ({model.kind}, {model.base_model}, stage {model.stage}) against its teacher "
         f"`{teacher}` on the same **{p['n']} gold chunks**.\n\n## Key findings\n\n{_md_table(key_findings(result))}\n\n"
         f"McNemar's exact test on paired correctness: teacher right and student wrong on {mc['b']}, the reverse on {mc['c']}, "
-        f"p = {mc['p_value']:.3g}.\n\n{verdict}## Accuracy per GS paper\n\n{_md_table(per_paper)}\n\n![per paper](per_paper_accuracy.png)\n\n"
+        f"p = {mc['p_value']:.3g}.\n\n{verdict}{_cascade_md(result)}## Accuracy per GS paper\n\n{_md_table(per_paper)}\n\n![per paper](per_paper_accuracy.png)\n\n"
         f"## Confusion matrices (rows: gold)\n\n### Student\n\n{_confusion_md(s['confusion'], names)}\n\n![student](confusion_student.png)\n\n"
         f"### Teacher\n\n{_confusion_md(result['teacher']['confusion'], names)}\n\n![teacher](confusion_teacher.png)\n\n"
         f"## Calibration\n\n![student reliability](reliability_student.png) ![teacher reliability](reliability_teacher.png)\n\n"

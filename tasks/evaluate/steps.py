@@ -14,7 +14,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from upscway.errors import InputError
 from upscway.records import PRODUCTION
-from upscway.settings import DistillSettings, GateSettings, TeacherSettings
+from upscway.settings import CascadeSettings, DistillSettings, GateSettings, TeacherSettings
 from upscway.storage import annotations as annotation_repo
 from upscway.storage import evaluations as repo
 from upscway.storage import models as registry
@@ -24,6 +24,7 @@ from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
 from upscway.tasks.annotate.steps import annotate_pending, shared_teacher
 from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.tasks.cascade import at_threshold, choose_threshold, operating_curve
 from upscway.tasks.distill.dataset import split_of
 from upscway.tasks.distill.scoring import as_teacher, student_scorer
 from upscway.tasks.evaluate.gate import Decision, decide
@@ -78,16 +79,25 @@ def teacher_answers(
 
 
 def compare(
-    model: ModelRecord, task_def: TaskDefinition, gold: GoldSplit, teacher: dict[str, list[float]], confidence: float
+    model: ModelRecord, task_def: TaskDefinition, gold: GoldSplit, teacher: dict[str, list[float]], confidence: float,
+    cascade: CascadeSettings,
 ) -> tuple[dict, list]:
     """The paired result (both models' metrics, agreement, McNemar, intervals, the
-    non-inferiority bound at `confidence`) with the candidate's speed and size; and the
-    candidate's probabilities."""
+    non-inferiority bound at `confidence`), the cascade as deployed (its operating curve, the
+    threshold chosen on this gold, the figures at the configured one), the candidate's speed
+    and size; and the candidate's probabilities."""
     scorer = student_scorer(model, task_def)
     started = time.perf_counter()
     student = [a.probs for a in scorer.annotate(gold.texts)]
     seconds = time.perf_counter() - started
-    result = evaluate_pair(student, [teacher[h] for h in gold.hashes], gold.gold, len(task_def.labels), confidence=confidence)
+    teacher_probs = [teacher[h] for h in gold.hashes]
+    result = evaluate_pair(student, teacher_probs, gold.gold, len(task_def.labels), confidence=confidence)
+    curve = operating_curve(student, teacher_probs, gold.gold, cascade.relevance_band)
+    result["cascade"] = {
+        "tolerance": cascade.accuracy_tolerance, "relevance_band": list(cascade.relevance_band), "curve": curve,
+        "chosen": choose_threshold(curve, result["teacher"]["accuracy"], cascade.accuracy_tolerance),
+        "configured": None if cascade.confidence_threshold is None else at_threshold(curve, cascade.confidence_threshold),
+    }
     path = Path(model.path)
     result["student"].update({
         "latency_ms_per_chunk": 1000 * seconds / len(gold.texts), "chunks_per_s": len(gold.texts) / seconds,
@@ -143,9 +153,11 @@ def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSetti
     forced = force and decision.verdict != "promote"
     with store.transaction() as conn:
         repo.record_decision(conn, model, evaluation.id, decision, forced=forced, reason=reason)
-        previous = registry.move_alias(conn, PRODUCTION, model, "promote", reason) if moves else None
+        chosen = (evaluation.result.get("cascade") or {}).get("chosen") or {}
+        previous = registry.move_alias(conn, PRODUCTION, model, "promote", reason, chosen.get("threshold")) if moves else None
     return {
         "model": model, "verdict": decision.verdict, "production": model if moves else previous or "unchanged",
+        "cascade_threshold": chosen.get("threshold") if moves else None,
         "previous_production": previous, "forced": forced,
         "criteria": {c.name: f"{c.value if c.value is None else round(c.value, 3)} {c.comparison} {c.threshold}: {'pass' if c.passed else 'FAIL'}" for c in decision.criteria},
         "reasons": list(decision.reasons),

@@ -36,11 +36,11 @@ def test_evaluate_scores_candidate_and_teacher_on_the_same_gold_chunks(annotated
     page = (report.parent / "report.html").read_text()
     assert page.count("<table>") >= 4 and "**" not in page and model_id in page.split("</title>")[0]
     assert '<td class="pass">' in page or '<td class="fail">' in page
-    for png in ("confusion_student", "confusion_teacher", "reliability_student", "reliability_teacher", "per_paper_accuracy"):
+    for png in ("confusion_student", "confusion_teacher", "reliability_student", "reliability_teacher", "per_paper_accuracy", "cascade_curve"):
         data = (report.parent / f"{png}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
     # The UI's copy shows the plots inline (no link to a file it cannot reach) and says where the report is.
     with get_client(sync_client=True) as client:
         (artifact,) = [a for a in client.read_artifacts() if a.key == f"evaluation-{result['evaluation']}"]
-    assert artifact.data.count("](data:image/png;base64,iVBORw0KGgo") == 5 and ".png)" not in artifact.data
+    assert artifact.data.count("](data:image/png;base64,iVBORw0KGgo") == 6 and ".png)" not in artifact.data
     assert str((report.parent / "report.html").resolve()) in artifact.data

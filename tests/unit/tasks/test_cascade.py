@@ -43,3 +43,21 @@ def test_statistics_count_offload_requests_savings_and_agreement():
         "agreement_on_both_labelled": 0.5, "both_labelled": 2,  # h1 agrees (GS2), h2 does not (GS1 vs GS2)
     }
     assert statistics([], {}, {}, 0, 0.0)["offload_rate"] == 0.0
+
+
+def test_the_operating_curve_and_the_threshold_chosen_on_gold():
+    from upscway.tasks.cascade import at_threshold, choose_threshold, operating_curve
+
+    gold = [1, 2, 3, 4, 0, 1, 2, 3]
+    teacher = [[0.0] * g + [1.0] + [0.0] * (4 - g) for g in gold]  # always right
+    sure_right = [[0.02, 0.9, 0.04, 0.02, 0.02], [0.02, 0.04, 0.9, 0.02, 0.02], [0.02, 0.02, 0.04, 0.9, 0.02], [0.02, 0.02, 0.02, 0.04, 0.9]]
+    unsure_wrong = [[0.05, 0.05, 0.05, 0.25, 0.6]] * 4  # top 0.6 (GS4), relevance 0.95: wrong for every gold below
+    curve = operating_curve(sure_right + unsure_wrong, teacher, gold, band=(0.35, 0.65))
+    by_t = {p["threshold"]: p for p in curve}
+    assert (by_t[0.0]["offload"], by_t[0.0]["accuracy"]) == (1.0, 0.5)  # the student decides all: half wrong
+    assert (by_t[0.7]["offload"], by_t[0.7]["accuracy"]) == (0.5, 1.0)  # the unsure half goes to the teacher
+    assert (by_t[1.01]["offload"], by_t[1.01]["accuracy"]) == (0.0, 1.0)
+    chosen = choose_threshold(curve, teacher_accuracy=1.0, tolerance=0.02)
+    assert (chosen["offload"], chosen["accuracy"]) == (0.5, 1.0) and 0.6 < chosen["threshold"] <= 0.9
+    assert choose_threshold(curve, teacher_accuracy=1.0, tolerance=0.6)["offload"] == 1.0
+    assert at_threshold(curve, 0.72)["threshold"] == 0.75

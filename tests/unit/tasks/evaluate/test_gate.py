@@ -11,13 +11,14 @@ GOOD = {"relevance_accuracy": 0.9, "precision": 0.8, "recall": 0.9, "gs_accuracy
 TEACHER = {"accuracy": 0.82, "gs_accuracy_per_paper": {"1": 0.85, "2": 0.8, "3": 0.8, "4": 0.75}}
 
 
-def _result(student=None, teacher=None, lower_bound=-0.05, per_paper=40, n=200):
+def _result(student=None, teacher=None, lower_bound=-0.05, per_paper=40, n=200, offload=0.6):
     confusion = [[40, 0, 0, 0, 0]] + [[0] * i + [per_paper] + [0] * (4 - i) for i in range(1, 5)]
     return {
         "student": {**GOOD, **(student or {}), "confusion": confusion},
         "teacher": {**TEACHER, **(teacher or {})},
         "paired": {"n": n, "noninferiority": {"confidence": 0.95, "lower_bound": lower_bound},
                    "ci95": {"accuracy_gap": [-0.03, 0.07], "recall": [0.85, 0.95]}},
+        "cascade": {"chosen": {"threshold": 0.7, "offload": offload, "accuracy": 0.81}},
     }
 
 
@@ -26,7 +27,7 @@ def test_all_criteria_pass_promotes_and_records_each_criterion_with_its_interval
     assert d.verdict == "promote" and d.reasons == ()
     assert [(c.name, c.threshold, c.passed) for c in d.criteria] == [
         ("relevance_accuracy", 0.75, True), ("precision", 0.45, True), ("recall", 0.75, True), ("gs_accuracy", 0.70, True),
-        ("accuracy_vs_teacher_lower_bound_0.95", -0.10, True),
+        ("accuracy_vs_teacher_lower_bound_0.95", -0.10, True), ("cascade_offload_at_0.7", 0.2, True),
         ("GS1_vs_teacher", -0.15, True), ("GS2_vs_teacher", -0.15, True), ("GS3_vs_teacher", -0.15, True), ("GS4_vs_teacher", -0.15, True),
     ]
     by_name = {c.name: c for c in d.criteria}
@@ -43,6 +44,7 @@ def test_all_criteria_pass_promotes_and_records_each_criterion_with_its_interval
         ({"student": {"gs_accuracy": 0.69}}, "gs_accuracy"),
         ({"lower_bound": -0.11}, "accuracy_vs_teacher_lower_bound_0.95"),  # the point gap may be small; the evidence is not
         ({"lower_bound": None}, "accuracy_vs_teacher_lower_bound_0.95"),   # undefined never passes
+        ({"offload": 0.1}, "cascade_offload_at_0.7"),  # the cascade would hardly take work off the teacher
         ({"student": {"gs_accuracy_per_paper": {**GOOD["gs_accuracy_per_paper"], "3": 0.6}}}, "GS3_vs_teacher"),  # 0.6 vs 0.8
     ],
 )

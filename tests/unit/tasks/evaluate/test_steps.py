@@ -24,7 +24,8 @@ def _evaluate(store, model_id, accuracy, n=200):
     metrics = {"accuracy": accuracy, "relevance_accuracy": accuracy, "precision": accuracy, "recall": accuracy,
                "gs_accuracy": accuracy, "confusion": per_paper}
     bound = {"confidence": 0.95, "lower_bound": accuracy - 0.8 - 0.03}  # student − teacher, less a margin of evidence
-    result = {"student": metrics, "teacher": {**metrics, "accuracy": 0.8}, "paired": {"n": n, "noninferiority": bound}}
+    result = {"student": metrics, "teacher": {**metrics, "accuracy": 0.8}, "paired": {"n": n, "noninferiority": bound},
+              "cascade": {"chosen": {"threshold": 0.7, "offload": 0.6, "accuracy": 0.8}}}
     with store.transaction() as conn:
         evaluation_repo.insert(conn, f"e-{model_id}", model_id, "t", "eval", result, "r")
     return latest_evaluation(store, model_id)
@@ -35,7 +36,9 @@ def test_a_pass_moves_production_a_fail_does_not_unless_forced_and_rollback_rest
         _register(store, model_id)
     gate = GateSettings()
     passed = apply_gate(store, "good", _evaluate(store, "good", 0.85), gate, force=False, reason=None)
-    assert passed["verdict"] == "promote" and passed["production"] == "good"
+    assert passed["verdict"] == "promote" and passed["production"] == "good" and passed["cascade_threshold"] == 0.7
+    with store.reader() as conn:
+        assert registry.validated_threshold(conn, PRODUCTION, "good") == 0.7
 
     failed = apply_gate(store, "bad", _evaluate(store, "bad", 0.40), gate, force=False, reason=None)
     assert failed["verdict"] == "reject" and failed["production"] == "unchanged" and not failed["forced"]
