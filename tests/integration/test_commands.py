@@ -34,11 +34,11 @@ def rows(tmp_path, query):
 def test_review_round_trip(cli, tmp_path):
     first = cli("gold", "import", str(GOLD))
     assert first.returncode == 0, first.stderr
-    assert "imported 200 labels" in first.stdout
-    assert rows(tmp_path, "SELECT count(*), count(DISTINCT chunk_id) FROM gold_current") == [(200, 200)]
-    assert rows(tmp_path, "SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id WHERE a.source = 'gold'") == [(200,)]
+    assert "imported 248 labels" in first.stdout
+    assert rows(tmp_path, "SELECT count(*), count(DISTINCT chunk_id) FROM gold_current") == [(248, 248)]
+    assert rows(tmp_path, "SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id WHERE a.source = 'gold'") == [(248,)]
     again = cli("gold", "import", str(GOLD))
-    assert "0 labels" in again.stdout and "200 unchanged" in again.stdout
+    assert "0 labels" in again.stdout and "248 unchanged" in again.stdout
 
     # A second person relabels ten chunks (three differently), and one of them changes their mind.
     chunks = rows(tmp_path, "SELECT chunk_id, label FROM gold_current ORDER BY chunk_id LIMIT 10")

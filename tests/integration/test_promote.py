@@ -17,17 +17,20 @@ def test_promote_applies_the_gate_and_rollback_restores(annotated_store, monkeyp
     first = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
     second = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
 
-    # ~100 evaluation gold chunks but under 20 for some papers: the default gate cannot decide.
+    # Fewer evaluation gold chunks than the gate asks for: it cannot decide, and says what to label.
+    monkeypatch.setenv("UPSCWAY_GATE__MIN_GOLD_SUPPORT", "1000")
     undecided = promote(model=first, return_state=True).result()
     assert undecided["verdict"] == "insufficient-data" and undecided["production"] == "unchanged"
+    assert "needed: label about" in undecided["reasons"][0]
     with annotated_store.reader() as conn:
         assert registry.holder(conn, "production") is None
 
     # With the support bar lowered and lenient thresholds, it promotes; the next one too.
     for name, value in {"MIN_GOLD_SUPPORT": "10", "MIN_SUPPORT_PER_PAPER": "1", "MIN_RELEVANCE_ACCURACY": "0", "MIN_PRECISION": "0",
-                        "MIN_RECALL": "0", "MIN_GS_ACCURACY": "0", "MAX_GAP_TO_TEACHER": "1", "MAX_PAPER_DROP": "1"}.items():
+                        "MIN_RECALL": "0", "MIN_GS_ACCURACY": "0", "MAX_GAP_TO_TEACHER": "1", "MAX_PAPER_DROP": "1", "MIN_CASCADE_OFFLOAD": "0"}.items():
         monkeypatch.setenv(f"UPSCWAY_GATE__{name}", value)
-    assert promote(model=first, return_state=True).result()["verdict"] == "promote"
+    promoted = promote(model=first, return_state=True).result()
+    assert promoted["verdict"] == "promote" and 0 <= promoted["cascade_threshold"] <= 1.01  # validated on gold, recorded
     assert promote(model=second, return_state=True).result()["previous_production"] == first
 
     monkeypatch.setenv("UPSCWAY_GATE__MIN_RELEVANCE_ACCURACY", "1.01")
