@@ -37,6 +37,8 @@ def _tag(s: dict) -> str:
         f"{_n(s['tagged'], 'chunk')} tagged, {s['offload_rate']:.0%} by the student ({who}); "
         f"{_n(s['teacher_requests'], 'teacher request')} made, {s['teacher_requests_saved']} saved "
         f"(about {s['estimated_cost_saved']:.4f} in cost)"
+        + (f", threshold {s['confidence_threshold']:g}" if s.get("production_model") and s.get("confidence_threshold") is not None else "")
+        + (f". WARNING: {(s.get('drift') or {})['warning']}" if (s.get("drift") or {}).get("warning") else "")
     )
 
 

@@ -6,13 +6,13 @@ who decided it. With no production model yet, the teacher decides everything."""
 
 from __future__ import annotations
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.states import State
 
 from upscway import progress
 from upscway.flows.context import run_context
 from upscway.tasks.annotate.taxonomy import load_task
-from upscway.tasks.cascade import final_tags, for_teacher, statistics
+from upscway.tasks.cascade import drift, final_tags, for_teacher, statistics
 from upscway.tasks.distill.scoring import score_with_student
 from upscway.tasks.tagging import store_tags, teacher_answers, untagged_and_production
 
@@ -29,10 +29,13 @@ def tag(since: str | None = None, limit: int | None = None, profile: str | None 
             student = score_with_student(run.store, model, task_def, hashes)
         unsure = for_teacher(hashes, student, threshold, cascade.relevance_band)
         teacher_id, teacher, requests, cost = teacher_answers(run.store, run.run_id, run.settings.teacher, task_def, unsure, hashes)
+        moved = drift(student, model.metrics.get("validation_confidences", []), threshold, cascade.drift_tolerance) if model else None
+        if moved and moved["warning"]:
+            get_run_logger().warning(moved["warning"])
         student_id = f"model:{model.id}" if model else None
         tags = final_tags(chunks, student, teacher, unsure, task_def.names, student_id, teacher_id)
         store_tags(run.store, task_def.name, tags, run.run_id)
         return run.finish({
             "production_model": model.id if model else None, "confidence_threshold": threshold, "chunks": len(chunks),
-            **statistics(tags, student, teacher, requests, cost),
+            **statistics(tags, student, teacher, requests, cost), "drift": moved,
         })

@@ -117,3 +117,26 @@ def at_threshold(curve: Sequence[dict], threshold: float) -> dict | None:
     """The curve's point nearest `threshold` from above (the configured threshold's figures)."""
     above = [p for p in curve if p["threshold"] >= threshold - 1e-9]
     return min(above, key=lambda p: p["threshold"], default=None)
+
+
+def drift(night: Mapping[str, Probs], validation_confidences: Sequence[float], threshold: float, tolerance: float) -> dict | None:
+    """The student's mean confidence and deferral rate (confidence below `threshold`) on the
+    night's chunks against its validation split; `warning` says what moved when either differs
+    by more than `tolerance` (the news changed, or the model is confidently lost). None without
+    both sides to compare."""
+    if not night or not validation_confidences:
+        return None
+    tonight = [max(p) for p in night.values()]
+    figures = {
+        "night_mean_confidence": sum(tonight) / len(tonight),
+        "validation_mean_confidence": sum(validation_confidences) / len(validation_confidences),
+        "night_deferral": sum(c < threshold for c in tonight) / len(tonight),
+        "validation_deferral": sum(c < threshold for c in validation_confidences) / len(validation_confidences),
+    }
+    moved = [
+        f"{what} {figures['night_' + key]:.2f} tonight vs {figures['validation_' + key]:.2f} on validation"
+        for key, what in (("mean_confidence", "mean confidence"), ("deferral", "deferral rate"))
+        if abs(figures["night_" + key] - figures["validation_" + key]) > tolerance
+    ]
+    return {**{k: round(v, 4) for k, v in figures.items()},
+            "warning": f"the student's scores drifted: {'; '.join(moved)}; check recent tags and consider new gold" if moved else None}

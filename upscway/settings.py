@@ -162,6 +162,9 @@ class CascadeSettings(Section):
     relevance_band: tuple[float, float] = Field(
         (0.35, 0.65), description="A relevance (1 - p(NOT_RELEVANT)) inside this band also goes to the teacher."
     )
+    drift_tolerance: float = Field(
+        0.15, ge=0, description="Warn when the student's mean confidence or deferral rate on a night's chunks differs from validation by more."
+    )
     accuracy_tolerance: float = Field(
         0.02, ge=0, description="The threshold chosen on gold offloads the most while the cascade stays this close to the teacher's accuracy."
     )

@@ -14,8 +14,13 @@ from upscway.tasks.annotate.taxonomy import SoftLabel
 
 class EncoderTeacher:
 
-    def __init__(self, task, model_dir: str | Path, annotator_id: str, batch_size: int = 32, max_length: int = 256):
+    def __init__(
+        self, task, model_dir: str | Path, annotator_id: str, batch_size: int = 32, max_length: int = 256, temperature: float = 1.0
+    ):
+        """`temperature` divides the logits (the one fitted on validation, when scoring a
+        student for evaluation and the cascade)."""
         self.task = task
+        self.temperature = temperature
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         self.model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
         self.annotator_id = annotator_id
@@ -32,7 +37,7 @@ class EncoderTeacher:
             t0 = time.perf_counter()
             with torch.inference_mode():
                 enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
-                probs = torch.softmax(self.model(**enc).logits.float(), -1).tolist()
+                probs = torch.softmax(self.model(**enc).logits.float() / self.temperature, -1).tolist()
             per_chunk = (time.perf_counter() - t0) / len(batch)
             for j, row in enumerate(probs):
                 answers.append(SoftLabel(probs=row, latency_s=per_chunk))

@@ -34,12 +34,13 @@ def as_teacher(model: ModelRecord, base: TeacherSettings) -> TeacherSettings:
 
 
 def student_scorer(model: ModelRecord, task_def: TaskDefinition):
-    """A `Teacher` for a `models` row: the encoder itself, or a causal LM's adapter merged into
-    its base once (kept in `<path>/merged`)."""
+    """A `Teacher` for a `models` row: the encoder itself, with the temperature fitted on its
+    validation split (calibrated scores for evaluation and the cascade), or a causal LM's
+    adapter merged into its base once (kept in `<path>/merged`)."""
     if model.kind == "encoder":
         from upscway.tasks.annotate.encoder_teacher import EncoderTeacher
 
-        return EncoderTeacher(task_def, model.path, annotator_id=f"model:{model.id}")
+        return EncoderTeacher(task_def, model.path, annotator_id=f"model:{model.id}", temperature=model.metrics.get("temperature", 1.0))
     from upscway.tasks.annotate.local_teacher import CausalLMTeacher
     from upscway.tasks.distill.causal_lm import merge_adapter
 

@@ -26,6 +26,7 @@ import torch
 from transformers import TrainingArguments
 
 from upscway.tasks.annotate.taxonomy import load_task
+from upscway.tasks.distill.calibration import fit_temperature
 from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.trainer import ExampleDataset, KDCollator, KDTrainer, TrainingReport
 
@@ -84,14 +85,23 @@ def _student(config: TrainConfig, task):
 
 
 @torch.inference_mode()
-def _agreement(trainer: KDTrainer, dataset: ExampleDataset) -> dict[str, float]:
+def _agreement(trainer: KDTrainer, dataset: ExampleDataset, calibrate: bool) -> dict[str, float]:
+    """Agreement with the teacher (and gold, where known) on the validation split; with
+    `calibrate` (an encoder student: its scorer applies the temperature), the temperature that
+    calibrates it there and its calibrated confidences (what the night's chunks are compared
+    with to notice drift)."""
     if len(dataset) == 0:
         return {}
     output = trainer.predict(dataset)
-    predicted = torch.as_tensor(output.predictions).argmax(-1).tolist()
+    logits = torch.as_tensor(output.predictions).float()
+    predicted = logits.argmax(-1).tolist()
     teacher = [max(range(len(e.teacher_logprobs)), key=e.teacher_logprobs.__getitem__) for e in dataset.examples]
     gold = [(p, e.gold) for p, e in zip(predicted, dataset.examples) if e.gold >= 0]
     result = {"validation_agreement_with_teacher": sum(p == t for p, t in zip(predicted, teacher)) / len(predicted)}
+    if calibrate:
+        result.update(fit_temperature(logits.numpy(), teacher))
+        confidences = torch.softmax(logits / result["temperature"], -1).max(-1).values
+        result["validation_confidences"] = [round(float(c), 4) for c in confidences]
     if gold:
         result["validation_gold_accuracy"] = sum(p == g for p, g in gold) / len(gold)
     return result
@@ -150,7 +160,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = LOGGER.info, advance
         "first_kd": history[0]["kd"] if history else None, "last_kd": history[-1]["kd"] if history else None,
         "first_ce": history[0]["ce"] if history else None, "last_ce": history[-1]["ce"] if history else None,
         "parameters": sum(p.numel() for p in model.parameters()),
-        **_agreement(trainer, validation),
+        **_agreement(trainer, validation, calibrate=config.kind == "encoder"),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

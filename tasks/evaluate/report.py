@@ -46,6 +46,9 @@ def key_findings(result: dict) -> list[dict]:
         interval = ci.get(key)
         rows.append({"metric": label, "teacher": _fmt(t.get(key)), "student": _fmt(s.get(key)), "delta": _fmt(delta),
                      "student_95ci": f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""})
+    if s.get("temperature"):
+        rows.append({"metric": f"Expected calibration error before temperature scaling (T = {s['temperature']:.2f})", "teacher": "",
+                     "student": _fmt(s.get("ece_before_scaling")), "delta": "", "student_95ci": ""})
     gap = ci.get("accuracy_gap")
     rows.append({"metric": "Top-1 agreement with the teacher", "teacher": "", "student": _fmt(result["paired"]["agreement_top1"]), "delta": "", "student_95ci": ""})
     rows.append({"metric": "Accuracy gap (teacher − student)", "teacher": "", "student": _fmt(result["paired"]["accuracy_gap"]), "delta": "",

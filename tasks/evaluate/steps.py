@@ -25,9 +25,11 @@ from upscway.storage.store import Store
 from upscway.tasks.annotate.steps import annotate_pending, shared_teacher
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 from upscway.tasks.cascade import at_threshold, choose_threshold, operating_curve
+from upscway.tasks.distill.calibration import uncalibrated
 from upscway.tasks.distill.dataset import split_of
 from upscway.tasks.distill.scoring import as_teacher, student_scorer
 from upscway.tasks.evaluate.gate import Decision, decide
+from upscway.tasks.evaluate.metrics import calibration
 from upscway.tasks.evaluate.paired import evaluate_pair
 from upscway.tasks.evaluate.report import artifact_markdown, key_findings, write_report
 from upscway.tasks.registry import model as registered_model
@@ -92,6 +94,10 @@ def compare(
     seconds = time.perf_counter() - started
     teacher_probs = [teacher[h] for h in gold.hashes]
     result = evaluate_pair(student, teacher_probs, gold.gold, len(task_def.labels), confidence=confidence)
+    temperature = model.metrics.get("temperature")
+    if temperature:  # the scores are calibrated; what they were before, for the report
+        result["student"]["temperature"] = temperature
+        result["student"]["ece_before_scaling"] = calibration(uncalibrated(student, temperature), gold.gold)["ece"]
     curve = operating_curve(student, teacher_probs, gold.gold, cascade.relevance_band)
     result["cascade"] = {
         "tolerance": cascade.accuracy_tolerance, "relevance_band": list(cascade.relevance_band), "curve": curve,

@@ -32,6 +32,9 @@ def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(anno
     path = Path(rows(annotated_store, f"SELECT path FROM models WHERE id = '{second['model']}'")[0][0])
     metrics = json.loads((path / "metrics.json").read_text())
     assert metrics["keep_layers"] == 1 and metrics["train_examples"] == second["train_examples"] > 0
+    # Calibrated on its validation split: a temperature, and the confidences drift is measured against.
+    assert 0.25 <= metrics["temperature"] <= 8 and metrics["validation_nll_after"] <= metrics["validation_nll_before"]
+    assert len(metrics["validation_confidences"]) == metrics["validation_examples"]
     assert (path / "config.json").exists() and (path / "tokenizer.json").exists()
 
     # The last stage is judged against its own teacher by default, or against the chain's first.
@@ -41,6 +44,8 @@ def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(anno
     vs_root = evaluate(model=second["model"], teacher=first["teacher"], return_state=True).result()
     assert (vs_parent["teacher"], vs_root["teacher"]) == (second["teacher"], first["teacher"])
     assert vs_parent["accuracy"] == vs_root["accuracy"] and vs_parent["gold_chunks"] == vs_root["gold_chunks"]
+    report = Path(vs_parent["report"]).read_text()
+    assert "Expected calibration error before temperature scaling (T = " in report and "## The cascade as deployed" in report
     assert rows(annotated_store, "SELECT teacher FROM evaluations ORDER BY created_at") == [(second["teacher"],), (first["teacher"],)]
 
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
@@ -51,6 +56,8 @@ def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(anno
     done = subprocess.run([*cli, "models", "export", second["model"], "--out", str(exported)], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (exported / "model.safetensors").exists() and not (exported / "checkpoints").exists()
+    shown = subprocess.run([*cli, "models", "show", second["model"][:-3]], env=env, capture_output=True, text=True)  # a prefix
+    assert shown.returncode == 0 and second["model"] in shown.stdout and "metrics.temperature" in shown.stdout
     missing = subprocess.run([*cli, "models", "show", "no-such-model"], env=env, capture_output=True, text=True)
     assert missing.returncode == 2 and "no model 'no-such-model'" in missing.stderr
 

@@ -34,6 +34,8 @@ def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
     confident = tag(limit=30, return_state=True).result()
     assert confident["production_model"] == model and confident["by_student"] == 30 and confident["offload_rate"] == 1.0
     assert confident["agreement_on_both_labelled"] is not None and confident["both_labelled"] == 30
+    assert confident["confidence_threshold"] == 0 and set(confident["drift"]) == {
+        "night_mean_confidence", "validation_mean_confidence", "night_deferral", "validation_deferral", "warning"}
 
     monkeypatch.setenv("UPSCWAY_CASCADE__CONFIDENCE_THRESHOLD", "1.01")
     rest = tag(return_state=True).result()

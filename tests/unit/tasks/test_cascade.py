@@ -61,3 +61,15 @@ def test_the_operating_curve_and_the_threshold_chosen_on_gold():
     assert (chosen["offload"], chosen["accuracy"]) == (0.5, 1.0) and 0.6 < chosen["threshold"] <= 0.9
     assert choose_threshold(curve, teacher_accuracy=1.0, tolerance=0.6)["offload"] == 1.0
     assert at_threshold(curve, 0.72)["threshold"] == 0.75
+
+
+def test_drift_warns_when_the_nights_confidence_or_deferral_moves_from_validation():
+    from upscway.tasks.cascade import drift
+
+    validation = [0.9] * 8 + [0.5] * 2  # mean 0.82, deferral at 0.8: 0.2
+    alike = drift({f"h{i}": [0.05, 0.9, 0.05] if i % 5 else [0.5, 0.3, 0.2] for i in range(10)}, validation, 0.8, 0.15)
+    assert alike["warning"] is None and alike["night_deferral"] == 0.2
+    lost = drift({f"h{i}": [0.4, 0.35, 0.25] for i in range(10)}, validation, 0.8, 0.15)
+    assert lost["night_deferral"] == 1.0 and "deferral rate 1.00 tonight vs 0.20 on validation" in lost["warning"]
+    assert "mean confidence 0.40 tonight vs 0.82" in lost["warning"]
+    assert drift({}, validation, 0.8, 0.15) is None and drift({"h": [1.0]}, [], 0.8, 0.15) is None
