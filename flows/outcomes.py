@@ -72,7 +72,7 @@ _DESCRIBE = {
 
 _HEADLINE = {
     "ingest": lambda s: f"{_n(s.get('articles', 0), 'article')}, {_n(s.get('chunks', 0), 'chunk')}",
-    "tag": lambda s: f"{s['tagged']} tagged, {s['offload_rate']:.0%} by the student",
+    "tag": lambda s: f"{s['tagged']} tagged, {s['offload_rate']:.0%} by the student" + (", DRIFT" if (s.get("drift") or {}).get("warning") else ""),
     "distill": lambda s: f"{_n(len(s['stages']), 'student')} trained",
     "evaluate": lambda s: f"accuracy {_f(s['accuracy'])} (teacher {_f(s['teacher_accuracy'])})",
     "promote": lambda s: f"{s['verdict']}, production {'unchanged' if s['production'] == 'unchanged' else s['production']}",

@@ -88,6 +88,11 @@ def _top(probs: Probs) -> int:
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(21)) + (1.01,)  # 1.01: the teacher decides everything
 
 
+def routed(student: Sequence[Probs], teacher: Sequence[Probs], threshold: float, band: tuple[float, float]) -> list[Probs]:
+    """The cascade's answers: the student's where it is sure at `threshold`, the teacher's elsewhere."""
+    return [t if is_uncertain(s, threshold, band) else s for s, t in zip(student, teacher)]
+
+
 def operating_curve(
     student: Sequence[Probs], teacher: Sequence[Probs], gold: Sequence[int], band: tuple[float, float],
     thresholds: Sequence[float] = THRESHOLDS,
@@ -98,7 +103,7 @@ def operating_curve(
     curve = []
     for threshold in thresholds:
         sure = [not is_uncertain(s, threshold, band) for s in student]
-        right = [_top(s if ok else t) == g for s, t, g, ok in zip(student, teacher, gold, sure)]
+        right = [_top(a) == g for a, g in zip(routed(student, teacher, threshold, band), gold)]
         curve.append({"threshold": threshold, "accuracy": sum(right) / len(gold) if gold else None,
                       "offload": sum(sure) / len(gold) if gold else 0.0})
     return curve

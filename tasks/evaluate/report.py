@@ -119,14 +119,15 @@ def verdict_sentence(decision: Decision | None, result: dict, model_id: str) -> 
     s, t = result["student"]["accuracy"], result["teacher"]["accuracy"]
     bound = (result["paired"].get("noninferiority") or {}).get("lower_bound")
     chosen = (result.get("cascade") or {}).get("chosen")
-    numbers = f"accuracy {_fmt(s)} against {_fmt(t)} for the teacher on {result['paired']['n']} gold chunks" + (
+    numbers = f"on {result['paired']['n']} gold chunks the student alone has accuracy {_fmt(s)} against {_fmt(t)} for the teacher" + (
         f" (student − teacher at least {bound:+.3f} at 95% confidence)" if bound is not None else "") + (
-        f"; the cascade at threshold {chosen['threshold']:g} decides {chosen['offload']:.0%} of the chunks by the student "
-        f"at accuracy {_fmt(chosen['accuracy'])}" if chosen else "")
+        f"; the cascade at threshold {chosen['threshold']:g} lets the student decide {chosen['offload']:.0%} of the chunks at "
+        f"accuracy {_fmt(chosen['accuracy'])} (cascade − teacher at least {chosen['lower_bound']:+.3f} at 95% confidence)"
+        if chosen and chosen.get("lower_bound") is not None else "")
     if decision is None:
         return f"> {numbers}."
     if decision.verdict == "promote":
-        return (f"> **Promote.** The student can replace the teacher for the chunks it is sure of: {numbers}; every criterion "
+        return (f"> **Promote.** The student can replace the teacher for the chunks it is sure of: {numbers}. Every criterion "
                 f"passes.\n>\n> Next: `upscway run promote --model {model_id}` (the nightly flow does this itself).")
     if decision.verdict == "insufficient-data":
         failing = [c.name for c in decision.criteria if not c.passed]
@@ -206,13 +207,14 @@ def write_report(
 
     s, p = result["student"], result["paired"]
     guards = {c.name: c for c in decision.criteria} if decision is not None else {}
+    deployed = ((result.get("cascade") or {}).get("chosen") or {}).get("gs_accuracy_per_paper", {})
     per_paper = []
     for i in range(1, len(names)):
-        own, theirs = s["gs_accuracy_per_paper"].get(str(i)), result["teacher"]["gs_accuracy_per_paper"].get(str(i))
-        guard = guards.get(f"GS{i}_vs_teacher")
+        theirs, own, routed = (r.get(str(i)) for r in (result["teacher"]["gs_accuracy_per_paper"], s["gs_accuracy_per_paper"], deployed))
+        guard = guards.get(f"GS{i}_cascade_vs_teacher")
         per_paper.append({
             "paper": names[i], "gold chunks": sum(s["confusion"][i]), "teacher": _fmt(theirs), "student": _fmt(own),
-            "student − teacher": _fmt(None if own is None or theirs is None else own - theirs),
+            "cascade": _fmt(routed), "cascade − teacher": _fmt(None if routed is None or theirs is None else routed - theirs),
             "guard": "not judged (too little gold)" if guard is None else "pass" if guard.passed else "regression",
         })
     speed = [{"latency ms/chunk": f"{s['latency_ms_per_chunk']:.2f}", "chunks/s": f"{s['chunks_per_s']:.1f}",

@@ -24,7 +24,7 @@ from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
 from upscway.tasks.annotate.steps import annotate_pending, shared_teacher
 from upscway.tasks.annotate.taxonomy import TaskDefinition
-from upscway.tasks.cascade import at_threshold, choose_threshold, operating_curve
+from upscway.tasks.cascade import at_threshold, choose_threshold, operating_curve, routed
 from upscway.tasks.distill.calibration import uncalibrated
 from upscway.tasks.distill.dataset import split_of
 from upscway.tasks.distill.scoring import as_teacher, student_scorer
@@ -99,9 +99,14 @@ def compare(
         result["student"]["temperature"] = temperature
         result["student"]["ece_before_scaling"] = calibration(uncalibrated(student, temperature), gold.gold)["ece"]
     curve = operating_curve(student, teacher_probs, gold.gold, cascade.relevance_band)
+    chosen = choose_threshold(curve, result["teacher"]["accuracy"], cascade.accuracy_tolerance)
+    if chosen:  # the deployed cascade against the teacher alone, paired like the student
+        answers = routed(student, teacher_probs, chosen["threshold"], cascade.relevance_band)
+        deployed = evaluate_pair(answers, teacher_probs, gold.gold, len(task_def.labels), confidence=confidence)
+        chosen = {**chosen, "lower_bound": deployed["paired"]["noninferiority"]["lower_bound"],
+                  "gs_accuracy_per_paper": deployed["student"]["gs_accuracy_per_paper"]}
     result["cascade"] = {
-        "tolerance": cascade.accuracy_tolerance, "relevance_band": list(cascade.relevance_band), "curve": curve,
-        "chosen": choose_threshold(curve, result["teacher"]["accuracy"], cascade.accuracy_tolerance),
+        "tolerance": cascade.accuracy_tolerance, "relevance_band": list(cascade.relevance_band), "curve": curve, "chosen": chosen,
         "configured": None if cascade.confidence_threshold is None else at_threshold(curve, cascade.confidence_threshold),
     }
     path = Path(model.path)

@@ -25,7 +25,7 @@ def _evaluate(store, model_id, accuracy, n=200):
                "gs_accuracy": accuracy, "confusion": per_paper}
     bound = {"confidence": 0.95, "lower_bound": accuracy - 0.8 - 0.03}  # student − teacher, less a margin of evidence
     result = {"student": metrics, "teacher": {**metrics, "accuracy": 0.8}, "paired": {"n": n, "noninferiority": bound},
-              "cascade": {"chosen": {"threshold": 0.7, "offload": 0.6, "accuracy": 0.8}}}
+              "cascade": {"chosen": {"threshold": 0.7, "offload": 0.6, "accuracy": 0.8, "lower_bound": bound["lower_bound"]}}}
     with store.transaction() as conn:
         evaluation_repo.insert(conn, f"e-{model_id}", model_id, "t", "eval", result, "r")
     return latest_evaluation(store, model_id)

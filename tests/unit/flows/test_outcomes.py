@@ -1,0 +1,19 @@
+"""A run's outcome in one sentence, as the terminal, the run log and the nightly table show it."""
+
+from upscway.flows.outcomes import describe, headline
+
+TAG = {"chunks": 40, "tagged": 40, "offload_rate": 0.75, "production_model": "demo-l1-x", "teacher_requests": 10,
+       "teacher_requests_saved": 30, "estimated_cost_saved": 0.03, "confidence_threshold": 0.55, "drift": None}
+
+
+def test_ingest_says_what_was_new_and_what_was_fetched():
+    line = describe("ingest", {"new_urls": 3, "fetched": 5, "articles": 4, "chunks": 9, "duplicates": 0, "failures": 1})
+    assert line == "3 new URLs, 5 fetched: 4 articles and 9 chunks stored, 0 duplicates, 1 failure"
+
+
+def test_tag_names_the_threshold_and_warns_on_drift():
+    quiet = describe("tag", TAG)
+    assert "75% by the student (production model demo-l1-x)" in quiet and "threshold 0.55" in quiet and "WARNING" not in quiet
+    drifted = {**TAG, "drift": {"warning": "the student's scores drifted: deferral rate 0.90 tonight vs 0.20 on validation"}}
+    assert describe("tag", drifted).endswith("WARNING: the student's scores drifted: deferral rate 0.90 tonight vs 0.20 on validation")
+    assert headline("tag", drifted) == "40 tagged, 75% by the student, DRIFT" and headline("tag", TAG) == "40 tagged, 75% by the student"
