@@ -41,9 +41,14 @@ lock: | $(BIN)/pip-sync
 	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra dev --strip-extras --allow-unsafe \
 		--no-emit-index-url --no-emit-find-links --output-file $(LOCK) $(ARGS) pyproject.toml $(QUIET)
 
-# The nightly flow over the bundled news, then where its report is and what to try next.
+# Two nights over the bundled news (the second shows the cascade at work when the first
+# promoted a student), then where the report is and what to try next.
 demo: $(STAMP)
 	@$(BIN)/upscway --profile demo gold import deployments/demo/gold.csv
+	@echo "Night 1: ten of the bundled news pages (the rest stay pending in the frontier), tagging, distillation, the gate:"
+	@$(BIN)/upscway --profile demo run nightly --limit 10
+	@echo
+	@echo "Night 2: the pending pages, tagged by the cascade if night 1 promoted a student (too few new labels to retrain):"
 	@$(BIN)/upscway --profile demo run nightly
 	@echo
 	@echo "Evaluation report: $$(ls -t $(UPSCWAY_DATA_DIR)/reports/*/report.html 2>/dev/null | head -1)"
