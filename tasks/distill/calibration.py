@@ -1,6 +1,6 @@
 """Temperature scaling: one scalar T that divides a student's logits so that its confidence
-means what it says (Guo et al., 2017). Fitted after training on the validation split, against
-the teacher's labels there (the labels the student learnt from), by minimising the negative
+means what it says (Guo et al., 2017). Fitted after training on the validation split (against
+its gold labels when it has enough, else the teacher's) by minimising the negative
 log-likelihood over a log-spaced grid; the argmax, so accuracy, never changes."""
 
 from __future__ import annotations

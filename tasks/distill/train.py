@@ -85,6 +85,9 @@ def _student(config: TrainConfig, task):
 
 
 @torch.inference_mode()
+MIN_GOLD_TO_CALIBRATE = 20
+
+
 def _agreement(trainer: KDTrainer, dataset: ExampleDataset, calibrate: bool) -> dict[str, float]:
     """Agreement with the teacher (and gold, where known) on the validation split; with
     `calibrate` (an encoder student: its scorer applies the temperature), the temperature that
@@ -99,7 +102,14 @@ def _agreement(trainer: KDTrainer, dataset: ExampleDataset, calibrate: bool) -> 
     gold = [(p, e.gold) for p, e in zip(predicted, dataset.examples) if e.gold >= 0]
     result = {"validation_agreement_with_teacher": sum(p == t for p, t in zip(predicted, teacher)) / len(predicted)}
     if calibrate:
-        result.update(fit_temperature(logits.numpy(), teacher))
+        # Calibrated against gold where the validation split has enough of it (confidence should
+        # mean "right"), else against the teacher's labels (the labels the student learnt).
+        with_gold = [i for i, e in enumerate(dataset.examples) if e.gold >= 0]
+        rows, labels, against = (
+            (with_gold, [dataset.examples[i].gold for i in with_gold], "gold") if len(with_gold) >= MIN_GOLD_TO_CALIBRATE
+            else (list(range(len(teacher))), teacher, "teacher")
+        )
+        result.update(fit_temperature(logits[rows].numpy(), labels), calibrated_against=against)
         confidences = torch.softmax(logits / result["temperature"], -1).max(-1).values
         result["validation_confidences"] = [round(float(c), 4) for c in confidences]
     if gold:
