@@ -15,15 +15,30 @@ from upscway.storage.store import Store
 GOLD = DEPLOYMENTS_DIR / "demo" / "gold.csv"
 
 
-@pytest.fixture
-def cli(tmp_path):
+def _runner(home):
+    """`upscway ARGS` in a process of its own, on the data directory under `home`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("UPSCWAY_")}
-    env.update(UPSCWAY_DATA_DIR=str(tmp_path / "data"), PREFECT_API_URL=PREFECT_API_URL.value())
+    env.update(UPSCWAY_DATA_DIR=str(home / "data"), PREFECT_API_URL=PREFECT_API_URL.value())
 
     def run(*args):
         return subprocess.run([sys.executable, "-m", "upscway.flows.cli", *args], capture_output=True, text=True, env=env, timeout=300)
 
     return run
+
+
+@pytest.fixture
+def cli(tmp_path):
+    return _runner(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def annotated(tmp_path_factory):
+    """The demo news ingested and annotated by the CLI once, for the export tests of this module."""
+    home = tmp_path_factory.mktemp("annotated")
+    run = _runner(home)
+    assert run("run", "ingest").returncode == 0
+    assert run("run", "annotate").returncode == 0
+    return home, run
 
 
 def rows(tmp_path, query):
@@ -80,9 +95,8 @@ def test_bad_rows_are_reported_and_nothing_is_imported_unless_skipped(cli, tmp_p
     assert rows(tmp_path, "SELECT count(*) FROM gold_labels WHERE annotator = 'meera'") == [(1,)]
 
 
-def test_export_shows_the_named_teacher_with_the_article_and_a_partly_labelled_sheet_imports(cli, tmp_path):
-    assert cli("run", "ingest").returncode == 0
-    assert cli("run", "annotate").returncode == 0
+def test_export_shows_the_named_teacher_with_the_article_and_a_partly_labelled_sheet_imports(annotated, tmp_path):
+    home, cli = annotated
     out = tmp_path / "review.csv"
     result = cli("gold", "export", "--strategy", "uncertainty", "--n", "20", "--out", str(out))
     assert result.returncode == 0, result.stderr
@@ -109,15 +123,14 @@ def test_export_shows_the_named_teacher_with_the_article_and_a_partly_labelled_s
     imported = cli("gold", "import", str(out), "--annotator", "meera")
     assert imported.returncode == 0, imported.stderr
     assert "imported 5 labels" in imported.stdout and "15 rows left blank, 0 invalid" in imported.stdout
-    assert rows(tmp_path, "SELECT label FROM gold_current WHERE annotator = 'meera' ORDER BY label") == [
+    assert rows(home, "SELECT label FROM gold_current WHERE annotator = 'meera' ORDER BY label") == [
         ("GS1",), ("GS2",), ("GS3",), ("GS4",), ("NOT_RELEVANT",)]
 
 
-def test_label_studio_round_trip(cli, tmp_path):
+def test_label_studio_round_trip(annotated, tmp_path):
     """Tasks exported for Label Studio carry the teacher's answer as a prediction; Label
     Studio's JSON export of the reviewed project (shaped as it writes it) imports back."""
-    assert cli("run", "ingest").returncode == 0
-    assert cli("run", "annotate").returncode == 0
+    home, cli = annotated
     tasks_file = tmp_path / "tasks.json"
     assert cli("gold", "export", "--n", "3", "--out", str(tasks_file)).returncode == 0
     tasks = json.loads(tasks_file.read_text())
@@ -152,4 +165,4 @@ def test_label_studio_round_trip(cli, tmp_path):
     imported = cli("gold", "import", str(reviewed))
     assert imported.returncode == 0, imported.stderr
     assert "imported 2 labels" in imported.stdout and "1 rows left blank" in imported.stdout
-    assert rows(tmp_path, "SELECT count(*) FROM gold_current WHERE annotator = 'asha@example.org'") == [(2,)]
+    assert rows(home, "SELECT count(*) FROM gold_current WHERE annotator = 'asha@example.org'") == [(2,)]

@@ -3,6 +3,7 @@ deployments/prefect.yaml are listed with their schedules, and a run triggered th
 (what the UI's "Run" button does) is picked up by the serving process, completes, and its log
 in the server tells the story: each step's outcome and the training progress in sentences."""
 
+import re
 import subprocess
 import sys
 import time
@@ -14,13 +15,14 @@ from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 ROOT = Path(__file__).resolve().parents[2]
+TRAINING = re.compile(r"training tiny-minilm-l1-\S+: (\d+) steps of \d+ examples$")
 
 
 def test_served_deployments_run_when_triggered_through_the_api(prefect_server, tmp_path):
     server = prefect_server
     env = server.env(
         UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "data"), PREFECT_LOGGING_LEVEL="INFO",
-        # a one-layer student for two epochs: 12 steps, so one progress line at step 10
+        # a one-layer student for two epochs: a few dozen steps, a progress line every 10
         UPSCWAY_DISTILL__CHAINS_FILE=str(ROOT / "tests" / "support" / "chains.yaml"), UPSCWAY_DISTILL__CHAIN="tiny",
         UPSCWAY_DISTILL__EPOCHS="2", UPSCWAY_DISTILL__MAX_LENGTH="64",
     )
@@ -54,8 +56,9 @@ def test_served_deployments_run_when_triggered_through_the_api(prefect_server, t
     # The run's log in the UI: each step's outcome in a sentence, training progress included.
     assert any(m.startswith("ingest finished in ") and "articles and" in m for m in log), log
     assert any(m.startswith("tag finished in ") and "chunks tagged" in m for m in log), log
-    assert any(m.startswith("training tiny-minilm-l1-") and m.endswith(": 12 steps of 16 examples") for m in log), log
-    assert any(" step 10/12 (epoch " in m and "KD loss" in m and "CE loss" in m and "samples/s" in m for m in log), log
+    (steps,) = [int(m.group(1)) for m in map(TRAINING.match, log) if m]
+    assert steps >= 10, log
+    assert any(f" step 10/{steps} (epoch " in m and "KD loss" in m and "CE loss" in m and "samples/s" in m for m in log), log
     assert any(m.startswith("evaluate finished in ") and "gold chunks: accuracy" in m for m in log), log
     assert any(m.startswith("promote finished in ") and "gate verdict" in m for m in log), log
 
