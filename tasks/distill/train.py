@@ -84,10 +84,10 @@ def _student(config: TrainConfig, task):
     return model, tokenizer, prompt_renderer(task, tokenizer), {"label_token_ids": label_token_ids(task, tokenizer)}
 
 
-@torch.inference_mode()
 MIN_GOLD_TO_CALIBRATE = 20
 
 
+@torch.inference_mode()
 def _agreement(trainer: KDTrainer, dataset: ExampleDataset, calibrate: bool) -> dict[str, float]:
     """Agreement with the teacher (and gold, where known) on the validation split; with
     `calibrate` (an encoder student: its scorer applies the temperature), the temperature that
