@@ -10,6 +10,7 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.utilities.callables import parameter_schema
 
+from tests.integration.conftest import GOLD_ROWS
 from upscway.flows.context import open_store
 from upscway.flows.nightly import nightly
 from upscway.flows.parameters import DistillStep, IngestStep
@@ -35,7 +36,7 @@ def _demo_store(monkeypatch, data_dir):
         monkeypatch.setenv(name, value)
     store = open_store(load_settings())
     with store.transaction() as conn:
-        gold_repo.import_rows(conn, read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv"), "upsc_gs", "gold.csv", lambda t: len(t.split()))
+        gold_repo.import_rows(conn, read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv")[:GOLD_ROWS], "upsc_gs", "gold.csv", lambda t: len(t.split()))
     return store
 
 
