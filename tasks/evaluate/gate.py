@@ -65,8 +65,8 @@ def decide(result: dict, gate: GateSettings) -> Decision:
     chosen = (result.get("cascade") or {}).get("chosen") or {}
     at = f"_at_{chosen['threshold']:g}" if chosen else ""
     criteria = [
-        Criterion("relevance_accuracy", student.get("relevance_accuracy"), gate.min_relevance_accuracy, ">="),
-        Criterion("precision", student.get("precision"), gate.min_precision, ">="),
+        Criterion("relevance_accuracy", student.get("relevance_accuracy"), gate.min_relevance_accuracy, ">=", _interval(ci, "relevance_accuracy")),
+        Criterion("precision", student.get("precision"), gate.min_precision, ">=", _interval(ci, "precision")),
         Criterion("recall", student.get("recall"), gate.min_recall, ">=", _interval(ci, "recall")),
         Criterion("gs_accuracy", student.get("gs_accuracy"), gate.min_gs_accuracy, ">=", _interval(ci, "gs_accuracy")),
         Criterion(f"cascade{at}_vs_teacher_lower_bound_{gate.confidence:g}", chosen.get("lower_bound"), -gate.max_gap_to_teacher, ">="),

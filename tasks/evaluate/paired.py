@@ -48,6 +48,13 @@ def evaluate_pair(
         relevant = g[idx] != m.NOT_RELEVANT
         return float((s_pred[idx][relevant] == g[idx][relevant]).mean()) if relevant.any() else None
 
+    def relevance_accuracy(idx):
+        return float(((s_pred[idx] != m.NOT_RELEVANT) == (g[idx] != m.NOT_RELEVANT)).mean())
+
+    def precision(idx):
+        said_relevant = s_pred[idx] != m.NOT_RELEVANT
+        return float((g[idx][said_relevant] != m.NOT_RELEVANT).mean()) if said_relevant.any() else None
+
     n = len(g)
     paired = {
         "n": n,
@@ -56,6 +63,8 @@ def evaluate_pair(
         "mcnemar": m.mcnemar((t_pred == g).tolist(), (s_pred == g).tolist()),
         "ci95": {
             "accuracy": m.bootstrap_ci(acc(s_pred), n, resamples, seed),
+            "relevance_accuracy": m.bootstrap_ci(relevance_accuracy, n, resamples, seed),
+            "precision": m.bootstrap_ci(precision, n, resamples, seed),
             "recall": m.bootstrap_ci(recall, n, resamples, seed),
             "gs_accuracy": m.bootstrap_ci(gs, n, resamples, seed),
             "accuracy_gap": m.bootstrap_ci(lambda idx: acc(t_pred)(idx) - acc(s_pred)(idx), n, resamples, seed),

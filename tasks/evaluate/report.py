@@ -98,17 +98,23 @@ def _reliability(probs, gold, title, path: Path, bins: int = 10) -> None:
 
 
 def _per_paper(result: dict, names: Sequence[str], path: Path) -> None:
+    """Teacher, student and (when chosen) cascade accuracy per paper, with the gold count under
+    each paper and the legend above the bars, clear of them."""
     papers = list(range(1, len(names)))
-    t = [result["teacher"]["gs_accuracy_per_paper"].get(str(i)) or 0 for i in papers]
-    s = [result["student"]["gs_accuracy_per_paper"].get(str(i)) or 0 for i in papers]
+    series = {"teacher": result["teacher"]["gs_accuracy_per_paper"], "student": result["student"]["gs_accuracy_per_paper"]}
+    chosen = (result.get("cascade") or {}).get("chosen") or {}
+    if chosen.get("gs_accuracy_per_paper"):
+        series["cascade"] = chosen["gs_accuracy_per_paper"]
+    width = 0.8 / len(series)
     x = np.arange(len(papers))
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.bar(x - 0.2, t, 0.4, label="teacher")
-    ax.bar(x + 0.2, s, 0.4, label="student")
-    ax.set_xticks(x, [names[i] for i in papers])
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for k, (name, values) in enumerate(series.items()):
+        ax.bar(x + (k - (len(series) - 1) / 2) * width, [values.get(str(i)) or 0 for i in papers], width, label=name)
+    counts = [sum(result["student"]["confusion"][i]) for i in papers]
+    ax.set_xticks(x, [f"{names[i]}\n(n = {n})" for i, n in zip(papers, counts)])
     ax.set_ylim(0, 1)
-    ax.set_ylabel("accuracy on gold chunks of the paper")
-    ax.legend()
+    ax.set_ylabel("accuracy on the paper's gold chunks")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(series), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -151,7 +157,7 @@ def _cascade_plot(cascade: dict, teacher_accuracy: float, path: Path) -> None:
     ax.set_xlabel("offload (share decided by the student)")
     ax.set_ylabel("accuracy on gold (5 labels)")
     ax.set_xlim(-0.02, 1.02)
-    ax.legend(loc="lower left", fontsize="small")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
