@@ -15,9 +15,6 @@ import duckdb
 from upscway.records import Failure
 from upscway.storage.statements import sql
 
-STATES = ("pending", "retrying", "stored", "alias", "failed", "given_up")
-
-
 @dataclass(frozen=True)
 class Discovered:
     """A URL to fetch: its source, and for a saved page the file that holds it."""
@@ -83,9 +80,3 @@ def fail(conn: duckdb.DuckDBPyConnection, failures: Iterable[Failure], policy: R
             "transient": [f.transient for f in failures],
             "max_attempts": policy.max_attempts, "base_s": policy.base_s,
         })
-
-
-def counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """URLs per state, every state present."""
-    found = {state: n for state, n, _ in conn.execute(sql("frontier", "counts")).fetchall()}
-    return {state: found.get(state, 0) for state in STATES}

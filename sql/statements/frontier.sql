@@ -40,9 +40,5 @@ FROM (SELECT unnest($urls::VARCHAR[]) AS url, unnest($reasons::VARCHAR[]) AS rea
              unnest($transient::BOOLEAN[]) AS transient) AS f
 WHERE frontier.url = f.url;
 
--- name: counts
-SELECT state, count(*) AS urls, min(next_attempt_at) AS next_due
-FROM frontier GROUP BY state;
-
 -- name: known
 SELECT url FROM frontier WHERE url IN (SELECT unnest(?::VARCHAR[]));
