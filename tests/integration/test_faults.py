@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from prefect.settings import PREFECT_API_URL
 
 from tests.support.newsserver import NewsServer, Route
 from tests.support.site import rss
@@ -124,7 +125,8 @@ def test_ingest_killed_after_its_first_load_loses_nothing(server, tmp_path):
     assert _rows(store, "SELECT count(*) FROM articles") == [(10,)]
     assert _rows(store, "SELECT state, count(*) FROM frontier GROUP BY ALL ORDER BY ALL") == [("pending", 50), ("stored", 10)]
 
-    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    # The rerun talks to the session's API (its own temporary server was the killed run's concern).
+    rerun = subprocess.run(command, env={**env, "PREFECT_API_URL": PREFECT_API_URL.value()}, capture_output=True, text=True, timeout=600)
 
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert _rows(store, "SELECT count(*), count(DISTINCT canonical_url), count(DISTINCT content_hash) FROM articles") == [(ITEMS,) * 3]

@@ -14,6 +14,8 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlo
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from tests.integration.conftest import GOLD_ROWS
+
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING = re.compile(r"training tiny-minilm-l1-\S+: (\d+) steps of \d+ examples$")
 
@@ -26,7 +28,9 @@ def test_served_deployments_run_when_triggered_through_the_api(prefect_server, t
         UPSCWAY_DISTILL__CHAINS_FILE=str(ROOT / "tests" / "support" / "chains.yaml"), UPSCWAY_DISTILL__CHAIN="tiny",
         UPSCWAY_DISTILL__EPOCHS="2", UPSCWAY_DISTILL__MAX_LENGTH="64",
     )
-    gold = subprocess.run([sys.executable, "-m", "upscway.flows.cli", "gold", "import", str(ROOT / "deployments" / "demo" / "gold.csv")],
+    bundled = (ROOT / "deployments" / "demo" / "gold.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (tmp_path / "gold.csv").write_text("".join(bundled[: 1 + GOLD_ROWS]), encoding="utf-8")  # header and the original 200
+    gold = subprocess.run([sys.executable, "-m", "upscway.flows.cli", "gold", "import", str(tmp_path / "gold.csv")],
                           env=env, capture_output=True, text=True)
     assert gold.returncode == 0, gold.stderr
     log = open(tmp_path / "serve.log", "wb")
