@@ -75,13 +75,16 @@ class Store:
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 1.0)
 
+    def _not_a_folder(self) -> StoreError:
+        return StoreError(f"the data directory {self.path.parent} is a file, not a folder: point --data-dir at a folder")
+
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short write transaction: committed when the block ends, rolled back on error."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
-            raise StoreError(f"the data directory {self.path.parent} is a file, not a folder: point --data-dir at a folder") from None
+            raise self._not_a_folder() from None
         with _process_lock(self.path):
             conn = self._open(read_only=False)
             try:
@@ -103,7 +106,7 @@ class Store:
         read-only and a read-write connection to one file in the same process.
         """
         if self.path.parent.exists() and not self.path.parent.is_dir():
-            raise StoreError(f"the data directory {self.path.parent} is a file, not a folder: point --data-dir at a folder")
+            raise self._not_a_folder()
         if not self.path.exists():
             raise FileNotFoundError(f"no database at {self.path}: run a flow (e.g. `upscway run ingest`) first")
         with _process_lock(self.path):
