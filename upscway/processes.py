@@ -6,7 +6,10 @@ the system reuses pids, so a live process with the run's pid but another start t
 
 from __future__ import annotations
 
+import os
 import socket
+import threading
+import time
 from dataclasses import dataclass
 
 import psutil
@@ -32,3 +35,20 @@ class ProcessId:
             return abs(psutil.Process(self.pid).create_time() - self.started_at) > 1.0
         except psutil.NoSuchProcess:
             return True
+
+
+def exit_with_parent(poll_s: float = 1.0) -> None:
+    """Make this (worker) process exit once its parent is gone, however the parent went.
+
+    A process-pool initializer: a worker blocked in a long fetch would otherwise outlive a
+    SIGKILLed flow, re-parented to PID 1. A thread polls the parent pid rather than using
+    Linux's parent-death signal, which fires when the *thread* that started the worker ends
+    (a pool starts workers from whichever task thread submits first)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

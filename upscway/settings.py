@@ -28,6 +28,11 @@ from upscway.resources import PROFILES_DIR
 DEFAULT_PROFILE = "demo"
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -50,11 +55,16 @@ class IngestSettings(Section):
         description="CIDRs that may be fetched although loopback or private (e.g. 127.0.0.1/32 for a local server).",
     )
     batch_size: int = Field(50, gt=0, description="Pages per Prefect task.")
-    workers: int = Field(2, gt=0, description="Batches processed at once (extraction in each is CPU-bound).")
     fetch_concurrency: int = Field(4, gt=0, description="Pages fetched at once within one batch.")
     batches_per_load: int = Field(4, gt=0, description="Staged batches loaded per write transaction.")
     processes: int = Field(
-        0, ge=0, description="Worker processes that scrape batches (fetch, extract, chunk); 0 = the flow's threads."
+        default_factory=lambda: usable_cores() if usable_cores() > 1 else 0, ge=0,
+        description="Worker processes that scrape batches (fetch, extract, chunk); 0 = the flow's threads. "
+        "Default: one per usable core when there are several (extraction is CPU-bound; threads share one core).",
+    )
+    workers: int = Field(
+        default_factory=lambda data: max(2, 2 * data["processes"]), gt=0,
+        description="Batches in flight at once. Default: two per worker process (one fetching while another extracts), at least 2.",
     )
     min_text_chars: int = Field(200, ge=0, description="Extracted text shorter than this is 'no extractable text'.")
     max_attempts: int = Field(5, gt=0, description="Attempts at a URL that fails transiently (5xx, 408, 429, timeouts) before it is given up.")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
+from upscway.processes import exit_with_parent
 from upscway.records import Failure
 from upscway.settings import ChunkSettings, IngestSettings
 from upscway.storage import articles as article_repo
@@ -31,12 +32,14 @@ from upscway.tasks.scrape.pages import PageRequest, scrape_batch
 def worker_pool(processes: int) -> ProcessPoolExecutor | None:
     """The process pool that scrapes batches (`ingest.processes`), or None to scrape in the
     task's thread. Workers are spawned, not forked: the flow process runs threads (Prefect's,
-    httpx's) whose locks a fork would copy in whatever state they were."""
+    httpx's) whose locks a fork would copy in whatever state they were. Each worker exits when
+    the flow's process is gone, even mid-fetch."""
     if processes == 0:
         return None
     return resources.current().shared(
         "worker-pool", str(processes),
-        lambda: ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")), ProcessPoolExecutor.shutdown,
+        lambda: ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent),
+        ProcessPoolExecutor.shutdown,
     )
 
 
