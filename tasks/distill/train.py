@@ -169,6 +169,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = LOGGER.info, advance
         "train_loss": result.training_loss,
         "first_kd": history[0]["kd"] if history else None, "last_kd": history[-1]["kd"] if history else None,
         "first_ce": history[0]["ce"] if history else None, "last_ce": history[-1]["ce"] if history else None,
+        "loss_curve": trainer.loss_curve,
         "parameters": sum(p.numel() for p in model.parameters()),
         **_agreement(trainer, validation, calibrate=config.kind == "encoder"),
     }

@@ -73,6 +73,7 @@ class KDTrainer(Trainer):
         self.alpha = alpha
         self.loss_calls = 0
         self.loss_history: list[dict[str, float]] = []
+        self.loss_curve: list[dict[str, float]] = []  # the mean terms of each log window, by step
         self._since_log: list[dict[str, float]] = []
         self.remove_callback(PrinterCallback)  # raw dicts on stdout; TrainingReport says it in words
 
@@ -98,6 +99,7 @@ class KDTrainer(Trainer):
         if self._since_log and "loss" in logs:
             for key in ("kd", "ce"):
                 logs[f"{key}_loss"] = sum(t[key] for t in self._since_log) / len(self._since_log)
+            self.loss_curve.append({"step": self.state.global_step, "kd": round(logs["kd_loss"], 4), "ce": round(logs["ce_loss"], 4)})
             self._since_log = []
         super().log(logs, start_time)
 

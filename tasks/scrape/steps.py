@@ -33,8 +33,10 @@ def worker_pool(processes: int) -> ProcessPoolExecutor | None:
     """The process pool that scrapes batches (`ingest.processes`), or None to scrape in the
     task's thread. Workers are spawned, not forked: the flow process runs threads (Prefect's,
     httpx's) whose locks a fork would copy in whatever state they were. Each worker exits when
-    the flow's process is gone, even mid-fetch."""
-    if processes == 0:
+    the flow's process is gone, even mid-fetch. A task already running in a daemonic worker
+    process (the Dask runner's) scrapes in its own thread: such a process may not start
+    children, and the runner's workers are the parallelism then."""
+    if processes == 0 or multiprocessing.current_process().daemon:
         return None
     return resources.current().shared(
         "worker-pool", str(processes),
