@@ -63,7 +63,7 @@ class IngestSettings(Section):
         "Default: one per usable core when there are several (extraction is CPU-bound; threads share one core).",
     )
     workers: int = Field(
-        default_factory=lambda data: max(2, 2 * data["processes"]), gt=0,
+        default_factory=lambda data: max(2, 2 * data.get("processes", 0)), gt=0,
         description="Batches in flight at once. Default: two per worker process (one fetching while another extracts), at least 2.",
     )
     min_text_chars: int = Field(200, ge=0, description="Extracted text shorter than this is 'no extractable text'.")

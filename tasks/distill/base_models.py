@@ -34,6 +34,18 @@ def _gguf_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / _GGUF_FILE
 
 
+def plain_copy(loaded):
+    """The same model, with the same (already dequantised) weights, built from its config
+    without `quantization_config`: the GGUF-loaded one cannot be saved, and a folder saved with
+    that config still says "quantized with gguf" and would not load without the GGUF file."""
+    from transformers import AutoModelForCausalLM
+
+    settings = {k: v for k, v in loaded.config.to_dict().items() if k != "quantization_config"}
+    model = AutoModelForCausalLM.from_config(type(loaded.config).from_dict(settings))
+    model.load_state_dict(loaded.state_dict())
+    return model
+
+
 def convert_smollm2(data_dir: Path | str) -> Path:
     """The converted folder, converting on the first call only."""
     out = smollm2_folder(data_dir)
@@ -43,12 +55,7 @@ def convert_smollm2(data_dir: Path | str) -> Path:
 
     gguf = _gguf_path()
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    # The loaded config still says "quantized with gguf": a folder saved with it would not load
-    # without the GGUF file.
-    settings = {k: v for k, v in loaded.config.to_dict().items() if k != "quantization_config"}
-    model = AutoModelForCausalLM.from_config(type(loaded.config).from_dict(settings))
-    model.load_state_dict(loaded.state_dict())
+    model = plain_copy(AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name))
     partial = out.with_name(out.name + ".partial")
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import sys
 import time
@@ -87,6 +88,12 @@ def _student(config: TrainConfig, task):
 MIN_GOLD_TO_CALIBRATE = 20
 
 
+def _log_every(examples: int, config: TrainConfig) -> int:
+    """Every 10 steps, or more often in a short run, so that its loss curve has ten points."""
+    steps = math.ceil(examples / config.batch_size) * config.epochs
+    return max(1, min(10, int(steps // 10)))
+
+
 @torch.inference_mode()
 def _agreement(trainer: KDTrainer, dataset: ExampleDataset, calibrate: bool) -> dict[str, float]:
     """Agreement with the teacher (and gold, where known) on the validation split; with
@@ -146,7 +153,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = LOGGER.info, advance
     args = TrainingArguments(
         output_dir=str(checkpoints), per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
         num_train_epochs=config.epochs, learning_rate=config.learning_rate, save_strategy="steps", save_steps=config.save_steps,
-        save_total_limit=2, logging_steps=10, report_to=[], remove_unused_columns=False, seed=config.seed,
+        save_total_limit=2, logging_steps=_log_every(len(train_data), config), report_to=[], remove_unused_columns=False, seed=config.seed,
         bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(), use_cpu=not torch.cuda.is_available(),
         disable_tqdm=True,
     )

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from upscway.errors import InputError
@@ -10,6 +12,9 @@ def test_shipped_chains():
     production = load_chain("production")
     assert [s.student for s in production] == ["Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-1.5B-Instruct"]
     assert production[0].teacher.annotations.startswith("openai:") and production[1].teacher.stage == "7b"
+    causal = load_chain("demo-causal")
+    assert [s.kind for s in causal] == ["causal-lm", "encoder"] and causal[1].teacher.stage == causal[0].name
+    assert causal[0].base_model(Path("/srv/upscway")) == "/srv/upscway/base-models/SmolLM2-135M-Instruct"
 
 
 def test_bad_chains_are_input_errors(tmp_path):
