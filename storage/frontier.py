@@ -15,6 +15,7 @@ import duckdb
 from upscway.records import Failure
 from upscway.storage.statements import sql
 
+
 @dataclass(frozen=True)
 class Discovered:
     """A URL to fetch: its source, and for a saved page the file that holds it."""

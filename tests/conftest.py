@@ -1,4 +1,4 @@
-"""Test-wide environment: offline, no analytics, Prefect state in a temporary home."""
+"""Test-wide environment: offline, no analytics, Prefect state in a temporary home, ingest in threads."""
 
 import os
 import tempfile
@@ -10,6 +10,9 @@ os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="upscway-prefect-"
 os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
 for name in [n for n in os.environ if n.startswith("UPSCWAY_")]:
     del os.environ[name]
+# Scrape in the flow's threads: a pool of spawned workers costs seconds of imports per run, on
+# every run of every test. The worker-process path has its own tests, which ask for it.
+os.environ["UPSCWAY_INGEST__PROCESSES"] = "0"
 
 import pytest  # noqa: E402
 

@@ -100,6 +100,7 @@ def test_ingest_killed_after_its_first_load_loses_nothing(server, tmp_path):
     data = tmp_path / "data"
     env = {**os.environ, "UPSCWAY_PROFILE": "demo", "UPSCWAY_DATA_DIR": str(data), "UPSCWAY_INGEST__FETCHER": "http",
            "UPSCWAY_INGEST__BATCH_SIZE": "5", "UPSCWAY_INGEST__BATCHES_PER_LOAD": "2", "UPSCWAY_INGEST__WORKERS": "1",
+           "UPSCWAY_INGEST__PROCESSES": "2",  # the worker processes must die with the run too
            "UPSCWAY_INGEST__TIMEOUT_S": "600"}
     env.pop("PREFECT_API_URL", None)  # the CLI starts its own temporary server, as for a user
     command = [sys.executable, "-m", "upscway.flows.cli", "run", "ingest", "--feeds", str(feeds)]

@@ -1,7 +1,8 @@
 import pytest
 
+from upscway import settings as settings_module
 from upscway.errors import InputError
-from upscway.settings import load_settings
+from upscway.settings import IngestSettings, load_settings
 
 
 def test_demo_is_the_default_profile():
@@ -49,3 +50,11 @@ def test_invalid_value_names_the_field(monkeypatch):
     monkeypatch.setenv("UPSCWAY_INGEST__ALLOW_PRIVATE_NETWORKS", '["not-a-network"]')
     with pytest.raises(InputError, match="allow_private_networks"):
         load_settings()
+
+
+@pytest.mark.parametrize("cores, processes, workers", [(1, 0, 2), (2, 2, 4), (8, 8, 16)])
+def test_ingest_scrapes_in_one_worker_process_per_core_when_there_are_several(monkeypatch, cores, processes, workers):
+    monkeypatch.setattr(settings_module, "usable_cores", lambda: cores)
+    ingest = IngestSettings()
+    assert (ingest.processes, ingest.workers) == (processes, workers)
+    assert IngestSettings(processes=0).workers == 2 and IngestSettings(workers=3).workers == 3
