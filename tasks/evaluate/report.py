@@ -11,14 +11,22 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from markdown_it import MarkdownIt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from markdown_it import MarkdownIt  # noqa: E402
+from upscway.tasks.evaluate.gate import Decision
 
-from upscway.tasks.evaluate.gate import Decision  # noqa: E402
+
+def _pyplot():
+    """pyplot on the Agg backend, imported when a plot is drawn: every CLI command imports this
+    module (through the flows), and matplotlib costs a third of a second to import."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
 
 KEY_METRICS = [
     ("accuracy", "Accuracy (5 labels)"),
@@ -57,6 +65,7 @@ def key_findings(result: dict) -> list[dict]:
 
 
 def _heatmap(matrix, labels, title, path: Path) -> None:
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.2))
     im = ax.imshow(np.asarray(matrix), cmap="Blues")
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
@@ -83,6 +92,7 @@ def _reliability(probs, gold, title, path: Path, bins: int = 10) -> None:
         if mask.any():
             centers.append(confidence[mask].mean())
             accuracy.append(correct[mask].mean())
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 4.2))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
     ax.plot(centers, accuracy, marker="o", label="observed")
@@ -107,6 +117,7 @@ def _per_paper(result: dict, names: Sequence[str], path: Path) -> None:
         series["cascade"] = chosen["gs_accuracy_per_paper"]
     width = 0.8 / len(series)
     x = np.arange(len(papers))
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for k, (name, values) in enumerate(series.items()):
         ax.bar(x + (k - (len(series) - 1) / 2) * width, [values.get(str(i)) or 0 for i in papers], width, label=name)
@@ -147,6 +158,7 @@ def verdict_sentence(decision: Decision | None, result: dict, model_id: str) -> 
 
 def _cascade_plot(cascade: dict, teacher_accuracy: float, path: Path) -> None:
     curve = [p for p in cascade["curve"] if p["accuracy"] is not None]
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     ax.plot([p["offload"] for p in curve], [p["accuracy"] for p in curve], marker=".", label="cascade")
     ax.axhline(teacher_accuracy, color="grey", linestyle="--", label="teacher alone")

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
@@ -62,6 +64,12 @@ def annotated_store(tmp_path, monkeypatch):
         gold_repo.import_rows(conn, read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv")[:GOLD_ROWS], "upsc_gs", "gold.csv", lambda t: len(t.split()))
     annotate(return_state=True).result()
     return store
+
+
+def child_env() -> dict[str, str]:
+    """The environment for a CLI subprocess that picks its own profile and data directory:
+    this one without its UPSCWAY_ settings, but with the session's ingest in threads."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("UPSCWAY_") or k == "UPSCWAY_INGEST__PROCESSES"}
 
 
 def rows(store: Store, query: str):

@@ -2,7 +2,6 @@
 loopback server, idempotence, failures, no key anywhere, and a SIGKILLed run resumed."""
 
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import time
 import pytest
 from prefect.settings import PREFECT_API_URL
 
+from tests.integration.conftest import child_env
 from tests.support.openai_server import OpenAIServer, hashed_label
 from upscway.flows.annotate import annotate
 from upscway.flows.context import COMPLETED_WITH_FAILURES
@@ -100,7 +100,7 @@ def test_openai_teacher_stores_labels_from_logprobs_records_failures_and_leaks_n
 
 def test_a_killed_run_resumes_without_asking_again_what_was_stored(demo_store, tmp_path):
     with OpenAIServer(latency_s=0.15) as server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("UPSCWAY_")}
+        env = child_env()
         env.update(
             PREFECT_API_URL=PREFECT_API_URL.value(), UPSCWAY_DATA_DIR=str(tmp_path / "data"), UPSCWAY_TEACHER_API_KEY=KEY,
             UPSCWAY_TEACHER__BACKEND="openai", UPSCWAY_TEACHER__BASE_URL=server.base_url, UPSCWAY_TEACHER__BATCH_SIZE="4",

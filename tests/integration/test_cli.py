@@ -3,17 +3,18 @@
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 from prefect.settings import PREFECT_API_URL
 
+from tests.integration.conftest import child_env
+
 
 @pytest.fixture
 def upscway(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UPSCWAY_")}
+    env = child_env()
     env.update(PREFECT_API_URL=PREFECT_API_URL.value(), UPSCWAY_DATA_DIR=str(tmp_path / "data"))
 
     def run(*args, extra_env=None):

@@ -2,13 +2,13 @@
 
 import csv
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 from prefect.settings import PREFECT_API_URL
 
+from tests.integration.conftest import child_env
 from upscway.resources import DEPLOYMENTS_DIR
 from upscway.storage.store import Store
 
@@ -17,7 +17,7 @@ GOLD = DEPLOYMENTS_DIR / "demo" / "gold.csv"
 
 def _runner(home):
     """`upscway ARGS` in a process of its own, on the data directory under `home`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UPSCWAY_")}
+    env = child_env()
     env.update(UPSCWAY_DATA_DIR=str(home / "data"), PREFECT_API_URL=PREFECT_API_URL.value())
 
     def run(*args):

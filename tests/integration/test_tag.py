@@ -1,7 +1,6 @@
 """The tag flow: the production student decides what it is sure of, the teacher the rest; a
 tag run SIGKILLed mid-way and run again."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -9,7 +8,7 @@ import time
 
 from prefect.settings import PREFECT_API_URL
 
-from tests.integration.conftest import rows
+from tests.integration.conftest import child_env, rows
 from tests.support.openai_server import OpenAIServer
 from upscway.flows.distill import distill
 from upscway.flows.ingest import ingest
@@ -51,7 +50,7 @@ def test_a_killed_tag_run_resumes_and_tags_every_chunk_once(tmp_path, monkeypatc
     ingest(return_state=True).result()
     store = Store(tmp_path / "data" / "upscway.duckdb")
     with OpenAIServer(latency_s=0.15) as server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("UPSCWAY_")}
+        env = child_env()
         env.update(
             PREFECT_API_URL=PREFECT_API_URL.value(), UPSCWAY_DATA_DIR=str(tmp_path / "data"), UPSCWAY_TEACHER_API_KEY="sk-tag",
             UPSCWAY_TEACHER__BACKEND="openai", UPSCWAY_TEACHER__BASE_URL=server.base_url, UPSCWAY_TEACHER__BATCH_SIZE="4",
