@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+import duckdb
 import psutil
 import pytest
 from prefect.settings import PREFECT_API_URL
@@ -78,6 +79,16 @@ def test_a_transient_failure_is_retried_on_the_next_run_and_given_up_after_max_a
     assert [len(server.hits(p)) for p in ("/once", "/always", "/gone")] == [2, 2, 1]
 
 
+def _stored_articles(store: Store) -> int:
+    """Articles stored so far; 0 while the run has not yet created the store or its tables."""
+    if not store.path.exists():
+        return 0
+    try:
+        return _rows(store, "SELECT count(*) FROM articles")[0][0]
+    except duckdb.CatalogException:
+        return 0
+
+
 def _wait_for(check, what: str, process: subprocess.Popen, log: Path, timeout_s: float = 240):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -109,7 +120,7 @@ def test_ingest_killed_after_its_first_load_loses_nothing(server, tmp_path):
     with open(log, "wb") as out:
         victim = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_for(lambda: store.path.exists() and _rows(store, "SELECT count(*) FROM articles")[0][0] >= 10,
+        _wait_for(lambda: _stored_articles(store) >= 10,
                   "the first load", victim, log)
         _wait_for(lambda: any(b.is_dir() and not b.name.endswith(".partial") for b in (data / "staging").glob("*/batch-*")),
                   "a staged batch", victim, log)
