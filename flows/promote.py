@@ -10,7 +10,7 @@ from prefect.states import State
 from upscway.errors import InputError
 from upscway.flows.context import run_context
 from upscway.flows.evaluate import evaluate
-from upscway.tasks.evaluate.steps import apply_gate, latest_evaluation
+from upscway.tasks.promotion import apply_gate, latest_evaluation
 from upscway.tasks.registry import model as registered
 
 

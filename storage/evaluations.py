@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import duckdb
 
+from upscway.results import Decision, PairedResult
 from upscway.storage.statements import sql
 
 
@@ -25,15 +25,7 @@ class Evaluation:
     """A stored evaluation: both models' metrics, the paired comparison and the cascade."""
 
     id: str
-    student: dict[str, Any]
-    teacher: dict[str, Any]
-    paired: dict[str, Any]
-    cascade: dict[str, Any] | None = None
-
-    @property
-    def result(self) -> dict[str, Any]:
-        """The shape the evaluation produces, which the gate and the report read."""
-        return {"student": self.student, "teacher": self.teacher, "paired": self.paired, "cascade": self.cascade}
+    result: PairedResult
 
 
 def gold_chunks(conn: duckdb.DuckDBPyConnection, task: str) -> list[GoldChunk]:
@@ -41,25 +33,30 @@ def gold_chunks(conn: duckdb.DuckDBPyConnection, task: str) -> list[GoldChunk]:
     return [GoldChunk(*row) for row in conn.execute(sql("evaluations", "gold_chunks"), [task]).fetchall()]
 
 
-def insert(conn: duckdb.DuckDBPyConnection, evaluation_id: str, model_id: str, teacher: str, split: str, result: dict, run_id: str) -> None:
+def insert(conn: duckdb.DuckDBPyConnection, evaluation_id: str, model_id: str, teacher: str, split: str, result: PairedResult, run_id: str) -> None:
+    row = result.model_dump(mode="json")
     conn.execute(sql("evaluations", "insert"), [
-        evaluation_id, model_id, teacher, split, result["paired"]["n"], json.dumps(result["student"]),
-        json.dumps(result["teacher"]), json.dumps(result["paired"]), json.dumps(result.get("cascade")), run_id,
+        evaluation_id, model_id, teacher, split, result.paired.n, *(json.dumps(row[part]) for part in ("student", "teacher", "paired", "cascade")),
+        run_id,
     ])
 
 
 def latest_for_model(conn: duckdb.DuckDBPyConnection, model_id: str) -> Evaluation | None:
+    """The model's newest evaluation, read into the current records whatever version stored it."""
     row = conn.execute(sql("evaluations", "latest_for_model"), [model_id]).fetchone()
     if row is None:
         return None
     evaluation_id, n, student, teacher, paired, cascade = row
-    return Evaluation(evaluation_id, json.loads(student), json.loads(teacher), {**json.loads(paired), "n": n}, json.loads(cascade or "null"))
+    return Evaluation(evaluation_id, PairedResult.model_validate({
+        "student": json.loads(student), "teacher": json.loads(teacher), "paired": {**json.loads(paired), "n": n},
+        "cascade": json.loads(cascade or "null"),
+    }))
 
 
-def record_decision(conn: duckdb.DuckDBPyConnection, model_id: str, evaluation_id: str, decision, forced: bool, reason: str | None) -> None:
+def record_decision(conn: duckdb.DuckDBPyConnection, model_id: str, evaluation_id: str, decision: Decision, forced: bool, reason: str | None) -> None:
     criteria = [
         {"name": c.name, "value": c.value, "interval": c.interval, "threshold": c.threshold, "comparison": c.comparison, "passed": c.passed}
         for c in decision.criteria
     ]
     conn.execute(sql("evaluations", "record_decision"),
-                 [model_id, evaluation_id, decision.verdict, json.dumps(criteria), json.dumps(list(decision.reasons)), forced, reason])
+                 [model_id, evaluation_id, decision.verdict.value, json.dumps(criteria), json.dumps(list(decision.reasons)), forced, reason])

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 
 from upscway.processes import ProcessId
-from upscway.records import Failure
+from upscway.records import Failure, RunStatus
 from upscway.storage.statements import sql
 
 
@@ -39,8 +39,8 @@ def mark_crashed(conn: duckdb.DuckDBPyConnection, run_id: str, reason: str) -> N
     conn.execute(sql("runs", "mark_crashed"), {"run_id": run_id, "reason": reason})
 
 
-def finish_run(conn: duckdb.DuckDBPyConnection, run_id: str, status: str, summary: dict[str, Any]) -> None:
-    conn.execute(sql("runs", "finish_run"), [status, json.dumps(summary, default=str), run_id])
+def finish_run(conn: duckdb.DuckDBPyConnection, run_id: str, status: RunStatus, summary: dict[str, Any]) -> None:
+    conn.execute(sql("runs", "finish_run"), [RunStatus(status).value, json.dumps(summary, default=str), run_id])
 
 
 def record_failures(conn: duckdb.DuckDBPyConnection, run_id: str, failures: Iterable[Failure]) -> int:

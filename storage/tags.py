@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import duckdb
 
+from upscway.records import Tag
 from upscway.storage.statements import sql
 
 
@@ -22,15 +22,13 @@ def untagged(conn: duckdb.DuckDBPyConnection, task: str, since: str | None = Non
     return [ChunkRef(*row) for row in rows]
 
 
-def insert(conn: duckdb.DuckDBPyConnection, task: str, tags: Sequence[Any], run_id: str) -> None:
-    """Store final tags (records with chunk_id, text_hash, label, probs, confidence,
-    decided_by and annotator)."""
+def insert(conn: duckdb.DuckDBPyConnection, task: str, tags: Sequence[Tag], run_id: str) -> None:
+    """Store final tags."""
     if tags:
         conn.execute(sql("tags", "insert"), {
-            "task": task, "run_id": run_id,
-            **{key: [getattr(t, field) for t in tags] for key, field in (
-                ("chunk_ids", "chunk_id"), ("hashes", "text_hash"), ("labels", "label"), ("probs", "probs"),
-                ("confidences", "confidence"), ("decided_by", "decided_by"), ("annotators", "annotator"))},
+            "task": task, "run_id": run_id, "chunk_ids": [t.chunk_id for t in tags], "hashes": [t.text_hash for t in tags],
+            "labels": [t.label for t in tags], "probs": [t.probs for t in tags], "confidences": [t.confidence for t in tags],
+            "decided_by": [t.decided_by.value for t in tags], "annotators": [t.annotator for t in tags],
         })
 
 

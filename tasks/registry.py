@@ -3,12 +3,12 @@ student's adapter merged into full weights, what vLLM serves)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from upscway.errors import InputError
 from upscway.storage import models as repo
 from upscway.storage.store import Store
+from upscway.tasks.distill.kinds import student_kind
 
 
 def list_models(store: Store) -> tuple[list[str], list[tuple]]:
@@ -35,9 +35,4 @@ def export_model(store: Store, model_id: str, out: Path) -> None:
     found = model(store, model_id)
     if found.status != "candidate":
         raise InputError(f"model {model_id} is {found.status}, not a trained candidate")
-    if found.kind == "causal-lm":
-        from upscway.tasks.distill.causal_lm import merge_adapter
-
-        merge_adapter(found.base_model, found.path, out)
-    else:
-        shutil.copytree(found.path, out, ignore=shutil.ignore_patterns("checkpoints", "data", "merged"), dirs_exist_ok=True)
+    student_kind(found.kind).export(found, out)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -94,10 +95,13 @@ class ChunkSettings(Section):
         return value
 
 
+class TaskSettings(Section):
+    file: Path = Field(Path("deployments/tasks/upsc_gs.yaml"), description="The labelling task: labels, descriptions, prompt.")
+
+
 class TeacherSettings(Section):
     backend: Literal["openai", "transformers", "embedding", "encoder"] = "embedding"
     annotator: str | None = Field(None, description="Name stored with the answers; default: derived from backend and model.")
-    task_file: Path = Path("deployments/tasks/upsc_gs.yaml")
     base_url: str | None = None
     model: str = Field("Qwen/Qwen2.5-72B-Instruct", description="The model name the openai server serves.")
     local_model: Path | None = Field(None, description="Model folder: a causal LM (transformers) or a trained encoder student (encoder).")
@@ -126,22 +130,33 @@ class LoraSettings(Section):
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
-class DistillSettings(Section):
+class TrainingSettings(Section):
+    """The knobs the KD trainer reads (one object, saved in each model's train_config.json)."""
+
     temperature: float = Field(2.0, gt=0)
     alpha: float = Field(0.5, ge=0, le=1)
-    eval_fraction: float = Field(0.5, ge=0, lt=1, description="Share of articles whose gold chunks form the evaluation split.")
-    validation_fraction: float = Field(0.1, ge=0, lt=1)
     learning_rate: float = Field(2e-4, gt=0)
     epochs: float = Field(3.0, gt=0)
     batch_size: int = Field(16, gt=0)
     max_length: int = Field(512, gt=8)
     save_steps: int = Field(50, gt=0, description="Checkpoint every N optimiser steps; a restarted run resumes from the last.")
+    lora: LoraSettings = LoraSettings()
+
+
+class DistillSettings(TrainingSettings):
+    """The training knobs (flat in `[distill]`) and what the distill flow itself decides."""
+
+    eval_fraction: float = Field(0.5, ge=0, lt=1, description="Share of articles whose gold chunks form the evaluation split.")
+    validation_fraction: float = Field(0.1, ge=0, lt=1)
     chain: str = Field("demo", description="Default chain in `chains_file`.")
     min_new_teacher_labels: int = Field(
         500, ge=0, description="The nightly flow retrains when this many teacher labels arrived since the chain last trained."
     )
     chains_file: Path = Path("deployments/chains.yaml")
-    lora: LoraSettings = LoraSettings()
+
+    def training(self) -> TrainingSettings:
+        """Just the trainer's knobs."""
+        return TrainingSettings.model_validate(self.model_dump(include=set(TrainingSettings.model_fields)))
 
 
 class GateSettings(Section):
@@ -209,6 +224,7 @@ class Settings(BaseSettings):
     profile: str = DEFAULT_PROFILE
     data_dir: Path = Path("data")
     storage: StorageSettings = StorageSettings()
+    task: TaskSettings = TaskSettings()
     ingest: IngestSettings = IngestSettings()
     chunk: ChunkSettings = ChunkSettings()
     teacher: TeacherSettings = TeacherSettings()
@@ -229,6 +245,23 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         profile = init_settings.init_kwargs.get("profile") or os.environ.get("UPSCWAY_PROFILE") or DEFAULT_PROFILE
         return (init_settings, env_settings, _ProfileSource(settings_cls, profile))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deprecated_task_file(cls, data: Any) -> Any:
+        """`teacher.task_file` (before `[task] file`) is still read, with a warning."""
+        teacher = data.get("teacher") if isinstance(data, dict) else None
+        if isinstance(teacher, dict) and "task_file" in teacher:
+            teacher = dict(teacher)
+            old = teacher.pop("task_file")
+            warnings.warn(
+                "the setting teacher.task_file (UPSCWAY_TEACHER__TASK_FILE) is deprecated: "
+                "use [task] file (UPSCWAY_TASK__FILE)", FutureWarning, stacklevel=2,
+            )
+            task = dict(data.get("task") or {})
+            task.setdefault("file", old)
+            data = {**data, "teacher": teacher, "task": task}
+        return data
 
     @property
     def database_path(self) -> Path:

@@ -20,10 +20,10 @@ from upscway.settings import TeacherSettings
 from upscway.storage import annotations as repo
 from upscway.storage.runs import record_failures
 from upscway.storage.store import Store
-from upscway.tasks import resources
+from upscway.tasks import run_resources
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 from upscway.tasks.annotate.teacher import Teacher, TeacherFailure
-from upscway.tasks.annotate.teachers import make_teacher
+from upscway.tasks.annotate.teachers import annotator_of, make_teacher
 from upscway.tasks.limits import teacher_slots, writer_slot
 
 
@@ -46,7 +46,7 @@ def resolve_api_key(settings: TeacherSettings) -> str | None:
 def shared_teacher(task_def: TaskDefinition, settings: TeacherSettings) -> Teacher:
     """One teacher per settings in this run's process: a model is loaded once, a client's
     connection pool is shared by every batch; closed with the run's resources."""
-    return resources.current().shared(
+    return run_resources.current().shared(
         "teacher", f"{task_def.version}:{settings.model_dump_json()}",
         lambda: make_teacher(task_def, settings, resolve_api_key(settings) if settings.backend == "openai" else None),
         lambda teacher: teacher.close(),
@@ -125,7 +125,7 @@ def annotate_pending(
     """Annotate what this teacher has not answered yet (or exactly `hashes`),
     `settings.batch_size` per task; return a summary. Used by this flow, by `distill` (a student
     relabelling for the next stage) and by `tag` (the chunks the student is unsure of)."""
-    annotator = shared_teacher(task_def, settings).annotator_id
+    annotator = annotator_of(settings)
     if hashes is None:
         hashes = plan_annotation(store, annotator, task_def.version, source, since, limit, only_unlabeled)
     size = settings.batch_size

@@ -42,6 +42,9 @@ class TaskDefinition(BaseModel):
     name: str
     description: str = ""
     labels: tuple[Label, ...] = Field(min_length=2)
+    not_relevant: str | None = Field(
+        None, description="The label that means 'serves none' (relevance is 1 − its probability); default: the first label."
+    )
     prompt: Prompt
 
     @model_validator(mode="after")
@@ -52,17 +55,28 @@ class TaskDefinition(BaseModel):
                 raise ValueError(f"label {attr}s must be distinct, got {values}")
         if "{text}" not in self.prompt.user:
             raise ValueError("prompt.user must contain {text}")
+        if self.not_relevant is not None and self.not_relevant not in self.names:
+            raise ValueError(f"not_relevant {self.not_relevant!r} is not one of the labels {self.names}")
         return self
 
     @property
     def version(self) -> str:
-        """First 12 hex digits of the sha256 of the task's canonical JSON."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        """First 12 hex digits of the sha256 of the task's canonical JSON; `not_relevant` naming
+        the first label is the default spelt out, so it does not change the version."""
+        fields = self.model_dump(mode="json")
+        if self.not_relevant_index == 0:
+            fields.pop("not_relevant")
+        canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
     @property
     def names(self) -> list[str]:
         return [label.name for label in self.labels]
+
+    @property
+    def not_relevant_index(self) -> int:
+        """The index of the label that means "serves none"."""
+        return 0 if self.not_relevant is None else self.names.index(self.not_relevant)
 
     @property
     def verbalizers(self) -> list[str]:
@@ -75,8 +89,13 @@ class TaskDefinition(BaseModel):
             raise InputError(f"{name!r} is not a label of task {self.name} ({', '.join(self.names)})") from None
 
     def system_prompt(self) -> str:
+        """The system prompt with the label lines; `{not_relevant_verbalizer}` is the letter of
+        the label that serves none (`{first_verbalizer}` is the same letter under its older
+        name, which upsc_gs.yaml keeps: renaming it would change the task's version and orphan
+        every stored answer)."""
         lines = "\n".join(f"{l.verbalizer} = {l.name}: {l.description}" for l in self.labels)
-        return self.prompt.system.format(label_lines=lines, first_verbalizer=self.labels[0].verbalizer)
+        none = self.labels[self.not_relevant_index].verbalizer
+        return self.prompt.system.format(label_lines=lines, not_relevant_verbalizer=none, first_verbalizer=none)
 
     def user_prompt(self, text: str, rationale: bool = False) -> str:
         # The chunk cannot close its own delimiter and smuggle text outside it.

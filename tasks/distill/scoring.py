@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from prefect import task
 from prefect.context import TaskRunContext
 
+from upscway.records import model_annotator
 from upscway.settings import TeacherSettings
 from upscway.storage import annotations as annotation_repo
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
 from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.tasks.distill.kinds import student_kind
 
 
 def as_teacher(model: ModelRecord, base: TeacherSettings) -> TeacherSettings:
@@ -22,33 +23,25 @@ def as_teacher(model: ModelRecord, base: TeacherSettings) -> TeacherSettings:
     stage teaches the next one and how evaluation fills a student-teacher's missing answers.
     A causal LM's adapter is merged into its base once (kept in `<path>/merged`), so two large
     models are never in memory together."""
-    local = Path(model.path)
-    if model.kind == "causal-lm":
-        local = local / "merged"
-        if not (local / "config.json").exists():
-            from upscway.tasks.distill.causal_lm import merge_adapter
-
-            merge_adapter(model.base_model, model.path, local)
-    backend = "encoder" if model.kind == "encoder" else "transformers"
-    return base.model_copy(update={"backend": backend, "local_model": local, "annotator": f"model:{model.id}"})
+    kind = student_kind(model.kind)
+    return base.model_copy(update={
+        "backend": kind.teacher_backend, "local_model": kind.scoring_folder(model), "annotator": model_annotator(model.id),
+    })
 
 
 def student_scorer(model: ModelRecord, task_def: TaskDefinition):
-    """A `Teacher` for a `models` row: the encoder itself, with the temperature fitted on its
-    validation split (calibrated scores for evaluation and the cascade), or a causal LM's
-    adapter merged into its base once (kept in `<path>/merged`)."""
-    if model.kind == "encoder":
+    """A `Teacher` for a `models` row: an encoder with the temperature fitted on its validation
+    split (calibrated scores for evaluation and the cascade), or a causal LM's merged folder."""
+    kind = student_kind(model.kind)
+    folder = kind.scoring_folder(model)
+    if kind.calibrated:
         from upscway.tasks.annotate.encoder_teacher import EncoderTeacher
 
-        return EncoderTeacher(task_def, model.path, annotator_id=f"model:{model.id}", temperature=model.metrics.get("temperature", 1.0))
+        return EncoderTeacher(task_def, folder, annotator_id=model_annotator(model.id), temperature=model.metrics.get("temperature", 1.0))
     from upscway.tasks.annotate.local_teacher import CausalLMTeacher
-    from upscway.tasks.distill.causal_lm import merge_adapter
 
-    merged = Path(model.path) / "merged"
-    if not (merged / "config.json").exists():
-        merge_adapter(model.base_model, model.path, merged)
-    teacher = CausalLMTeacher(task_def, merged)
-    teacher.annotator_id = f"model:{model.id}"
+    teacher = CausalLMTeacher(task_def, folder)
+    teacher.annotator_id = model_annotator(model.id)
     return teacher
 
 

@@ -17,7 +17,7 @@ from upscway.storage import models as registry
 from upscway.storage.layout import DataLayout
 from upscway.storage.store import Store
 from upscway.tasks.annotate.steps import annotate_pending
-from upscway.tasks.annotate.taxonomy import TaskDefinition, load_task
+from upscway.tasks.annotate.taxonomy import TaskDefinition
 from upscway.tasks.distill.chains import Stage, load_chain
 from upscway.tasks.distill.dataset import build_splits
 from upscway.tasks.distill.scoring import as_teacher
@@ -38,14 +38,13 @@ def teacher_of_stage(store: Store, run_id: str, chain: str, stage: Stage, task_d
     return settings.annotator
 
 
-def retraining_due(store: Store, settings: Settings, chain: str, min_new: int | None) -> tuple[bool, str]:
+def retraining_due(store: Store, settings: Settings, task_def: TaskDefinition, chain: str, min_new: int | None) -> tuple[bool, str]:
     """Whether at least `min_new` (default `distill.min_new_teacher_labels`) answers of the
     chain's first teacher arrived since the chain last trained; and, when not, why."""
     threshold = settings.distill.min_new_teacher_labels if min_new is None else min_new
     first = load_chain(chain, settings.distill.chains_file)[0]  # taught by annotations: chains are validated
-    version = load_task(settings.teacher.task_file).version
     with store.reader() as conn:
-        new = annotation_repo.new_since_training(conn, first.teacher.annotations, version, chain)
+        new = annotation_repo.new_since_training(conn, first.teacher.annotations, task_def.version, chain)
     return new >= threshold, f"{new} new teacher labels since chain {chain} last trained, fewer than {threshold}"
 
 
@@ -93,9 +92,7 @@ def prepare_stage(
     config = TrainConfig(
         kind=stage.kind, student=stage.base_model(layout.root), keep_layers=stage.keep_layers, out_dir=str(out),
         train_file=str(out / "data" / "train.jsonl"), validation_file=str(out / "data" / "validation.jsonl"),
-        temperature=settings.temperature, alpha=settings.alpha, learning_rate=settings.learning_rate, epochs=settings.epochs,
-        batch_size=settings.batch_size, max_length=settings.max_length, save_steps=settings.save_steps,
-        lora=settings.lora.model_dump(mode="json"),
+        task=task_def, training=settings.training(),
     )
     config.save(scratch / "train_config.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,45 +20,59 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import torch
+from pydantic import BaseModel, ConfigDict, model_validator
 from transformers import TrainingArguments
 
-from upscway.tasks.annotate.taxonomy import load_task
+from upscway.settings import TrainingSettings
+from upscway.tasks.annotate.taxonomy import DEFAULT_TASK_FILE, TaskDefinition, load_task
 from upscway.tasks.distill.calibration import fit_temperature
 from upscway.tasks.distill.dataset import Example
+from upscway.tasks.distill.kinds import KindName, student_kind
 from upscway.tasks.distill.trainer import ExampleDataset, KDCollator, KDTrainer, TrainingReport
 
 LOGGER = logging.getLogger(__name__)
 
 
-@dataclass
-class TrainConfig:
-    kind: str                      # encoder | causal-lm
+class TrainConfig(BaseModel):
+    """One training run: which student on which examples of which task (the definition itself,
+    so a task file edited later cannot change what a resumed run learns), and the trainer's
+    knobs (`training`, the `[distill]` settings' TrainingSettings, read by the trainer as they are)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: KindName
     student: str                   # base model: packaged MiniLM name, folder or hub id
     out_dir: str
     train_file: str
     validation_file: str
-    task_file: str = "deployments/tasks/upsc_gs.yaml"
+    task: TaskDefinition
     keep_layers: int | None = None
-    temperature: float = 2.0
-    alpha: float = 0.5
-    learning_rate: float = 2e-4
-    epochs: float = 3.0
-    batch_size: int = 16
-    max_length: int = 512
-    save_steps: int = 50
     seed: int = 0
-    lora: dict = field(default_factory=dict)
+    training: TrainingSettings = TrainingSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat(cls, data: Any) -> Any:
+        """A config written before `training` and `task` were in it had the knobs at the top and
+        named the task file."""
+        if isinstance(data, dict) and "training" not in data:
+            knobs = {k: data[k] for k in TrainingSettings.model_fields if k in data}
+            data = {**{k: v for k, v in data.items() if k not in knobs}, "training": knobs}
+        if isinstance(data, dict) and "task" not in data:
+            data = {**{k: v for k, v in data.items() if k != "task_file"}, "task": load_task(data.get("task_file", DEFAULT_TASK_FILE))}
+        return data
 
     @classmethod
     def load(cls, path: Path | str) -> "TrainConfig":
-        return cls(**json.loads(Path(path).read_text()))
+        return cls.model_validate_json(Path(path).read_text())
 
     def save(self, path: Path | str) -> None:
-        Path(path).write_text(json.dumps(asdict(self), indent=2))
+        Path(path).write_text(self.model_dump_json(indent=2))
 
 
 def write_examples(path: Path, examples: list[Example]) -> None:
@@ -72,25 +86,12 @@ def read_examples(path: Path | str) -> list[Example]:
         return [Example(**{**json.loads(line), "teacher_logprobs": tuple(json.loads(line)["teacher_logprobs"])}) for line in lines if line.strip()]
 
 
-def _student(config: TrainConfig, task):
-    if config.kind == "encoder":
-        from upscway.tasks.distill.encoder import load_encoder_student
-
-        model, tokenizer = load_encoder_student(config.student, task.names, config.keep_layers)
-        return model, tokenizer, None, {}
-    from upscway.settings import LoraSettings
-    from upscway.tasks.distill.causal_lm import label_token_ids, load_causal_student, prompt_renderer
-
-    model, tokenizer = load_causal_student(config.student, LoraSettings(**config.lora), gradient_checkpointing=torch.cuda.is_available())
-    return model, tokenizer, prompt_renderer(task, tokenizer), {"label_token_ids": label_token_ids(task, tokenizer)}
-
-
 MIN_GOLD_TO_CALIBRATE = 20
 
 
 def _log_every(examples: int, config: TrainConfig) -> int:
     """Every 10 steps, or more often in a short run, so that its loss curve has ten points."""
-    steps = math.ceil(examples / config.batch_size) * config.epochs
+    steps = math.ceil(examples / config.training.batch_size) * config.training.epochs
     return max(1, min(10, int(steps // 10)))
 
 
@@ -140,27 +141,25 @@ def last_complete_checkpoint(folder: Path) -> Path | None:
 def train(config: TrainConfig, say: Callable[[str], None] = LOGGER.info, advance: Callable[[int, int], None] | None = None) -> dict:
     """Train (or resume) and return the metrics also written to `metrics.json`. `say` gets the
     progress in sentences, `advance(step, total)` the step count (see `TrainingReport`)."""
-    from upscway.tasks.distill.causal_lm import CausalLMKDTrainer
-
     torch.manual_seed(config.seed)
-    task = load_task(config.task_file)
+    task, kind, knobs = config.task, student_kind(config.kind), config.training
     out = Path(config.out_dir)
-    model, tokenizer, render, extra = _student(config, task)
-    max_length = None if render else config.max_length
+    student = kind.load_for_training(config.student, task, config.keep_layers, knobs.lora)
+    model, tokenizer, render = student.model, student.tokenizer, student.render
+    max_length = None if render else knobs.max_length
     train_data = ExampleDataset(read_examples(config.train_file), tokenizer, max_length, render)
     validation = ExampleDataset(read_examples(config.validation_file), tokenizer, max_length, render)
     checkpoints = out / "checkpoints"
     args = TrainingArguments(
-        output_dir=str(checkpoints), per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
-        num_train_epochs=config.epochs, learning_rate=config.learning_rate, save_strategy="steps", save_steps=config.save_steps,
+        output_dir=str(checkpoints), per_device_train_batch_size=knobs.batch_size, per_device_eval_batch_size=knobs.batch_size,
+        num_train_epochs=knobs.epochs, learning_rate=knobs.learning_rate, save_strategy="steps", save_steps=knobs.save_steps,
         save_total_limit=2, logging_steps=_log_every(len(train_data), config), report_to=[], remove_unused_columns=False, seed=config.seed,
         bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(), use_cpu=not torch.cuda.is_available(),
         disable_tqdm=True,
     )
-    trainer_class = CausalLMKDTrainer if config.kind == "causal-lm" else KDTrainer
-    trainer = trainer_class(
+    trainer = student.trainer_class(
         model=model, args=args, train_dataset=train_data, data_collator=KDCollator(tokenizer),
-        temperature=config.temperature, alpha=config.alpha, callbacks=[TrainingReport(Path(config.out_dir).name, say, advance)], **extra,
+        temperature=knobs.temperature, alpha=knobs.alpha, callbacks=[TrainingReport(out.name, say, advance)], **student.trainer_kwargs,
     )
     resume = last_complete_checkpoint(checkpoints)
     started = time.perf_counter()
@@ -178,7 +177,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = LOGGER.info, advance
         "first_ce": history[0]["ce"] if history else None, "last_ce": history[-1]["ce"] if history else None,
         "loss_curve": trainer.loss_curve,
         "parameters": sum(p.numel() for p in model.parameters()),
-        **_agreement(trainer, validation, calibrate=config.kind == "encoder"),
+        **_agreement(trainer, validation, calibrate=kind.calibrated),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

@@ -23,33 +23,10 @@ The student alone's gap, interval and McNemar test are in the report, not in the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from upscway.results import Criterion, Decision, PairedResult, Verdict
 from upscway.settings import GateSettings
 
 EXPORT_HINT = "upscway gold export --strategy random --n {n} --out review.csv"
-
-
-@dataclass(frozen=True)
-class Criterion:
-    name: str
-    value: float | None
-    threshold: float
-    comparison: str  # ">=" or "<="
-    interval: tuple[float, float] | None = None
-
-    @property
-    def passed(self) -> bool:
-        if self.value is None:
-            return False
-        return self.value >= self.threshold if self.comparison == ">=" else self.value <= self.threshold
-
-
-@dataclass(frozen=True)
-class Decision:
-    verdict: str  # promote | reject | insufficient-data
-    criteria: tuple[Criterion, ...]
-    reasons: tuple[str, ...]
 
 
 def _interval(ci: dict, name: str) -> tuple[float, float] | None:
@@ -57,30 +34,29 @@ def _interval(ci: dict, name: str) -> tuple[float, float] | None:
     return tuple(found) if found else None
 
 
-def decide(result: dict, gate: GateSettings) -> Decision:
-    """Judge a paired evaluation (`evaluate_pair`'s result: `student`, `teacher`, `paired`)."""
-    student, teacher, paired = result["student"], result["teacher"], result["paired"]
-    ci = paired.get("ci95", {})
+def decide(result: PairedResult, gate: GateSettings) -> Decision:
+    """Judge a paired evaluation and the cascade built on it."""
+    student, teacher, ci = result.student, result.teacher, result.paired.ci95
     support = gate_support(result)
-    chosen = (result.get("cascade") or {}).get("chosen") or {}
-    at = f"_at_{chosen['threshold']:g}" if chosen else ""
+    chosen = result.chosen
+    at = f"_at_{chosen.threshold:g}" if chosen else ""
     criteria = [
-        Criterion("relevance_accuracy", student.get("relevance_accuracy"), gate.min_relevance_accuracy, ">=", _interval(ci, "relevance_accuracy")),
-        Criterion("precision", student.get("precision"), gate.min_precision, ">=", _interval(ci, "precision")),
-        Criterion("recall", student.get("recall"), gate.min_recall, ">=", _interval(ci, "recall")),
-        Criterion("gs_accuracy", student.get("gs_accuracy"), gate.min_gs_accuracy, ">=", _interval(ci, "gs_accuracy")),
-        Criterion(f"cascade{at}_vs_teacher_lower_bound_{gate.confidence:g}", chosen.get("lower_bound"), -gate.max_gap_to_teacher, ">="),
-        Criterion(f"cascade_offload{at}", chosen.get("offload"), gate.min_cascade_offload, ">="),
+        Criterion("relevance_accuracy", student.relevance_accuracy, gate.min_relevance_accuracy, ">=", _interval(ci, "relevance_accuracy")),
+        Criterion("precision", student.precision, gate.min_precision, ">=", _interval(ci, "precision")),
+        Criterion("recall", student.recall, gate.min_recall, ">=", _interval(ci, "recall")),
+        Criterion("gs_accuracy", student.gs_accuracy, gate.min_gs_accuracy, ">=", _interval(ci, "gs_accuracy")),
+        Criterion(f"cascade{at}_vs_teacher_lower_bound_{gate.confidence:g}", chosen and chosen.lower_bound, -gate.max_gap_to_teacher, ">="),
+        Criterion(f"cascade_offload{at}", chosen and chosen.offload, gate.min_cascade_offload, ">="),
     ]
-    own, theirs = chosen.get("gs_accuracy_per_paper", {}), teacher.get("gs_accuracy_per_paper", {})
+    own, theirs = chosen.gs_accuracy_per_paper if chosen else {}, teacher.gs_accuracy_per_paper
     for paper in sorted(own):
         if support.get(paper, 0) >= max(gate.min_support_per_paper, 1) and own[paper] is not None and theirs.get(paper) is not None:
             criteria.append(Criterion(f"GS{paper}_cascade_vs_teacher", own[paper] - theirs[paper], -gate.max_paper_drop, ">="))
     short = _shortfalls(support, gate)
     if short:
-        return Decision("insufficient-data", tuple(criteria), tuple(short))
+        return Decision(Verdict.INSUFFICIENT_DATA, tuple(criteria), tuple(short))
     failed = tuple(f"{c.name} = {_fmt(c.value)} (needs {c.comparison} {c.threshold:g})" for c in criteria if not c.passed)
-    return Decision("reject" if failed else "promote", tuple(criteria), failed)
+    return Decision(Verdict.REJECT if failed else Verdict.PROMOTE, tuple(criteria), failed)
 
 
 def _fmt(value: float | None) -> str:
@@ -105,7 +81,7 @@ def _shortfalls(support: dict[str, int], gate: GateSettings) -> list[str]:
     return short
 
 
-def gate_support(result: dict) -> dict[str, int]:
+def gate_support(result: PairedResult) -> dict[str, int]:
     """Gold chunks in all and per paper, read off the candidate's confusion matrix (rows: gold)."""
-    confusion = result["student"]["confusion"]
-    return {"total": result["paired"]["n"], **{str(i): sum(row) for i, row in enumerate(confusion) if i > 0}}
+    confusion = result.student.confusion
+    return {"total": result.paired.n, **{str(i): sum(confusion[i]) for i in result.paired.papers(len(confusion))}}

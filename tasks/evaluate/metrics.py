@@ -1,6 +1,7 @@
 """Metrics of a labeller on gold chunks, as plain functions over label indices.
 
-Label 0 is NOT_RELEVANT; relevant means any other label. A metric whose denominator is empty
+`not_relevant` is the index of the task's label that means "serves none" (the task definition
+names it); relevant means any other label. A metric whose denominator is empty
 (precision with no relevant predictions, GS accuracy without relevant gold chunks) is None,
 never a division by zero: the gate treats None as "cannot pass".
 """
@@ -12,29 +13,27 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-NOT_RELEVANT = 0
-
 
 def _ratio(num: float, den: float) -> float | None:
     return num / den if den else None
 
 
-def relevance(predicted: Sequence[int], gold: Sequence[int]) -> dict[str, float | None]:
-    """Accuracy, precision, recall and F1 of relevant vs NOT_RELEVANT."""
-    p = np.asarray(predicted) != NOT_RELEVANT
-    g = np.asarray(gold) != NOT_RELEVANT
+def relevance(predicted: Sequence[int], gold: Sequence[int], not_relevant: int) -> dict[str, float | None]:
+    """Accuracy, precision, recall and F1 of relevant vs not relevant."""
+    p = np.asarray(predicted) != not_relevant
+    g = np.asarray(gold) != not_relevant
     tp, fp, fn = int((p & g).sum()), int((p & ~g).sum()), int((~p & g).sum())
     precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
     f1 = None if precision is None or recall is None or precision + recall == 0 else 2 * precision * recall / (precision + recall)
     return {"accuracy": _ratio(int((p == g).sum()), len(g)), "precision": precision, "recall": recall, "f1": f1}
 
 
-def gs_accuracy(predicted: Sequence[int], gold: Sequence[int], n_labels: int) -> dict[str, float | None]:
+def gs_accuracy(predicted: Sequence[int], gold: Sequence[int], n_labels: int, not_relevant: int) -> dict[str, float | None]:
     """Accuracy on gold-relevant chunks, overall and per paper (label index as key)."""
     p, g = np.asarray(predicted), np.asarray(gold)
-    relevant = g != NOT_RELEVANT
+    relevant = g != not_relevant
     out: dict[str, float | None] = {"overall": _ratio(int((p[relevant] == g[relevant]).sum()), int(relevant.sum()))}
-    for label in range(1, n_labels):
+    for label in (i for i in range(n_labels) if i != not_relevant):
         mask = g == label
         out[str(label)] = _ratio(int((p[mask] == label).sum()), int(mask.sum()))
     return out

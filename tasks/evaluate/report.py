@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from markdown_it import MarkdownIt
 
-from upscway.tasks.evaluate.gate import Decision
+from upscway.results import CascadeEvaluation, Decision, PairedResult, Verdict
 
 
 def _pyplot():
@@ -41,25 +41,25 @@ KEY_METRICS = [
 ]
 
 
-def _fmt(value) -> str:
-    return "–" if value is None else f"{value:.3f}"
+def _fmt(value, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
 
 
-def key_findings(result: dict) -> list[dict]:
+def key_findings(result: PairedResult) -> list[dict]:
     """Rows: metric, teacher, student, delta (student − teacher), 95% interval where computed."""
-    s, t, ci = result["student"], result["teacher"], result["paired"]["ci95"]
+    s, t, p = result.student, result.teacher, result.paired
     rows = []
     for key, label in KEY_METRICS:
-        delta = None if s.get(key) is None or t.get(key) is None else s[key] - t[key]
-        interval = ci.get(key)
+        delta = None if s.get(key) is None or t.get(key) is None else s.get(key) - t.get(key)
+        interval = p.ci95.get(key)
         rows.append({"metric": label, "teacher": _fmt(t.get(key)), "student": _fmt(s.get(key)), "delta": _fmt(delta),
                      "student_95ci": f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""})
-    if s.get("temperature"):
-        rows.append({"metric": f"Expected calibration error before temperature scaling (T = {s['temperature']:.2f})", "teacher": "",
-                     "student": _fmt(s.get("ece_before_scaling")), "delta": "", "student_95ci": ""})
-    gap = ci.get("accuracy_gap")
-    rows.append({"metric": "Top-1 agreement with the teacher", "teacher": "", "student": _fmt(result["paired"]["agreement_top1"]), "delta": "", "student_95ci": ""})
-    rows.append({"metric": "Accuracy gap (teacher − student)", "teacher": "", "student": _fmt(result["paired"]["accuracy_gap"]), "delta": "",
+    if s.temperature:
+        rows.append({"metric": f"Expected calibration error before temperature scaling (T = {s.temperature:.2f})", "teacher": "",
+                     "student": _fmt(s.ece_before_scaling), "delta": "", "student_95ci": ""})
+    gap = p.ci95.get("accuracy_gap")
+    rows.append({"metric": "Top-1 agreement with the teacher", "teacher": "", "student": _fmt(p.agreement_top1), "delta": "", "student_95ci": ""})
+    rows.append({"metric": "Accuracy gap (teacher − student)", "teacher": "", "student": _fmt(p.accuracy_gap), "delta": "",
                  "student_95ci": f"[{gap[0]:.3f}, {gap[1]:.3f}]" if gap else ""})
     return rows
 
@@ -107,21 +107,20 @@ def _reliability(probs, gold, title, path: Path, bins: int = 10) -> None:
     plt.close(fig)
 
 
-def _per_paper(result: dict, names: Sequence[str], path: Path) -> None:
+def _per_paper(result: PairedResult, names: Sequence[str], path: Path) -> None:
     """Teacher, student and (when chosen) cascade accuracy per paper, with the gold count under
     each paper and the legend above the bars, clear of them."""
-    papers = list(range(1, len(names)))
-    series = {"teacher": result["teacher"]["gs_accuracy_per_paper"], "student": result["student"]["gs_accuracy_per_paper"]}
-    chosen = (result.get("cascade") or {}).get("chosen") or {}
-    if chosen.get("gs_accuracy_per_paper"):
-        series["cascade"] = chosen["gs_accuracy_per_paper"]
+    papers = result.paired.papers(len(names))
+    series = {"teacher": result.teacher.gs_accuracy_per_paper, "student": result.student.gs_accuracy_per_paper}
+    if result.chosen and result.chosen.gs_accuracy_per_paper:
+        series["cascade"] = result.chosen.gs_accuracy_per_paper
     width = 0.8 / len(series)
     x = np.arange(len(papers))
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for k, (name, values) in enumerate(series.items()):
         ax.bar(x + (k - (len(series) - 1) / 2) * width, [values.get(str(i)) or 0 for i in papers], width, label=name)
-    counts = [sum(result["student"]["confusion"][i]) for i in papers]
+    counts = [sum(result.student.confusion[i]) for i in papers]
     ax.set_xticks(x, [f"{names[i]}\n(n = {n})" for i, n in zip(papers, counts)])
     ax.set_ylim(0, 1)
     ax.set_ylabel("accuracy on the paper's gold chunks")
@@ -131,22 +130,21 @@ def _per_paper(result: dict, names: Sequence[str], path: Path) -> None:
     plt.close(fig)
 
 
-def verdict_sentence(decision: Decision | None, result: dict, model_id: str) -> str:
+def verdict_sentence(decision: Decision | None, result: PairedResult, model_id: str) -> str:
     """The report's first lines: the verdict in plain words, why, and what to do next."""
-    s, t = result["student"]["accuracy"], result["teacher"]["accuracy"]
-    bound = (result["paired"].get("noninferiority") or {}).get("lower_bound")
-    chosen = (result.get("cascade") or {}).get("chosen")
-    numbers = f"on {result['paired']['n']} gold chunks the student alone has accuracy {_fmt(s)} against {_fmt(t)} for the teacher" + (
+    s, t = result.student.accuracy, result.teacher.accuracy
+    bound, chosen = result.paired.noninferiority.lower_bound, result.chosen
+    numbers = f"on {result.paired.n} gold chunks the student alone has accuracy {_fmt(s)} against {_fmt(t)} for the teacher" + (
         f" (student − teacher at least {bound:+.3f} at 95% confidence)" if bound is not None else "") + (
-        f"; the cascade at threshold {chosen['threshold']:g} lets the student decide {chosen['offload']:.0%} of the chunks at "
-        f"accuracy {_fmt(chosen['accuracy'])} (cascade − teacher at least {chosen['lower_bound']:+.3f} at 95% confidence)"
-        if chosen and chosen.get("lower_bound") is not None else "")
+        f"; the cascade at threshold {chosen.threshold:g} lets the student decide {chosen.offload:.0%} of the chunks at "
+        f"accuracy {_fmt(chosen.accuracy)} (cascade − teacher at least {chosen.lower_bound:+.3f} at 95% confidence)"
+        if chosen and chosen.lower_bound is not None else "")
     if decision is None:
         return f"> {numbers}."
-    if decision.verdict == "promote":
+    if decision.verdict is Verdict.PROMOTE:
         return (f"> **Promote.** The student can replace the teacher for the chunks it is sure of: {numbers}. Every criterion "
                 f"passes.\n>\n> Next: `upscway run promote --model {model_id}` (the nightly flow does this itself).")
-    if decision.verdict == "insufficient-data":
+    if decision.verdict is Verdict.INSUFFICIENT_DATA:
         failing = [c.name for c in decision.criteria if not c.passed]
         already = f" On the gold there is, it would not pass: {', '.join(failing)}." if failing else ""
         return (f"> **Not enough gold to decide.** {numbers}.{already} " + " ".join(f"{r}." for r in decision.reasons)
@@ -156,16 +154,16 @@ def verdict_sentence(decision: Decision | None, result: dict, model_id: str) -> 
             "or review the disagreements (`upscway gold export --strategy disagreement --n 50 --out review.csv`).")
 
 
-def _cascade_plot(cascade: dict, teacher_accuracy: float, path: Path) -> None:
-    curve = [p for p in cascade["curve"] if p["accuracy"] is not None]
+def _cascade_plot(cascade: CascadeEvaluation, teacher_accuracy: float, path: Path) -> None:
+    curve = [p for p in cascade.curve if p.accuracy is not None]
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.plot([p["offload"] for p in curve], [p["accuracy"] for p in curve], marker=".", label="cascade")
+    ax.plot([p.offload for p in curve], [p.accuracy for p in curve], marker=".", label="cascade")
     ax.axhline(teacher_accuracy, color="grey", linestyle="--", label="teacher alone")
-    ax.axhline(teacher_accuracy - cascade["tolerance"], color="grey", linestyle=":", label=f"teacher − {cascade['tolerance']:g}")
-    chosen = cascade.get("chosen")
+    ax.axhline(teacher_accuracy - cascade.tolerance, color="grey", linestyle=":", label=f"teacher − {cascade.tolerance:g}")
+    chosen = cascade.chosen
     if chosen:
-        ax.scatter([chosen["offload"]], [chosen["accuracy"]], color="red", zorder=3, label=f"chosen threshold {chosen['threshold']:g}")
+        ax.scatter([chosen.offload], [chosen.accuracy], color="red", zorder=3, label=f"chosen threshold {chosen.threshold:g}")
     ax.set_xlabel("offload (share decided by the student)")
     ax.set_ylabel("accuracy on gold (5 labels)")
     ax.set_xlim(-0.02, 1.02)
@@ -175,20 +173,18 @@ def _cascade_plot(cascade: dict, teacher_accuracy: float, path: Path) -> None:
     plt.close(fig)
 
 
-def _cascade_md(result: dict) -> str:
-    cascade = result.get("cascade")
+def _cascade_md(result: PairedResult) -> str:
+    cascade = result.cascade
     if not cascade:
         return ""
-    rows = [{"": "teacher alone", "threshold": "", "accuracy": _fmt(result["teacher"]["accuracy"]), "offload": "0.000"},
-            {"": "student alone", "threshold": "", "accuracy": _fmt(result["student"]["accuracy"]), "offload": "1.000"}]
-    for name in ("chosen", "configured"):
-        point = cascade.get(name)
+    rows = [{"": "teacher alone", "threshold": "", "accuracy": _fmt(result.teacher.accuracy), "offload": "0.000"},
+            {"": "student alone", "threshold": "", "accuracy": _fmt(result.student.accuracy), "offload": "1.000"}]
+    for name, point in (("chosen", cascade.chosen), ("configured", cascade.configured)):
         if point:
-            rows.append({"": f"cascade, {name} threshold", "threshold": f"{point['threshold']:g}", "accuracy": _fmt(point["accuracy"]),
-                         "offload": _fmt(point["offload"])})
-    chosen = cascade.get("chosen")
-    why = (f"The chosen threshold offloads the most while the cascade stays within {cascade['tolerance']:g} of the teacher's accuracy; "
-           "promotion records it and `tag` routes with it." if chosen else "No threshold keeps the cascade within the tolerance.")
+            rows.append({"": f"cascade, {name} threshold", "threshold": f"{point.threshold:g}", "accuracy": _fmt(point.accuracy),
+                         "offload": _fmt(point.offload)})
+    why = (f"The chosen threshold offloads the most while the cascade stays within {cascade.tolerance:g} of the teacher's accuracy; "
+           "promotion records it and `tag` routes with it." if cascade.chosen else "No threshold keeps the cascade within the tolerance.")
     return f"## The cascade as deployed\n\n{why}\n\n{_md_table(rows)}\n\n![cascade curve](cascade_curve.png)\n\n"
 
 
@@ -205,7 +201,7 @@ def _confusion_md(matrix, names) -> str:
 
 
 def write_report(
-    folder: Path, *, title: str, model, teacher: str, names: Sequence[str], result: dict,
+    folder: Path, *, title: str, model, teacher: str, names: Sequence[str], result: PairedResult,
     student_probs, teacher_probs, gold: Sequence[int], decision: Decision | None,
 ) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
@@ -214,29 +210,29 @@ def write_report(
         "reliability_student": folder / "reliability_student.png", "reliability_teacher": folder / "reliability_teacher.png",
         "per_paper": folder / "per_paper_accuracy.png",
     }
-    _heatmap(result["student"]["confusion"], names, "Student", plots["confusion_student"])
-    _heatmap(result["teacher"]["confusion"], names, "Teacher", plots["confusion_teacher"])
+    _heatmap(result.student.confusion, names, "Student", plots["confusion_student"])
+    _heatmap(result.teacher.confusion, names, "Teacher", plots["confusion_teacher"])
     _reliability(student_probs, gold, "Student reliability", plots["reliability_student"])
     _reliability(teacher_probs, gold, "Teacher reliability", plots["reliability_teacher"])
     _per_paper(result, names, plots["per_paper"])
-    if result.get("cascade"):
+    if result.cascade:
         plots["cascade_curve"] = folder / "cascade_curve.png"
-        _cascade_plot(result["cascade"], result["teacher"]["accuracy"], plots["cascade_curve"])
+        _cascade_plot(result.cascade, result.teacher.accuracy, plots["cascade_curve"])
 
-    s, p = result["student"], result["paired"]
+    s, p = result.student, result.paired
     guards = {c.name: c for c in decision.criteria} if decision is not None else {}
-    deployed = ((result.get("cascade") or {}).get("chosen") or {}).get("gs_accuracy_per_paper", {})
+    deployed = result.chosen.gs_accuracy_per_paper if result.chosen else {}
     per_paper = []
-    for i in range(1, len(names)):
-        theirs, own, routed = (r.get(str(i)) for r in (result["teacher"]["gs_accuracy_per_paper"], s["gs_accuracy_per_paper"], deployed))
+    for i in p.papers(len(names)):
+        theirs, own, routed = (r.get(str(i)) for r in (result.teacher.gs_accuracy_per_paper, s.gs_accuracy_per_paper, deployed))
         guard = guards.get(f"GS{i}_cascade_vs_teacher")
         per_paper.append({
-            "paper": names[i], "gold chunks": sum(s["confusion"][i]), "teacher": _fmt(theirs), "student": _fmt(own),
+            "paper": names[i], "gold chunks": sum(s.confusion[i]), "teacher": _fmt(theirs), "student": _fmt(own),
             "cascade": _fmt(routed), "cascade − teacher": _fmt(None if routed is None or theirs is None else routed - theirs),
             "guard": "not judged (too little gold)" if guard is None else "pass" if guard.passed else "regression",
         })
-    speed = [{"latency ms/chunk": f"{s['latency_ms_per_chunk']:.2f}", "chunks/s": f"{s['chunks_per_s']:.1f}",
-              "parameters": f"{s['parameters']:,}", "size on disk (MB)": s["size_on_disk_mb"]}]
+    speed = [{"latency ms/chunk": _fmt(s.latency_ms_per_chunk, 2), "chunks/s": _fmt(s.chunks_per_s, 1),
+              "parameters": "–" if s.parameters is None else f"{s.parameters:,}", "size on disk (MB)": "–" if s.size_on_disk_mb is None else s.size_on_disk_mb}]
     verdict = ""
     if decision is not None:
         criteria = [
@@ -245,14 +241,14 @@ def write_report(
             for c in decision.criteria
         ]
         verdict = f"## Gate: {decision.verdict}\n\n{_md_table(criteria)}\n\n" + "".join(f"- {r}\n" for r in decision.reasons) + "\n"
-    mc = p["mcnemar"]
+    mc = p.mcnemar
     md = (
         f"# {title}\n\n{verdict_sentence(decision, result, model.id)}\n\nCandidate `{model.id}` ({model.kind}, {model.base_model}, stage {model.stage}) against its teacher "
-        f"`{teacher}` on the same **{p['n']} gold chunks**.\n\n## Key findings\n\n{_md_table(key_findings(result))}\n\n"
-        f"McNemar's exact test on paired correctness: teacher right and student wrong on {mc['b']}, the reverse on {mc['c']}, "
-        f"p = {mc['p_value']:.3g}.\n\n{verdict}{_cascade_md(result)}## Accuracy per GS paper\n\n{_md_table(per_paper)}\n\n![per paper](per_paper_accuracy.png)\n\n"
-        f"## Confusion matrices (rows: gold)\n\n### Student\n\n{_confusion_md(s['confusion'], names)}\n\n![student](confusion_student.png)\n\n"
-        f"### Teacher\n\n{_confusion_md(result['teacher']['confusion'], names)}\n\n![teacher](confusion_teacher.png)\n\n"
+        f"`{teacher}` on the same **{p.n} gold chunks**.\n\n## Key findings\n\n{_md_table(key_findings(result))}\n\n"
+        f"McNemar's exact test on paired correctness: teacher right and student wrong on {mc.b}, the reverse on {mc.c}, "
+        f"p = {mc.p_value:.3g}.\n\n{verdict}{_cascade_md(result)}## Accuracy per GS paper\n\n{_md_table(per_paper)}\n\n![per paper](per_paper_accuracy.png)\n\n"
+        f"## Confusion matrices (rows: gold)\n\n### Student\n\n{_confusion_md(s.confusion, names)}\n\n![student](confusion_student.png)\n\n"
+        f"### Teacher\n\n{_confusion_md(result.teacher.confusion, names)}\n\n![teacher](confusion_teacher.png)\n\n"
         f"## Calibration\n\n![student reliability](reliability_student.png) ![teacher reliability](reliability_teacher.png)\n\n"
         f"## Speed and size (student)\n\n{_md_table(speed)}\n"
     )

@@ -21,7 +21,7 @@ import httpx
 
 from upscway.resources import resolve_project_file
 from upscway.settings import IngestSettings
-from upscway.tasks import resources
+from upscway.tasks import run_resources
 from upscway.tasks.scrape.transport import VettedTransport, deadline
 from upscway.tasks.scrape.urls import AddressPolicy, ForbiddenAddress, UnresolvableHost, host_of
 
@@ -287,4 +287,4 @@ def make_fetcher(settings: IngestSettings) -> Fetcher:
 def shared_fetcher(settings: IngestSettings) -> Fetcher:
     """One fetcher per settings in this run's process, so robots.txt and per-host rate limits
     are shared by all its threads; closed with the run's resources."""
-    return resources.current().shared("fetcher", settings.model_dump_json(), lambda: make_fetcher(settings), lambda fetcher: fetcher.close())
+    return run_resources.current().shared("fetcher", settings.model_dump_json(), lambda: make_fetcher(settings), lambda fetcher: fetcher.close())

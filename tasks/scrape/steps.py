@@ -22,7 +22,7 @@ from upscway.storage.layout import DataLayout
 from upscway.storage.runs import record_failures
 from upscway.storage.staging import StagedBatch, leftovers
 from upscway.storage.store import Store
-from upscway.tasks import resources
+from upscway.tasks import run_resources
 from upscway.tasks.limits import writer_slot
 from upscway.tasks.scrape.feeds import FeedOutcome, Source, fetch_feed
 from upscway.tasks.scrape.fetch import shared_fetcher
@@ -38,7 +38,7 @@ def worker_pool(processes: int) -> ProcessPoolExecutor | None:
     children, and the runner's workers are the parallelism then."""
     if processes == 0 or multiprocessing.current_process().daemon:
         return None
-    return resources.current().shared(
+    return run_resources.current().shared(
         "worker-pool", str(processes),
         lambda: ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent),
         ProcessPoolExecutor.shutdown,

@@ -61,7 +61,7 @@ def main() -> None:
     from upscway.tasks.distill.train import TrainConfig, train, write_examples
 
     settings = load_settings()
-    task = load_task(settings.teacher.task_file)
+    task = load_task(settings.task.file)
     store = open_store(settings)
     with prefect_test_harness(server_startup_timeout=120):
         ingest(return_state=True).result()
@@ -82,9 +82,8 @@ def main() -> None:
         torch.manual_seed(0)
         config = TrainConfig(
             kind="encoder", student="all-MiniLM-L6-v2", keep_layers=3, out_dir=str(work / label),
-            train_file=str(work / "train.jsonl"), validation_file=str(work / "validation.jsonl"),
-            temperature=2.0, alpha=alpha, learning_rate=settings.distill.learning_rate, epochs=args.epochs,
-            batch_size=settings.distill.batch_size, max_length=settings.distill.max_length, save_steps=10_000,
+            train_file=str(work / "train.jsonl"), validation_file=str(work / "validation.jsonl"), task=task,
+            training=settings.distill.training().model_copy(update={"temperature": 2.0, "alpha": alpha, "epochs": args.epochs, "save_steps": 10_000}),
         )
         metrics = train(config)
         student = EncoderTeacher(task, work / label, annotator_id=label)

@@ -72,6 +72,7 @@ def main() -> None:
     from upscway.tasks.distill.base_models import convert_smollm2
     from upscway.tasks.distill.causal_lm import merge_adapter, prompt_renderer
     from upscway.tasks.distill.dataset import build_splits
+    from upscway.settings import TrainingSettings
     from upscway.tasks.distill.train import TrainConfig, train, write_examples
 
     store_path = args.data_dir / "upscway.duckdb"
@@ -117,8 +118,8 @@ def main() -> None:
             out = tmp / name
             config = TrainConfig(
                 kind="causal-lm", student=str(base), out_dir=str(out), train_file=str(tmp / "train.jsonl"),
-                validation_file=str(tmp / "validation.jsonl"), task_file=str(ROOT / "deployments" / "tasks" / "upsc_gs.yaml"),
-                alpha=alpha, learning_rate=args.learning_rate, epochs=1, batch_size=args.batch_size, save_steps=10_000, seed=args.seed,
+                validation_file=str(tmp / "validation.jsonl"), task=task, seed=args.seed,
+                training=TrainingSettings(alpha=alpha, learning_rate=args.learning_rate, epochs=1, batch_size=args.batch_size, save_steps=10_000),
             )
             metrics = train(config, say=print)
             trained = CausalLMTeacher(task, merge_adapter(base, out, out / "merged"))

@@ -66,7 +66,8 @@ def test_a_killed_training_resumes_from_its_last_checkpoint(annotated_store, tmp
     distill(stage="minilm-l3", return_state=True).result()
     (path,) = rows(annotated_store, "SELECT path FROM models")[0]
     config = TrainConfig.load(Path(path) / "train_config.json")
-    config.out_dir, config.save_steps, config.epochs, config.batch_size = str(tmp_path / "resume"), 2, 2, 8
+    training = config.training.model_copy(update={"save_steps": 2, "epochs": 2, "batch_size": 8})
+    config = config.model_copy(update={"out_dir": str(tmp_path / "resume"), "training": training})
     config.save(tmp_path / "cfg.json")
     command = [sys.executable, "-m", "upscway.tasks.distill.train", str(tmp_path / "cfg.json")]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}

@@ -3,6 +3,7 @@ lower bound, the per-paper guard, and support shortfalls that say what to label 
 
 import pytest
 
+from upscway.results import PairedResult
 from upscway.settings import GateSettings
 from upscway.tasks.evaluate.gate import decide
 
@@ -11,16 +12,19 @@ GOOD = {"relevance_accuracy": 0.9, "precision": 0.8, "recall": 0.9, "gs_accuracy
 TEACHER = {"accuracy": 0.82, "gs_accuracy_per_paper": {"1": 0.85, "2": 0.8, "3": 0.8, "4": 0.75}}
 
 
-def _result(student=None, teacher=None, lower_bound=-0.05, per_paper=40, n=200, offload=0.6, cascade_papers=None):
+def _result(student=None, teacher=None, lower_bound=-0.05, per_paper=40, n=200, offload=0.6, cascade_papers=None, chosen=True,
+            empty_paper=None):
     confusion = [[40, 0, 0, 0, 0]] + [[0] * i + [per_paper] + [0] * (4 - i) for i in range(1, 5)]
-    return {
+    if empty_paper is not None:
+        confusion[empty_paper] = [0, 0, 0, 0, 0]
+    return PairedResult.model_validate({
         "student": {**GOOD, **(student or {}), "confusion": confusion},
         "teacher": {**TEACHER, **(teacher or {})},
         "paired": {"n": n, "noninferiority": {"confidence": 0.95, "lower_bound": lower_bound},
                    "ci95": {"accuracy_gap": [-0.03, 0.07], "recall": [0.85, 0.95]}},
         "cascade": {"chosen": {"threshold": 0.7, "offload": offload, "accuracy": 0.81, "lower_bound": lower_bound,
-                               "gs_accuracy_per_paper": cascade_papers or {"1": 0.84, "2": 0.8, "3": 0.8, "4": 0.75}}},
-    }
+                               "gs_accuracy_per_paper": cascade_papers or {"1": 0.84, "2": 0.8, "3": 0.8, "4": 0.75}} if chosen else None},
+    })
 
 
 def test_all_criteria_pass_promotes_and_records_each_criterion_with_its_interval():
@@ -67,15 +71,11 @@ def test_too_little_gold_is_insufficient_data_and_says_what_to_label_next():
 
 
 def test_without_a_cascade_that_qualifies_nothing_is_promoted():
-    result = _result()
-    result["cascade"]["chosen"] = None
-    d = decide(result, GateSettings())
+    d = decide(_result(chosen=False), GateSettings())
     assert d.verdict == "reject" and {c.name for c in d.criteria if not c.passed} == {
         "cascade_vs_teacher_lower_bound_0.95", "cascade_offload"}
 
 
 def test_a_paper_without_gold_is_not_judged():
-    result = _result()
-    result["student"]["confusion"][4] = [0, 0, 0, 0, 0]
-    d = decide(result, GateSettings())
+    d = decide(_result(empty_paper=4), GateSettings())
     assert d.verdict == "promote" and "GS4_cascade_vs_teacher" not in [c.name for c in d.criteria]

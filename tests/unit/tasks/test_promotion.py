@@ -8,7 +8,8 @@ from upscway.records import PRODUCTION
 from upscway.settings import GateSettings
 from upscway.storage import evaluations as evaluation_repo
 from upscway.storage import models as registry
-from upscway.tasks.evaluate.steps import apply_gate, latest_evaluation, rollback
+from upscway.results import PairedResult
+from upscway.tasks.promotion import apply_gate, latest_evaluation, rollback
 
 
 def _register(store, model_id):
@@ -27,7 +28,7 @@ def _evaluate(store, model_id, accuracy, n=200):
     result = {"student": metrics, "teacher": {**metrics, "accuracy": 0.8}, "paired": {"n": n, "noninferiority": bound},
               "cascade": {"chosen": {"threshold": 0.7, "offload": 0.6, "accuracy": 0.8, "lower_bound": bound["lower_bound"]}}}
     with store.transaction() as conn:
-        evaluation_repo.insert(conn, f"e-{model_id}", model_id, "t", "eval", result, "r")
+        evaluation_repo.insert(conn, f"e-{model_id}", model_id, "t", "eval", PairedResult.model_validate(result), "r")
     return latest_evaluation(store, model_id)
 
 
@@ -64,7 +65,8 @@ def test_the_gold_split_and_a_missing_teacher_are_named(store, tmp_path):
     from upscway.tasks.annotate.review import import_reviewed
     from upscway.tasks.annotate.taxonomy import load_task
     from upscway.tasks.distill.dataset import split_of
-    from upscway.tasks.evaluate.steps import gold_of_split, teacher_answers
+    from upscway.tasks.answers import ensure_answers
+    from upscway.tasks.evaluate.steps import gold_of_split
 
     task_def = load_task()
     with pytest.raises(InputError, match="no gold chunks in split 'eval'"):
@@ -78,4 +80,4 @@ def test_the_gold_split_and_a_missing_teacher_are_named(store, tmp_path):
         labels = {row["text"].strip(): row["gold_label"] for row in csv.DictReader(lines)}
     assert [task_def.names[g] for g in gold.gold] == [labels[t] for t in gold.texts]
     with pytest.raises(InputError, match="teacher openai:elsewhere has no stored answer for"):
-        teacher_answers(store, "r", "openai:elsewhere", task_def.version, gold.hashes, TeacherSettings(backend="embedding"), task_def)
+        ensure_answers(store, "r", "openai:elsewhere", gold.hashes, TeacherSettings(backend="embedding"), task_def)

@@ -1,13 +1,22 @@
+"""The cascade's routing on hand-made scores, and its operating curve on gold."""
+
 from upscway.storage.tags import ChunkRef
-from upscway.tasks.cascade import final_tags, for_teacher, is_uncertain, statistics
+from upscway.tasks.tag.routing import drift, final_tags, for_teacher, is_uncertain, statistics
 
 
 def test_low_confidence_or_borderline_relevance_goes_to_the_teacher():
     band = (0.35, 0.65)
-    assert not is_uncertain([0.05, 0.9, 0.02, 0.02, 0.01], 0.8, band)
-    assert is_uncertain([0.05, 0.6, 0.3, 0.03, 0.02], 0.8, band)          # top 0.6 < 0.8
-    assert is_uncertain([0.5, 0.5, 0.0, 0.0, 0.0], 0.4, band)             # relevance 0.5 in the band
-    assert not is_uncertain([0.9, 0.1, 0.0, 0.0, 0.0], 0.8, band)         # confidently not relevant
+    assert not is_uncertain([0.05, 0.9, 0.02, 0.02, 0.01], 0.8, band, 0)
+    assert is_uncertain([0.05, 0.6, 0.3, 0.03, 0.02], 0.8, band, 0)          # top 0.6 < 0.8
+    assert is_uncertain([0.5, 0.5, 0.0, 0.0, 0.0], 0.4, band, 0)             # relevance 0.5 in the band
+    assert not is_uncertain([0.9, 0.1, 0.0, 0.0, 0.0], 0.8, band, 0)         # confidently not relevant
+
+
+def test_relevance_is_read_off_the_tasks_not_relevant_label():
+    band = (0.35, 0.65)
+    assert not is_uncertain([0.0, 0.0, 0.0, 0.1, 0.9], 0.8, band, 4)  # label 4 means "serves none": relevance 0.1
+    assert is_uncertain([0.0, 0.55, 0.0, 0.0, 0.45], 0.5, band, 4)      # relevance 1 − 0.45: in the band
+    assert not is_uncertain([0.0, 0.55, 0.0, 0.0, 0.45], 0.5, band, 0)  # read off label 0 it would be 1.0
 
 
 SURE_GS2 = [0.02, 0.03, 0.9, 0.03, 0.02]
@@ -17,8 +26,8 @@ NAMES = ["NOT_RELEVANT", "GS1", "GS2", "GS3", "GS4"]
 
 def test_the_teacher_decides_what_the_student_did_not_score_or_is_unsure_of():
     student = {"h1": SURE_GS2, "h2": UNSURE}
-    assert for_teacher(["h1", "h2", "h3"], student, 0.8, (0.35, 0.65)) == {"h2", "h3"}
-    assert for_teacher(["h1", "h2"], {}, 0.8, (0.35, 0.65)) == {"h1", "h2"}  # no production model
+    assert for_teacher(["h1", "h2", "h3"], student, 0.8, (0.35, 0.65), 0) == {"h2", "h3"}
+    assert for_teacher(["h1", "h2"], {}, 0.8, (0.35, 0.65), 0) == {"h1", "h2"}  # no production model
 
 
 def test_final_tags_take_the_deciders_answer_and_skip_what_nobody_answered():
@@ -46,26 +55,24 @@ def test_statistics_count_offload_requests_savings_and_agreement():
 
 
 def test_the_operating_curve_and_the_threshold_chosen_on_gold():
-    from upscway.tasks.cascade import at_threshold, choose_threshold, operating_curve
+    from upscway.tasks.tag.evaluation import at_threshold, choose_threshold, operating_curve
 
     gold = [1, 2, 3, 4, 0, 1, 2, 3]
     teacher = [[0.0] * g + [1.0] + [0.0] * (4 - g) for g in gold]  # always right
     sure_right = [[0.02, 0.9, 0.04, 0.02, 0.02], [0.02, 0.04, 0.9, 0.02, 0.02], [0.02, 0.02, 0.04, 0.9, 0.02], [0.02, 0.02, 0.02, 0.04, 0.9]]
     unsure_wrong = [[0.05, 0.05, 0.05, 0.25, 0.6]] * 4  # top 0.6 (GS4), relevance 0.95: wrong for every gold below
-    curve = operating_curve(sure_right + unsure_wrong, teacher, gold, band=(0.35, 0.65))
-    by_t = {p["threshold"]: p for p in curve}
-    assert (by_t[0.0]["offload"], by_t[0.0]["accuracy"]) == (1.0, 0.5)  # the student decides all: half wrong
-    assert (by_t[0.7]["offload"], by_t[0.7]["accuracy"]) == (0.5, 1.0)  # the unsure half goes to the teacher
-    assert (by_t[1.01]["offload"], by_t[1.01]["accuracy"]) == (0.0, 1.0)
+    curve = operating_curve(sure_right + unsure_wrong, teacher, gold, band=(0.35, 0.65), not_relevant=0)
+    by_t = {p.threshold: p for p in curve}
+    assert (by_t[0.0].offload, by_t[0.0].accuracy) == (1.0, 0.5)  # the student decides all: half wrong
+    assert (by_t[0.7].offload, by_t[0.7].accuracy) == (0.5, 1.0)  # the unsure half goes to the teacher
+    assert (by_t[1.01].offload, by_t[1.01].accuracy) == (0.0, 1.0)
     chosen = choose_threshold(curve, teacher_accuracy=1.0, tolerance=0.02)
-    assert (chosen["offload"], chosen["accuracy"]) == (0.5, 1.0) and 0.6 < chosen["threshold"] <= 0.9
-    assert choose_threshold(curve, teacher_accuracy=1.0, tolerance=0.6)["offload"] == 1.0
-    assert at_threshold(curve, 0.72)["threshold"] == 0.75
+    assert (chosen.offload, chosen.accuracy) == (0.5, 1.0) and 0.6 < chosen.threshold <= 0.9
+    assert choose_threshold(curve, teacher_accuracy=1.0, tolerance=0.6).offload == 1.0
+    assert at_threshold(curve, 0.72).threshold == 0.75
 
 
 def test_drift_warns_when_the_nights_confidence_or_deferral_moves_from_validation():
-    from upscway.tasks.cascade import drift
-
     validation = [0.9] * 8 + [0.5] * 2  # mean 0.82, deferral at 0.8: 0.2
     alike = drift({f"h{i}": [0.05, 0.9, 0.05] if i % 5 else [0.5, 0.3, 0.2] for i in range(10)}, validation, 0.8, 0.15)
     assert alike["warning"] is None and alike["night_deferral"] == 0.2

@@ -1,0 +1,50 @@
+"""Promotion and rollback: the gate's decision on a model's latest evaluation moves the
+`production` alias (with the cascade threshold it was validated at), in one transaction."""
+
+from __future__ import annotations
+
+from upscway.errors import InputError
+from upscway.records import PRODUCTION
+from upscway.results import Verdict
+from upscway.settings import GateSettings
+from upscway.storage import evaluations as evaluation_repo
+from upscway.storage import models as registry
+from upscway.storage.evaluations import Evaluation
+from upscway.storage.store import Store
+from upscway.tasks.evaluate.gate import decide
+
+
+def latest_evaluation(store: Store, model_id: str) -> Evaluation | None:
+    with store.reader() as conn:
+        return evaluation_repo.latest_for_model(conn, model_id)
+
+
+def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSettings, force: bool, reason: str | None) -> dict:
+    """Decide on the latest evaluation, record the decision, and move `production` to the model
+    on a pass (or when forced, with the reason), all in one transaction."""
+    if force and not (reason or "").strip():
+        raise InputError("--force needs --reason: a forced promotion is recorded with why")
+    decision = decide(evaluation.result, gate)
+    passed = decision.verdict is Verdict.PROMOTE
+    moves, forced = passed or force, force and not passed
+    threshold = evaluation.result.chosen.threshold if evaluation.result.chosen else None
+    with store.transaction() as conn:
+        evaluation_repo.record_decision(conn, model, evaluation.id, decision, forced=forced, reason=reason)
+        previous = registry.move_alias(conn, PRODUCTION, model, "promote", reason, threshold) if moves else None
+    return {
+        "model": model, "verdict": decision.verdict.value, "production": model if moves else previous or "unchanged",
+        "cascade_threshold": threshold if moves else None,
+        "previous_production": previous, "forced": forced,
+        "criteria": {c.name: f"{c.value if c.value is None else round(c.value, 3)} {c.comparison} {c.threshold}: {'pass' if c.passed else 'FAIL'}" for c in decision.criteria},
+        "reasons": list(decision.reasons),
+    }
+
+
+def rollback(store: Store, reason: str | None) -> tuple[str, str]:
+    """Point `production` back at the model it held before the last promotion: (from, to)."""
+    with store.transaction() as conn:
+        last = registry.last_promotion(conn, PRODUCTION)
+        if last is None or last.previous_id is None:
+            raise InputError("no earlier production model to roll back to")
+        registry.move_alias(conn, PRODUCTION, last.previous_id, "rollback", reason)
+    return last.model_id, last.previous_id

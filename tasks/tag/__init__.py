@@ -1,0 +1,1 @@
+"""The tag stage: the cascade's routing, its evaluation on gold, and its store side."""
