@@ -6,13 +6,11 @@ Exit status: 0 all went well; 1 the run finished with some failed items (or fail
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Optional, get_args
 
 # The CLI runs offline by default; a user's own environment still wins.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -30,9 +28,15 @@ QUIET = {
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from upscway.errors import InputError
+from upscway.flows.parameters import SKIPPABLE
+from upscway.flows.tables import OutputFormat, print_import, print_rows
+from upscway.settings import TeacherSettings
+
+# Choices as typer takes them (an Enum), from the one place each is defined.
+Backend = Enum("Backend", {name: name for name in get_args(TeacherSettings.model_fields["backend"].annotation)}, type=str)
+Step = Enum("Step", {name: name for name in SKIPPABLE}, type=str)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 run_app = typer.Typer(no_args_is_help=True, help="Start a flow in this process.")
@@ -45,12 +49,6 @@ console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
-
-
-class OutputFormat(str, Enum):
-    table = "table"
-    csv = "csv"
-    json = "json"
 
 
 @app.callback()
@@ -75,62 +73,25 @@ def _settings(ctx: typer.Context):
     return ctx.obj["settings"]
 
 
-def _finish(state) -> None:
-    """Print a flow's summary and exit with the status its final state calls for."""
-    from upscway.flows.context import COMPLETED_WITH_FAILURES, failure_of
+def _run(ctx: typer.Context, flow: str, **parameters) -> None:
+    """Run the flow of `flows/<flow>.py` on the command's settings (bad settings are usage
+    errors before anything starts) with progress, and exit by its final state."""
+    from upscway.flows.launch import launch
 
-    if state.is_failed() or state.is_crashed():
-        outcome = failure_of(state)
-        if isinstance(outcome, InputError):
-            raise outcome
-        if isinstance(outcome, dict):  # a run that kept its summary (nightly with a failed step)
-            _print_summary(state.name, outcome)
-            err_console.print(f"[red]run failed:[/red] {state.message}")
-        else:
-            err_console.print(f"[red]run failed:[/red] {type(outcome).__name__}: {outcome}")
-        raise typer.Exit(EXIT_FAILURES)
-    _print_summary(state.name, state.result())
-    if state.name == COMPLETED_WITH_FAILURES:
-        err_console.print(f"[yellow]{state.message}[/yellow]")
-        raise typer.Exit(EXIT_FAILURES)
+    code = launch(flow, _settings(ctx), ctx.obj["verbose"], console, err_console, **parameters)
+    if code != EXIT_OK:
+        raise typer.Exit(code)
 
 
-def _print_summary(title: str, summary: dict) -> None:
-    """A table of the summary's figures; a nightly run's steps get a row each. Nested details
-    (stages, labels, criteria) are in the step lines above, the run's log and `upscway status`."""
-    from upscway.flows.outcomes import headline
+def _commands():
+    """The non-flow commands, imported when one runs (they bring in Prefect and the stores)."""
+    from upscway.flows import commands
 
-    table = Table(title=title, show_header=False)
-    for key, value in summary.items():
-        if key == "steps":
-            for step, outcome in value.items():
-                table.add_row(step, outcome["status"].replace("_", " "), headline(step, outcome))
-        elif not isinstance(value, (dict, list)):
-            table.add_row(key, _short(value))
-    console.print(table)
+    return commands
 
 
-def _short(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _with_progress(ctx: typer.Context, run):
-    """Call `run()` on the command's settings (built once, shared by every flow run it starts)
-    under the live progress display; with --verbose the logs tell it instead."""
-    from upscway import progress
-    from upscway.flows.context import using
-    from upscway.flows.display import LiveDisplay
-    from upscway.flows.local_api import prefect_api
-
-    with prefect_api(), using(_settings(ctx)):
-        if ctx.obj["verbose"]:
-            return run()
-        with LiveDisplay(err_console) as display:
-            progress.listen(display)
-            try:
-                return run()
-            finally:
-                progress.forget(display)
+def _path(path: Path | None) -> str | None:
+    return str(path) if path else None
 
 
 @run_app.command("ingest")
@@ -141,15 +102,7 @@ def run_ingest(
     limit: Optional[int] = typer.Option(None, min=1, help="Fetch at most N new pages."),
 ) -> None:
     """Fetch feeds, then the new articles they list; extract, deduplicate, chunk and store."""
-    from upscway.flows.ingest import ingest, sources_to_read
-    from upscway.flows.runners import with_runner
-
-    settings = _settings(ctx)  # bad settings or feeds are usage errors before any flow run starts
-    sources_to_read(settings, feeds, source)
-    state = _with_progress(ctx, lambda: with_runner(ingest, settings.runner)(
-        feeds=str(feeds) if feeds else None, source=source, limit=limit, return_state=True,
-    ))
-    _finish(state)
+    _run(ctx, "ingest", feeds=_path(feeds), source=source, limit=limit)
 
 
 @run_app.command("backfill")
@@ -164,39 +117,20 @@ def run_backfill(
     limit: Optional[int] = typer.Option(None, min=1, help="Fetch at most N new pages."),
 ) -> None:
     """Past articles from a source's sitemaps, a list of URLs, or a folder of saved pages."""
-    from upscway.flows.backfill import backfill, check_backfill_args
-    from upscway.flows.runners import with_runner
-
-    settings = _settings(ctx)
-    check_backfill_args(source, since, until, urls, html_dir)
-    state = _with_progress(ctx, lambda: with_runner(backfill, settings.runner)(
-        source=source, since=since, until=until,
-        urls=str(urls) if urls else None, html_dir=str(html_dir) if html_dir else None,
-        feeds=str(feeds) if feeds else None, limit=limit, return_state=True,
-    ))
-    _finish(state)
+    _run(ctx, "backfill", source=source, since=since, until=until, urls=_path(urls), html_dir=_path(html_dir), feeds=_path(feeds), limit=limit)
 
 
 @run_app.command("annotate")
 def run_annotate(
     ctx: typer.Context,
-    teacher: Optional[str] = typer.Option(None, help="Teacher backend: openai, transformers, embedding or encoder (default: the profile's)."),
+    teacher: Optional[Backend] = typer.Option(None, help="Teacher backend (default: the profile's)."),
     only_unlabeled: bool = typer.Option(False, "--only-unlabeled", help="Only chunks no teacher has labelled yet."),
     since: Optional[str] = typer.Option(None, help="Only articles published (or stored) on or after YYYY-MM-DD."),
     source: Optional[str] = typer.Option(None, help="Only this source."),
     limit: Optional[int] = typer.Option(None, min=1, help="Annotate at most N chunks."),
 ) -> None:
     """Label chunks with the teacher into the silver store (idempotent, resumable)."""
-    from upscway.flows.annotate import annotate
-    from upscway.flows.runners import with_runner
-
-    settings = _settings(ctx)
-    if teacher not in (None, "openai", "transformers", "embedding", "encoder"):
-        raise InputError(f"--teacher {teacher!r}: expected openai, transformers, embedding or encoder")
-    state = _with_progress(ctx, lambda: with_runner(annotate, settings.runner)(
-        teacher=teacher, only_unlabeled=only_unlabeled, since=since, source=source, limit=limit, return_state=True,
-    ))
-    _finish(state)
+    _run(ctx, "annotate", teacher=teacher and teacher.value, only_unlabeled=only_unlabeled, since=since, source=source, limit=limit)
 
 
 @run_app.command("distill")
@@ -206,10 +140,7 @@ def run_distill(
     stage: Optional[str] = typer.Option(None, help="Only this stage."),
 ) -> None:
     """Train the students of a distillation chain; each becomes a candidate in `models`."""
-    from upscway.flows.distill import distill
-
-    state = _with_progress(ctx, lambda: distill(chain=chain, stage=stage, return_state=True))
-    _finish(state)
+    _run(ctx, "distill", chain=chain, stage=stage)
 
 
 @run_app.command("evaluate")
@@ -220,9 +151,7 @@ def run_evaluate(
     teacher: Optional[str] = typer.Option(None, help="Annotator to compare with (default: the one the model learnt from)."),
 ) -> None:
     """Score a candidate and its teacher on the same gold chunks; store the evaluation."""
-    from upscway.flows.evaluate import evaluate
-
-    _finish(_with_progress(ctx, lambda: evaluate(model=model, gold_split=gold_split, teacher=teacher, return_state=True)))
+    _run(ctx, "evaluate", model=model, gold_split=gold_split, teacher=teacher)
 
 
 @run_app.command("promote")
@@ -233,9 +162,7 @@ def run_promote(
     reason: Optional[str] = typer.Option(None, help="Why (recorded)."),
 ) -> None:
     """Evaluate if needed, apply the gate, and move `production` to the model on a pass."""
-    from upscway.flows.promote import promote
-
-    _finish(_with_progress(ctx, lambda: promote(model=model, force=force, reason=reason, return_state=True)))
+    _run(ctx, "promote", model=model, force=force, reason=reason)
 
 
 @run_app.command("tag")
@@ -245,17 +172,13 @@ def run_tag(
     limit: Optional[int] = typer.Option(None, min=1, help="Tag at most N chunks."),
 ) -> None:
     """Label new chunks with the production student; unsure ones go to the teacher."""
-    from upscway.flows.runners import with_runner
-    from upscway.flows.tag import tag
-
-    settings = _settings(ctx)
-    _finish(_with_progress(ctx, lambda: with_runner(tag, settings.runner)(since=since, limit=limit, return_state=True)))
+    _run(ctx, "tag", since=since, limit=limit)
 
 
 @run_app.command("nightly")
 def run_nightly(
     ctx: typer.Context,
-    skip: list[str] = typer.Option([], "--skip", help="Leave out a step: ingest, tag, distill or promote (repeatable)."),
+    skip: list[Step] = typer.Option([], "--skip", help="Leave out a step (repeatable)."),
     source: Optional[str] = typer.Option(None, help="Ingest only this source."),
     limit: Optional[int] = typer.Option(None, min=1, help="Ingest at most N new pages."),
     chain: Optional[str] = typer.Option(None, help="Chain to distil (default: the profile's)."),
@@ -264,20 +187,13 @@ def run_nightly(
     ),
 ) -> None:
     """The daily pipeline: ingest, tag (with cascade), distil when due, evaluate, promote."""
-    from upscway.flows.nightly import nightly
     from upscway.flows.parameters import DistillStep, IngestStep, PromoteStep, TagStep
 
-    _settings(ctx)  # bad settings are usage errors before any flow run starts
-    unknown = set(skip) - {"ingest", "tag", "distill", "promote"}
-    if unknown:
-        raise InputError(f"--skip {', '.join(sorted(unknown))}: expected ingest, tag, distill or promote")
-    state = _with_progress(ctx, lambda: nightly(
-        ingest=IngestStep(enabled="ingest" not in skip, source=source, limit=limit),
-        tag=TagStep(enabled="tag" not in skip),
-        distill=DistillStep(enabled="distill" not in skip, chain=chain, min_new_teacher_labels=min_new_teacher_labels),
-        promote=PromoteStep(enabled="promote" not in skip), return_state=True,
-    ))
-    _finish(state)
+    _run(
+        ctx, "nightly", ingest=IngestStep(enabled=Step.ingest not in skip, source=source, limit=limit), tag=TagStep(enabled=Step.tag not in skip),
+        distill=DistillStep(enabled=Step.distill not in skip, chain=chain, min_new_teacher_labels=min_new_teacher_labels),
+        promote=PromoteStep(enabled=Step.promote not in skip),
+    )
 
 
 @gold_app.command("export")
@@ -292,9 +208,7 @@ def gold_export(
 ) -> None:
     """Write chunks for people to verify: text, article title, URL and date, and the named
     annotator's label and probabilities."""
-    from upscway.flows import commands
-
-    shown, written, candidates = commands.gold_export(_settings(ctx), strategy, n, out, annotator, seed, label)
+    shown, written, candidates = _commands().gold_export(_settings(ctx), strategy, n, out, annotator, seed, label)
     console.print(f"wrote {written} chunks ({strategy}, of {candidates} answered by {shown} and not yet verified) to {out}")
 
 
@@ -306,23 +220,12 @@ def gold_import(
     annotator: Optional[str] = typer.Option(None, help="Annotator for rows that name none."),
 ) -> None:
     """Validate and import verified labels; earlier labels stay as history. Reports agreement."""
-    from upscway.flows import commands
-
     try:
-        report = commands.gold_import(_settings(ctx), file, annotator, skip_invalid)
-    except commands.InvalidRows as exc:
-        for line, reason in exc.errors:
-            err_console.print(f"{file}:{line}: {reason}")
+        report = _commands().gold_import(_settings(ctx), file, annotator, skip_invalid)
+    except _commands().InvalidRows as exc:
+        print_import(console, err_console, file, exc.errors)
         raise
-    for line, reason in report.errors:
-        err_console.print(f"{file}:{line}: {reason}")
-    console.print(
-        f"imported {report.added} labels (import {report.import_id}), {report.unchanged} unchanged, "
-        f"{report.blank} rows left blank, {len(report.errors)} invalid rows skipped", soft_wrap=True,
-    )
-    console.print("gold labels by class: " + ", ".join(f"{k} {v}" for k, v in report.by_label.items()))
-    for pair in report.agreement:
-        console.print(f"agreement {pair.a} vs {pair.b}: {pair.chunks} chunks, Cohen's kappa {pair.kappa:.3f}")
+    print_import(console, err_console, file, report.errors, report)
     if report.errors:
         raise typer.Exit(EXIT_FAILURES)
 
@@ -330,26 +233,20 @@ def gold_import(
 @models_app.command("list")
 def models_list(ctx: typer.Context, format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f")) -> None:
     """Registered students, newest first."""
-    from upscway.flows import commands
-
-    _print_rows(*commands.models_table(_settings(ctx)), format)
+    print_rows(console, *_commands().models_table(_settings(ctx)), format)
 
 
 @models_app.command("show")
 def models_show(ctx: typer.Context, model_id: str = typer.Argument(..., help="An id, or a unique prefix of one.")) -> None:
     """One model: where it is, what taught it, its configuration and metrics."""
-    from upscway.flows import commands
-
-    found = commands.model(_settings(ctx), model_id)
-    _print_rows(["field", "value"], commands.model_fields(found), OutputFormat.table, title=found.id)
+    found = _commands().model(_settings(ctx), model_id)
+    print_rows(console, ["field", "value"], _commands().model_fields(found), OutputFormat.table, title=found.id)
 
 
 @models_app.command("export")
 def models_export(ctx: typer.Context, model_id: str, out: Path = typer.Option(..., "--out", help="Folder to write.")) -> None:
     """Full Hugging Face weights: a causal-LM student's LoRA merged into its base (what vLLM serves)."""
-    from upscway.flows import commands
-
-    commands.export_model(_settings(ctx), model_id, out)
+    _commands().export_model(_settings(ctx), model_id, out)
     console.print(f"exported {model_id} to {out}")
 
 
@@ -364,31 +261,8 @@ def models_promote(
 @models_app.command("rollback")
 def models_rollback(ctx: typer.Context, reason: Optional[str] = typer.Option(None, help="Why (recorded).")) -> None:
     """Point `production` back at the model it held before the last promotion."""
-    from upscway.flows import commands
-
-    before, after = commands.rollback_production(_settings(ctx), reason)
+    before, after = _commands().rollback_production(_settings(ctx), reason)
     console.print(f"production: {before} -> {after}")
-
-
-def _print_rows(columns: list[str], rows: list[tuple], fmt: OutputFormat, title: str | None = None) -> None:
-    """A table for people; CSV (LF line ends, so a value piped on carries no `\r`) or JSON for
-    programs. The table never shortens its first column (ids are pasted into other commands)
-    and folds long values instead of cutting them."""
-    if fmt is OutputFormat.csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
-    elif fmt is OutputFormat.json:
-        print(json.dumps([dict(zip(columns, row)) for row in rows], default=str, ensure_ascii=False, indent=2))
-    else:
-        cells = [["" if v is None else str(v) for v in row] for row in rows]
-        first = max([len(columns[0]), *(len(c[0]) for c in cells)]) if columns else 0
-        table = Table(title=title)
-        for i, name in enumerate(columns):
-            table.add_column(name, no_wrap=i == 0, min_width=first if i == 0 else None, overflow="fold")
-        for row in cells:
-            table.add_row(*row)
-        console.print(table)
 
 
 @app.command("sql")
@@ -398,9 +272,7 @@ def sql_command(
     format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
 ) -> None:
     """Run read-only SQL over the store (waits while a writer holds the file)."""
-    from upscway.flows import commands
-
-    _print_rows(*commands.sql(_settings(ctx), query), format)
+    print_rows(console, *_commands().sql(_settings(ctx), query), format)
 
 
 @app.command("query")
@@ -411,30 +283,19 @@ def query_command(
     format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
 ) -> None:
     """Run a named report query (read-only)."""
-    from upscway.flows import commands
-
     if name is None:
-        rows = [(q.name, q.what, "; ".join(f"{p} {p.description}".strip() for p in q.parameters)) for q in commands.named_queries().values()]
-        _print_rows(["query", "what", "parameters (name=default description)"], rows, format)
-        return
-    pairs = {}
-    for item in param:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise InputError(f"--param {item!r}: expected name=value")
-        pairs[key.strip()] = value
-    _print_rows(*commands.named_query(_settings(ctx), name, pairs), format)
+        print_rows(console, *_commands().named_queries_table(), format)
+    else:
+        print_rows(console, *_commands().named_query(_settings(ctx), name, _commands().parse_params(param)), format)
 
 
 @app.command("status")
 def status_command(ctx: typer.Context) -> None:
     """What the store holds: counts, sources, last runs and failures."""
-    from upscway.flows import commands
-
     settings = _settings(ctx)
     console.print(f"store: {settings.database_path} (profile {settings.profile})")
-    for title, columns, rows in commands.status(settings):
-        _print_rows(columns, rows, OutputFormat.table, title=title)
+    for title, columns, rows in _commands().status(settings):
+        print_rows(console, columns, rows, OutputFormat.table, title=title)
 
 
 @app.command("serve")
@@ -448,18 +309,9 @@ def serve_command(
     Runs started here use this process's settings: set UPSCWAY_PROFILE / UPSCWAY_DATA_DIR (or
     --profile / --data-dir) before starting it. Point it at a server with PREFECT_API_URL.
     """
-    from prefect import serve
+    from upscway.flows.serve import serve_deployments
 
-    from upscway.flows.local_api import prefect_api
-    from upscway.flows.serve import load_deployments
-    from upscway.resources import resolve_project_file
-
-    settings = _settings(ctx)
-    os.environ["UPSCWAY_PROFILE"] = settings.profile  # the served runs are child processes
-    os.environ["UPSCWAY_DATA_DIR"] = str(settings.data_dir.resolve())
-    deployments = load_deployments(resolve_project_file(file))
-    with prefect_api():
-        serve(*deployments, limit=limit)
+    serve_deployments(_settings(ctx), file, limit)
 
 
 _VERBOSE_FLAGS = {"--verbose", "-v"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from upscway.errors import InputError
 from upscway.flows.context import open_store
 from upscway.settings import Settings
 from upscway.storage import adhoc
@@ -72,8 +73,21 @@ def sql(settings: Settings, query: str) -> Table:
     return adhoc.run_query(_reader(settings), query)
 
 
-def named_queries() -> dict[str, adhoc.NamedQuery]:
-    return adhoc.named_queries()
+def named_queries_table() -> Table:
+    """Every named report with its parameters (name=default description)."""
+    rows = [(q.name, q.what, "; ".join(f"{p} {p.description}".strip() for p in q.parameters)) for q in adhoc.named_queries().values()]
+    return ["query", "what", "parameters (name=default description)"], rows
+
+
+def parse_params(items: list[str]) -> dict[str, str]:
+    """`--param name=value` flags as a dict; an item without `=` is an InputError naming it."""
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"--param {item!r}: expected name=value")
+        pairs[key.strip()] = value
+    return pairs
 
 
 def named_query(settings: Settings, name: str, params: dict[str, str]) -> Table:

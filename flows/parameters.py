@@ -7,6 +7,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
+SKIPPABLE = ("ingest", "tag", "distill", "promote")  # the steps a nightly run can be told to leave out
+
+
 class _Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -9,6 +9,7 @@ are defined once. Entrypoints `flows/<module>.py:<flow>` name modules of this pa
 from __future__ import annotations
 
 import importlib
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from upscway.config_files import load_yaml_model
 from upscway.errors import InputError
+from upscway.resources import resolve_project_file
+from upscway.settings import Settings
 
 DEPLOYMENTS_FILE = Path("deployments/prefect.yaml")
 
@@ -92,3 +95,17 @@ def load_deployments(path: Path | str) -> list[RunnerDeployment]:
             schedules=[s.to_prefect() for s in spec.schedules],
         ))
     return deployments
+
+
+def serve_deployments(settings: Settings, file: Path | str, limit: int | None) -> None:
+    """Serve every deployment of `file` from this process until stopped. The served runs are
+    child processes, which read this process's profile and data directory from the environment."""
+    from prefect import serve
+
+    from upscway.flows.local_api import prefect_api
+
+    os.environ["UPSCWAY_PROFILE"] = settings.profile
+    os.environ["UPSCWAY_DATA_DIR"] = str(settings.data_dir.resolve())
+    deployments = load_deployments(resolve_project_file(file))
+    with prefect_api():
+        serve(*deployments, limit=limit)

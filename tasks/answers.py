@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from upscway.errors import InputError
 from upscway.records import model_of
 from upscway.settings import TeacherSettings
-from upscway.storage import annotations as annotation_repo
+from upscway.storage import annotations as annotation_rows
 from upscway.storage.store import Store
 from upscway.tasks.annotate.steps import annotate_pending
 from upscway.tasks.annotate.taxonomy import TaskDefinition
@@ -25,7 +25,7 @@ from upscway.tasks.registry import model as registered_model
 def answers_of(store: Store, annotator: str, version: str, hashes: Sequence[str]) -> dict[str, list[float]]:
     """The stored answers of `annotator` (for prompt `version`) on `hashes`."""
     with store.reader() as conn:
-        return annotation_repo.answers(conn, annotator, version, list(hashes))
+        return annotation_rows.answers(conn, annotator, version, list(hashes))
 
 
 def ensure_answers(

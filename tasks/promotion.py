@@ -7,8 +7,8 @@ from upscway.errors import InputError
 from upscway.records import PRODUCTION
 from upscway.results import Verdict
 from upscway.settings import GateSettings
-from upscway.storage import evaluations as evaluation_repo
-from upscway.storage import models as registry
+from upscway.storage import evaluations as evaluation_rows
+from upscway.storage import models as model_rows
 from upscway.storage.evaluations import Evaluation
 from upscway.storage.store import Store
 from upscway.tasks.evaluate.gate import decide
@@ -16,7 +16,7 @@ from upscway.tasks.evaluate.gate import decide
 
 def latest_evaluation(store: Store, model_id: str) -> Evaluation | None:
     with store.reader() as conn:
-        return evaluation_repo.latest_for_model(conn, model_id)
+        return evaluation_rows.latest_for_model(conn, model_id)
 
 
 def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSettings, force: bool, reason: str | None) -> dict:
@@ -29,8 +29,8 @@ def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSetti
     moves, forced = passed or force, force and not passed
     threshold = evaluation.result.chosen.threshold if evaluation.result.chosen else None
     with store.transaction() as conn:
-        evaluation_repo.record_decision(conn, model, evaluation.id, decision, forced=forced, reason=reason)
-        previous = registry.move_alias(conn, PRODUCTION, model, "promote", reason, threshold) if moves else None
+        evaluation_rows.record_decision(conn, model, evaluation.id, decision, forced=forced, reason=reason)
+        previous = model_rows.move_alias(conn, PRODUCTION, model, "promote", reason, threshold) if moves else None
     return {
         "model": model, "verdict": decision.verdict.value, "production": model if moves else previous or "unchanged",
         "cascade_threshold": threshold if moves else None,
@@ -43,8 +43,8 @@ def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSetti
 def rollback(store: Store, reason: str | None) -> tuple[str, str]:
     """Point `production` back at the model it held before the last promotion: (from, to)."""
     with store.transaction() as conn:
-        last = registry.last_promotion(conn, PRODUCTION)
+        last = model_rows.last_promotion(conn, PRODUCTION)
         if last is None or last.previous_id is None:
             raise InputError("no earlier production model to roll back to")
-        registry.move_alias(conn, PRODUCTION, last.previous_id, "rollback", reason)
+        model_rows.move_alias(conn, PRODUCTION, last.previous_id, "rollback", reason)
     return last.model_id, last.previous_id

@@ -6,25 +6,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from upscway.errors import InputError
-from upscway.storage import models as repo
+from upscway.storage import models as model_rows
 from upscway.storage.store import Store
 from upscway.tasks.distill.kinds import student_kind
 
 
 def list_models(store: Store) -> tuple[list[str], list[tuple]]:
     with store.reader() as conn:
-        return repo.list_models(conn)
+        return model_rows.list_models(conn)
 
 
-def model(store: Store, model_id: str) -> repo.ModelRecord:
+def model(store: Store, model_id: str) -> model_rows.ModelRecord:
     """The model with this id, or with the one id that starts with it (as git takes a commit)."""
     with store.reader() as conn:
-        found = repo.get(conn, model_id)
+        found = model_rows.get(conn, model_id)
         if found is not None:
             return found
-        matches = repo.ids_starting(conn, model_id) if model_id else []
+        matches = model_rows.ids_starting(conn, model_id) if model_id else []
         if len(matches) == 1:
-            return repo.get(conn, matches[0])
+            return model_rows.get(conn, matches[0])
     if matches:
         shown = ", ".join(matches[:10]) + (", …" if len(matches) > 10 else "")
         raise InputError(f"model id {model_id!r} is ambiguous: it starts {shown}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from upscway.errors import InputError
-from upscway.storage import gold as repo
+from upscway.storage import gold as gold_rows
 from upscway.storage.store import Store
 from upscway.tasks.annotate import gold
 from upscway.tasks.annotate.taxonomy import TaskDefinition
@@ -50,11 +50,11 @@ def export_for_review(
     if label is not None and label.upper() not in {name.upper() for name in task_def.names}:
         raise InputError(f"--label {label!r}: expected one of {', '.join(task_def.names)}")
     with store.reader() as conn:
-        known = repo.annotators(conn, task_def.name)
+        known = gold_rows.annotators(conn, task_def.name)
         if annotator not in known:
             raise InputError(f"--annotator {annotator!r} has no answers for {task_def.name}; known: {', '.join(known) or 'none yet (run annotate)'}")
-        candidates = [c for c in repo.candidates(conn, task_def.name, annotator) if label is None or c.teacher_label.upper() == label.upper()]
-        disagreeing = repo.disagreeing_hashes(conn, task_def.name) if strategy == "disagreement" else set()
+        candidates = [c for c in gold_rows.candidates(conn, task_def.name, annotator) if label is None or c.teacher_label.upper() == label.upper()]
+        disagreeing = gold_rows.disagreeing_hashes(conn, task_def.name) if strategy == "disagreement" else set()
     chosen = gold.select(candidates, strategy, n, disagreeing, seed)
     (gold.write_label_studio if out.suffix.lower() == ".json" else gold.write_csv)(out, chosen, task_def)
     return len(chosen), len(candidates)
@@ -72,7 +72,7 @@ def import_reviewed(
     if not rows:
         raise InputError(f"{file} has no labelled rows")
     with store.reader() as conn:
-        known = repo.stored_texts(conn, [r.chunk_id for r in rows if r.chunk_id])
+        known = gold_rows.stored_texts(conn, [r.chunk_id for r in rows if r.chunk_id])
     valid, errors = gold.validate(rows, task_def, known)
     if errors and not skip_invalid:
         raise InvalidRows(
@@ -80,9 +80,9 @@ def import_reviewed(
         )
     count = load_tokenizer(tokenizer)
     with store.transaction() as conn:
-        counts = repo.import_rows(conn, valid, task_def.name, str(file), lambda t: len(count.encode(t, add_special_tokens=False).ids))
+        counts = gold_rows.import_rows(conn, valid, task_def.name, str(file), lambda t: len(count.encode(t, add_special_tokens=False).ids))
     with store.reader() as conn:
-        pairs = repo.agreement_pairs(conn, task_def.name)
-        by_label = repo.counts_by_label(conn, task_def.name)
+        pairs = gold_rows.agreement_pairs(conn, task_def.name)
+        by_label = gold_rows.counts_by_label(conn, task_def.name)
     agreement = [Agreement(p.a, p.b, len(p.labels_a), gold.cohen_kappa(p.labels_a, p.labels_b)) for p in pairs]
     return ImportReport(counts.import_id, counts.added, counts.unchanged, errors, len(read) - len(rows), by_label, agreement)

@@ -17,7 +17,7 @@ from upscway import progress
 from upscway.errors import InputError
 from upscway.records import Failure
 from upscway.settings import TeacherSettings
-from upscway.storage import annotations as repo
+from upscway.storage import annotations as annotation_rows
 from upscway.storage.runs import record_failures
 from upscway.storage.store import Store
 from upscway.tasks import run_resources
@@ -71,7 +71,7 @@ def plan_annotation(
     store: Store, annotator: str, version: str, source: str | None, since: str | None, limit: int | None, only_unlabeled: bool
 ) -> list[str]:
     with store.reader() as conn:
-        hashes = repo.pending(conn, annotator, version, source=source, since=since, limit=limit, only_unlabeled=only_unlabeled)
+        hashes = annotation_rows.pending(conn, annotator, version, source=source, since=since, limit=limit, only_unlabeled=only_unlabeled)
     get_run_logger().info("%d chunk texts to annotate with %s (prompt %s)", len(hashes), annotator, version)
     return hashes
 
@@ -81,7 +81,7 @@ def annotate_batch(store: Store, run_id: str, task_def: TaskDefinition, settings
     """Ask the teacher about a batch and store every answer and failure in one transaction."""
     teacher = shared_teacher(task_def, settings)
     with store.reader() as conn:
-        texts = repo.texts(conn, hashes)
+        texts = annotation_rows.texts(conn, hashes)
     hashes = [h for h in hashes if h in texts]
     network_requests = min(len(hashes), settings.concurrency) if settings.backend == "openai" else 0
     with teacher_slots(network_requests):
@@ -92,14 +92,14 @@ def annotate_batch(store: Store, run_id: str, task_def: TaskDefinition, settings
             failures.append(Failure("annotate", f"text_hash:{text_hash}", answer.reason))
             continue
         rows.append(
-            repo.AnswerRow(
+            annotation_rows.AnswerRow(
                 text_hash=text_hash, label=task_def.names[answer.label], label_index=answer.label, probs=answer.probs,
                 confidence=answer.confidence, off_label_mass=answer.off_label_mass, rationale=answer.rationale,
                 tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, cost=answer.cost, latency_ms=answer.latency_s * 1000,
             )
         )
     with writer_slot(), store.transaction() as conn:
-        stored = repo.insert(conn, rows, teacher.annotator_id, task_def.name, task_def.version, run_id)
+        stored = annotation_rows.insert(conn, rows, teacher.annotator_id, task_def.name, task_def.version, run_id)
         record_failures(conn, run_id, failures)
     return BatchCounts(
         annotated=stored, failures=len(failures), tokens_in=sum(r.tokens_in for r in rows),
@@ -144,7 +144,7 @@ def annotate_pending(
         update_progress_artifact(artifact, 100.0 * done / max(1, len(hashes)))
         progress.report("annotate", done, len(hashes))
     with store.reader() as conn:
-        by_label = repo.run_summary(conn, run_id)
+        by_label = annotation_rows.run_summary(conn, run_id)
     create_markdown_artifact(_summary_markdown(annotator, task_def.version, by_label, total), description="annotation summary")
     summary = {"annotator": annotator, "prompt_version": task_def.version, "to_annotate": len(hashes), **asdict(total)}
     summary["cost"] = round(summary["cost"], 6)
@@ -152,7 +152,7 @@ def annotate_pending(
     return summary
 
 
-def _summary_markdown(annotator: str, version: str, by_label: list[repo.LabelCount], total: BatchCounts) -> str:
+def _summary_markdown(annotator: str, version: str, by_label: list[annotation_rows.LabelCount], total: BatchCounts) -> str:
     rows = "\n".join(f"| {row.label} | {row.chunks} |" for row in by_label)
     return (
         f"## Annotation with `{annotator}` (prompt {version})\n\n| label | chunks |\n|---|---|\n{rows}\n\n"

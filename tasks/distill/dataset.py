@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from upscway.storage import annotations as repo
+from upscway.storage import annotations as annotation_rows
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 
 SPLITS = ("train", "validation", "eval")
@@ -59,7 +59,7 @@ def build_splits(
     validation_fraction: float = 0.1,
 ) -> Splits:
     splits = Splits()
-    for row in repo.training_rows(conn, annotator, version, task.name):
+    for row in annotation_rows.training_rows(conn, annotator, version, task.name):
         example = Example(
             row.chunk_id, row.article_id, row.text, tuple(math.log(max(p, LOG_FLOOR)) for p in row.probs),
             task.index(row.gold_label) if row.gold_label else -1,

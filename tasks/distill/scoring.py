@@ -11,7 +11,7 @@ from prefect.context import TaskRunContext
 
 from upscway.records import model_annotator
 from upscway.settings import TeacherSettings
-from upscway.storage import annotations as annotation_repo
+from upscway.storage import annotations as annotation_rows
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
 from upscway.tasks.annotate.taxonomy import TaskDefinition
@@ -63,7 +63,7 @@ def score_with_student(store: Store, model: ModelRecord, task_def: TaskDefinitio
     chunk again. The scores are not stored in the database: only final tags are.
     """
     with store.reader() as conn:
-        texts = annotation_repo.texts(conn, hashes)
+        texts = annotation_rows.texts(conn, hashes)
     ordered = [h for h in hashes if h in texts]
     scores = student_scorer(model, task_def).annotate([texts[h] for h in ordered])
     return {h: a.probs for h, a in zip(ordered, scores)}

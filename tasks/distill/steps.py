@@ -12,8 +12,8 @@ from prefect import get_run_logger, task
 from upscway import progress
 from upscway.errors import InputError
 from upscway.settings import DistillSettings, Settings, TeacherSettings
-from upscway.storage import annotations as annotation_repo
-from upscway.storage import models as registry
+from upscway.storage import annotations as annotation_rows
+from upscway.storage import models as model_rows
 from upscway.storage.layout import DataLayout
 from upscway.storage.store import Store
 from upscway.tasks.annotate.steps import annotate_pending
@@ -30,7 +30,7 @@ def teacher_of_stage(store: Store, run_id: str, chain: str, stage: Stage, task_d
     if stage.teacher.annotations:
         return stage.teacher.annotations
     with store.reader() as conn:
-        model = registry.latest_of_stage(conn, chain, stage.teacher.stage)
+        model = model_rows.latest_of_stage(conn, chain, stage.teacher.stage)
     if model is None:
         raise InputError(f"stage {stage.name} is taught by stage {stage.teacher.stage!r}, which has no trained candidate yet")
     settings = as_teacher(model, teacher)
@@ -44,7 +44,7 @@ def retraining_due(store: Store, settings: Settings, task_def: TaskDefinition, c
     threshold = settings.distill.min_new_teacher_labels if min_new is None else min_new
     first = load_chain(chain, settings.distill.chains_file)[0]  # taught by annotations: chains are validated
     with store.reader() as conn:
-        new = annotation_repo.new_since_training(conn, first.teacher.annotations, task_def.version, chain)
+        new = annotation_rows.new_since_training(conn, first.teacher.annotations, task_def.version, chain)
     return new >= threshold, f"{new} new teacher labels since chain {chain} last trained, fewer than {threshold}"
 
 
@@ -74,7 +74,7 @@ def prepare_stage(
     """Write the stage's examples and training config, register the model; returns (model id,
     config path). An interrupted training of the same stage and teacher is picked up again."""
     with store.reader() as conn:
-        resumable = registry.unfinished(conn, chain, stage.name, teacher)
+        resumable = model_rows.unfinished(conn, chain, stage.name, teacher)
     if resumable and (Path(resumable.path) / "train_config.json").exists():
         get_run_logger().info("resuming the interrupted training of %s", resumable.id)
         return resumable.id, str(Path(resumable.path) / "train_config.json")
@@ -98,12 +98,12 @@ def prepare_stage(
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch.rename(out)
     with store.transaction() as conn:
-        registry.register(
+        model_rows.register(
             conn, model_id=model_id, chain=chain, stage=stage.name, kind=stage.kind, base_model=stage.base_model(layout.root), path=str(out),
             teacher=teacher, task=task_def.name, prompt_version=task_def.version, config={**json.loads(Path(out / "train_config.json").read_text()), "splits": splits.counts()},
             run_id=run_id,
         )
-        registry.record_examples(conn, model_id, {
+        model_rows.record_examples(conn, model_id, {
             "train": [e.chunk_id for e in splits.train], "validation": [e.chunk_id for e in splits.validation],
         })
     counts = splits.counts()
@@ -123,10 +123,10 @@ def train_student(store: Store, model_id: str, config_path: str, stage: str) -> 
         metrics = train(TrainConfig.load(config_path), say=logger.info, advance=lambda done, total: progress.report(f"train {stage}", done, total))
     except Exception as exc:
         with store.transaction() as conn:
-            registry.finish(conn, model_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
+            model_rows.finish(conn, model_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
         raise
     with store.transaction() as conn:
-        registry.finish(conn, model_id, "candidate", metrics)
+        model_rows.finish(conn, model_id, "candidate", metrics)
     logger.info(
         "%s is a candidate: validation agreement with its teacher %.3f, gold accuracy %s", model_id,
         metrics.get("validation_agreement_with_teacher", float("nan")),

@@ -14,7 +14,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from upscway.errors import InputError
 from upscway.results import Decision, PairedResult
 from upscway.settings import DistillSettings, GateSettings
-from upscway.storage import evaluations as repo
+from upscway.storage import evaluations as evaluation_rows
 from upscway.storage.layout import DataLayout
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
@@ -39,7 +39,7 @@ class GoldSplit:
 def gold_of_split(store: Store, task_def: TaskDefinition, split: str, distill: DistillSettings) -> GoldSplit:
     """The gold chunks of articles in `split` (the distill flow never trains on `eval`)."""
     with store.reader() as conn:
-        chunks = [c for c in repo.gold_chunks(conn, task_def.name)
+        chunks = [c for c in evaluation_rows.gold_chunks(conn, task_def.name)
                   if split_of(c.article_id, distill.eval_fraction, distill.validation_fraction) == split]
     if not chunks:
         raise InputError(f"no gold chunks in split {split!r}: import gold labels first (upscway gold import)")
@@ -82,7 +82,7 @@ def record_evaluation(
     artifacts; returns (evaluation id, decision, report files)."""
     evaluation_id = uuid.uuid4().hex[:12]
     with store.transaction() as conn:
-        repo.insert(conn, evaluation_id, model.id, teacher, split, result, run_id)
+        evaluation_rows.insert(conn, evaluation_id, model.id, teacher, split, result, run_id)
     decision = decide(result, gate)
     report = write_report(
         layout.reports / evaluation_id, title=f"{model.id} against {teacher}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC (evaluation {evaluation_id})", model=model, teacher=teacher,

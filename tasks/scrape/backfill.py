@@ -13,7 +13,7 @@ from prefect import task
 from upscway.errors import InputError
 from upscway.records import Failure
 from upscway.settings import IngestSettings
-from upscway.storage import articles as article_repo
+from upscway.storage import articles as article_rows
 from upscway.storage import frontier
 from upscway.storage.frontier import Discovered
 from upscway.storage.runs import record_failures
@@ -86,7 +86,7 @@ def plan_backfill(
     else:
         found, origin = [Discovered(u, name, str(p)) for u, p in saved_pages(Path(html_dir))], str(html_dir)
     with store.transaction() as conn:
-        article_repo.upsert_sources(conn, {name: chosen.language if chosen else "en"})
+        article_rows.upsert_sources(conn, {name: chosen.language if chosen else "en"})
         record_failures(conn, run_id, failures)
         new = len(found) - len(frontier.known(conn, [d.url for d in found]))
         frontier.discover(conn, found, origin)

@@ -14,7 +14,7 @@ from prefect import get_run_logger, task
 from upscway.processes import exit_with_parent
 from upscway.records import Failure
 from upscway.settings import ChunkSettings, IngestSettings
-from upscway.storage import articles as article_repo
+from upscway.storage import articles as article_rows
 from upscway.storage import frontier, runs
 from upscway.storage.articles import LoadCounts
 from upscway.storage.frontier import Discovered, RetryPolicy
@@ -53,7 +53,7 @@ def _share_rate_limits(requests: list[PageRequest], processes: int) -> list[Page
 @task(name="read-feed", task_run_name="read-feed-{source.name}")
 def read_feed(store: Store, source: Source, feed_url: str, settings: IngestSettings) -> FeedOutcome:
     with store.reader() as conn:
-        state = article_repo.feed_state(conn, feed_url)
+        state = article_rows.feed_state(conn, feed_url)
     outcome = fetch_feed(shared_fetcher(settings), source, feed_url, state.etag, state.last_modified)
     get_run_logger().info(
         "feed %s: status %s, %d entries%s",
@@ -70,11 +70,11 @@ def record_feeds(store: Store, run_id: str, outcomes: list[FeedOutcome], sources
     entries = {e.url: Discovered(e.url, o.source) for o in outcomes for e in o.entries}
     by = {e.url: o.feed_url for o in outcomes for e in o.entries}
     with store.transaction() as conn:
-        article_repo.upsert_sources(conn, {s.name: s.language for s in sources})
+        article_rows.upsert_sources(conn, {s.name: s.language for s in sources})
         before = frontier.known(conn, list(entries))
         frontier.discover(conn, entries.values(), [by[url] for url in entries])
         for o in outcomes:
-            article_repo.save_feed_state(conn, o.feed_url, o.source, o.status, o.etag, o.last_modified, len(o.entries))
+            article_rows.save_feed_state(conn, o.feed_url, o.source, o.status, o.etag, o.last_modified, len(o.entries))
         record_failures(conn, run_id, [Failure("feed", o.feed_url, o.failure) for o in outcomes if o.failure])
     get_run_logger().info("%d entries in feeds, %d new", len(entries), len(entries) - len(before))
     return len(entries) - len(before)
@@ -141,7 +141,7 @@ def load_staged_batches(store: Store, run_id: str, batches: list[StagedBatch], i
     total = LoadCounts()
     with writer_slot(), store.transaction() as conn:
         for batch in batches:
-            total.add(article_repo.load_staged(conn, batch, run_id, retry_policy(ingest)))
+            total.add(article_rows.load_staged(conn, batch, run_id, retry_policy(ingest)))
     for batch in batches:
         batch.remove()
     return total

@@ -6,8 +6,8 @@ from __future__ import annotations
 from prefect import task
 
 from upscway.records import PRODUCTION, Tag
-from upscway.storage import models as registry
-from upscway.storage import tags as repo
+from upscway.storage import models as model_rows
+from upscway.storage import tags as tag_rows
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
 from upscway.storage.tags import ChunkRef
@@ -24,10 +24,10 @@ def untagged_and_production(
     (`cascade.confidence_threshold`), else the one the model's cascade was validated at when
     it was promoted, else DEFAULT_THRESHOLD."""
     with store.reader() as conn:
-        chunks = repo.untagged(conn, task_def.name, since, limit)
-        model_id = registry.holder(conn, PRODUCTION)
-        model = registry.get(conn, model_id) if model_id else None
-        validated = registry.validated_threshold(conn, PRODUCTION, model_id) if model_id else None
+        chunks = tag_rows.untagged(conn, task_def.name, since, limit)
+        model_id = model_rows.holder(conn, PRODUCTION)
+        model = model_rows.get(conn, model_id) if model_id else None
+        validated = model_rows.validated_threshold(conn, PRODUCTION, model_id) if model_id else None
     threshold = next((t for t in (configured, validated) if t is not None), DEFAULT_THRESHOLD)
     return chunks, model, threshold
 
@@ -35,10 +35,10 @@ def untagged_and_production(
 def mean_cost(store: Store, annotator: str) -> float:
     """The annotator's mean cost per stored answer (what each offloaded chunk saves)."""
     with store.reader() as conn:
-        return repo.mean_cost(conn, annotator)
+        return tag_rows.mean_cost(conn, annotator)
 
 
 @task(name="store-tags")
 def store_tags(store: Store, task: str, tags: list[Tag], run_id: str) -> None:
     with writer_slot(), store.transaction() as conn:
-        repo.insert(conn, task, tags, run_id)
+        tag_rows.insert(conn, task, tags, run_id)

@@ -1,11 +1,12 @@
 """The Dask task runner (prefect-dask) on a local cluster of 2 worker processes stores the same
 rows as the default thread pool: ingest's scrape and load batches and annotate's batches run on
-the workers, which open the DuckDB file themselves."""
+the workers, which open the DuckDB file themselves. The flows choose the runner from the
+settings themselves (their run context does), so a caller passes nothing."""
 
+from upscway.flows import runners
 from upscway.flows.annotate import annotate
 from upscway.flows.context import open_store
 from upscway.flows.ingest import ingest
-from upscway.flows.runners import with_runner
 from upscway.settings import load_settings
 
 QUERIES = {
@@ -21,17 +22,19 @@ def stored(settings):
 
 
 def ingest_and_annotate(settings):
-    ingest_state = with_runner(ingest, settings.runner)(return_state=True)
-    annotate_state = with_runner(annotate, settings.runner)(return_state=True)
-    return ingest_state.result(), annotate_state.result()
+    return ingest(return_state=True).result(), annotate(return_state=True).result()
 
 
 def test_a_two_worker_dask_cluster_stores_the_same_rows_as_threads(tmp_path, monkeypatch):
+    clusters = []
+    real = runners.dask_runner
+    monkeypatch.setattr(runners, "dask_runner", lambda settings: clusters.append(settings) or real(settings))
     monkeypatch.setenv("UPSCWAY_PROFILE", "demo")
     monkeypatch.setenv("UPSCWAY_TEACHER__BATCH_SIZE", "16")
     monkeypatch.setenv("UPSCWAY_DATA_DIR", str(tmp_path / "threads"))
     threads = load_settings()
     by_threads = ingest_and_annotate(threads)
+    assert clusters == []
 
     monkeypatch.setenv("UPSCWAY_DATA_DIR", str(tmp_path / "dask"))
     monkeypatch.setenv("UPSCWAY_RUNNER__KIND", "dask")
@@ -40,6 +43,7 @@ def test_a_two_worker_dask_cluster_stores_the_same_rows_as_threads(tmp_path, mon
     dask = load_settings()
     assert dask.runner.kind == "dask"
     by_dask = ingest_and_annotate(dask)
+    assert len(clusters) == 2  # one cluster per run of a flow that fans out
 
     assert by_dask[0]["articles"] == by_threads[0]["articles"] > 0
     assert by_dask[1]["annotated"] == by_threads[1]["annotated"] > 0

@@ -30,7 +30,11 @@ def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
 
     monkeypatch.setenv("UPSCWAY_CASCADE__CONFIDENCE_THRESHOLD", "0")
     monkeypatch.setenv("UPSCWAY_CASCADE__RELEVANCE_BAND", "[2, 3]")  # no relevance is uncertain
-    confident = tag(limit=30, return_state=True).result()
+    built = []
+    with monkeypatch.context() as patch:
+        patch.setattr("upscway.tasks.annotate.steps.make_teacher", lambda *args: built.append(args))
+        confident = tag(limit=30, return_state=True).result()
+    assert built == []  # the student was sure of every chunk: no teacher was built, let alone loaded
     assert confident["production_model"] == model and confident["by_student"] == 30 and confident["offload_rate"] == 1.0
     assert confident["agreement_on_both_labelled"] is not None and confident["both_labelled"] == 30
     assert confident["confidence_threshold"] == 0 and set(confident["drift"]) == {

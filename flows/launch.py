@@ -1,0 +1,51 @@
+"""A flow started as a command starts it: on settings built once, against a Prefect API (a
+temporary one when none is configured), under the live progress display (or with the logs
+instead), its summary printed, and the exit status its final state calls for."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from rich.console import Console
+
+from upscway import progress
+from upscway.errors import InputError
+from upscway.flows.context import COMPLETED_WITH_FAILURES, failure_of, using
+from upscway.flows.display import LiveDisplay
+from upscway.flows.local_api import prefect_api
+from upscway.flows.tables import print_summary
+from upscway.settings import Settings
+
+EXIT_OK, EXIT_FAILURES = 0, 1
+
+
+def launch(flow: str, settings: Settings, verbose: bool, console: Console, err_console: Console, **parameters: Any) -> int:
+    """Run the flow of `flows/<flow>.py`; returns 0 when all went well, 1 when the run failed
+    or some items did. An InputError the run failed with is raised (a usage error)."""
+    flow_obj = getattr(importlib.import_module(f"upscway.flows.{flow}"), flow)
+    with prefect_api(), using(settings):
+        if verbose:
+            state = flow_obj(**parameters, return_state=True)
+        else:
+            with LiveDisplay(err_console) as display:
+                progress.listen(display)
+                try:
+                    state = flow_obj(**parameters, return_state=True)
+                finally:
+                    progress.forget(display)
+    if state.is_failed() or state.is_crashed():
+        outcome = failure_of(state)
+        if isinstance(outcome, InputError):
+            raise outcome
+        if isinstance(outcome, dict):  # a run that kept its summary (nightly with a failed step)
+            print_summary(console, state.name, outcome)
+            err_console.print(f"[red]run failed:[/red] {state.message}")
+        else:
+            err_console.print(f"[red]run failed:[/red] {type(outcome).__name__}: {outcome}")
+        return EXIT_FAILURES
+    print_summary(console, state.name, state.result())
+    if state.name == COMPLETED_WITH_FAILURES:
+        err_console.print(f"[yellow]{state.message}[/yellow]")
+        return EXIT_FAILURES
+    return EXIT_OK
