@@ -54,7 +54,9 @@ def teacher_on_gold(answers: dict[str, list[float]], gold: GoldSplit, teacher: s
     return [answers[h] for h in gold.hashes]
 
 
-def compare(model: ModelRecord, task_def: TaskDefinition, gold: GoldSplit, teacher: list[list[float]], confidence: float) -> tuple[PairedResult, list]:
+def compare(
+    model: ModelRecord, task_def: TaskDefinition, gold: GoldSplit, teacher_probs: list[list[float]], confidence: float
+) -> tuple[PairedResult, list]:
     """The candidate scored on the gold chunks and paired with the teacher (both models'
     metrics, agreement, McNemar, intervals, the non-inferiority bound at `confidence`), with its
     calibration, speed and size; and the candidate's probabilities."""
@@ -62,7 +64,7 @@ def compare(model: ModelRecord, task_def: TaskDefinition, gold: GoldSplit, teach
     started = time.perf_counter()
     student = [a.probs for a in scorer.annotate(gold.texts)]
     seconds = time.perf_counter() - started
-    result = evaluate_pair(student, teacher, gold.gold, len(task_def.labels), task_def.not_relevant_index, confidence=confidence)
+    result = evaluate_pair(student, teacher_probs, gold.gold, len(task_def.labels), task_def.not_relevant_index, confidence=confidence)
     measured = {
         "latency_ms_per_chunk": 1000 * seconds / len(gold.texts), "chunks_per_s": len(gold.texts) / seconds,
         "parameters": sum(p.numel() for p in scorer.model.parameters()),

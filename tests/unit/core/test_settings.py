@@ -58,3 +58,21 @@ def test_ingest_scrapes_in_one_worker_process_per_core_when_there_are_several(mo
     ingest = IngestSettings()
     assert (ingest.processes, ingest.workers) == (processes, workers)
     assert IngestSettings(processes=0).workers == 2 and IngestSettings(workers=3).workers == 3
+
+
+def test_the_task_file_has_its_own_section_and_the_old_teacher_setting_still_reads_with_a_warning(monkeypatch):
+    assert str(load_settings().task.file) == "deployments/tasks/upsc_gs.yaml"
+    monkeypatch.setenv("UPSCWAY_TASK__FILE", "tests/support/tasks/short_gs.yaml")
+    assert str(load_settings().task.file) == "tests/support/tasks/short_gs.yaml"
+    monkeypatch.delenv("UPSCWAY_TASK__FILE")
+    monkeypatch.setenv("UPSCWAY_TEACHER__TASK_FILE", "tests/support/tasks/short_gs.yaml")
+    with pytest.warns(FutureWarning, match=r"teacher.task_file .* is deprecated: use \[task\] file"):
+        settings = load_settings()
+    assert str(settings.task.file) == "tests/support/tasks/short_gs.yaml" and not hasattr(settings.teacher, "task_file")
+
+
+def test_the_trainers_knobs_are_one_object_taken_from_distill():
+    distill = load_settings().distill
+    training = distill.training()
+    assert (training.learning_rate, training.epochs, training.save_steps) == (1e-3, 15, 20)  # the demo profile's
+    assert set(type(training).model_fields) < set(type(distill).model_fields)
