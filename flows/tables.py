@@ -34,11 +34,17 @@ def print_summary(console: Console, title: str, summary: dict) -> None:
     console.print(table)
 
 
+ERRORS_SHOWN = 20  # a file of a million bad rows is reported in a screenful
+
+
 def print_import(console: Console, err_console: Console, file, errors: list[tuple[int, str]], report=None) -> None:
-    """A review import: each invalid row as `file:line: reason`, then (when it stored anything)
-    what was imported, the gold labels by class and the agreement between annotators."""
-    for line, reason in errors:
-        err_console.print(f"{file}:{line}: {reason}")
+    """A review import: its first invalid rows as `file:line: reason` and how many more there
+    are, then (when it stored anything) what was imported, the gold labels by class and the
+    agreement between annotators."""
+    for line, reason in errors[:ERRORS_SHOWN]:
+        err_console.print(f"{file}:{line}: {reason}", markup=False, highlight=False)
+    if len(errors) > ERRORS_SHOWN:
+        err_console.print(f"{file}: … and {len(errors) - ERRORS_SHOWN} more invalid rows ({len(errors)} in all)")
     if report is None:
         return
     console.print(

@@ -11,10 +11,15 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from upscway.config_files import describe
 from upscway.errors import InputError
 from upscway.records import Candidate, GoldRow
 from upscway.tasks.annotate.taxonomy import TaskDefinition
@@ -23,6 +28,22 @@ CSV_COLUMNS = [
     "chunk_id", "text", "title", "source_url", "date", "teacher", "teacher_label", "teacher_probs", "gold_label", "annotator", "note",
 ]
 STRATEGIES = ("uncertainty", "disagreement", "random")
+
+# OWASP's CSV-injection guidance: a cell a spreadsheet would read as a formula (leading =, +, -,
+# @, tab or carriage return) is written with a leading apostrophe, which spreadsheets show as
+# text. A cell that starts with an apostrophe gets one too, so reading back removes exactly one
+# and every text round-trips unchanged.
+FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r", "'")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls and DEL, but tab and line ends
+
+
+def for_spreadsheet(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_LEAD) else text
+
+
+def from_spreadsheet(text: str) -> str:
+    return text[1:] if text.startswith("'") else text
 
 
 def select(candidates: Sequence[Candidate], strategy: str, n: int, disagreeing: set[str] = frozenset(), seed: int = 0) -> list[Candidate]:
@@ -49,8 +70,8 @@ def write_csv(path: Path, rows: Sequence[Candidate], task: TaskDefinition) -> No
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)
         for c in rows:
-            writer.writerow([c.chunk_id, c.text, c.title, c.source_url, c.date, c.annotator, c.teacher_label,
-                             json.dumps(_probs(c, task)), "", "", ""])
+            writer.writerow([for_spreadsheet(v) for v in (c.chunk_id, c.text, c.title, c.source_url, c.date, c.annotator, c.teacher_label,
+                                                          json.dumps(_probs(c, task)), "", "", "")])
 
 
 def write_label_studio(path: Path, rows: Sequence[Candidate], task: TaskDefinition) -> None:
@@ -71,47 +92,93 @@ def write_label_studio(path: Path, rows: Sequence[Candidate], task: TaskDefiniti
 
 
 def read_csv(path: Path, default_annotator: str | None = None) -> list[GoldRow]:
-    """Rows of an exported CSV; line numbers count the header as line 1."""
+    """Rows of an exported CSV, each cell as it was before export (see `for_spreadsheet`);
+    line numbers count the header as line 1."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as lines:  # Excel saves CSV with a BOM
             reader = csv.DictReader(lines)
             missing = {"chunk_id", "text", "gold_label"} - set(reader.fieldnames or [])
             if missing:
                 raise InputError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected {','.join(CSV_COLUMNS)}")
-            return [
-                GoldRow(
-                    line=reader.line_num, chunk_id=(r.get("chunk_id") or "").strip(), text=r.get("text") or "",
-                    gold_label=(r.get("gold_label") or "").strip(), annotator=(r.get("annotator") or "").strip() or (default_annotator or ""),
-                    note=r.get("note") or "", source_url=r.get("source_url") or "",
-                )
-                for r in reader
-            ]
+            rows = []
+            for r in reader:
+                cell = {k: from_spreadsheet(v or "") for k, v in r.items() if isinstance(k, str) and isinstance(v, str)}
+                rows.append(GoldRow(
+                    line=reader.line_num, chunk_id=cell.get("chunk_id", "").strip(), text=cell.get("text", ""),
+                    gold_label=cell.get("gold_label", "").strip(), annotator=cell.get("annotator", "").strip() or (default_annotator or ""),
+                    note=cell.get("note", ""), source_url=cell.get("source_url", ""),
+                ))
+            return rows
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"cannot read gold file {path}: {exc}") from None
 
 
+class _LSValue(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    choices: list[str] = Field(default_factory=list)
+
+
+class _LSResult(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    value: _LSValue = _LSValue()
+
+
+class _LSUser(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    email: str | None = None
+    id: int | str | None = None
+
+
+class _LSAnnotation(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    result: list[_LSResult] = Field(default_factory=list)
+    completed_by: int | str | _LSUser | None = None
+
+
+class _LSData(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    chunk_id: str | int | None = None
+    text: str | None = None
+    source_url: str | None = None
+
+
+class _LSTask(BaseModel):
+    """The part of a Label Studio export task that import reads; other keys are Label Studio's."""
+
+    model_config = ConfigDict(extra="ignore")
+    data: _LSData = _LSData()
+    annotations: list[_LSAnnotation] = Field(default_factory=list)
+
+
 def read_label_studio(path: Path, default_annotator: str | None = None) -> list[GoldRow]:
     """Rows of a Label Studio JSON export: one per (task, annotation) with a choice; the
-    line number is the task's position in the export (1-based)."""
+    line number is the task's position in the export (1-based). A task of the wrong shape is
+    an InputError naming the file and the first such task."""
     try:
         tasks = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read Label Studio export {path}: {exc}") from None
+    except RecursionError:
+        raise InputError(f"cannot read Label Studio export {path}: nested too deeply to be an export") from None
     if not isinstance(tasks, list):
         raise InputError(f"{path}: a Label Studio export is a JSON list of tasks")
     rows = []
     for number, item in enumerate(tasks, start=1):
-        data = item.get("data", {}) if isinstance(item, dict) else {}
-        for annotation in (item.get("annotations") or []) if isinstance(item, dict) else []:
-            choices = [c for r in annotation.get("result", []) for c in (r.get("value", {}).get("choices") or [])]
-            who = annotation.get("completed_by")
-            if isinstance(who, dict):
-                who = who.get("email") or who.get("id")
+        try:
+            task = _LSTask.model_validate(item)
+        except (ValidationError, RecursionError) as exc:
+            why = describe(exc) if isinstance(exc, ValidationError) else "nested too deeply"
+            raise InputError(f"{path}: task {number} is not a Label Studio task: {why}") from None
+        for annotation in task.annotations:
+            choices = [c for r in annotation.result for c in r.value.choices]
+            who = annotation.completed_by
+            if isinstance(who, _LSUser):
+                who = who.email or who.id
             rows.append(
                 GoldRow(
-                    line=number, chunk_id=str(data.get("chunk_id") or ""), text=str(data.get("text") or ""),
+                    line=number, chunk_id=str(task.data.chunk_id or ""), text=task.data.text or "",
                     gold_label=choices[0] if len(choices) == 1 else ("|".join(choices) if choices else ""),
-                    annotator=str(who or default_annotator or ""), source_url=str(data.get("source_url") or ""),
+                    annotator=str(who or default_annotator or ""), source_url=task.data.source_url or "",
                 )
             )
     return rows
@@ -125,7 +192,10 @@ def validate(rows: Sequence[GoldRow], task: TaskDefinition, stored_texts: dict[s
     for row in rows:
         reason = None
         row.gold_label = by_folded.get(row.gold_label.casefold(), row.gold_label)  # labels in any case
-        if not row.gold_label:
+        control = next((CONTROL.search(v) for v in (row.text, row.note, row.annotator, row.chunk_id) if CONTROL.search(v)), None)
+        if control:
+            reason = f"holds the control character U+{ord(control.group()):04X}, which no reviewed text has"
+        elif not row.gold_label:
             reason = "gold_label is empty"
         elif row.gold_label not in task.names:
             reason = f"gold_label {row.gold_label!r} is not one of {', '.join(task.names)}"
@@ -141,7 +211,25 @@ def validate(rows: Sequence[GoldRow], task: TaskDefinition, stored_texts: dict[s
             errors.append((row.line, reason))
         else:
             valid.append(row)
-    return valid, errors
+    return _without_conflicts(valid, errors)
+
+
+def _without_conflicts(valid: list[GoldRow], errors: list[tuple[int, str]]) -> tuple[list[GoldRow], list[tuple[int, str]]]:
+    """Rows for one chunk (or one new text) and one annotator must agree: rows that give it
+    different labels are all errors, naming each other; a row repeating another's label is
+    imported once."""
+    by_key: dict[tuple[str, str], list[GoldRow]] = {}
+    for row in valid:
+        by_key.setdefault((row.chunk_id or row.text.strip(), row.annotator), []).append(row)
+    kept = []
+    for (_, annotator), group in by_key.items():
+        if len({r.gold_label for r in group}) == 1:
+            kept.append(group[0])
+            continue
+        said = ", ".join(f"line {r.line}: {r.gold_label}" for r in group)
+        errors += [(r.line, f"conflicts with another row for the same chunk and annotator {annotator!r} ({said})") for r in group]
+    errors.sort()
+    return sorted(kept, key=lambda r: r.line), errors
 
 
 def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:

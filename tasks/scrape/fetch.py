@@ -28,6 +28,7 @@ from upscway.tasks.scrape.urls import AddressPolicy, ForbiddenAddress, Unresolva
 LOGGER = logging.getLogger(__name__)
 
 TRANSIENT_STATUS = frozenset({408, 429})
+SCHEMES = frozenset({"http", "https"})
 
 
 class FetchError(Exception):
@@ -114,6 +115,15 @@ class HttpFetcher:
         self.client.close()
 
     def fetch(self, url, *, etag=None, last_modified=None, rate_limit_per_s=None) -> Response:
+        """The response for `url`, or a FetchError: a URL that no client could request (an
+        IDNA label over 63 characters, a broken IPv6 literal, a control character, a scheme
+        other than http(s), here or after a redirect) is a permanent failure of that URL."""
+        try:
+            return self._fetch(url, etag, last_modified, rate_limit_per_s)
+        except (ValueError, httpx.InvalidURL) as exc:  # UnicodeError (IDNA) is a ValueError
+            raise FetchError(f"invalid URL: {type(exc).__name__}: {exc}") from None
+
+    def _fetch(self, url, etag, last_modified, rate_limit_per_s) -> Response:
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -122,6 +132,10 @@ class HttpFetcher:
         seen = [url]
         current = url
         for _ in range(self.settings.max_redirects + 1):
+            scheme = urlsplit(current).scheme.lower()
+            if scheme not in SCHEMES:
+                where = "" if current == url else f" (redirected there from {url})"
+                raise FetchError(f"refused scheme {scheme or 'none'!r} of {current[:200]}{where}: only http and https are fetched")
             self._check_allowed(current)
             self.limiter.wait(host_of(current), rate_limit_per_s)
             response = self._get(current, headers)

@@ -56,9 +56,12 @@ def _chunker(settings: ChunkSettings) -> Chunker:
 def extract_page(
     request: PageRequest, content: bytes, final_url: str, content_type: str, min_chars: int, chunking: ChunkSettings
 ) -> Record | Failure:
-    """Article record and chunk records of one page, or the reason it yields none."""
+    """Article record and chunk records of one page, or the reason it yields none: whatever one
+    page does to the decoder, the extractor or the chunker is that page's failure, never its
+    batch's (permanent: the same bytes fail the same way)."""
     try:
         article = extract_article(content, request.url, content_type, min_chars=min_chars)
+        pieces = _chunker(chunking).split(article.text)
     except ExtractionError as exc:
         return Failure("extract", request.url, str(exc))
     except Exception as exc:  # a parser bug on one page must not cost the batch
@@ -88,7 +91,7 @@ def extract_page(
             "token_count": c.token_count,
             "text_hash": c.text_hash,
         }
-        for c in _chunker(chunking).split(article.text)
+        for c in pieces
     ]
     return record, chunks
 
@@ -97,6 +100,7 @@ Fetched = tuple[PageRequest, bytes, str, str]
 
 
 def _fetch(request: PageRequest, fetcher: Fetcher) -> Fetched | Failure:
+    """One page's bytes, or its failure: anything a URL does to the fetcher stays its own."""
     try:
         if request.local_path:
             return request, Path(request.local_path).read_bytes(), request.url, "text/html"
@@ -106,6 +110,9 @@ def _fetch(request: PageRequest, fetcher: Fetcher) -> Fetched | Failure:
         return Failure("page", request.url, str(exc), exc.transient)
     except OSError as exc:
         return Failure("page", request.url, f"cannot read {request.local_path}: {exc}")
+    except Exception as exc:  # not a network condition: the same URL would fail the same way
+        LOGGER.exception("unexpected error fetching %s", request.url)
+        return Failure("page", request.url, f"unexpected {type(exc).__name__}: {exc}")
 
 
 def scrape_batch(

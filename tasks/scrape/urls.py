@@ -37,14 +37,17 @@ def canonicalize_url(url: str) -> str:
     parameters, sorts the remaining query parameters and collapses an empty path to `/`.
     """
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # a broken IPv6 literal, a port out of range
+        raise InvalidUrlError(f"not a valid URL: {url[:200]!r} ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not parts.hostname:
         raise InvalidUrlError(f"not an absolute http(s) URL: {url!r}")
     host = parts.hostname.lower().rstrip(".")
     if ":" in host:
         host = f"[{host}]"
-    port = parts.port
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k))
     path = parts.path or "/"

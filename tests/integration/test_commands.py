@@ -166,3 +166,19 @@ def test_label_studio_round_trip(annotated, tmp_path):
     assert imported.returncode == 0, imported.stderr
     assert "imported 2 labels" in imported.stdout and "1 rows left blank" in imported.stdout
     assert rows(home, "SELECT count(*) FROM gold_current WHERE annotator = 'asha@example.org'") == [(2,)]
+
+
+def test_a_sheet_of_thousands_of_bad_rows_gets_a_bounded_report_and_a_bad_export_one_line(cli, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("chunk_id,text,gold_label,annotator\n" + "".join(f"nope-{i},,GS1,asha\n" for i in range(5000)))
+    refused = cli("gold", "import", str(bad))
+    assert refused.returncode == 2
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) <= 25 and f"{bad}:2: chunk_id 'nope-0' is not in the store" in refused.stderr
+    assert "and 4980 more invalid rows (5000 in all)" in refused.stderr and "nothing imported" in refused.stderr
+
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([{"data": {"chunk_id": "c1"}, "annotations": "GS1"}]))
+    wrong = cli("gold", "import", str(export))
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert f"{export}: task 1 is not a Label Studio task" in wrong.stderr
