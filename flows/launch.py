@@ -24,7 +24,7 @@ def launch(flow: str, settings: Settings, verbose: bool, console: Console, err_c
     """Run the flow of `flows/<flow>.py`; returns 0 when all went well, 1 when the run failed
     or some items did. An InputError the run failed with is raised (a usage error)."""
     flow_obj = getattr(importlib.import_module(f"upscway.flows.{flow}"), flow)
-    with prefect_api(), using(settings):
+    with prefect_api(settings.prefect.startup_timeout_s, say=err_console.print), using(settings):
         if verbose:
             state = flow_obj(**parameters, return_state=True)
         else:

@@ -11,6 +11,12 @@ own for its temporary server (`prefect.server.api.server.SubprocessASGIServer`).
 With PREFECT_API_URL set (a long-lived `prefect server start`, as README recommends for
 schedules and the UI) or on a system without the parent-death signal, nothing is started
 here and Prefect's own behaviour applies.
+
+A busy machine can take far longer than Prefect's own 20 s to start it: the wait is
+`prefect.startup_timeout_s` (default 300 s), the terminal is told after a few seconds what is
+being waited for, and a server that never answers is one line (an InputError) saying what to
+do. The server's own output (uvicorn's, including the traceback its lifespan prints when it is
+stopped) goes to a log file, never to the terminal; a failed start names that file.
 """
 
 from __future__ import annotations
@@ -21,17 +27,26 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import prefect
 from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
-from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from upscway.errors import InputError
 
 _PR_SET_PDEATHSIG = 1
+PROGRESS_AFTER_S, PROGRESS_EVERY_S = 5.0, 15.0
+
+
+class ApiUnavailable(InputError):
+    """The temporary Prefect API server did not start; the message says what to do instead."""
 
 
 def _die_with_parent() -> None:  # runs in the child, between fork and exec
@@ -45,25 +60,32 @@ def _free_port() -> int:
 
 
 @contextmanager
-def prefect_api() -> Iterator[None]:
+def prefect_api(
+    startup_timeout_s: float = 300.0, say: Callable[[str], None] = lambda line: None, progress_after_s: float = PROGRESS_AFTER_S
+) -> Iterator[None]:
     """Prefect calls inside the block go to the configured API, or to a temporary server tied
-    to this process (see the module's docstring)."""
+    to this process, waited for up to `startup_timeout_s` with a line to `say` while it starts
+    (see the module's docstring)."""
     if PREFECT_API_URL.value() or not sys.platform.startswith("linux"):
         yield
         return
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
-    server = subprocess.Popen(
-        [
-            sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
-            "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "error", "--lifespan", "on",
-        ],
-        env={**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"},
-        preexec_fn=_die_with_parent,
-    )
+    log = Path(tempfile.mkstemp(prefix="upscway-prefect-api-", suffix=".log")[1])
+    with open(log, "wb") as output:
+        server = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
+                "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
+                "--log-level", "error", "--lifespan", "on",
+            ],
+            env={**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"},
+            stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+        )
+    started = False
     try:
-        _wait_until_healthy(server, url, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+        _wait_until_healthy(server, url, startup_timeout_s, say, progress_after_s, log)
+        started = True
         os.environ["PREFECT_API_URL"] = url  # for the processes this one starts (served runs, workers)
         with temporary_settings({PREFECT_API_URL: url}):
             try:
@@ -78,6 +100,8 @@ def prefect_api() -> Iterator[None]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        if started:
+            log.unlink(missing_ok=True)
 
 
 def _drain() -> None:
@@ -85,15 +109,28 @@ def _drain() -> None:
     EventsWorker.drain_all(timeout=10)
 
 
-def _wait_until_healthy(server: subprocess.Popen, url: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+WHAT_TO_DO = (
+    "start one that stays up (`prefect server start`) and set PREFECT_API_URL=http://127.0.0.1:4200/api, "
+    "or allow a slower start (UPSCWAY_PREFECT__STARTUP_TIMEOUT_S)"
+)
+
+
+def _wait_until_healthy(
+    server: subprocess.Popen, url: str, timeout_s: float, say: Callable[[str], None], progress_after_s: float, log: Path
+) -> None:
+    started = time.monotonic()
+    next_line = started + progress_after_s
+    while (waited := time.monotonic() - started) < timeout_s:
         if server.poll() is not None:
-            raise RuntimeError(f"the temporary Prefect server exited with status {server.returncode}")
+            raise ApiUnavailable(f"the temporary Prefect API server exited with status {server.returncode} (its log: {log}): {WHAT_TO_DO}")
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
+        if time.monotonic() >= next_line:
+            say(f"waiting for the temporary Prefect API server to start ({waited:.0f} s so far, up to {timeout_s:.0f} s; "
+                "a running `prefect server start` with PREFECT_API_URL set skips this)")
+            next_line += PROGRESS_EVERY_S
         time.sleep(0.1)
-    raise RuntimeError(f"the temporary Prefect server was not healthy after {timeout_s:.0f} s")
+    raise ApiUnavailable(f"the temporary Prefect API server did not answer within {timeout_s:.0f} s (its log: {log}): {WHAT_TO_DO}")

@@ -107,5 +107,5 @@ def serve_deployments(settings: Settings, file: Path | str, limit: int | None) -
     os.environ["UPSCWAY_PROFILE"] = settings.profile
     os.environ["UPSCWAY_DATA_DIR"] = str(settings.data_dir.resolve())
     deployments = load_deployments(resolve_project_file(file))
-    with prefect_api():
+    with prefect_api(settings.prefect.startup_timeout_s, say=print):
         serve(*deployments, limit=limit)

@@ -8,6 +8,7 @@ Code receives these objects as arguments; nothing reads settings from a global.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import warnings
@@ -19,6 +20,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -34,8 +36,14 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+ENV_PREFIX, ENV_NESTING = "UPSCWAY_", "__"
+# Read by the CLI itself (and `profile`, `data_dir`), or still read though deprecated.
+NOT_SETTINGS = {"UPSCWAY_PROFILE", "UPSCWAY_DATA_DIR", "UPSCWAY_TEACHER__TASK_FILE"}
+
+
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Infinity and NaN are never a sensible timeout, size or rate: refused like any bad value.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StorageSettings(Section):
@@ -211,6 +219,14 @@ class RunnerSettings(Section):
     dask_workers: int = Field(2, gt=0, description="Workers of the local cluster started when no address is given.")
 
 
+class PrefectSettings(Section):
+    """How a command reaches Prefect when PREFECT_API_URL is unset (a temporary server)."""
+
+    startup_timeout_s: float = Field(
+        300.0, gt=0, description="How long to wait for the temporary Prefect API server to start (a busy machine needs more than 20 s)."
+    )
+
+
 class _ProfileSource(TomlConfigSettingsSource):
     """The profile TOML, named by the `profile` argument or `UPSCWAY_PROFILE`."""
 
@@ -219,7 +235,7 @@ class _ProfileSource(TomlConfigSettingsSource):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="UPSCWAY_", env_nested_delimiter="__", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTING, extra="forbid", allow_inf_nan=False)
 
     profile: str = DEFAULT_PROFILE
     data_dir: Path = Path("data")
@@ -233,6 +249,7 @@ class Settings(BaseSettings):
     cascade: CascadeSettings = CascadeSettings()
     limits: LimitsSettings = LimitsSettings()
     runner: RunnerSettings = RunnerSettings()
+    prefect: PrefectSettings = PrefectSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -286,8 +303,50 @@ def load_settings(profile: str | None = None, data_dir: Path | str | None = None
         kwargs["profile"] = profile
     if data_dir is not None:
         kwargs["data_dir"] = Path(data_dir)
+    name = profile or os.environ.get("UPSCWAY_PROFILE") or DEFAULT_PROFILE
     try:
-        return Settings(**kwargs)
+        settings = Settings(**kwargs)
     except ValidationError as exc:
-        name = profile or os.environ.get("UPSCWAY_PROFILE") or DEFAULT_PROFILE
         raise InputError(f"invalid settings (profile {name!r}, environment UPSCWAY_*): {describe(exc)}") from None
+    except SettingsError as exc:  # a value pydantic-settings could not even parse (a list as plain text, broken JSON)
+        raise InputError(f"invalid settings (profile {name!r}): {_unparsable(exc)}") from None
+    unknown = unknown_variables(os.environ, settings)
+    if unknown:
+        raise InputError("; ".join(unknown))
+    return settings
+
+
+def _unparsable(exc: SettingsError) -> str:
+    """Which variable held the value that could not be parsed, and what such a value looks like."""
+    text = str(exc)
+    section = text.split('field "', 1)[1].split('"', 1)[0] if 'field "' in text else ""
+    culprits = sorted(k for k in os.environ if k.upper().startswith(f"{ENV_PREFIX}{section.upper()}"))
+    where = ", ".join(culprits) or "the environment"
+    return (f"{where}: {text}; a list or table is given as JSON, e.g. "
+            f"{ENV_PREFIX}INGEST{ENV_NESTING}ALLOW_PRIVATE_NETWORKS='[\"127.0.0.1/32\"]'")
+
+
+def setting_variables(model: type[BaseModel] = Settings, prefix: str = ENV_PREFIX) -> set[str]:
+    """Every environment variable that sets a field (a section's name sets it whole, as JSON)."""
+    names = set()
+    for field_name, field in model.model_fields.items():
+        name = f"{prefix}{field_name.upper()}"
+        names.add(name)
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            names |= setting_variables(kind, name + ENV_NESTING)
+    return names
+
+
+def unknown_variables(environ: dict[str, str], settings: Settings) -> list[str]:
+    """`UPSCWAY_*` variables that set nothing (a typo would otherwise be ignored), each with the
+    nearest real name. The API key variables (the default one and the one the teacher names) are
+    not settings and are allowed."""
+    keys = {TeacherSettings.model_fields["api_key_env"].default, settings.teacher.api_key_env}
+    known = setting_variables() | NOT_SETTINGS | {key.upper() for key in keys}
+    found = []
+    for name in sorted(environ):
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
+            near = difflib.get_close_matches(name.upper(), sorted(known), n=1)
+            found.append(f"unknown setting {name} in the environment" + (f" (did you mean {near[0]}?)" if near else ""))
+    return found

@@ -76,3 +76,32 @@ def test_the_trainers_knobs_are_one_object_taken_from_distill():
     training = distill.training()
     assert (training.learning_rate, training.epochs, training.save_steps) == (1e-3, 15, 20)  # the demo profile's
     assert set(type(training).model_fields) < set(type(distill).model_fields)
+
+
+@pytest.mark.parametrize(
+    "variable, value, named",
+    [
+        ("UPSCWAY_INGEST__TIMEOUT_S", "inf", "ingest.timeout_s: Input should be a finite number"),
+        ("UPSCWAY_GATE__CONFIDENCE", "nan", "gate.confidence"),
+        ("UPSCWAY_INGEST__MAX_BYTES", "-1", "ingest.max_bytes"),
+        ("UPSCWAY_INGEST__ALLOW_PRIVATE_NETWORKS", "127.0.0.1/32", "UPSCWAY_INGEST__ALLOW_PRIVATE_NETWORKS"),  # a list, not JSON
+        ("UPSCWAY_CHUNK", "{broken", "UPSCWAY_CHUNK"),
+        ("UPSCWAY_INGEST__TIMEOUTS", "3", "ingest.timeouts"),
+        ("UPSCWAY_INGEST_TIMEOUT_S", "3", "unknown setting UPSCWAY_INGEST_TIMEOUT_S in the environment (did you mean UPSCWAY_INGEST__TIMEOUT_S?)"),
+    ],
+)
+def test_every_bad_value_or_name_in_the_environment_is_one_input_error_naming_it(monkeypatch, variable, value, named):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(InputError) as caught:
+        load_settings()
+    assert named in str(caught.value) and "default factory" not in str(caught.value)
+
+
+def test_the_teachers_key_variables_are_not_unknown_settings(monkeypatch):
+    monkeypatch.setenv("UPSCWAY_TEACHER_API_KEY", "sk-secret")
+    monkeypatch.setenv("UPSCWAY_TEACHER__API_KEY_ENV", "UPSCWAY_OTHER_KEY")
+    monkeypatch.setenv("UPSCWAY_OTHER_KEY", "sk-other")
+    assert load_settings().teacher.api_key_env == "UPSCWAY_OTHER_KEY"
+    monkeypatch.setenv("UPSCWAY_OTHER_KEY_TYPO", "sk-other")
+    with pytest.raises(InputError, match="unknown setting UPSCWAY_OTHER_KEY_TYPO"):
+        load_settings()
