@@ -48,7 +48,7 @@ app.add_typer(models_app, name="models")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @app.callback()
@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> None:
         if _VERBOSE_FLAGS & set(sys.argv[1:] if argv is None else argv):
             err_console.print_exception()
         err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
-        sys.exit(EXIT_USAGE)
+        sys.exit(EXIT_INTERRUPTED if getattr(exc, "interrupted", False) else EXIT_USAGE)
     except Exception as exc:  # click's usage errors
         import click
 
@@ -335,7 +335,8 @@ def main(argv: list[str] | None = None) -> None:
             exc.show()
             sys.exit(EXIT_USAGE)
         if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
+            err_console.print("interrupted")
+            sys.exit(EXIT_INTERRUPTED)
         raise
 
 

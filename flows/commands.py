@@ -70,7 +70,7 @@ def _reader(settings: Settings) -> Store:
 
 
 def sql(settings: Settings, query: str) -> Table:
-    return adhoc.run_query(_reader(settings), query)
+    return adhoc.run_query(_reader(settings), query, limits=settings.sql)
 
 
 def named_queries_table() -> Table:
@@ -91,7 +91,7 @@ def parse_params(items: list[str]) -> dict[str, str]:
 
 
 def named_query(settings: Settings, name: str, params: dict[str, str]) -> Table:
-    return adhoc.run_named(_reader(settings), name, params)
+    return adhoc.run_named(_reader(settings), name, params, settings.sql)
 
 
 def status(settings: Settings) -> list[tuple[str, list[str], list[tuple]]]:

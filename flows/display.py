@@ -52,6 +52,9 @@ class LiveDisplay:
             self.bars.remove_task(task)
             del self.stages[stage]
 
+    def note(self, line: str) -> None:
+        self.console.print(f"[dim]…[/dim] {line}", highlight=False)
+
     def finished(self, step: str, status: str, line: str) -> None:
         for task in self.stages.values():  # steps run one after another: what is left was theirs
             self.bars.remove_task(task)

@@ -5,11 +5,16 @@ EXPORT, ATTACH, SET, PRAGMA, CALL, `WITH â€¦ DELETE` and `EXPLAIN ANALYZE COPY â
 before anything runs). And the query runs on a connection that is read-only with external
 access off and the configuration locked: no file outside the store can be read or written,
 no extension installed or loaded, and no statement can turn that back on.
+
+And two bounds (`[sql]`): a query is interrupted after `timeout_s` (so it holds the file, and
+keeps writers waiting, for no longer; the settings keep `storage.lock_timeout_s` above it) and
+runs under DuckDB's `memory_limit`. Either one hit, or Ctrl-C, is an InputError saying so.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +22,20 @@ import duckdb
 
 from upscway.errors import InputError
 from upscway.resources import SQL_DIR
+from upscway.settings import SqlSettings
 from upscway.storage.store import Store
 
 
 class WriteRefused(InputError):
     pass
+
+
+class QueryStopped(InputError):
+    """The query ran into a bound (time, memory) or was interrupted; nothing was written."""
+
+    def __init__(self, message: str, interrupted: bool = False):
+        super().__init__(message)
+        self.interrupted = interrupted
 
 
 def check_read_only(query: str) -> None:
@@ -40,16 +54,47 @@ def check_read_only(query: str) -> None:
         raise WriteRefused(f"refused: `upscway sql` is read-only and runs SELECT queries only, but this is a {kind} statement")
 
 
-def run_query(store: Store, query: str, params: dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
-    """Column names and rows of a read-only query, run with no access outside the store."""
+def run_query(
+    store: Store, query: str, params: dict[str, Any] | None = None, limits: SqlSettings = SqlSettings()
+) -> tuple[list[str], list[tuple]]:
+    """Column names and rows of a read-only query, run with no access outside the store and
+    within `limits`. The query runs in a thread so that the time limit and Ctrl-C (in this,
+    the main thread) can interrupt it at once, wherever DuckDB is."""
     check_read_only(query)
-    with store.reader(sandboxed=True) as conn:
+    with store.reader(sandboxed=True, memory_limit_mb=limits.memory_limit()) as conn:
+        outcome: dict[str, Any] = {}
+        done = threading.Event()  # not Thread.join: a join interrupted by Ctrl-C may return early
+
+        def work() -> None:
+            try:
+                cursor = conn.execute(query, params) if params else conn.execute(query)
+                outcome["result"] = ([d[0] for d in cursor.description or []], cursor.fetchall())
+            except BaseException as exc:  # handed to the caller's thread
+                outcome["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="upscway-sql", daemon=True).start()
         try:
-            cursor = conn.execute(query, params) if params else conn.execute(query)
-        except duckdb.Error as exc:
-            raise InputError(f"query failed: {exc}") from None
-        columns = [d[0] for d in cursor.description or []]
-        return columns, cursor.fetchall()
+            finished = done.wait(limits.timeout_s)
+        except KeyboardInterrupt:
+            conn.interrupt()
+            done.wait()
+            raise QueryStopped("interrupted (Ctrl-C): the query was stopped", interrupted=True) from None
+        if not finished:
+            conn.interrupt()
+            done.wait()
+            raise QueryStopped(f"the query ran for sql.timeout_s = {limits.timeout_s:g} s and was stopped: narrow it "
+                               "(a WHERE, a LIMIT) or raise sql.timeout_s (UPSCWAY_SQL__TIMEOUT_S)")
+        error = outcome.get("error")
+        if isinstance(error, duckdb.OutOfMemoryException):
+            raise QueryStopped(f"the query needed more than sql.memory_limit_mb = {limits.memory_limit()} MB and was stopped: "
+                               "narrow it or raise sql.memory_limit_mb (UPSCWAY_SQL__MEMORY_LIMIT_MB)")
+        if isinstance(error, duckdb.Error):
+            raise InputError(f"query failed: {error}") from None
+        if error is not None:
+            raise error
+        return outcome["result"]
 
 
 _PARAM = re.compile(r"^--[ \t]*param:[ \t]*(\w+)[ \t]*(?:=[ \t]*([^#\n]*?))?[ \t]*(?:#[ \t]*(.*?))?[ \t]*$", re.M)
@@ -86,7 +131,7 @@ def named_queries() -> dict[str, NamedQuery]:
     return found
 
 
-def run_named(store: Store, name: str, params: dict[str, str]) -> tuple[list[str], list[tuple]]:
+def run_named(store: Store, name: str, params: dict[str, str], limits: SqlSettings = SqlSettings()) -> tuple[list[str], list[tuple]]:
     """Run `sql/queries/<name>.sql` with `--param name=value` values (bound, never spliced)."""
     queries = named_queries()
     if name not in queries:
@@ -102,8 +147,8 @@ def run_named(store: Store, name: str, params: dict[str, str]) -> tuple[list[str
         raise InputError(f"query {name} needs --param {missing[0]}=VALUE")
     named_annotators = {k: v for k, v in values.items() if k.startswith("annotator") and v}
     if named_annotators:
-        known = {row[0] for row in run_query(store, queries["annotators"].text)[1]}
+        known = {row[0] for row in run_query(store, queries["annotators"].text, limits=limits)[1]}
         for key, value in named_annotators.items():
             if value not in known:
                 raise InputError(f"--param {key}={value}: no answers from that annotator; known: {', '.join(sorted(known)) or 'none yet'}")
-    return run_query(store, query.text, values or None)
+    return run_query(store, query.text, values or None, limits)

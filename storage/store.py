@@ -3,14 +3,20 @@
 DuckDB lets one process at a time open a file for writing (and a read-only process cannot open
 it while a writer has it). So nothing here keeps a connection: every read and every write
 transaction opens the file, does its work and closes it, and an open that meets another
-process's lock is retried with backoff until `lock_timeout_s`. Within one process, writes are
-serialised by a lock, so a flow's parallel tasks never conflict with each other.
+process's lock is retried with backoff until `lock_timeout_s`, saying after a few seconds
+which process holds the file. Within one process, writes are serialised by a lock, so a flow's
+parallel tasks never conflict with each other.
+
+An analyst's query holds the file too (read-only, which still keeps writers out); it is
+bounded by `sql.timeout_s`, which the settings keep well below `storage.lock_timeout_s`, so a
+writer that meets one waits it out instead of failing.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -20,11 +26,13 @@ from typing import Any
 
 import duckdb
 
+from upscway import progress
 from upscway.errors import InputError
 
 LOGGER = logging.getLogger(__name__)
 
 SANDBOX = {"enable_external_access": False, "lock_configuration": True}
+SAY_AFTER_S, SAY_EVERY_S = 3.0, 30.0
 
 _WRITE_LOCKS: dict[Path, threading.Lock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
@@ -43,6 +51,22 @@ def _is_lock_conflict(exc: duckdb.Error) -> bool:
     return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
 
 
+def holder_of(exc: duckdb.Error) -> str:
+    """Who holds the lock, from DuckDB's message ("… is held in <exe> (PID 123) …"): the PID and,
+    when it is still running, its command line."""
+    found = re.search(r"\(PID (\d+)\)", str(exc))
+    if not found:
+        return "another process"
+    pid = int(found.group(1))
+    try:
+        import psutil
+
+        command = " ".join(psutil.Process(pid).cmdline())
+    except Exception:  # gone already, or not ours to inspect
+        return f"process {pid}"
+    return f"process {pid} ({command[:120]}{'…' if len(command) > 120 else ''})"
+
+
 def _process_lock(path: Path) -> threading.Lock:
     with _WRITE_LOCKS_GUARD:
         return _WRITE_LOCKS.setdefault(path, threading.Lock())
@@ -56,7 +80,8 @@ class Store:
         self.lock_timeout_s = lock_timeout_s
 
     def _open(self, read_only: bool, config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
-        deadline = time.monotonic() + self.lock_timeout_s
+        started = time.monotonic()
+        deadline, say_at = started + self.lock_timeout_s, started + SAY_AFTER_S
         delay = 0.02
         while True:
             try:
@@ -67,11 +92,17 @@ class Store:
                         f"cannot open the store {self.path}: {str(exc).splitlines()[0].rstrip('!.')}. "
                         "If the file is damaged, restore it from a backup or point --data-dir at another folder."
                     ) from None
-                if time.monotonic() >= deadline:
+                now = time.monotonic()
+                if now >= deadline:
                     raise StoreBusyError(
-                        f"the store {self.path} stayed locked by another process for {self.lock_timeout_s:.0f} s; "
+                        f"the store {self.path} stayed locked by {holder_of(exc)} for {self.lock_timeout_s:.0f} s; "
                         "wait for that run to finish or raise storage.lock_timeout_s"
                     ) from None
+                if now >= say_at:
+                    line = f"waiting for the store {self.path.name}: {holder_of(exc)} holds it ({now - started:.0f} s of up to {self.lock_timeout_s:.0f} s)"
+                    if not progress.note(line):
+                        LOGGER.warning(line)
+                    say_at = now + SAY_EVERY_S
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 1.0)
 
@@ -98,9 +129,10 @@ class Store:
                 conn.close()
 
     @contextmanager
-    def reader(self, sandboxed: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def reader(self, sandboxed: bool = False, memory_limit_mb: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only connection (no statement through it can write); `sandboxed` also turns
-        external access off and locks the configuration (for SQL typed by a person).
+        external access off and locks the configuration, with `memory_limit_mb` as DuckDB's
+        memory limit (for SQL typed by a person).
 
         Inside a process that also writes, the read shares the write lock: DuckDB refuses a
         read-only and a read-write connection to one file in the same process.
@@ -110,7 +142,8 @@ class Store:
         if not self.path.exists():
             raise FileNotFoundError(f"no database at {self.path}: run a flow (e.g. `upscway run ingest`) first")
         with _process_lock(self.path):
-            conn = self._open(read_only=True, config=SANDBOX if sandboxed else None)
+            limits = {"memory_limit": f"{memory_limit_mb}MB"} if memory_limit_mb else {}
+            conn = self._open(read_only=True, config={**SANDBOX, **limits} if sandboxed else limits or None)
             try:
                 yield conn
             finally:

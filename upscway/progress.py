@@ -15,6 +15,8 @@ class Listener(Protocol):
 
     def finished(self, step: str, status: str, line: str) -> None: ...
 
+    def note(self, line: str) -> None: ...
+
 
 _listeners: list[Listener] = []
 
@@ -32,6 +34,13 @@ def report(stage: str, done: int, total: int) -> None:
     """`done` of `total` items of `stage` are through."""
     for listener in list(_listeners):
         listener.advance(stage, done, total)
+
+
+def note(line: str) -> bool:
+    """A line about work that is waiting (for a lock, a server); False when nobody listens."""
+    for listener in list(_listeners):
+        listener.note(line)
+    return bool(_listeners)
 
 
 def finished(step: str, status: str, line: str) -> None:

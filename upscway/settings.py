@@ -29,6 +29,7 @@ from upscway.errors import InputError
 from upscway.resources import PROFILES_DIR
 
 DEFAULT_PROFILE = "demo"
+LOCK_MARGIN_S = 30.0  # a writer waits this much longer than the longest query a person may run
 
 
 def usable_cores() -> int:
@@ -47,7 +48,21 @@ class Section(BaseModel):
 
 
 class StorageSettings(Section):
-    lock_timeout_s: float = Field(120.0, gt=0, description="How long to wait for another process's DuckDB lock.")
+    lock_timeout_s: float = Field(
+        120.0, gt=0, description="How long to wait for another process's DuckDB lock (at least sql.timeout_s + 30: an analyst's query never stops a writer)."
+    )
+
+
+class SqlSettings(Section):
+    """Bounds on the SQL a person types (`upscway sql`, `upscway query`)."""
+
+    timeout_s: float = Field(60.0, gt=0, description="A query still running after this long is stopped.")
+    memory_limit_mb: int | None = Field(None, gt=0, description="DuckDB's memory limit for one query; default a quarter of the machine's memory.")
+
+    def memory_limit(self) -> int:
+        if self.memory_limit_mb:
+            return self.memory_limit_mb
+        return max(256, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4 // 2**20)
 
 
 class IngestSettings(Section):
@@ -240,6 +255,7 @@ class Settings(BaseSettings):
     profile: str = DEFAULT_PROFILE
     data_dir: Path = Path("data")
     storage: StorageSettings = StorageSettings()
+    sql: SqlSettings = SqlSettings()
     task: TaskSettings = TaskSettings()
     ingest: IngestSettings = IngestSettings()
     chunk: ChunkSettings = ChunkSettings()
@@ -262,6 +278,15 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         profile = init_settings.init_kwargs.get("profile") or os.environ.get("UPSCWAY_PROFILE") or DEFAULT_PROFILE
         return (init_settings, env_settings, _ProfileSource(settings_cls, profile))
+
+    @model_validator(mode="after")
+    def _writers_outwait_queries(self) -> "Settings":
+        if self.storage.lock_timeout_s < self.sql.timeout_s + LOCK_MARGIN_S:
+            raise ValueError(
+                f"storage.lock_timeout_s ({self.storage.lock_timeout_s:g}) must be at least sql.timeout_s ({self.sql.timeout_s:g}) "
+                f"+ {LOCK_MARGIN_S:g} s, so that a writer outwaits any query a person runs"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -126,7 +126,7 @@ def test_a_quiet_night_stores_nothing_and_skips_training_with_the_reason(first_n
 def score_twice(store, model_id, hashes):
     with store.reader() as conn:
         model = registry.get(conn, model_id)
-    task_def = load_task(load_settings().teacher.task_file)
+    task_def = load_task(load_settings().task.file)
     return [score_with_student(store, model, task_def, hashes, return_state=True) for _ in range(2)]
 
 

@@ -105,3 +105,11 @@ def test_the_teachers_key_variables_are_not_unknown_settings(monkeypatch):
     monkeypatch.setenv("UPSCWAY_OTHER_KEY_TYPO", "sk-other")
     with pytest.raises(InputError, match="unknown setting UPSCWAY_OTHER_KEY_TYPO"):
         load_settings()
+
+
+def test_a_writer_always_outwaits_the_longest_query_a_person_may_run(monkeypatch):
+    monkeypatch.setenv("UPSCWAY_SQL__TIMEOUT_S", "100")
+    with pytest.raises(InputError, match=r"storage.lock_timeout_s \(120\) must be at least sql.timeout_s \(100\) \+ 30 s"):
+        load_settings()
+    monkeypatch.setenv("UPSCWAY_STORAGE__LOCK_TIMEOUT_S", "130")
+    assert load_settings().storage.lock_timeout_s == 130

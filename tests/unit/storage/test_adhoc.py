@@ -87,3 +87,25 @@ def test_bad_sql_is_an_input_error(store):
         run_query(store, "SELEC 1")
     with pytest.raises(InputError, match="no SQL"):
         run_query(store, "  ;  ")
+
+
+def test_a_query_past_its_time_limit_is_stopped_promptly(store):
+    import time
+
+    from upscway.settings import SqlSettings
+    from upscway.storage.adhoc import QueryStopped
+
+    started = time.monotonic()
+    with pytest.raises(QueryStopped, match=r"ran for sql.timeout_s = 0.5 s and was stopped"):
+        run_query(store, "SELECT count(*) FROM range(1000000000000)", limits=SqlSettings(timeout_s=0.5))
+    assert time.monotonic() - started < 30  # interrupted, not run to its end (hours)
+    assert run_query(store, "SELECT 1", limits=SqlSettings(timeout_s=0.5))[1] == [(1,)]  # the store is free again
+
+
+def test_a_query_past_its_memory_limit_is_stopped(store):
+    from upscway.settings import SqlSettings
+    from upscway.storage.adhoc import QueryStopped
+
+    with pytest.raises(QueryStopped, match=r"needed more than sql.memory_limit_mb = 64 MB"):
+        run_query(store, "SELECT length(string_agg(repeat('x', 1000), '')) FROM range(10000000)", limits=SqlSettings(memory_limit_mb=64))
+    assert SqlSettings().memory_limit() > 256  # a quarter of this machine's memory
