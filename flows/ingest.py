@@ -40,6 +40,6 @@ def ingest(
         jobs = [(s, url) for s in sources for url in s.feeds]
         outcomes = read_feed.map(unmapped(run.store), [s for s, _ in jobs], [u for _, u in jobs], unmapped(ingest)).result()
         new_urls = record_feeds(run.store, run.run_id, outcomes, sources)
-        requests = due_pages(run.store, sources, limit)
+        requests = due_pages(run.store, run.run_id, sources, limit)
         counts.add(store_pages(run.store, run.layout, run.run_id, requests, ingest, run.settings.chunk))
         return run.finish({"sources": len(sources), "feeds": len(jobs), "new_urls": new_urls, "fetched": len(requests), **counts.summary()})

@@ -3,6 +3,7 @@ moved to stored, alias, retrying (with its next attempt time), failed or given u
 
 A run that dies between discovering a URL and storing its page leaves it pending, and the
 next run fetches it: nothing a feed listed once is lost when the feed moves on or answers 304.
+A run claims the URLs it is about to fetch, so two runs at once never fetch one page twice.
 """
 
 from __future__ import annotations
@@ -53,17 +54,19 @@ def known(conn: duckdb.DuckDBPyConnection, urls: list[str]) -> set[str]:
     return {url for (url,) in conn.execute(sql("frontier", "known"), [urls]).fetchall()}
 
 
-def due(conn: duckdb.DuckDBPyConnection, sources: list[str] | None, limit: int | None) -> list[Discovered]:
-    """Pending URLs and retrying ones whose time has come (of `sources`, or all), oldest first."""
-    rows = conn.execute(sql("frontier", "due"), {"sources": sources, "limit": limit}).fetchall()
-    return [Discovered(*row) for row in rows]
+def claim_due(conn: duckdb.DuckDBPyConnection, run_id: str, sources: list[str] | None, limit: int | None) -> list[Discovered]:
+    """Pending URLs and retrying ones whose time has come (of `sources`, or all) that no other
+    live run has claimed, oldest first, now claimed by `run_id`. Call in a write transaction."""
+    rows = conn.execute(sql("frontier", "claim_due"), {"run_id": run_id, "sources": sources, "limit": limit}).fetchall()
+    return [Discovered(url, source, path) for url, source, path, _ in sorted(rows, key=lambda r: (r[3], r[0]))]
 
 
-def unfinished(conn: duckdb.DuckDBPyConnection, urls: list[str]) -> set[str]:
-    """Those of `urls` that are neither stored nor an alias."""
+def claim_unfinished(conn: duckdb.DuckDBPyConnection, run_id: str, urls: list[str]) -> set[str]:
+    """Those of `urls` that are neither stored nor an alias nor another live run's, now claimed
+    by `run_id`."""
     if not urls:
         return set()
-    return {url for (url,) in conn.execute(sql("frontier", "unfinished_of"), [urls]).fetchall()}
+    return {url for (url,) in conn.execute(sql("frontier", "claim_unfinished"), {"run_id": run_id, "urls": urls}).fetchall()}
 
 
 def settle(conn: duckdb.DuckDBPyConnection, urls: list[str]) -> None:

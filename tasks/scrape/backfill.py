@@ -90,6 +90,6 @@ def plan_backfill(
         record_failures(conn, run_id, failures)
         new = len(found) - len(frontier.known(conn, [d.url for d in found]))
         frontier.discover(conn, found, origin)
-        todo = frontier.unfinished(conn, [d.url for d in found])
+        todo = frontier.claim_unfinished(conn, run_id, [d.url for d in found])
     requests = [PageRequest(d.url, d.source, rate, d.local_path) for d in {d.url: d for d in found}.values() if d.url in todo]
     return new, requests[:limit] if limit else requests

@@ -81,11 +81,11 @@ def record_feeds(store: Store, run_id: str, outcomes: list[FeedOutcome], sources
 
 
 @task(name="due-pages")
-def due_pages(store: Store, sources: list[Source], limit: int | None) -> list[PageRequest]:
+def due_pages(store: Store, run_id: str, sources: list[Source], limit: int | None) -> list[PageRequest]:
     """The frontier's due URLs of these sources, oldest first (at most `limit`; the rest stay
-    pending for the next run)."""
-    with store.reader() as conn:
-        due = frontier.due(conn, [s.name for s in sources], limit)
+    pending for the next run), claimed for this run: another run at the same time skips them."""
+    with store.transaction() as conn:
+        due = frontier.claim_due(conn, run_id, [s.name for s in sources], limit)
     return requests_for(due, sources)
 
 

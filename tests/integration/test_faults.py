@@ -151,3 +151,24 @@ def test_ingest_killed_after_its_first_load_loses_nothing(server, tmp_path):
     assert not any((data / "staging").iterdir())
     statuses = _rows(store, "SELECT status, summary->>'noticed_at' IS NOT NULL FROM flow_runs ORDER BY started_at")
     assert statuses == [("crashed", True), ("completed", False)]
+
+
+def test_two_ingests_at_once_fetch_each_page_once(server, tmp_path, prefect_server):
+    """Two `upscway run ingest` processes started together on one feed: the URLs one claims the
+    other leaves alone, so every page is fetched exactly once and stored once."""
+    paths = [f"/story-{i:03d}" for i in range(24)]
+    for i, path in enumerate(paths):
+        server.routes[path] = Route(_page(i), delay_s=0.25)  # the first run is still fetching when the second starts
+    feeds = _feeds(tmp_path, server, paths)
+    data = tmp_path / "data"
+    env = prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(data), UPSCWAY_INGEST__FETCHER="http",
+                             UPSCWAY_INGEST__BATCH_SIZE="4", UPSCWAY_INGEST__WORKERS="1", UPSCWAY_INGEST__FETCH_CONCURRENCY="1",
+                             UPSCWAY_INGEST__PROCESSES="0")
+    command = [sys.executable, "-m", "upscway.flows.cli", "run", "ingest", "--feeds", str(feeds)]
+    runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outcomes = [r.communicate(timeout=600) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], [err[-2000:] for _, err in outcomes]
+    assert {p: len(server.hits(p)) for p in paths} == {p: 1 for p in paths}
+    store = Store(data / "upscway.duckdb")
+    assert _rows(store, "SELECT count(*), count(DISTINCT canonical_url) FROM articles") == [(24, 24)]
+    assert _rows(store, "SELECT state, count(*) FROM frontier GROUP BY ALL") == [("stored", 24)]
