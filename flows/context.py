@@ -38,7 +38,7 @@ from upscway.settings import Settings, load_settings
 from upscway.storage import runs, staging
 from upscway.storage.layout import DataLayout
 from upscway.storage.migrations import migrate
-from upscway.storage.store import Store
+from upscway.storage.store import Store, StoreError
 from upscway.tasks import run_resources
 from upscway.tasks.annotate.taxonomy import TaskDefinition, load_task
 from upscway.tasks.limits import ensure_limits
@@ -143,8 +143,13 @@ class RunContext:
             runs.finish_run(conn, self.run_id, status, summary)
 
     def fail(self, error: BaseException) -> None:
+        """Record the failure; when even that cannot be written (the disk that failed the run is
+        still full), the run's row stays `running` and the next run marks it crashed."""
         summary = {"status": RunStatus.FAILED, "error": f"{type(error).__name__}: {error}"}
-        self.record(RunStatus.FAILED, summary)
+        try:
+            self.record(RunStatus.FAILED, summary)
+        except StoreError as exc:
+            LOGGER.warning("run %s failed and its failure could not be recorded: %s", self.run_id, exc)
         line = describe(self.flow, summary)
         get_run_logger().error("%s failed after %.1f s: %s", self.flow, self.seconds(), line)
         progress.finished(self.flow, RunStatus.FAILED.shown, f"after {self.seconds():.0f} s: {line}")

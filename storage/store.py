@@ -14,9 +14,12 @@ writer that meets one waits it out instead of failing.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import random
 import re
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -46,6 +49,48 @@ class StoreBusyError(StoreError):
     """Another process held the database for longer than the configured timeout."""
 
 
+class DiskFull(StoreError):
+    """No space is left where the data directory is: the run stops at once, and the transaction
+    that met it is rolled back (DuckDB keeps what was committed before)."""
+
+
+class NotWritable(StoreError):
+    """The data directory is on a read-only file system, or cannot be created or written."""
+
+
+def mount_of(path: Path) -> Path:
+    """The mount point of the file system that holds `path` (or would, once created)."""
+    path = path.resolve()
+    while not path.exists():
+        path = path.parent
+    while not os.path.ismount(path):
+        path = path.parent
+    return path
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """An OSError with ENOSPC, or DuckDB's report of one (it says so in its message)."""
+    return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in str(exc)
+
+
+def disk_full(path: Path) -> DiskFull:
+    where = mount_of(path)
+    try:
+        free = f", {shutil.disk_usage(where).free / 2**20:.1f} MiB free"
+    except OSError:
+        free = ""
+    return DiskFull(
+        f"no space left on the device holding {path} (the file system mounted at {where}{free}): "
+        "free space there, or move the data directory (--data-dir); what the run had stored before stays, nothing is half-written"
+    )
+
+
+def _not_writable(exc: BaseException) -> bool:
+    text = str(exc)
+    return (isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)) or any(
+        words in text for words in ("Read-only file system", "Permission denied"))
+
+
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
     text = str(exc)
     return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
@@ -65,6 +110,10 @@ def holder_of(exc: duckdb.Error) -> str:
     except Exception:  # gone already, or not ours to inspect
         return f"process {pid}"
     return f"process {pid} ({command[:120]}{'…' if len(command) > 120 else ''})"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0].rstrip("!.")
 
 
 def _process_lock(path: Path) -> threading.Lock:
@@ -87,6 +136,11 @@ class Store:
             try:
                 return duckdb.connect(str(self.path), read_only=read_only, config=config or {})
             except duckdb.Error as exc:
+                if is_disk_full(exc):
+                    raise disk_full(self.path) from None
+                if not read_only and _not_writable(exc):
+                    raise NotWritable(f"the data directory {self.path.parent} cannot be written ({_first_line(exc)}): "
+                                      "point --data-dir at a writable folder") from None
                 if not _is_lock_conflict(exc):
                     raise StoreError(
                         f"cannot open the store {self.path}: {str(exc).splitlines()[0].rstrip('!.')}. "
@@ -111,19 +165,30 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short write transaction: committed when the block ends, rolled back on error."""
+        """A short write transaction: committed when the block ends, rolled back on error. A
+        full disk is a DiskFull naming the device, an unwritable folder a NotWritable."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise self._not_a_folder() from None
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise disk_full(self.path) from None
+            raise NotWritable(f"the data directory {self.path.parent} cannot be created ({exc.strerror}): "
+                              "point --data-dir at a writable folder") from None
         with _process_lock(self.path):
             conn = self._open(read_only=False)
             try:
                 conn.begin()
                 yield conn
                 conn.commit()
-            except BaseException:
-                conn.rollback()
+            except BaseException as exc:
+                try:
+                    conn.rollback()
+                except duckdb.Error:  # a failed commit has rolled back already: no transaction is left
+                    pass
+                if is_disk_full(exc):
+                    raise disk_full(self.path) from None
                 raise
             finally:
                 conn.close()

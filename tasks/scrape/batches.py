@@ -12,7 +12,7 @@ from upscway.storage import frontier
 from upscway.storage.articles import LoadCounts
 from upscway.storage.layout import DataLayout
 from upscway.storage.runs import record_failures
-from upscway.storage.store import Store
+from upscway.storage.store import Store, disk_full, is_disk_full
 from upscway.tasks.scrape.pages import PageRequest
 from upscway.tasks.scrape.steps import load_batches, retry_policy, scrape_pages
 
@@ -50,20 +50,32 @@ def store_pages(
             try:
                 ready.append(done.result())
             except Exception as exc:
+                if is_disk_full(exc):  # every batch after it would fail the same way: stop the run now
+                    raise disk_full(layout.staging) from None
                 reason = f"{type(exc).__name__}: {exc}"
                 lost.append(Failure("batch", f"{len(batch)} pages from {batch[0].url}", reason))
                 unfetched += [Failure("page", r.url, f"its batch failed: {reason}", transient=True) for r in batch]
         if ready and (len(ready) >= ingest.batches_per_load or not (pending or in_flight)):
             loads.append(load_batches.submit(store, run_id, ready, ingest))  # runs while scraping goes on
             ready = []
+        _stop_if_disk_full(loads, store)
     total = LoadCounts()
     for load in loads:
         try:
             total.add(load.result())
         except Exception as exc:
+            if is_disk_full(exc):
+                raise disk_full(store.path) from None
             lost.append(Failure("load", "staged batches", f"{type(exc).__name__}: {exc}"))
     if lost:
         with store.transaction() as conn:
             record_failures(conn, run_id, lost)
             frontier.fail(conn, unfetched, retry_policy(ingest))
     return total
+
+
+def _stop_if_disk_full(loads: list[PrefectFuture], store: Store) -> None:
+    """A load that met a full disk stops the run before it scrapes (and stages) any more."""
+    for load in loads:
+        if load.state.is_failed() and is_disk_full(load.state.result(raise_on_failure=False)):
+            raise disk_full(store.path)

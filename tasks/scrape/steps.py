@@ -21,7 +21,7 @@ from upscway.storage.frontier import Discovered, RetryPolicy
 from upscway.storage.layout import DataLayout
 from upscway.storage.runs import record_failures
 from upscway.storage.staging import StagedBatch, leftovers
-from upscway.storage.store import Store
+from upscway.storage.store import Store, is_disk_full
 from upscway.tasks import run_resources
 from upscway.tasks.limits import writer_slot
 from upscway.tasks.scrape.feeds import FeedOutcome, Source, fetch_feed
@@ -110,7 +110,12 @@ def recover_staged(store: Store, layout: DataLayout, run_id: str, ingest: Ingest
     return counts
 
 
-@task(name="scrape-pages", retries=1, retry_delay_seconds=5)
+def _unless_disk_full(task, task_run, state) -> bool:
+    """Retry a failed batch, unless the disk is full: a retry would fail the same way."""
+    return not is_disk_full(state.result(raise_on_failure=False))
+
+
+@task(name="scrape-pages", retries=1, retry_delay_seconds=5, retry_condition_fn=_unless_disk_full)
 def scrape_pages(
     layout: DataLayout, run_id: str, requests: list[PageRequest], ingest: IngestSettings, chunking: ChunkSettings
 ) -> str:
@@ -147,7 +152,7 @@ def load_staged_batches(store: Store, run_id: str, batches: list[StagedBatch], i
     return total
 
 
-@task(name="load-batches", retries=2, retry_delay_seconds=10)
+@task(name="load-batches", retries=2, retry_delay_seconds=10, retry_condition_fn=_unless_disk_full)
 def load_batches(store: Store, run_id: str, paths: list[str], ingest: IngestSettings) -> LoadCounts:
     batches = [StagedBatch(Path(p)) for p in paths]
     total = load_staged_batches(store, run_id, batches, ingest)
