@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow, unmapped
+from prefect import flow
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -13,7 +13,7 @@ from upscway.resources import resolve_project_file
 from upscway.settings import Settings
 from upscway.tasks.scrape.batches import store_pages
 from upscway.tasks.scrape.feeds import Source, load_sources
-from upscway.tasks.scrape.steps import due_pages, read_feed, record_feeds, recover_staged
+from upscway.tasks.scrape.steps import due_pages, read_feeds, record_feeds, recover_staged
 
 
 def sources_to_read(settings: Settings, feeds: str | Path | None, source: str | None) -> list[Source]:
@@ -37,9 +37,8 @@ def ingest(
         ingest = run.settings.ingest
         sources = sources_to_read(run.settings, feeds, source)
         counts = recover_staged(run.store, run.layout, run.run_id, ingest)
-        jobs = [(s, url) for s in sources for url in s.feeds]
-        outcomes = read_feed.map(unmapped(run.store), [s for s, _ in jobs], [u for _, u in jobs], unmapped(ingest)).result()
+        outcomes = read_feeds(run.store, sources, ingest)
         new_urls = record_feeds(run.store, run.run_id, outcomes, sources)
         requests = due_pages(run.store, run.run_id, sources, limit)
         counts.add(store_pages(run.store, run.layout, run.run_id, requests, ingest, run.settings.chunk))
-        return run.finish({"sources": len(sources), "feeds": len(jobs), "new_urls": new_urls, "fetched": len(requests), **counts.summary()})
+        return run.finish({"sources": len(sources), "feeds": len(outcomes), "new_urls": new_urls, "fetched": len(requests), **counts.summary()})

@@ -78,9 +78,9 @@ class IngestSettings(Section):
         default_factory=list,
         description="CIDRs that may be fetched although loopback or private (e.g. 127.0.0.1/32 for a local server).",
     )
-    batch_size: int = Field(50, gt=0, description="Pages per Prefect task.")
+    batch_size: int = Field(100, gt=0, description="Pages per Prefect task (fewer, bigger task runs: less orchestration per page).")
     fetch_concurrency: int = Field(4, gt=0, description="Pages fetched at once within one batch.")
-    batches_per_load: int = Field(4, gt=0, description="Staged batches loaded per write transaction.")
+    batches_per_load: int = Field(2, gt=0, description="Staged batches loaded per write transaction.")
     processes: int = Field(
         default_factory=lambda: usable_cores() if usable_cores() > 1 else 0, ge=0,
         description="Worker processes that scrape batches (fetch, extract, chunk); 0 = the flow's threads. "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import uuid
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,16 +50,26 @@ def _share_rate_limits(requests: list[PageRequest], processes: int) -> list[Page
     return [replace(r, rate_limit_per_s=r.rate_limit_per_s / processes) if r.rate_limit_per_s else r for r in requests]
 
 
-@task(name="read-feed", task_run_name="read-feed-{source.name}")
-def read_feed(store: Store, source: Source, feed_url: str, settings: IngestSettings) -> FeedOutcome:
+@task(name="read-feeds")
+def read_feeds(store: Store, sources: list[Source], settings: IngestSettings) -> list[FeedOutcome]:
+    """Every feed of `sources` (conditional GETs, `fetch_concurrency` at once), in one task run:
+    a feed is one small request, and a task run per feed cost more in orchestration than the
+    request itself."""
+    jobs = [(s, url) for s in sources for url in s.feeds]
     with store.reader() as conn:
-        state = article_rows.feed_state(conn, feed_url)
-    outcome = fetch_feed(shared_fetcher(settings), source, feed_url, state.etag, state.last_modified)
-    get_run_logger().info(
-        "feed %s: status %s, %d entries%s",
-        feed_url, outcome.status, len(outcome.entries), f", problem: {outcome.failure[:200]}" if outcome.failure else "",
-    )
-    return outcome
+        states = {url: article_rows.feed_state(conn, url) for _, url in jobs}
+    fetcher, logger = shared_fetcher(settings), get_run_logger()
+
+    def read(job: tuple[Source, str]) -> FeedOutcome:
+        source, url = job
+        return fetch_feed(fetcher, source, url, states[url].etag, states[url].last_modified)
+
+    with ThreadPoolExecutor(max_workers=settings.fetch_concurrency) as threads:
+        outcomes = list(threads.map(read, jobs))
+    for o in outcomes:
+        logger.info("feed %s: status %s, %d entries%s", o.feed_url, o.status, len(o.entries),
+                    f", problem: {o.failure[:200]}" if o.failure else "")
+    return outcomes
 
 
 @task(name="record-feeds")
