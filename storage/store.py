@@ -106,7 +106,7 @@ def holder_of(exc: duckdb.Error) -> str:
     try:
         import psutil
 
-        command = " ".join(psutil.Process(pid).cmdline())
+        command = " ".join(" ".join(psutil.Process(pid).cmdline()).split())  # one line, however the command was spelt
     except Exception:  # gone already, or not ours to inspect
         return f"process {pid}"
     return f"process {pid} ({command[:120]}{'…' if len(command) > 120 else ''})"

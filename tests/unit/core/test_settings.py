@@ -26,7 +26,7 @@ def test_environment_overrides_profile_with_nested_delimiter(monkeypatch):
     assert settings.profile == "production"
     assert settings.teacher.base_url == "http://127.0.0.1:8000/v1"
     assert settings.ingest.timeout_s == 3.5
-    assert settings.ingest.batch_size == 50  # still from the production profile
+    assert settings.ingest.batch_size == 100 and settings.ingest.fetch_concurrency == 8  # still from the production profile
 
 
 def test_explicit_arguments_win_over_environment(monkeypatch, tmp_path):
