@@ -59,8 +59,10 @@ demo: $(STAMP)
 	@echo "  $(BIN)/upscway query                       # every named report, with its parameters"
 	@echo "  $(BIN)/upscway --verbose run nightly       # a night with its logs (nothing new: training is skipped)"
 
+# Two pytest workers (pytest-xdist), each test file on one of them (module fixtures built once):
+# many tests wait on servers, subprocesses and loopback HTTP, so two at a time finish sooner.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # The import contracts of pyproject.toml on this checkout (tools/lint_imports.py says why the
 # package is installed as a plain tree first; plain `lint-imports` cannot see it).
