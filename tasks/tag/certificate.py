@@ -103,12 +103,12 @@ class Certificate:
     def sentence(self, what: str = "disagrees with the teacher") -> str:
         """The guarantee in one sentence, as every place that shows a verdict states it."""
         if self.threshold is None:
-            return (f"Not certified: on {self.n} chunks no threshold keeps the share of chunks where the student decides and "
+            return (f"Not certified: on {self.n} chunks no threshold keeps the share of chunks on which the student decides and "
                     f"{what} at most {self.epsilon:g} with {1 - self.delta:.0%} confidence; the teacher keeps deciding.")
         low, high = self.offload_interval
-        return (f"Certified: with {1 - self.delta:.0%} confidence the cascade at threshold {self.threshold:g} lets the student "
-                f"decide and {what} on at most {self.epsilon:g} of chunks (upper bound {self.upper_bound:.3f} on {self.n} chunks); "
-                f"the student decides {self.offload:.0%} of chunks ({low:.0%}–{high:.0%}).")
+        return (f"Certified: with {1 - self.delta:.0%} confidence, at threshold {self.threshold:g} the student decides and {what} "
+                f"on at most {self.epsilon:g} of chunks (upper bound {self.upper_bound:.3f} on {self.n} chunks); it decides "
+                f"{self.offload:.0%} of chunks ({low:.0%}–{high:.0%}).")
 
 
 def decided(confidence: np.ndarray, relevance: np.ndarray, threshold: float, band: tuple[float, float]) -> np.ndarray:

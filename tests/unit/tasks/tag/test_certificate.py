@@ -42,7 +42,7 @@ def test_fixed_sequence_stops_at_the_first_threshold_it_cannot_reject():
     cert = certify(_scores(confidence), reference, 0, (2.0, 3.0), epsilon=0.02, delta=0.05)
     assert 0.7 <= cert.threshold <= 0.75 and cert.upper_bound <= 0.02 + 0.02
     assert [t.threshold for t in cert.tested][-1] < cert.threshold  # the first failure ends the sequence
-    assert cert.sentence().startswith(f"Certified: with 95% confidence the cascade at threshold {cert.threshold:g}")
+    assert cert.sentence().startswith(f"Certified: with 95% confidence, at threshold {cert.threshold:g} the student decides and")
     nothing = certify(_scores(confidence[:100]), np.zeros(100, dtype=int), 0, (2.0, 3.0), epsilon=0.02, delta=0.05)
     assert nothing.threshold is None and nothing.offload == 0.0 and nothing.sentence().startswith("Not certified")
 
