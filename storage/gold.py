@@ -82,7 +82,8 @@ def import_rows(
         if current == (row.gold_label, row.note or ""):
             unchanged += 1
             continue
-        conn.execute(sql("gold", "insert_label"), [chunk_id, digest, task, row.gold_label, row.annotator, row.note or None, import_id, source_file])
+        conn.execute(sql("gold", "insert_label"), [chunk_id, digest, task, row.gold_label, row.annotator, row.note or None, import_id,
+                                                   source_file, row.sampling or None, row.sampling_probability])
         added += 1
     return ImportCounts(import_id, added, unchanged)
 

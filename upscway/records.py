@@ -77,6 +77,8 @@ class GoldRow:
     annotator: str
     note: str = ""
     source_url: str = ""
+    sampling: str = ""  # random | uncertainty | disagreement | authored ("": not recorded)
+    sampling_probability: float | None = None  # for `random`: the chance each candidate had of being drawn
 
 
 @dataclass

@@ -27,8 +27,8 @@ SELECT c.id, c.text_hash, c.text FROM chunks c WHERE c.id IN (SELECT unnest(?::V
 SELECT c.text_hash, min(c.id) FROM chunks c WHERE c.text_hash IN (SELECT unnest(?::VARCHAR[])) GROUP BY c.text_hash;
 
 -- name: insert_label
-INSERT INTO gold_labels (chunk_id, text_hash, task, label, annotator, note, import_id, source_file)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+INSERT INTO gold_labels (chunk_id, text_hash, task, label, annotator, note, import_id, source_file, sampling, sampling_probability)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: current_pairs
 -- Current labels of chunks that two annotators both labelled.

@@ -25,9 +25,11 @@ from upscway.records import Candidate, GoldRow
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 
 CSV_COLUMNS = [
-    "chunk_id", "text", "title", "source_url", "date", "teacher", "teacher_label", "teacher_probs", "gold_label", "annotator", "note",
+    "chunk_id", "text", "title", "source_url", "date", "teacher", "teacher_label", "teacher_probs", "sampling", "sampling_probability",
+    "gold_label", "annotator", "note",
 ]
 STRATEGIES = ("uncertainty", "disagreement", "random")
+SAMPLINGS = (*STRATEGIES, "authored")  # how a reviewed chunk was chosen; `authored`: written for review, not drawn
 
 # OWASP's CSV-injection guidance: a cell a spreadsheet would read as a formula (leading =, +, -,
 # @, tab or carriage return) is written with a leading apostrophe, which spreadsheets show as
@@ -44,6 +46,18 @@ def for_spreadsheet(value: Any) -> str:
 
 def from_spreadsheet(text: str) -> str:
     return text[1:] if text.startswith("'") else text
+
+
+def _chance(text: str) -> float | None:
+    """A sheet's `sampling_probability` cell: empty is None; anything unparsable is NaN, which
+    validation refuses with the row's line."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
 
 
 def select(candidates: Sequence[Candidate], strategy: str, n: int, disagreeing: set[str] = frozenset(), seed: int = 0) -> list[Candidate]:
@@ -63,24 +77,33 @@ def _probs(c: Candidate, task: TaskDefinition) -> dict[str, float]:
     return {name: round(p, 4) for name, p in zip(task.names, c.probs)}
 
 
-def write_csv(path: Path, rows: Sequence[Candidate], task: TaskDefinition) -> None:
-    """The review sheet: the chunk, its article, the named annotator's answer, and empty
-    `gold_label`, `annotator` and `note` columns for the reviewer."""
+def sampling_probability(strategy: str, chosen: int, candidates: int) -> float | None:
+    """The chance each candidate had of being in a `random` export (a uniform sample without
+    replacement); None for the other strategies, which choose rather than draw."""
+    return chosen / candidates if strategy == "random" and candidates else None
+
+
+def write_csv(path: Path, rows: Sequence[Candidate], task: TaskDefinition, strategy: str = "", probability: float | None = None) -> None:
+    """The review sheet: the chunk, its article, the named annotator's answer, how the chunk
+    was chosen (`strategy`, with each candidate's chance of being drawn for `random`), and
+    empty `gold_label`, `annotator` and `note` columns for the reviewer."""
+    chance = "" if probability is None else f"{probability:.12g}"
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)
         for c in rows:
             writer.writerow([for_spreadsheet(v) for v in (c.chunk_id, c.text, c.title, c.source_url, c.date, c.annotator, c.teacher_label,
-                                                          json.dumps(_probs(c, task)), "", "", "")])
+                                                          json.dumps(_probs(c, task)), strategy, chance, "", "", "")])
 
 
-def write_label_studio(path: Path, rows: Sequence[Candidate], task: TaskDefinition) -> None:
+def write_label_studio(path: Path, rows: Sequence[Candidate], task: TaskDefinition, strategy: str = "", probability: float | None = None) -> None:
     """Label Studio tasks (import them into a project with a `choices` control named `label`
     on the `text` object): the annotator's answer is a pre-annotation (a prediction), so a
     reviewer accepts or changes it; `upscway gold import` reads Label Studio's export back."""
     tasks = [
         {
-            "data": {"chunk_id": c.chunk_id, "text": c.text, "title": c.title, "source_url": c.source_url, "date": c.date},
+            "data": {"chunk_id": c.chunk_id, "text": c.text, "title": c.title, "source_url": c.source_url, "date": c.date,
+                     "sampling": strategy, "sampling_probability": probability},
             "predictions": [{
                 "model_version": c.annotator, "score": round(c.confidence, 4),
                 "result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [c.teacher_label]}}],
@@ -107,6 +130,7 @@ def read_csv(path: Path, default_annotator: str | None = None) -> list[GoldRow]:
                     line=reader.line_num, chunk_id=cell.get("chunk_id", "").strip(), text=cell.get("text", ""),
                     gold_label=cell.get("gold_label", "").strip(), annotator=cell.get("annotator", "").strip() or (default_annotator or ""),
                     note=cell.get("note", ""), source_url=cell.get("source_url", ""),
+                    sampling=cell.get("sampling", "").strip(), sampling_probability=_chance(cell.get("sampling_probability", "")),
                 ))
             return rows
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
@@ -140,6 +164,8 @@ class _LSData(BaseModel):
     chunk_id: str | int | None = None
     text: str | None = None
     source_url: str | None = None
+    sampling: str | None = None
+    sampling_probability: float | None = None
 
 
 class _LSTask(BaseModel):
@@ -179,6 +205,7 @@ def read_label_studio(path: Path, default_annotator: str | None = None) -> list[
                     line=number, chunk_id=str(task.data.chunk_id or ""), text=task.data.text or "",
                     gold_label=choices[0] if len(choices) == 1 else ("|".join(choices) if choices else ""),
                     annotator=str(who or default_annotator or ""), source_url=task.data.source_url or "",
+                    sampling=task.data.sampling or "", sampling_probability=task.data.sampling_probability,
                 )
             )
     return rows
@@ -193,6 +220,8 @@ def validate(rows: Sequence[GoldRow], task: TaskDefinition, stored_texts: dict[s
         reason = None
         row.gold_label = by_folded.get(row.gold_label.casefold(), row.gold_label)  # labels in any case
         control = next((CONTROL.search(v) for v in (row.text, row.note, row.annotator, row.chunk_id) if CONTROL.search(v)), None)
+        if not row.chunk_id and not row.sampling:
+            row.sampling = "authored"  # a paragraph with no chunk behind it was written, not drawn from the news
         if control:
             reason = f"holds the control character U+{ord(control.group()):04X}, which no reviewed text has"
         elif not row.gold_label:
@@ -207,6 +236,12 @@ def validate(rows: Sequence[GoldRow], task: TaskDefinition, stored_texts: dict[s
             reason = f"text differs from stored chunk {row.chunk_id}"
         elif not row.chunk_id and not row.text.strip():
             reason = "neither chunk_id nor text"
+        elif row.sampling and row.sampling not in SAMPLINGS:
+            reason = f"sampling {row.sampling!r} is not one of {', '.join(SAMPLINGS)}"
+        elif row.sampling_probability is not None and not (0 < row.sampling_probability <= 1):
+            reason = f"sampling_probability {row.sampling_probability!r} is not a probability in (0, 1]"
+        elif row.sampling == "random" and row.sampling_probability is None:
+            reason = "sampling is random but sampling_probability is empty (the chance each chunk had of being drawn)"
         if reason:
             errors.append((row.line, reason))
         else:

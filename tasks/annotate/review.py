@@ -56,7 +56,8 @@ def export_for_review(
         candidates = [c for c in gold_rows.candidates(conn, task_def.name, annotator) if label is None or c.teacher_label.upper() == label.upper()]
         disagreeing = gold_rows.disagreeing_hashes(conn, task_def.name) if strategy == "disagreement" else set()
     chosen = gold.select(candidates, strategy, n, disagreeing, seed)
-    (gold.write_label_studio if out.suffix.lower() == ".json" else gold.write_csv)(out, chosen, task_def)
+    write = gold.write_label_studio if out.suffix.lower() == ".json" else gold.write_csv
+    write(out, chosen, task_def, strategy, gold.sampling_probability(strategy, len(chosen), len(candidates)))
     return len(chosen), len(candidates)
 
 

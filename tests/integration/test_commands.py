@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import subprocess
 import sys
 
@@ -52,6 +53,7 @@ def test_review_round_trip(cli, tmp_path):
     assert "imported 248 labels" in first.stdout
     assert rows(tmp_path, "SELECT count(*), count(DISTINCT chunk_id) FROM gold_current") == [(248, 248)]
     assert rows(tmp_path, "SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id WHERE a.source = 'gold'") == [(248,)]
+    assert rows(tmp_path, "SELECT sampling, count(*) FROM gold_labels GROUP BY ALL") == [("authored", 248)]  # written, not drawn
     again = cli("gold", "import", str(GOLD))
     assert "0 labels" in again.stdout and "248 unchanged" in again.stdout
 
@@ -106,7 +108,8 @@ def test_export_shows_the_named_teacher_with_the_article_and_a_partly_labelled_s
         exported = list(csv.DictReader(f))
     assert len(exported) == 20
     assert list(exported[0]) == ["chunk_id", "text", "title", "source_url", "date", "teacher", "teacher_label", "teacher_probs",
-                                 "gold_label", "annotator", "note"]
+                                 "sampling", "sampling_probability", "gold_label", "annotator", "note"]
+    assert all(r["sampling"] == "uncertainty" and r["sampling_probability"] == "" for r in exported)  # chosen, not drawn
     assert all(r["teacher"] == teacher and r["title"] and r["source_url"].startswith("https://") for r in exported)
     confidences = [max(json.loads(r["teacher_probs"]).values()) for r in exported]
     assert confidences == sorted(confidences)
@@ -182,3 +185,23 @@ def test_a_sheet_of_thousands_of_bad_rows_gets_a_bounded_report_and_a_bad_export
     wrong = cli("gold", "import", str(export))
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
     assert f"{export}: task 1 is not a Label Studio task" in wrong.stderr
+
+
+def test_a_random_export_records_each_chunks_chance_of_being_drawn_through_the_import(annotated, tmp_path):
+    home, cli = annotated
+    out = tmp_path / "random.csv"
+    result = cli("gold", "export", "--strategy", "random", "--n", "10", "--seed", "3", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    candidates = int(re.search(r"of\s+(\d+)\s+answered", result.stdout).group(1))
+    with open(out, newline="", encoding="utf-8") as f:
+        sheet = list(csv.DictReader(f))
+    assert len(sheet) == 10 and {r["sampling"] for r in sheet} == {"random"}
+    assert all(float(r["sampling_probability"]) == pytest.approx(10 / candidates) for r in sheet)
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(sheet[0]))
+        writer.writeheader()
+        writer.writerows({**r, "gold_label": "GS2", "annotator": "asha"} for r in sheet)
+    imported = cli("gold", "import", str(out))
+    assert imported.returncode == 0, imported.stderr
+    stored = rows(home, "SELECT sampling, sampling_probability FROM gold_current WHERE annotator = 'asha'")
+    assert len(stored) == 10 and all(s == "random" and p == pytest.approx(10 / candidates) for s, p in stored)

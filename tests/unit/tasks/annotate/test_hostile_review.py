@@ -83,3 +83,18 @@ def test_absurd_nesting_is_an_input_error(tmp_path):
     nested.write_text(json.dumps([{"data": {"chunk_id": "c"}, "annotations": [{"completed_by": {"email": {"x": [[[]]]}}}]}]))
     with pytest.raises(InputError, match="nested.json: task 1"):
         read_label_studio(nested)
+
+
+@pytest.mark.parametrize(
+    "sampling, probability, words",
+    [("random", None, "sampling_probability is empty"), ("random", 1.5, "not a probability"), ("random", float("nan"), "not a probability"),
+     ("convenience", None, "sampling 'convenience' is not one of")],
+)
+def test_how_a_row_was_sampled_must_be_known_and_a_random_draw_needs_its_chance(sampling, probability, words):
+    row = GoldRow(2, "c1", "", "GS1", "asha", sampling=sampling, sampling_probability=probability)
+    valid, errors = validate([row], TASK, {"c1": "a"})
+    assert valid == [] and words in errors[0][1]
+    drawn = GoldRow(2, "c1", "", "GS1", "asha", sampling="random", sampling_probability=0.01)
+    authored = GoldRow(3, "", "A paragraph written for review.", "GS1", "asha")
+    valid, errors = validate([drawn, authored], TASK, {"c1": "a"})
+    assert errors == [] and [r.sampling for r in valid] == ["random", "authored"]
