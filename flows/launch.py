@@ -10,14 +10,12 @@ from typing import Any
 from rich.console import Console
 
 from upscway import progress
-from upscway.errors import InputError
+from upscway.errors import EXIT_FAILURES, EXIT_OK, InputError
 from upscway.flows.context import COMPLETED_WITH_FAILURES, failure_of, using
 from upscway.flows.display import LiveDisplay
 from upscway.flows.local_api import prefect_api
 from upscway.flows.tables import print_summary
 from upscway.settings import Settings
-
-EXIT_OK, EXIT_FAILURES = 0, 1
 
 
 def launch(flow: str, settings: Settings, verbose: bool, console: Console, err_console: Console, **parameters: Any) -> int:

@@ -118,24 +118,39 @@ def decided(confidence: np.ndarray, relevance: np.ndarray, threshold: float, ban
     return (confidence >= threshold) & ~((relevance >= low) & (relevance <= high))
 
 
+def risk_curve(
+    student: Sequence[Sequence[float]], reference: Sequence[int], not_relevant: int, band: tuple[float, float],
+    epsilon: float, delta: float, thresholds: Sequence[float] = SAFEST_FIRST, counts: Sequence[bool] | None = None,
+) -> list[Tested]:
+    """Every threshold, in the order given: what the student decides and loses on the sample
+    (the student's probabilities and each chunk's reference label, the teacher's for
+    consistency; with `counts`, only chunks where it is True can be losses: accuracy loss,
+    where the teacher is right), with the p-value of H0: risk > ε and the risk's upper bound."""
+    probs = np.asarray(student, dtype=float)
+    n = len(probs)
+    if n == 0:
+        return [Tested(t, 0, 0, 1.0, 1.0) for t in thresholds]
+    wrong = probs.argmax(axis=1) != np.asarray(reference)
+    if counts is not None:
+        wrong &= np.asarray(counts, dtype=bool)
+    confidence, relevance = probs.max(axis=1), 1.0 - probs[:, not_relevant]
+    curve = []
+    for threshold in thresholds:
+        sure = decided(confidence, relevance, threshold, band)
+        losses = int((sure & wrong).sum())
+        curve.append(Tested(threshold, int(sure.sum()), losses, p_value(losses, n, epsilon), upper_bound(losses, n, delta)))
+    return curve
+
+
 def certify(
     student: Sequence[Sequence[float]], reference: Sequence[int], not_relevant: int, band: tuple[float, float],
     epsilon: float, delta: float, thresholds: Sequence[float] = SAFEST_FIRST, counts: Sequence[bool] | None = None,
 ) -> Certificate:
-    """Certify a threshold on a calibration sample: the student's probabilities and the
-    reference label of each chunk (the teacher's for consistency). With `counts`, only chunks
-    where it is True can be losses (accuracy loss: where the teacher is right)."""
-    probs = np.asarray(student, dtype=float)
-    n = len(probs)
-    wrong = probs.argmax(axis=1) != np.asarray(reference) if n else np.zeros(0, dtype=bool)
-    if counts is not None:
-        wrong &= np.asarray(counts, dtype=bool)
-    confidence, relevance = (probs.max(axis=1), 1.0 - probs[:, not_relevant]) if n else (np.zeros(0), np.zeros(0))
+    """Certify a threshold on a calibration sample (see `risk_curve` for the arguments): the
+    thresholds are tested in order, and the sequence stops at the first not rejected."""
+    n = len(student)
     tested, certified = [], None
-    for threshold in thresholds:
-        sure = decided(confidence, relevance, threshold, band)
-        losses = int((sure & wrong).sum())
-        test = Tested(threshold, int(sure.sum()), losses, p_value(losses, n, epsilon), upper_bound(losses, n, delta))
+    for test in risk_curve(student, reference, not_relevant, band, epsilon, delta, thresholds, counts):
         tested.append(test)
         if test.p_value > delta:
             break

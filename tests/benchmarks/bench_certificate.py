@@ -33,7 +33,7 @@ from upscway.storage.store import Store  # noqa: E402
 from upscway.tasks.annotate.taxonomy import load_task  # noqa: E402
 from upscway.tasks.distill.scoring import student_scorer  # noqa: E402
 from upscway.tasks.registry import model as registered  # noqa: E402
-from upscway.tasks.tag.certificate import SAFEST_FIRST, certify, samples_needed  # noqa: E402
+from upscway.tasks.tag.certificate import SAFEST_FIRST, certify, risk_curve, samples_needed  # noqa: E402
 
 EPSILONS, DELTA, TARGET_OFFLOAD, TARGET_EPSILON = (0.01, 0.02, 0.05), 0.05, 0.9, 0.02
 
@@ -95,7 +95,7 @@ def main() -> None:
     band, none = settings.cascade.relevance_band, task.not_relevant_index
     certificates = {str(eps): certify(student, reference, none, band, eps, DELTA) for eps in EPSILONS}
     # The loss rate where the student would decide 90% of chunks, and the sample it would take to certify that at ε = 0.02.
-    curve = certify(student, reference, none, band, 1.0, 1.0).tested  # every threshold, safest first (ε = 1: nothing stops it)
+    curve = risk_curve(student, reference, none, band, TARGET_EPSILON, DELTA)  # every threshold, safest first
     at_target = next((t for t in curve if t.decided >= TARGET_OFFLOAD * len(texts)), None)
     rate = at_target.losses / len(texts) if at_target and texts else None
     emit({

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from upscway.tasks.tag.certificate import certify, interval, p_value, samples_needed, upper_bound
+from upscway.tasks.tag.certificate import certify, interval, p_value, risk_curve, samples_needed, upper_bound
 
 
 def test_p_values_are_the_binomial_tail_at_epsilon():
@@ -66,8 +66,7 @@ def test_the_certified_thresholds_true_risk_exceeds_epsilon_in_at_most_delta_of_
             certified += 1
         # The plug-in method: the most aggressive threshold whose loss rate on this same sample is
         # within ε (what choosing on the evaluation gold and judging on it amounts to).
-        fine = [t.threshold for t in certify(_scores(confidence), reference, 0, (2.0, 3.0), 0.5, 1.0).tested
-                if t.losses / n <= epsilon]
+        fine = [t.threshold for t in risk_curve(_scores(confidence), reference, 0, (2.0, 3.0), epsilon, delta) if t.losses / n <= epsilon]
         if fine and true_risk(min(fine)) > epsilon:
             plug_in += 1
     print(f"violation rate: certificate {certified / draws:.3f} (δ = {delta}), plug-in choice {plug_in / draws:.3f}")
