@@ -29,7 +29,7 @@ QUIET = {
 import typer
 from rich.console import Console
 
-from upscway.errors import InputError
+from upscway.errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, InputError
 from upscway.flows.parameters import SKIPPABLE
 from upscway.flows.tables import OutputFormat, print_import, print_rows
 from upscway.settings import TeacherSettings
@@ -47,8 +47,6 @@ models_app = typer.Typer(no_args_is_help=True, help="The model registry.")
 app.add_typer(models_app, name="models")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
-
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @app.callback()
@@ -328,15 +326,15 @@ def main(argv: list[str] | None = None) -> None:
             err_console.print_exception()
         err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         sys.exit(EXIT_INTERRUPTED if getattr(exc, "interrupted", False) else EXIT_USAGE)
-    except Exception as exc:  # click's usage errors
+    except Exception as exc:  # usage errors, from click or from the click typer carries inside it
         import click
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(EXIT_USAGE)
-        if isinstance(exc, click.exceptions.Abort):
+        if isinstance(exc, (click.exceptions.Abort, typer.Abort)):
             err_console.print("interrupted")
             sys.exit(EXIT_INTERRUPTED)
+        if isinstance(exc, (click.ClickException, typer.TyperException)) and hasattr(exc, "show"):
+            exc.show()
+            sys.exit(EXIT_USAGE)
         raise
 
 

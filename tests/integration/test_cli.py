@@ -36,6 +36,12 @@ def test_usage_errors_exit_2_with_a_message_naming_the_input(upscway, tmp_path):
     no_input = upscway("run", "backfill")
     assert no_input.returncode == 2 and "exactly one of" in no_input.stderr
 
+    for args, words in ((("run", "ingest", "--limit", "0"), "greater than or equal to 1"),
+                        (("run", "annotate", "--teacher", "foo"), "'foo' is not one of"),
+                        (("run", "nightly", "--skip", "train"), "'train' is not one of")):
+        refused = upscway(*args)
+        assert refused.returncode == 2 and words in refused.stderr and "Traceback" not in refused.stderr, refused.stderr[-1500:]
+
 
 def test_run_with_failed_items_exits_1_then_sql_and_status_read_the_store(upscway, news_site, tmp_path):
     feeds = tmp_path / "feeds.yaml"
