@@ -81,8 +81,19 @@ def _wait_for_deployments(serving, tmp_path, names: set[str], timeout_s=120):
     raise AssertionError(f"deployments not registered: {(tmp_path / 'serve.log').read_text()[-3000:]}")
 
 
-def _run_log(run_id) -> list[str]:
-    """The messages logged by a flow run and its subflows, as the UI shows them."""
+def _run_log(run_id, timeout_s: float = 180) -> list[str]:
+    """The messages logged by a flow run and its subflows, as the UI shows them. The served
+    process sends its last lines to the API in the background, after the run's state is final,
+    so this reads until the night's last line (promote's) is there, or `timeout_s` has passed."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        messages = _logged(run_id)
+        if any(m.startswith("promote finished in ") for m in messages) or time.monotonic() > deadline:
+            return messages
+        time.sleep(1)
+
+
+def _logged(run_id) -> list[str]:
     with get_client(sync_client=True) as client:
         children = client.read_flow_runs(flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run_id])))
         ids = [run_id, *(c.id for c in children)]
