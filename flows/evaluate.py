@@ -1,10 +1,13 @@
 """Flow `evaluate`: a candidate and its teacher on the SAME gold chunks (a paired comparison),
-and the cascade built of both as it would be deployed.
+and the cascade built of both as it would be deployed, with its certificate.
 
 The gold split is the one the distill flow never trains on (`eval` articles, by the same hash
-of the article id). Where the teacher has no stored answer for a gold chunk and is a model this
-process can run (a registered student, or the profile's own teacher), it annotates those chunks
-first; otherwise the run stops and says which teacher is missing what.
+of the article id). Its random gold in the calibration half of those articles and the
+teacher's answers on held-out news chunks certify the cascade's threshold; the rest of its gold
+is what the report and the gate's seed criteria are computed on. Where the teacher has no
+stored answer for a gold chunk and is a model this process can run (a registered student, or
+the profile's own teacher), it annotates those chunks first; otherwise the run stops and says
+which teacher is missing what.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from prefect.states import State
 
 from upscway.flows.context import run_context
 from upscway.tasks.answers import answers_of, ensure_answers
-from upscway.tasks.evaluate.steps import compare, evaluation_summary, gold_of_split, record_evaluation, teacher_on_gold
+from upscway.tasks.distill.scoring import student_scorer
+from upscway.tasks.evaluate.steps import (
+    calibration_samples, compare, evaluation_summary, gold_of_split, held_out, record_evaluation, teacher_on_gold,
+)
 from upscway.tasks.registry import model as registered
 from upscway.tasks.tag.evaluation import evaluate_cascade
 
@@ -29,12 +35,17 @@ def evaluate(
     with run_context("evaluate", params, profile, data_dir) as run:
         row, task_def, settings = registered(run.store, model), run.task_def, run.settings
         against = teacher or row.teacher
-        gold = gold_of_split(run.store, task_def, gold_split, settings.distill)
-        ensure_answers(run.store, run.run_id, against, gold.hashes, settings.teacher, task_def)
+        gold, random_gold = gold_of_split(run.store, task_def, gold_split, settings.distill, settings.cascade.calibration_fraction)
+        ensure_answers(run.store, run.run_id, against, gold.hashes + random_gold.hashes, settings.teacher, task_def)
         answers = teacher_on_gold(answers_of(run.store, against, row.prompt_version, gold.hashes), gold, against)
-        paired, student = compare(row, task_def, gold, answers, settings.gate.confidence)
+        on_random = teacher_on_gold(answers_of(run.store, against, row.prompt_version, random_gold.hashes), random_gold, against)
+        scorer = student_scorer(row, task_def)
+        paired, student = compare(row, task_def, gold, answers, settings.gate.confidence, scorer)
+        consistency, accuracy = calibration_samples(
+            scorer, task_def, held_out(run.store, against, row.prompt_version, gold_split, settings.distill, gold), random_gold, on_random
+        )
         cascade = evaluate_cascade(student, answers, gold.gold, len(task_def.labels), task_def.not_relevant_index,
-                                   paired.teacher.accuracy, settings.cascade, settings.gate.confidence)
+                                   settings.cascade, consistency, accuracy)
         result = paired.model_copy(update={"cascade": cascade})
         evaluation_id, decision, report = record_evaluation(
             run.store, run.layout, run.run_id, row, against, gold_split, task_def, gold, answers, result, student, settings.gate

@@ -57,13 +57,14 @@ def _evaluate(s: dict) -> str:
     return (
         f"{s['model']} on {s['gold_chunks']} gold chunks: accuracy {_f(s['accuracy'])} against "
         f"{_f(s['teacher_accuracy'])} for {s['teacher']}; gate verdict {s['gate_verdict']}; report {s['report']}"
-    )
+    ) + (f". {s['certificate']}" if s.get("certificate") else "")
 
 
 def _promote(s: dict) -> str:
     moved = s["production"] not in ("unchanged", s.get("previous_production"))
     where = f"production is now {s['model']}" if moved else "production unchanged"
-    return f"gate verdict {s['verdict']}: {where}" + (" (forced)" if s.get("forced") else "")
+    return (f"gate verdict {s['verdict']}: {where}" + (" (forced)" if s.get("forced") else "")
+            + (f". {s['certificate']}" if s.get("certificate") else ""))
 
 
 _DESCRIBE = {

@@ -18,6 +18,17 @@ class GoldChunk:
     text: str
     text_hash: str
     label: str
+    sampling: str | None = None  # how the chunk came to be reviewed (migration 010); random gold calibrates
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """An annotator's answer on a held-out news chunk (see the `held_out_answers` statement)."""
+
+    article_id: str
+    text_hash: str
+    text: str
+    probs: list[float]
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,13 @@ class Evaluation:
 def gold_chunks(conn: duckdb.DuckDBPyConnection, task: str) -> list[GoldChunk]:
     """Every gold-labelled chunk with its current gold label."""
     return [GoldChunk(*row) for row in conn.execute(sql("evaluations", "gold_chunks"), [task]).fetchall()]
+
+
+def held_out_answers(conn: duckdb.DuckDBPyConnection, annotator: str, version: str, gold_source: str) -> list[HeldOut]:
+    """`annotator`'s answers on news chunks no model trained or validated on, that no cascade
+    selected; `gold_source` is the source of the gold paragraphs written for review."""
+    rows = conn.execute(sql("evaluations", "held_out_answers"), {"annotator": annotator, "version": version, "gold_source": gold_source})
+    return [HeldOut(*row) for row in rows.fetchall()]
 
 
 def insert(conn: duckdb.DuckDBPyConnection, evaluation_id: str, model_id: str, teacher: str, split: str, result: PairedResult, run_id: str) -> None:
@@ -58,5 +76,9 @@ def record_decision(conn: duckdb.DuckDBPyConnection, model_id: str, evaluation_i
         {"name": c.name, "value": c.value, "interval": c.interval, "threshold": c.threshold, "comparison": c.comparison, "passed": c.passed}
         for c in decision.criteria
     ]
-    conn.execute(sql("evaluations", "record_decision"),
-                 [model_id, evaluation_id, decision.verdict.value, json.dumps(criteria), json.dumps(list(decision.reasons)), forced, reason])
+    c = decision.certificate
+    certified = [c.epsilon, decision.risk_level, c.threshold, c.upper_bound, c.offload, c.loss, c.n] if c else [None] * 7
+    conn.execute(sql("evaluations", "record_decision"), [
+        model_id, evaluation_id, decision.verdict.value, json.dumps(criteria), json.dumps(list(decision.reasons)), forced, reason,
+        *certified, decision.sentence or None,
+    ])

@@ -1,5 +1,5 @@
 """Promotion and rollback: the gate's decision on a model's latest evaluation moves the
-`production` alias (with the cascade threshold it was validated at), in one transaction."""
+`production` alias (with the cascade threshold its certificate holds at), in one transaction."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSetti
         evaluation_rows.record_decision(conn, model, evaluation.id, decision, forced=forced, reason=reason)
         previous = model_rows.move_alias(conn, PRODUCTION, model, "promote", reason, threshold) if moves else None
     return {
-        "model": model, "verdict": decision.verdict.value, "production": model if moves else previous or "unchanged",
+        "model": model, "verdict": decision.verdict.value, "certificate": decision.sentence,
+        "production": model if moves else previous or "unchanged",
         "cascade_threshold": threshold if moves else None,
         "previous_production": previous, "forced": forced,
         "criteria": {c.name: f"{c.value if c.value is None else round(c.value, 3)} {c.comparison} {c.threshold}: {'pass' if c.passed else 'FAIL'}" for c in decision.criteria},

@@ -83,26 +83,99 @@ class Paired(_Record):
 
 class OperatingPoint(_Record):
     """The cascade at one confidence threshold, on gold: its accuracy and the share of chunks
-    the student decides. The chosen point also has the paired lower bound of (cascade −
-    teacher) accuracy and the cascade's accuracy per paper."""
+    the student decides. The certified point also has the cascade's scores there (the seed
+    criteria are judged on them) and its accuracy per paper; points stored before certificates
+    may have the paired bootstrap's lower bound of (cascade − teacher) accuracy."""
 
     threshold: float
     accuracy: float | None = None
     offload: float = 0.0
     lower_bound: float | None = None
     gs_accuracy_per_paper: dict[str, float | None] = Field(default_factory=dict)
+    scores: Scores | None = None
+
+
+class Tested(_Record):
+    """One threshold of a certificate's sequence, on its calibration sample: the chunks the
+    student decides, how many of those it loses, the exact p-value of H0: risk > ε, and the
+    Clopper–Pearson upper bound of the risk."""
+
+    threshold: float
+    decided: int
+    losses: int
+    p_value: float
+    upper_bound: float
+
+
+class PaperBound(_Record):
+    """The per-paper guard at the certified threshold: of the `n` calibration chunks whose
+    reference label is the paper, how many the student decides and loses, and the upper bound
+    of that share (how much of the paper's accuracy the cascade can lose)."""
+
+    n: int
+    losses: int
+    upper_bound: float
+
+
+LOSSES = {
+    "consistency": "held-out teacher answers (the student decides and disagrees with the teacher)",
+    "accuracy": "gold sampled at random (the student decides and is wrong where the teacher is right)",
+}
+
+
+class Certificate(_Record):
+    """What Learn-then-Test certified on a calibration sample of `n` chunks for one loss
+    (`consistency` or `accuracy`, see LOSSES): the most aggressive threshold whose H0: risk > ε
+    was rejected at level `delta` by fixed-sequence testing (None: nothing), its risk's upper
+    bound, the share the student decides there (with its interval), every threshold's test in
+    the fixed order (`curve`, safest first, past the first failure too, for the shortfall
+    arithmetic), and the per-paper guard at the certified threshold."""
+
+    loss: str = "consistency"
+    epsilon: float
+    delta: float
+    n: int
+    threshold: float | None = None
+    upper_bound: float | None = None
+    offload: float = 0.0
+    offload_interval: Interval = (0.0, 0.0)
+    curve: tuple[Tested, ...] = ()
+    per_paper: dict[str, PaperBound] = Field(default_factory=dict)
+
+    def sentence(self, confidence: float | None = None) -> str:
+        """The guarantee in one sentence, as every place that shows a verdict states it.
+        `confidence` is the statement's overall level when this certificate was one of two
+        tested at half of it each (1 − δ otherwise)."""
+        level = 1 - self.delta if confidence is None else confidence
+        on = f"{self.n} {LOSSES[self.loss].split(' (')[0]}"
+        if self.threshold is None:
+            return (f"Not certified: on {on}, no threshold keeps the cascade's accuracy loss against the teacher at most "
+                    f"{self.epsilon:g} with {level:.0%} confidence; the teacher keeps deciding.")
+        low, high = self.offload_interval
+        return (f"Certified: with {level:.0%} confidence the cascade at threshold {self.threshold:g} loses at most "
+                f"{self.epsilon:g} accuracy against the teacher; the student decides {self.offload:.0%} of chunks "
+                f"({low:.0%}–{high:.0%}) (risk upper bound {self.upper_bound:.3f}, on {on}).")
 
 
 class CascadeEvaluation(_Record):
-    """The cascade as deployed, on gold: the operating curve, the threshold chosen on it (the
-    most offload within `tolerance` of the teacher's accuracy; None when none qualifies), and
-    the figures at the configured threshold when one is set."""
+    """The cascade as deployed: its certificate(s) and the one the gate uses (`certificate`:
+    the more aggressive of them), the operating curve on the reported gold (chunks the
+    certificate did not see), the certified point's figures on that gold (`chosen`: None when
+    nothing is certified), and the figures at the configured threshold when one is set."""
 
-    tolerance: float = 0.02
     relevance_band: Interval = (0.35, 0.65)
+    certificate: Certificate | None = None
+    certificates: tuple[Certificate, ...] = ()
+    confidence: float | None = None
     curve: tuple[OperatingPoint, ...] = ()
     chosen: OperatingPoint | None = None
     configured: OperatingPoint | None = None
+
+    def sentence(self) -> str:
+        """The certificate's sentence, or why there is none."""
+        if self.certificate is None:
+            return "Not certified: this evaluation has no certificate (it was stored before certificates); evaluate again."
+        return self.certificate.sentence(self.confidence)
 
 
 class PairedResult(_Record):
@@ -144,8 +217,14 @@ class Criterion:
 
 @dataclass(frozen=True)
 class Decision:
-    """The gate's verdict on an evaluation, with every criterion and the reasons it did not pass."""
+    """The gate's verdict on an evaluation, with every criterion, the reasons it did not pass,
+    the certificate it was decided on (None: the evaluation has none), the overall δ of its
+    statement (the certificate's own level is δ/2 when two losses were tested), and the
+    statement in one sentence."""
 
     verdict: Verdict
     criteria: tuple[Criterion, ...]
     reasons: tuple[str, ...]
+    certificate: Certificate | None = None
+    risk_level: float | None = None
+    sentence: str = ""

@@ -187,18 +187,20 @@ class GateSettings(Section):
     min_precision: float = 0.45
     min_recall: float = 0.75
     min_gs_accuracy: float = 0.70
-    max_gap_to_teacher: float = Field(
-        0.10, ge=0, description="Non-inferiority margin: the lower confidence bound of (student - teacher) accuracy must be >= -this."
+    confidence: float = Field(
+        0.95, gt=0.5, lt=1, description="Level of the report's bootstrap intervals for the student alone (the gate judges the certificate)."
     )
-    confidence: float = Field(0.95, gt=0.5, lt=1, description="One-sided confidence of that bound (paired bootstrap over the gold chunks).")
     max_paper_drop: float = Field(
-        0.15, ge=0, description="No GS paper with enough gold may fall more than this below the teacher's accuracy on it."
+        0.15, ge=0, description="Per GS paper with support: the upper bound of the share of its calibration chunks the certified "
+        "cascade loses (how far its accuracy on the paper can fall) must be at most this."
     )
     min_cascade_offload: float = Field(
-        0.2, ge=0, le=1, description="At the threshold chosen on gold, the student must decide at least this share of the chunks."
+        0.2, ge=0, le=1, description="At the certified threshold, the student must decide at least this share of the chunks."
     )
-    min_gold_support: int = Field(100, ge=0, description="Gold chunks needed for any decision but insufficient-data.")
-    min_support_per_paper: int = Field(20, ge=0, description="Gold chunks needed for each GS paper that is judged.")
+    min_gold_support: int = Field(100, ge=0, description="Reported gold chunks needed for any decision but insufficient-data.")
+    min_support_per_paper: int = Field(
+        20, ge=0, description="Chunks of a GS paper needed (reported gold, and calibration chunks for its guard) for it to be judged."
+    )
 
 
 class CascadeSettings(Section):
@@ -213,9 +215,22 @@ class CascadeSettings(Section):
     drift_tolerance: float = Field(
         0.15, ge=0, description="Warn when the student's mean confidence or deferral rate on a night's chunks differs from validation by more."
     )
-    accuracy_tolerance: float = Field(
-        0.02, ge=0, description="The threshold chosen on gold offloads the most while the cascade stays this close to the teacher's accuracy."
+    max_loss: float = Field(
+        0.02, gt=0, lt=1, description="ε: the certificate bounds the accuracy the cascade loses against the teacher by this."
     )
+    risk_level: float = Field(
+        0.05, gt=0, lt=0.5, description="δ: the certificate holds with probability at least 1 − this over the calibration sample."
+    )
+    calibration_fraction: float = Field(
+        0.5, gt=0, lt=1, description="Share of evaluation-split articles whose random gold calibrates the certificate; the "
+        "rest of the evaluation gold is what the report and the seed criteria are computed on."
+    )
+
+
+RETIRED = {
+    ("gate", "max_gap_to_teacher"): "the gate promotes on the cascade's certificate, whose bound is cascade.max_loss",
+    ("cascade", "accuracy_tolerance"): "the threshold is certified at cascade.max_loss, not chosen on gold",
+}
 
 
 class LimitsSettings(Section):
@@ -287,6 +302,20 @@ class Settings(BaseSettings):
                 f"+ {LOCK_MARGIN_S:g} s, so that a writer outwaits any query a person runs"
             )
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_settings(cls, data: Any) -> Any:
+        """Settings the certificate replaced are ignored, with a warning naming what replaced them
+        (a profile written for an older version still loads)."""
+        if not isinstance(data, dict):
+            return data
+        for (section, key), instead in RETIRED.items():
+            values = data.get(section)
+            if isinstance(values, dict) and key in values:
+                data = {**data, section: {k: v for k, v in values.items() if k != key}}
+                warnings.warn(f"the setting {section}.{key} is no longer used and is ignored: {instead}", FutureWarning, stacklevel=2)
+        return data
 
     @model_validator(mode="before")
     @classmethod

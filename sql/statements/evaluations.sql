@@ -1,10 +1,26 @@
 -- name: gold_chunks
 -- Each gold-labelled chunk with its latest label (any annotator) and its article.
-SELECT g.chunk_id, c.article_id, c.text, c.text_hash, g.label
+SELECT g.chunk_id, c.article_id, c.text, c.text_hash, g.label, g.sampling
 FROM gold_current g JOIN chunks c ON c.id = g.chunk_id
 WHERE g.task = ?
 QUALIFY row_number() OVER (PARTITION BY g.chunk_id ORDER BY g.created_at DESC, g.id DESC) = 1
 ORDER BY g.chunk_id;
+
+-- name: held_out_answers
+-- An annotator's answers on chunks of news articles (not the gold paragraphs written for
+-- review) that no model trained or validated on, without the answers a cascade asked for: a
+-- tag run in which the student decided some chunks sent the teacher only those it was unsure
+-- of, not a random sample of the news. One row per text (its first article decides the split).
+SELECT min(c.article_id), a.text_hash, any_value(c.text), any_value(a.probs)
+FROM annotations a
+JOIN chunks c ON c.text_hash = a.text_hash
+JOIN articles ar ON ar.id = c.article_id
+WHERE a.annotator = $annotator AND a.prompt_version = $version AND ar.source <> $gold_source
+  AND a.text_hash NOT IN (SELECT c2.text_hash FROM training_examples t JOIN chunks c2 ON c2.id = t.chunk_id)
+  AND coalesce(a.flow_run_id, '') NOT IN (
+      SELECT DISTINCT flow_run_id FROM tags WHERE decided_by = 'student' AND flow_run_id IS NOT NULL)
+GROUP BY a.text_hash
+ORDER BY a.text_hash;
 
 -- name: insert
 INSERT INTO evaluations (id, model_id, teacher, gold_split, n, metrics, teacher_metrics, paired, cascade, flow_run_id)
@@ -14,5 +30,6 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 SELECT id, n, metrics, teacher_metrics, paired, cascade FROM evaluations WHERE model_id = ? ORDER BY created_at DESC LIMIT 1;
 
 -- name: record_decision
-INSERT INTO gate_decisions (model_id, evaluation_id, verdict, criteria, reasons, forced, force_reason)
-VALUES (?, ?, ?, ?, ?, ?, ?);
+INSERT INTO gate_decisions (model_id, evaluation_id, verdict, criteria, reasons, forced, force_reason, max_loss, risk_level,
+                            certified_threshold, risk_upper_bound, certified_offload, certificate_loss, certificate_n, certificate_sentence)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);

@@ -1,71 +1,101 @@
-"""The promotion gate: every criterion with its value, interval, threshold and verdict.
+"""The promotion gate: a student replaces teacher calls only on a certificate.
 
-A decision is `promote` only when every criterion passes on enough gold data; below the
-minimum support it is `insufficient-data`, whatever the metrics say, and the reasons say what
-to label next. A metric that could not be computed (None) fails its criterion.
-
-The criteria:
-- the seed report's success criteria on the candidate alone (relevance accuracy, precision,
-  recall, GS-paper accuracy), as point estimates with their bootstrap intervals shown;
-- what production runs is the cascade (the student where it is sure, the teacher elsewhere),
-  at the confidence threshold chosen on the same gold (the most offload while its accuracy
-  stays within `cascade.accuracy_tolerance` of the teacher alone; promotion records it and
-  `tag` routes with it). So non-inferiority is judged on the cascade, on evidence: the
-  one-sided lower confidence bound of (cascade − teacher) accuracy, from the paired bootstrap
-  over the same gold chunks, must be at least −max_gap_to_teacher (a point estimate would pass
-  a system worse by chance-sized margins on 100 chunks); and the student must decide at least
-  `min_cascade_offload` of the chunks there, or it replaces nothing;
-- a per-paper guard on the cascade: no GS paper with enough gold may fall more than
-  max_paper_drop below the teacher's accuracy on it (an overall pass can hide one paper
-  collapsing).
-The student alone's gap, interval and McNemar test are in the report, not in the gate.
+A decision is `promote` only when the cascade's threshold is certified (`tasks/
+certificate.py`: with probability 1 − δ the cascade loses at most ε accuracy against the
+teacher, on data no model trained on) and every criterion passes:
+- the certified threshold lets the student decide at least `min_cascade_offload` of the chunks,
+  or it replaces nothing;
+- the seed report's success criteria (relevance accuracy, precision, recall, GS-paper accuracy)
+  on the cascade at that threshold, on the reported gold (chunks the certificate did not see);
+- a per-paper guard: for each GS paper with at least `min_support_per_paper` calibration chunks,
+  the Clopper–Pearson upper bound of the share of them the cascade loses must be at most
+  `max_paper_drop` (an overall pass can hide one paper collapsing).
+Below the minimum reported gold it is `insufficient-data`, whatever the metrics say; so it is
+when the certificate falls short only for want of data, and the reasons then say how many more
+held-out teacher answers or random gold would certify it (exact binomial arithmetic), and the
+command that gets them. A metric that could not be computed (None) fails its criterion.
+The student alone's figures, intervals and McNemar test are in the report, not in the gate.
 """
 
 from __future__ import annotations
 
-from upscway.results import Criterion, Decision, PairedResult, Verdict
+from upscway.results import Certificate, Criterion, Decision, PairedResult, Verdict
 from upscway.settings import GateSettings
+from upscway.tasks.certificate import shortfall
 
 EXPORT_HINT = "upscway gold export --strategy random --n {n} --out review.csv"
-
-
-def _interval(ci: dict, name: str) -> tuple[float, float] | None:
-    found = ci.get(name)
-    return tuple(found) if found else None
+MORE = {  # how the sample of each loss grows, and what share of new chunks lands in it (evaluation split; and calibration half)
+    "consistency": ("held-out teacher answers", 2, "ingest more news and let the teacher answer it with no student in production "
+                    "(`upscway run backfill --since DATE`, then `upscway run annotate`)"),
+    "accuracy": ("random gold labels", 4, f"`{EXPORT_HINT.format(n='{n}')}`, label, then `upscway gold import review.csv`"),
+}
 
 
 def decide(result: PairedResult, gate: GateSettings) -> Decision:
-    """Judge a paired evaluation and the cascade built on it."""
-    student, teacher, ci = result.student, result.teacher, result.paired.ci95
-    support = gate_support(result)
-    chosen = result.chosen
-    at = f"_at_{chosen.threshold:g}" if chosen else ""
+    """Judge an evaluation by its cascade's certificate and the cascade's figures there."""
+    cascade, chosen = result.cascade, result.chosen
+    certificate = cascade.certificate if cascade else None
+    sentence = cascade.sentence() if cascade else "Not certified: this evaluation has no cascade; evaluate again."
+    certified = certificate is not None and certificate.threshold is not None
+    deployed = chosen.scores if chosen and certified else None
+    at = f"_at_{certificate.threshold:g}" if certified else ""
     criteria = [
-        Criterion("relevance_accuracy", student.relevance_accuracy, gate.min_relevance_accuracy, ">=", _interval(ci, "relevance_accuracy")),
-        Criterion("precision", student.precision, gate.min_precision, ">=", _interval(ci, "precision")),
-        Criterion("recall", student.recall, gate.min_recall, ">=", _interval(ci, "recall")),
-        Criterion("gs_accuracy", student.gs_accuracy, gate.min_gs_accuracy, ">=", _interval(ci, "gs_accuracy")),
-        Criterion(f"cascade{at}_vs_teacher_lower_bound_{gate.confidence:g}", chosen and chosen.lower_bound, -gate.max_gap_to_teacher, ">="),
-        Criterion(f"cascade_offload{at}", chosen and chosen.offload, gate.min_cascade_offload, ">="),
+        Criterion(f"certified_offload{at}", certificate.offload if certificate else None, gate.min_cascade_offload, ">=",
+                  certificate.offload_interval if certified else None),
+        *(Criterion(f"cascade{at}_{name}", deployed and deployed.get(name), minimum, ">=") for name, minimum in (
+            ("relevance_accuracy", gate.min_relevance_accuracy), ("precision", gate.min_precision),
+            ("recall", gate.min_recall), ("gs_accuracy", gate.min_gs_accuracy))),
     ]
-    own, theirs = chosen.gs_accuracy_per_paper if chosen else {}, teacher.gs_accuracy_per_paper
-    for paper in sorted(own):
-        if support.get(paper, 0) >= max(gate.min_support_per_paper, 1) and own[paper] is not None and theirs.get(paper) is not None:
-            criteria.append(Criterion(f"GS{paper}_cascade_vs_teacher", own[paper] - theirs[paper], -gate.max_paper_drop, ">="))
-    short = _shortfalls(support, gate)
+    if certified:
+        criteria += [Criterion(f"GS{paper}_loss_upper_bound", bound.upper_bound, gate.max_paper_drop, "<=")
+                     for paper, bound in sorted(certificate.per_paper.items()) if bound.n >= max(gate.min_support_per_paper, 1)]
+    made = {"criteria": tuple(criteria), "certificate": certificate, "sentence": sentence,
+            "risk_level": None if cascade is None or cascade.confidence is None else round(1 - cascade.confidence, 10)}
+    short = _gold_shortfalls(gate_support(result), gate)
+    if certificate is None or certificate.offload < gate.min_cascade_offload:
+        found, hopeless = _certificate_shortfalls(cascade.certificates if cascade else (), gate.min_cascade_offload)
+        if short or not hopeless:
+            return Decision(Verdict.INSUFFICIENT_DATA, reasons=tuple(short + found), **made)
+        return Decision(Verdict.REJECT, reasons=tuple(found), **made)
     if short:
-        return Decision(Verdict.INSUFFICIENT_DATA, tuple(criteria), tuple(short))
+        return Decision(Verdict.INSUFFICIENT_DATA, reasons=tuple(short), **made)
     failed = tuple(f"{c.name} = {_fmt(c.value)} (needs {c.comparison} {c.threshold:g})" for c in criteria if not c.passed)
-    return Decision(Verdict.REJECT if failed else Verdict.PROMOTE, tuple(criteria), failed)
+    return Decision(Verdict.REJECT if failed else Verdict.PROMOTE, reasons=failed, **made)
 
 
 def _fmt(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.3f}"
 
 
-def _shortfalls(support: dict[str, int], gate: GateSettings) -> list[str]:
-    """What is missing, as the labelling to do next (about half of new gold lands in the
-    evaluation split, so twice the shortfall is asked for)."""
+def _certificate_shortfalls(certificates: tuple[Certificate, ...], target: float) -> tuple[list[str], bool]:
+    """Why each certificate falls short of `target` offload, with the data that would certify
+    it; and whether none can be reached by more data (a better student is needed)."""
+    if not certificates:
+        return ["no certificate: this evaluation has no held-out teacher answers and no random gold to certify on (or was "
+                "stored before certificates); get either and evaluate again"], False
+    reasons, hopeless = [], True
+    for c in certificates:
+        what, dilution, how = MORE[c.loss]
+        gap = shortfall(c, target)
+        if gap is None:
+            reasons.append(f"on {c.n} {what} the student never decides {target:.0%} of the chunks at any threshold")
+            continue
+        head = (f"on {c.n} {what}, the student would decide {gap.offload:.0%} of chunks at threshold {gap.threshold:g} and lose "
+                f"{gap.loss_rate:.3f} of them ({c.loss}); this sample certifies at most {gap.epsilon_now:.3f} there, not ε = {c.epsilon:g}")
+        if gap.needed is None:
+            reasons.append(f"{head}; no sample certifies ε = {c.epsilon:g} at that loss rate: a better student is needed "
+                           "(more teacher labels, `upscway run distill`)")
+            continue
+        hopeless = False
+        more = gap.needed - c.n
+        reasons.append(f"{head}; {gap.needed} {what} at that rate would (about {more} more: {how.format(n=dilution * more)}; "
+                       f"about 1 in {dilution} new ones lands in the calibration sample)")
+    return reasons, hopeless
+
+
+def _gold_shortfalls(support: dict[str, int], gate: GateSettings) -> list[str]:
+    """What reported gold is missing, as the labelling to do next (about half of new gold lands
+    in the evaluation split, so twice the shortfall is asked for)."""
     short = []
     total = support.get("total", 0)
     if total < gate.min_gold_support:

@@ -1,7 +1,7 @@
 """The evaluation report a team would circulate: `report.md`, `report.html` and PNG plots in
 `data/reports/<evaluation id>/`. Teacher and candidate side by side on the same gold chunks:
 key findings with deltas and intervals, confusion matrices, per-paper accuracy, speed and size,
-and the gate verdict with every criterion."""
+the cascade's certificate first, and the gate verdict with every criterion."""
 
 from __future__ import annotations
 
@@ -131,43 +131,62 @@ def _per_paper(result: PairedResult, names: Sequence[str], path: Path) -> None:
 
 
 def verdict_sentence(decision: Decision | None, result: PairedResult, model_id: str) -> str:
-    """The report's first lines: the verdict in plain words, why, and what to do next."""
+    """The report's first lines: the certificate in one sentence, the verdict in plain words,
+    why, and what to do next."""
     s, t = result.student.accuracy, result.teacher.accuracy
     bound, chosen = result.paired.noninferiority.lower_bound, result.chosen
-    numbers = f"on {result.paired.n} gold chunks the student alone has accuracy {_fmt(s)} against {_fmt(t)} for the teacher" + (
-        f" (student − teacher at least {bound:+.3f} at 95% confidence)" if bound is not None else "") + (
-        f"; the cascade at threshold {chosen.threshold:g} lets the student decide {chosen.offload:.0%} of the chunks at "
-        f"accuracy {_fmt(chosen.accuracy)} (cascade − teacher at least {chosen.lower_bound:+.3f} at 95% confidence)"
-        if chosen and chosen.lower_bound is not None else "")
+    certificate = result.cascade.sentence() if result.cascade else "Not certified: this evaluation has no cascade."
+    numbers = f"on {result.paired.n} reported gold chunks the student alone has accuracy {_fmt(s)} against {_fmt(t)} for the teacher" + (
+        f" (student − teacher at least {bound:+.3f} at 95% confidence, bootstrap)" if bound is not None else "") + (
+        f"; the cascade at the certified threshold {chosen.threshold:g} lets the student decide {chosen.offload:.0%} of them at "
+        f"accuracy {_fmt(chosen.accuracy)}" if chosen and result.cascade.certificate else "")
     if decision is None:
-        return f"> {numbers}."
+        return f"> {certificate}\n>\n> {numbers}."
+    head = f"> **{certificate}**\n>\n"
     if decision.verdict is Verdict.PROMOTE:
-        return (f"> **Promote.** The student can replace the teacher for the chunks it is sure of: {numbers}. Every criterion "
+        return (f"{head}> **Promote.** The student can replace the teacher for the chunks it is sure of: {numbers}. Every criterion "
                 f"passes.\n>\n> Next: `upscway run promote --model {model_id}` (the nightly flow does this itself).")
     if decision.verdict is Verdict.INSUFFICIENT_DATA:
-        failing = [c.name for c in decision.criteria if not c.passed]
-        already = f" On the gold there is, it would not pass: {', '.join(failing)}." if failing else ""
-        return (f"> **Not enough gold to decide.** {numbers}.{already} " + " ".join(f"{r}." for r in decision.reasons)
-                + f"\n>\n> Next: label those chunks, `upscway gold import review.csv`, then `upscway run evaluate --model {model_id}`.")
-    return (f"> **Reject: keep the teacher.** {numbers}. Failed: " + "; ".join(decision.reasons)
+        return (f"{head}> **Not enough data to decide.** {numbers}. " + " ".join(f"{r[:1].upper()}{r[1:]}." for r in decision.reasons)
+                + f"\n>\n> Next: get that data, then `upscway run evaluate --model {model_id}`.")
+    return (f"{head}> **Reject: keep the teacher.** {numbers}. Failed: " + "; ".join(decision.reasons)
             + ".\n>\n> Next: more teacher labels (`upscway run annotate`) and another distillation (`upscway run distill`), "
             "or review the disagreements (`upscway gold export --strategy disagreement --n 50 --out review.csv`).")
 
 
 def _cascade_plot(cascade: CascadeEvaluation, teacher_accuracy: float, path: Path) -> None:
-    curve = [p for p in cascade.curve if p.accuracy is not None]
+    """Left: the certificate's operating curve on its calibration sample (the observed loss
+    rate and its upper bound at each threshold's offload, ε, the certified point). Right: the
+    cascade's accuracy on the reported gold against its offload there, the certified point."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.plot([p.offload for p in curve], [p.accuracy for p in curve], marker=".", label="cascade")
-    ax.axhline(teacher_accuracy, color="grey", linestyle="--", label="teacher alone")
-    ax.axhline(teacher_accuracy - cascade.tolerance, color="grey", linestyle=":", label=f"teacher − {cascade.tolerance:g}")
-    chosen = cascade.chosen
-    if chosen:
-        ax.scatter([chosen.offload], [chosen.accuracy], color="red", zorder=3, label=f"chosen threshold {chosen.threshold:g}")
-    ax.set_xlabel("offload (share decided by the student)")
-    ax.set_ylabel("accuracy on gold (5 labels)")
-    ax.set_xlim(-0.02, 1.02)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize="small")
+    fig, (risk, accuracy) = plt.subplots(1, 2, figsize=(10, 3.9))
+    for c in cascade.certificates:
+        n = max(c.n, 1)
+        offload = [t.decided / n for t in c.curve]
+        line, = risk.plot(offload, [t.upper_bound for t in c.curve], marker=".", label=f"{c.loss}: upper bound ({c.n} chunks)")
+        risk.plot(offload, [t.losses / n for t in c.curve], linestyle=":", color=line.get_color(), label=f"{c.loss}: observed")
+        if c.threshold is not None:
+            risk.scatter([c.offload], [c.upper_bound], color="red", zorder=3, label=f"certified threshold {c.threshold:g}")
+    if cascade.certificate:
+        risk.axhline(cascade.certificate.epsilon, color="grey", linestyle="--", label=f"ε = {cascade.certificate.epsilon:g}")
+    risk.set_xlabel("offload on the calibration sample")
+    risk.set_ylabel("risk (share of chunks lost)")
+    risk.set_xlim(-0.02, 1.02)
+    risk.set_ylim(0, None)
+    if cascade.certificates:
+        risk.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize="small")
+    else:
+        risk.text(0.5, 0.5, "no calibration sample", ha="center", va="center", transform=risk.transAxes)
+    curve = [p for p in cascade.curve if p.accuracy is not None]
+    accuracy.plot([p.offload for p in curve], [p.accuracy for p in curve], marker=".", label="cascade")
+    accuracy.axhline(teacher_accuracy, color="grey", linestyle="--", label="teacher alone")
+    if cascade.chosen:
+        accuracy.scatter([cascade.chosen.offload], [cascade.chosen.accuracy], color="red", zorder=3,
+                         label=f"certified threshold {cascade.chosen.threshold:g}")
+    accuracy.set_xlabel("offload on the reported gold")
+    accuracy.set_ylabel("accuracy on the reported gold")
+    accuracy.set_xlim(-0.02, 1.02)
+    accuracy.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -177,15 +196,28 @@ def _cascade_md(result: PairedResult) -> str:
     cascade = result.cascade
     if not cascade:
         return ""
+    certificates = [
+        {"loss": c.loss, "calibration chunks": c.n, "ε": f"{c.epsilon:g}", "tested at δ": f"{c.delta:g}",
+         "certified threshold": "none" if c.threshold is None else f"{c.threshold:g}",
+         "risk upper bound": _fmt(c.upper_bound), "offload": f"{c.offload:.3f}",
+         "offload interval": "" if c.threshold is None else f"{c.offload_interval[0]:.3f} – {c.offload_interval[1]:.3f}"}
+        for c in cascade.certificates
+    ]
     rows = [{"": "teacher alone", "threshold": "", "accuracy": _fmt(result.teacher.accuracy), "offload": "0.000"},
             {"": "student alone", "threshold": "", "accuracy": _fmt(result.student.accuracy), "offload": "1.000"}]
-    for name, point in (("chosen", cascade.chosen), ("configured", cascade.configured)):
+    certified = "certified threshold" if cascade.certificate is not None else "threshold chosen on gold (stored before certificates)"
+    for name, point in ((certified, cascade.chosen), ("configured threshold", cascade.configured)):
         if point:
-            rows.append({"": f"cascade, {name} threshold", "threshold": f"{point.threshold:g}", "accuracy": _fmt(point.accuracy),
+            rows.append({"": f"cascade, {name}", "threshold": f"{point.threshold:g}", "accuracy": _fmt(point.accuracy),
                          "offload": _fmt(point.offload)})
-    why = (f"The chosen threshold offloads the most while the cascade stays within {cascade.tolerance:g} of the teacher's accuracy; "
-           "promotion records it and `tag` routes with it." if cascade.chosen else "No threshold keeps the cascade within the tolerance.")
-    return f"## The cascade as deployed\n\n{why}\n\n{_md_table(rows)}\n\n![cascade curve](cascade_curve.png)\n\n"
+    how = ("The threshold is certified by Learn-then-Test: from the safest threshold to the most aggressive, each H0: risk > ε is "
+           "tested with the exact binomial p-value on the calibration sample (held-out teacher answers: consistency; gold sampled "
+           "at random: accuracy loss, at half of δ each when both exist), stopping at the first not rejected. Either loss bounds "
+           "the accuracy the cascade loses against the teacher. The figures below are on the reported gold, which the "
+           "certificate did not see.")
+    table = _md_table(certificates) if certificates else "No calibration sample: nothing could be certified."
+    return (f"## The cascade as deployed\n\n{cascade.sentence()}\n\n{how}\n\n{table}\n\n{_md_table(rows)}\n\n"
+            "![cascade curve](cascade_curve.png)\n\n")
 
 
 def _md_table(rows: list[dict]) -> str:
@@ -225,11 +257,12 @@ def write_report(
     per_paper = []
     for i in p.papers(len(names)):
         theirs, own, routed = (r.get(str(i)) for r in (result.teacher.gs_accuracy_per_paper, s.gs_accuracy_per_paper, deployed))
-        guard = guards.get(f"GS{i}_cascade_vs_teacher")
+        guard = guards.get(f"GS{i}_loss_upper_bound")
         per_paper.append({
             "paper": names[i], "gold chunks": sum(s.confusion[i]), "teacher": _fmt(theirs), "student": _fmt(own),
             "cascade": _fmt(routed), "cascade − teacher": _fmt(None if routed is None or theirs is None else routed - theirs),
-            "guard": "not judged (too little gold)" if guard is None else "pass" if guard.passed else "regression",
+            "loss upper bound": "–" if guard is None else _fmt(guard.value),
+            "guard": "not judged (nothing certified, or too few calibration chunks)" if guard is None else "pass" if guard.passed else "regression",
         })
     speed = [{"latency ms/chunk": _fmt(s.latency_ms_per_chunk, 2), "chunks/s": _fmt(s.chunks_per_s, 1),
               "parameters": "–" if s.parameters is None else f"{s.parameters:,}", "size on disk (MB)": "–" if s.size_on_disk_mb is None else s.size_on_disk_mb}]

@@ -1,24 +1,31 @@
-"""Evaluation as steps: the gold chunks of a split, the candidate scored on them (its speed and
-size measured), the paired comparison with the teacher, and the stored result with its report."""
+"""Evaluation as steps: the gold chunks of a split (what is reported on, and the random gold
+that calibrates the certificate), the held-out teacher answers, the candidate scored on them
+(its speed and size measured), the paired comparison with the teacher, and the stored result
+with its report."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from upscway.errors import InputError
 from upscway.results import Decision, PairedResult
 from upscway.settings import DistillSettings, GateSettings
 from upscway.storage import evaluations as evaluation_rows
+from upscway.storage.evaluations import HeldOut
+from upscway.storage.gold import GOLD_SOURCE
 from upscway.storage.layout import DataLayout
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
 from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.tasks.certificate import Sample
 from upscway.tasks.distill.calibration import uncalibrated
 from upscway.tasks.distill.dataset import split_of
 from upscway.tasks.distill.scoring import student_scorer
@@ -36,14 +43,43 @@ class GoldSplit:
     gold: list[int]
 
 
-def gold_of_split(store: Store, task_def: TaskDefinition, split: str, distill: DistillSettings) -> GoldSplit:
-    """The gold chunks of articles in `split` (the distill flow never trains on `eval`)."""
+def in_calibration(article_id: str, fraction: float) -> bool:
+    """Whether an evaluation-split article's random gold calibrates the certificate (a second
+    hash of the article id, independent of the split's)."""
+    return int(hashlib.sha256(f"upscway-calibration:{article_id}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < fraction
+
+
+def _gold_split(chunks, task_def: TaskDefinition) -> GoldSplit:
+    return GoldSplit([c.chunk_id for c in chunks], [c.text for c in chunks], [c.text_hash for c in chunks], [task_def.index(c.label) for c in chunks])
+
+
+def gold_of_split(
+    store: Store, task_def: TaskDefinition, split: str, distill: DistillSettings, calibration_fraction: float
+) -> tuple[GoldSplit, GoldSplit]:
+    """The gold chunks of articles in `split` (the distill flow never trains on `eval`), in two
+    parts: what the report and the seed criteria are computed on, and the gold sampled at random
+    (`gold export --strategy random`) in the articles that calibrate the certificate. Gold
+    sampled otherwise (uncertainty, disagreement, written for review, unknown) is never a
+    sample of the news, so it is only ever reported on."""
     with store.reader() as conn:
         chunks = [c for c in evaluation_rows.gold_chunks(conn, task_def.name)
                   if split_of(c.article_id, distill.eval_fraction, distill.validation_fraction) == split]
-    if not chunks:
-        raise InputError(f"no gold chunks in split {split!r}: import gold labels first (upscway gold import)")
-    return GoldSplit([c.chunk_id for c in chunks], [c.text for c in chunks], [c.text_hash for c in chunks], [task_def.index(c.label) for c in chunks])
+    calibrates = [c.sampling == "random" and in_calibration(c.article_id, calibration_fraction) for c in chunks]
+    reported = [c for c, used in zip(chunks, calibrates) if not used]
+    if not reported:
+        raise InputError(f"no gold chunks to report on in split {split!r}: import gold labels first (upscway gold import)")
+    return _gold_split(reported, task_def), _gold_split([c for c, used in zip(chunks, calibrates) if used], task_def)
+
+
+def held_out(store: Store, annotator: str, version: str, split: str, distill: DistillSettings, reported: GoldSplit) -> list[HeldOut]:
+    """`annotator`'s answers on news chunks of `split` that no model trained on and no cascade
+    selected (the consistency certificate's sample), without the reported gold chunks (so the
+    report's figures at the certified threshold are on chunks the certificate did not see)."""
+    exclude = set(reported.hashes)
+    with store.reader() as conn:
+        answers = evaluation_rows.held_out_answers(conn, annotator, version, GOLD_SOURCE)
+    return [a for a in answers if a.text_hash not in exclude
+            and split_of(a.article_id, distill.eval_fraction, distill.validation_fraction) == split]
 
 
 def teacher_on_gold(answers: dict[str, list[float]], gold: GoldSplit, teacher: str) -> list[list[float]]:
@@ -55,12 +91,13 @@ def teacher_on_gold(answers: dict[str, list[float]], gold: GoldSplit, teacher: s
 
 
 def compare(
-    model: ModelRecord, task_def: TaskDefinition, gold: GoldSplit, teacher_probs: list[list[float]], confidence: float
+    model: ModelRecord, task_def: TaskDefinition, gold: GoldSplit, teacher_probs: list[list[float]], confidence: float,
+    scorer=None,
 ) -> tuple[PairedResult, list]:
     """The candidate scored on the gold chunks and paired with the teacher (both models'
     metrics, agreement, McNemar, intervals, the non-inferiority bound at `confidence`), with its
     calibration, speed and size; and the candidate's probabilities."""
-    scorer = student_scorer(model, task_def)
+    scorer = scorer or student_scorer(model, task_def)
     started = time.perf_counter()
     student = [a.probs for a in scorer.annotate(gold.texts)]
     seconds = time.perf_counter() - started
@@ -74,6 +111,21 @@ def compare(
     if temperature:  # the scores are calibrated; what they were before, for the report
         measured.update(temperature=temperature, ece_before_scaling=calibration(uncalibrated(student, temperature), gold.gold)["ece"])
     return result.model_copy(update={"student": result.student.model_copy(update=measured)}), student
+
+
+def calibration_samples(
+    scorer, task_def: TaskDefinition, held: list[HeldOut], random_gold: GoldSplit, teacher_on_random: list[list[float]]
+) -> tuple[Sample, Sample | None]:
+    """The certificate's samples, scored by the candidate: consistency on the held-out teacher
+    answers (the teacher's label is the reference), and accuracy loss on the random gold (gold
+    is the reference; only chunks the teacher gets right can be losses). None without random gold."""
+    texts = [a.text for a in held] + random_gold.texts
+    probs = [a.probs for a in scorer.annotate(texts)] if texts else []
+    consistency = Sample(probs[:len(held)], [int(np.argmax(a.probs)) for a in held])
+    if not random_gold.texts:
+        return consistency, None
+    teacher_right = [int(np.argmax(t)) == g for t, g in zip(teacher_on_random, random_gold.gold)]
+    return consistency, Sample(probs[len(held):], random_gold.gold, teacher_right)
 
 
 def record_evaluation(
@@ -102,5 +154,5 @@ def evaluation_summary(evaluation_id: str, model: str, teacher: str, result: Pai
         "accuracy": s.accuracy, "teacher_accuracy": t.accuracy, "relevance_accuracy": s.relevance_accuracy,
         "precision": s.precision, "recall": s.recall, "gs_accuracy": s.gs_accuracy,
         "agreement_with_teacher": p.agreement_top1, "mcnemar_p": p.mcnemar.p_value,
-        "gate_verdict": decision.verdict.value, "report": str(report["markdown"]),
+        "gate_verdict": decision.verdict.value, "certificate": decision.sentence, "report": str(report["markdown"]),
     }

@@ -1,5 +1,7 @@
-"""The cascade evaluated on gold, as it is deployed: the operating curve over confidence
-thresholds, the threshold chosen on it, and the chosen point paired against the teacher alone."""
+"""The cascade evaluated as it is deployed: its threshold certified on a calibration sample
+(`tasks/certificate.py`), and its figures reported on gold the certificate did not see: the operating
+curve over confidence thresholds, and the certified point's scores (the gate judges the seed
+criteria on them)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,9 @@ from collections.abc import Sequence
 
 from upscway.results import CascadeEvaluation, OperatingPoint
 from upscway.settings import CascadeSettings
-from upscway.tasks.evaluate.paired import evaluate_pair
+from upscway.tasks.evaluate.paired import scores
+from upscway.tasks.certificate import THRESHOLDS, Sample, certify_cascade
 from upscway.tasks.tag.routing import Probs, is_uncertain, routed, top
-
-THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(21)) + (1.01,)  # 1.01: the teacher decides everything
 
 
 def operating_curve(
@@ -28,15 +29,6 @@ def operating_curve(
     return curve
 
 
-def choose_threshold(curve: Sequence[OperatingPoint], teacher_accuracy: float | None, tolerance: float) -> OperatingPoint | None:
-    """The point with the most offload whose accuracy stays within `tolerance` of the teacher
-    alone (ties: the more accurate, then the higher threshold); None when no point qualifies."""
-    if teacher_accuracy is None:
-        return None
-    fine = [p for p in curve if p.accuracy is not None and p.accuracy >= teacher_accuracy - tolerance]
-    return max(fine, key=lambda p: (p.offload, p.accuracy, p.threshold), default=None)
-
-
 def at_threshold(curve: Sequence[OperatingPoint], threshold: float) -> OperatingPoint | None:
     """The curve's point nearest `threshold` from above (the configured threshold's figures)."""
     above = [p for p in curve if p.threshold >= threshold - 1e-9]
@@ -45,19 +37,20 @@ def at_threshold(curve: Sequence[OperatingPoint], threshold: float) -> Operating
 
 def evaluate_cascade(
     student: Sequence[Probs], teacher: Sequence[Probs], gold: Sequence[int], n_labels: int, not_relevant: int,
-    teacher_accuracy: float | None, settings: CascadeSettings, confidence: float,
+    settings: CascadeSettings, consistency: Sample, accuracy: Sample | None,
 ) -> CascadeEvaluation:
-    """The curve, the chosen threshold (paired against the teacher alone like the student: its
-    lower bound of (cascade − teacher) accuracy at `confidence` and its accuracy per paper), and
-    the figures at the configured threshold."""
+    """The certificate (on `consistency`, held-out teacher answers, and `accuracy`, random gold
+    with the teacher's correctness), then on the reported gold (`student`, `teacher`, `gold`):
+    the curve, the certified point with the cascade's scores and accuracy per paper, and the
+    figures at the configured threshold."""
     band = settings.relevance_band
+    certificate, certificates = certify_cascade(consistency, accuracy, not_relevant, band, settings.max_loss, settings.risk_level)
     curve = operating_curve(student, teacher, gold, band, not_relevant)
-    chosen = choose_threshold(curve, teacher_accuracy, settings.accuracy_tolerance)
-    if chosen:
-        answers = routed(student, teacher, chosen.threshold, band, not_relevant)
-        deployed = evaluate_pair(answers, teacher, gold, n_labels, not_relevant, confidence=confidence)
-        chosen = chosen.model_copy(update={"lower_bound": deployed.paired.noninferiority.lower_bound,
-                                           "gs_accuracy_per_paper": deployed.student.gs_accuracy_per_paper})
+    chosen = None
+    if certificate is not None and certificate.threshold is not None:
+        deployed = scores(routed(student, teacher, certificate.threshold, band, not_relevant), gold, n_labels, not_relevant)
+        point = at_threshold(curve, certificate.threshold)
+        chosen = point.model_copy(update={"scores": deployed, "gs_accuracy_per_paper": deployed.gs_accuracy_per_paper})
     configured = None if settings.confidence_threshold is None else at_threshold(curve, settings.confidence_threshold)
-    return CascadeEvaluation(tolerance=settings.accuracy_tolerance, relevance_band=band, curve=tuple(curve), chosen=chosen,
-                             configured=configured)
+    return CascadeEvaluation(relevance_band=band, certificate=certificate, certificates=certificates,
+                             confidence=1 - settings.risk_level, curve=tuple(curve), chosen=chosen, configured=configured)

@@ -1,4 +1,4 @@
-"""What the cascade certificate (`tasks/tag/certificate.py`) can certify on a store's own data.
+"""What the cascade certificate (`tasks/certificate.py`) can certify on a store's own data.
 
     python tests/benchmarks/bench_certificate.py [--data-dir DIR] [--out result.json]
 
@@ -33,7 +33,7 @@ from upscway.storage.store import Store  # noqa: E402
 from upscway.tasks.annotate.taxonomy import load_task  # noqa: E402
 from upscway.tasks.distill.scoring import student_scorer  # noqa: E402
 from upscway.tasks.registry import model as registered  # noqa: E402
-from upscway.tasks.tag.certificate import SAFEST_FIRST, certify, risk_curve, samples_needed  # noqa: E402
+from upscway.tasks.certificate import SAFEST_FIRST, certify, risk_curve, samples_needed  # noqa: E402
 
 EPSILONS, DELTA, TARGET_OFFLOAD, TARGET_EPSILON = (0.01, 0.02, 0.05), 0.05, 0.9, 0.02
 

@@ -3,6 +3,7 @@ recorded, `production` moves only on a pass (or forced, with a reason), rollback
 
 import pytest
 
+from tests.support.certificates import certificate
 from upscway.errors import InputError
 from upscway.records import PRODUCTION
 from upscway.settings import GateSettings
@@ -24,9 +25,10 @@ def _evaluate(store, model_id, accuracy, n=200):
         per_paper[i][i] = n // 5
     metrics = {"accuracy": accuracy, "relevance_accuracy": accuracy, "precision": accuracy, "recall": accuracy,
                "gs_accuracy": accuracy, "confusion": per_paper}
-    bound = {"confidence": 0.95, "lower_bound": accuracy - 0.8 - 0.03}  # student − teacher, less a margin of evidence
-    result = {"student": metrics, "teacher": {**metrics, "accuracy": 0.8}, "paired": {"n": n, "noninferiority": bound},
-              "cascade": {"chosen": {"threshold": 0.7, "offload": 0.6, "accuracy": 0.8, "lower_bound": bound["lower_bound"]}}}
+    cert = certificate()  # certified at 0.35, the student deciding 60%
+    result = {"student": metrics, "teacher": {**metrics, "accuracy": 0.8}, "paired": {"n": n},
+              "cascade": {"certificate": cert, "certificates": [cert], "confidence": 0.95,
+                          "chosen": {"threshold": cert["threshold"], "offload": 0.6, "accuracy": 0.8, "scores": metrics}}}
     with store.transaction() as conn:
         evaluation_repo.insert(conn, f"e-{model_id}", model_id, "t", "eval", PairedResult.model_validate(result), "r")
     return latest_evaluation(store, model_id)
@@ -37,9 +39,14 @@ def test_a_pass_moves_production_a_fail_does_not_unless_forced_and_rollback_rest
         _register(store, model_id)
     gate = GateSettings()
     passed = apply_gate(store, "good", _evaluate(store, "good", 0.85), gate, force=False, reason=None)
-    assert passed["verdict"] == "promote" and passed["production"] == "good" and passed["cascade_threshold"] == 0.7
+    assert passed["verdict"] == "promote" and passed["production"] == "good" and passed["cascade_threshold"] == 0.35
+    assert passed["certificate"].startswith("Certified: with 95% confidence the cascade at threshold 0.35 loses at most 0.02")
     with store.reader() as conn:
-        assert registry.validated_threshold(conn, PRODUCTION, "good") == 0.7
+        assert registry.validated_threshold(conn, PRODUCTION, "good") == 0.35
+        stored = conn.execute("SELECT max_loss, risk_level, certified_threshold, round(risk_upper_bound, 4), certified_offload, "
+                              "certificate_loss, certificate_n, certificate_sentence FROM gate_decisions").fetchall()
+    bound = round(latest_evaluation(store, "good").result.cascade.certificate.upper_bound, 4)
+    assert stored == [(0.02, 0.05, 0.35, bound, 0.6, "consistency", 2000, passed["certificate"])]
 
     failed = apply_gate(store, "bad", _evaluate(store, "bad", 0.40), gate, force=False, reason=None)
     assert failed["verdict"] == "reject" and failed["production"] == "unchanged" and not failed["forced"]
@@ -69,10 +76,11 @@ def test_the_gold_split_and_a_missing_teacher_are_named(store, tmp_path):
     from upscway.tasks.evaluate.steps import gold_of_split
 
     task_def = load_task()
-    with pytest.raises(InputError, match="no gold chunks in split 'eval'"):
-        gold_of_split(store, task_def, "eval", DistillSettings())
+    with pytest.raises(InputError, match="no gold chunks to report on in split 'eval'"):
+        gold_of_split(store, task_def, "eval", DistillSettings(), 0.5)
     import_reviewed(store, task_def, DEPLOYMENTS_DIR / "demo" / "gold.csv", None, False, "minilm")
-    gold = gold_of_split(store, task_def, "eval", DistillSettings())
+    gold, calibrating = gold_of_split(store, task_def, "eval", DistillSettings(), 0.5)
+    assert calibrating.chunk_ids == []  # the bundled gold was written for review, not sampled from the news: reported only
     with store.reader() as conn:
         articles = dict(conn.execute("SELECT id, article_id FROM chunks").fetchall())
     assert gold.chunk_ids and all(split_of(articles[c]) == "eval" for c in gold.chunk_ids)

@@ -1,5 +1,5 @@
 """Evaluations stored by an earlier version read back into today's records: the gate decides
-on them and the report renders. `stored_2026-12-01.json` is a row `make demo` stored before the
+on them (never a promotion: they carry no certificate) and the report renders. `stored_2026-12-01.json` is a row `make demo` stored before the
 records were typed (its column values, as JSON); the older variant has no cascade and no
 non-inferiority bound, as rows stored before the cascade was evaluated."""
 
@@ -38,19 +38,22 @@ def _report(result: PairedResult, tmp_path: Path, decision) -> str:
     return files["markdown"].read_text(encoding="utf-8")
 
 
-def test_a_row_stored_before_the_records_were_typed_decides_and_renders_as_it_did(store, tmp_path):
+def test_a_row_stored_before_certificates_reads_back_and_never_promotes(store, tmp_path):
+    """It promoted when it was stored (its threshold chosen and judged on the same gold); read
+    today, it has no certificate, so the gate says so and what to do, and the report renders."""
     _store_raw(store, ROW)
     stored = latest_evaluation(store, ROW["model_id"])
     assert isinstance(stored.result, PairedResult) and stored.result.paired.n == 125
     assert stored.result.chosen.threshold == 0.35 and len(stored.result.cascade.curve) == 22
+    assert stored.result.cascade.certificate is None
     decision = decide(stored.result, GateSettings())
-    assert decision.verdict is Verdict.PROMOTE
+    assert decision.verdict is Verdict.INSUFFICIENT_DATA and decision.reasons[0].startswith("no certificate")
     report = _report(stored.result, tmp_path, decision)
-    # The verdict sentence the report of that run opened with, word for word.
-    assert ("on 125 gold chunks the student alone has accuracy 0.808 against 0.744 for the teacher (student − teacher at least "
-            "-0.016 at 95% confidence); the cascade at threshold 0.35 lets the student decide 98% of the chunks at accuracy 0.800 "
-            "(cascade − teacher at least -0.024 at 95% confidence). Every criterion passes.") in report
-    assert "| cascade, chosen threshold | 0.35 | 0.800 | 0.984 |" in report and (tmp_path / "cascade_curve.png").exists()
+    assert report.splitlines()[2] == "> **Not certified: this evaluation has no certificate (it was stored before certificates); evaluate again.**"
+    assert ("on 125 reported gold chunks the student alone has accuracy 0.808 against 0.744 for the teacher (student − teacher at "
+            "least -0.016 at 95% confidence, bootstrap).") in report
+    assert "| cascade, threshold chosen on gold (stored before certificates) | 0.35 | 0.800 | 0.984 |" in report
+    assert (tmp_path / "cascade_curve.png").exists()
 
 
 def test_a_row_from_before_the_cascade_was_evaluated_still_renders(store, tmp_path):
@@ -59,7 +62,6 @@ def test_a_row_from_before_the_cascade_was_evaluated_still_renders(store, tmp_pa
     stored = latest_evaluation(store, ROW["model_id"])
     assert stored.result.cascade is None and stored.result.paired.noninferiority.lower_bound is None
     decision = decide(stored.result, GateSettings())
-    assert decision.verdict is Verdict.REJECT  # no cascade: nothing certifies the offload
-    assert {c.name for c in decision.criteria if not c.passed} == {"cascade_vs_teacher_lower_bound_0.95", "cascade_offload"}
+    assert decision.verdict is Verdict.INSUFFICIENT_DATA and decision.certificate is None  # nothing certifies the offload
     report = _report(stored.result, tmp_path, decision)
-    assert "**Reject: keep the teacher.**" in report and "The cascade as deployed" not in report
+    assert "**Not enough data to decide.**" in report and "The cascade as deployed" not in report

@@ -54,8 +54,8 @@ def test_statistics_count_offload_requests_savings_and_agreement():
     assert statistics([], {}, {}, 0, 0.0)["offload_rate"] == 0.0
 
 
-def test_the_operating_curve_and_the_threshold_chosen_on_gold():
-    from upscway.tasks.tag.evaluation import at_threshold, choose_threshold, operating_curve
+def test_the_operating_curve_on_gold():
+    from upscway.tasks.tag.evaluation import at_threshold, operating_curve
 
     gold = [1, 2, 3, 4, 0, 1, 2, 3]
     teacher = [[0.0] * g + [1.0] + [0.0] * (4 - g) for g in gold]  # always right
@@ -66,9 +66,6 @@ def test_the_operating_curve_and_the_threshold_chosen_on_gold():
     assert (by_t[0.0].offload, by_t[0.0].accuracy) == (1.0, 0.5)  # the student decides all: half wrong
     assert (by_t[0.7].offload, by_t[0.7].accuracy) == (0.5, 1.0)  # the unsure half goes to the teacher
     assert (by_t[1.01].offload, by_t[1.01].accuracy) == (0.0, 1.0)
-    chosen = choose_threshold(curve, teacher_accuracy=1.0, tolerance=0.02)
-    assert (chosen.offload, chosen.accuracy) == (0.5, 1.0) and 0.6 < chosen.threshold <= 0.9
-    assert choose_threshold(curve, teacher_accuracy=1.0, tolerance=0.6).offload == 1.0
     assert at_threshold(curve, 0.72).threshold == 0.75
 
 

@@ -8,7 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from upscway.tasks.tag.certificate import certify, interval, p_value, risk_curve, samples_needed, upper_bound
+from upscway.tasks.certificate import (
+    SAFEST_FIRST, Sample, certify, certify_cascade, interval, p_value, risk_curve, samples_needed, upper_bound,
+)
 
 
 def test_p_values_are_the_binomial_tail_at_epsilon():
@@ -41,10 +43,38 @@ def test_fixed_sequence_stops_at_the_first_threshold_it_cannot_reject():
     reference[confidence < 0.7] = 0  # the student is wrong exactly below 0.7
     cert = certify(_scores(confidence), reference, 0, (2.0, 3.0), epsilon=0.02, delta=0.05)
     assert 0.7 <= cert.threshold <= 0.75 and cert.upper_bound <= 0.02 + 0.02
-    assert [t.threshold for t in cert.tested][-1] < cert.threshold  # the first failure ends the sequence
-    assert cert.sentence().startswith(f"Certified: with 95% confidence, at threshold {cert.threshold:g} the student decides and")
+    after = next(t for t in cert.curve if t.threshold < cert.threshold)  # the first failure ends the sequence
+    assert after.p_value > 0.05 and len(cert.curve) == len(SAFEST_FIRST)  # the whole curve is kept, for the shortfall
+    assert cert.sentence() == (f"Certified: with 95% confidence the cascade at threshold {cert.threshold:g} loses at most 0.02 accuracy "
+                               f"against the teacher; the student decides {cert.offload:.0%} of chunks ({cert.offload_interval[0]:.0%}–"
+                               f"{cert.offload_interval[1]:.0%}) (risk upper bound {cert.upper_bound:.3f}, on 400 held-out teacher answers).")
     nothing = certify(_scores(confidence[:100]), np.zeros(100, dtype=int), 0, (2.0, 3.0), epsilon=0.02, delta=0.05)
     assert nothing.threshold is None and nothing.offload == 0.0 and nothing.sentence().startswith("Not certified")
+
+
+def test_a_threshold_at_which_the_student_decides_nothing_certifies_nothing():
+    """1.01 and 1.0 are always rejected on a clean enough sample (no chunk decided, no loss):
+    that is no certificate, since the teacher still decides everything."""
+    cert = certify(_scores(np.full(200, 0.9)), np.zeros(200, dtype=int), 0, (2.0, 3.0), epsilon=0.02, delta=0.05)
+    assert cert.curve[0].p_value < 0.05 and cert.threshold is None
+
+
+def test_with_random_gold_both_losses_are_certified_at_half_delta_and_the_bolder_is_used():
+    """Consistency (the teacher's label as reference) and accuracy loss (gold, counting only
+    chunks the teacher gets right) are tested at δ/2 each; the certificate used is the one
+    that lets the student decide more."""
+    rng = np.random.default_rng(1)
+    confidence = rng.uniform(0.5, 1.0, 3000)
+    reference = np.where(rng.uniform(size=3000) < confidence, 1, 0)
+    consistency = Sample(_scores(confidence), reference)
+    teacher_right = rng.uniform(size=3000) < 0.3  # a weak teacher: accuracy loss counts few chunks
+    accuracy = Sample(_scores(confidence), reference, teacher_right)
+    used, both = certify_cascade(consistency, accuracy, 0, (2.0, 3.0), epsilon=0.02, delta=0.05)
+    assert [c.loss for c in both] == ["consistency", "accuracy"] and all(c.delta == 0.025 for c in both)
+    assert used is both[1] and both[1].offload > both[0].offload
+    alone, (only,) = certify_cascade(consistency, None, 0, (2.0, 3.0), epsilon=0.02, delta=0.05)
+    assert only.delta == 0.05 and alone is only
+    assert certify_cascade(Sample([], []), None, 0, (2.0, 3.0), 0.02, 0.05) == (None, ())
 
 
 def test_the_certified_thresholds_true_risk_exceeds_epsilon_in_at_most_delta_of_the_draws():
