@@ -1,16 +1,17 @@
-"""Flow `promote`: evaluate if needed, decide with the gate, record the decision, and on a pass
-move the `production` alias to the model in one transaction. A model that failed the gate moves
+"""Flow `promote`: evaluate if needed (never evaluated, or its latest evaluation has no
+certificate at the configured ε and δ), decide with the gate, record the decision, and on a
+pass move the `production` alias to the model in one transaction. A model that failed the gate moves
 only with `force` and a reason, both recorded."""
 
 from __future__ import annotations
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.states import State
 
 from upscway.errors import InputError
 from upscway.flows.context import run_context
 from upscway.flows.evaluate import evaluate
-from upscway.tasks.promotion import apply_gate, latest_evaluation
+from upscway.tasks.promotion import apply_gate, latest_evaluation, needs_evaluation
 from upscway.tasks.registry import model as registered
 
 
@@ -20,7 +21,9 @@ def promote(model: str, force: bool = False, reason: str | None = None, profile:
         raise InputError("--force needs --reason: a forced promotion is recorded with why")
     with run_context("promote", {"model": model, "force": force, "reason": reason}, profile, data_dir) as run:
         model = registered(run.store, model).id  # a unique prefix names the model too
-        if latest_evaluation(run.store, model) is None:
+        why = needs_evaluation(latest_evaluation(run.store, model), run.settings.cascade)
+        if why:
+            get_run_logger().info("evaluating %s first: %s", model, why)
             evaluate(model=model)
         outcome = apply_gate(run.store, model, latest_evaluation(run.store, model), run.settings.gate, force, reason)
         return run.finish(outcome)

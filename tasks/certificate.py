@@ -198,11 +198,12 @@ class Shortfall:
 
 def shortfall(certificate: Certificate, target: float) -> Shortfall | None:
     """The arithmetic behind "label N more" for `certificate`'s own loss, level and ε; None
-    when no threshold of the curve reaches `target` offload on the sample (or it is empty).
+    when no threshold of the curve reaches `target` offload on the sample, or lets the student
+    decide any chunk at all (or the sample is empty).
     Fixed-sequence testing rejects every safer threshold first, and their losses are fewer,
     so the point's own binomial test decides."""
     n = certificate.n
-    point = next((t for t in certificate.curve if n and t.decided >= target * n), None)
+    point = next((t for t in certificate.curve if n and t.decided >= max(target * n, 1)), None)
     if point is None:
         return None
     rate = point.losses / n

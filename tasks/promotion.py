@@ -6,7 +6,7 @@ from __future__ import annotations
 from upscway.errors import InputError
 from upscway.records import PRODUCTION
 from upscway.results import Verdict
-from upscway.settings import GateSettings
+from upscway.settings import CascadeSettings, GateSettings
 from upscway.storage import evaluations as evaluation_rows
 from upscway.storage import models as model_rows
 from upscway.storage.evaluations import Evaluation
@@ -17,6 +17,22 @@ from upscway.tasks.evaluate.gate import decide
 def latest_evaluation(store: Store, model_id: str) -> Evaluation | None:
     with store.reader() as conn:
         return evaluation_rows.latest_for_model(conn, model_id)
+
+
+def needs_evaluation(evaluation: Evaluation | None, cascade: CascadeSettings) -> str | None:
+    """Why the model must be evaluated (again) before the gate can decide, or None: no
+    evaluation yet; one stored before certificates; or one certified at another ε or δ than
+    the settings now ask for (a certificate holds for the ε and δ it was computed at)."""
+    if evaluation is None:
+        return "not evaluated yet"
+    certified = evaluation.result.cascade.certificate if evaluation.result.cascade else None
+    if certified is None:
+        return "its latest evaluation has no certificate"
+    confidence = evaluation.result.cascade.confidence
+    if certified.epsilon != cascade.max_loss or confidence is None or abs((1 - confidence) - cascade.risk_level) > 1e-9:
+        return (f"its latest evaluation was certified at ε = {certified.epsilon:g}, δ = {1 - (confidence or 0):g}; the settings ask for "
+                f"ε = {cascade.max_loss:g}, δ = {cascade.risk_level:g}")
+    return None
 
 
 def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSettings, force: bool, reason: str | None) -> dict:

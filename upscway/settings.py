@@ -397,7 +397,8 @@ def unknown_variables(environ: dict[str, str], settings: Settings) -> list[str]:
     nearest real name. The API key variables (the default one and the one the teacher names) are
     not settings and are allowed."""
     keys = {TeacherSettings.model_fields["api_key_env"].default, settings.teacher.api_key_env}
-    known = setting_variables() | NOT_SETTINGS | {key.upper() for key in keys}
+    retired = {f"{ENV_PREFIX}{section.upper()}{ENV_NESTING}{key.upper()}" for section, key in RETIRED}
+    known = setting_variables() | NOT_SETTINGS | retired | {key.upper() for key in keys}
     found = []
     for name in sorted(environ):
         if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:

@@ -52,7 +52,7 @@ def decide(result: PairedResult, gate: GateSettings) -> Decision:
     made = {"criteria": tuple(criteria), "certificate": certificate, "sentence": sentence,
             "risk_level": None if cascade is None or cascade.confidence is None else round(1 - cascade.confidence, 10)}
     short = _gold_shortfalls(gate_support(result), gate)
-    if certificate is None or certificate.offload < gate.min_cascade_offload:
+    if not certified or certificate.offload < gate.min_cascade_offload:
         found, hopeless = _certificate_shortfalls(cascade.certificates if cascade else (), gate.min_cascade_offload)
         if short or not hopeless:
             return Decision(Verdict.INSUFFICIENT_DATA, reasons=tuple(short + found), **made)

@@ -25,17 +25,22 @@ def test_promote_applies_the_gate_and_rollback_restores(annotated_store, monkeyp
     with annotated_store.reader() as conn:
         assert registry.holder(conn, "production") is None
 
-    # With the support bar lowered and lenient thresholds, it promotes; the next one too.
+    # With the support bar lowered, lenient thresholds and a loose ε, it is certified and promotes; the next one too.
     for name, value in {"MIN_GOLD_SUPPORT": "10", "MIN_SUPPORT_PER_PAPER": "1", "MIN_RELEVANCE_ACCURACY": "0", "MIN_PRECISION": "0",
-                        "MIN_RECALL": "0", "MIN_GS_ACCURACY": "0", "MAX_GAP_TO_TEACHER": "1", "MAX_PAPER_DROP": "1", "MIN_CASCADE_OFFLOAD": "0"}.items():
+                        "MIN_RECALL": "0", "MIN_GS_ACCURACY": "0", "MAX_PAPER_DROP": "1", "MIN_CASCADE_OFFLOAD": "0"}.items():
         monkeypatch.setenv(f"UPSCWAY_GATE__{name}", value)
+    monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "0.95")  # a student one epoch old disagrees with its teacher a lot
     promoted = promote(model=first, return_state=True).result()
-    assert promoted["verdict"] == "promote" and 0 <= promoted["cascade_threshold"] <= 1.01  # validated on gold, recorded
+    assert promoted["verdict"] == "promote", promoted["reasons"]
+    assert 0 <= promoted["cascade_threshold"] <= 1.01  # certified, recorded
+    assert promoted["certificate"].startswith(f"Certified: with 95% confidence the cascade at threshold {promoted['cascade_threshold']:g}")
     assert promote(model=second, return_state=True).result()["previous_production"] == first
 
     monkeypatch.setenv("UPSCWAY_GATE__MIN_RELEVANCE_ACCURACY", "1.01")
     rejected = promote(model=first, return_state=True).result()
-    assert rejected["verdict"] == "reject" and "FAIL" in rejected["criteria"]["relevance_accuracy"]
+    assert rejected["verdict"] == "reject"
+    assert [name for name, verdict in rejected["criteria"].items() if "FAIL" in verdict] == [
+        f"cascade_at_{promoted['cascade_threshold']:g}_relevance_accuracy"]
     with annotated_store.reader() as conn:
         assert registry.holder(conn, "production") == second
     forced = promote(model=first, force=True, reason="hotfix for a known teacher bug", return_state=True).result()
