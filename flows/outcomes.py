@@ -77,9 +77,15 @@ _HEADLINE = {
     "ingest": lambda s: f"{_n(s.get('articles', 0), 'article')}, {_n(s.get('chunks', 0), 'chunk')}",
     "tag": lambda s: f"{s['tagged']} tagged, {s['offload_rate']:.0%} by the student" + (", DRIFT" if (s.get("drift") or {}).get("warning") else ""),
     "distill": lambda s: f"{_n(len(s['stages']), 'student')} trained",
-    "evaluate": lambda s: f"accuracy {_f(s['accuracy'])} (teacher {_f(s['teacher_accuracy'])})",
+    "evaluate": lambda s: f"accuracy {_f(s['accuracy'])} (teacher {_f(s['teacher_accuracy'])}), {_certified(s)}",
     "promote": lambda s: f"{s['verdict']}, production {'unchanged' if s['production'] == 'unchanged' else s['production']}",
 }
+
+
+def _certified(s: dict) -> str:
+    if s.get("certified_threshold") is None:
+        return "not certified"
+    return f"certified at {s['certified_threshold']:g} ({s['certified_offload']:.0%} by the student)"
 
 
 def headline(flow: str, summary: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from upscway.storage import models as model_rows
 from upscway.storage.evaluations import Evaluation
 from upscway.storage.store import Store
 from upscway.tasks.evaluate.gate import decide
+from upscway.tasks.evaluate.steps import certified_point
 
 
 def latest_evaluation(store: Store, model_id: str) -> Evaluation | None:
@@ -48,7 +49,7 @@ def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSetti
         evaluation_rows.record_decision(conn, model, evaluation.id, decision, forced=forced, reason=reason)
         previous = model_rows.move_alias(conn, PRODUCTION, model, "promote", reason, threshold) if moves else None
     return {
-        "model": model, "verdict": decision.verdict.value, "certificate": decision.sentence,
+        "model": model, "verdict": decision.verdict.value, "certificate": decision.sentence, **certified_point(decision),
         "production": model if moves else previous or "unchanged",
         "cascade_threshold": threshold if moves else None,
         "previous_production": previous, "forced": forced,

@@ -154,5 +154,12 @@ def evaluation_summary(evaluation_id: str, model: str, teacher: str, result: Pai
         "accuracy": s.accuracy, "teacher_accuracy": t.accuracy, "relevance_accuracy": s.relevance_accuracy,
         "precision": s.precision, "recall": s.recall, "gs_accuracy": s.gs_accuracy,
         "agreement_with_teacher": p.agreement_top1, "mcnemar_p": p.mcnemar.p_value,
-        "gate_verdict": decision.verdict.value, "certificate": decision.sentence, "report": str(report["markdown"]),
+        "gate_verdict": decision.verdict.value, "certificate": decision.sentence, **certified_point(decision),
+        "report": str(report["markdown"]),
     }
+
+
+def certified_point(decision: Decision) -> dict:
+    """The certified threshold and offload (None: nothing certified), for summaries and tables."""
+    c = decision.certificate
+    return {"certified_threshold": c.threshold if c else None, "certified_offload": c.offload if c and c.threshold is not None else None}

@@ -3,15 +3,14 @@
     python tests/benchmarks/bench_certificate.py [--data-dir DIR] [--out result.json]
 
 Without `--data-dir` it builds the demo's store first (the bundled gold, one night of the
-bundled news with `--limit 10`, as `make demo`'s first night). On the store: the production
-student (else the newest candidate) scores every chunk text the teacher it is judged against
-has answered and that no model trained or validated on (the held-out silver); the reference
-is the teacher's label. For ε ∈ {0.01, 0.02, 0.05} at δ = 0.05 it prints the threshold and
-offload certified for consistency with the teacher on that sample, and how many held-out
-teacher answers would certify 90% offload at ε = 0.02 at the loss rate seen there
-(`samples_needed`). Gold sampled at random (what an accuracy certificate needs) is not recorded
-by the store yet, so the accuracy side reports the rate on the evaluation gold and the sample it
-would take, as an estimate. Prints one JSON object.
+bundled news with `--limit 10`, as `make demo`'s first night). On the store, with the samples
+`evaluate` certifies on (`tasks/evaluate/steps.py`: `held_out`, `gold_of_split`,
+`calibration_samples`): the production student (else the newest candidate) scores the held-out
+teacher answers (news chunks of the evaluation split that no model trained on and no cascade
+selected, the reported gold left out) and the random gold of the calibration articles. For
+ε ∈ {0.01, 0.02, 0.05} at δ = 0.05 it prints what is certified, and, where the student would
+decide 90% of chunks, the loss rate and how many held-out teacher answers (and random gold)
+would certify ε = 0.02 there (`shortfall`). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -25,25 +24,17 @@ from pathlib import Path
 
 from common import ROOT, emit  # first: offline env, the project on sys.path
 
-import numpy as np  # noqa: E402
-
 from upscway.records import PRODUCTION  # noqa: E402
 from upscway.settings import load_settings  # noqa: E402
 from upscway.storage.store import Store  # noqa: E402
 from upscway.tasks.annotate.taxonomy import load_task  # noqa: E402
+from upscway.tasks.answers import answers_of  # noqa: E402
+from upscway.tasks.certificate import SAFEST_FIRST, certify_cascade, shortfall  # noqa: E402
 from upscway.tasks.distill.scoring import student_scorer  # noqa: E402
+from upscway.tasks.evaluate.steps import calibration_samples, gold_of_split, held_out, teacher_on_gold  # noqa: E402
 from upscway.tasks.registry import model as registered  # noqa: E402
-from upscway.tasks.certificate import SAFEST_FIRST, certify, risk_curve, samples_needed  # noqa: E402
 
 EPSILONS, DELTA, TARGET_OFFLOAD, TARGET_EPSILON = (0.01, 0.02, 0.05), 0.05, 0.9, 0.02
-
-HELD_OUT = """
-SELECT a.text_hash, any_value(c.text), any_value(a.probs)
-FROM annotations a JOIN chunks c ON c.text_hash = a.text_hash
-WHERE a.annotator = ? AND a.prompt_version = ?
-  AND a.text_hash NOT IN (SELECT c2.text_hash FROM training_examples t JOIN chunks c2 ON c2.id = t.chunk_id)
-GROUP BY a.text_hash ORDER BY a.text_hash
-"""
 
 
 def build_demo(data_dir: Path) -> None:
@@ -87,30 +78,33 @@ def main() -> None:
         store = Store(settings.database_path)
         model = the_student(store)
         teacher = root_teacher(store, model)
-        with store.reader() as conn:
-            rows = conn.execute(HELD_OUT, [teacher, model.prompt_version]).fetchall()
-        texts = [text for _, text, _ in rows]
-        reference = np.array([int(np.argmax(probs)) for _, _, probs in rows])
-        student = np.array([a.probs for a in student_scorer(model, task).annotate(texts)]) if texts else np.zeros((0, len(task.labels)))
+        reported, random_gold = gold_of_split(store, task, "eval", settings.distill, settings.cascade.calibration_fraction)
+        held = held_out(store, teacher, model.prompt_version, "eval", settings.distill, reported)
+        on_random = teacher_on_gold(answers_of(store, teacher, model.prompt_version, random_gold.hashes), random_gold, teacher)
+        consistency, accuracy = calibration_samples(student_scorer(model, task), task, held, random_gold, on_random)
     band, none = settings.cascade.relevance_band, task.not_relevant_index
-    certificates = {str(eps): certify(student, reference, none, band, eps, DELTA) for eps in EPSILONS}
-    # The loss rate where the student would decide 90% of chunks, and the sample it would take to certify that at ε = 0.02.
-    curve = risk_curve(student, reference, none, band, TARGET_EPSILON, DELTA)  # every threshold, safest first
-    at_target = next((t for t in curve if t.decided >= TARGET_OFFLOAD * len(texts)), None)
-    rate = at_target.losses / len(texts) if at_target and texts else None
+    certified = {str(eps): certify_cascade(consistency, accuracy, none, band, eps, DELTA) for eps in EPSILONS}
+    target = {}
+    for c in certified[str(TARGET_EPSILON)][1]:
+        gap = shortfall(c, TARGET_OFFLOAD)
+        target[c.loss] = None if gap is None else {
+            "threshold": gap.threshold, "offload": round(gap.offload, 3), "loss_rate": round(gap.loss_rate, 4),
+            "needed": gap.needed, "epsilon_certified_there_now": round(gap.epsilon_now, 4),
+        }
     emit({
-        "model": model.id, "teacher": teacher, "held_out_teacher_answers": len(texts), "delta": DELTA,
-        "random_gold": 0,
+        "model": model.id, "teacher": teacher, "held_out_teacher_answers": len(held), "random_gold": len(random_gold.texts),
+        "reported_gold": len(reported.texts), "delta": DELTA,
         "certified": {
-            eps: {"threshold": c.threshold, "offload": round(c.offload, 3), "offload_interval": [round(x, 3) for x in c.offload_interval],
-                  "risk_upper_bound": None if c.upper_bound is None else round(c.upper_bound, 4), "sentence": c.sentence()}
-            for eps, c in certificates.items()
+            eps: None if used is None else {
+                "loss": used.loss, "threshold": used.threshold, "offload": round(used.offload, 3),
+                "offload_interval": [round(x, 3) for x in used.offload_interval],
+                "risk_upper_bound": None if used.upper_bound is None else round(used.upper_bound, 4),
+                "sentence": used.sentence(1 - DELTA),
+            }
+            for eps, (used, _) in certified.items()
         },
-        "for_90_percent_offload_at_epsilon_0.02": {
-            "threshold": at_target.threshold if at_target else None,
-            "loss_rate_on_held_out": None if rate is None else round(rate, 4),
-            "held_out_teacher_answers_needed": None if rate is None else samples_needed(rate, TARGET_EPSILON, DELTA),
-            "note": "None needed means the loss rate there is not below 0.02: no sample certifies that offload",
+        f"for_{TARGET_OFFLOAD:.0%}_offload_at_epsilon_{TARGET_EPSILON}": {
+            **target, "note": "needed: chunks of that sample at the loss rate seen; None: the rate is not below ε, no sample certifies it",
         },
         "thresholds_tested": len(SAFEST_FIRST),
     }, args.out)

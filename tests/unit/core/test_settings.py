@@ -71,6 +71,17 @@ def test_the_task_file_has_its_own_section_and_the_old_teacher_setting_still_rea
     assert str(settings.task.file) == "tests/support/tasks/short_gs.yaml" and not hasattr(settings.teacher, "task_file")
 
 
+def test_settings_the_certificate_replaced_still_load_with_a_warning_naming_what_replaced_them(monkeypatch):
+    monkeypatch.setenv("UPSCWAY_GATE__MAX_GAP_TO_TEACHER", "0.1")
+    monkeypatch.setenv("UPSCWAY_CASCADE__ACCURACY_TOLERANCE", "0.02")
+    with pytest.warns(FutureWarning, match=r"gate.max_gap_to_teacher is no longer used .* cascade.max_loss"):
+        settings = load_settings()
+    assert (settings.cascade.max_loss, settings.cascade.risk_level) == (0.02, 0.05)
+    monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "1.5")
+    with pytest.raises(InputError, match="cascade.max_loss"):
+        load_settings()
+
+
 def test_the_trainers_knobs_are_one_object_taken_from_distill():
     distill = load_settings().distill
     training = distill.training()

@@ -1,0 +1,78 @@
+"""The promise's two halves, on a real store: no certificate is computed on chunks a student
+trained on (or that are not news, or that a cascade picked for the teacher), and none on gold
+that was not sampled at random."""
+
+from itertools import count
+
+from upscway.settings import DistillSettings
+from upscway.tasks.distill.dataset import split_of
+from upscway.tasks.evaluate.steps import GoldSplit, gold_of_split, held_out, in_calibration
+from upscway.tasks.annotate.taxonomy import load_task
+
+PROBS = [0.1, 0.6, 0.1, 0.1, 0.1]
+
+
+def _article(split: str, calibrates: bool | None = None, taken=count()) -> str:
+    """A fresh article id that falls in `split` (and, when asked, in or out of the calibration half)."""
+    while True:
+        ident = f"art-{next(taken)}"
+        if split_of(ident) == split and (calibrates is None or in_calibration(ident, 0.5) == calibrates):
+            return ident
+
+
+def _chunk(conn, article: str, text_hash: str, source: str = "pib") -> str:
+    conn.execute("INSERT INTO articles (id, canonical_url, fetched_url, source, text, content_hash) SELECT ?, ?, ?, ?, 't', ? "
+                 "WHERE NOT EXISTS (SELECT 1 FROM articles WHERE id = ?)", [article, article, article, source, article, article])
+    chunk = f"{article}-{text_hash}"
+    conn.execute("INSERT INTO chunks (id, article_id, ordinal, text, char_start, char_end, token_count, text_hash) "
+                 "VALUES (?, ?, 0, ?, 0, 1, 1, ?)", [chunk, article, f"text {text_hash}", text_hash])
+    return chunk
+
+
+def _answer(conn, text_hash: str, run: str | None = None) -> None:
+    conn.execute("INSERT INTO annotations (text_hash, annotator, task, prompt_version, label, label_index, probs, confidence, flow_run_id) "
+                 "VALUES (?, 'teacher', 'upsc_gs', 'v', 'GS1', 1, ?, 0.6, ?)", [text_hash, PROBS, run])
+
+
+def test_held_out_teacher_answers_leave_out_what_a_student_trained_on_or_a_cascade_selected(store):
+    with store.transaction() as conn:
+        held = [_chunk(conn, _article("eval"), f"held{i}") for i in range(3)]
+        for i in range(3):
+            _answer(conn, f"held{i}", run="annotate-run")
+        trained = _chunk(conn, _article("train"), "seen")  # trained on, and the same text in an eval article
+        _chunk(conn, _article("eval"), "seen")
+        _answer(conn, "seen")
+        conn.execute("INSERT INTO training_examples (model_id, chunk_id, split) VALUES ('m', ?, 'train')", [trained])
+        _chunk(conn, _article("train"), "unused")  # a train-split article nobody trained on yet: still not held out
+        _answer(conn, "unused")
+        _chunk(conn, _article("eval"), "written", source="gold")  # a paragraph written for review, not news
+        _answer(conn, "written")
+        for name, decided_by in (("deferred", "teacher"), ("offloaded", "student")):  # a night the cascade ran
+            chunk = _chunk(conn, _article("eval"), name)
+            conn.execute("INSERT INTO tags (chunk_id, text_hash, task, label, probs, confidence, decided_by, annotator, flow_run_id) "
+                         "VALUES (?, ?, 'upsc_gs', 'GS1', ?, 0.6, ?, 'x', 'tag-run')", [chunk, name, PROBS, decided_by])
+        _answer(conn, "deferred", run="tag-run")  # the teacher saw it only because the student was unsure
+        reported = _chunk(conn, _article("eval"), "reported")
+        _answer(conn, "reported")
+    gold = GoldSplit([reported], ["text reported"], ["reported"], [1])
+    answers = held_out(store, "teacher", "v", "eval", DistillSettings(), gold)
+    assert sorted(a.text_hash for a in answers) == ["held0", "held1", "held2"]
+    assert {a.article_id for a in answers} == {c.rsplit("-", 1)[0] for c in held}
+    assert held_out(store, "teacher", "other-version", "eval", DistillSettings(), gold) == []
+
+
+def test_only_gold_sampled_at_random_calibrates_and_the_rest_is_reported(store):
+    task = load_task()
+    rows = [("random", True), ("random", False), ("uncertainty", True), ("disagreement", True), ("authored", True), (None, True)]
+    with store.transaction() as conn:
+        for i, (sampling, calibrates) in enumerate(rows):
+            chunk = _chunk(conn, _article("eval", calibrates), f"g{i}")
+            conn.execute("INSERT INTO gold_labels (chunk_id, text_hash, task, label, annotator, import_id, sampling) "
+                         "VALUES (?, ?, 'upsc_gs', 'GS2', 'p', 'i', ?)", [chunk, f"g{i}", sampling])
+        train = _chunk(conn, _article("train"), "gt")
+        conn.execute("INSERT INTO gold_labels (chunk_id, text_hash, task, label, annotator, import_id, sampling) "
+                     "VALUES (?, 'gt', 'upsc_gs', 'GS2', 'p', 'i', 'random')", [train])
+    reported, calibrating = gold_of_split(store, task, "eval", DistillSettings(), 0.5)
+    assert calibrating.hashes == ["g0"]  # random, in a calibration article
+    assert sorted(reported.hashes) == ["g1", "g2", "g3", "g4", "g5"]  # random elsewhere, and every other sampling
+    assert calibrating.gold == [task.index("GS2")]
