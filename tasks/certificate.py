@@ -47,6 +47,14 @@ def upper_bound(losses: int, n: int, delta: float) -> float:
     return float(beta.ppf(1 - delta, losses + 1, n - losses))
 
 
+def lower_bound(losses: int, n: int, delta: float) -> float:
+    """The one-sided Clopper–Pearson lower confidence bound, at level 1 − δ, of a rate seen as
+    `losses` of `n`."""
+    if n == 0 or losses == 0:
+        return 0.0
+    return float(beta.ppf(delta, losses, n - losses + 1))
+
+
 def interval(count: int, n: int, delta: float) -> tuple[float, float]:
     """The two-sided Clopper–Pearson interval, at level 1 − δ, of a share seen as `count` of `n`."""
     if n == 0:
@@ -186,14 +194,21 @@ def certify_cascade(
 class Shortfall:
     """What more data would certify `target` offload: at the least aggressive threshold that
     reaches it, the loss rate on the sample, the fewest chunks that would certify ε at that
-    rate (None: no sample would, the rate is not below ε), and the smallest ε that the sample
-    it has certifies there."""
+    rate (None: no sample would, the rate is not below ε), the smallest ε that the sample it
+    has certifies there, and the rate's lower confidence bound (at or above ε: with confidence
+    1 − δ, no amount of this data certifies that offload)."""
 
     threshold: float
     offload: float
     loss_rate: float
     needed: int | None
     epsilon_now: float
+    rate_at_least: float
+    epsilon: float
+
+    @property
+    def hopeless(self) -> bool:
+        return self.rate_at_least >= self.epsilon
 
 
 def shortfall(certificate: Certificate, target: float) -> Shortfall | None:
@@ -206,6 +221,6 @@ def shortfall(certificate: Certificate, target: float) -> Shortfall | None:
     point = next((t for t in certificate.curve if n and t.decided >= max(target * n, 1)), None)
     if point is None:
         return None
-    rate = point.losses / n
-    return Shortfall(threshold=point.threshold, offload=point.decided / n, loss_rate=rate,
-                     needed=samples_needed(rate, certificate.epsilon, certificate.delta), epsilon_now=point.upper_bound)
+    rate, eps, delta = point.losses / n, certificate.epsilon, certificate.delta
+    return Shortfall(threshold=point.threshold, offload=point.decided / n, loss_rate=rate, needed=samples_needed(rate, eps, delta),
+                     epsilon_now=point.upper_bound, rate_at_least=lower_bound(point.losses, n, delta), epsilon=eps)

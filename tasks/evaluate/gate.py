@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from upscway.results import Certificate, Criterion, Decision, PairedResult, Verdict
 from upscway.settings import GateSettings
-from upscway.tasks.certificate import shortfall
+from upscway.tasks.certificate import samples_needed, shortfall
 
 EXPORT_HINT = "upscway gold export --strategy random --n {n} --out review.csv"
 MORE = {  # how the sample of each loss grows, and what share of new chunks lands in it (evaluation split; and calibration half)
@@ -69,7 +69,8 @@ def _fmt(value: float | None) -> str:
 
 def _certificate_shortfalls(certificates: tuple[Certificate, ...], target: float) -> tuple[list[str], bool]:
     """Why each certificate falls short of `target` offload, with the data that would certify
-    it; and whether none can be reached by more data (a better student is needed)."""
+    it; and whether more data cannot help: every loss's rate there is, with confidence 1 − δ,
+    at least ε, random gold included (without it, accuracy loss is untried: label some)."""
     if not certificates:
         return ["no certificate: this evaluation has no held-out teacher answers and no random gold to certify on (or was "
                 "stored before certificates); get either and evaluate again"], False
@@ -81,15 +82,27 @@ def _certificate_shortfalls(certificates: tuple[Certificate, ...], target: float
             reasons.append(f"on {c.n} {what} the student never decides {target:.0%} of the chunks at any threshold")
             continue
         head = (f"on {c.n} {what}, the student would decide {gap.offload:.0%} of chunks at threshold {gap.threshold:g} and lose "
-                f"{gap.loss_rate:.3f} of them ({c.loss}); this sample certifies at most {gap.epsilon_now:.3f} there, not ε = {c.epsilon:g}")
-        if gap.needed is None:
-            reasons.append(f"{head}; no sample certifies ε = {c.epsilon:g} at that loss rate: a better student is needed "
-                           "(more teacher labels, `upscway run distill`)")
+                f"{gap.loss_rate:.3f} of them ({c.loss}; at least {gap.rate_at_least:.3f} with {1 - c.delta:.1%} confidence); "
+                f"this sample certifies at most {gap.epsilon_now:.3f} there, not ε = {c.epsilon:g}")
+        if gap.hopeless:
+            reasons.append(f"{head}; so no amount of {what} certifies it")
             continue
         hopeless = False
+        if gap.needed is None:
+            reasons.append(f"{head}; at that rate no sample would, but on {c.n} chunks the rate is uncertain: more {what} "
+                           f"would tell ({how.format(n=dilution * c.n)})")
+            continue
         more = gap.needed - c.n
         reasons.append(f"{head}; {gap.needed} {what} at that rate would (about {more} more: {how.format(n=dilution * more)}; "
                        f"about 1 in {dilution} new ones lands in the calibration sample)")
+    if not any(c.loss == "accuracy" for c in certificates):
+        epsilon, delta = certificates[0].epsilon, certificates[0].delta / 2
+        least = samples_needed(0.0, epsilon, delta)
+        _, dilution, how = MORE["accuracy"]
+        reasons.append(f"no gold sampled at random calibrates accuracy loss, which can certify a student that disagrees with the "
+                       f"teacher where the teacher is wrong: at least {least} random gold in the calibration sample are needed "
+                       f"for ε = {epsilon:g} (fewer cannot certify it even with no loss): {how.format(n=dilution * least)}")
+        hopeless = False
     return reasons, hopeless
 
 

@@ -9,6 +9,7 @@ from scipy.stats import binom
 from tests.support.certificates import certificate
 from upscway.results import PairedResult
 from upscway.settings import GateSettings
+from upscway.tasks.certificate import samples_needed
 from upscway.tasks.evaluate.gate import decide
 
 GOOD = {"relevance_accuracy": 0.9, "precision": 0.8, "recall": 0.9, "gs_accuracy": 0.8, "accuracy": 0.8,
@@ -16,7 +17,7 @@ GOOD = {"relevance_accuracy": 0.9, "precision": 0.8, "recall": 0.9, "gs_accuracy
 TEACHER = {"accuracy": 0.82, "gs_accuracy_per_paper": {"1": 0.85, "2": 0.8, "3": 0.8, "4": 0.75}}
 
 
-def _result(student=None, teacher=None, cascade_scores=None, per_paper=40, n=200, cert=None, chosen=True):
+def _result(student=None, teacher=None, cascade_scores=None, per_paper=40, n=200, cert=None, chosen=True, also=None):
     confusion = [[40, 0, 0, 0, 0]] + [[0] * i + [per_paper] + [0] * (4 - i) for i in range(1, 5)]
     cert = certificate() if cert is None else cert
     point = {"threshold": cert["threshold"], "offload": 0.6, "accuracy": 0.81,
@@ -25,7 +26,8 @@ def _result(student=None, teacher=None, cascade_scores=None, per_paper=40, n=200
         "student": {**GOOD, **(student or {}), "confusion": confusion},
         "teacher": {**TEACHER, **(teacher or {})},
         "paired": {"n": n, "ci95": {"accuracy_gap": [-0.03, 0.07], "recall": [0.85, 0.95]}},
-        "cascade": {"certificate": cert or None, "certificates": [cert] if cert else [], "confidence": 0.95, "chosen": point},
+        "cascade": {"certificate": cert or None, "certificates": ([cert] if cert else []) + ([also] if also else []),
+                    "confidence": 0.95, "chosen": point},
     })
 
 
@@ -64,19 +66,30 @@ def test_a_certificate_short_of_data_says_how_much_more_would_certify_and_how_to
     d = decide(_result(cert=small), GateSettings())
     assert d.verdict == "insufficient-data" and d.certificate.threshold is None
     assert d.sentence.startswith("Not certified: on 200 held-out teacher answers, no threshold")
-    (reason,) = d.reasons
-    needed = int(reason.split("; ")[2].split(" held-out")[0])
+    reason, random_gold = d.reasons
+    needed = int(reason.split("; ")[3].split(" held-out")[0])
     assert "would decide 60% of chunks at threshold 0.95 and lose 0.005" in reason and "upscway run backfill" in reason
     assert f"about {needed - 200} more" in reason
+    least = samples_needed(0.0, 0.02, 0.025)  # accuracy loss is untried: the fewest random gold that could certify 0.02 at δ/2
+    assert f"at least {least} random gold in the calibration sample" in random_gold and f"--n {4 * least}" in random_gold
     # the arithmetic is exact: at that loss rate `needed` chunks certify 0.02 at δ = 0.05, and one fewer would not
     assert binom.cdf(np.floor(0.005 * needed + 1e-9), needed, 0.02) <= 0.05
     assert decide(_result(cert=certificate(n=needed, loss_rate=0.005)), GateSettings()).certificate.threshold is not None
 
 
-def test_a_student_that_loses_more_than_epsilon_is_rejected_whatever_the_data():
-    d = decide(_result(cert=certificate(loss_rate=0.05)), GateSettings())
-    assert d.verdict == "reject" and d.certificate.threshold is None
-    assert "no sample certifies ε = 0.02 at that loss rate: a better student is needed" in d.reasons[0]
+def test_a_student_that_surely_loses_more_than_epsilon_on_both_losses_is_rejected_whatever_the_data():
+    consistency = certificate(loss_rate=0.05)  # 100 losses in 2000: at least 0.04 with 97.5% confidence
+    alone = decide(_result(cert=consistency), GateSettings())
+    assert alone.verdict == "insufficient-data"  # accuracy loss on random gold is untried: it may certify a student that
+    assert "no amount of held-out teacher answers certifies it" in alone.reasons[0]  # disagrees where the teacher is wrong
+    both = decide(_result(cert=consistency, also=certificate(loss_rate=0.05, loss="accuracy")), GateSettings())
+    assert both.verdict == "reject" and both.certificate.threshold is None
+    assert "no amount of random gold labels certifies it" in both.reasons[1]
+
+
+def test_a_high_loss_rate_on_a_small_sample_asks_for_more_data_rather_than_rejecting():
+    d = decide(_result(cert=certificate(n=40, loss_rate=0.05)), GateSettings())  # 2 of 40: could be below 0.02
+    assert d.verdict == "insufficient-data" and "the rate is uncertain" in d.reasons[0]
 
 
 def test_an_evaluation_without_a_certificate_never_promotes():
