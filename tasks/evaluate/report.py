@@ -147,9 +147,9 @@ def verdict_sentence(decision: Decision | None, result: PairedResult, model_id: 
         return (f"{head}> **Promote.** The student can replace the teacher for the chunks it is sure of: {numbers}. Every criterion "
                 f"passes.\n>\n> Next: `upscway run promote --model {model_id}` (the nightly flow does this itself).")
     if decision.verdict is Verdict.INSUFFICIENT_DATA:
-        return (f"{head}> **Not enough data to decide.** {numbers}. " + " ".join(f"{r[:1].upper()}{r[1:]}." for r in decision.reasons)
+        return (f"{head}> **Not enough data to decide.** {numbers[:1].upper()}{numbers[1:]}. " + " ".join(f"{r[:1].upper()}{r[1:]}." for r in decision.reasons)
                 + f"\n>\n> Next: get that data, then `upscway run evaluate --model {model_id}`.")
-    return (f"{head}> **Reject: keep the teacher.** {numbers}. Failed: " + "; ".join(decision.reasons)
+    return (f"{head}> **Reject: keep the teacher.** {numbers[:1].upper()}{numbers[1:]}. Failed: " + "; ".join(decision.reasons)
             + ".\n>\n> Next: more teacher labels (`upscway run annotate`) and another distillation (`upscway run distill`), "
             "or review the disagreements (`upscway gold export --strategy disagreement --n 50 --out review.csv`).")
 

@@ -10,7 +10,8 @@ teacher answers (news chunks of the evaluation split that no model trained on an
 selected, the reported gold left out) and the random gold of the calibration articles. For
 ε ∈ {0.01, 0.02, 0.05} at δ = 0.05 it prints what is certified, and, where the student would
 decide 90% of chunks, the loss rate and how many held-out teacher answers (and random gold)
-would certify ε = 0.02 there (`shortfall`). Prints one JSON object.
+would certify ε = 0.02 there (`shortfall`), with the fewest random gold that could certify it
+at all (δ/2: tested beside consistency). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from upscway.settings import load_settings  # noqa: E402
 from upscway.storage.store import Store  # noqa: E402
 from upscway.tasks.annotate.taxonomy import load_task  # noqa: E402
 from upscway.tasks.answers import answers_of  # noqa: E402
-from upscway.tasks.certificate import SAFEST_FIRST, certify_cascade, shortfall  # noqa: E402
+from upscway.tasks.certificate import SAFEST_FIRST, certify_cascade, samples_needed, shortfall  # noqa: E402
 from upscway.tasks.distill.scoring import student_scorer  # noqa: E402
 from upscway.tasks.evaluate.steps import calibration_samples, gold_of_split, held_out, teacher_on_gold  # noqa: E402
 from upscway.tasks.registry import model as registered  # noqa: E402
@@ -90,6 +91,7 @@ def main() -> None:
         target[c.loss] = None if gap is None else {
             "threshold": gap.threshold, "offload": round(gap.offload, 3), "loss_rate": round(gap.loss_rate, 4),
             "needed": gap.needed, "epsilon_certified_there_now": round(gap.epsilon_now, 4),
+            "loss_rate_at_least": round(gap.rate_at_least, 4),
         }
     emit({
         "model": model.id, "teacher": teacher, "held_out_teacher_answers": len(held), "random_gold": len(random_gold.texts),
@@ -104,7 +106,7 @@ def main() -> None:
             for eps, (used, _) in certified.items()
         },
         f"for_{TARGET_OFFLOAD:.0%}_offload_at_epsilon_{TARGET_EPSILON}": {
-            **target, "note": "needed: chunks of that sample at the loss rate seen; None: the rate is not below ε, no sample certifies it",
+            **target, "random_gold_needed_at_least": samples_needed(0.0, TARGET_EPSILON, DELTA / 2), "note": "needed: chunks of that sample at the loss rate seen; None: the rate is not below ε, no sample certifies it",
         },
         "thresholds_tested": len(SAFEST_FIRST),
     }, args.out)
