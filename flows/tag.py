@@ -1,6 +1,6 @@
 """Flow `tag`: the production student labels new chunks in batched forward passes; the chunks
 it is unsure of (confidence below `cascade.confidence_threshold` when set, else the threshold
-its cascade was validated at on gold when it was promoted; or relevance inside
+its cascade was certified at when it was promoted; or relevance inside
 `cascade.relevance_band`) go to the teacher. Every chunk ends with a final label in `tags` and
 who decided it. With no production model yet, the teacher decides everything. A night whose
 student is sure of every chunk never builds (or loads) the teacher."""

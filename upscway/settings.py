@@ -207,7 +207,7 @@ class CascadeSettings(Section):
     confidence_threshold: float | None = Field(
         None, ge=0, le=1.01,
         description="Below this top probability a chunk goes to the teacher. Unset: the threshold the production model's "
-        "cascade was validated at on gold when it was promoted (0.8 for a model promoted without one).",
+        "cascade was certified at when it was promoted (0.8 for a model promoted without one). Setting it voids the certificate.",
     )
     relevance_band: tuple[float, float] = Field(
         (0.35, 0.65), description="A relevance (1 - p(NOT_RELEVANT)) inside this band also goes to the teacher."

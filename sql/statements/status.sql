@@ -25,8 +25,10 @@ SELECT coalesce(m.id, '(none yet: the teacher tags everything)') AS production_m
 FROM (SELECT 1) AS one LEFT JOIN models m ON m.alias = 'production';
 
 -- name: last_gate_decision
-SELECT d.model_id AS model, d.verdict, d.forced, strftime(d.created_at, '%Y-%m-%d %H:%M') AS decided,
-       array_to_string(CAST(d.reasons AS VARCHAR[]), '; ') AS reasons
+-- (its reasons and certificate sentence: `upscway query gate_history`, and the report)
+SELECT d.model_id AS model, d.verdict || CASE WHEN d.forced THEN ' (forced)' ELSE '' END AS verdict,
+       strftime(d.created_at, '%Y-%m-%d %H:%M') AS decided, d.max_loss AS epsilon,
+       coalesce(CAST(d.certified_threshold AS VARCHAR), 'none') AS certified_at, round(d.certified_offload, 3) AS offload
 FROM gate_decisions d ORDER BY d.id DESC LIMIT 1;
 
 -- name: tags_by_decider

@@ -21,7 +21,7 @@ def untagged_and_production(
 ) -> tuple[list[ChunkRef], ModelRecord | None, float]:
     """(chunk id, text hash) of chunks without a tag, the production model's row (None before
     any promotion), and the confidence threshold to route with: `configured` when set
-    (`cascade.confidence_threshold`), else the one the model's cascade was validated at when
+    (`cascade.confidence_threshold`), else the one the model's cascade was certified at when
     it was promoted, else DEFAULT_THRESHOLD."""
     with store.reader() as conn:
         chunks = tag_rows.untagged(conn, task_def.name, since, limit)
