@@ -2,10 +2,10 @@
 et al., arXiv 2110.01052), instead of one chosen and judged on the same chunks.
 
 The guarantee, in one sentence: with probability at least 1 − δ over the calibration sample,
-the cascade at the certified threshold has risk at most ε on chunks drawn like that sample,
-where the risk is the share of chunks the student decides and gets "wrong" (its label differs
-from the reference: the teacher's, for consistency; or, for accuracy loss, it is wrong where the
-teacher is right, against gold).
+the cascade at the certified threshold loses at most ε accuracy against the teacher on chunks
+drawn like that sample. The risk bounded is the share of chunks the student decides and gets
+"wrong": its label differs from the teacher's (consistency), or, against gold, it is wrong where
+the teacher is right (accuracy loss); either bounds the accuracy lost.
 
 How: each threshold λ of the grid, from the safest (the student decides nothing) to the most
 aggressive, is a null hypothesis H0(λ): risk(λ) > ε, tested with the exact binomial p-value of
@@ -27,6 +27,7 @@ import numpy as np
 from scipy.stats import beta, binom
 
 from upscway.results import Certificate, PaperBound, Tested
+
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(21)) + (1.01,)  # the grid; 1.01: the teacher decides everything
 SAFEST_FIRST = tuple(sorted(THRESHOLDS, reverse=True))  # 1.01 (the teacher decides everything) first
 
@@ -88,6 +89,16 @@ def decided(confidence: np.ndarray, relevance: np.ndarray, threshold: float, ban
     return (confidence >= threshold) & ~((relevance >= low) & (relevance <= high))
 
 
+def _scored(student, reference, not_relevant: int, counts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per chunk: whether it is a loss where the student decides it (wrong against the
+    reference, and counted), the student's confidence, and its relevance."""
+    probs = np.asarray(student, dtype=float)
+    wrong = probs.argmax(axis=1) != np.asarray(reference)
+    if counts is not None:
+        wrong &= np.asarray(counts, dtype=bool)
+    return wrong, probs.max(axis=1), 1.0 - probs[:, not_relevant]
+
+
 def risk_curve(
     student: Sequence[Sequence[float]], reference: Sequence[int], not_relevant: int, band: tuple[float, float],
     epsilon: float, delta: float, thresholds: Sequence[float] = SAFEST_FIRST, counts: Sequence[bool] | None = None,
@@ -96,14 +107,10 @@ def risk_curve(
     (the student's probabilities and each chunk's reference label, the teacher's for
     consistency; with `counts`, only chunks where it is True can be losses: accuracy loss,
     where the teacher is right), with the p-value of H0: risk > ε and the risk's upper bound."""
-    probs = np.asarray(student, dtype=float)
-    n = len(probs)
+    n = len(student)
     if n == 0:
         return [Tested(threshold=t, decided=0, losses=0, p_value=1.0, upper_bound=1.0) for t in thresholds]
-    wrong = probs.argmax(axis=1) != np.asarray(reference)
-    if counts is not None:
-        wrong &= np.asarray(counts, dtype=bool)
-    confidence, relevance = probs.max(axis=1), 1.0 - probs[:, not_relevant]
+    wrong, confidence, relevance = _scored(student, reference, not_relevant, counts)
     curve = []
     for threshold in thresholds:
         sure = decided(confidence, relevance, threshold, band)
@@ -146,13 +153,11 @@ def paper_bounds(
     """Per paper (each reference label but `not_relevant`), at `threshold`: the chunks with that
     reference label, the student's losses among them, and the Clopper–Pearson upper bound of
     that share at 1 − δ."""
-    probs, reference = np.asarray(student, dtype=float), np.asarray(reference)
-    if len(probs) == 0:
+    if len(student) == 0:
         return {}
-    wrong = probs.argmax(axis=1) != reference
-    if counts is not None:
-        wrong &= np.asarray(counts, dtype=bool)
-    sure = decided(probs.max(axis=1), 1.0 - probs[:, not_relevant], threshold, band)
+    reference = np.asarray(reference)
+    wrong, confidence, relevance = _scored(student, reference, not_relevant, counts)
+    sure = decided(confidence, relevance, threshold, band)
     bounds = {}
     for paper in sorted(set(reference.tolist()) - {not_relevant}):
         mine = reference == paper

@@ -50,7 +50,7 @@ def test_a_row_stored_before_certificates_reads_back_and_never_promotes(store, t
     assert decision.verdict is Verdict.INSUFFICIENT_DATA and decision.reasons[0].startswith("no certificate")
     report = _report(stored.result, tmp_path, decision)
     assert report.splitlines()[2] == "> **Not certified: this evaluation has no certificate (it was stored before certificates); evaluate again.**"
-    assert ("on 125 reported gold chunks the student alone has accuracy 0.808 against 0.744 for the teacher (student − teacher at "
+    assert ("On 125 reported gold chunks the student alone has accuracy 0.808 against 0.744 for the teacher (student − teacher at "
             "least -0.016 at 95% confidence, bootstrap).") in report
     assert "| cascade, threshold chosen on gold (stored before certificates) | 0.35 | 0.800 | 0.984 |" in report
     assert (tmp_path / "cascade_curve.png").exists()
