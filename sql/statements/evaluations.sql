@@ -8,17 +8,21 @@ ORDER BY g.chunk_id;
 
 -- name: held_out_answers
 -- An annotator's answers on chunks of news articles (not the gold paragraphs written for
--- review) that no model trained or validated on, without the answers a cascade asked for: a
--- tag run in which the student decided some chunks sent the teacher only those it was unsure
--- of, not a random sample of the news. One row per text (its first article decides the split).
+-- review) whose text no model trained or validated on, without the answers a cascade chose:
+-- a tag run in which the student decided some chunks sent the teacher only those it was unsure
+-- of, and an answer given after such a run tagged the chunk exists because it did. An answer
+-- that predates its cascade tagging (`upscway run annotate` answers every pending chunk) was
+-- not chosen by anyone. One row per text (its first article decides the split).
 SELECT min(c.article_id), a.text_hash, any_value(c.text), any_value(a.probs)
 FROM annotations a
 JOIN chunks c ON c.text_hash = a.text_hash
 JOIN articles ar ON ar.id = c.article_id
 WHERE a.annotator = $annotator AND a.prompt_version = $version AND ar.source <> $gold_source
   AND a.text_hash NOT IN (SELECT c2.text_hash FROM training_examples t JOIN chunks c2 ON c2.id = t.chunk_id)
-  AND coalesce(a.flow_run_id, '') NOT IN (
-      SELECT DISTINCT flow_run_id FROM tags WHERE decided_by = 'student' AND flow_run_id IS NOT NULL)
+  AND NOT EXISTS (
+      SELECT 1 FROM tags t
+      WHERE t.text_hash = a.text_hash AND (t.created_at <= a.created_at OR t.flow_run_id = a.flow_run_id)
+        AND t.flow_run_id IN (SELECT flow_run_id FROM tags WHERE decided_by = 'student'))
 GROUP BY a.text_hash
 ORDER BY a.text_hash;
 

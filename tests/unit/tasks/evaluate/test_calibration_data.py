@@ -29,9 +29,10 @@ def _chunk(conn, article: str, text_hash: str, source: str = "pib") -> str:
     return chunk
 
 
-def _answer(conn, text_hash: str, run: str | None = None) -> None:
-    conn.execute("INSERT INTO annotations (text_hash, annotator, task, prompt_version, label, label_index, probs, confidence, flow_run_id) "
-                 "VALUES (?, 'teacher', 'upsc_gs', 'v', 'GS1', 1, ?, 0.6, ?)", [text_hash, PROBS, run])
+def _answer(conn, text_hash: str, run: str | None = None, day: int = 1) -> None:
+    conn.execute("INSERT INTO annotations (text_hash, annotator, task, prompt_version, label, label_index, probs, confidence, flow_run_id, "
+                 "created_at) VALUES (?, 'teacher', 'upsc_gs', 'v', 'GS1', 1, ?, 0.6, ?, TIMESTAMPTZ '2026-11-01' + to_days(?))",
+                 [text_hash, PROBS, run, day])
 
 
 def test_held_out_teacher_answers_leave_out_what_a_student_trained_on_or_a_cascade_selected(store):
@@ -47,17 +48,21 @@ def test_held_out_teacher_answers_leave_out_what_a_student_trained_on_or_a_casca
         _answer(conn, "unused")
         _chunk(conn, _article("eval"), "written", source="gold")  # a paragraph written for review, not news
         _answer(conn, "written")
-        for name, decided_by in (("deferred", "teacher"), ("offloaded", "student")):  # a night the cascade ran
+        night = [("deferred", "teacher"), ("offloaded", "student"), ("answered-before", "student"), ("answered-after", "student")]
+        for name, decided_by in night:  # night 5, a cascade's
             chunk = _chunk(conn, _article("eval"), name)
-            conn.execute("INSERT INTO tags (chunk_id, text_hash, task, label, probs, confidence, decided_by, annotator, flow_run_id) "
-                         "VALUES (?, ?, 'upsc_gs', 'GS1', ?, 0.6, ?, 'x', 'tag-run')", [chunk, name, PROBS, decided_by])
-        _answer(conn, "deferred", run="tag-run")  # the teacher saw it only because the student was unsure
+            conn.execute("INSERT INTO tags (chunk_id, text_hash, task, label, probs, confidence, decided_by, annotator, flow_run_id, "
+                         "created_at) VALUES (?, ?, 'upsc_gs', 'GS1', ?, 0.6, ?, 'x', 'tag-run', TIMESTAMPTZ '2026-11-06')",
+                         [chunk, name, PROBS, decided_by])
+        _answer(conn, "deferred", run="tag-run", day=5)  # the teacher saw it only because the student was unsure
+        _answer(conn, "answered-before", run="annotate-run", day=4)  # every pending chunk, before the cascade tagged them
+        _answer(conn, "answered-after", run="annotate-run", day=6)  # answered only because the student decided it (and not the rest)
         reported = _chunk(conn, _article("eval"), "reported")
         _answer(conn, "reported")
     gold = GoldSplit([reported], ["text reported"], ["reported"], [1])
     answers = held_out(store, "teacher", "v", "eval", DistillSettings(), gold)
-    assert sorted(a.text_hash for a in answers) == ["held0", "held1", "held2"]
-    assert {a.article_id for a in answers} == {c.rsplit("-", 1)[0] for c in held}
+    assert sorted(a.text_hash for a in answers) == ["answered-before", "held0", "held1", "held2"]
+    assert {a.article_id for a in answers if a.text_hash.startswith("held")} == {c.rsplit("-", 1)[0] for c in held}
     assert held_out(store, "teacher", "other-version", "eval", DistillSettings(), gold) == []
 
 
