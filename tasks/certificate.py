@@ -23,8 +23,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from functools import cache
+
 import numpy as np
-from scipy.stats import beta, binom
 
 from upscway.results import Certificate, PaperBound, Tested
 
@@ -32,12 +33,21 @@ THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(21)) + (1.01,)  # the grid;
 SAFEST_FIRST = tuple(sorted(THRESHOLDS, reverse=True))  # 1.01 (the teacher decides everything) first
 
 
+@cache
+def _stats():
+    """scipy.stats, imported when first needed: every CLI command imports the gate through the
+    flows, and scipy.stats costs half a second and a BLAS thread pool to import."""
+    import scipy.stats
+
+    return scipy.stats
+
+
 def p_value(losses: int, n: int, epsilon: float) -> float:
     """The exact p-value of H0: risk > ε after `losses` of `n` chunks: P(Binomial(n, ε) ≤ losses).
     Valid for any risk ≥ ε, since the binomial tail only grows as the risk falls."""
     if n == 0:
         return 1.0
-    return float(binom.cdf(losses, n, epsilon))
+    return float(_stats().binom.cdf(losses, n, epsilon))
 
 
 def upper_bound(losses: int, n: int, delta: float) -> float:
@@ -45,7 +55,7 @@ def upper_bound(losses: int, n: int, delta: float) -> float:
     `losses` of `n`."""
     if n == 0 or losses >= n:
         return 1.0
-    return float(beta.ppf(1 - delta, losses + 1, n - losses))
+    return float(_stats().beta.ppf(1 - delta, losses + 1, n - losses))
 
 
 def lower_bound(losses: int, n: int, delta: float) -> float:
@@ -53,15 +63,15 @@ def lower_bound(losses: int, n: int, delta: float) -> float:
     `losses` of `n`."""
     if n == 0 or losses == 0:
         return 0.0
-    return float(beta.ppf(delta, losses, n - losses + 1))
+    return float(_stats().beta.ppf(delta, losses, n - losses + 1))
 
 
 def interval(count: int, n: int, delta: float) -> tuple[float, float]:
     """The two-sided Clopper–Pearson interval, at level 1 − δ, of a share seen as `count` of `n`."""
     if n == 0:
         return 0.0, 1.0
-    low = 0.0 if count == 0 else float(beta.ppf(delta / 2, count, n - count + 1))
-    high = 1.0 if count == n else float(beta.ppf(1 - delta / 2, count + 1, n - count))
+    low = 0.0 if count == 0 else float(_stats().beta.ppf(delta / 2, count, n - count + 1))
+    high = 1.0 if count == n else float(_stats().beta.ppf(1 - delta / 2, count + 1, n - count))
     return low, high
 
 
@@ -75,7 +85,7 @@ def samples_needed(loss_rate: float, epsilon: float, delta: float, most: int = 1
     start = 1
     while start <= most:
         n = np.arange(start, min(4 * start, most) + 1)
-        certifies = binom.cdf(np.floor(loss_rate * n + 1e-9), n, epsilon) <= delta
+        certifies = _stats().binom.cdf(np.floor(loss_rate * n + 1e-9), n, epsilon) <= delta
         if certifies.any():
             return int(n[certifies.argmax()])
         start = int(n[-1]) + 1

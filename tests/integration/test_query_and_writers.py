@@ -81,4 +81,4 @@ def test_ctrl_c_stops_a_query_with_one_line(tmp_path):
     _holding(store, query)
     query.send_signal(signal.SIGINT)
     _, err = query.communicate(timeout=60)
-    assert query.returncode == 130 and err.strip() == "error: interrupted (Ctrl-C): the query was stopped"
+    assert query.returncode == 130 and err.strip() == "error: interrupted (Ctrl-C): the query was stopped", err
