@@ -197,7 +197,7 @@ def run_nightly(
 @gold_app.command("export")
 def gold_export(
     ctx: typer.Context,
-    strategy: str = typer.Option("uncertainty", help="uncertainty | disagreement | random"),
+    strategy: str = typer.Option("uncertainty", help="uncertainty | disagreement | random | audit (random, of this week's tagged chunks)"),
     n: int = typer.Option(100, "--n", min=1, help="How many chunks."),
     out: Path = typer.Option(..., "--out", help="CSV file to write (a .json path: Label Studio tasks with the answer as a pre-annotation)."),
     annotator: Optional[str] = typer.Option(None, help="Whose answers to show (default: the configured teacher; `upscway query annotators`)."),
@@ -261,6 +261,13 @@ def models_rollback(ctx: typer.Context, reason: Optional[str] = typer.Option(Non
     """Point `production` back at the model it held before the last promotion."""
     before, after = _commands().rollback_production(_settings(ctx), reason)
     console.print(f"production: {before} -> {after}")
+
+
+@models_app.command("clear-fallback")
+def models_clear_fallback(ctx: typer.Context, reason: Optional[str] = typer.Option(None, help="Why (recorded; required).")) -> None:
+    """Let the production model offload again after a fallback (a new promotion clears it by itself)."""
+    model, cleared = _commands().clear_production_fallback(_settings(ctx), reason)
+    console.print(f"fallback cleared for {model} ({cleared}): the cascade offloads again from the next tag run")
 
 
 @app.command("sql")

@@ -19,7 +19,7 @@ from upscway.tasks.annotate.review import ImportReport, export_for_review, impor
 from upscway.tasks.annotate.review import InvalidRows as InvalidRows  # what gold_import raises, for the CLI
 from upscway.tasks.annotate.taxonomy import load_task
 from upscway.tasks.annotate.teachers import annotator_of
-from upscway.tasks.promotion import rollback
+from upscway.tasks.promotion import clear_fallback, rollback
 
 Table = tuple[list[str], list[tuple]]
 
@@ -62,6 +62,10 @@ def export_model(settings: Settings, model_id: str, out: Path) -> None:
 
 def rollback_production(settings: Settings, reason: str | None) -> tuple[str, str]:
     return rollback(open_store(settings), reason)
+
+
+def clear_production_fallback(settings: Settings, reason: str | None) -> tuple[str, int]:
+    return clear_fallback(open_store(settings), reason)
 
 
 def _reader(settings: Settings) -> Store:

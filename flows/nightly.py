@@ -28,6 +28,7 @@ from upscway.flows.outcomes import describe
 from upscway.records import RunStatus
 from upscway.flows.parameters import DistillStep, IngestStep, PromoteStep, TagStep
 from upscway.flows.promote import promote as promote_flow
+from upscway.flows.tag import FALLBACK
 from upscway.flows.tag import tag as tag_flow
 from upscway.tasks.distill.steps import last_student_and_first_teacher, retraining_due
 
@@ -93,7 +94,8 @@ def _why_not(name: str, outcomes: dict[str, dict]) -> str:
 
 def _finish(run: RunContext, outcomes: dict[str, dict]) -> State:
     """The night's state: Failed when a step failed, CompletedWithFailures when a step recorded
-    failed items, else Completed; with the summary artifact and the `flow_runs` row."""
+    failed items, Completed named Fallback when the cascade fell back to the teacher, else
+    Completed; with the summary artifact and the `flow_runs` row."""
     outcomes = {name: outcomes[name] for name in STEPS}
     failed = [name for name, o in outcomes.items() if o["status"] == RunStatus.FAILED]
     partial = [name for name, o in outcomes.items() if o["status"] == RunStatus.COMPLETED_WITH_FAILURES]
@@ -108,6 +110,9 @@ def _finish(run: RunContext, outcomes: dict[str, dict]) -> State:
         return Failed(message=f"step(s) failed: {', '.join(failed)}", data=summary)
     if partial:
         return Completed(name=COMPLETED_WITH_FAILURES, message=f"step(s) with failed items: {', '.join(partial)}", data=summary)
+    fallback = outcomes["tag"].get("fallback")
+    if fallback:  # a state an operator's automation can match on (README: "When the certificate breaks")
+        return Completed(name=FALLBACK, message=f"the cascade did not offload tonight: {fallback['reason']}", data=summary)
     return Completed(data=summary)
 
 

@@ -41,7 +41,20 @@ def _tag(s: dict) -> str:
         f"(about {s['estimated_cost_saved']:.4f} in cost)"
         + (f", threshold {s['confidence_threshold']:g}" if s.get("production_model") and s.get("confidence_threshold") is not None else "")
         + (f". WARNING: {(s.get('drift') or {})['warning']}" if (s.get("drift") or {}).get("warning") else "")
+        + _audit(s)
     )
+
+
+def _audit(s: dict) -> str:
+    """The night's audit and live bound, and a fallback, for a tag run with a production student."""
+    a, fallback = s.get("audit"), s.get("fallback")
+    if not a:
+        return ""
+    line = (f"; audit: {a['audited']} of {a['decided']} decided chunks ({a['audit_requests']} teacher requests), live loss "
+            f"{_f(a['live_estimate'])} (bounds {a['live_lower']:.3f}–{a['live_upper']:.3f} at level {a['alpha']:.2g}, ε = {a['max_loss']:g})")
+    if fallback:
+        line += f". FALLBACK ({'new tonight' if fallback['new'] else 'held'}): {fallback['reason']}; the teacher decided every chunk"
+    return line
 
 
 def _distill(s: dict) -> str:
@@ -75,7 +88,8 @@ _DESCRIBE = {
 
 _HEADLINE = {
     "ingest": lambda s: f"{_n(s.get('articles', 0), 'article')}, {_n(s.get('chunks', 0), 'chunk')}",
-    "tag": lambda s: f"{s['tagged']} tagged, {s['offload_rate']:.0%} by the student" + (", DRIFT" if (s.get("drift") or {}).get("warning") else ""),
+    "tag": lambda s: f"{s['tagged']} tagged, {s['offload_rate']:.0%} by the student" + (", DRIFT" if (s.get("drift") or {}).get("warning") else "")
+    + (", FALLBACK" if s.get("fallback") else ""),
     "distill": lambda s: f"{_n(len(s['stages']), 'student')} trained",
     "evaluate": lambda s: f"accuracy {_f(s['accuracy'])} (teacher {_f(s['teacher_accuracy'])}), {_certified(s)}",
     "promote": lambda s: f"{s['verdict']}, production {'unchanged' if s['production'] == 'unchanged' else s['production']}",

@@ -22,6 +22,12 @@ def candidates(conn: duckdb.DuckDBPyConnection, task: str, annotator: str) -> li
     return [Candidate(*row) for row in rows]
 
 
+def recently_tagged(conn: duckdb.DuckDBPyConnection, task: str, days: int) -> list[Candidate]:
+    """Chunks tagged in production in the last `days` days and not yet gold-labelled."""
+    rows = conn.execute(sql("gold", "recently_tagged"), {"task": task, "days": days}).fetchall()
+    return [Candidate(*row) for row in rows]
+
+
 def annotators(conn: duckdb.DuckDBPyConnection, task: str) -> list[str]:
     return [a for (a,) in conn.execute(sql("gold", "annotators"), [task]).fetchall()]
 

@@ -7,6 +7,7 @@ from upscway.errors import InputError
 from upscway.records import PRODUCTION
 from upscway.results import Verdict
 from upscway.settings import CascadeSettings, GateSettings
+from upscway.storage import audits as audit_rows
 from upscway.storage import evaluations as evaluation_rows
 from upscway.storage import models as model_rows
 from upscway.storage.evaluations import Evaluation
@@ -48,6 +49,8 @@ def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSetti
     with store.transaction() as conn:
         evaluation_rows.record_decision(conn, model, evaluation.id, decision, forced=forced, reason=reason)
         previous = model_rows.move_alias(conn, PRODUCTION, model, "promote", reason, threshold) if moves else None
+        if moves:  # certified afresh (or forced with a reason): a fallback held against it ends
+            audit_rows.clear_fallbacks(conn, model, f"forced promotion: {reason}" if forced else "re-certified and promoted by the gate")
     return {
         "model": model, "verdict": decision.verdict.value, "certificate": decision.sentence, **certified_point(decision),
         "production": model if moves else previous or "unchanged",
@@ -56,6 +59,21 @@ def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSetti
         "criteria": {c.name: f"{c.value if c.value is None else round(c.value, 3)} {c.comparison} {c.threshold}: {'pass' if c.passed else 'FAIL'}" for c in decision.criteria},
         "reasons": list(decision.reasons),
     }
+
+
+def clear_fallback(store: Store, reason: str | None) -> tuple[str, int]:
+    """Let the production model offload again after a fallback, by hand: (model, fallbacks
+    cleared). The reason is recorded with them."""
+    if not (reason or "").strip():
+        raise InputError("clear-fallback needs --reason: clearing a fallback by hand is recorded with why")
+    with store.transaction() as conn:
+        model_id = model_rows.holder(conn, PRODUCTION)
+        if model_id is None:
+            raise InputError("no production model: nothing to clear")
+        cleared = audit_rows.clear_fallbacks(conn, model_id, f"by hand: {reason}")
+    if not cleared:
+        raise InputError(f"production model {model_id} has no active fallback")
+    return model_id, cleared
 
 
 def rollback(store: Store, reason: str | None) -> tuple[str, str]:

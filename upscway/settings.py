@@ -221,6 +221,14 @@ class CascadeSettings(Section):
     risk_level: float = Field(
         0.05, gt=0, lt=0.5, description="δ: the certificate holds with probability at least 1 − this over the calibration sample."
     )
+    audit_rate: float = Field(
+        0.05, ge=0, le=1, description="Each night, this share of the chunks the student decided (drawn uniformly) is also "
+        "answered by the teacher, to measure the cascade's live loss; the tags stay the student's."
+    )
+    drift_limit: float = Field(
+        0.35, ge=0, description="Stop offloading when the student's mean confidence or deferral rate on a night moves from "
+        "validation by more than this (drift_tolerance only warns)."
+    )
     calibration_fraction: float = Field(
         0.5, gt=0, lt=1, description="Share of evaluation-split articles whose random gold calibrates the certificate; the "
         "rest of the evaluation gold is what the report and the seed criteria are computed on."

@@ -14,6 +14,19 @@ WHERE t.rn = 1
   AND NOT EXISTS (SELECT 1 FROM gold_labels g WHERE g.chunk_id = c.id AND g.task = $task)
 QUALIFY row_number() OVER (PARTITION BY t.text_hash ORDER BY c.id) = 1;
 
+-- name: recently_tagged
+-- Chunks tagged in production in the last $days days, not yet gold-labelled, with their final
+-- tag (whoever decided it) as the answer shown: the pool `gold export --strategy audit` draws from.
+SELECT c.id AS chunk_id, c.text, ar.canonical_url AS source_url, t.label AS teacher_label, t.probs,
+       t.confidence, t.text_hash, t.annotator, coalesce(ar.title, '') AS title,
+       coalesce(CAST(ar.published_date AS VARCHAR), '') AS date
+FROM tags t
+JOIN chunks c ON c.id = t.chunk_id
+JOIN articles ar ON ar.id = c.article_id
+WHERE t.task = $task AND t.created_at >= current_timestamp - to_days(CAST($days AS INTEGER))
+  AND NOT EXISTS (SELECT 1 FROM gold_labels g WHERE g.chunk_id = c.id AND g.task = $task)
+QUALIFY row_number() OVER (PARTITION BY t.text_hash ORDER BY c.id) = 1;
+
 -- name: disagreements
 -- Texts on which two annotators (same task) gave different labels.
 SELECT text_hash, count(DISTINCT label) AS labels, count(DISTINCT annotator) AS annotators

@@ -55,3 +55,12 @@ FROM annotations GROUP BY ALL ORDER BY annotator, prompt_version, label;
 -- name: gold_by_label
 SELECT task, label, count(*) AS chunks, count(DISTINCT annotator) AS annotators
 FROM gold_current GROUP BY ALL ORDER BY task, label;
+
+-- name: cascade_live_bound
+-- The production cascade's last audited night: the live consistency loss's bounds against ε,
+-- and the fallback that holds it, if any (every night: `upscway query cascade_nights`).
+SELECT n.model_id AS model, n.night, n.decided || ' of ' || n.chunks AS decided,
+       round(n.live_lower, 3) || '–' || round(n.live_upper, 3) AS live_loss, n.max_loss AS epsilon,
+       coalesce((SELECT 'since ' || strftime(f.created_at, '%Y-%m-%d %H:%M') || ': ' || f.reason FROM fallbacks f
+                 WHERE f.model_id = n.model_id AND f.cleared_at IS NULL ORDER BY f.id DESC LIMIT 1), 'none') AS fallback
+FROM cascade_nights n ORDER BY n.created_at DESC LIMIT 1;

@@ -28,8 +28,9 @@ CSV_COLUMNS = [
     "chunk_id", "text", "title", "source_url", "date", "teacher", "teacher_label", "teacher_probs", "sampling", "sampling_probability",
     "gold_label", "annotator", "note",
 ]
-STRATEGIES = ("uncertainty", "disagreement", "random")
-SAMPLINGS = (*STRATEGIES, "authored")  # how a reviewed chunk was chosen; `authored`: written for review, not drawn
+STRATEGIES = ("uncertainty", "disagreement", "random", "audit")
+SAMPLINGS = ("uncertainty", "disagreement", "random", "authored")
+AUDIT_DAYS = 7  # `audit` draws from the chunks tagged in production this last week  # how a reviewed chunk was chosen; `authored`: written for review, not drawn
 
 # OWASP's CSV-injection guidance: a cell a spreadsheet would read as a formula (leading =, +, -,
 # @, tab or carriage return) is written with a leading apostrophe, which spreadsheets show as
@@ -62,12 +63,12 @@ def _chance(text: str) -> float | None:
 
 def select(candidates: Sequence[Candidate], strategy: str, n: int, disagreeing: set[str] = frozenset(), seed: int = 0) -> list[Candidate]:
     """`n` chunks for review: least confident first, only disagreements (least confident
-    first), or a seeded random sample."""
+    first), or a seeded random sample (`audit`: of the recently tagged chunks it is given)."""
     if strategy == "uncertainty":
         return sorted(candidates, key=lambda c: (c.confidence, c.chunk_id))[:n]
     if strategy == "disagreement":
         return sorted((c for c in candidates if c.text_hash in disagreeing), key=lambda c: (c.confidence, c.chunk_id))[:n]
-    if strategy == "random":
+    if strategy in ("random", "audit"):
         pool = sorted(candidates, key=lambda c: c.chunk_id)
         return random.Random(seed).sample(pool, min(n, len(pool)))
     raise InputError(f"--strategy {strategy!r}: expected one of {', '.join(STRATEGIES)}")
@@ -80,7 +81,7 @@ def _probs(c: Candidate, task: TaskDefinition) -> dict[str, float]:
 def sampling_probability(strategy: str, chosen: int, candidates: int) -> float | None:
     """The chance each candidate had of being in a `random` export (a uniform sample without
     replacement); None for the other strategies, which choose rather than draw."""
-    return chosen / candidates if strategy == "random" and candidates else None
+    return chosen / candidates if strategy in ("random", "audit") and candidates else None
 
 
 def write_csv(path: Path, rows: Sequence[Candidate], task: TaskDefinition, strategy: str = "", probability: float | None = None) -> None:

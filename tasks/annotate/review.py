@@ -46,18 +46,23 @@ def export_for_review(
 ) -> tuple[int, int]:
     """Write `n` chunks chosen by `strategy`, with `annotator`'s answers (only those it gave
     `label`, when set: how to find more gold for a paper that is short of it), to `out` (a
-    CSV, or Label Studio tasks for a `.json` path); returns (written, candidates)."""
+    CSV, or Label Studio tasks for a `.json` path); returns (written, candidates). `audit`
+    draws at random from the chunks tagged in production this last week (with their final
+    tags shown), recorded as `random`: the accuracy certificate follows the news with it."""
     if label is not None and label.upper() not in {name.upper() for name in task_def.names}:
         raise InputError(f"--label {label!r}: expected one of {', '.join(task_def.names)}")
     with store.reader() as conn:
         known = gold_rows.annotators(conn, task_def.name)
         if annotator not in known:
             raise InputError(f"--annotator {annotator!r} has no answers for {task_def.name}; known: {', '.join(known) or 'none yet (run annotate)'}")
-        candidates = [c for c in gold_rows.candidates(conn, task_def.name, annotator) if label is None or c.teacher_label.upper() == label.upper()]
+        pool = gold_rows.recently_tagged(conn, task_def.name, gold.AUDIT_DAYS) if strategy == "audit" else \
+            gold_rows.candidates(conn, task_def.name, annotator)
+        candidates = [c for c in pool if label is None or c.teacher_label.upper() == label.upper()]
         disagreeing = gold_rows.disagreeing_hashes(conn, task_def.name) if strategy == "disagreement" else set()
     chosen = gold.select(candidates, strategy, n, disagreeing, seed)
     write = gold.write_label_studio if out.suffix.lower() == ".json" else gold.write_csv
-    write(out, chosen, task_def, strategy, gold.sampling_probability(strategy, len(chosen), len(candidates)))
+    sampling = "random" if strategy == "audit" else strategy  # a uniform draw of this week's production chunks: news, at random
+    write(out, chosen, task_def, sampling, gold.sampling_probability(strategy, len(chosen), len(candidates)))
     return len(chosen), len(candidates)
 
 

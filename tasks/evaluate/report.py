@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 from upscway.results import CascadeEvaluation, Decision, PairedResult, Verdict
 
 
-def _pyplot():
+def pyplot():
     """pyplot on the Agg backend, imported when a plot is drawn: every CLI command imports this
     module (through the flows), and matplotlib costs a third of a second to import."""
     import matplotlib
@@ -65,7 +65,7 @@ def key_findings(result: PairedResult) -> list[dict]:
 
 
 def _heatmap(matrix, labels, title, path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.2))
     im = ax.imshow(np.asarray(matrix), cmap="Blues")
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
@@ -92,7 +92,7 @@ def _reliability(probs, gold, title, path: Path, bins: int = 10) -> None:
         if mask.any():
             centers.append(confidence[mask].mean())
             accuracy.append(correct[mask].mean())
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 4.2))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
     ax.plot(centers, accuracy, marker="o", label="observed")
@@ -116,7 +116,7 @@ def _per_paper(result: PairedResult, names: Sequence[str], path: Path) -> None:
         series["cascade"] = result.chosen.gs_accuracy_per_paper
     width = 0.8 / len(series)
     x = np.arange(len(papers))
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for k, (name, values) in enumerate(series.items()):
         ax.bar(x + (k - (len(series) - 1) / 2) * width, [values.get(str(i)) or 0 for i in papers], width, label=name)
@@ -158,7 +158,7 @@ def _cascade_plot(cascade: CascadeEvaluation, teacher_accuracy: float, path: Pat
     """Left: the certificate's operating curve on its calibration sample (the observed loss
     rate and its upper bound at each threshold's offload, ε, the certified point). Right: the
     cascade's accuracy on the reported gold against its offload there, the certified point."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (risk, accuracy) = plt.subplots(1, 2, figsize=(10, 3.9))
     for c in cascade.certificates:
         n = max(c.n, 1)

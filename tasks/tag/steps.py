@@ -1,11 +1,12 @@
-"""The tag stage's store side: what is untagged, with which production student and threshold,
-and the final tags."""
+"""The tag stage's store side: what is untagged, with which production student and threshold
+(and whether a fallback holds it), and the night's tags, audit and live bound."""
 
 from __future__ import annotations
 
 from prefect import task
 
 from upscway.records import PRODUCTION, Tag
+from upscway.storage import audits as audit_rows
 from upscway.storage import models as model_rows
 from upscway.storage import tags as tag_rows
 from upscway.storage.models import ModelRecord
@@ -13,6 +14,7 @@ from upscway.storage.store import Store
 from upscway.storage.tags import ChunkRef
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 from upscway.tasks.limits import writer_slot
+from upscway.tasks.tag.audit import Night
 from upscway.tasks.tag.routing import DEFAULT_THRESHOLD
 
 
@@ -38,7 +40,26 @@ def mean_cost(store: Store, annotator: str) -> float:
         return tag_rows.mean_cost(conn, annotator)
 
 
+def fallback_and_night(store: Store, model: ModelRecord | None) -> tuple[audit_rows.Fallback | None, int]:
+    """The production model's active fallback (None: it may offload) and tonight's number
+    among its nights since it was promoted (1: the first)."""
+    if model is None:
+        return None, 0
+    with store.reader() as conn:
+        return audit_rows.active_fallback(conn, model.id), audit_rows.nights_since_promotion(conn, model.id) + 1
+
+
 @task(name="store-tags")
-def store_tags(store: Store, task: str, tags: list[Tag], run_id: str) -> None:
+def store_tags(
+    store: Store, task: str, tags: list[Tag], run_id: str, model_id: str | None = None, audit: Night | None = None,
+    figures: dict | None = None,
+) -> None:
+    """The night's tags, and with a production student its audit, live bound and any new
+    fallback, in one transaction."""
     with writer_slot(), store.transaction() as conn:
         tag_rows.insert(conn, task, tags, run_id)
+        if model_id and audit:
+            audit_rows.insert_audits(conn, run_id, model_id, audit.audit_rate, audit.audited)
+            audit_rows.insert_night(conn, run_id, model_id, figures)
+            if audit.broken:
+                audit_rows.record_fallback(conn, model_id, run_id, audit.broken, figures)

@@ -1,5 +1,6 @@
-"""The tag flow: the production student decides what it is sure of, the teacher the rest; a
-tag run SIGKILLed mid-way and run again."""
+"""The tag flow: the production student decides what it is sure of, the teacher the rest; the
+nightly audit, a broken certificate's fallback, held until cleared; a tag run SIGKILLed mid-way
+and run again."""
 
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from tests.support.openai_server import OpenAIServer
 from upscway.flows.distill import distill
 from upscway.flows.ingest import ingest
 from upscway.storage.store import Store
+from upscway.tasks.promotion import clear_fallback
 
 
 def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
@@ -30,6 +32,7 @@ def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
 
     monkeypatch.setenv("UPSCWAY_CASCADE__CONFIDENCE_THRESHOLD", "0")
     monkeypatch.setenv("UPSCWAY_CASCADE__RELEVANCE_BAND", "[2, 3]")  # no relevance is uncertain
+    monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "0.95")  # what its audit holds a one-epoch student to, until it breaks below
     built = []
     with monkeypatch.context() as patch:
         patch.setattr("upscway.tasks.annotate.steps.make_teacher", lambda *args: built.append(args))
@@ -40,9 +43,29 @@ def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
     assert confident["confidence_threshold"] == 0 and set(confident["drift"]) == {
         "night_mean_confidence", "validation_mean_confidence", "night_deferral", "validation_deferral", "warning"}
 
+    audit = confident["audit"]
+    assert (audit["night"], audit["decided"], audit["fallback"]) == (1, 30, False) and audit["requests_saved"] == 30 - audit["audited"]
+    assert rows(annotated_store, "SELECT count(*) FROM audits") == [(audit["audited"],)]
+
+    # The certificate breaks: every decided chunk audited, a bound this one-epoch student cannot keep.
+    monkeypatch.setenv("UPSCWAY_CASCADE__AUDIT_RATE", "1")
+    monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "0.01")
+    state = tag(limit=20, return_state=True)
+    broken = state.result()
+    assert state.name == "Fallback" and broken["fallback"]["new"] and "certificate broken" in broken["fallback"]["reason"]
+    assert broken["by_student"] == 0 and broken["by_teacher"] == 20  # judged before the tags were stored: tonight's went to the teacher
+    assert broken["audit"]["live_lower"] > 0.01 and broken["audit"]["night"] == 2
+    monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "0.95")
+    held = tag(limit=10, return_state=True).result()  # later nights do not offload, whatever tonight's audit says
+    assert held["fallback"] == {"new": False, "reason": broken["fallback"]["reason"]} and held["by_student"] == 0
+    assert rows(annotated_store, "SELECT count(*), count(cleared_at) FROM fallbacks") == [(1, 0)]
+    assert clear_fallback(annotated_store, "the teacher had an outage; reviewed") == (model, 1)
+    resumed = tag(limit=10, return_state=True).result()
+    assert resumed["fallback"] is None and resumed["by_student"] == 10
+
     monkeypatch.setenv("UPSCWAY_CASCADE__CONFIDENCE_THRESHOLD", "1.01")
     rest = tag(return_state=True).result()
-    assert rest["by_teacher"] == total - 50 and rest["by_student"] == 0
+    assert rest["by_teacher"] == total - 90 and rest["by_student"] == 0
     assert rows(annotated_store, "SELECT count(*), count(DISTINCT chunk_id) FROM tags") == [(total, total)]
     assert tag(return_state=True).result()["chunks"] == 0
 

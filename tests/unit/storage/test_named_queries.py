@@ -40,7 +40,8 @@ def small(store):
 
 def test_every_query_is_listed_with_its_parameters():
     queries = named_queries()
-    assert set(queries) == {"annotations_by_day", "annotators", "article", "gold_disagreements", "gate_history", "models", "label_drift", "tagged"}
+    assert set(queries) == {"annotations_by_day", "annotators", "article", "cascade_nights", "gold_disagreements", "gate_history", "models",
+                            "label_drift", "tagged"}
     days = next(p for p in queries["annotations_by_day"].parameters if p.name == "days")
     assert (days.default, days.description, str(days)) == ("30", "how many days back", "days=30")
     assert [str(p) for p in queries["gold_disagreements"].parameters] == ["annotator_a=…", "annotator_b=…"]

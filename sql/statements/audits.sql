@@ -1,0 +1,34 @@
+-- name: insert_audits
+INSERT INTO audits (flow_run_id, model_id, chunk_id, text_hash, probability, student_label, teacher_label)
+SELECT $run_id, $model_id, unnest($chunk_ids::VARCHAR[]), unnest($hashes::VARCHAR[]), $probability,
+       unnest($student_labels::VARCHAR[]), unnest($teacher_labels::VARCHAR[]);
+
+-- name: insert_night
+INSERT INTO cascade_nights (flow_run_id, model_id, night, chunks, decided, audited, disagreements, audit_rate, alpha,
+                            live_estimate, live_lower, live_upper, max_loss, fallback, teacher_requests, audit_requests,
+                            requests_saved)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: nights_since_promotion
+-- The model's audited nights since it last became production (a rollback back to it counts as a
+-- new start: its certificate is judged afresh).
+SELECT count(*) FROM cascade_nights n
+WHERE n.model_id = $model_id
+  AND n.created_at > coalesce((SELECT max(created_at) FROM alias_moves WHERE alias = 'production' AND model_id = $model_id),
+                              TIMESTAMPTZ '1970-01-01');
+
+-- name: active_fallback
+SELECT id, reason, figures, strftime(created_at, '%Y-%m-%d %H:%M') FROM fallbacks
+WHERE model_id = ? AND cleared_at IS NULL ORDER BY id DESC LIMIT 1;
+
+-- name: record_fallback
+INSERT INTO fallbacks (model_id, flow_run_id, reason, figures) VALUES (?, ?, ?, ?);
+
+-- name: clear_fallbacks
+UPDATE fallbacks SET cleared_at = current_timestamp, cleared_reason = ? WHERE model_id = ? AND cleared_at IS NULL
+RETURNING id;
+
+-- name: recent_nights
+SELECT strftime(created_at, '%Y-%m-%d %H:%M') AS at, model_id, night, chunks, decided, audited, disagreements,
+       live_estimate, live_lower, live_upper, max_loss, fallback
+FROM cascade_nights ORDER BY created_at DESC LIMIT ?;

@@ -1,0 +1,68 @@
+"""The cascade in production: each night's audit and live bound, and its fallbacks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+
+from upscway.storage.statements import sql
+
+
+@dataclass(frozen=True)
+class Audited:
+    """One audited chunk: the student decided it; the teacher answered it too."""
+
+    chunk_id: str
+    text_hash: str
+    student_label: str
+    teacher_label: str
+
+
+@dataclass(frozen=True)
+class Fallback:
+    id: int
+    reason: str
+    figures: dict
+    since: str
+
+
+def insert_audits(conn: duckdb.DuckDBPyConnection, run_id: str, model_id: str, probability: float, audited: Sequence[Audited]) -> None:
+    if audited:
+        conn.execute(sql("audits", "insert_audits"), {
+            "run_id": run_id, "model_id": model_id, "probability": probability,
+            "chunk_ids": [a.chunk_id for a in audited], "hashes": [a.text_hash for a in audited],
+            "student_labels": [a.student_label for a in audited], "teacher_labels": [a.teacher_label for a in audited],
+        })
+
+
+def insert_night(conn: duckdb.DuckDBPyConnection, run_id: str, model_id: str, figures: dict) -> None:
+    """A tag run's audit figures (the keys are `cascade_nights`' columns)."""
+    columns = ("night", "chunks", "decided", "audited", "disagreements", "audit_rate", "alpha", "live_estimate", "live_lower",
+               "live_upper", "max_loss", "fallback", "teacher_requests", "audit_requests", "requests_saved")
+    conn.execute(sql("audits", "insert_night"), [run_id, model_id, *(figures[c] for c in columns)])
+
+
+def nights_since_promotion(conn: duckdb.DuckDBPyConnection, model_id: str) -> int:
+    return conn.execute(sql("audits", "nights_since_promotion"), {"model_id": model_id}).fetchone()[0]
+
+
+def active_fallback(conn: duckdb.DuckDBPyConnection, model_id: str) -> Fallback | None:
+    row = conn.execute(sql("audits", "active_fallback"), [model_id]).fetchone()
+    return None if row is None else Fallback(row[0], row[1], json.loads(row[2]), row[3])
+
+
+def record_fallback(conn: duckdb.DuckDBPyConnection, model_id: str, run_id: str, reason: str, figures: dict) -> None:
+    conn.execute(sql("audits", "record_fallback"), [model_id, run_id, reason, json.dumps(figures)])
+
+
+def clear_fallbacks(conn: duckdb.DuckDBPyConnection, model_id: str, reason: str) -> int:
+    """Clear the model's active fallbacks; how many there were."""
+    return len(conn.execute(sql("audits", "clear_fallbacks"), [reason, model_id]).fetchall())
+
+
+def recent_nights(conn: duckdb.DuckDBPyConnection, limit: int = 30) -> tuple[list[str], list[tuple]]:
+    cursor = conn.execute(sql("audits", "recent_nights"), [limit])
+    return [d[0] for d in cursor.description], cursor.fetchall()

@@ -1,0 +1,144 @@
+"""The nightly audit of a certified cascade, and the live bound that judges it.
+
+Each night a uniformly random share (`cascade.audit_rate`) of the chunks the student decided is
+also answered by the teacher: each decided chunk is drawn independently with that probability
+(Bernoulli sampling), so the audited chunks are a uniform sample of the decided ones and the
+probability is known. The tag stays the student's: the audit measures, it does not correct.
+
+The live bound: the cascade's consistency loss tonight (the share of tonight's chunks the
+student decided and labelled differently from the teacher, the loss the certificate bounds) is
+offload × r, where offload is known exactly and r, the disagreement rate among the decided
+chunks, is estimated on the audited ones with a Clopper–Pearson lower bound. The bound must stay
+valid although it is looked at every night, so the k-th night since the student was promoted is
+tested at α_k = δ · 6 / (π² k²): an alpha-spending rule whose α_k sum to δ over all nights, so
+the chance that any night ever raises a false alarm is at most δ (a union bound; chosen over a
+confidence sequence pooled across nights because a pooled estimate reacts to a sudden break only
+as fast as the break outweighs the history, while a per-night test judges tonight's news alone).
+The certificate is broken when tonight's lower bound exceeds ε.
+
+Plain functions: no store, no Prefect, no model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from upscway.settings import CascadeSettings
+from upscway.storage.audits import Audited
+from upscway.storage.tags import ChunkRef
+from upscway.tasks.certificate import lower_bound, upper_bound
+from upscway.tasks.tag.routing import top
+
+
+def audit_sample(decided: Sequence[str], rate: float, seed: str) -> set[str]:
+    """The decided chunk texts the teacher also answers tonight: each drawn independently with
+    probability `rate`, from a generator seeded by `seed` (the run id), so a rerun of the same
+    run audits the same chunks."""
+    if rate <= 0 or not decided:
+        return set()
+    rng = np.random.default_rng(int(hashlib.sha256(seed.encode()).hexdigest()[:16], 16))
+    ordered = sorted(decided)
+    return {h for h, u in zip(ordered, rng.uniform(size=len(ordered))) if u < rate}
+
+
+def night_alpha(night: int, delta: float) -> float:
+    """The level the `night`-th night since promotion is tested at: δ·6/(π²·night²)."""
+    return delta * 6 / (math.pi**2 * night**2)
+
+
+@dataclass(frozen=True)
+class LiveBound:
+    """One night of the audit: `chunks` tagged, `decided` by the student, `audited` of those,
+    `disagreements` among the audited; the live consistency loss estimate (offload × audited
+    disagreement rate) and its lower and upper bounds at level `alpha`."""
+
+    night: int
+    chunks: int
+    decided: int
+    audited: int
+    disagreements: int
+    alpha: float
+    estimate: float | None
+    lower: float
+    upper: float
+
+    @property
+    def offload(self) -> float:
+        return self.decided / self.chunks if self.chunks else 0.0
+
+
+def live_bound(night: int, chunks: int, decided: int, audited: int, disagreements: int, delta: float) -> LiveBound:
+    """Tonight's live bound (see the module's docstring) at night `night`'s spent level."""
+    alpha = night_alpha(night, delta)
+    share = decided / chunks if chunks else 0.0
+    return LiveBound(
+        night=night, chunks=chunks, decided=decided, audited=audited, disagreements=disagreements, alpha=alpha,
+        estimate=share * disagreements / audited if audited else None,
+        lower=share * lower_bound(disagreements, audited, alpha), upper=share * upper_bound(disagreements, audited, alpha),
+    )
+
+
+def breaks(live: LiveBound | None, epsilon: float, drift: dict | None, drift_limit: float) -> str | None:
+    """Why tonight the cascade must stop offloading, or None: the live bound shows the
+    certificate broken (its lower bound above ε), or the student's confidence or deferral rate
+    moved from validation by more than `drift_limit`."""
+    if live is not None and live.lower > epsilon:
+        return (f"the live bound shows the certificate broken: on {live.audited} audited chunks the student disagreed with the "
+                f"teacher on {live.disagreements}, so its consistency loss tonight is at least {live.lower:.3f} (level "
+                f"{live.alpha:.2g}, night {live.night} since promotion), above ε = {epsilon:g}")
+    if drift:
+        moved = max(abs(drift["night_mean_confidence"] - drift["validation_mean_confidence"]),
+                    abs(drift["night_deferral"] - drift["validation_deferral"]))
+        if moved > drift_limit:
+            return f"the student's scores drifted by {moved:.2f} from validation, past the hard limit {drift_limit:g}"
+    return None
+
+
+@dataclass(frozen=True)
+class Night:
+    """A tag run's audit, judged: the live bound, the audited chunks' two labels, why tonight's
+    offload is withdrawn (None: it is not, or a fallback already held it), and the figures
+    `cascade_nights` stores (`requests` adds the teacher requests once they are known)."""
+
+    live: LiveBound
+    audited: list[Audited]
+    broken: str | None
+    holding: bool
+    audit_rate: float
+    epsilon: float
+
+    @property
+    def fallback(self) -> bool:
+        return self.holding or self.broken is not None
+
+    def figures(self, teacher_requests: int, audit_requests: int) -> dict:
+        live = self.live
+        return {
+            "night": live.night, "chunks": live.chunks, "decided": live.decided, "audited": live.audited,
+            "disagreements": live.disagreements, "audit_rate": self.audit_rate, "alpha": live.alpha,
+            "live_estimate": live.estimate, "live_lower": live.lower, "live_upper": live.upper, "max_loss": self.epsilon,
+            "fallback": self.fallback, "teacher_requests": teacher_requests, "audit_requests": audit_requests,
+            "requests_saved": 0 if self.fallback else live.decided - live.audited,
+        }
+
+
+def judge_night(
+    night: int, chunks: Sequence[ChunkRef], student: Mapping[str, Sequence[float]], teacher: Mapping[str, Sequence[float]],
+    decided: Sequence[str], audited: set[str], names: Sequence[str], settings: CascadeSettings, drift: dict | None, holding: bool,
+) -> Night:
+    """Tonight's audit judged before tonight's tags are stored: the audited chunks the teacher
+    could answer, their disagreements, the live bound at the night's level, and whether the
+    certificate broke tonight (the live bound, or the drift alarm's hard limit)."""
+    first = {}
+    for chunk in chunks:
+        first.setdefault(chunk.text_hash, chunk.chunk_id)
+    rows = [Audited(first[h], h, names[top(student[h])], names[top(teacher[h])]) for h in sorted(audited) if h in teacher]
+    disagreements = sum(r.student_label != r.teacher_label for r in rows)
+    live = live_bound(night, len(first), len(decided), len(rows), disagreements, settings.risk_level)
+    broken = None if holding else breaks(live, settings.max_loss, drift, settings.drift_limit)
+    return Night(live=live, audited=rows, broken=broken, holding=holding, audit_rate=settings.audit_rate, epsilon=settings.max_loss)
