@@ -63,9 +63,23 @@ def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
     resumed = tag(limit=10, return_state=True).result()
     assert resumed["fallback"] is None and resumed["by_student"] == 10
 
+    # It breaks again; a retrained student, certified by the gate, takes over and offloads.
+    monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "0.01")
+    assert tag(limit=10, return_state=True).result()["fallback"]["new"]
+    monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "0.95")
+    for name, value in {"MIN_GOLD_SUPPORT": "10", "MIN_SUPPORT_PER_PAPER": "1", "MIN_RELEVANCE_ACCURACY": "0", "MIN_PRECISION": "0",
+                        "MIN_RECALL": "0", "MIN_GS_ACCURACY": "0", "MAX_PAPER_DROP": "1", "MIN_CASCADE_OFFLOAD": "0"}.items():
+        monkeypatch.setenv(f"UPSCWAY_GATE__{name}", value)
+    retrained = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
+    promoted = promote(model=retrained, return_state=True).result()
+    assert promoted["verdict"] == "promote" and promoted["certificate"].startswith("Certified")
+    after = tag(limit=10, return_state=True).result()
+    assert after["production_model"] == retrained and after["fallback"] is None and after["by_student"] == 10
+    assert after["audit"]["night"] == 1  # its nights count from its promotion
+
     monkeypatch.setenv("UPSCWAY_CASCADE__CONFIDENCE_THRESHOLD", "1.01")
     rest = tag(return_state=True).result()
-    assert rest["by_teacher"] == total - 90 and rest["by_student"] == 0
+    assert rest["by_teacher"] == total - 110 and rest["by_student"] == 0
     assert rows(annotated_store, "SELECT count(*), count(DISTINCT chunk_id) FROM tags") == [(total, total)]
     assert tag(return_state=True).result()["chunks"] == 0
 
