@@ -41,11 +41,10 @@ def evaluate(
         on_random = teacher_on_gold(answers_of(run.store, against, row.prompt_version, random_gold.hashes), random_gold, against)
         scorer = student_scorer(row, task_def)
         paired, student = compare(row, task_def, gold, answers, settings.gate.confidence, scorer)
-        consistency, accuracy = calibration_samples(
-            scorer, task_def, held_out(run.store, against, row.prompt_version, gold_split, settings.distill, gold), random_gold, on_random
-        )
+        held, since = held_out(run.store, against, row.prompt_version, gold_split, settings.distill, gold)
+        consistency, accuracy = calibration_samples(scorer, task_def, held, random_gold, on_random)
         cascade = evaluate_cascade(student, answers, gold.gold, len(task_def.labels), task_def.not_relevant_index,
-                                   settings.cascade, consistency, accuracy)
+                                   settings.cascade, consistency, accuracy, since)
         result = paired.model_copy(update={"cascade": cascade})
         evaluation_id, decision, report = record_evaluation(
             run.store, run.layout, run.run_id, row, against, gold_split, task_def, gold, answers, result, student, settings.gate

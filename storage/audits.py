@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import duckdb
 
@@ -52,6 +53,11 @@ def nights_since_promotion(conn: duckdb.DuckDBPyConnection, model_id: str) -> in
 def active_fallback(conn: duckdb.DuckDBPyConnection, model_id: str) -> Fallback | None:
     row = conn.execute(sql("audits", "active_fallback"), [model_id]).fetchone()
     return None if row is None else Fallback(row[0], row[1], json.loads(row[2]), row[3])
+
+
+def production_fallback_since(conn: duckdb.DuckDBPyConnection) -> datetime | None:
+    """When the production model's active fallback began; None when none holds."""
+    return conn.execute(sql("audits", "production_fallback_since")).fetchone()[0]
 
 
 def record_fallback(conn: duckdb.DuckDBPyConnection, model_id: str, run_id: str, reason: str, figures: dict) -> None:

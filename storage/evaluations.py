@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 import duckdb
 
@@ -29,6 +30,7 @@ class HeldOut:
     text_hash: str
     text: str
     probs: list[float]
+    answered_at: datetime
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,7 @@ class CascadeEvaluation(_Record):
     curve: tuple[OperatingPoint, ...] = ()
     chosen: OperatingPoint | None = None
     configured: OperatingPoint | None = None
+    calibrated_since: str | None = None  # held-out answers only since the production cascade's fallback began
 
     def sentence(self) -> str:
         """The certificate's sentence, or why there is none."""

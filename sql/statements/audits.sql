@@ -32,3 +32,8 @@ RETURNING id;
 SELECT strftime(created_at, '%Y-%m-%d %H:%M') AS at, model_id, night, chunks, decided, audited, disagreements,
        live_estimate, live_lower, live_upper, max_loss, fallback
 FROM cascade_nights ORDER BY created_at DESC LIMIT ?;
+
+-- name: production_fallback_since
+-- When the production model's active fallback began (no row: none holds).
+SELECT min(f.created_at) FROM fallbacks f JOIN models m ON m.id = f.model_id
+WHERE m.alias = 'production' AND f.cleared_at IS NULL;

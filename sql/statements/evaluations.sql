@@ -13,7 +13,7 @@ ORDER BY g.chunk_id;
 -- of, and an answer given after such a run tagged the chunk exists because it did. An answer
 -- that predates its cascade tagging (`upscway run annotate` answers every pending chunk) was
 -- not chosen by anyone. One row per text (its first article decides the split).
-SELECT min(c.article_id), a.text_hash, any_value(c.text), any_value(a.probs)
+SELECT min(c.article_id), a.text_hash, any_value(c.text), any_value(a.probs), max(a.created_at)
 FROM annotations a
 JOIN chunks c ON c.text_hash = a.text_hash
 JOIN articles ar ON ar.id = c.article_id

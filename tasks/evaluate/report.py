@@ -216,6 +216,9 @@ def _cascade_md(result: PairedResult) -> str:
            "the accuracy the cascade loses against the teacher. The figures below are on the reported gold, which the "
            "certificate did not see.")
     table = _md_table(certificates) if certificates else "No calibration sample: nothing could be certified."
+    if cascade.calibrated_since:
+        how += (f" The production cascade has been held by a fallback since {cascade.calibrated_since}: the held-out teacher "
+                "answers are only those given since, so that this student is certified on the news that broke the last one.")
     return (f"## The cascade as deployed\n\n{cascade.sentence()}\n\n{how}\n\n{table}\n\n{_md_table(rows)}\n\n"
             "![cascade curve](cascade_curve.png)\n\n")
 

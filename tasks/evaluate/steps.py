@@ -18,6 +18,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from upscway.errors import InputError
 from upscway.results import Decision, PairedResult
 from upscway.settings import DistillSettings, GateSettings
+from upscway.storage import audits as audit_rows
 from upscway.storage import evaluations as evaluation_rows
 from upscway.storage.evaluations import HeldOut
 from upscway.storage.gold import GOLD_SOURCE
@@ -71,15 +72,21 @@ def gold_of_split(
     return _gold_split(reported, task_def), _gold_split([c for c, used in zip(chunks, calibrates) if used], task_def)
 
 
-def held_out(store: Store, annotator: str, version: str, split: str, distill: DistillSettings, reported: GoldSplit) -> list[HeldOut]:
+def held_out(
+    store: Store, annotator: str, version: str, split: str, distill: DistillSettings, reported: GoldSplit,
+) -> tuple[list[HeldOut], datetime | None]:
     """`annotator`'s answers on news chunks of `split` that no model trained on and no cascade
     selected (the consistency certificate's sample), without the reported gold chunks (so the
-    report's figures at the certified threshold are on chunks the certificate did not see)."""
+    report's figures at the certified threshold are on chunks the certificate did not see). While
+    the production cascade is held by a fallback, only answers given since it began: a student
+    that replaces a broken certificate is certified on the news that broke it. Returns the
+    answers and that start (None: no fallback holds)."""
     exclude = set(reported.hashes)
     with store.reader() as conn:
         answers = evaluation_rows.held_out_answers(conn, annotator, version, GOLD_SOURCE)
-    return [a for a in answers if a.text_hash not in exclude
-            and split_of(a.article_id, distill.eval_fraction, distill.validation_fraction) == split]
+        since = audit_rows.production_fallback_since(conn)
+    return [a for a in answers if a.text_hash not in exclude and (since is None or a.answered_at >= since)
+            and split_of(a.article_id, distill.eval_fraction, distill.validation_fraction) == split], since
 
 
 def teacher_on_gold(answers: dict[str, list[float]], gold: GoldSplit, teacher: str) -> list[list[float]]:

@@ -6,6 +6,7 @@ criteria on them)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from upscway.results import CascadeEvaluation, OperatingPoint
 from upscway.settings import CascadeSettings
@@ -37,12 +38,13 @@ def at_threshold(curve: Sequence[OperatingPoint], threshold: float) -> Operating
 
 def evaluate_cascade(
     student: Sequence[Probs], teacher: Sequence[Probs], gold: Sequence[int], n_labels: int, not_relevant: int,
-    settings: CascadeSettings, consistency: Sample, accuracy: Sample | None,
+    settings: CascadeSettings, consistency: Sample, accuracy: Sample | None, since: datetime | None = None,
 ) -> CascadeEvaluation:
     """The certificate (on `consistency`, held-out teacher answers, and `accuracy`, random gold
     with the teacher's correctness), then on the reported gold (`student`, `teacher`, `gold`):
     the curve, the certified point with the cascade's scores and accuracy per paper, and the
-    figures at the configured threshold."""
+    figures at the configured threshold. `since`: the held-out answers are those given since the
+    production cascade's fallback began."""
     band = settings.relevance_band
     certificate, certificates = certify_cascade(consistency, accuracy, not_relevant, band, settings.max_loss, settings.risk_level)
     curve = operating_curve(student, teacher, gold, band, not_relevant)
@@ -53,4 +55,5 @@ def evaluate_cascade(
         chosen = point.model_copy(update={"scores": deployed, "gs_accuracy_per_paper": deployed.gs_accuracy_per_paper})
     configured = None if settings.confidence_threshold is None else at_threshold(curve, settings.confidence_threshold)
     return CascadeEvaluation(relevance_band=band, certificate=certificate, certificates=certificates,
-                             confidence=1 - settings.risk_level, curve=tuple(curve), chosen=chosen, configured=configured)
+                             confidence=1 - settings.risk_level, curve=tuple(curve), chosen=chosen, configured=configured,
+                             calibrated_since=None if since is None else f"{since:%Y-%m-%d %H:%M}")

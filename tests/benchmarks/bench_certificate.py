@@ -80,7 +80,7 @@ def main() -> None:
         model = the_student(store)
         teacher = root_teacher(store, model)
         reported, random_gold = gold_of_split(store, task, "eval", settings.distill, settings.cascade.calibration_fraction)
-        held = held_out(store, teacher, model.prompt_version, "eval", settings.distill, reported)
+        held, _ = held_out(store, teacher, model.prompt_version, "eval", settings.distill, reported)
         on_random = teacher_on_gold(answers_of(store, teacher, model.prompt_version, random_gold.hashes), random_gold, teacher)
         consistency, accuracy = calibration_samples(student_scorer(model, task), task, held, random_gold, on_random)
     band, none = settings.cascade.relevance_band, task.not_relevant_index

@@ -60,10 +60,10 @@ def test_held_out_teacher_answers_leave_out_what_a_student_trained_on_or_a_casca
         reported = _chunk(conn, _article("eval"), "reported")
         _answer(conn, "reported")
     gold = GoldSplit([reported], ["text reported"], ["reported"], [1])
-    answers = held_out(store, "teacher", "v", "eval", DistillSettings(), gold)
+    answers, since = held_out(store, "teacher", "v", "eval", DistillSettings(), gold)
     assert sorted(a.text_hash for a in answers) == ["answered-before", "held0", "held1", "held2"]
     assert {a.article_id for a in answers if a.text_hash.startswith("held")} == {c.rsplit("-", 1)[0] for c in held}
-    assert held_out(store, "teacher", "other-version", "eval", DistillSettings(), gold) == []
+    assert since is None and held_out(store, "teacher", "other-version", "eval", DistillSettings(), gold) == ([], None)
 
 
 def test_only_gold_sampled_at_random_calibrates_and_the_rest_is_reported(store):
@@ -81,3 +81,20 @@ def test_only_gold_sampled_at_random_calibrates_and_the_rest_is_reported(store):
     assert calibrating.hashes == ["g0"]  # random, in a calibration article
     assert sorted(reported.hashes) == ["g1", "g2", "g3", "g4", "g5"]  # random elsewhere, and every other sampling
     assert calibrating.gold == [task.index("GS2")]
+
+
+def test_while_a_fallback_holds_only_answers_given_since_it_began_certify(store):
+    """A student replacing a broken certificate is certified on the news that broke it."""
+    with store.transaction() as conn:
+        for i, day in enumerate((1, 2, 8, 9)):
+            _chunk(conn, _article("eval"), f"n{i}")
+            _answer(conn, f"n{i}", run="annotate-run", day=day)
+        conn.execute("INSERT INTO models (id, chain, stage, kind, base_model, path, teacher, task, prompt_version, status, alias) "
+                     "VALUES ('m', 'demo', 's', 'encoder', 'b', 'p', 'teacher', 'upsc_gs', 'v', 'candidate', 'production')")
+        conn.execute("INSERT INTO fallbacks (model_id, reason, figures, created_at) VALUES ('m', 'broken', '{}', TIMESTAMPTZ '2026-11-06')")
+    gold = GoldSplit([], [], [], [])
+    answers, since = held_out(store, "teacher", "v", "eval", DistillSettings(), gold)
+    assert sorted(a.text_hash for a in answers) == ["n2", "n3"] and since is not None
+    with store.transaction() as conn:
+        conn.execute("UPDATE fallbacks SET cleared_at = current_timestamp")
+    assert len(held_out(store, "teacher", "v", "eval", DistillSettings(), gold)[0]) == 4
