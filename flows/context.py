@@ -46,6 +46,7 @@ from upscway.tasks.limits import ensure_limits
 LOGGER = logging.getLogger(__name__)
 
 COMPLETED_WITH_FAILURES = "CompletedWithFailures"
+FALLBACK = "Fallback"  # a tag (or nightly) run whose cascade did not offload: its certificate broke, or a fallback holds
 
 _migrated: set[str] = set()
 _migrated_lock = threading.Lock()

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from upscway import progress
 from upscway.errors import EXIT_FAILURES, EXIT_OK, InputError
-from upscway.flows.context import COMPLETED_WITH_FAILURES, failure_of, using
+from upscway.flows.context import COMPLETED_WITH_FAILURES, FALLBACK, failure_of, using
 from upscway.flows.display import LiveDisplay
 from upscway.flows.local_api import prefect_api
 from upscway.flows.tables import print_summary
@@ -19,8 +19,9 @@ from upscway.settings import Settings
 
 
 def launch(flow: str, settings: Settings, verbose: bool, console: Console, err_console: Console, **parameters: Any) -> int:
-    """Run the flow of `flows/<flow>.py`; returns 0 when all went well, 1 when the run failed
-    or some items did. An InputError the run failed with is raised (a usage error)."""
+    """Run the flow of `flows/<flow>.py`; returns 0 when all went well, 1 when the run failed,
+    some items did, or the cascade fell back to the teacher. An InputError the run failed with
+    is raised (a usage error)."""
     flow_obj = getattr(importlib.import_module(f"upscway.flows.{flow}"), flow)
     with prefect_api(settings.prefect.startup_timeout_s, say=err_console.print), using(settings):
         if verbose:
@@ -43,7 +44,7 @@ def launch(flow: str, settings: Settings, verbose: bool, console: Console, err_c
             err_console.print(f"[red]run failed:[/red] {type(outcome).__name__}: {outcome}")
         return EXIT_FAILURES
     print_summary(console, state.name, state.result())
-    if state.name == COMPLETED_WITH_FAILURES:
+    if state.name in (COMPLETED_WITH_FAILURES, FALLBACK):
         err_console.print(f"[yellow]{state.message}[/yellow]")
         return EXIT_FAILURES
     return EXIT_OK

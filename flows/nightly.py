@@ -20,7 +20,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed, State
 
 from upscway import progress
-from upscway.flows.context import COMPLETED_WITH_FAILURES, RunContext, failure_of, run_context
+from upscway.flows.context import COMPLETED_WITH_FAILURES, FALLBACK, RunContext, failure_of, run_context
 from upscway.flows.distill import distill as distill_flow
 from upscway.flows.evaluate import evaluate as evaluate_flow
 from upscway.flows.ingest import ingest as ingest_flow
@@ -28,7 +28,6 @@ from upscway.flows.outcomes import describe
 from upscway.records import RunStatus
 from upscway.flows.parameters import DistillStep, IngestStep, PromoteStep, TagStep
 from upscway.flows.promote import promote as promote_flow
-from upscway.flows.tag import FALLBACK
 from upscway.flows.tag import tag as tag_flow
 from upscway.tasks.distill.steps import last_student_and_first_teacher, retraining_due
 
@@ -111,7 +110,7 @@ def _finish(run: RunContext, outcomes: dict[str, dict]) -> State:
     if partial:
         return Completed(name=COMPLETED_WITH_FAILURES, message=f"step(s) with failed items: {', '.join(partial)}", data=summary)
     fallback = outcomes["tag"].get("fallback")
-    if fallback:  # a state an operator's automation can match on (README: "When the certificate breaks")
+    if fallback:  # a state an automation can match on (README: "The certificate in production")
         return Completed(name=FALLBACK, message=f"the cascade did not offload tonight: {fallback['reason']}", data=summary)
     return Completed(data=summary)
 

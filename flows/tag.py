@@ -19,7 +19,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Completed, State
 
 from upscway import progress
-from upscway.flows.context import run_context
+from upscway.flows.context import FALLBACK, run_context
 from upscway.records import model_annotator
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.answers import answers_of, ensure_answers
@@ -28,8 +28,6 @@ from upscway.tasks.tag.audit import audit_sample, judge_night
 from upscway.tasks.tag.live_report import publish_live_bound
 from upscway.tasks.tag.routing import drift, final_tags, for_teacher, statistics
 from upscway.tasks.tag.steps import fallback_and_night, mean_cost, store_tags, untagged_and_production
-
-FALLBACK = "Fallback"
 
 
 @flow(name="tag")
