@@ -64,7 +64,9 @@ def tag(since: str | None = None, limit: int | None = None, profile: str | None 
             publish_live_bound(run.store)
         summary = run.finish({
             "production_model": model.id if model else None, "confidence_threshold": threshold, "chunks": len(chunks),
-            **statistics(tags, student, answers, requests + audit_requests, mean_cost(run.store, teacher_id)), "drift": moved,
+            **statistics(tags, student, answers, requests + audit_requests, mean_cost(run.store, teacher_id),
+                         audited=0 if judged is None or judged.fallback else judged.live.audited),
+            "drift": moved,
             "audit": figures, "fallback": None if not (judged and judged.fallback) else
             {"new": judged.broken is not None, "reason": judged.broken or holding.reason},
         })

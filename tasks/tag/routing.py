@@ -64,19 +64,22 @@ def final_tags(
 
 
 def statistics(
-    tags: Sequence[Tag], student: Mapping[str, Probs], teacher: Mapping[str, Probs], requests: int, cost_per_answer: float
+    tags: Sequence[Tag], student: Mapping[str, Probs], teacher: Mapping[str, Probs], requests: int, cost_per_answer: float,
+    audited: int = 0,
 ) -> dict:
-    """Offload (the share the student decided), teacher requests made and saved, the cost
-    saved (saved requests × the teacher's mean cost per answer), and agreement where both
-    labelled the same text."""
+    """Offload (the share the student decided), teacher requests made and saved (the chunks the
+    student decided, less the `audited` ones the teacher answered as well), the cost saved
+    (saved requests × the teacher's mean cost per answer), and agreement where both labelled the
+    same text."""
     by_student = sum(t.decided_by is Decider.STUDENT for t in tags)
+    saved = max(by_student - audited, 0)
     both = [h for h in student if h in teacher]
     agree = sum(top(student[h]) == top(teacher[h]) for h in both)
     return {
         "tagged": len(tags), "by_student": by_student, "by_teacher": len(tags) - by_student,
         "offload_rate": by_student / len(tags) if tags else 0.0,
-        "teacher_requests": requests, "teacher_requests_saved": by_student,
-        "estimated_cost_saved": round(by_student * cost_per_answer, 6),
+        "teacher_requests": requests, "teacher_requests_saved": saved,
+        "estimated_cost_saved": round(saved * cost_per_answer, 6),
         "agreement_on_both_labelled": agree / len(both) if both else None, "both_labelled": len(both),
     }
 
