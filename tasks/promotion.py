@@ -24,15 +24,17 @@ def latest_evaluation(store: Store, model_id: str) -> Evaluation | None:
 def needs_evaluation(evaluation: Evaluation | None, cascade: CascadeSettings) -> str | None:
     """Why the model must be evaluated (again) before the gate can decide, or None: no
     evaluation yet; one stored before certificates; or one certified at another ε or δ than
-    the settings now ask for (a certificate holds for the ε and δ it was computed at)."""
+    the settings now ask for (a certificate holds for the ε and δ it was computed at). One that
+    had nothing to certify on stands: evaluating again finds nothing more."""
     if evaluation is None:
         return "not evaluated yet"
-    certified = evaluation.result.cascade.certificate if evaluation.result.cascade else None
-    if certified is None:
-        return "its latest evaluation has no certificate"
-    confidence = evaluation.result.cascade.confidence
-    if certified.epsilon != cascade.max_loss or confidence is None or abs((1 - confidence) - cascade.risk_level) > 1e-9:
-        return (f"its latest evaluation was certified at ε = {certified.epsilon:g}, δ = {1 - (confidence or 0):g}; the settings ask for "
+    stored = evaluation.result.cascade
+    if stored is None or stored.confidence is None:
+        return "its latest evaluation was stored before certificates"
+    level = 1 - stored.confidence
+    if stored.certificate is not None and stored.certificate.epsilon != cascade.max_loss or abs(level - cascade.risk_level) > 1e-9:
+        epsilon = stored.certificate.epsilon if stored.certificate else cascade.max_loss
+        return (f"its latest evaluation was certified at ε = {epsilon:g}, δ = {level:g}; the settings ask for "
                 f"ε = {cascade.max_loss:g}, δ = {cascade.risk_level:g}")
     return None
 

@@ -89,3 +89,19 @@ def test_the_gold_split_and_a_missing_teacher_are_named(store, tmp_path):
     assert [task_def.names[g] for g in gold.gold] == [labels[t] for t in gold.texts]
     with pytest.raises(InputError, match="teacher openai:elsewhere has no stored answer for"):
         ensure_answers(store, "r", "openai:elsewhere", gold.hashes, TeacherSettings(backend="embedding"), task_def)
+
+
+def test_promote_evaluates_again_only_when_the_stored_certificate_does_not_answer_the_settings(store):
+    from upscway.settings import CascadeSettings
+    from upscway.tasks.promotion import needs_evaluation
+
+    _register(store, "m")
+    current = _evaluate(store, "m", 0.85)
+    assert needs_evaluation(None, CascadeSettings()) == "not evaluated yet"
+    assert needs_evaluation(current, CascadeSettings()) is None
+    assert "certified at ε = 0.02, δ = 0.05; the settings ask for ε = 0.05" in needs_evaluation(current, CascadeSettings(max_loss=0.05))
+    assert needs_evaluation(current, CascadeSettings(risk_level=0.1)) is not None
+    old = current.result.model_copy(update={"cascade": current.result.cascade.model_copy(update={"confidence": None})})
+    assert needs_evaluation(type(current)(current.id, old), CascadeSettings()) == "its latest evaluation was stored before certificates"
+    empty = current.result.model_copy(update={"cascade": current.result.cascade.model_copy(update={"certificate": None, "certificates": ()})})
+    assert needs_evaluation(type(current)(current.id, empty), CascadeSettings()) is None  # nothing to certify on: evaluating again finds no more
