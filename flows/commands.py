@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
+
 from upscway.errors import InputError
 from upscway.flows.context import open_store
 from upscway.settings import Settings
-from upscway.storage import adhoc
+from upscway.storage import adhoc, migrations
 from upscway.storage.models import ModelRecord
 from upscway.storage.statements import statements
 from upscway.storage.store import Store
@@ -99,10 +101,20 @@ def named_query(settings: Settings, name: str, params: dict[str, str]) -> Table:
 
 
 def status(settings: Settings) -> list[tuple[str, list[str], list[tuple]]]:
-    """(title, columns, rows) of each of `sql/statements/status.sql`'s reports."""
+    """(title, columns, rows) of each of `sql/statements/status.sql`'s reports. A store that an
+    older version wrote (migrations pending) is read as it is, without writing to it: a report
+    over tables it does not have yet is left out, and a first table says so."""
     tables = []
     with _reader(settings).reader() as conn:
+        behind = migrations.pending(conn)
+        if behind:
+            tables.append(("store", ["migrations pending"], [(f"{', '.join(map(str, behind))}: the next `upscway run …` applies them",)]))
         for name, query in statements("status").items():
-            cursor = conn.execute(query)
+            try:
+                cursor = conn.execute(query)
+            except (duckdb.CatalogException, duckdb.BinderException):
+                if behind:
+                    continue
+                raise
             tables.append((name.replace("_", " "), [d[0] for d in cursor.description], cursor.fetchall()))
     return tables

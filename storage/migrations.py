@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from upscway.resources import SQL_DIR
 from upscway.storage.statements import sql
 from upscway.storage.store import Store
@@ -48,6 +50,15 @@ def discover(directory: Path = SQL_DIR / "migrations") -> list[Migration]:
     if len(set(versions)) != len(versions):
         raise MigrationError(f"two migrations share a number in {directory}")
     return found
+
+
+def pending(conn: duckdb.DuckDBPyConnection, directory: Path = SQL_DIR / "migrations") -> list[int]:
+    """The migrations this code has that the store (read through `conn`) has not applied yet."""
+    try:
+        recorded = {version for version, _ in conn.execute(sql("migrations", "applied")).fetchall()}
+    except duckdb.CatalogException:  # a file no migration ever ran on
+        recorded = set()
+    return [m.version for m in discover(directory) if m.version not in recorded]
 
 
 def migrate(store: Store, directory: Path = SQL_DIR / "migrations") -> list[int]:

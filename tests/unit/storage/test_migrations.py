@@ -71,3 +71,23 @@ def test_badly_named_migration_is_refused(tmp_path):
     (folder / "add_stuff.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationError, match="NNN_name.sql"):
         discover(folder)
+
+
+def test_status_reads_a_store_an_older_version_wrote_without_writing_to_it(tmp_path):
+    """Migrations 1–11 applied, 12 (the audit's tables) not: status says so and shows the rest."""
+    from upscway.flows.commands import status
+    from upscway.settings import load_settings
+
+    older = tmp_path / "older"
+    older.mkdir()
+    for path in discover():
+        if path.version < 12:
+            shutil.copy(path.path, older / path.path.name)
+    store = Store(tmp_path / "data" / "upscway.duckdb")
+    migrate(store, older)
+    tables = status(load_settings(data_dir=tmp_path / "data"))
+    titles = [title for title, _, _ in tables]
+    assert titles[0] == "store" and tables[0][2] == [("12: the next `upscway run …` applies them",)]
+    assert "cascade live bound" not in titles and "counts" in titles
+    with store.reader() as conn:
+        assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (11,)  # nothing written
