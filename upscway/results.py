@@ -70,6 +70,7 @@ class Paired(_Record):
 
     n: int = 0
     not_relevant: int = 0
+    labels: tuple[str, ...] = ()  # the task's label names by index (empty in rows stored before they were)
     agreement_top1: float | None = None
     accuracy_gap: float | None = None
     mcnemar: McNemar = McNemar()
@@ -186,6 +187,10 @@ class PairedResult(_Record):
     teacher: Scores
     paired: Paired
     cascade: CascadeEvaluation | None = None
+
+    def label(self, index: int | str) -> str:
+        """A label's name; `GS<index>` for a row stored before the names were (the UPSC task's)."""
+        return self.paired.labels[int(index)] if self.paired.labels else f"GS{index}"
 
     @property
     def chosen(self) -> OperatingPoint | None:

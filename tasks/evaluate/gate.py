@@ -47,11 +47,11 @@ def decide(result: PairedResult, gate: GateSettings) -> Decision:
             ("recall", gate.min_recall), ("gs_accuracy", gate.min_gs_accuracy))),
     ]
     if certified:
-        criteria += [Criterion(f"GS{paper}_loss_upper_bound", bound.upper_bound, gate.max_paper_drop, "<=")
+        criteria += [Criterion(f"{result.label(paper)}_loss_upper_bound", bound.upper_bound, gate.max_paper_drop, "<=")
                      for paper, bound in sorted(certificate.per_paper.items()) if bound.n >= max(gate.min_support_per_paper, 1)]
     made = {"criteria": tuple(criteria), "certificate": certificate, "sentence": sentence,
             "risk_level": None if cascade is None or cascade.confidence is None else round(1 - cascade.confidence, 10)}
-    short = _gold_shortfalls(gate_support(result), gate)
+    short = _gold_shortfalls(gate_support(result), gate, result.label)
     if not certified or certificate.offload < gate.min_cascade_offload:
         found, hopeless = _certificate_shortfalls(cascade.certificates if cascade else (), gate.min_cascade_offload)
         if short or not hopeless:
@@ -106,7 +106,7 @@ def _certificate_shortfalls(certificates: tuple[Certificate, ...], target: float
     return reasons, hopeless
 
 
-def _gold_shortfalls(support: dict[str, int], gate: GateSettings) -> list[str]:
+def _gold_shortfalls(support: dict[str, int], gate: GateSettings, label) -> list[str]:
     """What reported gold is missing, as the labelling to do next (about half of new gold lands
     in the evaluation split, so twice the shortfall is asked for)."""
     short = []
@@ -118,9 +118,10 @@ def _gold_shortfalls(support: dict[str, int], gate: GateSettings) -> list[str]:
     for paper, n in sorted(support.items()):
         if paper != "total" and 0 < n < gate.min_support_per_paper:
             need = gate.min_support_per_paper - n
-            short.append(f"GS{paper}: {n} evaluation gold chunks, {gate.min_support_per_paper} needed: label about {2 * need} more "
-                         f"GS{paper} chunks (`upscway gold export --label GS{paper} --n {4 * need} --out review.csv` shows the "
-                         f"chunks the teacher put in GS{paper})")
+            name = label(paper)
+            short.append(f"{name}: {n} evaluation gold chunks, {gate.min_support_per_paper} needed: label about {2 * need} more "
+                         f"{name} chunks (`upscway gold export --label {name} --n {4 * need} --out review.csv` shows the "
+                         f"chunks the teacher put in {name})")
     return short
 
 

@@ -260,7 +260,7 @@ def write_report(
     per_paper = []
     for i in p.papers(len(names)):
         theirs, own, routed = (r.get(str(i)) for r in (result.teacher.gs_accuracy_per_paper, s.gs_accuracy_per_paper, deployed))
-        guard = guards.get(f"GS{i}_loss_upper_bound")
+        guard = guards.get(f"{names[i]}_loss_upper_bound")
         per_paper.append({
             "paper": names[i], "gold chunks": sum(s.confusion[i]), "teacher": _fmt(theirs), "student": _fmt(own),
             "cascade": _fmt(routed), "cascade − teacher": _fmt(None if routed is None or theirs is None else routed - theirs),

@@ -117,7 +117,8 @@ def compare(
     temperature = model.metrics.get("temperature")
     if temperature:  # the scores are calibrated; what they were before, for the report
         measured.update(temperature=temperature, ece_before_scaling=calibration(uncalibrated(student, temperature), gold.gold)["ece"])
-    return result.model_copy(update={"student": result.student.model_copy(update=measured)}), student
+    paired = result.paired.model_copy(update={"labels": tuple(task_def.names)})
+    return result.model_copy(update={"student": result.student.model_copy(update=measured), "paired": paired}), student
 
 
 def calibration_samples(

@@ -111,3 +111,15 @@ def test_too_little_reported_gold_is_insufficient_data_and_says_what_to_label_ne
 def test_a_paper_with_too_few_calibration_chunks_is_not_judged():
     d = decide(_result(), GateSettings(min_support_per_paper=600))  # ~500 calibration chunks per paper
     assert not any(c.name.startswith("GS") for c in d.criteria)
+
+
+def test_criteria_and_shortfalls_name_the_tasks_own_labels():
+    """Another taxonomy's papers are named by its labels (rows stored before names were say GS<n>)."""
+    result = _result(per_paper=17)
+    named = result.model_copy(update={"paired": result.paired.model_copy(update={"labels": ("NONE", "ECON", "POLITY", "SCI", "ETHICS")})})
+    short = decide(named, GateSettings())
+    assert short.reasons[0].startswith("ECON: 17 evaluation gold chunks") and "--label ECON" in short.reasons[0]
+    judged = decide(named.model_copy(update={"student": named.student.model_copy(update={"confusion": _result().student.confusion})}),
+                    GateSettings())
+    assert [c.name for c in judged.criteria if c.name.endswith("_loss_upper_bound")] == [
+        "ECON_loss_upper_bound", "POLITY_loss_upper_bound", "SCI_loss_upper_bound", "ETHICS_loss_upper_bound"]
