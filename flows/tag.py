@@ -15,61 +15,42 @@ clear-fallback`). Such a run ends in a Completed state named `Fallback`.
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.states import Completed, State
 
 from upscway import progress
 from upscway.flows.context import FALLBACK, run_context
-from upscway.records import model_annotator
 from upscway.tasks.annotate.teachers import annotator_of
-from upscway.tasks.answers import answers_of, ensure_answers
 from upscway.tasks.distill.scoring import score_with_student
-from upscway.tasks.tag.audit import audit_sample, judge_night
 from upscway.tasks.tag.live_report import publish_live_bound
-from upscway.tasks.tag.routing import drift, final_tags, for_teacher, statistics
-from upscway.tasks.tag.steps import fallback_and_night, mean_cost, store_tags, untagged_and_production
+from upscway.tasks.tag.routing import statistics
+from upscway.tasks.tag.steps import fallback_and_night, mean_cost, route_night, store_tags, untagged_and_production
 
 
 @flow(name="tag")
 def tag(since: str | None = None, limit: int | None = None, profile: str | None = None, data_dir: str | None = None) -> State:
     with run_context("tag", {"since": since, "limit": limit}, profile, data_dir) as run:
-        task_def, cascade, teacher = run.task_def, run.settings.cascade, run.settings.teacher
-        chunks, model, threshold = untagged_and_production(run.store, task_def, since, limit, cascade.confidence_threshold)
+        task_def, settings = run.task_def, run.settings
+        chunks, model, threshold = untagged_and_production(run.store, task_def, since, limit, settings.cascade.confidence_threshold)
         holding, night = fallback_and_night(run.store, model)
-        hashes = sorted({c.text_hash for c in chunks})
         student = {}
         if model and chunks:
             progress.report("tag: student", 0, len(chunks))
-            student = score_with_student(run.store, model, task_def, hashes)
-        unsure = for_teacher(hashes, student, threshold, cascade.relevance_band, task_def.not_relevant_index)
-        decided = sorted(set(hashes) - unsure)
-        audited = set() if holding else audit_sample(decided, cascade.audit_rate, run.run_id)
-        teacher_id, ask = annotator_of(teacher), lambda which: ensure_answers(run.store, run.run_id, teacher_id, sorted(which), teacher, task_def)
-        requests, audit_requests = ask(unsure), ask(audited)
-        answers = answers_of(run.store, teacher_id, task_def.version, hashes)
-        moved = drift(student, model.metrics.get("validation_confidences", []), threshold, cascade.drift_tolerance) if model else None
-        if moved and moved["warning"]:
-            get_run_logger().warning(moved["warning"])
-        judged = judge_night(night, chunks, student, answers, decided, audited, task_def.names, cascade, moved, holding is not None) \
-            if student else None
-        if judged and judged.fallback:  # tonight the teacher decides every chunk
-            get_run_logger().warning("fallback: %s", judged.broken or f"held since {holding.since}: {holding.reason}")
-            unsure = set(hashes)
-            requests += ask(set(decided) - audited)
-            answers = answers_of(run.store, teacher_id, task_def.version, hashes)
-        tags = final_tags(chunks, student, answers, unsure, task_def.names, model_annotator(model.id) if model else None, teacher_id)
-        figures = judged.figures(requests, audit_requests) if judged else None
-        store_tags(run.store, task_def.name, tags, run.run_id, model.id if model else None, judged, figures)
+            student = score_with_student(run.store, model, task_def, sorted({c.text_hash for c in chunks}))
+        routed = route_night(run.store, run.run_id, chunks, student, model, threshold, holding, night, settings, task_def)
+        judged = routed.judged
+        figures = judged.figures(routed.requests, routed.audit_requests) if judged else None
+        store_tags(run.store, task_def.name, routed.tags, run.run_id, model.id if model else None, judged, figures)
         if judged:
             publish_live_bound(run.store)
+        audited = 0 if judged is None or judged.fallback else judged.live.audited
         summary = run.finish({
             "production_model": model.id if model else None, "confidence_threshold": threshold, "chunks": len(chunks),
-            **statistics(tags, student, answers, requests + audit_requests, mean_cost(run.store, teacher_id),
-                         audited=0 if judged is None or judged.fallback else judged.live.audited),
-            "drift": moved,
-            "audit": figures, "fallback": None if not (judged and judged.fallback) else
-            {"new": judged.broken is not None, "reason": judged.broken or holding.reason},
+            **statistics(routed.tags, student, routed.answers, routed.requests + routed.audit_requests,
+                         mean_cost(run.store, annotator_of(settings.teacher)), audited=audited),
+            "drift": routed.drift, "audit": figures,
+            "fallback": {"new": judged.broken is not None, "reason": judged.broken or holding.reason} if routed.fallback else None,
         })
-        if judged and judged.fallback:
+        if routed.fallback:
             return Completed(name=FALLBACK, message=f"the cascade did not offload: {summary.data['fallback']['reason']}", data=summary.data)
         return summary

@@ -1,21 +1,28 @@
 """The tag stage's store side: what is untagged, with which production student and threshold
-(and whether a fallback holds it), and the night's tags, audit and live bound."""
+(and whether a fallback holds it), the night routed (the teacher's answers it needs, the audit
+judged before anything is stored), and the night's tags, audit and live bound."""
 
 from __future__ import annotations
 
-from prefect import task
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from upscway.records import PRODUCTION, Tag
+from prefect import get_run_logger, task
+
+from upscway.records import PRODUCTION, Tag, model_annotator
 from upscway.storage import audits as audit_rows
 from upscway.storage import models as model_rows
 from upscway.storage import tags as tag_rows
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
+from upscway.settings import Settings
 from upscway.storage.tags import ChunkRef
 from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.tasks.annotate.teachers import annotator_of
+from upscway.tasks.answers import answers_of, ensure_answers
 from upscway.tasks.limits import writer_slot
-from upscway.tasks.tag.audit import Night
-from upscway.tasks.tag.routing import DEFAULT_THRESHOLD
+from upscway.tasks.tag.audit import Night, audit_sample, judge_night
+from upscway.tasks.tag.routing import DEFAULT_THRESHOLD, drift, final_tags, for_teacher
 
 
 def untagged_and_production(
@@ -47,6 +54,57 @@ def fallback_and_night(store: Store, model: ModelRecord | None) -> tuple[audit_r
         return None, 0
     with store.reader() as conn:
         return audit_rows.active_fallback(conn, model.id), audit_rows.nights_since_promotion(conn, model.id) + 1
+
+
+@dataclass(frozen=True)
+class Routed:
+    """A night routed: its tags, the teacher's answers on its texts, the requests made (for the
+    cascade and for the audit), the student's drift figures and the audit judged (None without
+    a production student)."""
+
+    tags: list[Tag]
+    answers: dict[str, list[float]]
+    requests: int
+    audit_requests: int
+    drift: dict | None
+    judged: Night | None
+
+    @property
+    def fallback(self) -> bool:
+        return self.judged is not None and self.judged.fallback
+
+
+def route_night(
+    store: Store, run_id: str, chunks: list[ChunkRef], student: Mapping[str, list[float]], model: ModelRecord | None,
+    threshold: float, holding: audit_rows.Fallback | None, night: int, settings: Settings, task_def: TaskDefinition,
+) -> Routed:
+    """The teacher answers what the student is unsure of and the audited share of what it
+    decided; tonight's audit is judged; when it breaks the certificate (or a fallback holds),
+    the teacher answers and decides every chunk. Nothing is stored here but the answers."""
+    cascade, teacher = settings.cascade, settings.teacher
+    hashes = sorted({c.text_hash for c in chunks})
+    unsure = for_teacher(hashes, student, threshold, cascade.relevance_band, task_def.not_relevant_index)
+    decided = sorted(set(hashes) - unsure)
+    audited = set() if holding else audit_sample(decided, cascade.audit_rate, run_id)
+    teacher_id = annotator_of(teacher)
+
+    def ask(which) -> int:
+        return ensure_answers(store, run_id, teacher_id, sorted(which), teacher, task_def)
+
+    requests, audit_requests = ask(unsure), ask(audited)
+    answers = answers_of(store, teacher_id, task_def.version, hashes)
+    moved = drift(student, model.metrics.get("validation_confidences", []), threshold, cascade.drift_tolerance) if model else None
+    if moved and moved["warning"]:
+        get_run_logger().warning(moved["warning"])
+    judged = judge_night(night, chunks, student, answers, decided, audited, task_def.names, cascade, moved, holding is not None) \
+        if student else None
+    if judged and judged.fallback:  # tonight the teacher decides every chunk
+        get_run_logger().warning("fallback: %s", judged.broken or f"held since {holding.since}: {holding.reason}")
+        unsure = set(hashes)
+        requests += ask(set(decided) - audited)
+        answers = answers_of(store, teacher_id, task_def.version, hashes)
+    tags = final_tags(chunks, student, answers, unsure, task_def.names, model_annotator(model.id) if model else None, teacher_id)
+    return Routed(tags, answers, requests, audit_requests, moved, judged)
 
 
 @task(name="store-tags")
