@@ -27,7 +27,7 @@ EXPORT_HINT = "upscway gold export --strategy random --n {n} --out review.csv"
 MORE = {  # how the sample of each loss grows, and what share of new chunks lands in it (evaluation split; and calibration half)
     "consistency": ("held-out teacher answers", 2, "ingest more news and let the teacher answer all of it before a cascade tags "
                     "it (`upscway run backfill --since DATE`, then `upscway run annotate`)"),
-    "accuracy": ("random gold labels", 4, f"`{EXPORT_HINT.format(n='{n}')}`, label, then `upscway gold import review.csv`"),
+    "accuracy": ("random gold labels", 4, f"`{EXPORT_HINT}`, label, then `upscway gold import review.csv`"),
 }
 
 

@@ -6,7 +6,7 @@ import sys
 
 from prefect.settings import PREFECT_API_URL
 
-from tests.integration.conftest import rows
+from tests.integration.conftest import lenient_gate, rows
 from upscway.flows.distill import distill
 
 
@@ -26,9 +26,7 @@ def test_promote_applies_the_gate_and_rollback_restores(annotated_store, monkeyp
         assert registry.holder(conn, "production") is None
 
     # With the support bar lowered, lenient thresholds and a loose ε, it is certified and promotes; the next one too.
-    for name, value in {"MIN_GOLD_SUPPORT": "10", "MIN_SUPPORT_PER_PAPER": "1", "MIN_RELEVANCE_ACCURACY": "0", "MIN_PRECISION": "0",
-                        "MIN_RECALL": "0", "MIN_GS_ACCURACY": "0", "MAX_PAPER_DROP": "1", "MIN_CASCADE_OFFLOAD": "0"}.items():
-        monkeypatch.setenv(f"UPSCWAY_GATE__{name}", value)
+    lenient_gate(monkeypatch)
     monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "0.95")  # a student one epoch old disagrees with its teacher a lot
     promoted = promote(model=first, return_state=True).result()
     assert promoted["verdict"] == "promote", promoted["reasons"]

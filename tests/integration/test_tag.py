@@ -9,7 +9,7 @@ import time
 
 from prefect.settings import PREFECT_API_URL
 
-from tests.integration.conftest import child_env, rows
+from tests.integration.conftest import child_env, lenient_gate, rows
 from tests.support.openai_server import OpenAIServer
 from upscway.flows.distill import distill
 from upscway.flows.ingest import ingest
@@ -61,9 +61,7 @@ def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
     assert rows(annotated_store, "SELECT count(*), count(cleared_at) FROM fallbacks") == [(1, 0)]
 
     # A retrained student is not certified on answers that predate the break: it must be certified on the news that broke it.
-    for name, value in {"MIN_GOLD_SUPPORT": "10", "MIN_SUPPORT_PER_PAPER": "1", "MIN_RELEVANCE_ACCURACY": "0", "MIN_PRECISION": "0",
-                        "MIN_RECALL": "0", "MIN_GS_ACCURACY": "0", "MAX_PAPER_DROP": "1", "MIN_CASCADE_OFFLOAD": "0"}.items():
-        monkeypatch.setenv(f"UPSCWAY_GATE__{name}", value)
+    lenient_gate(monkeypatch)
     retrained = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
     stale = promote(model=retrained, return_state=True).result()
     assert stale["verdict"] == "insufficient-data" and stale["production"] == "unchanged" and "no certificate" in stale["reasons"][0]
