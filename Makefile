@@ -41,19 +41,31 @@ lock: | $(BIN)/pip-sync
 	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra dev --strip-extras --allow-unsafe \
 		--no-emit-index-url --no-emit-find-links --output-file $(LOCK) $(ARGS) pyproject.toml $(QUIET)
 
-# Two nights over the bundled news (the second shows the cascade at work when the first
-# promoted a student), then where the report is and what to try next.
+# Four nights over the bundled news. Nights 1 and 2 read the first day's snapshot: the teacher
+# tags night 1, a student is distilled, certified on held-out chunks and promoted, and night 2
+# is tagged by the cascade. Nights 3 and 4 read a second day's news on the same feed URLs
+# (deployments/demo/snapshot-drift: markets, sport's business, gadgets, city news): the audit
+# catches the student confidently wrong, the cascade falls back to the teacher, the student is
+# retrained on the teacher's new answers and re-certified on that news; night 4 reads the next
+# day's news (snapshot-drift-next) and offload returns.
+DRIFT := UPSCWAY_INGEST__SNAPSHOT_DIR=deployments/demo/snapshot-drift
 demo: $(STAMP)
 	@$(BIN)/upscway --profile demo gold import deployments/demo/gold.csv
-	@echo "Night 1: ten of the bundled news pages (the rest stay pending in the frontier), tagging, distillation, the gate:"
-	@$(BIN)/upscway --profile demo run nightly --limit 10
+	@echo "Night 1: most of the first day's news, tagged by the teacher; distillation, the certificate, the gate:"
+	@$(BIN)/upscway --profile demo run nightly --limit 120
 	@echo
-	@echo "Night 2: the pending pages, tagged by the cascade if night 1 promoted a student (too few new labels to retrain):"
+	@echo "Night 2: the rest of the first day, tagged by the cascade with its nightly audit:"
 	@$(BIN)/upscway --profile demo run nightly
 	@echo
+	@echo "Night 3: another day's news on the same feeds. A Fallback state here is the audit catching the drift (exit 1, expected):"
+	@$(DRIFT) $(BIN)/upscway --profile demo run nightly || test $$? -eq 1
+	@echo
+	@echo "Night 4: the next day's news, like night 3's, tagged by the cascade (offloading again if night 3 re-certified):"
+	@$(DRIFT)-next $(BIN)/upscway --profile demo run nightly || test $$? -eq 1
 	@echo "Evaluation report: $$(ls -t $(UPSCWAY_DATA_DIR)/reports/*/report.html 2>/dev/null | head -1)"
 	@echo "Stored in $(UPSCWAY_DATA_DIR)/upscway.duckdb. Next:"
-	@echo "  $(BIN)/upscway status                      # what the store holds, last runs and failures"
+	@echo "  $(BIN)/upscway status                      # what the store holds, last runs, the cascade's live bound and any fallback"
+	@echo "  $(BIN)/upscway query cascade_nights        # night by night: offload, audit, live bound, fallback"
 	@echo "  $(BIN)/upscway sql \"SELECT decided_by, label, count(*) AS chunks FROM tags GROUP BY ALL ORDER BY 1, 3 DESC\""
 	@echo "  $(BIN)/upscway query tagged --param label=GS2   # tagged chunks with their article's title, URL and date"
 	@echo "  $(BIN)/upscway query                       # every named report, with its parameters"

@@ -50,6 +50,10 @@ def finish(conn: duckdb.DuckDBPyConnection, model_id: str, status: str, metrics:
     conn.execute(sql("models", "finish"), [status, json.dumps(metrics, default=str), model_id])
 
 
+def add_metrics(conn: duckdb.DuckDBPyConnection, model_id: str, metrics: dict[str, Any]) -> None:
+    conn.execute(sql("models", "add_metrics"), [json.dumps(metrics, default=str), model_id])
+
+
 def record_examples(conn: duckdb.DuckDBPyConnection, model_id: str, chunks_by_split: dict[str, list[str]]) -> None:
     """Which chunks trained (or validated) `model_id`: split name → chunk ids."""
     pairs = [(chunk, split) for split, chunks in chunks_by_split.items() for chunk in chunks]

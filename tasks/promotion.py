@@ -53,6 +53,9 @@ def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSetti
         previous = model_rows.move_alias(conn, PRODUCTION, model, "promote", reason, threshold) if moves else None
         if moves:  # certified afresh (or forced with a reason): a fallback held against it ends
             audit_rows.clear_fallbacks(conn, model, f"forced promotion: {reason}" if forced else "re-certified and promoted by the gate")
+        cascade = evaluation.result.cascade
+        if moves and cascade is not None and cascade.reference_confidences:  # the drift alarm's reference from now on
+            model_rows.add_metrics(conn, model, {"certified_confidences": list(cascade.reference_confidences)})
     return {
         "model": model, "verdict": decision.verdict.value, "certificate": decision.sentence, **certified_point(decision),
         "production": model if moves else previous or "unchanged",

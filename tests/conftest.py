@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -13,6 +14,11 @@ for name in [n for n in os.environ if n.startswith("UPSCWAY_")]:
 # Scrape in the flow's threads: a pool of spawned workers costs seconds of imports per run, on
 # every run of every test. The worker-process path has its own tests, which ask for it.
 os.environ["UPSCWAY_INGEST__PROCESSES"] = "0"
+# The demo profile's news, as the tests were written for: the hand-written pages only (make demo
+# also reads the ones tools/demo_news.py generated).
+from tests.support.site import handwritten_snapshot  # noqa: E402
+
+os.environ["UPSCWAY_INGEST__SNAPSHOT_DIR"] = str(handwritten_snapshot(Path(tempfile.mkdtemp(prefix="upscway-news-")) / "snapshot"))
 
 import pytest  # noqa: E402
 

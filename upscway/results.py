@@ -172,11 +172,17 @@ class CascadeEvaluation(_Record):
     chosen: OperatingPoint | None = None
     configured: OperatingPoint | None = None
     calibrated_since: str | None = None  # held-out answers only since the production cascade's fallback began
+    # The student's top probabilities on the consistency sample (held-out news): once promoted,
+    # what the nightly drift alarm compares tonight's scores with.
+    reference_confidences: tuple[float, ...] = ()
 
     def sentence(self) -> str:
         """The certificate's sentence, or why there is none."""
-        if self.certificate is None:
+        if self.certificate is None and self.confidence is None:
             return "Not certified: this evaluation has no certificate (it was stored before certificates); evaluate again."
+        if self.certificate is None:
+            since = f" since the fallback began ({self.calibrated_since})" if self.calibrated_since else ""
+            return f"Not certified: no held-out teacher answers{since} and no random gold to certify on."
         return self.certificate.sentence(self.confidence)
 
 

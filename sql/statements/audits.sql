@@ -34,6 +34,8 @@ SELECT strftime(created_at, '%Y-%m-%d %H:%M') AS at, model_id, night, chunks, de
 FROM cascade_nights ORDER BY created_at DESC LIMIT ?;
 
 -- name: production_fallback_since
--- When the production model's active fallback began (no row: none holds).
-SELECT min(f.created_at) FROM fallbacks f JOIN models m ON m.id = f.model_id
+-- When the production model's active fallback began: the start of the run that detected it, so
+-- the teacher's answers of that night (news of the break) count (no row: none holds).
+SELECT min(coalesce(r.started_at, f.created_at)) FROM fallbacks f JOIN models m ON m.id = f.model_id
+LEFT JOIN flow_runs r ON r.id = f.flow_run_id
 WHERE m.alias = 'production' AND f.cleared_at IS NULL;

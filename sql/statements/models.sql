@@ -5,6 +5,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'training', ?);
 -- name: finish
 UPDATE models SET status = ?, metrics = ? WHERE id = ?;
 
+-- name: add_metrics
+-- Merge figures into a model's metrics (the certificate's reference scores, at promotion).
+UPDATE models SET metrics = json_merge_patch(coalesce(metrics, '{}'), ?::JSON) WHERE id = ?;
+
 -- name: record_examples
 INSERT INTO training_examples (model_id, chunk_id, split)
 SELECT $model_id, unnest($chunk_ids::VARCHAR[]), unnest($splits::VARCHAR[]);

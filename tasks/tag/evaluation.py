@@ -56,4 +56,5 @@ def evaluate_cascade(
     configured = None if settings.confidence_threshold is None else at_threshold(curve, settings.confidence_threshold)
     return CascadeEvaluation(relevance_band=band, certificate=certificate, certificates=certificates,
                              confidence=1 - settings.risk_level, curve=tuple(curve), chosen=chosen, configured=configured,
-                             calibrated_since=None if since is None else f"{since:%Y-%m-%d %H:%M}")
+                             calibrated_since=None if since is None else f"{since:%Y-%m-%d %H:%M}",
+                             reference_confidences=tuple(round(max(p), 4) for p in consistency.student))

@@ -84,11 +84,23 @@ def statistics(
     }
 
 
-def drift(night: Mapping[str, Probs], validation_confidences: Sequence[float], threshold: float, tolerance: float) -> dict | None:
+def reference_scores(metrics: Mapping) -> tuple[Sequence[float], str]:
+    """What a production student's nightly scores are compared with, and its name: its top
+    probabilities on the held-out news it was certified on (stored at promotion), else on its
+    validation split (a student promoted before certificates, or by force)."""
+    certified = metrics.get("certified_confidences")
+    if certified:
+        return certified, "the certificate's sample"
+    return metrics.get("validation_confidences", []), "validation"
+
+
+def drift(
+    night: Mapping[str, Probs], validation_confidences: Sequence[float], reference: str, threshold: float, tolerance: float,
+) -> dict | None:
     """The student's mean confidence and deferral rate (confidence below `threshold`) on the
-    night's chunks against its validation split; `warning` says what moved when either differs
-    by more than `tolerance` (the news changed, or the model is confidently lost). None without
-    both sides to compare."""
+    night's chunks against `reference` (`validation_confidences`: its scores there); `warning`
+    says what moved when either differs by more than `tolerance` (the news changed, or the model
+    is confidently lost). None without both sides to compare."""
     if not night or not validation_confidences:
         return None
     tonight = [max(p) for p in night.values()]
@@ -99,9 +111,9 @@ def drift(night: Mapping[str, Probs], validation_confidences: Sequence[float], t
         "validation_deferral": sum(c < threshold for c in validation_confidences) / len(validation_confidences),
     }
     moved = [
-        f"{what} {figures['night_' + key]:.2f} tonight vs {figures['validation_' + key]:.2f} on validation"
+        f"{what} {figures['night_' + key]:.2f} tonight vs {figures['validation_' + key]:.2f} on {reference}"
         for key, what in (("mean_confidence", "mean confidence"), ("deferral", "deferral rate"))
         if abs(figures["night_" + key] - figures["validation_" + key]) > tolerance
     ]
-    return {**{k: round(v, 4) for k, v in figures.items()},
+    return {**{k: round(v, 4) for k, v in figures.items()}, "reference": reference,
             "warning": f"the student's scores drifted: {'; '.join(moved)}; check recent tags and consider new gold" if moved else None}

@@ -22,7 +22,7 @@ from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.answers import answers_of, ensure_answers
 from upscway.tasks.limits import writer_slot
 from upscway.tasks.tag.audit import Night, audit_sample, judge_night
-from upscway.tasks.tag.routing import DEFAULT_THRESHOLD, drift, final_tags, for_teacher
+from upscway.tasks.tag.routing import DEFAULT_THRESHOLD, drift, final_tags, for_teacher, reference_scores
 
 
 def untagged_and_production(
@@ -93,7 +93,7 @@ def route_night(
 
     requests, audit_requests = ask(unsure), ask(audited)
     answers = answers_of(store, teacher_id, task_def.version, hashes)
-    moved = drift(student, model.metrics.get("validation_confidences", []), threshold, cascade.drift_tolerance) if model else None
+    moved = drift(student, *reference_scores(model.metrics), threshold, cascade.drift_tolerance) if model else None
     if moved and moved["warning"]:
         get_run_logger().warning(moved["warning"])
     judged = judge_night(night, chunks, student, answers, decided, audited, task_def.names, cascade, moved, holding is not None) \

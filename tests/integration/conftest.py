@@ -74,10 +74,13 @@ def lenient_gate(monkeypatch) -> None:
         monkeypatch.setenv(f"UPSCWAY_GATE__{name}", value)
 
 
+SESSION = ("UPSCWAY_INGEST__PROCESSES", "UPSCWAY_INGEST__SNAPSHOT_DIR")  # tests/conftest.py
+
+
 def child_env() -> dict[str, str]:
     """The environment for a CLI subprocess that picks its own profile and data directory:
-    this one without its UPSCWAY_ settings, but with the session's ingest in threads."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("UPSCWAY_") or k == "UPSCWAY_INGEST__PROCESSES"}
+    this one without its UPSCWAY_ settings, but with the session's ingest in threads and news."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("UPSCWAY_") or k in SESSION}
 
 
 def rows(store: Store, query: str):

@@ -1,5 +1,6 @@
 """The tag flow: the production student decides what it is sure of, the teacher the rest; the
-nightly audit, a broken certificate's fallback, held until cleared; a tag run SIGKILLed mid-way
+nightly audit, a broken certificate's fallback, held until a student retrained on the new news is
+certified on it; a tag run SIGKILLed mid-way
 and run again."""
 
 import signal
@@ -14,7 +15,7 @@ from tests.support.openai_server import OpenAIServer
 from upscway.flows.distill import distill
 from upscway.flows.ingest import ingest
 from upscway.storage.store import Store
-from upscway.tasks.promotion import clear_fallback
+from upscway.resources import DEPLOYMENTS_DIR
 
 
 def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
@@ -41,7 +42,7 @@ def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
     assert confident["production_model"] == model and confident["by_student"] == 30 and confident["offload_rate"] == 1.0
     assert confident["agreement_on_both_labelled"] is not None and confident["both_labelled"] == 30
     assert confident["confidence_threshold"] == 0 and set(confident["drift"]) == {
-        "night_mean_confidence", "validation_mean_confidence", "night_deferral", "validation_deferral", "warning"}
+        "night_mean_confidence", "validation_mean_confidence", "night_deferral", "validation_deferral", "reference", "warning"}
 
     audit = confident["audit"]
     assert (audit["night"], audit["decided"], audit["fallback"]) == (1, 30, False) and audit["requests_saved"] == 30 - audit["audited"]
@@ -66,13 +67,22 @@ def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
     stale = promote(model=retrained, return_state=True).result()
     assert stale["verdict"] == "insufficient-data" and stale["production"] == "unchanged" and "no certificate" in stale["reasons"][0]
 
-    assert clear_fallback(annotated_store, "the teacher had an outage; reviewed") == (model, 1)
-    resumed = tag(limit=10, return_state=True).result()
-    assert resumed["fallback"] is None and resumed["by_student"] == 10
+    # New news arrives (another day's snapshot on the same feeds) and the teacher tags it while the
+    # fallback holds; a student retrained on it is certified on it, and its promotion ends the fallback.
+    monkeypatch.setenv("UPSCWAY_INGEST__SNAPSHOT_DIR", str(DEPLOYMENTS_DIR / "demo" / "snapshot-drift"))
+    ingest(limit=40, return_state=True).result()
+    assert tag(return_state=True).result()["by_student"] == 0
+    recertified = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
+    recovered = promote(model=recertified, return_state=True).result()
+    assert recovered["verdict"] == "promote" and recovered["production"] == recertified, recovered["reasons"]
+    assert rows(annotated_store, "SELECT count(*), count(cleared_at) FROM fallbacks") == [(1, 1)]
+    calibrated = rows(annotated_store, "SELECT cascade->>'calibrated_since' FROM evaluations ORDER BY created_at DESC LIMIT 1")
+    assert calibrated[0][0] is not None  # certified only on the answers given since the break
 
-    monkeypatch.setenv("UPSCWAY_CASCADE__CONFIDENCE_THRESHOLD", "1.01")
-    rest = tag(return_state=True).result()
-    assert rest["by_teacher"] == total - 90 and rest["by_student"] == 0
+    ingest(limit=10, return_state=True).result()
+    resumed = tag(return_state=True).result()
+    assert resumed["fallback"] is None and resumed["production_model"] == recertified and resumed["by_student"] == resumed["chunks"] > 0
+    total = rows(annotated_store, "SELECT count(*) FROM chunks")[0][0]
     assert rows(annotated_store, "SELECT count(*), count(DISTINCT chunk_id) FROM tags") == [(total, total)]
     assert tag(return_state=True).result()["chunks"] == 0
 

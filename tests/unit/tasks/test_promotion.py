@@ -7,10 +7,11 @@ from tests.support.certificates import certificate
 from upscway.errors import InputError
 from upscway.records import PRODUCTION
 from upscway.settings import GateSettings
+from upscway.storage import audits as audit_rows
 from upscway.storage import evaluations as evaluation_repo
 from upscway.storage import models as registry
 from upscway.results import PairedResult
-from upscway.tasks.promotion import apply_gate, latest_evaluation, rollback
+from upscway.tasks.promotion import apply_gate, clear_fallback, latest_evaluation, rollback
 
 
 def _register(store, model_id):
@@ -105,3 +106,22 @@ def test_promote_evaluates_again_only_when_the_stored_certificate_does_not_answe
     assert needs_evaluation(type(current)(current.id, old), CascadeSettings()) == "its latest evaluation was stored before certificates"
     empty = current.result.model_copy(update={"cascade": current.result.cascade.model_copy(update={"certificate": None, "certificates": ()})})
     assert needs_evaluation(type(current)(current.id, empty), CascadeSettings()) is None  # nothing to certify on: evaluating again finds no more
+
+
+def test_a_fallback_is_cleared_by_hand_only_with_a_reason_and_starts_the_calibration_window_at_its_run(store):
+    _register(store, "good")
+    apply_gate(store, "good", _evaluate(store, "good", 0.85), GateSettings(), force=False, reason=None)
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO flow_runs (id, flow, status, started_at) VALUES ('night-9', 'tag', 'completed', TIMESTAMPTZ '2026-12-01 02:00:00+00')")
+        audit_rows.record_fallback(conn, "good", "night-9", "the live bound shows the certificate broken", {"live_lower": 0.3})
+    with store.reader() as conn:
+        since = audit_rows.production_fallback_since(conn)
+    assert since.isoformat().startswith("2026-12-01T02:00:00")  # the detecting night's answers count, not only later ones
+    with pytest.raises(InputError, match="needs --reason"):
+        clear_fallback(store, "")
+    assert clear_fallback(store, "a teacher outage; reviewed") == ("good", 1)
+    with store.reader() as conn:
+        assert audit_rows.production_fallback_since(conn) is None
+        assert conn.execute("SELECT cleared_reason FROM fallbacks").fetchall() == [("by hand: a teacher outage; reviewed",)]
+    with pytest.raises(InputError, match="no active fallback"):
+        clear_fallback(store, "again")

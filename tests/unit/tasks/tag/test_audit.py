@@ -37,8 +37,12 @@ def test_the_nights_levels_spend_at_most_delta_and_the_bound_is_offload_times_cl
     broke = live_bound(night=3, chunks=1000, decided=970, audited=48, disagreements=24, delta=0.05)
     assert broke.lower > 0.2 and "certificate broken" in breaks(broke, 0.02, None, 0.35)
     assert breaks(live, 0.02, None, 0.35) is None
-    drift = {"night_mean_confidence": 0.9, "validation_mean_confidence": 0.5, "night_deferral": 0.1, "validation_deferral": 0.1}
-    assert "past the hard limit 0.35" in breaks(live, 0.02, drift, 0.35)
+    surer = {"night_mean_confidence": 0.9, "validation_mean_confidence": 0.5, "night_deferral": 0.1, "validation_deferral": 0.1}
+    assert "past the hard limit 0.35" in breaks(live, 0.02, surer, 0.35)
+    deciding_more = {**surer, "night_mean_confidence": 0.5, "validation_deferral": 0.6}
+    assert "grew surer by 0.50" in breaks(live, 0.02, deciding_more, 0.35)
+    unsure = {"night_mean_confidence": 0.3, "validation_mean_confidence": 0.8, "night_deferral": 0.9, "validation_deferral": 0.2}
+    assert breaks(live, 0.02, unsure, 0.35) is None  # more goes to the teacher: safe, it only warns
 
 
 def test_judging_a_night_counts_the_audited_chunks_the_teacher_answered():

@@ -1,7 +1,7 @@
 """The cascade's routing on hand-made scores, and its operating curve on gold."""
 
 from upscway.storage.tags import ChunkRef
-from upscway.tasks.tag.routing import drift, final_tags, for_teacher, is_uncertain, statistics
+from upscway.tasks.tag.routing import drift, final_tags, for_teacher, is_uncertain, reference_scores, statistics
 
 
 def test_low_confidence_or_borderline_relevance_goes_to_the_teacher():
@@ -69,11 +69,16 @@ def test_the_operating_curve_on_gold():
     assert at_threshold(curve, 0.72).threshold == 0.75
 
 
-def test_drift_warns_when_the_nights_confidence_or_deferral_moves_from_validation():
+def test_drift_warns_when_the_nights_confidence_or_deferral_moves_from_the_reference():
     validation = [0.9] * 8 + [0.5] * 2  # mean 0.82, deferral at 0.8: 0.2
-    alike = drift({f"h{i}": [0.05, 0.9, 0.05] if i % 5 else [0.5, 0.3, 0.2] for i in range(10)}, validation, 0.8, 0.15)
+    alike = drift({f"h{i}": [0.05, 0.9, 0.05] if i % 5 else [0.5, 0.3, 0.2] for i in range(10)}, validation, "validation", 0.8, 0.15)
     assert alike["warning"] is None and alike["night_deferral"] == 0.2
-    lost = drift({f"h{i}": [0.4, 0.35, 0.25] for i in range(10)}, validation, 0.8, 0.15)
+    lost = drift({f"h{i}": [0.4, 0.35, 0.25] for i in range(10)}, validation, "validation", 0.8, 0.15)
     assert lost["night_deferral"] == 1.0 and "deferral rate 1.00 tonight vs 0.20 on validation" in lost["warning"]
     assert "mean confidence 0.40 tonight vs 0.82" in lost["warning"]
-    assert drift({}, validation, 0.8, 0.15) is None and drift({"h": [1.0]}, [], 0.8, 0.15) is None
+    assert drift({}, validation, "validation", 0.8, 0.15) is None and drift({"h": [1.0]}, [], "validation", 0.8, 0.15) is None
+
+
+def test_a_promoted_student_is_compared_with_the_news_it_was_certified_on():
+    assert reference_scores({"validation_confidences": [0.5], "certified_confidences": [0.9, 0.8]}) == ([0.9, 0.8], "the certificate's sample")
+    assert reference_scores({"validation_confidences": [0.5]}) == ([0.5], "validation")
