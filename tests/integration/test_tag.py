@@ -72,10 +72,12 @@ def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
     monkeypatch.setenv("UPSCWAY_INGEST__SNAPSHOT_DIR", str(DEPLOYMENTS_DIR / "demo" / "snapshot-drift"))
     ingest(limit=40, return_state=True).result()
     assert tag(return_state=True).result()["by_student"] == 0
+    monkeypatch.setenv("UPSCWAY_DISTILL__EPOCHS", "4")  # one epoch on 64 tokens labels everything NOT_RELEVANT: no precision to judge
     recertified = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
     recovered = promote(model=recertified, return_state=True).result()
     assert recovered["verdict"] == "promote" and recovered["production"] == recertified, recovered["reasons"]
-    assert rows(annotated_store, "SELECT count(*), count(cleared_at) FROM fallbacks") == [(1, 1)]
+    # The broken student keeps its fallback (a rollback to it would not offload); production no longer has one.
+    assert rows(annotated_store, "SELECT model_id, cleared_at FROM fallbacks") == [(model, None)]
     calibrated = rows(annotated_store, "SELECT cascade->>'calibrated_since' FROM evaluations ORDER BY created_at DESC LIMIT 1")
     assert calibrated[0][0] is not None  # certified only on the answers given since the break
 
