@@ -76,7 +76,7 @@ def test_settings_the_certificate_replaced_still_load_with_a_warning_naming_what
     monkeypatch.setenv("UPSCWAY_CASCADE__ACCURACY_TOLERANCE", "0.02")
     with pytest.warns(FutureWarning, match=r"gate.max_gap_to_teacher is no longer used .* cascade.max_loss"):
         settings = load_settings()
-    assert (settings.cascade.max_loss, settings.cascade.risk_level) == (0.02, 0.05)
+    assert (settings.cascade.max_loss, settings.cascade.risk_level) == (0.10, 0.05)  # the demo profile's ε, untouched by them
     monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "1.5")
     with pytest.raises(InputError, match="cascade.max_loss"):
         load_settings()
@@ -85,7 +85,7 @@ def test_settings_the_certificate_replaced_still_load_with_a_warning_naming_what
 def test_the_trainers_knobs_are_one_object_taken_from_distill():
     distill = load_settings().distill
     training = distill.training()
-    assert (training.learning_rate, training.epochs, training.save_steps) == (1e-3, 15, 20)  # the demo profile's
+    assert (training.learning_rate, training.epochs, training.save_steps) == (1e-3, 6, 20)  # the demo profile's
     assert set(type(training).model_fields) < set(type(distill).model_fields)
 
 
