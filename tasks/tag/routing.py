@@ -95,20 +95,21 @@ def reference_scores(metrics: Mapping) -> tuple[Sequence[float], str]:
 
 
 def drift(
-    night: Mapping[str, Probs], validation_confidences: Sequence[float], reference: str, threshold: float, tolerance: float,
+    night: Mapping[str, Probs], reference_confidences: Sequence[float], reference: str, threshold: float, tolerance: float,
 ) -> dict | None:
     """The student's mean confidence and deferral rate (confidence below `threshold`) on the
-    night's chunks against `reference` (`validation_confidences`: its scores there); `warning`
+    night's chunks against `reference` (`reference_confidences`: its scores there; the figures
+    keep their `validation_` names, which stored summaries use); `warning`
     says what moved when either differs by more than `tolerance` (the news changed, or the model
     is confidently lost). None without both sides to compare."""
-    if not night or not validation_confidences:
+    if not night or not reference_confidences:
         return None
     tonight = [max(p) for p in night.values()]
     figures = {
         "night_mean_confidence": sum(tonight) / len(tonight),
-        "validation_mean_confidence": sum(validation_confidences) / len(validation_confidences),
+        "validation_mean_confidence": sum(reference_confidences) / len(reference_confidences),
         "night_deferral": sum(c < threshold for c in tonight) / len(tonight),
-        "validation_deferral": sum(c < threshold for c in validation_confidences) / len(validation_confidences),
+        "validation_deferral": sum(c < threshold for c in reference_confidences) / len(reference_confidences),
     }
     moved = [
         f"{what} {figures['night_' + key]:.2f} tonight vs {figures['validation_' + key]:.2f} on {reference}"

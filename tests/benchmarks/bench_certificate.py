@@ -2,8 +2,8 @@
 
     python tests/benchmarks/bench_certificate.py [--data-dir DIR] [--out result.json]
 
-Without `--data-dir` it builds the demo's store first (the bundled gold, one night of the
-bundled news with `--limit 10`, as `make demo`'s first night). On the store, with the samples
+Without `--data-dir` it builds the demo's store first (the bundled gold and `make demo`'s
+first night, `common.DEMO_FIRST_NIGHT`). On the store, with the samples
 `evaluate` certifies on (`tasks/evaluate/steps.py`: `held_out`, `gold_of_split`,
 `calibration_samples`): the production student (else the newest candidate) scores the held-out
 teacher answers (news chunks of the evaluation split that no model trained on and no cascade
@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ROOT, emit  # first: offline env, the project on sys.path
+from common import DEMO_FIRST_NIGHT, ROOT, emit  # first: offline env, the project on sys.path
 
 from upscway.records import PRODUCTION  # noqa: E402
 from upscway.settings import load_settings  # noqa: E402
@@ -41,7 +41,7 @@ EPSILONS, DELTA, TARGET_OFFLOAD, TARGET_EPSILON = (0.01, 0.02, 0.05), 0.05, 0.9,
 def build_demo(data_dir: Path) -> None:
     env = {**os.environ, "UPSCWAY_PROFILE": "demo", "UPSCWAY_DATA_DIR": str(data_dir)}
     cli = [sys.executable, "-m", "upscway.flows.cli"]
-    for args in (["gold", "import", str(ROOT / "deployments" / "demo" / "gold.csv")], ["run", "nightly", "--limit", "10"]):
+    for args in DEMO_FIRST_NIGHT:
         subprocess.run([*cli, *args], env=env, check=True, stdout=subprocess.DEVNULL)
 
 

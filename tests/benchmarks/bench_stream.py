@@ -34,7 +34,7 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from common import ROOT, emit  # first: offline env, the project on sys.path
+from common import DEMO_FIRST_NIGHT, ROOT, emit  # first: offline env, the project on sys.path
 
 from tools.demo_news import FEEDS, Page, write  # noqa: E402
 from upscway.settings import load_settings  # noqa: E402
@@ -129,9 +129,10 @@ def main() -> None:
         settings = load_settings("demo", data_dir)
         task = load_task(settings.task.file)
         lines = read_stream(args.stream or DEMO_STREAM, task.names)
-        run(env, "gold", "import", str(ROOT / "deployments" / "demo" / "gold.csv"))
+        gold, first_night = DEMO_FIRST_NIGHT
+        run(env, *gold)
         if args.stream:
-            run(env, "run", "nightly", "--limit", "120")  # make demo's first night: the certified student
+            run(env, *first_night)  # the student make demo's first night certifies
         store = Store(settings.database_path)
         teacher = make_teacher(task, settings.teacher)
         nights, scored = [], {"cascade": 0, "teacher": 0, "chunks": 0}

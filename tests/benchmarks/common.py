@@ -19,6 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 
+# `make demo`'s first steps: the bundled gold, then its first night (keep in step with the Makefile).
+DEMO_FIRST_NIGHT = (["gold", "import", str(ROOT / "deployments" / "demo" / "gold.csv")], ["run", "nightly", "--limit", "120"])
+
+
 def emit(result: dict, out: Path | None) -> None:
     """Print the result as JSON, and write it to `out` when given."""
     text = json.dumps(result, indent=2)
