@@ -85,20 +85,20 @@ def live_bound(night: int, chunks: int, decided: int, audited: int, disagreement
 
 def breaks(live: LiveBound | None, epsilon: float, drift: dict | None, drift_limit: float) -> str | None:
     """Why tonight the cascade must stop offloading, or None: the live bound shows the
-    certificate broken (its lower bound above ε), or the student is more confident, or defers
-    less, than on its reference (`drift`) by more than `drift_limit`. Only that direction stops
-    the offload: a student that grew unsure sends more to the teacher, which is safe (the
-    warning still says so)."""
+    certificate broken (its lower bound above ε), or the student's mean confidence or deferral
+    rate moved from its reference (`drift`) by more than `drift_limit`, either way: the
+    certificate holds for news like its sample, and a student much surer or much less sure than
+    there says tonight's news is not."""
     if live is not None and live.lower > epsilon:
         return (f"the live bound shows the certificate broken: on {live.audited} audited chunks the student disagreed with the "
                 f"teacher on {live.disagreements}, so its consistency loss tonight is at least {live.lower:.3f} (level "
                 f"{live.alpha:.2g}, night {live.night} since promotion), above ε = {epsilon:g}")
     if drift:
-        moved = max(drift["night_mean_confidence"] - drift["validation_mean_confidence"],
-                    drift["validation_deferral"] - drift["night_deferral"])
+        moved = max(abs(drift["night_mean_confidence"] - drift["validation_mean_confidence"]),
+                    abs(drift["night_deferral"] - drift["validation_deferral"]))
         if moved > drift_limit:
-            return (f"the student grew surer by {moved:.2f} than on {drift.get('reference', 'validation')} (mean confidence up "
-                    f"or deferral down), past the hard limit {drift_limit:g}")
+            return (f"the student's scores moved by {moved:.2f} from {drift.get('reference', 'validation')} (mean confidence "
+                    f"or deferral rate), past the hard limit {drift_limit:g}: tonight's news is not like the certificate's")
     return None
 
 

@@ -40,9 +40,11 @@ def test_the_nights_levels_spend_at_most_delta_and_the_bound_is_offload_times_cl
     surer = {"night_mean_confidence": 0.9, "validation_mean_confidence": 0.5, "night_deferral": 0.1, "validation_deferral": 0.1}
     assert "past the hard limit 0.35" in breaks(live, 0.02, surer, 0.35)
     deciding_more = {**surer, "night_mean_confidence": 0.5, "validation_deferral": 0.6}
-    assert "grew surer by 0.50" in breaks(live, 0.02, deciding_more, 0.35)
+    assert "moved by 0.50" in breaks(live, 0.02, deciding_more, 0.35)
     unsure = {"night_mean_confidence": 0.3, "validation_mean_confidence": 0.8, "night_deferral": 0.9, "validation_deferral": 0.2}
-    assert breaks(live, 0.02, unsure, 0.35) is None  # more goes to the teacher: safe, it only warns
+    assert "moved by 0.70" in breaks(live, 0.02, unsure, 0.35)  # not like the certificate's news either
+    alike = {**unsure, "night_mean_confidence": 0.7, "night_deferral": 0.4}
+    assert breaks(live, 0.02, alike, 0.35) is None
 
 
 def test_judging_a_night_counts_the_audited_chunks_the_teacher_answered():
