@@ -541,7 +541,10 @@ def main() -> None:
     shutil.rmtree(next_day, ignore_errors=True)
     third = pages(DAY_TWO, 40, seed=4, start=datetime(2026, 12, 1, 6, tzinfo=timezone.utc))
     write(next_day, third, keep_handwritten=False)
-    write_stream(ROOT / "stream.jsonl", [("day-1", first), ("day-2", second), ("day-2", third)])
+    # The stream adds more news like the first day's (in no snapshot), so that a stream starting
+    # from no student has nights on which a certified student offloads before the shift.
+    more = pages(DAY_ONE, 100, seed=5, start=datetime(2026, 11, 27, 6, tzinfo=timezone.utc))
+    write_stream(ROOT / "stream.jsonl", [("day-1", first), ("day-1", more), ("day-2", second), ("day-2", third)])
     later = pages(ELECTION_WEEK, 240, seed=3, start=datetime(2026, 12, 7, 6, tzinfo=timezone.utc))
     write_stream(STREAMS / "election-week.jsonl", [("election-week", later)])
 
