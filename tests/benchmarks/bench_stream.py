@@ -12,8 +12,9 @@ its lines drawn at random are imported as human gold with `sampling = random` (t
 the pipeline sees); all labels score the night: the cascade's final tags, and the teacher's own
 answer on every chunk (asked here, out of the store).
 
-Without `--stream` the stream is `deployments/demo/stream.jsonl`, the two days of news that
-`make demo` reads (`tools/demo_news.py`), from a store holding only the bundled gold. With
+Without `--stream` the stream is `deployments/demo/stream.jsonl` (`tools/demo_news.py`): the
+news `make demo` reads, with 100 more lines like its first day before the shift, from a store
+holding only the bundled gold. With
 `--stream` the store first gets `make demo`'s first night, so the stream starts from the
 student that night certifies. Prints one JSON object: per night `offload`, `cascade_accuracy`,
 `teacher_accuracy`, `audit_requests`, `live_bound`, `fallback`, `retrained`,
