@@ -19,7 +19,8 @@ holding only the bundled gold. With
 student that night certifies. Prints one JSON object: per night `offload`, `cascade_accuracy`,
 `teacher_accuracy`, `audit_requests`, `live_bound`, `fallback`, `retrained`,
 `certified_threshold`; the stream's totals; and `nights_to_detect_shift`, from the first night
-with a line of a new segment to the first fallback (None: no new segment, or none caught).
+with a line of a new segment (with `--stream`: any segment but the demo's `day-1`) to the first
+fallback (None: no new segment, or none caught).
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ def main() -> None:
         store = Store(settings.database_path)
         teacher = make_teacher(task, settings.teacher)
         nights, scored = [], {"cascade": 0, "teacher": 0, "chunks": 0}
-        first_segment = lines[0].get("segment")
+        # With --stream the student was certified on the demo's first day: news of any other segment is the shift.
+        first_segment = "day-1" if args.stream else lines[0].get("segment")
         shift_night = fallback_night = None
         for night, begin in enumerate(range(0, len(lines), args.per_night), 1):
             batch = lines[begin : begin + args.per_night]
