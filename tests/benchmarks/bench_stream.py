@@ -167,7 +167,7 @@ def main() -> None:
                 "teacher_accuracy": teacher_right / len(chunks), "audit_requests": audit.get("audit_requests", 0),
                 "teacher_requests_saved": tag.get("teacher_requests_saved", 0),
                 "live_bound": None if not audit else [audit.get("live_lower"), audit.get("live_upper")],
-                "fallback": fallback, "state": "Fallback" if rc == 1 else "Completed",
+                "production_model": tag.get("production_model"), "fallback": fallback, "state": "Fallback" if rc == 1 else "Completed",
                 "retrained": steps["distill"]["status"] == "completed", "promoted": steps["promote"].get("production") not in (None, "unchanged"),
                 "certified_threshold": outcome["certified_threshold"],
             })
@@ -186,7 +186,8 @@ def main() -> None:
         "teacher_requests_saved": sum(n["teacher_requests_saved"] for n in nights),
         "nights_offloading_on_broken_certificate": len(broken), "broken_nights": broken,
         "nights_to_detect_shift": None if fallback_night is None else fallback_night - shift_night,
-        "offload_on_certified_nights": _mean([n["offload"] for n in nights if n["certified_threshold"] is not None and not n["fallback"]]),
+        # nights a certified student tagged (one was in production when the night began) and no fallback held
+        "offload_on_certified_nights": _mean([n["offload"] for n in nights if n["production_model"] and not n["fallback"]]),
     }
     if args.plot:
         plot(nights, args.plot)
