@@ -213,6 +213,7 @@ def plot(nights: list[dict], out: Path) -> None:
     for n in nights:
         if n["fallback"]:
             ax.axvspan(n["night"] - 0.5, n["night"] + 0.5, color="tab:red", alpha=0.12)
+    ax.set_xticks(x)
     ax.set_xlabel("night (shaded: fallback to the teacher)")
     ax.set_ylim(0, 1.02)
     ax.legend(loc="lower left", fontsize=8)
