@@ -194,6 +194,19 @@ def run_nightly(
     )
 
 
+@run_app.command("study")
+def run_study(
+    ctx: typer.Context,
+    spec: Path = typer.Option(..., "--spec", help="A study spec, e.g. deployments/studies/kd-grid.yaml."),
+    quick: bool = typer.Option(False, "--quick", help="The spec's quick budget (fewer seeds, epochs and examples)."),
+) -> None:
+    """Train a study's arms over seeds on the store's data, compare them on the same gold; write the report."""
+    from upscway.flows.study import load_study_spec
+
+    load_study_spec(str(spec), quick)  # a bad spec is a usage error before any server starts
+    _run(ctx, "study", spec=str(spec), quick=quick)
+
+
 @gold_app.command("export")
 def gold_export(
     ctx: typer.Context,
@@ -246,6 +259,20 @@ def models_export(ctx: typer.Context, model_id: str, out: Path = typer.Option(..
     """Full Hugging Face weights: a causal-LM student's LoRA merged into its base (what vLLM serves)."""
     _commands().export_model(_settings(ctx), model_id, out)
     console.print(f"exported {model_id} to {out}")
+
+
+@models_app.command("quantize")
+def models_quantize(
+    ctx: typer.Context, model_id: str,
+    int8: bool = typer.Option(False, "--int8", help="INT8 weights (torch dynamic quantization, for CPU scoring)."),
+) -> None:
+    """Register a quantized variant of an encoder student (lineage: its parent); evaluate and promote it by its id."""
+    if not int8:
+        raise InputError("say which quantization: --int8 (the one supported)")
+    found, made = _commands().quantize_model(_settings(ctx), model_id)
+    size = found.metrics.get("size_on_disk_mb")
+    console.print(f"{'registered' if made else 'already registered:'} {found.id} (INT8 of {found.parent_id}, {size} MB); "
+                  f"evaluate it with `upscway run evaluate --model {found.id}`", soft_wrap=True)
 
 
 @models_app.command("promote")

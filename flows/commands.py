@@ -62,6 +62,10 @@ def export_model(settings: Settings, model_id: str, out: Path) -> None:
     registry.export_model(open_store(settings), model_id, out)
 
 
+def quantize_model(settings: Settings, model_id: str) -> tuple[ModelRecord, bool]:
+    return registry.quantize_int8(open_store(settings), model_id, load_task(settings.task.file))
+
+
 def rollback_production(settings: Settings, reason: str | None) -> tuple[str, str]:
     return rollback(open_store(settings), reason)
 

@@ -80,9 +80,17 @@ def _promote(s: dict) -> str:
             + (f". {s['certificate']}" if s.get("certificate") else ""))
 
 
+def _study(s: dict) -> str:
+    verdicts = [v for v in s["claims"].values()]
+    claims = (f"; findings: {verdicts.count('reproduced')} reproduced, {verdicts.count('contradicted')} contradicted, "
+              f"{verdicts.count('not resolved')} not resolved of {len(verdicts)}") if verdicts else ""
+    return (f"{s['study']}: {s['arms']} arms × {s['seeds']} seeds on {s['gold_chunks']} gold chunks, {s['trained']} trained and "
+            f"{s['reused']} reused{claims}; report {s['report']}")
+
+
 _DESCRIBE = {
     "ingest": _pages, "backfill": _pages, "annotate": _annotate, "tag": _tag,
-    "distill": _distill, "evaluate": _evaluate, "promote": _promote,
+    "distill": _distill, "evaluate": _evaluate, "promote": _promote, "study": _study,
 }
 
 

@@ -1,5 +1,6 @@
-"""Flow `promote`: evaluate if needed (never evaluated, or its latest evaluation has no
-certificate at the configured ε and δ), decide with the gate, record the decision, and on a
+"""Flow `promote`: evaluate if needed (never evaluated against the profile's teacher, the one
+the production cascade asks, or its latest such evaluation has no certificate at the
+configured ε and δ), decide with the gate on that evaluation, record the decision, and on a
 pass move the `production` alias to the model in one transaction. A model that failed the gate moves
 only with `force` and a reason, both recorded."""
 
@@ -11,6 +12,7 @@ from prefect.states import State
 from upscway.errors import InputError
 from upscway.flows.context import run_context
 from upscway.flows.evaluate import evaluate
+from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.promotion import apply_gate, latest_evaluation, needs_evaluation
 from upscway.tasks.registry import model as registered
 
@@ -21,9 +23,10 @@ def promote(model: str, force: bool = False, reason: str | None = None, profile:
         raise InputError("--force needs --reason: a forced promotion is recorded with why")
     with run_context("promote", {"model": model, "force": force, "reason": reason}, profile, data_dir) as run:
         model = registered(run.store, model).id  # a unique prefix names the model too
-        why = needs_evaluation(latest_evaluation(run.store, model), run.settings.cascade)
+        teacher = annotator_of(run.settings.teacher)
+        why = needs_evaluation(latest_evaluation(run.store, model, teacher), run.settings.cascade)
         if why:
-            get_run_logger().info("evaluating %s first: %s", model, why)
-            evaluate(model=model)
-        outcome = apply_gate(run.store, model, latest_evaluation(run.store, model), run.settings.gate, force, reason)
+            get_run_logger().info("evaluating %s against %s first: %s", model, teacher, why)
+            evaluate(model=model, teacher=teacher)
+        outcome = apply_gate(run.store, model, latest_evaluation(run.store, model, teacher), run.settings.gate, force, reason)
         return run.finish(outcome)

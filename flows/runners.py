@@ -1,4 +1,5 @@
-"""The task runner of the flows that fan out batches (ingest, backfill, annotate, tag).
+"""The task runner of the flows that fan out batches (ingest, backfill, annotate, tag) or
+training arms (study).
 
 `runner.kind = "threads"` (default) keeps each flow's own bounded thread pool. `"dask"` sends
 its batches to a Dask cluster through prefect-dask: the one at `runner.dask_address`, or a
@@ -22,7 +23,7 @@ from prefect.context import FlowRunContext
 
 from upscway.settings import RunnerSettings
 
-FANS_OUT = frozenset({"ingest", "backfill", "annotate", "tag"})
+FANS_OUT = frozenset({"ingest", "backfill", "annotate", "tag", "study"})
 
 
 def dask_runner(settings: RunnerSettings):

@@ -94,3 +94,8 @@ def training_rows(conn: duckdb.DuckDBPyConnection, annotator: str, version: str,
 def new_since_training(conn: duckdb.DuckDBPyConnection, annotator: str, version: str, chain: str) -> int:
     """How many answers `annotator` gave (prompt `version`) since `chain` last trained."""
     return conn.execute(sql("annotations", "new_since_training"), {"annotator": annotator, "version": version, "chain": chain}).fetchone()[0]
+
+
+def mean_latency_ms(conn: duckdb.DuckDBPyConnection, annotator: str, version: str, hashes: list[str]) -> float | None:
+    """The mean stored latency of `annotator`'s answers on `hashes` (None: none recorded)."""
+    return conn.execute(sql("annotations", "mean_latency"), [annotator, version, hashes]).fetchone()[0]

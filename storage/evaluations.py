@@ -61,9 +61,10 @@ def insert(conn: duckdb.DuckDBPyConnection, evaluation_id: str, model_id: str, t
     ])
 
 
-def latest_for_model(conn: duckdb.DuckDBPyConnection, model_id: str) -> Evaluation | None:
-    """The model's newest evaluation, read into the current records whatever version stored it."""
-    row = conn.execute(sql("evaluations", "latest_for_model"), [model_id]).fetchone()
+def latest_for_model(conn: duckdb.DuckDBPyConnection, model_id: str, teacher: str | None = None) -> Evaluation | None:
+    """The model's newest evaluation (against `teacher`, when given), read into the current
+    records whatever version stored it."""
+    row = conn.execute(sql("evaluations", "latest_for_model"), {"model": model_id, "teacher": teacher}).fetchone()
     if row is None:
         return None
     evaluation_id, n, student, teacher, paired, cascade = row

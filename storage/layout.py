@@ -27,5 +27,10 @@ class DataLayout:
     def reports(self) -> Path:
         return self.root / "reports"
 
+    @property
+    def studies(self) -> Path:
+        """Study data and trained arms (`studies/arms/<key>`, shared by every study)."""
+        return self.root / "studies"
+
     def run_staging(self, run_id: str) -> Path:
         return self.staging / run_id

@@ -30,6 +30,7 @@ class ModelRecord:
     status: str  # training | candidate | failed
     alias: str | None
     created_at: datetime | None
+    parent_id: str | None = None  # the model this one was derived from (an INT8 student's float parent)
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,10 @@ class AliasMove:
 
 
 def register(conn: duckdb.DuckDBPyConnection, *, model_id: str, chain: str, stage: str, kind: str, base_model: str,
-             path: str, teacher: str, task: str, prompt_version: str, config: dict[str, Any], run_id: str) -> None:
+             path: str, teacher: str, task: str, prompt_version: str, config: dict[str, Any], run_id: str | None,
+             parent_id: str | None = None) -> None:
     conn.execute(sql("models", "register"), [model_id, chain, stage, kind, base_model, path, teacher, task, prompt_version,
-                                             json.dumps(config, default=str), run_id])
+                                             json.dumps(config, default=str), run_id, parent_id])
 
 
 def finish(conn: duckdb.DuckDBPyConnection, model_id: str, status: str, metrics: dict[str, Any]) -> None:
@@ -60,6 +62,17 @@ def record_examples(conn: duckdb.DuckDBPyConnection, model_id: str, chunks_by_sp
     if pairs:
         conn.execute(sql("models", "record_examples"),
                      {"model_id": model_id, "chunk_ids": [c for c, _ in pairs], "splits": [s for _, s in pairs]})
+
+
+def copy_examples(conn: duckdb.DuckDBPyConnection, model_id: str, parent_id: str) -> None:
+    """`model_id` was trained on exactly the chunks of `parent_id` (it was derived from it)."""
+    conn.execute(sql("models", "copy_examples"), [model_id, parent_id])
+
+
+def derived(conn: duckdb.DuckDBPyConnection, parent_id: str, path: str) -> str | None:
+    """The model already derived from `parent_id` into `path`, if any."""
+    row = conn.execute(sql("models", "derived"), [parent_id, path]).fetchone()
+    return row[0] if row else None
 
 
 def latest_of_stage(conn: duckdb.DuckDBPyConnection, chain: str, stage: str) -> ModelRecord | None:

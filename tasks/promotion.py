@@ -16,9 +16,12 @@ from upscway.tasks.evaluate.gate import decide
 from upscway.tasks.evaluate.steps import certified_point
 
 
-def latest_evaluation(store: Store, model_id: str) -> Evaluation | None:
+def latest_evaluation(store: Store, model_id: str, teacher: str | None = None) -> Evaluation | None:
+    """The model's newest evaluation; with `teacher`, its newest against that annotator (the
+    gate judges the cascade production would run: the student with the profile's teacher, not
+    a comparison with, say, its float parent)."""
     with store.reader() as conn:
-        return evaluation_rows.latest_for_model(conn, model_id)
+        return evaluation_rows.latest_for_model(conn, model_id, teacher)
 
 
 def needs_evaluation(evaluation: Evaluation | None, cascade: CascadeSettings) -> str | None:

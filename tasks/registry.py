@@ -1,5 +1,5 @@
-"""The model registry as people use it: the list, one model, and its export (a causal-LM
-student's adapter merged into full weights, what vLLM serves)."""
+"""The model registry as people use it: the list, one model, its export (a causal-LM
+student's adapter merged into full weights, what vLLM serves) and its INT8 variant."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 from upscway.errors import InputError
 from upscway.storage import models as model_rows
 from upscway.storage.store import Store
+from upscway.tasks.annotate.taxonomy import TaskDefinition
 from upscway.tasks.distill.kinds import student_kind
+from upscway.tasks.distill.quantize import quantize_model
 
 
 def list_models(store: Store) -> tuple[list[str], list[tuple]]:
@@ -36,3 +38,8 @@ def export_model(store: Store, model_id: str, out: Path) -> None:
     if found.status != "candidate":
         raise InputError(f"model {model_id} is {found.status}, not a trained candidate")
     student_kind(found.kind).export(found, out)
+
+
+def quantize_int8(store: Store, model_id: str, task_def: TaskDefinition) -> tuple[model_rows.ModelRecord, bool]:
+    """The INT8 variant of the model (made and registered unless it exists) and whether it is new."""
+    return quantize_model(store, model(store, model_id), task_def)

@@ -163,6 +163,10 @@ class TrainingSettings(Section):
     batch_size: int = Field(16, gt=0)
     max_length: int = Field(512, gt=8)
     save_steps: int = Field(50, gt=0, description="Checkpoint every N optimiser steps; a restarted run resumes from the last.")
+    confidence_weighting: Literal["off", "top_probability", "entropy"] = Field(
+        "off", description="Weight each example's loss by the teacher's confidence in it: its top probability, or one minus "
+        "its normalised entropy. Off by default: the weighting study did not show it helps (README, Studies).",
+    )
     lora: LoraSettings = LoraSettings()
 
 
@@ -289,6 +293,12 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     runner: RunnerSettings = RunnerSettings()
     prefect: PrefectSettings = PrefectSettings()
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        """Absolute, so the paths stored under it (a model's folder) hold from any directory."""
+        return value.expanduser().absolute()
 
     @classmethod
     def settings_customise_sources(

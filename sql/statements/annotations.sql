@@ -61,3 +61,8 @@ WHERE n.annotator = $annotator AND n.prompt_version = $version
 -- name: teacher_probs
 SELECT text_hash, probs FROM annotations
 WHERE annotator = ? AND prompt_version = ? AND text_hash IN (SELECT unnest(?::VARCHAR[]));
+
+-- name: mean_latency
+-- What answering took an annotator, per chunk, on average over these texts (its speed).
+SELECT avg(latency_ms) FROM annotations
+WHERE annotator = ? AND prompt_version = ? AND text_hash IN (SELECT unnest(?::VARCHAR[])) AND latency_ms > 0;

@@ -31,7 +31,10 @@ INSERT INTO evaluations (id, model_id, teacher, gold_split, n, metrics, teacher_
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: latest_for_model
-SELECT id, n, metrics, teacher_metrics, paired, cascade FROM evaluations WHERE model_id = ? ORDER BY created_at DESC LIMIT 1;
+-- The newest evaluation of a model, against any teacher ($teacher NULL) or against that one.
+SELECT id, n, metrics, teacher_metrics, paired, cascade FROM evaluations
+WHERE model_id = $model AND ($teacher IS NULL OR teacher = $teacher)
+ORDER BY created_at DESC LIMIT 1;
 
 -- name: record_decision
 INSERT INTO gate_decisions (model_id, evaluation_id, verdict, criteria, reasons, forced, force_reason, max_loss, risk_level,

@@ -1,6 +1,6 @@
 -- name: register
-INSERT INTO models (id, chain, stage, kind, base_model, path, teacher, task, prompt_version, config, status, flow_run_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'training', ?);
+INSERT INTO models (id, chain, stage, kind, base_model, path, teacher, task, prompt_version, config, status, flow_run_id, parent_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'training', ?, ?);
 
 -- name: finish
 UPDATE models SET status = ?, metrics = ? WHERE id = ?;
@@ -13,13 +13,21 @@ UPDATE models SET metrics = json_merge_patch(coalesce(metrics, '{}'), ?::JSON) W
 INSERT INTO training_examples (model_id, chunk_id, split)
 SELECT $model_id, unnest($chunk_ids::VARCHAR[]), unnest($splits::VARCHAR[]);
 
+-- name: copy_examples
+-- A derived model (an INT8 student) was trained on exactly its parent's chunks.
+INSERT INTO training_examples (model_id, chunk_id, split)
+SELECT ?, chunk_id, split FROM training_examples WHERE model_id = ?;
+
+-- name: derived
+SELECT id FROM models WHERE parent_id = ? AND path = ?;
+
 -- name: latest_of_stage
 SELECT id, path, kind FROM models
 WHERE chain = ? AND stage = ? AND status = 'candidate'
 ORDER BY created_at DESC LIMIT 1;
 
 -- name: get
-SELECT id, chain, stage, kind, base_model, path, teacher, task, prompt_version, config, metrics, status, alias, created_at
+SELECT id, chain, stage, kind, base_model, path, teacher, task, prompt_version, config, metrics, status, alias, created_at, parent_id
 FROM models WHERE id = ?;
 
 -- name: list

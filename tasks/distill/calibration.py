@@ -28,6 +28,28 @@ def fit_temperature(logits, labels) -> dict[str, float]:
     return {"temperature": float(GRID[best]), "validation_nll_before": _nll(logits, labels, 1.0), "validation_nll_after": scores[best]}
 
 
+MIN_GOLD_TO_CALIBRATE = 20
+
+
+def calibrate(logits, examples) -> dict:
+    """The temperature that calibrates a student on its validation `examples` (Example rows),
+    against their gold labels where at least MIN_GOLD_TO_CALIBRATE have one (confidence should
+    mean "right"), else against the teacher's labels (the labels it learnt); with the
+    calibrated confidences there (what the night's chunks are compared with to notice drift)."""
+    logits = np.asarray(logits, dtype=float)
+    teacher = [int(np.argmax(e.teacher_logprobs)) for e in examples]
+    with_gold = [i for i, e in enumerate(examples) if e.gold >= 0]
+    rows, labels, against = (
+        (with_gold, [examples[i].gold for i in with_gold], "gold") if len(with_gold) >= MIN_GOLD_TO_CALIBRATE
+        else (list(range(len(teacher))), teacher, "teacher")
+    )
+    result = {**fit_temperature(logits[rows], labels), "calibrated_against": against}
+    scaled = logits / result["temperature"]
+    scaled = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    result["validation_confidences"] = [round(float(c), 4) for c in (scaled / scaled.sum(axis=1, keepdims=True)).max(axis=1)]
+    return result
+
+
 def uncalibrated(probs, temperature: float) -> list[list[float]]:
     """The probabilities before scaling: softmax(T · log p) recovers softmax(logits) from
     softmax(logits / T)."""

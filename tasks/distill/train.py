@@ -30,7 +30,7 @@ from transformers import TrainingArguments
 
 from upscway.settings import TrainingSettings
 from upscway.tasks.annotate.taxonomy import DEFAULT_TASK_FILE, TaskDefinition, load_task
-from upscway.tasks.distill.calibration import fit_temperature
+from upscway.tasks.distill.calibration import calibrate as calibrate_on
 from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.kinds import KindName, student_kind
 from upscway.tasks.distill.trainer import ExampleDataset, KDCollator, KDTrainer, TrainingReport
@@ -86,9 +86,6 @@ def read_examples(path: Path | str) -> list[Example]:
         return [Example(**{**json.loads(line), "teacher_logprobs": tuple(json.loads(line)["teacher_logprobs"])}) for line in lines if line.strip()]
 
 
-MIN_GOLD_TO_CALIBRATE = 20
-
-
 def _log_every(examples: int, config: TrainConfig) -> int:
     """Every 10 steps, or more often in a short run, so that its loss curve has ten points."""
     steps = math.ceil(examples / config.training.batch_size) * config.training.epochs
@@ -110,16 +107,7 @@ def _agreement(trainer: KDTrainer, dataset: ExampleDataset, calibrate: bool) -> 
     gold = [(p, e.gold) for p, e in zip(predicted, dataset.examples) if e.gold >= 0]
     result = {"validation_agreement_with_teacher": sum(p == t for p, t in zip(predicted, teacher)) / len(predicted)}
     if calibrate:
-        # Calibrated against gold where the validation split has enough of it (confidence should
-        # mean "right"), else against the teacher's labels (the labels the student learnt).
-        with_gold = [i for i, e in enumerate(dataset.examples) if e.gold >= 0]
-        rows, labels, against = (
-            (with_gold, [dataset.examples[i].gold for i in with_gold], "gold") if len(with_gold) >= MIN_GOLD_TO_CALIBRATE
-            else (list(range(len(teacher))), teacher, "teacher")
-        )
-        result.update(fit_temperature(logits[rows].numpy(), labels), calibrated_against=against)
-        confidences = torch.softmax(logits / result["temperature"], -1).max(-1).values
-        result["validation_confidences"] = [round(float(c), 4) for c in confidences]
+        result.update(calibrate_on(logits.numpy(), dataset.examples))
     if gold:
         result["validation_gold_accuracy"] = sum(p == g for p, g in gold) / len(gold)
     return result
@@ -159,7 +147,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = LOGGER.info, advance
     )
     trainer = student.trainer_class(
         model=model, args=args, train_dataset=train_data, data_collator=KDCollator(tokenizer),
-        temperature=knobs.temperature, alpha=knobs.alpha, callbacks=[TrainingReport(out.name, say, advance)], **student.trainer_kwargs,
+        temperature=knobs.temperature, alpha=knobs.alpha, confidence_weighting=knobs.confidence_weighting, callbacks=[TrainingReport(out.name, say, advance)], **student.trainer_kwargs,
     )
     resume = last_complete_checkpoint(checkpoints)
     started = time.perf_counter()

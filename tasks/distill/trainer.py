@@ -22,7 +22,7 @@ from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
 from upscway.tasks.distill.dataset import Example
-from upscway.tasks.distill.kd_loss import kd_loss
+from upscway.tasks.distill.kd_loss import confidence_weights, kd_loss
 
 LOGGER = logging.getLogger(__name__)
 
@@ -67,10 +67,11 @@ class KDCollator:
 
 
 class KDTrainer(Trainer):
-    def __init__(self, *args, temperature: float = 2.0, alpha: float = 0.5, **kwargs):
+    def __init__(self, *args, temperature: float = 2.0, alpha: float = 0.5, confidence_weighting: str = "off", **kwargs):
         super().__init__(*args, **kwargs)
         self.temperature = temperature
         self.alpha = alpha
+        self.confidence_weighting = confidence_weighting
         self.loss_calls = 0
         self.loss_history: list[dict[str, float]] = []
         self.loss_curve: list[dict[str, float]] = []  # the mean terms of each log window, by step
@@ -86,7 +87,8 @@ class KDTrainer(Trainer):
         gold = inputs.pop("gold")
         inputs.pop("labels", None)
         logits = self.label_logits(model, inputs)
-        loss = kd_loss(logits, teacher, gold, self.temperature, self.alpha)
+        weights = confidence_weights(teacher, self.confidence_weighting) if model.training else None
+        loss = kd_loss(logits, teacher, gold, self.temperature, self.alpha, weights)
         self.loss_calls += 1
         if model.training:
             terms = {"loss": loss.total.item(), "kd": loss.kd.item(), "ce": loss.ce.item()}

@@ -215,15 +215,16 @@ def _cascade_md(result: PairedResult) -> str:
            "at random: accuracy loss, at half of δ each when both exist), stopping at the first not rejected. Either loss bounds "
            "the accuracy the cascade loses against the teacher. The figures below are on the reported gold, which the "
            "certificate did not see.")
-    table = _md_table(certificates) if certificates else "No calibration sample: nothing could be certified."
+    table = md_table(certificates) if certificates else "No calibration sample: nothing could be certified."
     if cascade.calibrated_since:
         how += (f" The production cascade has been held by a fallback since {cascade.calibrated_since}: the held-out teacher "
                 "answers are only those given since, so that this student is certified on the news that broke the last one.")
-    return (f"## The cascade as deployed\n\n{cascade.sentence()}\n\n{how}\n\n{table}\n\n{_md_table(rows)}\n\n"
+    return (f"## The cascade as deployed\n\n{cascade.sentence()}\n\n{how}\n\n{table}\n\n{md_table(rows)}\n\n"
             "![cascade curve](cascade_curve.png)\n\n")
 
 
-def _md_table(rows: list[dict]) -> str:
+def md_table(rows: list[dict]) -> str:
+    """A markdown table of `rows` (dicts with the same keys, in column order)."""
     head = list(rows[0])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(str(r[h]) for h in head) + " |" for r in rows]
@@ -232,7 +233,7 @@ def _md_table(rows: list[dict]) -> str:
 
 def _confusion_md(matrix, names) -> str:
     rows = [{"gold \\ predicted": names[i], **{names[j]: v for j, v in enumerate(row)}} for i, row in enumerate(matrix)]
-    return _md_table(rows)
+    return md_table(rows)
 
 
 def write_report(
@@ -276,20 +277,20 @@ def write_report(
              "threshold": f"{c.comparison} {c.threshold:g}", "result": "pass" if c.passed else "FAIL"}
             for c in decision.criteria
         ]
-        verdict = f"## Gate: {decision.verdict}\n\n{_md_table(criteria)}\n\n" + "".join(f"- {r}\n" for r in decision.reasons) + "\n"
+        verdict = f"## Gate: {decision.verdict}\n\n{md_table(criteria)}\n\n" + "".join(f"- {r}\n" for r in decision.reasons) + "\n"
     mc = p.mcnemar
     md = (
         f"# {title}\n\n{verdict_sentence(decision, result, model.id)}\n\nCandidate `{model.id}` ({model.kind}, {model.base_model}, stage {model.stage}) against its teacher "
-        f"`{teacher}` on the same **{p.n} gold chunks**.\n\n## Key findings\n\n{_md_table(key_findings(result))}\n\n"
+        f"`{teacher}` on the same **{p.n} gold chunks**.\n\n## Key findings\n\n{md_table(key_findings(result))}\n\n"
         f"McNemar's exact test on paired correctness: teacher right and student wrong on {mc.b}, the reverse on {mc.c}, "
-        f"p = {mc.p_value:.3g}.\n\n{verdict}{_cascade_md(result)}## Accuracy per GS paper\n\n{_md_table(per_paper)}\n\n![per paper](per_paper_accuracy.png)\n\n"
+        f"p = {mc.p_value:.3g}.\n\n{verdict}{_cascade_md(result)}## Accuracy per GS paper\n\n{md_table(per_paper)}\n\n![per paper](per_paper_accuracy.png)\n\n"
         f"## Confusion matrices (rows: gold)\n\n### Student\n\n{_confusion_md(s.confusion, names)}\n\n![student](confusion_student.png)\n\n"
         f"### Teacher\n\n{_confusion_md(result.teacher.confusion, names)}\n\n![teacher](confusion_teacher.png)\n\n"
         f"## Calibration\n\n![student reliability](reliability_student.png) ![teacher reliability](reliability_teacher.png)\n\n"
-        f"## Speed and size (student)\n\n{_md_table(speed)}\n"
+        f"## Speed and size (student)\n\n{md_table(speed)}\n"
     )
     (folder / "report.md").write_text(md, encoding="utf-8")
-    (folder / "report.html").write_text(_html(md, title), encoding="utf-8")
+    (folder / "report.html").write_text(html_page(md, title), encoding="utf-8")
     return {"markdown": folder / "report.md", "html": folder / "report.html", **plots}
 
 
@@ -314,7 +315,7 @@ _STYLE = (
 )
 
 
-def _html(md: str, title: str) -> str:
+def html_page(md: str, title: str) -> str:
     """The markdown rendered by markdown-it-py (CommonMark and tables), pass/fail cells coloured."""
     body = _MARKDOWN.render(md)
     body = re.sub(r"<td>(pass)</td>", r'<td class="pass">\1</td>', body)

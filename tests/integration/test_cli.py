@@ -36,6 +36,12 @@ def test_usage_errors_exit_2_with_a_message_naming_the_input(upscway, tmp_path):
     no_input = upscway("run", "backfill")
     assert no_input.returncode == 2 and "exactly one of" in no_input.stderr
 
+    bad_spec = tmp_path / "bad-study.yaml"
+    bad_spec.write_text("name: bad\ngrid: {temperature: [1, 0]}\n")
+    study = upscway("run", "study", "--spec", str(bad_spec), "--quick")
+    assert study.returncode == 2 and f"study spec {bad_spec} is invalid: grid.temperature.1: Input should be greater than 0" in study.stderr
+    assert "Traceback" not in study.stderr and "Prefect" not in study.stderr  # refused before any server starts
+
     for args, words in ((("run", "ingest", "--limit", "0"), "greater than or equal to 1"),
                         (("run", "annotate", "--teacher", "foo"), "'foo' is not one of"),
                         (("run", "nightly", "--skip", "train"), "'train' is not one of")):

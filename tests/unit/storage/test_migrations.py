@@ -74,7 +74,7 @@ def test_badly_named_migration_is_refused(tmp_path):
 
 
 def test_status_reads_a_store_an_older_version_wrote_without_writing_to_it(tmp_path):
-    """Migrations 1–11 applied, 12 (the audit's tables) not: status says so and shows the rest."""
+    """Migrations 1–11 applied, 12 and 13 (the audit's and the studies' tables) not: status says so and shows the rest."""
     from upscway.flows.commands import status
     from upscway.settings import load_settings
 
@@ -87,7 +87,7 @@ def test_status_reads_a_store_an_older_version_wrote_without_writing_to_it(tmp_p
     migrate(store, older)
     tables = status(load_settings(data_dir=tmp_path / "data"))
     titles = [title for title, _, _ in tables]
-    assert titles[0] == "store" and tables[0][2] == [("12: the next `upscway run …` applies them",)]
+    assert titles[0] == "store" and tables[0][2] == [("12, 13: the next `upscway run …` applies them",)]
     assert "cascade live bound" not in titles and "counts" in titles
     with store.reader() as conn:
         assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (11,)  # nothing written

@@ -41,7 +41,7 @@ def small(store):
 def test_every_query_is_listed_with_its_parameters():
     queries = named_queries()
     assert set(queries) == {"annotations_by_day", "annotators", "article", "cascade_nights", "gold_disagreements", "gate_history", "models",
-                            "label_drift", "tagged"}
+                            "label_drift", "tagged", "studies", "study_arms"}
     days = next(p for p in queries["annotations_by_day"].parameters if p.name == "days")
     assert (days.default, days.description, str(days)) == ("30", "how many days back", "days=30")
     assert [str(p) for p in queries["gold_disagreements"].parameters] == ["annotator_a=…", "annotator_b=…"]
@@ -88,6 +88,26 @@ def test_gate_history_and_models(small):
     columns, models = run_named(small, "models", {})
     row = dict(zip(columns, models[0]))
     assert row["train_examples"] == 5 and row["gold_accuracy"] == 0.5 and row["teacher_gold_accuracy"] == 0.75
+
+
+def test_studies_and_their_arms(small):
+    from upscway.storage import studies
+
+    with small.transaction() as c:
+        for study_id, accuracy in (("old", 0.4), ("new", 0.6)):
+            studies.start(c, study_id=study_id, name="kd-grid", spec_file="f.yaml", spec={"budget": {"seeds": 2, "epochs": 1}}, quick=True,
+                          teacher="teacher", gold_chunks=3, run_id="r")
+            c.execute("UPDATE studies SET created_at = created_at + to_seconds(?) WHERE id = ?", [int(accuracy * 10), study_id])
+            for seed in (0, 1):
+                studies.record_arm(c, study_id, studies.ArmRow("T=2", seed, "k", {"temperature": 2}, seed == 0,
+                                                               {"accuracy": accuracy, "macro_f1": 0.5, "size_mb": 1.5}, [0, 1, 2], "p"))
+    columns, rows = run_named(small, "study_arms", {})
+    assert [(dict(zip(columns, r))["study_id"], r[2], r[3], r[-3]) for r in rows] == [("new", 0, 0.6, True), ("new", 1, 0.6, False)]
+    assert {r[-1] for r in run_named(small, "study_arms", {"study": "old"})[1]} == {"old"}
+    columns, listed = run_named(small, "studies", {})
+    assert [r[0] for r in listed] == ["new", "old"] and dict(zip(columns, listed[0]))["seeds"] == 2
+    with small.reader() as conn:
+        assert studies.arms(conn, "old")[0].predictions == [0, 1, 2]
 
 
 def test_label_drift(small):

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from upscway.tasks.distill.kd_loss import kd_loss
+from upscway.tasks.distill.kd_loss import confidence_weights, kd_loss
 
 
 def test_matches_a_hand_computed_value():
@@ -50,3 +50,28 @@ def test_gradients_flow_to_the_student_only():
 def test_bad_hyperparameters_are_refused(kwargs):
     with pytest.raises(ValueError):
         kd_loss(torch.zeros(1, 5), torch.zeros(1, 5), **kwargs)
+
+
+def test_weights_make_a_weighted_mean_and_none_or_equal_weights_change_nothing():
+    torch.manual_seed(1)
+    student, teacher = torch.randn(6, 5), torch.log_softmax(torch.randn(6, 5) * 3, -1)
+    plain = kd_loss(student, teacher, temperature=2.0, alpha=0.5)
+    assert kd_loss(student, teacher, temperature=2.0, alpha=0.5, weights=torch.full((6,), 0.3)).total.item() == pytest.approx(plain.total.item(), rel=1e-6)
+    # An example of weight 0 does not count: the loss is that of the other examples alone.
+    weights = torch.tensor([1.0, 1.0, 0.0, 1.0, 0.0, 1.0])
+    kept = weights.bool()
+    assert kd_loss(student, teacher, temperature=2.0, alpha=0.5, weights=weights).total.item() == pytest.approx(
+        kd_loss(student[kept], teacher[kept], temperature=2.0, alpha=0.5).total.item(), rel=1e-6)
+    # The logged terms stay the unweighted means.
+    assert kd_loss(student, teacher, weights=weights).kd.item() == pytest.approx(plain.kd.item(), rel=1e-6)
+
+
+def test_confidence_weights_from_the_top_probability_or_the_entropy():
+    sure = torch.log(torch.tensor([1.0 - 4e-6, 1e-6, 1e-6, 1e-6, 1e-6]))
+    unsure = torch.log(torch.full((5,), 0.2))
+    teacher = torch.stack([sure, unsure])
+    assert confidence_weights(teacher, "off") is None
+    assert confidence_weights(teacher, "top_probability").tolist() == pytest.approx([1.0, 0.2], abs=1e-4)
+    assert confidence_weights(teacher, "entropy").tolist() == pytest.approx([1.0, 0.0], abs=1e-3)
+    with pytest.raises(ValueError, match="confidence weighting"):
+        confidence_weights(teacher, "margin")

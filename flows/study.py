@@ -1,0 +1,31 @@
+"""Flow `study`: the arms of a study spec (`deployments/studies/*.yaml`), each trained over its
+seeds and scored on the same gold chunks, stored in `studies` and `study_arms` and reported.
+
+Each arm and seed is a task: on the default runner they run one after another; with
+`runner.kind = "dask"` they fan out to the cluster's worker processes. An arm trained before,
+by this or another study (same settings, seed, budget and training data), is reused, so a
+rerun trains only what changed.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.states import State
+
+from upscway.flows.context import run_context
+from upscway.tasks.study.spec import StudySpec, load_spec
+from upscway.tasks.study.steps import plan_study, report_study, run_arms
+
+
+def load_study_spec(spec: str, quick: bool = False) -> StudySpec:
+    """The validated spec (an InputError naming the file and key), before any run starts."""
+    return load_spec(spec, quick)
+
+
+@flow(name="study")
+def study(spec: str, quick: bool = False, profile: str | None = None, data_dir: str | None = None) -> State:
+    """Run the study of the spec file `spec` (`quick`: its quick budget)."""
+    with run_context("study", {"spec": spec, "quick": quick}, profile, data_dir) as run:
+        plan = plan_study(run.store, run.layout, run.run_id, load_spec(spec, quick), spec, quick, run.settings, run.task_def)
+        run_arms(run.store, plan, fan_out=run.settings.runner.kind == "dask")
+        return run.finish(report_study(run.store, plan, quick, run.task_def))

@@ -1,0 +1,54 @@
+"""An INT8 student of a trained candidate, made with the CLI: registered with its lineage,
+evaluated against its float parent on the same gold, promoted by the gate, tagging on CPU."""
+
+import os
+import subprocess
+import sys
+
+from prefect.settings import PREFECT_API_URL
+
+from tests.integration.conftest import lenient_gate, rows
+from upscway.flows.distill import distill
+
+
+def test_an_int8_student_is_registered_evaluated_against_its_parent_promoted_and_tags(annotated_store, monkeypatch, tmp_path):
+    from upscway.flows.evaluate import evaluate
+    from upscway.flows.promote import promote
+    from upscway.flows.tag import tag
+
+    parent = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    made = subprocess.run([sys.executable, "-m", "upscway.flows.cli", "models", "quantize", parent, "--int8"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr[-2000:]
+    model_id = f"{parent}-int8"
+    assert f"registered {model_id} (INT8 of {parent}" in made.stdout
+    again = subprocess.run([sys.executable, "-m", "upscway.flows.cli", "models", "quantize", parent, "--int8"],
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and f"already registered: {model_id}" in again.stdout
+    refused = subprocess.run([sys.executable, "-m", "upscway.flows.cli", "models", "quantize", model_id, "--int8"],
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and f"model {model_id} is already derived from {parent}" in refused.stderr
+
+    ((parent_id, stage, status, size),) = rows(annotated_store, f"SELECT parent_id, stage, status, json_extract(metrics, '$.size_on_disk_mb')::DOUBLE "
+                                                                f"FROM models WHERE id = '{model_id}'")
+    assert (parent_id, stage, status) == (parent, "minilm-l3-int8", "candidate") and size < 30
+    # Trained on exactly its parent's chunks, so its certificate's held-out news stays held out.
+    assert rows(annotated_store, f"SELECT split, count(*) FROM training_examples WHERE model_id = '{model_id}' GROUP BY 1 ORDER BY 1") == \
+        rows(annotated_store, f"SELECT split, count(*) FROM training_examples WHERE model_id = '{parent}' GROUP BY 1 ORDER BY 1")
+
+    # Against its float parent on the same gold chunks: nearly the same answers.
+    against_parent = evaluate(model=model_id, teacher=f"model:{parent}", return_state=True).result()
+    ((paired,),) = rows(annotated_store, f"SELECT paired FROM evaluations WHERE id = '{against_parent['evaluation']}'")
+    import json
+
+    paired = json.loads(paired)
+    assert paired["agreement_top1"] >= 0.9 and abs(paired["accuracy_gap"]) <= 0.05
+
+    lenient_gate(monkeypatch)
+    monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "0.95")  # a student one epoch old disagrees with its teacher a lot
+    promoted = promote(model=model_id, return_state=True).result()
+    assert promoted["verdict"] == "promote" and promoted["production"] == model_id, promoted["reasons"]
+    tagged = tag(return_state=True).result()
+    assert tagged["production_model"] == model_id
+    assert rows(annotated_store, f"SELECT count(*) > 0 FROM tags WHERE annotator = 'model:{model_id}' AND decided_by = 'student'") == [(True,)]

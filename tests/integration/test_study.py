@@ -1,0 +1,61 @@
+"""The study flow on a real store: arms trained over seeds and stored, the report written, and
+a rerun that trains nothing; an INT8 arm is its float arm's student, quantized."""
+
+import json
+from pathlib import Path
+
+from tests.integration.conftest import rows
+from upscway.flows.study import study
+
+SPEC = """
+name: tiny
+description: Two losses, float and INT8, on a 1-layer student.
+base:
+  student: {base: all-MiniLM-L6-v2, keep_layers: 1}
+grid:
+  alpha: [0, 0.5]
+  quantization: [none, int8]
+reference: {alpha: 0.5, quantization: none}
+budget: {seeds: 2, epochs: 1, max_train_examples: 24}
+claims:
+  - {says: KD beats hard labels, source: a report, arm: {alpha: 0.5}, against: {alpha: 0}, expect: better}
+"""
+
+
+def test_a_study_trains_its_arms_over_seeds_reports_them_and_a_rerun_trains_nothing(annotated_store, tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(SPEC)
+
+    first = study(spec=str(spec), return_state=True).result()
+    assert (first["arms"], first["seeds"], first["trained"], first["reused"]) == (4, 2, 4, 4)  # INT8 arms reuse the float students
+    assert first["claims"] == {"KD beats hard labels": first["claims"]["KD beats hard labels"]}
+    arms = rows(annotated_store, "SELECT arm, seed, trained, accuracy, size_mb, parameters, model_path, cardinality(predictions) "
+                                 "FROM study_arms ORDER BY arm, seed")
+    assert len(arms) == 8 and all(0 <= a[3] <= 1 for a in arms)
+    assert {a[7] for a in arms} == {first["gold_chunks"]} and first["gold_chunks"] > 50
+    int8 = {(a[0], a[1]): a for a in arms if "int8" in a[0]}
+    floats = {(a[0].replace("int8", "none"), a[1]): a for a in arms if "none" in a[0]}
+    for (name, seed), row in int8.items():
+        twin = floats[(name.replace("int8", "none"), seed)]
+        assert row[6] == twin[6] + "-int8" and row[4] < 0.6 * twin[4] and row[5] == twin[5]
+    # The same seed of an arm trains the same student: seeds differ, a rerun is the same.
+    trained = {a[6]: a for a in arms}
+    assert len(trained) == 8
+    stamps = {path: (Path(path) / "model.safetensors").stat().st_mtime_ns for path in trained if not path.endswith("-int8")}
+
+    report = Path(first["report"])
+    text = report.read_text()
+    assert text.startswith("# Study tiny\n\n") and "KD beats hard labels (a report; Δ accuracy" in text.split("\n\n")[1]
+    assert "## Arms (mean ± sd over seeds)" in text and " ± " in text and "## Paired with the reference arm" in text
+    page = (report.parent / "report.html").read_text()
+    assert page.count("<table>") >= 4
+    for png in ("pareto", "alpha_curve"):
+        assert (report.parent / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
+
+    again = study(spec=str(spec), return_state=True).result()
+    assert (again["trained"], again["reused"]) == (0, 8)
+    assert {p: (Path(p) / "model.safetensors").stat().st_mtime_ns for p in stamps} == stamps
+    (summary,) = rows(annotated_store, f"SELECT summary FROM studies WHERE id = '{again['study']}'")
+    before = rows(annotated_store, f"SELECT arm, seed, accuracy FROM study_arms WHERE study_id = '{first['study']}' ORDER BY arm, seed")
+    after = rows(annotated_store, f"SELECT arm, seed, accuracy FROM study_arms WHERE study_id = '{again['study']}' ORDER BY arm, seed")
+    assert before == after and json.loads(summary[0])["reference"] == "α=0.5, quantization=none"
