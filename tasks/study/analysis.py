@@ -86,6 +86,15 @@ def difference(a: Sequence[ArmRow], b: Sequence[ArmRow], gold: Sequence[int]) ->
     return Difference(float(per_chunk.mean()), _t_interval(per_seed), _bootstrap_interval(per_chunk))
 
 
+def seed_difference(a: Sequence[ArmRow], b: Sequence[ArmRow], figure: str) -> tuple[float | None, tuple[float, float] | None]:
+    """The mean per-seed difference a − b of a stored figure (macro F1, ECE, ...) and its t
+    interval over seeds (module docstring: what it covers)."""
+    seeds = sorted({r.seed for r in a} & {r.seed for r in b})
+    by_seed = [(next(r for r in a if r.seed == s).metrics.get(figure), next(r for r in b if r.seed == s).metrics.get(figure)) for s in seeds]
+    values = np.asarray([x - y for x, y in by_seed if x is not None and y is not None])
+    return (float(values.mean()) if len(values) else None), _t_interval(values)
+
+
 def verdict(diff: Difference, expect: str, margin: float) -> str:
     """reproduced | contradicted | not resolved, for a claim `expect`ed of acc(arm) − acc(against)."""
     intervals = [i for i in (diff.over_seeds, diff.over_chunks) if i is not None]

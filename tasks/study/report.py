@@ -13,7 +13,7 @@ import numpy as np
 
 from upscway.storage.studies import ArmRow
 from upscway.tasks.evaluate.report import html_page, md_table, pyplot
-from upscway.tasks.study.analysis import Difference, by_arm, difference, mean_sd, pareto_front, verdict
+from upscway.tasks.study.analysis import Difference, by_arm, difference, mean_sd, pareto_front, seed_difference, verdict
 from upscway.tasks.study.spec import AXES, StudySpec
 
 INTERVALS = (
@@ -105,6 +105,7 @@ def analyse(spec: StudySpec, rows: Sequence[ArmRow], gold: Sequence[int], teache
     reference = spec.select(spec.reference, "reference").name
     summaries = {name: mean_sd(arm_rows) for name, arm_rows in groups.items()}
     paired: dict[str, Difference] = {name: difference(arm_rows, groups[reference], gold) for name, arm_rows in groups.items() if name != reference}
+    paired_f1 = {name: seed_difference(arm_rows, groups[reference], "macro_f1") for name, arm_rows in groups.items() if name != reference}
     claims = []
     for claim in spec.claims:
         a, b = spec.select(claim.arm, "claim").name, spec.select(claim.against, "claim").name
@@ -113,7 +114,9 @@ def analyse(spec: StudySpec, rows: Sequence[ArmRow], gold: Sequence[int], teache
                        "estimate": diff.estimate, "over_seeds": diff.over_seeds, "over_chunks": diff.over_chunks,
                        "verdict": verdict(diff, claim.expect, claim.margin)})
     front = pareto_front({n: (s["latency_ms_per_chunk"][0], s["accuracy"][0]) for n, s in summaries.items()})
-    return {"reference": reference, "arms": summaries, "paired": {n: vars(d) for n, d in paired.items()}, "claims": claims,
+    return {"reference": reference, "arms": summaries,
+            "paired": {n: {**vars(d), "macro_f1": paired_f1[n][0], "macro_f1_over_seeds": paired_f1[n][1]} for n, d in paired.items()},
+            "claims": claims,
             "pareto_front": front, "teacher_chunks_per_s": teacher_chunks_per_s,
             "trained": sum(r.trained for r in rows), "reused": sum(not r.trained for r in rows),
             "seeds": max(len(r) for r in groups.values())}
@@ -136,7 +139,9 @@ def write_study_report(folder: Path, study_id: str, spec: StudySpec, quick: bool
     per_label = [{"arm": name, **{label: f"{np.mean([r.metrics['f1_per_label'][i] for r in groups[name]]):.3f}" for i, label in enumerate(labels)}}
                  for name in arms]
     paired = [{"arm": name, "Δ accuracy vs reference": f"{d['estimate']:+.3f}", "over seeds": _interval(d["over_seeds"]),
-               "over chunks": _interval(d["over_chunks"])} for name, d in analysis["paired"].items()]
+               "over chunks": _interval(d["over_chunks"]),
+               "Δ macro F1": "–" if d["macro_f1"] is None else f"{d['macro_f1']:+.3f}", "Δ macro F1 over seeds": _interval(d["macro_f1_over_seeds"])}
+              for name, d in analysis["paired"].items()]
     claims = [{"finding": c["says"], "source": c["source"], "arms": f"{c['arm']} vs {c['against']}", "Δ accuracy": f"{c['estimate']:+.3f}",
                "over seeds": _interval(c["over_seeds"]), "over chunks": _interval(c["over_chunks"]), "verdict": c["verdict"]} for c in analysis["claims"]]
     plots: dict[str, Path] = {"pareto": folder / "pareto.png"}

@@ -1,5 +1,5 @@
-"""INT8 students on this CPU: torch's dynamic quantization against ONNX Runtime's, both against
-the float student, on a store's evaluation gold (what chose `tasks/distill/quantize.py`'s method).
+"""INT8 students on this CPU: torch's dynamic quantization against ONNX Runtime's (and its
+4-bit weight-only MatMulNBits, where available), all against the float student, on a store's evaluation gold (what chose `tasks/distill/quantize.py`'s method).
 
     pip install --target /tmp/ortlib --no-deps onnxruntime onnx onnxscript onnx-ir ml_dtypes flatbuffers protobuf
     PYTHONPATH=/tmp/ortlib python tests/benchmarks/bench_int8.py --data-dir DIR [--model ID] [--repeats 5] [--out r.json]
@@ -65,8 +65,19 @@ def _onnx(folder: Path, batches, work: Path):
                       dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names}, dynamo=False)
     quantized = work / "model-int8.onnx"
     quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)
+    variants = [("onnxruntime float", path), ("onnxruntime int8 (dynamic)", quantized)]
+    try:  # 4-bit weights (MatMulNBits, blocks of 32), where this onnxruntime has the quantizer
+        import onnx
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+        four = MatMulNBitsQuantizer(onnx.load(str(path)), block_size=32, is_symmetric=True)
+        four.process()
+        four.model.save_model_to_file(str(work / "model-int4.onnx"))
+        variants.append(("onnxruntime int4 (MatMulNBits, weights only)", work / "model-int4.onnx"))
+    except Exception as exc:  # noqa: BLE001 - reported, not fatal: the other rows still stand
+        print(f"no 4-bit variant: {type(exc).__name__}: {exc}", flush=True)
     sessions = {}
-    for label, file in (("onnxruntime float", path), ("onnxruntime int8 (dynamic)", quantized)):
+    for label, file in variants:
         session = ort.InferenceSession(str(file), providers=["CPUExecutionProvider"])
         sessions[label] = (lambda b, s=session: s.run(None, {n: b[n].numpy() for n in names})[0], file.stat().st_size / 1e6)
     return sessions, None

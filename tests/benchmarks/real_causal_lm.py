@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 from common import ROOT, emit  # first: offline env, the project on sys.path
-from kd_experiment import gold_metrics
 
 TEACHER = "embedding:all-MiniLM-L6-v2@T0.05"
 
@@ -33,6 +32,18 @@ def score(teacher, texts: list[str]) -> tuple[list[int], float]:
     answers = teacher.annotate(texts)
     seconds = time.perf_counter() - started
     return [max(range(len(a.probs)), key=a.probs.__getitem__) for a in answers], len(texts) / seconds
+
+
+def gold_metrics(predicted: list[int], gold: list[int]) -> dict:
+    """Accuracy, relevance accuracy and GS-paper accuracy on gold, from the project's metrics."""
+    from upscway.tasks.annotate.taxonomy import load_task
+    from upscway.tasks.evaluate import metrics
+
+    task = load_task()
+    rel = metrics.relevance(predicted, gold, task.not_relevant_index)["accuracy"]
+    gs = metrics.gs_accuracy(predicted, gold, len(task.labels), task.not_relevant_index)["overall"]
+    return {"n": len(gold), "accuracy": round(metrics.agreement(predicted, gold), 3), "relevance_accuracy": round(rel, 3),
+            "gs_paper_accuracy": None if gs is None else round(gs, 3)}
 
 
 def quality(predicted: list[int], teacher: list[int], gold: list[int]) -> dict:

@@ -5,7 +5,10 @@ import json
 from pathlib import Path
 
 from tests.integration.conftest import rows
+from upscway.flows import runners
 from upscway.flows.study import study
+
+real_runner = runners.dask_runner
 
 SPEC = """
 name: tiny
@@ -22,7 +25,7 @@ claims:
 """
 
 
-def test_a_study_trains_its_arms_over_seeds_reports_them_and_a_rerun_trains_nothing(annotated_store, tmp_path):
+def test_a_study_trains_its_arms_over_seeds_reports_them_and_a_rerun_trains_nothing(annotated_store, tmp_path, monkeypatch):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(SPEC)
 
@@ -59,3 +62,13 @@ def test_a_study_trains_its_arms_over_seeds_reports_them_and_a_rerun_trains_noth
     before = rows(annotated_store, f"SELECT arm, seed, accuracy FROM study_arms WHERE study_id = '{first['study']}' ORDER BY arm, seed")
     after = rows(annotated_store, f"SELECT arm, seed, accuracy FROM study_arms WHERE study_id = '{again['study']}' ORDER BY arm, seed")
     assert before == after and json.loads(summary[0])["reference"] == "α=0.5, quantization=none"
+
+    # On a Dask cluster the arms fan out to its worker processes and store the same figures.
+    clusters = []
+    monkeypatch.setattr(runners, "dask_runner", lambda settings: clusters.append(settings) or real_runner(settings))
+    monkeypatch.setenv("UPSCWAY_RUNNER__KIND", "dask")
+    monkeypatch.setenv("UPSCWAY_RUNNER__DASK_WORKERS", "2")
+    fanned = study(spec=str(spec), return_state=True).result()
+    assert len(clusters) == 1 and (fanned["trained"], fanned["reused"]) == (0, 8)
+    on_dask = rows(annotated_store, f"SELECT arm, seed, accuracy FROM study_arms WHERE study_id = '{fanned['study']}' ORDER BY arm, seed")
+    assert on_dask == before

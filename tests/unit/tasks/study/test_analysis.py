@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from upscway.storage.studies import ArmRow
-from upscway.tasks.study.analysis import Difference, by_arm, difference, mean_sd, pareto_front, verdict
+from upscway.tasks.study.analysis import Difference, by_arm, difference, mean_sd, pareto_front, seed_difference, verdict
 
 
 def _rows(arm, correct_by_seed, gold):
@@ -25,6 +25,9 @@ def test_the_difference_pairs_seeds_and_chunks():
     assert diff.over_seeds == pytest.approx((per_seed.mean() - half, per_seed.mean() + half), rel=1e-5)
     assert diff.over_chunks[0] <= diff.estimate <= diff.over_chunks[1]
     assert mean_sd(a)["accuracy"] == pytest.approx((0.75, 0.25)) and by_arm(b + a)["a"] == a
+    # Any stored figure pairs by seed the same way (the report's macro F1 column).
+    assert seed_difference(a, b, "accuracy")[0] == pytest.approx(per_seed.mean())
+    assert seed_difference(a, b, "accuracy")[1] == pytest.approx(diff.over_seeds)
 
 
 @pytest.mark.parametrize("expect, margin, over_seeds, over_chunks, outcome", [
