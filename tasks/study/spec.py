@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
@@ -180,7 +180,3 @@ def load_spec(path: Path | str, quick: bool = False) -> StudySpec:
     """The validated spec at `path` (relative paths also found under the project), as run."""
     return load_yaml_model(resolve_project_file(path), StudySpec, "study spec").for_run(quick)
 
-
-def arm_record(arm: Arm) -> dict[str, Any]:
-    """An arm's settings as stored (JSON)."""
-    return arm.settings.model_dump()

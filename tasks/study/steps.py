@@ -162,20 +162,24 @@ def _record(store: Store, study_id: str, job: ArmJob, result: ArmResult) -> None
 
 def run_arms(store: Store, plan: StudyPlan, fan_out: bool) -> int:
     """Every job of the plan, each recorded as it finishes; returns how many trained (the
-    rest were reused). `fan_out`: submit them all to the run's (Dask) task runner."""
+    rest were reused). `fan_out`: submit them all to the run's (Dask) task runner. A failure
+    marks the study failed (the arms recorded so far stay, and a rerun reuses them)."""
     trained, done, total = 0, 0, len(plan.jobs)
     progress.report("study arms", 0, total)
-    if fan_out:
-        jobs = {}
-        for job in plan.jobs:
-            jobs[study_arm.submit(job)] = job
-        finished = ((jobs[f], f.result()) for f in as_completed(list(jobs)))
-    else:
-        finished = ((job, study_arm(job)) for job in plan.jobs)
-    for job, result in finished:
-        _record(store, plan.study_id, job, result)
-        trained, done = trained + result.trained, done + 1
-        progress.report("study arms", done, total)
+    try:
+        if fan_out:
+            jobs = {study_arm.submit(job): job for job in plan.jobs}
+            finished = ((jobs[f], f.result()) for f in as_completed(list(jobs)))
+        else:
+            finished = ((job, study_arm(job)) for job in plan.jobs)
+        for job, result in finished:
+            _record(store, plan.study_id, job, result)
+            trained, done = trained + result.trained, done + 1
+            progress.report("study arms", done, total)
+    except BaseException as exc:
+        with store.transaction() as conn:
+            study_rows.finish(conn, plan.study_id, "failed", {"error": f"{type(exc).__name__}: {exc}", "arms_recorded": done}, None)
+        raise
     return trained
 
 

@@ -1,5 +1,6 @@
-"""The study flow on a real store: arms trained over seeds and stored, the report written, and
-a rerun that trains nothing; an INT8 arm is its float arm's student, quantized."""
+"""The study flow on a real store: arms trained over seeds and stored, the report written, a
+rerun that trains nothing, the same figures from a Dask cluster, and a failed arm recorded; an
+INT8 arm is its float arm's student, quantized."""
 
 import json
 from pathlib import Path
@@ -72,3 +73,18 @@ def test_a_study_trains_its_arms_over_seeds_reports_them_and_a_rerun_trains_noth
     assert len(clusters) == 1 and (fanned["trained"], fanned["reused"]) == (0, 8)
     on_dask = rows(annotated_store, f"SELECT arm, seed, accuracy FROM study_arms WHERE study_id = '{fanned['study']}' ORDER BY arm, seed")
     assert on_dask == before
+
+    # An arm that fails marks its study failed, with the error; what was recorded stays.
+    from upscway.tasks.study import steps
+
+    def broken(job, say, advance):
+        raise RuntimeError(f"out of memory training {job.arm}")
+
+    monkeypatch.setenv("UPSCWAY_RUNNER__KIND", "threads")
+    monkeypatch.setattr(steps, "run_arm", broken)
+    assert study(spec=str(spec), return_state=True).is_failed()
+    ((status, summary),) = rows(annotated_store, "SELECT status, summary FROM studies ORDER BY created_at DESC LIMIT 1")
+    assert status == "failed"
+    assert json.loads(summary) == {"error": "RuntimeError: out of memory training α=0, quantization=none", "arms_recorded": 0}
+    assert rows(annotated_store, "SELECT count(*) FROM study_arms") == [(24,)]
+
