@@ -98,21 +98,11 @@ def _training_data(store: Store, layout: DataLayout, teacher: str, task_def: Tas
     return folder / "train.jsonl", folder / "validation.jsonl", data_digest
 
 
-@task(name="plan-study")
-def plan_study(store: Store, layout: DataLayout, run_id: str, spec: StudySpec, spec_file: str, quick: bool,
-               settings: Settings, task_def: TaskDefinition) -> StudyPlan:
-    """Resolve, write and register everything the arms need; the study's row is `running`."""
-    arms = spec.expanded()
-    teachers = {name: resolve_teacher(store, run_id, name, settings, task_def) for name in {a.settings.teacher for a in arms}}
-    gold = study_gold(store, task_def, settings)
-    predictions, data = {}, {}
-    for name, annotator in teachers.items():
-        ensure_answers(store, run_id, annotator, gold.hashes, settings.teacher, task_def)
-        answers = teacher_on_gold(answers_of(store, annotator, task_def.version, gold.hashes), gold, annotator)
-        predictions[name] = [max(range(len(p)), key=p.__getitem__) for p in answers]
-        data[name] = _training_data(store, layout, annotator, task_def, settings)
+def _arm_jobs(spec: StudySpec, settings: Settings, layout: DataLayout, task_def: TaskDefinition, gold: GoldSplit,
+              data: dict[str, tuple[Path, Path, str]], predictions: dict[str, list[int]]) -> list[ArmJob]:
+    """One job per arm and seed, each with its key (what it learns)."""
     jobs = []
-    for arm in arms:
+    for arm in spec.expanded():
         s = arm.settings
         training = settings.distill.training().model_copy(update={
             "temperature": s.temperature, "alpha": s.alpha, "epochs": spec.budget.epochs, "confidence_weighting": s.confidence_weighting,
@@ -126,18 +116,35 @@ def plan_study(store: Store, layout: DataLayout, run_id: str, spec: StudySpec, s
                 train_file=str(train_file), validation_file=str(validation_file), max_train_examples=spec.budget.max_train_examples,
                 training=training, task=task_def, gold_texts=gold.texts, gold=gold.gold, teacher_predictions=predictions[s.teacher],
             ))
-    teacher = teachers[spec.base.teacher] if spec.base.teacher in teachers else resolve_teacher(store, run_id, spec.base.teacher, settings, task_def)
+    return jobs
+
+
+@task(name="plan-study")
+def plan_study(store: Store, layout: DataLayout, run_id: str, spec: StudySpec, spec_file: str, quick: bool,
+               settings: Settings, task_def: TaskDefinition) -> StudyPlan:
+    """Resolve the teachers, fix the gold, write the training data, make the jobs, and record
+    the study (status `running`)."""
+    names = {a.settings.teacher for a in spec.expanded()}
+    teachers = {name: resolve_teacher(store, run_id, name, settings, task_def) for name in names | {spec.base.teacher}}
+    gold = study_gold(store, task_def, settings)
+    predictions, data = {}, {}
+    for name in names:
+        annotator = teachers[name]
+        ensure_answers(store, run_id, annotator, gold.hashes, settings.teacher, task_def)
+        answers = teacher_on_gold(answers_of(store, annotator, task_def.version, gold.hashes), gold, annotator)
+        predictions[name] = [max(range(len(p)), key=p.__getitem__) for p in answers]
+        data[name] = _training_data(store, layout, annotator, task_def, settings)
+    jobs = _arm_jobs(spec, settings, layout, task_def, gold, data, predictions)
+    teacher = teachers[spec.base.teacher]
     with store.reader() as conn:
         latency = annotation_rows.mean_latency_ms(conn, teacher, task_def.version, gold.hashes)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    study_id = f"{spec.name}-{stamp}-{uuid.uuid4().hex[:4]}"
+    study_id = f"{spec.name}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:4]}"
     with store.transaction() as conn:
         study_rows.start(conn, study_id=study_id, name=spec.name, spec_file=spec_file, spec=spec.model_dump(mode="json"), quick=quick,
                          teacher=teacher, gold_chunks=len(gold.gold), run_id=run_id)
-    get_run_logger().info("study %s: %d arms × %d seeds on %d gold chunks, against teacher %s", study_id, len(arms), spec.budget.seeds,
-                          len(gold.gold), teacher)
-    return StudyPlan(study_id, spec, spec_file, teacher, 1000 / latency if latency else None, gold, jobs,
-                     layout.reports / f"study-{study_id}")
+    get_run_logger().info("study %s: %d arms × %d seeds on %d gold chunks, against teacher %s", study_id, len(jobs) // spec.budget.seeds,
+                          spec.budget.seeds, len(gold.gold), teacher)
+    return StudyPlan(study_id, spec, spec_file, teacher, 1000 / latency if latency else None, gold, jobs, layout.reports / f"study-{study_id}")
 
 
 @task(name="study-arm")
