@@ -29,6 +29,7 @@ from upscway.tasks.annotate.taxonomy import TaskDefinition
 from upscway.tasks.certificate import Sample
 from upscway.tasks.distill.calibration import uncalibrated
 from upscway.tasks.distill.dataset import split_of
+from upscway.tasks.distill.quantize import folder_size_mb, parameter_count
 from upscway.tasks.distill.scoring import student_scorer
 from upscway.tasks.evaluate.gate import decide
 from upscway.tasks.evaluate.metrics import calibration
@@ -111,8 +112,7 @@ def compare(
     result = evaluate_pair(student, teacher_probs, gold.gold, len(task_def.labels), task_def.not_relevant_index, confidence=confidence)
     measured = {
         "latency_ms_per_chunk": 1000 * seconds / len(gold.texts), "chunks_per_s": len(gold.texts) / seconds,
-        "parameters": sum(p.numel() for p in scorer.model.parameters()),
-        "size_on_disk_mb": round(sum(f.stat().st_size for f in Path(model.path).glob("*") if f.is_file()) / 1e6, 2),
+        "parameters": parameter_count(scorer.model), "size_on_disk_mb": folder_size_mb(model.path),
     }
     temperature = model.metrics.get("temperature")
     if temperature:  # the scores are calibrated; what they were before, for the report
