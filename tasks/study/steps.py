@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.futures import as_completed
 
 from upscway import progress
@@ -36,6 +37,7 @@ from upscway.tasks.answers import answers_of, ensure_answers
 from upscway.tasks.distill.dataset import build_splits
 from upscway.tasks.distill.scoring import as_teacher
 from upscway.tasks.distill.train import write_examples
+from upscway.tasks.evaluate.report import artifact_markdown
 from upscway.tasks.evaluate.steps import GoldSplit, gold_of_split, teacher_on_gold
 from upscway.tasks.registry import model as registered_model
 from upscway.tasks.study.arms import ArmJob, ArmResult, arm_key, run_arm
@@ -192,14 +194,15 @@ def run_arms(store: Store, plan: StudyPlan, fan_out: bool) -> int:
 
 @task(name="report-study")
 def report_study(store: Store, plan: StudyPlan, quick: bool, task_def: TaskDefinition) -> dict:
-    """The study's figures from its stored arms, its report written, its row completed; returns
-    the run's summary."""
+    """The study's figures from its stored arms, its report written (and, plots inlined, a
+    Prefect artifact of the run), its row completed; returns the run's summary."""
     with store.reader() as conn:
         rows = study_rows.arms(conn, plan.study_id)
     analysis = analyse(plan.spec, rows, plan.gold.gold, plan.teacher_chunks_per_s)
     report = write_study_report(plan.report_dir, plan.study_id, plan.spec, quick, plan.teacher, rows, plan.gold.gold, task_def.names, analysis)
     with store.transaction() as conn:
         study_rows.finish(conn, plan.study_id, "completed", analysis, str(report["markdown"]))
+    create_markdown_artifact(artifact_markdown(report), key=f"study-{plan.study_id.lower()}", description=f"study {plan.spec.name}")
     return {
         "study": plan.study_id, "spec": plan.spec.name, "arms": len(analysis["arms"]), "seeds": analysis["seeds"],
         "gold_chunks": len(plan.gold.gold), "trained": analysis["trained"], "reused": analysis["reused"],

@@ -5,6 +5,8 @@ INT8 arm is its float arm's student, quantized."""
 import json
 from pathlib import Path
 
+from prefect.client.orchestration import get_client
+
 from tests.integration.conftest import rows
 from upscway.flows import runners
 from upscway.flows.study import study
@@ -55,6 +57,9 @@ def test_a_study_trains_its_arms_over_seeds_reports_them_and_a_rerun_trains_noth
     assert page.count("<table>") >= 4
     for png in ("pareto", "alpha_curve"):
         assert (report.parent / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
+    with get_client(sync_client=True) as client:  # the UI's copy, plots inlined
+        (artifact,) = [a for a in client.read_artifacts() if a.key == f"study-{first['study'].lower()}"]
+    assert artifact.data.count("](data:image/png;base64,") == 2 and "## Arms (mean ± sd over seeds)" in artifact.data
 
     again = study(spec=str(spec), return_state=True).result()
     assert (again["trained"], again["reused"]) == (0, 8)
