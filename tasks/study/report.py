@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import f1_score
 
 from upscway.storage.studies import ArmRow
 from upscway.tasks.evaluate.report import html_page, md_table, pyplot
@@ -99,8 +100,10 @@ def first_paragraph(claims: list[dict]) -> str:
     return " ".join(parts)
 
 
-def analyse(spec: StudySpec, rows: Sequence[ArmRow], gold: Sequence[int], teacher_chunks_per_s: float | None) -> dict:
-    """The study's summary: per arm mean ± sd, pairs with the reference, claims, the front."""
+def analyse(spec: StudySpec, rows: Sequence[ArmRow], gold: Sequence[int], teacher_chunks_per_s: float | None,
+            teacher_predictions: Sequence[int], n_labels: int) -> dict:
+    """The study's summary: per arm mean ± sd, pairs with the reference, claims, the front, and
+    the teacher on the same gold."""
     groups = by_arm(rows)
     reference = spec.select(spec.reference, "reference").name
     summaries = {name: mean_sd(arm_rows) for name, arm_rows in groups.items()}
@@ -118,6 +121,8 @@ def analyse(spec: StudySpec, rows: Sequence[ArmRow], gold: Sequence[int], teache
             "paired": {n: {**vars(d), "macro_f1": paired_f1[n][0], "macro_f1_over_seeds": paired_f1[n][1]} for n, d in paired.items()},
             "claims": claims,
             "pareto_front": front, "teacher_chunks_per_s": teacher_chunks_per_s,
+            "teacher_on_gold": {"accuracy": float(np.mean(np.asarray(teacher_predictions) == np.asarray(gold))),
+                                "macro_f1": float(f1_score(gold, teacher_predictions, labels=list(range(n_labels)), average="macro", zero_division=0))},
             "trained": sum(r.trained for r in rows), "reused": sum(not r.trained for r in rows),
             "seeds": max(len(r) for r in groups.values())}
 
@@ -127,7 +132,10 @@ def write_study_report(folder: Path, study_id: str, spec: StudySpec, quick: bool
     folder.mkdir(parents=True, exist_ok=True)
     groups, arms, ref = by_arm(rows), analysis["arms"], analysis["reference"]
     speed = analysis["teacher_chunks_per_s"]
-    table = []
+    teacher_row = analysis["teacher_on_gold"]
+    table = [{"arm": f"teacher `{teacher}`", "accuracy": f"{teacher_row['accuracy']:.3f}", "macro F1": f"{teacher_row['macro_f1']:.3f}",
+              "agreement with teacher": "", "ECE": "", "chunks/s": "–" if not speed else f"{speed:.1f}", "speed-up vs teacher": "1×",
+              "parameters": "", "size MB": "", "trained / reused": ""}]
     for name, s in arms.items():
         trained = sum(r.trained for r in groups[name])
         table.append({

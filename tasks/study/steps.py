@@ -52,6 +52,7 @@ class StudyPlan:
     spec_file: str
     teacher: str                        # the base arm's teacher: agreement and speed-up are against it
     teacher_chunks_per_s: float | None  # from its stored latencies on the gold chunks
+    teacher_predictions: list[int]      # its answers on the gold chunks
     gold: GoldSplit
     jobs: list[ArmJob]
     report_dir: Path
@@ -100,6 +101,13 @@ def _training_data(store: Store, layout: DataLayout, teacher: str, task_def: Tas
     return folder / "train.jsonl", folder / "validation.jsonl", data_digest
 
 
+def _predictions(store: Store, run_id: str, annotator: str, gold: GoldSplit, settings: Settings, task_def: TaskDefinition) -> list[int]:
+    """The annotator's label on each gold chunk (asked for where none is stored)."""
+    ensure_answers(store, run_id, annotator, gold.hashes, settings.teacher, task_def)
+    answers = teacher_on_gold(answers_of(store, annotator, task_def.version, gold.hashes), gold, annotator)
+    return [max(range(len(p)), key=p.__getitem__) for p in answers]
+
+
 def _arm_jobs(spec: StudySpec, settings: Settings, layout: DataLayout, task_def: TaskDefinition, gold: GoldSplit,
               data: dict[str, tuple[Path, Path, str]], predictions: dict[str, list[int]]) -> list[ArmJob]:
     """One job per arm and seed, each with its key (what it learns)."""
@@ -131,11 +139,8 @@ def plan_study(store: Store, layout: DataLayout, run_id: str, spec: StudySpec, s
     gold = study_gold(store, task_def, settings)
     predictions, data = {}, {}
     for name in names:
-        annotator = teachers[name]
-        ensure_answers(store, run_id, annotator, gold.hashes, settings.teacher, task_def)
-        answers = teacher_on_gold(answers_of(store, annotator, task_def.version, gold.hashes), gold, annotator)
-        predictions[name] = [max(range(len(p)), key=p.__getitem__) for p in answers]
-        data[name] = _training_data(store, layout, annotator, task_def, settings)
+        predictions[name] = _predictions(store, run_id, teachers[name], gold, settings, task_def)
+        data[name] = _training_data(store, layout, teachers[name], task_def, settings)
     jobs = _arm_jobs(spec, settings, layout, task_def, gold, data, predictions)
     teacher = teachers[spec.base.teacher]
     with store.reader() as conn:
@@ -146,7 +151,9 @@ def plan_study(store: Store, layout: DataLayout, run_id: str, spec: StudySpec, s
                          teacher=teacher, gold_chunks=len(gold.gold), run_id=run_id)
     get_run_logger().info("study %s: %d arms × %d seeds on %d gold chunks, against teacher %s", study_id, len(jobs) // spec.budget.seeds,
                           spec.budget.seeds, len(gold.gold), teacher)
-    return StudyPlan(study_id, spec, spec_file, teacher, 1000 / latency if latency else None, gold, jobs, layout.reports / f"study-{study_id}")
+    on_gold = predictions.get(spec.base.teacher) or _predictions(store, run_id, teacher, gold, settings, task_def)
+    return StudyPlan(study_id, spec, spec_file, teacher, 1000 / latency if latency else None, on_gold, gold, jobs,
+                     layout.reports / f"study-{study_id}")
 
 
 @task(name="study-arm")
@@ -198,7 +205,7 @@ def report_study(store: Store, plan: StudyPlan, quick: bool, task_def: TaskDefin
     Prefect artifact of the run), its row completed; returns the run's summary."""
     with store.reader() as conn:
         rows = study_rows.arms(conn, plan.study_id)
-    analysis = analyse(plan.spec, rows, plan.gold.gold, plan.teacher_chunks_per_s)
+    analysis = analyse(plan.spec, rows, plan.gold.gold, plan.teacher_chunks_per_s, plan.teacher_predictions, len(task_def.labels))
     report = write_study_report(plan.report_dir, plan.study_id, plan.spec, quick, plan.teacher, rows, plan.gold.gold, task_def.names, analysis)
     with store.transaction() as conn:
         study_rows.finish(conn, plan.study_id, "completed", analysis, str(report["markdown"]))

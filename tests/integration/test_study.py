@@ -53,6 +53,7 @@ def test_a_study_trains_its_arms_over_seeds_reports_them_and_a_rerun_trains_noth
     text = report.read_text()
     assert text.startswith("# Study tiny\n\n") and "KD beats hard labels (a report; Δ accuracy" in text.split("\n\n")[1]
     assert "## Arms (mean ± sd over seeds)" in text and " ± " in text and "## Paired with the reference arm" in text
+    assert "| teacher `embedding:all-MiniLM-L6-v2@T0.05` | 0." in text  # the teacher on the same gold, for scale
     page = (report.parent / "report.html").read_text()
     assert page.count("<table>") >= 4
     for png in ("pareto", "alpha_curve"):
