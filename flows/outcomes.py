@@ -81,7 +81,7 @@ def _promote(s: dict) -> str:
 
 
 def _study(s: dict) -> str:
-    verdicts = [v for v in s["claims"].values()]
+    verdicts = list(s["claims"].values())
     claims = (f"; findings: {verdicts.count('reproduced')} reproduced, {verdicts.count('contradicted')} contradicted, "
               f"{verdicts.count('not resolved')} not resolved of {len(verdicts)}") if verdicts else ""
     return (f"{s['study']}: {s['arms']} arms × {s['seeds']} seeds on {s['gold_chunks']} gold chunks, {s['trained']} trained and "

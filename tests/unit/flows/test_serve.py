@@ -10,7 +10,7 @@ from upscway.resources import DEPLOYMENTS_DIR
 
 def test_the_project_deployments_load_with_their_schedules_and_valid_parameters():
     deployments = {d.name: d for d in load_deployments(DEPLOYMENTS_DIR / "prefect.yaml")}
-    assert set(deployments) == {"nightly", "weekly-distillation", "backfill"}
+    assert set(deployments) == {"nightly", "weekly-distillation", "backfill", "study"}
     (nightly,) = deployments["nightly"].schedules
     assert nightly.schedule.cron == "30 1 * * *" and nightly.schedule.timezone == "Asia/Kolkata"
     assert deployments["nightly"].concurrency_limit == 1
@@ -18,6 +18,7 @@ def test_the_project_deployments_load_with_their_schedules_and_valid_parameters(
     assert not IngestStep(**weekly["ingest"]).enabled and not TagStep(**weekly["tag"]).enabled
     assert DistillStep(**weekly["distill"]).min_new_teacher_labels == 0
     assert deployments["backfill"].schedules == [] and deployments["backfill"].parameters["since"] == "2026-11-01"
+    assert deployments["study"].schedules == [] and deployments["study"].parameters == {"spec": "deployments/studies/kd-grid.yaml", "quick": False}
     assert deployments["nightly"].enforce_parameter_schema  # a bad parameter is refused before a run starts
 
 
