@@ -1,4 +1,5 @@
 import os
+import shutil
 
 import pytest
 from prefect.testing.utilities import prefect_test_harness
@@ -51,19 +52,31 @@ def live_env(monkeypatch, tmp_path):
 GOLD_ROWS = 200  # of the bundled 248: every label, 40 each; fewer chunks keep each training short
 
 
-@pytest.fixture
-def annotated_store(tmp_path, monkeypatch):
+@pytest.fixture(scope="session")
+def annotated_template(tmp_path_factory):
     """The demo news ingested, 200 rows of the bundled gold imported, every chunk annotated by
-    the embedding teacher; training kept short (one epoch, 64 tokens)."""
-    monkeypatch.setenv("UPSCWAY_DATA_DIR", str(tmp_path / "data"))
+    the embedding teacher: built once per test process (it takes ~10 s) and copied for each
+    test that asks for `annotated_store`."""
+    folder = tmp_path_factory.mktemp("annotated") / "data"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("UPSCWAY_DATA_DIR", str(folder))
+        ingest(return_state=True).result()
+        store = open_store(load_settings())
+        with store.transaction() as conn:
+            gold_repo.import_rows(conn, read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv")[:GOLD_ROWS], "upsc_gs", "gold.csv", lambda t: len(t.split()))
+        annotate(return_state=True).result()
+    return folder
+
+
+@pytest.fixture
+def annotated_store(annotated_template, tmp_path, monkeypatch):
+    """A copy of `annotated_template` of this test's own; training kept short (one epoch, 64 tokens)."""
+    data = tmp_path / "data"
+    shutil.copytree(annotated_template, data)
+    monkeypatch.setenv("UPSCWAY_DATA_DIR", str(data))
     monkeypatch.setenv("UPSCWAY_DISTILL__EPOCHS", "1")
     monkeypatch.setenv("UPSCWAY_DISTILL__MAX_LENGTH", "64")
-    ingest(return_state=True).result()
-    store = open_store(load_settings())
-    with store.transaction() as conn:
-        gold_repo.import_rows(conn, read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv")[:GOLD_ROWS], "upsc_gs", "gold.csv", lambda t: len(t.split()))
-    annotate(return_state=True).result()
-    return store
+    return open_store(load_settings())
 
 
 def lenient_gate(monkeypatch) -> None:

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from prefect.settings import PREFECT_API_URL
 
 from tests.integration.conftest import lenient_gate, rows
@@ -23,12 +24,15 @@ def test_an_int8_student_is_registered_evaluated_against_its_parent_promoted_and
     assert made.returncode == 0, made.stderr[-2000:]
     model_id = f"{parent}-int8"
     assert f"registered {model_id} (INT8 of {parent}" in made.stdout
-    again = subprocess.run([sys.executable, "-m", "upscway.flows.cli", "models", "quantize", parent, "--int8"],
-                           env=env, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and f"already registered: {model_id}" in again.stdout
-    refused = subprocess.run([sys.executable, "-m", "upscway.flows.cli", "models", "quantize", model_id, "--int8"],
-                             env=env, capture_output=True, text=True, timeout=300)
-    assert refused.returncode == 2 and f"model {model_id} is already derived from {parent}" in refused.stderr
+    # Asked again it says so; an INT8 student is not quantized twice.
+    from upscway.errors import InputError
+    from upscway.flows.commands import quantize_model
+    from upscway.settings import load_settings
+
+    again, made_now = quantize_model(load_settings(), parent)
+    assert again.id == model_id and made_now is False
+    with pytest.raises(InputError, match=f"model {model_id} is already derived from {parent}"):
+        quantize_model(load_settings(), model_id)
 
     ((parent_id, stage, status, size),) = rows(annotated_store, f"SELECT parent_id, stage, status, json_extract(metrics, '$.size_on_disk_mb')::DOUBLE "
                                                                 f"FROM models WHERE id = '{model_id}'")
