@@ -48,15 +48,18 @@ def ensure_limits(limits: LimitsSettings) -> None:
         return
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
-    from prefect.exceptions import ObjectNotFound
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
     with get_client(sync_client=True) as client:
         for name, size in ((TEACHER_REQUESTS, limits.teacher_requests), (DUCKDB_WRITER, limits.duckdb_writer)):
             try:
                 current = client.read_global_concurrency_limit_by_name(name)
             except ObjectNotFound:
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=size, active=limits.enabled))
-                continue
+                try:
+                    client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=size, active=limits.enabled))
+                    continue
+                except ObjectAlreadyExists:  # another process, started at the same moment, created it first
+                    current = client.read_global_concurrency_limit_by_name(name)
             if (current.limit, current.active) != (size, limits.enabled):
                 client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(limit=size, active=limits.enabled))
 

@@ -8,31 +8,35 @@ parent's chunks (its `training_examples` are the parent's, so the certificate's 
 stay held out), and gets its own temperature, refitted on the parent's validation split, since
 quantization moves the logits a little. It is a candidate like any other: evaluate, certify and
 promote it by its id; the scorer (`EncoderTeacher`) loads it on CPU.
+
+torch and transformers are imported when a function needs them: the registry, and so every
+CLI command, imports this module, and they cost seconds to import.
 """
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from upscway.errors import InputError
 from upscway.storage import models as model_rows
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
-from upscway.tasks.annotate.encoder_teacher import QUANTIZED_WEIGHTS, EncoderTeacher, load_classifier, quantize_dynamic_int8, quiet_quantized
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 from upscway.tasks.distill.calibration import calibrate
 from upscway.tasks.distill.dataset import Example
-from upscway.tasks.distill.train import read_examples
+
+if TYPE_CHECKING:
+    import torch
 
 METHOD = "torch-dynamic-int8"
-NOT_COPIED = ("checkpoints", "data", "merged", "*.safetensors", "*.bin", "metrics.json", QUANTIZED_WEIGHTS)
+NOT_COPIED = ("checkpoints", "data", "merged", "*.safetensors", "*.bin", "metrics.json")
 
 
-def parameter_count(model: torch.nn.Module) -> int:
+def parameter_count(model: "torch.nn.Module") -> int:
     """Parameters of a float or quantized model (a quantized linear or embedding layer keeps its
     weights packed, outside `parameters()`)."""
     count = sum(p.numel() for p in model.parameters())
@@ -52,10 +56,14 @@ def write_int8(source: Path | str, out: Path | str) -> Path:
     """The encoder classifier in `source` quantized into `out` (its config and tokenizer
     copied, the INT8 weights in QUANTIZED_WEIGHTS); written beside and renamed, so a
     half-written folder never looks like a model."""
+    import torch
+
+    from upscway.tasks.annotate.encoder_teacher import QUANTIZED_WEIGHTS, load_classifier, quantize_dynamic_int8, quiet_quantized
+
     source, out = Path(source), Path(out)
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    shutil.copytree(source, partial, ignore=shutil.ignore_patterns(*NOT_COPIED))
+    shutil.copytree(source, partial, ignore=shutil.ignore_patterns(*NOT_COPIED, QUANTIZED_WEIGHTS))
     model = quantize_dynamic_int8(load_classifier(source))
     with quiet_quantized():
         torch.save(model.state_dict(), partial / QUANTIZED_WEIGHTS)
@@ -66,6 +74,8 @@ def write_int8(source: Path | str, out: Path | str) -> Path:
 def int8_calibration(folder: Path, validation: list[Example], task_def: TaskDefinition) -> dict:
     """The INT8 student's own temperature and agreement with its teacher on `validation` (its
     parent's validation split), its parameter count and size."""
+    from upscway.tasks.annotate.encoder_teacher import EncoderTeacher
+
     scorer = EncoderTeacher(task_def, folder, annotator_id="int8-calibration")
     metrics: dict = {}
     if validation:
@@ -95,6 +105,8 @@ def quantize_model(store: Store, parent: ModelRecord, task_def: TaskDefinition, 
             return model_rows.get(conn, existing), False
     if out.exists():
         shutil.rmtree(out)  # left by an attempt that did not register it
+    from upscway.tasks.distill.train import read_examples
+
     write_int8(parent.path, out)
     validation = read_examples(Path(parent.path) / "data" / "validation.jsonl")
     metrics = {"parent": parent.id, "quantization": METHOD, "parent_metrics": parent.metrics, **int8_calibration(out, validation, task_def)}
