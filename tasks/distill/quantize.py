@@ -109,7 +109,8 @@ def quantize_model(store: Store, parent: ModelRecord, task_def: TaskDefinition, 
 
     write_int8(parent.path, out)
     validation = read_examples(Path(parent.path) / "data" / "validation.jsonl")
-    metrics = {"parent": parent.id, "quantization": METHOD, "parent_metrics": parent.metrics, **int8_calibration(out, validation, task_def)}
+    metrics = {"parent": parent.id, "quantization": METHOD, "train_examples": parent.metrics.get("train_examples"),
+               "parent_metrics": parent.metrics, **int8_calibration(out, validation, task_def)}
     with store.transaction() as conn:
         model_rows.register(
             conn, model_id=model_id, chain=parent.chain, stage=f"{parent.stage}-int8", kind="encoder", base_model=parent.base_model,

@@ -37,6 +37,8 @@ def test_an_int8_student_is_registered_evaluated_against_its_parent_promoted_and
     ((parent_id, stage, status, size),) = rows(annotated_store, f"SELECT parent_id, stage, status, json_extract(metrics, '$.size_on_disk_mb')::DOUBLE "
                                                                 f"FROM models WHERE id = '{model_id}'")
     assert (parent_id, stage, status) == (parent, "minilm-l3-int8", "candidate") and size < 30
+    trained_on = "SELECT json_extract(metrics, '$.train_examples')::INTEGER FROM models WHERE id = '{}'"
+    assert rows(annotated_store, trained_on.format(model_id)) == rows(annotated_store, trained_on.format(parent)) != [(None,)]
     # Trained on exactly its parent's chunks, so its certificate's held-out news stays held out.
     assert rows(annotated_store, f"SELECT split, count(*) FROM training_examples WHERE model_id = '{model_id}' GROUP BY 1 ORDER BY 1") == \
         rows(annotated_store, f"SELECT split, count(*) FROM training_examples WHERE model_id = '{parent}' GROUP BY 1 ORDER BY 1")
