@@ -75,15 +75,10 @@ def _bootstrap_interval(values: np.ndarray) -> tuple[float, float] | None:
 def difference(a: Sequence[ArmRow], b: Sequence[ArmRow], gold: Sequence[int]) -> Difference:
     """acc(a) − acc(b) on the same gold chunks: the estimate and both intervals (module)."""
     gold = np.asarray(gold)
-    seeds = sorted({r.seed for r in a} & {r.seed for r in b})
     correct_a = np.asarray([np.asarray(r.predictions) == gold for r in a], dtype=float)
     correct_b = np.asarray([np.asarray(r.predictions) == gold for r in b], dtype=float)
-    per_seed = np.asarray([
-        float(np.mean(np.asarray(next(r for r in a if r.seed == s).predictions) == gold))
-        - float(np.mean(np.asarray(next(r for r in b if r.seed == s).predictions) == gold)) for s in seeds
-    ])
     per_chunk = correct_a.mean(axis=0) - correct_b.mean(axis=0)
-    return Difference(float(per_chunk.mean()), _t_interval(per_seed), _bootstrap_interval(per_chunk))
+    return Difference(float(per_chunk.mean()), seed_difference(a, b, "accuracy")[1], _bootstrap_interval(per_chunk))
 
 
 def seed_difference(a: Sequence[ArmRow], b: Sequence[ArmRow], figure: str) -> tuple[float | None, tuple[float, float] | None]:
