@@ -14,6 +14,7 @@ from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from upscway.flows.context import run_context
+from upscway.inputs import parse_day
 from upscway.tasks.annotate.steps import IN_FLIGHT, annotate_pending
 
 
@@ -28,6 +29,7 @@ def annotate(
     data_dir: str | None = None,
 ) -> State:
     """Annotate chunks with the profile's teacher (or `teacher`), `teacher.batch_size` at a time."""
+    parse_day(since, "--since")
     params = {"teacher": teacher, "only_unlabeled": only_unlabeled, "since": since, "source": source, "limit": limit}
     with run_context("annotate", params, profile, data_dir) as run:
         settings = run.settings.teacher if teacher is None else run.settings.teacher.model_copy(update={"backend": teacher})

@@ -11,6 +11,7 @@ from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from upscway.flows.context import run_context
+from upscway.flows.parameters import parameter_file
 from upscway.resources import resolve_project_file
 from upscway.tasks.scrape.backfill import check_backfill_args, plan_backfill
 from upscway.tasks.scrape.batches import store_pages
@@ -35,8 +36,10 @@ def backfill(
     parameters = {"source": source, "since": since, "until": until, "urls": urls, "html_dir": html_dir, "limit": limit}
     with run_context("backfill", parameters, profile, data_dir) as run:
         ingest = run.settings.ingest
-        feeds_file = resolve_project_file(feeds or ingest.feeds_file)
+        feeds_file = parameter_file(run.settings, "--feeds", feeds) or resolve_project_file(ingest.feeds_file)
+        urls_file, pages = parameter_file(run.settings, "--urls", urls), parameter_file(run.settings, "--html-dir", html_dir)
         counts = recover_staged(run.store, run.layout, run.run_id, ingest)
-        new_urls, requests = plan_backfill(run.store, run.run_id, ingest, feeds_file, source, since, until, urls, html_dir, limit)
-        counts.add(store_pages(run.store, run.layout, run.run_id, requests, ingest, run.settings.chunk))
-        return run.finish({"new_urls": new_urls, "fetched": len(requests), **counts.summary()})
+        plan = plan_backfill(run.store, run.run_id, ingest, feeds_file, source, since, until, urls_file, pages, limit)
+        counts.add(store_pages(run.store, run.layout, run.run_id, plan.requests, ingest, run.settings.chunk))
+        listed = {"not_urls": plan.not_urls} if urls else {}
+        return run.finish({"new_urls": plan.new_urls, **listed, "fetched": len(plan.requests), **counts.summary()})

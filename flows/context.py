@@ -31,6 +31,7 @@ from prefect.states import Completed, State
 
 from upscway import progress
 from upscway.flows.outcomes import describe
+from upscway.flows.parameters import check_data_dir
 from upscway.flows.runners import configured_runner
 from upscway.processes import ProcessId
 from upscway.records import RunStatus
@@ -196,7 +197,10 @@ def _setup(profile: str | None, data_dir: str | None) -> Iterator[Setup]:
     if _active and profile is None and data_dir is None:
         yield _active[-1]
         return
-    with using(load_settings(profile, data_dir)) as setup:
+    settings = load_settings(profile, data_dir)
+    if data_dir is not None:
+        check_data_dir(settings, load_settings(profile, None))
+    with using(settings) as setup:
         yield setup
 
 

@@ -26,7 +26,8 @@ def distill(chain: str | None = None, stage: str | None = None, profile: str | N
         trained = {}
         for s in stages_to_train(name, stage, d.chains_file):
             teacher = teacher_of_stage(run.store, run.run_id, name, s, task_def, run.settings.teacher)
-            model_id, config_path = prepare_stage(run.store, run.layout, run.run_id, name, s, task_def, teacher, d)
+            model_id, config_path = prepare_stage(
+                run.store, run.layout, run.run_id, name, s, task_def, teacher, d, run.settings.cascade.student_languages)
             metrics = train_student(run.store, model_id, config_path, s.name)
             trained[s.name] = {"model": model_id, "teacher": teacher, **{k: metrics.get(k) for k in SHOWN}}
         return run.finish({"chain": name, "stages": trained})

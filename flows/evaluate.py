@@ -21,7 +21,7 @@ from upscway.tasks.distill.scoring import student_scorer
 from upscway.tasks.evaluate.steps import (
     calibration_samples, compare, evaluation_summary, gold_of_split, held_out, record_evaluation, teacher_on_gold,
 )
-from upscway.tasks.registry import model as registered
+from upscway.tasks.registry import ready_model
 from upscway.tasks.tag.evaluation import evaluate_cascade
 
 
@@ -33,7 +33,7 @@ def evaluate(
     annotator, e.g. the chain's first teacher for a last-stage student) on the same gold."""
     params = {"model": model, "gold_split": gold_split, "teacher": teacher}
     with run_context("evaluate", params, profile, data_dir) as run:
-        row, task_def, settings = registered(run.store, model), run.task_def, run.settings
+        row, task_def, settings = ready_model(run.store, model), run.task_def, run.settings
         against = teacher or row.teacher
         gold, random_gold = gold_of_split(run.store, task_def, gold_split, settings.distill, settings.cascade.calibration_fraction)
         ensure_answers(run.store, run.run_id, against, gold.hashes + random_gold.hashes, settings.teacher, task_def)

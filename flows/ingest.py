@@ -9,6 +9,7 @@ from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from upscway.flows.context import run_context
+from upscway.flows.parameters import parameter_file
 from upscway.resources import resolve_project_file
 from upscway.settings import Settings
 from upscway.tasks.scrape.batches import store_pages
@@ -17,9 +18,10 @@ from upscway.tasks.scrape.steps import due_pages, read_feeds, record_feeds, reco
 
 
 def sources_to_read(settings: Settings, feeds: str | Path | None, source: str | None) -> list[Source]:
-    """The enabled sources of the feeds file (or only `source`); a bad file or name is an
-    InputError naming it, raised before any run starts when the CLI calls this first."""
-    return load_sources(resolve_project_file(feeds or settings.ingest.feeds_file)).select(source)
+    """The enabled sources of the feeds file `feeds` (a parameter: `parameter_file`), else of the
+    configured one (or only `source`); a bad file or name is an InputError naming it."""
+    chosen = parameter_file(settings, "--feeds", feeds) or resolve_project_file(settings.ingest.feeds_file)
+    return load_sources(chosen).select(source)
 
 
 @flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=4))

@@ -7,8 +7,9 @@ passes.
 Each step is its own flow run (a subflow), with its own row in `flow_runs`, its own failures
 and artifacts; this run adds a summary artifact of every step. A step that fails does not stop
 the independent ones after it (tagging what is already stored is useful when a feed server is
-down), but evaluation and promotion only follow a distillation that completed. The run is
-Failed when any step failed, `CompletedWithFailures` when a step recorded failed items.
+down), but evaluation and promotion only follow a distillation that completed. Distillation is
+skipped, with the reason, while another live run trains the chain (tasks/distill/ownership.py).
+The run is Failed when any step failed, `CompletedWithFailures` when a step recorded failed items.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ from upscway.records import RunStatus
 from upscway.flows.parameters import DistillStep, IngestStep, PromoteStep, TagStep
 from upscway.flows.promote import promote as promote_flow
 from upscway.flows.tag import tag as tag_flow
+from upscway.tasks.distill.ownership import TrainingElsewhere, training_elsewhere
 from upscway.tasks.distill.steps import last_student_and_first_teacher, retraining_due
 
 STEPS = ("ingest", "tag", "distill", "evaluate", "promote")
 
 
 def _run_step(outcomes: dict[str, dict], name: str, flow_obj, **kwargs: Any) -> dict | None:
-    """Run one step's flow; record its outcome; return its summary, or None if it failed."""
+    """Run one step's flow; record its outcome; return its summary, or None if it failed (or
+    found its work taken by another live run: then it is recorded as skipped, with the reason)."""
     state = flow_obj(**kwargs, return_state=True)
     if state.is_completed():
         summary = state.result()
@@ -43,6 +46,9 @@ def _run_step(outcomes: dict[str, dict], name: str, flow_obj, **kwargs: Any) -> 
         outcomes[name] = {"status": status, **summary}
         return summary
     error = failure_of(state)
+    if isinstance(error, TrainingElsewhere):  # another run registered the stage first
+        _skip(outcomes, name, str(error))
+        return None
     outcomes[name] = {"status": RunStatus.FAILED, "error": f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else state.message}
     return None
 
@@ -73,8 +79,9 @@ def nightly(
         if distill.enabled:
             chain = distill.chain or run.settings.distill.chain
             due, why = retraining_due(run.store, run.settings, run.task_def, chain, distill.min_new_teacher_labels)
-            if not due:
-                _skip(outcomes, "distill", why)
+            busy = training_elsewhere(run.store, chain)
+            if busy or not due:
+                _skip(outcomes, "distill", busy or why)
             elif trained := _run_step(outcomes, "distill", distill_flow, chain=chain):
                 model, root = last_student_and_first_teacher(trained)
                 if _run_step(outcomes, "evaluate", evaluate_flow, model=model, teacher=root) and promote.enabled:

@@ -24,6 +24,7 @@ def _pages(s: dict) -> str:
         f"{_n(s.get('new_urls', 0), 'new URL')}, {s.get('fetched', 0)} fetched: {_n(s.get('articles', 0), 'article')} and "
         f"{_n(s.get('chunks', 0), 'chunk')} stored, {_n(s.get('duplicates', 0), 'duplicate')}, "
         f"{_n(s.get('failures', 0), 'failure')}"
+        + (f"; {s['not_urls']} of the URL list's lines not URLs (counted, their text not stored)" if s.get("not_urls") else "")
     )
 
 
@@ -31,9 +32,19 @@ def _annotate(s: dict) -> str:
     return f"{_n(s['annotated'], 'chunk')} annotated by {s['annotator']}, {_n(s['failures'], 'failure')}, cost {s['cost']:.4f}"
 
 
+def _languages(s: dict) -> str:
+    """The chunks in languages the students do not serve, and where they went."""
+    other = s.get("other_languages")
+    if not other:
+        return ""
+    where = "sent to the teacher" if other["route"] == "teacher" else "skipped (left untagged)"
+    each = ", ".join(f"{code}: {n}" for code, n in other["languages"].items())
+    return f"; {_n(other['chunks'], 'chunk')} in other languages ({each}) {where}"
+
+
 def _tag(s: dict) -> str:
     if not s["chunks"]:
-        return "nothing new to tag"
+        return "nothing new to tag" + _languages(s)
     who = f"production model {s['production_model']}" if s["production_model"] else "no production model yet: the teacher decides"
     return (
         f"{_n(s['tagged'], 'chunk')} tagged, {s['offload_rate']:.0%} by the student ({who}); "
@@ -41,7 +52,7 @@ def _tag(s: dict) -> str:
         f"(about {s['estimated_cost_saved']:.4f} in cost)"
         + (f", threshold {s['confidence_threshold']:g}" if s.get("production_model") and s.get("confidence_threshold") is not None else "")
         + (f". WARNING: {(s.get('drift') or {})['warning']}" if (s.get("drift") or {}).get("warning") else "")
-        + _audit(s)
+        + _languages(s) + _audit(s)
     )
 
 
@@ -97,7 +108,8 @@ _DESCRIBE = {
 _HEADLINE = {
     "ingest": lambda s: f"{_n(s.get('articles', 0), 'article')}, {_n(s.get('chunks', 0), 'chunk')}",
     "tag": lambda s: f"{s['tagged']} tagged, {s['offload_rate']:.0%} by the student" + (", DRIFT" if (s.get("drift") or {}).get("warning") else "")
-    + (", FALLBACK" if s.get("fallback") else ""),
+    + (", FALLBACK" if s.get("fallback") else "")
+    + (f", {s['other_languages']['chunks']} in other languages" if s.get("other_languages") else ""),
     "distill": lambda s: f"{_n(len(s['stages']), 'student')} trained",
     "evaluate": lambda s: f"accuracy {_f(s['accuracy'])} (teacher {_f(s['teacher_accuracy'])}), {_certified(s)}",
     "promote": lambda s: f"{s['verdict']}, production {'unchanged' if s['production'] == 'unchanged' else s['production']}",

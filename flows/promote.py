@@ -14,7 +14,7 @@ from upscway.flows.context import run_context
 from upscway.flows.evaluate import evaluate
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.promotion import apply_gate, latest_evaluation, needs_evaluation
-from upscway.tasks.registry import model as registered
+from upscway.tasks.registry import ready_model
 
 
 @flow(name="promote")
@@ -22,7 +22,7 @@ def promote(model: str, force: bool = False, reason: str | None = None, profile:
     if force and not (reason or "").strip():
         raise InputError("--force needs --reason: a forced promotion is recorded with why")
     with run_context("promote", {"model": model, "force": force, "reason": reason}, profile, data_dir) as run:
-        model = registered(run.store, model).id  # a unique prefix names the model too
+        model = ready_model(run.store, model).id  # a unique prefix names the model too; refused unless a candidate
         teacher = annotator_of(run.settings.teacher)
         why = needs_evaluation(latest_evaluation(run.store, model, teacher), run.settings.cascade)
         if why:

@@ -13,6 +13,7 @@ from prefect import flow
 from prefect.states import State
 
 from upscway.flows.context import run_context
+from upscway.flows.parameters import parameter_file
 from upscway.tasks.study.spec import StudySpec, load_spec
 from upscway.tasks.study.steps import plan_study, report_study, run_arms
 
@@ -26,6 +27,7 @@ def load_study_spec(spec: str, quick: bool = False) -> StudySpec:
 def study(spec: str, quick: bool = False, profile: str | None = None, data_dir: str | None = None) -> State:
     """Run the study of the spec file `spec` (`quick`: its quick budget)."""
     with run_context("study", {"spec": spec, "quick": quick}, profile, data_dir) as run:
-        plan = plan_study(run.store, run.layout, run.run_id, load_spec(spec, quick), spec, quick, run.settings, run.task_def)
+        loaded = load_spec(parameter_file(run.settings, "--spec", spec), quick)
+        plan = plan_study(run.store, run.layout, run.run_id, loaded, spec, quick, run.settings, run.task_def)
         run_arms(run.store, plan, fan_out=run.settings.runner.kind == "dask")
         return run.finish(report_study(run.store, plan, quick, run.task_def))

@@ -2,26 +2,36 @@
 it is unsure of (confidence below `cascade.confidence_threshold` when set, else the threshold
 its cascade was certified at when it was promoted; or relevance inside
 `cascade.relevance_band`) go to the teacher. Every chunk ends with a final label in `tags` and
-who decided it. With no production model yet, the teacher decides everything. A night whose
+who decided it. With no production model yet, the teacher decides everything; so it does, in a
+run that ends as a `Fallback` naming the model and the path, when the production student's
+folder is missing or its weights are damaged. A night whose
 student is sure of every chunk (and audits none) never builds (or loads) the teacher.
 
 With a production student, a uniform share `cascade.audit_rate` of the chunks it decided is
 answered by the teacher too (`tasks/tag/audit.py`), and tonight's live bound is judged before
-tonight's tags are stored: when it shows the certificate broken, or the drift alarm passes its
-hard limit, the teacher decides every chunk tonight, a fallback is recorded, and later nights do
-not offload until a new student is promoted or the fallback is cleared by hand (`upscway models
-clear-fallback`). Such a run ends in a Completed state named `Fallback`.
+tonight's tags are stored: when it shows the certificate broken, the drift alarm passes its
+hard limit, or a score of the student's is not finite (NaN, infinite: a broken model, whose
+scores decide nothing), the teacher decides every chunk tonight, a fallback is recorded, and
+later nights do not offload until a new student is promoted or the fallback is cleared by hand
+(`upscway models clear-fallback`). Such a run ends in a Completed state named `Fallback`.
+
+Chunks of articles in a language the students do not serve (`cascade.student_languages`) are
+never scored by the student: the teacher decides them, or with `cascade.other_languages = "skip"`
+they are left untagged; the summary counts them (`other_languages`, `tasks/tag/languages.py`).
 """
 
 from __future__ import annotations
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.states import Completed, State
 
 from upscway import progress
 from upscway.flows.context import FALLBACK, run_context
+from upscway.inputs import parse_day
 from upscway.tasks.annotate.teachers import annotator_of
+from upscway.tasks.distill.folders import folder_problem
 from upscway.tasks.distill.scoring import score_with_student
+from upscway.tasks.tag.languages import other_languages, skip_filter, student_hashes
 from upscway.tasks.tag.live_report import publish_live_bound
 from upscway.tasks.tag.routing import statistics
 from upscway.tasks.tag.steps import fallback_and_night, mean_cost, route_night, store_tags, untagged_and_production
@@ -29,14 +39,21 @@ from upscway.tasks.tag.steps import fallback_and_night, mean_cost, route_night, 
 
 @flow(name="tag")
 def tag(since: str | None = None, limit: int | None = None, profile: str | None = None, data_dir: str | None = None) -> State:
+    parse_day(since, "--since")
     with run_context("tag", {"since": since, "limit": limit}, profile, data_dir) as run:
         task_def, settings = run.task_def, run.settings
-        chunks, model, threshold = untagged_and_production(run.store, task_def, since, limit, settings.cascade.confidence_threshold)
+        cascade = settings.cascade
+        chunks, model, threshold = untagged_and_production(
+            run.store, task_def, since, limit, cascade.confidence_threshold, skip_filter(cascade))
+        production, unusable = model, folder_problem(model) if model else None
+        if unusable:  # its folder is missing or damaged: tonight the teacher decides, as before any promotion
+            get_run_logger().warning("the teacher decides every chunk tonight: %s", unusable)
+            model = None
         holding, night = fallback_and_night(run.store, model)
-        student = {}
-        if model and chunks:
-            progress.report("tag: student", 0, len(chunks))
-            student = score_with_student(run.store, model, task_def, sorted({c.text_hash for c in chunks}))
+        student, hashes = {}, student_hashes(chunks, cascade.student_languages)
+        if model and hashes:
+            progress.report("tag: student", 0, len(hashes))
+            student = score_with_student(run.store, model, task_def, hashes)
         routed = route_night(run.store, run.run_id, chunks, student, model, threshold, holding, night, settings, task_def)
         judged = routed.judged
         figures = judged.figures(routed.requests, routed.audit_requests) if judged else None
@@ -45,12 +62,14 @@ def tag(since: str | None = None, limit: int | None = None, profile: str | None 
             publish_live_bound(run.store)
         audited = 0 if judged is None or judged.fallback else judged.live.audited
         summary = run.finish({
-            "production_model": model.id if model else None, "confidence_threshold": threshold, "chunks": len(chunks),
+            "production_model": production.id if production else None, "confidence_threshold": threshold, "chunks": len(chunks),
             **statistics(routed.tags, student, routed.answers, routed.requests + routed.audit_requests,
                          mean_cost(run.store, annotator_of(settings.teacher)), audited=audited),
             "drift": routed.drift, "audit": figures,
-            "fallback": {"new": judged.broken is not None, "reason": judged.broken or holding.reason} if routed.fallback else None,
+            "other_languages": other_languages(run.store, task_def.name, chunks, since, cascade),
+            "fallback": {"new": judged.broken is not None, "reason": judged.broken or holding.reason} if routed.fallback
+            else {"new": True, "reason": unusable} if unusable else None,
         })
-        if routed.fallback:
+        if routed.fallback or unusable:
             return Completed(name=FALLBACK, message=f"the cascade did not offload: {summary.data['fallback']['reason']}", data=summary.data)
         return summary

@@ -1,11 +1,14 @@
 """Silver annotations: which chunk texts still need a teacher's answer, and storing answers.
 
 An answer is keyed by (chunk text hash, annotator, prompt version); the insert skips a key
-already present, so a rerun or a race between two runs can never duplicate one.
+already present, so a rerun or a race between two runs can never duplicate one. A row holds
+finite numbers only: one that does not is refused when it is made, before any insert.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -26,6 +29,17 @@ class AnswerRow:
     tokens_out: int
     cost: float
     latency_ms: float
+
+    def __post_init__(self) -> None:
+        numbers = {"confidence": self.confidence, "off_label_mass": self.off_label_mass, "cost": self.cost, "latency_ms": self.latency_ms}
+        numbers.update({f"probs[{i}]": p for i, p in enumerate(self.probs)})
+        wrong = [name for name, value in numbers.items() if value is not None and not math.isfinite(value)]
+        if wrong or not self.probs:
+            raise ValueError(f"answer for {self.text_hash} refused: {', '.join(wrong) or 'probs'} not finite ({self.probs!r})")
+        if not 0 <= self.label_index < len(self.probs):
+            raise ValueError(f"answer for {self.text_hash} refused: label_index {self.label_index} outside its {len(self.probs)} probs")
+        if not all(0 <= n < 2**31 for n in (self.tokens_in, self.tokens_out)):
+            raise ValueError(f"answer for {self.text_hash} refused: token counts {self.tokens_in}, {self.tokens_out} outside 0..2^31")
 
 
 @dataclass(frozen=True)
@@ -86,8 +100,12 @@ def answers(conn: duckdb.DuckDBPyConnection, annotator: str, version: str, hashe
     return dict(conn.execute(sql("annotations", "teacher_probs"), [annotator, version, hashes]).fetchall())
 
 
-def training_rows(conn: duckdb.DuckDBPyConnection, annotator: str, version: str, task: str) -> list[TrainingRow]:
-    params = {"annotator": annotator, "version": version, "task": task}
+def training_rows(
+    conn: duckdb.DuckDBPyConnection, annotator: str, version: str, task: str, served: Sequence[str] | None = None
+) -> list[TrainingRow]:
+    """Chunks `annotator` answered, with their gold; with `served`, only those of articles in
+    these languages or of unknown language."""
+    params = {"annotator": annotator, "version": version, "task": task, "served": list(served) if served is not None else None}
     return [TrainingRow(*row) for row in conn.execute(sql("annotations", "training_rows"), params).fetchall()]
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from upscway.processes import ProcessId
+from upscway.storage.layout import DataLayout
 from upscway.storage.statements import sql
 
 
@@ -21,7 +24,7 @@ class ModelRecord:
     stage: str
     kind: str  # encoder | causal-lm
     base_model: str
-    path: str
+    path: str  # absolute, in this data directory (stored relative to it: see `storage/layout.py`)
     teacher: str
     task: str
     prompt_version: str
@@ -41,11 +44,28 @@ class AliasMove:
     previous_id: str | None
 
 
+def layout_of(conn: duckdb.DuckDBPyConnection) -> DataLayout | None:
+    """The data directory of the file `conn` has open (None for an in-memory database)."""
+    row = conn.execute(sql("models", "database_file")).fetchone()
+    return DataLayout(Path(row[0]).parent) if row and row[0] else None
+
+
+def _stored(conn: duckdb.DuckDBPyConnection, path: str) -> str:
+    layout = layout_of(conn)
+    return layout.stored(path) if layout else path
+
+
+def _resolved(conn: duckdb.DuckDBPyConnection, path: str) -> str:
+    layout = layout_of(conn)
+    return layout.resolved(path) if layout else path
+
+
 def register(conn: duckdb.DuckDBPyConnection, *, model_id: str, chain: str, stage: str, kind: str, base_model: str,
              path: str, teacher: str, task: str, prompt_version: str, config: dict[str, Any], run_id: str | None,
              parent_id: str | None = None) -> None:
-    conn.execute(sql("models", "register"), [model_id, chain, stage, kind, base_model, path, teacher, task, prompt_version,
-                                             json.dumps(config, default=str), run_id, parent_id])
+    """A new model in `training`; its folder `path` is kept relative to the data directory."""
+    conn.execute(sql("models", "register"), [model_id, chain, stage, kind, base_model, _stored(conn, path), teacher, task,
+                                             prompt_version, json.dumps(config, default=str), run_id, parent_id])
 
 
 def finish(conn: duckdb.DuckDBPyConnection, model_id: str, status: str, metrics: dict[str, Any]) -> None:
@@ -71,8 +91,9 @@ def copy_examples(conn: duckdb.DuckDBPyConnection, model_id: str, parent_id: str
 
 def derived(conn: duckdb.DuckDBPyConnection, parent_id: str, path: str) -> str | None:
     """The model already derived from `parent_id` into `path`, if any."""
-    row = conn.execute(sql("models", "derived"), [parent_id, path]).fetchone()
-    return row[0] if row else None
+    wanted = Path(path).resolve()
+    rows = conn.execute(sql("models", "derived"), [parent_id]).fetchall()
+    return next((model_id for model_id, stored in rows if Path(_resolved(conn, stored)).resolve() == wanted), None)
 
 
 def latest_of_stage(conn: duckdb.DuckDBPyConnection, chain: str, stage: str) -> ModelRecord | None:
@@ -89,6 +110,9 @@ def get(conn: duckdb.DuckDBPyConnection, model_id: str) -> ModelRecord | None:
     fields = dict(zip([d[0] for d in cursor.description], row))
     fields["config"] = json.loads(fields["config"]) if fields["config"] else {}
     fields["metrics"] = json.loads(fields["metrics"]) if fields["metrics"] else {}
+    fields["path"] = _resolved(conn, fields["path"])
+    if Path(fields["base_model"]).is_absolute():  # a base converted under a data directory (`{data_dir}` in chains.yaml)
+        fields["base_model"] = _resolved(conn, fields["base_model"])
     return ModelRecord(**fields)
 
 
@@ -137,3 +161,33 @@ def validated_threshold(conn: duckdb.DuckDBPyConnection, alias: str, model_id: s
 def last_promotion(conn: duckdb.DuckDBPyConnection, alias: str) -> AliasMove | None:
     row = conn.execute(sql("models", "last_promotion"), [alias]).fetchone()
     return AliasMove(*row) if row else None
+
+
+@dataclass(frozen=True)
+class Training:
+    """A model still marked `training`, and the run that trains it (as far as the store knows)."""
+
+    model_id: str
+    stage: str
+    run_id: str | None
+    run_status: str | None
+    process: ProcessId | None  # None when no run, or one that did not record its process
+
+    def is_live(self) -> bool:
+        """Its run is `running` and that run's process is still alive (a process on another host
+        counts as alive: this host cannot see it end)."""
+        return self.run_status == "running" and self.process is not None and not self.process.is_gone()
+
+
+def in_training(conn: duckdb.DuckDBPyConnection, chain: str, stage: str | None = None, teacher: str | None = None) -> list[Training]:
+    """The chain's models (of `stage` and `teacher`, when given) still marked `training`, newest first."""
+    rows = conn.execute(sql("models", "in_training"), {"chain": chain, "stage": stage, "teacher": teacher}).fetchall()
+    return [
+        Training(model_id, model_stage, run_id, status, ProcessId(host, pid, started) if pid is not None else None)
+        for model_id, model_stage, run_id, status, host, pid, started in rows
+    ]
+
+
+def take_over(conn: duckdb.DuckDBPyConnection, model_id: str, run_id: str) -> None:
+    """`run_id` now trains `model_id` (it resumes a training whose run died)."""
+    conn.execute(sql("models", "take_over"), [run_id, model_id])

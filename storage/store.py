@@ -31,6 +31,7 @@ import duckdb
 
 from upscway import progress
 from upscway.errors import InputError
+from upscway.storage import integrity
 
 LOGGER = logging.getLogger(__name__)
 
@@ -134,7 +135,12 @@ class Store:
         delay = 0.02
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only, config=config or {})
+                checked = self._refuse_if_cut_short()
+                conn = duckdb.connect(str(self.path), read_only=read_only, config=config or {})
+                if checked:
+                    return conn
+                conn.close()  # the process that was writing the file when it was checked has just let go: check it now
+                continue
             except duckdb.Error as exc:
                 if is_disk_full(exc):
                     raise disk_full(self.path) from None
@@ -159,6 +165,26 @@ class Store:
                     say_at = now + SAY_EVERY_S
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 1.0)
+
+    def _refuse_if_cut_short(self) -> bool:
+        """A StoreError when the file is shorter than its own layout says (see storage/integrity.py):
+        DuckDB opens such a file and fails, or answers from what is left, only when a query
+        reaches a missing block. False when it could not look: another process was writing the
+        file. Call it before connecting, under the process lock (so this process has no
+        connection to the file whose lock the check could drop)."""
+        try:
+            short = integrity.shortfall(self.path)
+        except integrity.Busy:
+            return False
+        except OSError:
+            return True  # no file yet (DuckDB creates it), or one DuckDB will say it cannot read
+        if short is None:
+            return True
+        raise StoreError(
+            f"the store {self.path} is damaged: it is {short.size} bytes long but its blocks need {short.needed} "
+            "(the file was cut short, e.g. by an interrupted copy or restore); restore it from a backup, "
+            "or point --data-dir at another folder"
+        )
 
     def _not_a_folder(self) -> StoreError:
         return StoreError(f"the data directory {self.path.parent} is a file, not a folder: point --data-dir at a folder")

@@ -93,20 +93,23 @@ def samples_needed(loss_rate: float, epsilon: float, delta: float, most: int = 1
 
 
 def decided(confidence: np.ndarray, relevance: np.ndarray, threshold: float, band: tuple[float, float]) -> np.ndarray:
-    """Which chunks the student decides at `threshold`: sure enough, and relevance outside the
-    band (the routing rule `tag` deploys, `routing.is_uncertain` negated)."""
+    """Which chunks the student decides at `threshold`: finite scores, sure enough, and relevance
+    outside the band (the routing rule `tag` deploys, `routing.is_uncertain` negated)."""
     low, high = band
-    return (confidence >= threshold) & ~((relevance >= low) & (relevance <= high))
+    scored = np.isfinite(confidence) & np.isfinite(relevance)
+    return scored & (confidence >= threshold) & ~((relevance >= low) & (relevance <= high))
 
 
 def _scored(student, reference, not_relevant: int, counts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per chunk: whether it is a loss where the student decides it (wrong against the
-    reference, and counted), the student's confidence, and its relevance."""
+    reference, and counted), the student's confidence, and its relevance; both NaN where any
+    of the chunk's scores is not finite, so that `decided` never takes it."""
     probs = np.asarray(student, dtype=float)
     wrong = probs.argmax(axis=1) != np.asarray(reference)
     if counts is not None:
         wrong &= np.asarray(counts, dtype=bool)
-    return wrong, probs.max(axis=1), 1.0 - probs[:, not_relevant]
+    whole = np.isfinite(probs).all(axis=1)
+    return wrong, np.where(whole, probs.max(axis=1), np.nan), np.where(whole, 1.0 - probs[:, not_relevant], np.nan)
 
 
 def risk_curve(

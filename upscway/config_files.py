@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from upscway.errors import InputError
+from upscway.inputs import read_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -20,15 +21,15 @@ def describe(error: ValidationError) -> str:
 
 
 def load_yaml_model(path: Path | str, model: type[M], what: str) -> M:
-    """`model` validated from the YAML file at `path`; every problem is an InputError that
-    says which `what` file ("feeds file", "task file") and what is wrong in it."""
+    """`model` validated from the YAML file at `path` (read through `read_text`: a regular file
+    of bounded size); every problem is an InputError that says which `what` file ("feeds file",
+    "task file") and what is wrong in it, nesting too deep for the parser included."""
+    text = read_text(path, what)
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{what} {path} does not exist") from None
+        return model.model_validate(yaml.safe_load(text))
     except yaml.YAMLError as exc:
         raise InputError(f"{what} {path} is not valid YAML: {exc}") from None
-    try:
-        return model.model_validate(data)
     except ValidationError as exc:
         raise InputError(f"{what} {path} is invalid: {describe(exc)}") from None
+    except RecursionError:
+        raise InputError(f"{what} {path} is nested too deeply to be a {what}") from None

@@ -9,6 +9,7 @@ is what the store writes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -222,7 +223,8 @@ class Criterion:
 
     @property
     def passed(self) -> bool:
-        if self.value is None:
+        """A value that is None or not finite (NaN, infinite) fails, whichever the comparison."""
+        if self.value is None or not math.isfinite(self.value):
             return False
         return self.value >= self.threshold if self.comparison == ">=" else self.value <= self.threshold
 

@@ -132,7 +132,8 @@ class TeacherSettings(Section):
     api_key_env: str = Field("UPSCWAY_TEACHER_API_KEY", description="Environment variable holding the API key.")
     api_key_secret: str | None = Field(None, description="Or: the name of a Prefect Secret block holding it.")
     concurrency: int = Field(16, gt=0)
-    timeout_s: float = Field(60.0, gt=0)
+    timeout_s: float = Field(60.0, gt=0, description="A reply must arrive whole within this many seconds of its request.")
+    max_reply_bytes: int = Field(1 << 20, gt=0, description="A larger reply is refused (that chunk's failure), read no further.")
     max_retries: int = Field(5, ge=0, description="Retries on 429, 5xx, timeouts and malformed answers.")
     backoff_base_s: float = Field(0.5, ge=0)
     backoff_max_s: float = Field(30.0, ge=0)
@@ -237,6 +238,24 @@ class CascadeSettings(Section):
         0.5, gt=0, lt=1, description="Share of evaluation-split articles whose random gold calibrates the certificate; the "
         "rest of the evaluation gold is what the report and the seed criteria are computed on."
     )
+    student_languages: tuple[str, ...] = Field(
+        ("en",), description="Languages the students serve (ISO 639-1 codes, as identified from each article's text at "
+        "ingest). Chunks of articles in other languages are never decided or trained on by a student (see other_languages); "
+        "an article of unknown language (stored before languages were identified) is served as before.",
+    )
+    other_languages: Literal["teacher", "skip"] = Field(
+        "teacher", description="Chunks in a language the students do not serve: 'teacher' has the teacher decide them, 'skip' "
+        "leaves them untagged. Either way the tag run's summary counts them by language.",
+    )
+
+    @field_validator("student_languages")
+    @classmethod
+    def _primary_subtags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """'en-IN' and 'EN' are 'en': stored languages are bare lower-case ISO 639-1 codes."""
+        codes = tuple(dict.fromkeys(v.strip().lower().replace("_", "-").split("-")[0] for v in value))
+        if not all(codes):
+            raise ValueError("an empty language code")
+        return codes
 
 
 RETIRED = {
@@ -269,6 +288,14 @@ class PrefectSettings(Section):
     )
 
 
+class InputsSettings(Section):
+    """Where a run of a Prefect deployment may read the files its parameters name (upscway/inputs.py)."""
+
+    allowed_roots: list[Path] = Field(
+        default_factory=list, description="Folders besides the data folder and deployments/ (a command run in this process reads any file its user names)."
+    )
+
+
 class _ProfileSource(TomlConfigSettingsSource):
     """The profile TOML, named by the `profile` argument or `UPSCWAY_PROFILE`."""
 
@@ -293,6 +320,7 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     runner: RunnerSettings = RunnerSettings()
     prefect: PrefectSettings = PrefectSettings()
+    inputs: InputsSettings = InputsSettings()
 
     @field_validator("data_dir")
     @classmethod
@@ -358,11 +386,13 @@ class Settings(BaseSettings):
 
 
 def profile_path(name: str) -> Path:
-    path = PROFILES_DIR / f"{name}.toml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.toml")))
-        raise InputError(f"unknown profile {name!r}: expected one of {known} (files in {PROFILES_DIR})")
-    return path
+    """The TOML of the profile `name`: one of the files in deployments/profiles/, named by its
+    stem; anything else (a path, `../x`: a flow's `profile` parameter comes from the Prefect UI
+    too) is an unknown profile."""
+    known = sorted(p.stem for p in PROFILES_DIR.glob("*.toml") if p.is_file())
+    if name not in known:
+        raise InputError(f"unknown profile {name!r}: expected one of {', '.join(known)} (files in {PROFILES_DIR})")
+    return PROFILES_DIR / f"{name}.toml"
 
 
 def load_settings(profile: str | None = None, data_dir: Path | str | None = None, **overrides: Any) -> Settings:

@@ -42,14 +42,17 @@ FROM annotations WHERE flow_run_id = ? GROUP BY label ORDER BY label;
 
 -- name: training_rows
 -- Every chunk with this teacher's answer (joined by text hash), its article, and the
--- latest gold label any person gave it (NULL when none).
+-- latest gold label any person gave it (NULL when none); with $served (a list of languages),
+-- only chunks of articles in one of them or of unknown language.
 SELECT c.id AS chunk_id, c.article_id, c.text, n.probs, g.label AS gold
 FROM chunks c
+LEFT JOIN articles a ON a.id = c.article_id
 JOIN annotations n ON n.text_hash = c.text_hash AND n.annotator = $annotator AND n.prompt_version = $version
 LEFT JOIN (
     SELECT chunk_id, label FROM gold_current WHERE task = $task
     QUALIFY row_number() OVER (PARTITION BY chunk_id ORDER BY created_at DESC, id DESC) = 1
 ) g ON g.chunk_id = c.id
+WHERE $served IS NULL OR coalesce(a.language, '') = '' OR list_contains($served::VARCHAR[], a.language)
 ORDER BY c.id;
 
 -- name: new_since_training

@@ -19,7 +19,11 @@ INSERT INTO training_examples (model_id, chunk_id, split)
 SELECT ?, chunk_id, split FROM training_examples WHERE model_id = ?;
 
 -- name: derived
-SELECT id FROM models WHERE parent_id = ? AND path = ?;
+SELECT id, path FROM models WHERE parent_id = ?;
+
+-- name: database_file
+-- The file this connection has open: the data directory is its folder (model paths are stored relative to it).
+SELECT path FROM duckdb_databases() WHERE database_name = current_database();
 
 -- name: latest_of_stage
 SELECT id, path, kind FROM models
@@ -61,3 +65,16 @@ SELECT id FROM models WHERE starts_with(id, ?) ORDER BY id LIMIT 11;
 SELECT confidence_threshold FROM alias_moves
 WHERE alias = ? AND model_id = ? AND action = 'promote' AND confidence_threshold IS NOT NULL
 ORDER BY id DESC LIMIT 1;
+
+-- name: in_training
+-- Models of a chain (of one stage and teacher, when given) still marked `training`, newest
+-- first, with the run that trains them and that run's status and process.
+SELECT m.id, m.stage, r.id, r.status, r.host, r.pid, r.process_started_at
+FROM models m LEFT JOIN flow_runs r ON r.id = m.flow_run_id
+WHERE m.chain = $chain AND m.status = 'training'
+  AND ($stage IS NULL OR m.stage = $stage) AND ($teacher IS NULL OR m.teacher = $teacher)
+ORDER BY m.created_at DESC;
+
+-- name: take_over
+-- A run resumes a model whose training run died: the model is that run's now.
+UPDATE models SET flow_run_id = ? WHERE id = ?;

@@ -5,7 +5,8 @@ add up). An API returns only the top-k tokens, so a label can be missing: a miss
 an equal share of the probability mass the list does not cover, capped at the smallest
 probability listed (it was not in the top k, so it cannot be likelier than what was), and the
 result is renormalised over the labels. The mass the model put outside the letters is
-returned as a quality signal.
+returned as a quality signal. A log-probability that is not a finite number at most 0 (give or
+take rounding) is refused: it would turn every probability into NaN or overflow.
 """
 
 from __future__ import annotations
@@ -13,17 +14,27 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+LOGPROB_SLACK = 1e-4  # a server's rounding may put log(1) a little above 0; more is not a log-probability
+
+
+def checked_logprob(token: str, logprob: float) -> float:
+    """`logprob`, at most 0; ValueError naming the token when it is not a log-probability."""
+    if not isinstance(logprob, (int, float)) or not math.isfinite(logprob) or logprob > LOGPROB_SLACK:
+        raise ValueError(f"log-probability {logprob!r} of token {token!r} is not a finite number at most 0")
+    return min(float(logprob), 0.0)
+
 
 def label_distribution(
     top_logprobs: Iterable[tuple[str, float]], verbalizers: Sequence[str]
 ) -> tuple[list[float], float] | None:
-    """(probabilities over labels, off-label mass), or None when no label is in the list."""
+    """(probabilities over labels, off-label mass), or None when no label is in the list;
+    ValueError for a log-probability that is not one."""
     index = {v: i for i, v in enumerate(verbalizers)}
     mass = [0.0] * len(verbalizers)
     seen = [False] * len(verbalizers)
     listed_total, smallest = 0.0, 1.0
     for token, logprob in top_logprobs:
-        p = math.exp(logprob)
+        p = math.exp(checked_logprob(token, logprob))
         listed_total += p
         smallest = min(smallest, p)
         i = index.get(token.strip())

@@ -20,8 +20,8 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from upscway.tasks.annotate.distribution import softmax
-from upscway.tasks.annotate.taxonomy import SoftLabel, TaskDefinition
-from upscway.tasks.annotate.teacher import Answer, OnAnswer
+from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.tasks.annotate.teacher import Answer, OnAnswer, answer_or_failure
 
 LOGGER = logging.getLogger(__name__)
 PACKAGED = "all-MiniLM-L6-v2"
@@ -86,7 +86,7 @@ class EmbeddingTeacher:
         per_chunk = (time.perf_counter() - started) / max(1, len(texts))
         answers: list[Answer] = []
         for i, row in enumerate(similarities):
-            answer = SoftLabel(probs=softmax(row, self.temperature), latency_s=per_chunk, extra={"similarities": row})
+            answer = answer_or_failure(softmax(row, self.temperature), latency_s=per_chunk, extra={"similarities": row})
             answers.append(answer)
             if on_answer:
                 on_answer(i, answer)

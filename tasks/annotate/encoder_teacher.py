@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-from upscway.tasks.annotate.taxonomy import SoftLabel
+from upscway.tasks.annotate.teacher import answer_or_failure
 
 QUANTIZED_WEIGHTS = "quantized-int8.pt"
 
@@ -81,7 +81,7 @@ class EncoderTeacher:
                 probs = torch.softmax(self.model(**enc).logits.float() / self.temperature, -1).tolist()
             per_chunk = (time.perf_counter() - t0) / len(batch)
             for j, row in enumerate(probs):
-                answers.append(SoftLabel(probs=row, latency_s=per_chunk))
+                answers.append(answer_or_failure(row, latency_s=per_chunk))
                 if on_answer:
                     on_answer(start + j, answers[-1])
         return answers

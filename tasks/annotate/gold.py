@@ -9,6 +9,7 @@ Agreement between people is Cohen's kappa on the chunks both labelled.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import random
 import re
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from upscway.config_files import describe
 from upscway.errors import InputError
+from upscway.inputs import read_text
 from upscway.records import Candidate, GoldRow
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 
@@ -117,25 +119,43 @@ def write_label_studio(path: Path, rows: Sequence[Candidate], task: TaskDefiniti
 
 def read_csv(path: Path, default_annotator: str | None = None) -> list[GoldRow]:
     """Rows of an exported CSV, each cell as it was before export (see `for_spreadsheet`);
-    line numbers count the header as line 1."""
+    line numbers count the header as line 1. A sheet whose rows do not have one cell per
+    header column (a header that lost cells while its rows kept them shifts every value into
+    the wrong column: the teacher's label read as gold) is an InputError naming the first such
+    line: nothing of it is imported, --skip-invalid or not."""
+    text = read_text(path, "gold file", encoding="utf-8-sig")  # Excel saves CSV with a BOM
     try:
-        with open(path, newline="", encoding="utf-8-sig") as lines:  # Excel saves CSV with a BOM
-            reader = csv.DictReader(lines)
-            missing = {"chunk_id", "text", "gold_label"} - set(reader.fieldnames or [])
-            if missing:
-                raise InputError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected {','.join(CSV_COLUMNS)}")
-            rows = []
-            for r in reader:
-                cell = {k: from_spreadsheet(v or "") for k, v in r.items() if isinstance(k, str) and isinstance(v, str)}
-                rows.append(GoldRow(
-                    line=reader.line_num, chunk_id=cell.get("chunk_id", "").strip(), text=cell.get("text", ""),
-                    gold_label=cell.get("gold_label", "").strip(), annotator=cell.get("annotator", "").strip() or (default_annotator or ""),
-                    note=cell.get("note", ""), source_url=cell.get("source_url", ""),
-                    sampling=cell.get("sampling", "").strip(), sampling_probability=_chance(cell.get("sampling_probability", "")),
-                ))
-            return rows
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, [])
+        missing = {"chunk_id", "text", "gold_label"} - set(header)
+        if missing:
+            raise InputError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected {','.join(CSV_COLUMNS)}")
+        lines = [(reader.line_num, cells) for cells in reader if cells]
+    except csv.Error as exc:
         raise InputError(f"cannot read gold file {path}: {exc}") from None
+    _same_shape(path, header, lines)
+    return [_gold_row(line, dict(zip(header, map(from_spreadsheet, cells))), default_annotator) for line, cells in lines]
+
+
+def _same_shape(path: Path, header: list[str], lines: list[tuple[int, list[str]]]) -> None:
+    """Every row has as many cells as the header, or the sheet is refused naming the first that does not."""
+    misshapen = [(line, len(cells)) for line, cells in lines if len(cells) != len(header)]
+    if misshapen:
+        (line, cells), more = misshapen[0], len(misshapen) - 1
+        others = f" (and {more} more line{'s' if more > 1 else ''})" if more else ""
+        raise InputError(
+            f"{path}: line {line} has {cells} cells, the header {len(header)}{others}; "
+            "a row needs one cell per column: nothing imported"
+        )
+
+
+def _gold_row(line: int, cell: dict[str, str], default_annotator: str | None) -> GoldRow:
+    return GoldRow(
+        line=line, chunk_id=cell.get("chunk_id", "").strip(), text=cell.get("text", ""),
+        gold_label=cell.get("gold_label", "").strip(), annotator=cell.get("annotator", "").strip() or (default_annotator or ""),
+        note=cell.get("note", ""), source_url=cell.get("source_url", ""),
+        sampling=cell.get("sampling", "").strip(), sampling_probability=_chance(cell.get("sampling_probability", "")),
+    )
 
 
 class _LSValue(BaseModel):
@@ -181,9 +201,10 @@ def read_label_studio(path: Path, default_annotator: str | None = None) -> list[
     """Rows of a Label Studio JSON export: one per (task, annotation) with a choice; the
     line number is the task's position in the export (1-based). A task of the wrong shape is
     an InputError naming the file and the first such task."""
+    text = read_text(path, "Label Studio export")
     try:
-        tasks = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        tasks = json.loads(text)
+    except ValueError as exc:
         raise InputError(f"cannot read Label Studio export {path}: {exc}") from None
     except RecursionError:
         raise InputError(f"cannot read Label Studio export {path}: nested too deeply to be an export") from None

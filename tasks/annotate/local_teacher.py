@@ -22,8 +22,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from upscway.errors import InputError
-from upscway.tasks.annotate.taxonomy import SoftLabel, TaskDefinition
-from upscway.tasks.annotate.teacher import Answer, OnAnswer
+from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.tasks.annotate.teacher import Answer, OnAnswer, answer_or_failure
 
 LOGGER = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class CausalLMTeacher:
             logprobs, off = self.label_logprobs(batch)
             per_chunk = (time.perf_counter() - t0) / len(batch)
             for j, (row, o) in enumerate(zip(logprobs.exp().tolist(), off.tolist())):
-                answer = SoftLabel(probs=row, latency_s=per_chunk, off_label_mass=max(0.0, o))
+                answer = answer_or_failure(row, latency_s=per_chunk, off_label_mass=max(0.0, o))
                 answers.append(answer)
                 if on_answer:
                     on_answer(start + j, answer)

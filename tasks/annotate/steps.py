@@ -22,7 +22,7 @@ from upscway.storage.runs import record_failures
 from upscway.storage.store import Store
 from upscway.tasks import run_resources
 from upscway.tasks.annotate.taxonomy import TaskDefinition
-from upscway.tasks.annotate.teacher import Teacher, TeacherFailure
+from upscway.tasks.annotate.teacher import Answer, Teacher, TeacherFailure
 from upscway.tasks.annotate.teachers import annotator_of, make_teacher
 from upscway.tasks.limits import teacher_slots, writer_slot
 
@@ -88,16 +88,11 @@ def annotate_batch(store: Store, run_id: str, task_def: TaskDefinition, settings
         answers = teacher.annotate([texts[h] for h in hashes])
     rows, failures = [], []
     for text_hash, answer in zip(hashes, answers):
-        if isinstance(answer, TeacherFailure):
-            failures.append(Failure("annotate", f"text_hash:{text_hash}", answer.reason))
-            continue
-        rows.append(
-            annotation_rows.AnswerRow(
-                text_hash=text_hash, label=task_def.names[answer.label], label_index=answer.label, probs=answer.probs,
-                confidence=answer.confidence, off_label_mass=answer.off_label_mass, rationale=answer.rationale,
-                tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, cost=answer.cost, latency_ms=answer.latency_s * 1000,
-            )
-        )
+        row = _answer_row(text_hash, answer, task_def)
+        if isinstance(row, Failure):
+            failures.append(row)
+        else:
+            rows.append(row)
     with writer_slot(), store.transaction() as conn:
         stored = annotation_rows.insert(conn, rows, teacher.annotator_id, task_def.name, task_def.version, run_id)
         record_failures(conn, run_id, failures)
@@ -105,6 +100,22 @@ def annotate_batch(store: Store, run_id: str, task_def: TaskDefinition, settings
         annotated=stored, failures=len(failures), tokens_in=sum(r.tokens_in for r in rows),
         tokens_out=sum(r.tokens_out for r in rows), cost=sum(r.cost for r in rows),
     )
+
+
+def _answer_row(text_hash: str, answer: Answer, task_def: TaskDefinition) -> annotation_rows.AnswerRow | Failure:
+    """The row to store for one chunk's answer, or that chunk's failure: a teacher's failure, or
+    an answer that cannot be stored (numbers that are not finite, a label the task lacks).
+    Whatever is wrong with one answer never fails the batch."""
+    if isinstance(answer, TeacherFailure):
+        return Failure("annotate", f"text_hash:{text_hash}", answer.reason)
+    try:
+        return annotation_rows.AnswerRow(
+            text_hash=text_hash, label=task_def.names[answer.label], label_index=answer.label, probs=answer.probs,
+            confidence=answer.confidence, off_label_mass=answer.off_label_mass, rationale=answer.rationale,
+            tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, cost=answer.cost, latency_ms=answer.latency_s * 1000,
+        )
+    except Exception as exc:  # any answer, however broken, is one chunk's failure
+        return Failure("annotate", f"text_hash:{text_hash}", f"answer not stored: {type(exc).__name__}: {exc}")
 
 
 IN_FLIGHT = 2  # batches: the next one is being answered while the last is stored

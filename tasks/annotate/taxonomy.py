@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,9 +114,16 @@ def load_task(path: Path | str = DEFAULT_TASK_FILE) -> TaskDefinition:
     return load_yaml_model(resolve_project_file(path), TaskDefinition, "task file")
 
 
+PROB_SLACK = 1e-6  # rounding a probability may cross 0 or 1 by; more is not a probability
+
+
 @dataclass
 class SoftLabel:
-    """One teacher's answer for one chunk: a distribution over the task's labels."""
+    """One teacher's answer for one chunk: a distribution over the task's labels.
+
+    Built only from finite numbers: probabilities in [0, 1] that sum to 1 and finite counts,
+    cost and latency; anything else is a ValueError naming the field (the last line of defence
+    before a NaN becomes a stored label, a student's target or a metric)."""
 
     probs: list[float]
     rationale: str | None = None
@@ -126,6 +134,17 @@ class SoftLabel:
     off_label_mass: float = 0.0
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        probs = self.probs
+        if not probs or not all(_finite(p) and -PROB_SLACK <= p <= 1 + PROB_SLACK for p in probs):
+            raise ValueError(f"probabilities must be finite numbers in [0, 1], got {_short(probs)}")
+        if abs(math.fsum(probs) - 1.0) > 1e-3:
+            raise ValueError(f"probabilities must sum to 1, got {_short(probs)} (sum {math.fsum(probs):.6g})")
+        for name in ("cost", "latency_s", "off_label_mass", "tokens_in", "tokens_out"):
+            value = getattr(self, name)
+            if not _finite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number at least 0, got {value!r}")
+
     @property
     def label(self) -> int:
         return max(range(len(self.probs)), key=self.probs.__getitem__)
@@ -133,3 +152,11 @@ class SoftLabel:
     @property
     def confidence(self) -> float:
         return max(self.probs)
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _short(values: list) -> str:
+    return repr(values[:8]) + (" ..." if len(values) > 8 else "")

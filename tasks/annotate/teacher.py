@@ -15,9 +15,24 @@ class TeacherFailure:
 
     reason: str
 
+    @property
+    def probs(self) -> list[float]:
+        """Refused: a caller that needs every chunk's probabilities (evaluation, a student's
+        scores) stops here with the reason, rather than on a missing attribute."""
+        raise ValueError(f"the teacher gave no answer for a chunk: {self.reason}")
+
 
 Answer = SoftLabel | TeacherFailure
 OnAnswer = Callable[[int, Answer], None]
+
+
+def answer_or_failure(probs: list[float], **fields) -> Answer:
+    """A SoftLabel, or this chunk's TeacherFailure when the numbers are not a distribution (a
+    NaN from a model fails its chunk, not the batch, and is never stored)."""
+    try:
+        return SoftLabel(probs=probs, **fields)
+    except ValueError as exc:
+        return TeacherFailure(f"answer refused: {exc}")
 
 
 class Teacher(Protocol):

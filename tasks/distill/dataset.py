@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -57,9 +58,12 @@ def build_splits(
     version: str,
     eval_fraction: float = 0.5,
     validation_fraction: float = 0.1,
+    served: Sequence[str] | None = None,
 ) -> Splits:
+    """The splits of every chunk `annotator` answered; with `served` (the languages the students
+    serve), none of an article identified as in another language: a student never decides one."""
     splits = Splits()
-    for row in annotation_rows.training_rows(conn, annotator, version, task.name):
+    for row in annotation_rows.training_rows(conn, annotator, version, task.name, served):
         example = Example(
             row.chunk_id, row.article_id, row.text, tuple(math.log(max(p, LOG_FLOOR)) for p in row.probs),
             task.index(row.gold_label) if row.gold_label else -1,

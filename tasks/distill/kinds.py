@@ -16,6 +16,7 @@ from upscway.errors import InputError
 from upscway.settings import LoraSettings
 from upscway.storage.models import ModelRecord
 from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.tasks.distill.folders import check_folder
 
 KindName = Literal["encoder", "causal-lm"]
 
@@ -41,8 +42,9 @@ class StudentKind:
         raise NotImplementedError
 
     def scoring_folder(self, model: ModelRecord) -> Path:
-        """The folder that scores with the model (a causal LM's adapter is merged once first)."""
-        return Path(model.path)
+        """The folder that scores with the model (a causal LM's adapter is merged once first);
+        a ModelFilesError naming the model and the path when its files are missing or damaged."""
+        return check_folder(model)
 
     def export(self, model: ModelRecord, out: Path) -> None:
         raise NotImplementedError
@@ -59,7 +61,7 @@ class Encoder(StudentKind):
         return Loaded(model, tokenizer, None, KDTrainer)
 
     def export(self, model, out):
-        shutil.copytree(model.path, out, ignore=shutil.ignore_patterns("checkpoints", "data", "merged"), dirs_exist_ok=True)
+        shutil.copytree(check_folder(model), out, ignore=shutil.ignore_patterns("checkpoints", "data", "merged"), dirs_exist_ok=True)
 
 
 class CausalLM(StudentKind):
@@ -75,15 +77,15 @@ class CausalLM(StudentKind):
                       {"label_token_ids": label_token_ids(task, tokenizer)})
 
     def scoring_folder(self, model):
-        merged = Path(model.path) / "merged"
+        merged = check_folder(model) / "merged"
         if not (merged / "config.json").exists():
             self.export(model, merged)
-        return merged
+        return check_folder(model, merged)
 
     def export(self, model, out):
         from upscway.tasks.distill.causal_lm import merge_adapter
 
-        merge_adapter(model.base_model, model.path, out)
+        merge_adapter(model.base_model, check_folder(model), out)
 
 
 KINDS: dict[str, StudentKind] = {kind.name: kind for kind in (Encoder(), CausalLM())}

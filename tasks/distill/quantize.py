@@ -28,6 +28,7 @@ from upscway.storage.store import Store
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 from upscway.tasks.distill.calibration import calibrate
 from upscway.tasks.distill.dataset import Example
+from upscway.tasks.distill.folders import check_folder
 
 if TYPE_CHECKING:
     import torch
@@ -107,7 +108,7 @@ def quantize_model(store: Store, parent: ModelRecord, task_def: TaskDefinition, 
         shutil.rmtree(out)  # left by an attempt that did not register it
     from upscway.tasks.distill.train import read_examples
 
-    write_int8(parent.path, out)
+    write_int8(check_folder(parent), out)
     validation = read_examples(Path(parent.path) / "data" / "validation.jsonl")
     metrics = {"parent": parent.id, "quantization": METHOD, "train_examples": parent.metrics.get("train_examples"),
                "parent_metrics": parent.metrics, **int8_calibration(out, validation, task_def)}

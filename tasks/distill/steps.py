@@ -20,6 +20,7 @@ from upscway.tasks.annotate.steps import annotate_pending
 from upscway.tasks.annotate.taxonomy import TaskDefinition
 from upscway.tasks.distill.chains import Stage, load_chain
 from upscway.tasks.distill.dataset import build_splits
+from upscway.tasks.distill.ownership import claim_interrupted, registering
 from upscway.tasks.distill.scoring import as_teacher
 from upscway.tasks.distill.train import TrainConfig, train, write_examples
 
@@ -66,20 +67,30 @@ def stages_to_train(chain: str, stage: str | None, chains_file) -> list[Stage]:
     return chosen
 
 
+def _resumed_config(folder: Path) -> str:
+    """The interrupted run's config file, pointed at `folder` when the data directory moved since it was written."""
+    path = folder / "train_config.json"
+    config = TrainConfig.load(path)
+    if Path(config.out_dir) != folder:
+        config.rehomed(folder).save(path)
+    return str(path)
+
+
 @task(name="prepare-stage")
 def prepare_stage(
     store: Store, layout: DataLayout, run_id: str, chain: str, stage: Stage, task_def: TaskDefinition,
-    teacher: str, settings: DistillSettings,
+    teacher: str, settings: DistillSettings, served: tuple[str, ...] | None = None,
 ) -> tuple[str, str]:
-    """Write the stage's examples and training config, register the model; returns (model id,
-    config path). An interrupted training of the same stage and teacher is picked up again."""
-    with store.reader() as conn:
-        resumable = model_rows.unfinished(conn, chain, stage.name, teacher)
+    """Write the stage's examples (with `served`, only chunks in those languages or of unknown
+    language) and training config, register the model; returns (model id, config path). An
+    interrupted training of the same stage and teacher is taken over and picked up again;
+    one a live run still trains raises TrainingElsewhere (see ownership.py)."""
+    resumable = claim_interrupted(store, run_id, chain, stage.name, teacher)
     if resumable and (Path(resumable.path) / "train_config.json").exists():
         get_run_logger().info("resuming the interrupted training of %s", resumable.id)
-        return resumable.id, str(Path(resumable.path) / "train_config.json")
+        return resumable.id, _resumed_config(Path(resumable.path))
     with store.reader() as conn:
-        splits = build_splits(conn, task_def, teacher, task_def.version, settings.eval_fraction, settings.validation_fraction)
+        splits = build_splits(conn, task_def, teacher, task_def.version, settings.eval_fraction, settings.validation_fraction, served)
     if not splits.train:
         raise InputError(f"no training examples with labels from {teacher!r} for prompt {task_def.version}: run annotate first")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
@@ -95,9 +106,9 @@ def prepare_stage(
         task=task_def, training=settings.training(),
     )
     config.save(scratch / "train_config.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    scratch.rename(out)
-    with store.transaction() as conn:
+    with registering(store, run_id, chain, stage.name, teacher) as conn:  # unless a live run got here first
+        out.parent.mkdir(parents=True, exist_ok=True)
+        scratch.rename(out)
         model_rows.register(
             conn, model_id=model_id, chain=chain, stage=stage.name, kind=stage.kind, base_model=stage.base_model(layout.root), path=str(out),
             teacher=teacher, task=task_def.name, prompt_version=task_def.version, config={**json.loads(Path(out / "train_config.json").read_text()), "splits": splits.counts()},

@@ -74,6 +74,17 @@ class TrainConfig(BaseModel):
     def save(self, path: Path | str) -> None:
         Path(path).write_text(self.model_dump_json(indent=2))
 
+    def rehomed(self, folder: Path) -> "TrainConfig":
+        """This run in `folder`, its examples in the same place under it: a run folder that moved
+        with its data directory (copied, restored) trains there, not where it was written."""
+        before = Path(self.out_dir)
+
+        def moved(file: str) -> str:
+            return str(folder / Path(file).relative_to(before)) if Path(file).is_relative_to(before) else file
+
+        return self.model_copy(update={
+            "out_dir": str(folder), "train_file": moved(self.train_file), "validation_file": moved(self.validation_file)})
+
 
 def write_examples(path: Path, examples: list[Example]) -> None:
     with open(path, "w", encoding="utf-8") as out:

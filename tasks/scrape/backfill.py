@@ -1,16 +1,19 @@
 """What a backfill fetches: a source's sitemap entries between two dates, a file of URLs, or a
 folder of saved pages. They go into the frontier like a feed's entries; the backfill then
-fetches those of them not stored yet (failed ones too: a backfill is an explicit request),
-and every unreadable input is recorded."""
+fetches those of them not stored yet (failed ones too: a backfill is an explicit request).
+Every unreadable sitemap is recorded; the lines of a URL list that are not URLs are only
+counted (the file may not be a URL list at all: its lines are not copied anywhere)."""
 
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 from prefect import task
 
 from upscway.errors import InputError
+from upscway.inputs import parse_day
 from upscway.records import Failure
 from upscway.settings import IngestSettings
 from upscway.storage import articles as article_rows
@@ -27,15 +30,6 @@ from upscway.tasks.scrape.sitemaps import scan_sitemaps
 LOCAL_SOURCE = "local"
 
 
-def _day(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
-
-
 def check_backfill_args(source, since, until, urls, html_dir) -> None:
     """Raise InputError unless exactly one input is given, with what it needs."""
     given = [name for name, value in (("--since", since), ("--urls", urls), ("--html-dir", html_dir)) if value]
@@ -43,7 +37,7 @@ def check_backfill_args(source, since, until, urls, html_dir) -> None:
         raise InputError("backfill needs exactly one of --source/--since, --urls or --html-dir" + (f" (got {', '.join(given)})" if given else ""))
     if since and not source:
         raise InputError("--since reads a source's sitemaps: name it with --source")
-    first, last = _day(since, "--since"), _day(until, "--until")
+    first, last = parse_day(since, "--since"), parse_day(until, "--until")
     if first and last and last < first:
         raise InputError(f"--until {until} is before --since {since}")
 
@@ -61,13 +55,19 @@ def _source(feeds_file: Path, name: str | None, required: bool):
         return None
 
 
+class BackfillPlan(NamedTuple):
+    new_urls: int  # the input's URLs new to the frontier
+    requests: list[PageRequest]  # the pages to fetch: those not stored yet, at most `limit`
+    not_urls: int = 0  # lines of a URL list that are not URLs: counted, their text kept nowhere
+
+
 @task(name="plan-backfill")
 def plan_backfill(
     store: Store, run_id: str, ingest: IngestSettings, feeds_file: Path, source: str | None, since: str | None,
-    until: str | None, urls: str | None, html_dir: str | None, limit: int | None,
-) -> tuple[int, list[PageRequest]]:
-    """How many of the input's URLs were new to the frontier, and the pages to fetch (those not
-    stored yet, at most `limit`); input failures recorded."""
+    until: str | None, urls: Path | str | None, html_dir: Path | str | None, limit: int | None,
+) -> BackfillPlan:
+    """What to fetch from the one input given; sitemap failures recorded."""
+    not_urls = 0
     chosen = _source(feeds_file, source, required=bool(since))
     name = source or LOCAL_SOURCE
     rate = chosen.rate_limit_per_s if chosen else None
@@ -75,13 +75,12 @@ def plan_backfill(
     if since:
         if not chosen.sitemaps:
             raise InputError(f"source {source!r} lists no sitemaps in the feeds file")
-        last = _day(until, "--until") or date.today()
-        scan = scan_sitemaps(shared_fetcher(ingest), chosen.sitemaps, _day(since, "--since"), last, rate)
+        last = parse_day(until, "--until") or date.today()
+        scan = scan_sitemaps(shared_fetcher(ingest), chosen.sitemaps, parse_day(since, "--since"), last, rate)
         failures += [Failure("sitemap", url, reason) for url, reason in scan.failures]
         found, origin = [Discovered(u, name) for u in scan.urls], "sitemaps of " + chosen.name
     elif urls:
-        listed, bad = read_url_list(Path(urls))
-        failures += bad
+        listed, not_urls = read_url_list(Path(urls))
         found, origin = [Discovered(u, name) for u in listed], str(urls)
     else:
         found, origin = [Discovered(u, name, str(p)) for u, p in saved_pages(Path(html_dir))], str(html_dir)
@@ -92,4 +91,4 @@ def plan_backfill(
         frontier.discover(conn, found, origin)
         todo = frontier.claim_unfinished(conn, run_id, [d.url for d in found])
     requests = [PageRequest(d.url, d.source, rate, d.local_path) for d in {d.url: d for d in found}.values() if d.url in todo]
-    return new, requests[:limit] if limit else requests
+    return BackfillPlan(new, requests[:limit] if limit else requests, not_urls)

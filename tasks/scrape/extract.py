@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import charset_normalizer
 import trafilatura
 
+from upscway.tasks.scrape.language import article_language, declared_language
+
 LOGGER = logging.getLogger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -69,7 +71,8 @@ def _is_html(content_type: str, content: bytes) -> bool:
 
 
 def extract_article(content: bytes, url: str, content_type: str = "", min_chars: int = 200) -> Article:
-    """Main text (paragraphs separated by newlines) and metadata of an article page."""
+    """Main text (paragraphs separated by newlines) and metadata of an article page; its
+    `language` is identified from the text (see `tasks.scrape.language`)."""
     if not _is_html(content_type, content):
         raise ExtractionError(f"not an HTML page (content-type {content_type.split(';')[0] or 'unknown'})")
     html = decode_html(content, content_type)
@@ -87,6 +90,6 @@ def extract_article(content: bytes, url: str, content_type: str = "", min_chars:
         author=doc.author,
         published_date=doc.date,
         site_name=doc.sitename,
-        language=getattr(doc, "language", None),
+        language=article_language(text, declared_language(html)),
         text=text,
     )

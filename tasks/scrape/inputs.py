@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from upscway.errors import InputError
-from upscway.records import Failure
+from upscway.inputs import read_text
 from upscway.tasks.scrape.urls import InvalidUrlError, canonicalize_url
 
 _CANONICAL = re.compile(
@@ -16,25 +16,30 @@ _CANONICAL = re.compile(
 )
 
 
-def read_url_list(path: Path) -> tuple[list[str], list[Failure]]:
-    """Canonical URLs from a text file (one per line; blank lines and `#` comments ignored).
+def read_url_list(path: Path) -> tuple[list[str], int]:
+    """Canonical URLs from a text file (one per line; blank lines and `#` comments ignored),
+    read through `read_text` (a regular file of bounded size), and how many other lines it has.
 
-    A line that is not an http(s) URL becomes a failure naming `file:line`; the rest go ahead.
+    A line that is not an http(s) URL is only counted: a file named by mistake (a `.env`, a key
+    file) must not have its lines copied into the store's failures or the run's log.
     """
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read URL list {path}: {exc}") from None
-    urls, failures = [], []
-    for number, line in enumerate(lines, start=1):
+    lines = read_text(path, "URL list").splitlines()
+    urls, not_urls = [], 0
+    for line in lines:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         try:
             urls.append(canonicalize_url(line))
-        except InvalidUrlError as exc:
-            failures.append(Failure("input", f"{path}:{number}", str(exc)))
-    return list(dict.fromkeys(urls)), failures
+        except InvalidUrlError:
+            not_urls += 1
+    return list(dict.fromkeys(urls)), not_urls
+
+
+def _head(path: Path, size: int = 65536) -> bytes:
+    """The first `size` bytes of a saved page, where its canonical link is; never the whole file."""
+    with open(path, "rb") as page:
+        return page.read(size)
 
 
 def saved_pages(folder: Path) -> list[tuple[str, Path]]:
@@ -48,7 +53,7 @@ def saved_pages(folder: Path) -> list[tuple[str, Path]]:
         raise InputError(f"--html-dir {folder} is not a folder")
     pages = []
     for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".html", ".htm") and p.is_file()):
-        match = _CANONICAL.search(path.read_bytes()[:65536])
+        match = _CANONICAL.search(_head(path))
         url = None
         if match:
             raw = next(g for g in match.groups() if g).decode("utf-8", errors="replace")

@@ -13,10 +13,11 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
+from upscway.errors import InputError
 from upscway.hashing import article_id, content_hash
+from upscway.inputs import read_bounded
 from upscway.records import Failure
 from upscway.settings import ChunkSettings, IngestSettings
 from upscway.storage.staging import StagedBatch
@@ -99,15 +100,18 @@ def extract_page(
 Fetched = tuple[PageRequest, bytes, str, str]
 
 
-def _fetch(request: PageRequest, fetcher: Fetcher) -> Fetched | Failure:
-    """One page's bytes, or its failure: anything a URL does to the fetcher stays its own."""
+def _fetch(request: PageRequest, fetcher: Fetcher, max_bytes: int) -> Fetched | Failure:
+    """One page's bytes, or its failure: anything a URL does to the fetcher stays its own. A
+    saved page is read like a fetched one, at most `max_bytes` (`ingest.max_bytes`)."""
     try:
         if request.local_path:
-            return request, Path(request.local_path).read_bytes(), request.url, "text/html"
+            return request, read_bounded(request.local_path, "saved page", max_bytes), request.url, "text/html"
         response = fetcher.fetch(request.url, rate_limit_per_s=request.rate_limit_per_s)
         return request, response.content, response.final_url, response.content_type
     except FetchError as exc:
         return Failure("page", request.url, str(exc), exc.transient)
+    except InputError as exc:  # a saved page that is not a regular file of at most max_bytes
+        return Failure("page", request.url, str(exc))
     except OSError as exc:
         return Failure("page", request.url, f"cannot read {request.local_path}: {exc}")
     except Exception as exc:  # not a network condition: the same URL would fail the same way
@@ -124,7 +128,7 @@ def scrape_batch(
     process's shared one."""
     fetcher = shared_fetcher(settings)
     with ThreadPoolExecutor(max_workers=settings.fetch_concurrency) as threads:
-        fetched = list(threads.map(lambda r: _fetch(r, fetcher), requests))
+        fetched = list(threads.map(lambda r: _fetch(r, fetcher, settings.max_bytes), requests))
     extracted = [
         extract_page(request, content, url, kind, settings.min_text_chars, chunking)
         for request, content, url, kind in (f for f in fetched if not isinstance(f, Failure))

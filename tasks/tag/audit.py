@@ -32,7 +32,7 @@ from upscway.settings import CascadeSettings
 from upscway.storage.audits import Audited
 from upscway.storage.tags import ChunkRef
 from upscway.tasks.certificate import lower_bound, upper_bound
-from upscway.tasks.tag.routing import top
+from upscway.tasks.tag.routing import not_finite, top
 
 
 def audit_sample(decided: Sequence[str], rate: float, seed: str) -> set[str]:
@@ -96,7 +96,7 @@ def breaks(live: LiveBound | None, epsilon: float, drift: dict | None, drift_lim
     if drift:
         moved = max(abs(drift["night_mean_confidence"] - drift["validation_mean_confidence"]),
                     abs(drift["night_deferral"] - drift["validation_deferral"]))
-        if moved > drift_limit:
+        if not moved <= drift_limit:  # NaN compares False: a figure that is not finite fails the check
             return (f"the student's scores moved by {moved:.2f} from {drift.get('reference', 'validation')} (mean confidence "
                     f"or deferral rate), past the hard limit {drift_limit:g}: tonight's news is not like the certificate's")
     return None
@@ -130,18 +130,34 @@ class Night:
         }
 
 
+def unscorable(student: Mapping[str, Sequence[float] | None], hashes: Sequence[str]) -> str | None:
+    """Why tonight the student decides nothing, or None: its scores on one of tonight's chunks
+    (`hashes`: their texts, one per chunk) are not finite (or were refused). A model is a
+    fixed function; one NaN or infinity means broken weights or overflowing numerics, and the
+    certificate, measured on finite scores, says nothing about it, so one chunk is enough."""
+    scored = [h for h in hashes if h in student]
+    bad = not_finite(student, scored)
+    if not bad:
+        return None
+    return (f"the student's scores are not finite on {len(bad)} of {len(scored)} chunks (NaN or infinite probabilities: "
+            "its weights or numerics are broken); no score of it decides anything until a new student is promoted or "
+            "the fallback is cleared (`upscway models clear-fallback`)")
+
+
 def judge_night(
-    night: int, chunks: Sequence[ChunkRef], student: Mapping[str, Sequence[float]], teacher: Mapping[str, Sequence[float]],
+    night: int, chunks: Sequence[ChunkRef], student: Mapping[str, Sequence[float] | None], teacher: Mapping[str, Sequence[float]],
     decided: Sequence[str], audited: set[str], names: Sequence[str], settings: CascadeSettings, drift: dict | None, holding: bool,
 ) -> Night:
     """Tonight's audit judged before tonight's tags are stored: the audited chunks the teacher
     could answer, their disagreements, the live bound at the night's level, and whether the
-    certificate broke tonight (the live bound, or the drift alarm's hard limit)."""
+    certificate broke tonight (scores that are not finite, the live bound, or the drift alarm's
+    hard limit)."""
     first = {}
     for chunk in chunks:
         first.setdefault(chunk.text_hash, chunk.chunk_id)
     rows = [Audited(first[h], h, names[top(student[h])], names[top(teacher[h])]) for h in sorted(audited) if h in teacher]
     disagreements = sum(r.student_label != r.teacher_label for r in rows)
     live = live_bound(night, len(first), len(decided), len(rows), disagreements, settings.risk_level)
-    broken = None if holding else breaks(live, settings.max_loss, drift, settings.drift_limit)
+    broken = None if holding else (unscorable(student, [c.text_hash for c in chunks])
+                                   or breaks(live, settings.max_loss, drift, settings.drift_limit))
     return Night(live=live, audited=rows, broken=broken, holding=holding, audit_rate=settings.audit_rate, epsilon=settings.max_loss)

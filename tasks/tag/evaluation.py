@@ -12,7 +12,7 @@ from upscway.results import CascadeEvaluation, OperatingPoint
 from upscway.settings import CascadeSettings
 from upscway.tasks.evaluate.paired import scores
 from upscway.tasks.certificate import THRESHOLDS, Sample, certify_cascade
-from upscway.tasks.tag.routing import Probs, is_uncertain, routed, top
+from upscway.tasks.tag.routing import Probs, finite, is_uncertain, routed, top
 
 
 def operating_curve(
@@ -57,4 +57,4 @@ def evaluate_cascade(
     return CascadeEvaluation(relevance_band=band, certificate=certificate, certificates=certificates,
                              confidence=1 - settings.risk_level, curve=tuple(curve), chosen=chosen, configured=configured,
                              calibrated_since=None if since is None else f"{since:%Y-%m-%d %H:%M}",
-                             reference_confidences=tuple(round(max(p), 4) for p in consistency.student))
+                             reference_confidences=tuple(round(max(p), 4) for p in consistency.student if finite(p)))

@@ -3,10 +3,16 @@ the rest.
 
 Plain functions over scores, so routing and its statistics are tested on hand-made
 probabilities; `steps.py` feeds them from the store and the models.
+
+A score vector that is missing (None: the scorer refused it) or holds a number that is not
+finite decides nothing: it is uncertain, its chunk goes to the teacher, and it counts in no
+figure. NaN compares False with everything, so a NaN confidence would otherwise pass every
+"below the threshold?" test and its argmax would be label 0.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from upscway.records import Decider, Tag
@@ -20,16 +26,31 @@ def top(probs: Probs) -> int:
     return max(range(len(probs)), key=probs.__getitem__)
 
 
-def is_uncertain(probs: Probs, confidence_threshold: float, relevance_band: tuple[float, float], not_relevant: int) -> bool:
-    """True when the student's top probability is below the threshold, or when its relevance
-    (1 − p(not relevant), the task's `not_relevant` label) falls inside the uncertainty band."""
+def finite(probs: Probs | None) -> bool:
+    """Whether `probs` is a score vector at all: present, not empty, every number finite."""
+    return probs is not None and len(probs) > 0 and all(math.isfinite(p) for p in probs)
+
+
+def not_finite(student: Mapping[str, Probs | None], hashes: Sequence[str]) -> list[str]:
+    """The texts among `hashes` the student scored with a vector that is not `finite`."""
+    return [h for h in hashes if h in student and not finite(student[h])]
+
+
+def is_uncertain(
+    probs: Probs | None, confidence_threshold: float, relevance_band: tuple[float, float], not_relevant: int,
+) -> bool:
+    """True when the scores are not `finite` (they decide nothing), when the student's top
+    probability is below the threshold, or when its relevance (1 − p(not relevant), the task's
+    `not_relevant` label) falls inside the uncertainty band."""
+    if not finite(probs):
+        return True
     relevance = 1.0 - probs[not_relevant]
     low, high = relevance_band
     return max(probs) < confidence_threshold or low <= relevance <= high
 
 
 def for_teacher(
-    hashes: Sequence[str], student: Mapping[str, Probs], threshold: float, band: tuple[float, float], not_relevant: int
+    hashes: Sequence[str], student: Mapping[str, Probs | None], threshold: float, band: tuple[float, float], not_relevant: int
 ) -> set[str]:
     """The chunk texts the teacher must decide: those the student did not score (no
     production model) or is unsure of."""
@@ -44,15 +65,15 @@ def routed(
 
 
 def final_tags(
-    chunks: Sequence[ChunkRef], student: Mapping[str, Probs], teacher: Mapping[str, Probs], unsure: set[str],
+    chunks: Sequence[ChunkRef], student: Mapping[str, Probs | None], teacher: Mapping[str, Probs], unsure: set[str],
     names: Sequence[str], student_annotator: str | None, teacher_annotator: str,
 ) -> list[Tag]:
-    """One tag per chunk: the teacher's answer where the student was unsure,
-    the student's elsewhere. An unsure chunk the teacher could not answer gets no tag yet (its
-    failure is recorded; a later run tags it)."""
+    """One tag per chunk: the teacher's answer where the student was unsure (or its scores are
+    not `finite`, whatever `unsure` says), the student's elsewhere. An unsure chunk the teacher
+    could not answer gets no tag yet (its failure is recorded; a later run tags it)."""
     tags = []
     for chunk in chunks:
-        if chunk.text_hash in unsure:
+        if chunk.text_hash in unsure or not finite(student.get(chunk.text_hash)):
             if chunk.text_hash not in teacher:
                 continue
             probs, decided_by, annotator = teacher[chunk.text_hash], Decider.TEACHER, teacher_annotator
@@ -64,16 +85,16 @@ def final_tags(
 
 
 def statistics(
-    tags: Sequence[Tag], student: Mapping[str, Probs], teacher: Mapping[str, Probs], requests: int, cost_per_answer: float,
+    tags: Sequence[Tag], student: Mapping[str, Probs | None], teacher: Mapping[str, Probs], requests: int, cost_per_answer: float,
     audited: int = 0,
 ) -> dict:
     """Offload (the share the student decided), teacher requests made and saved (the chunks the
     student decided, less the `audited` ones the teacher answered as well), the cost saved
     (saved requests × the teacher's mean cost per answer), and agreement where both labelled the
-    same text."""
+    same text (where the student's scores are `finite`)."""
     by_student = sum(t.decided_by is Decider.STUDENT for t in tags)
     saved = max(by_student - audited, 0)
-    both = [h for h in student if h in teacher]
+    both = [h for h in student if h in teacher and finite(student[h])]
     agree = sum(top(student[h]) == top(teacher[h]) for h in both)
     return {
         "tagged": len(tags), "by_student": by_student, "by_teacher": len(tags) - by_student,
@@ -95,16 +116,18 @@ def reference_scores(metrics: Mapping) -> tuple[Sequence[float], str]:
 
 
 def drift(
-    night: Mapping[str, Probs], reference_confidences: Sequence[float], reference: str, threshold: float, tolerance: float,
+    night: Mapping[str, Probs | None], reference_confidences: Sequence[float], reference: str, threshold: float, tolerance: float,
 ) -> dict | None:
     """The student's mean confidence and deferral rate (confidence below `threshold`) on the
     night's chunks against `reference` (`reference_confidences`: its scores there; the figures
     keep their `validation_` names, which stored summaries use); `warning`
     says what moved when either differs by more than `tolerance` (the news changed, or the model
-    is confidently lost). None without both sides to compare."""
-    if not night or not reference_confidences:
+    is confidently lost). Only finite scores count (the audit's judge names the others); None
+    without both sides to compare."""
+    tonight = [max(p) for p in night.values() if finite(p)]
+    reference_confidences = [c for c in reference_confidences if math.isfinite(c)]
+    if not tonight or not reference_confidences:
         return None
-    tonight = [max(p) for p in night.values()]
     figures = {
         "night_mean_confidence": sum(tonight) / len(tonight),
         "validation_mean_confidence": sum(reference_confidences) / len(reference_confidences),

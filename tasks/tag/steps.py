@@ -26,14 +26,16 @@ from upscway.tasks.tag.routing import DEFAULT_THRESHOLD, drift, final_tags, for_
 
 
 def untagged_and_production(
-    store: Store, task_def: TaskDefinition, since: str | None, limit: int | None, configured: float | None
+    store: Store, task_def: TaskDefinition, since: str | None, limit: int | None, configured: float | None,
+    served: tuple[str, ...] | None = None,
 ) -> tuple[list[ChunkRef], ModelRecord | None, float]:
-    """(chunk id, text hash) of chunks without a tag, the production model's row (None before
+    """(chunk id, text hash, language) of chunks without a tag (with `served`, only those in
+    these languages or of unknown language), the production model's row (None before
     any promotion), and the confidence threshold to route with: `configured` when set
     (`cascade.confidence_threshold`), else the one the model's cascade was certified at when
     it was promoted, else DEFAULT_THRESHOLD."""
     with store.reader() as conn:
-        chunks = tag_rows.untagged(conn, task_def.name, since, limit)
+        chunks = tag_rows.untagged(conn, task_def.name, since, limit, served)
         model_id = model_rows.holder(conn, PRODUCTION)
         model = model_rows.get(conn, model_id) if model_id else None
         validated = model_rows.validated_threshold(conn, PRODUCTION, model_id) if model_id else None
@@ -75,12 +77,13 @@ class Routed:
 
 
 def route_night(
-    store: Store, run_id: str, chunks: list[ChunkRef], student: Mapping[str, list[float]], model: ModelRecord | None,
+    store: Store, run_id: str, chunks: list[ChunkRef], student: Mapping[str, list[float] | None], model: ModelRecord | None,
     threshold: float, holding: audit_rows.Fallback | None, night: int, settings: Settings, task_def: TaskDefinition,
 ) -> Routed:
     """The teacher answers what the student is unsure of and the audited share of what it
-    decided; tonight's audit is judged; when it breaks the certificate (or a fallback holds),
-    the teacher answers and decides every chunk. Nothing is stored here but the answers."""
+    decided; tonight's audit is judged; when it breaks the certificate (or the student's scores
+    are not finite, or a fallback holds), the teacher answers and decides every chunk. Nothing
+    is stored here but the answers."""
     cascade, teacher = settings.cascade, settings.teacher
     hashes = sorted({c.text_hash for c in chunks})
     unsure = for_teacher(hashes, student, threshold, cascade.relevance_band, task_def.not_relevant_index)

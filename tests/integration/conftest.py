@@ -1,5 +1,6 @@
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from prefect.testing.utilities import prefect_test_harness
@@ -79,6 +80,38 @@ def annotated_store(annotated_template, tmp_path, monkeypatch):
     return open_store(load_settings())
 
 
+SHORT_TRAINING = {"UPSCWAY_DISTILL__EPOCHS": "1", "UPSCWAY_DISTILL__MAX_LENGTH": "64"}
+
+
+@pytest.fixture(scope="session")
+def trained_template(annotated_template, tmp_path_factory) -> tuple[Path, str]:
+    """`annotated_template` with one short-trained demo-chain student (stage minilm-l3), not
+    promoted: trained once per test process, for the tests that need a student but not its
+    training. Returns (data folder, model id); `trained_store` copies it per test."""
+    from upscway.flows.distill import distill
+
+    data = tmp_path_factory.mktemp("trained") / "data"
+    shutil.copytree(annotated_template, data)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**SHORT_TRAINING, "UPSCWAY_DATA_DIR": str(data)}.items():
+            patch.setenv(name, value)
+        model = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
+    return data, model
+
+
+@pytest.fixture
+def trained_store(trained_template, tmp_path, monkeypatch) -> tuple[Store, str]:
+    """A copy of `trained_template` of this test's own (its training checkpoints left out; the
+    registry's paths are relative to the data folder, so the copy uses its own weights):
+    (its store, the model id)."""
+    template, model = trained_template
+    data = tmp_path / "data"
+    shutil.copytree(template, data, ignore=shutil.ignore_patterns("checkpoints"))
+    for name, value in {**SHORT_TRAINING, "UPSCWAY_DATA_DIR": str(data)}.items():
+        monkeypatch.setenv(name, value)
+    return open_store(load_settings()), model
+
+
 def lenient_gate(monkeypatch) -> None:
     """A gate that asks the one-epoch students of these tests only for a certificate: a little
     reported gold, no floor on the seed criteria or the offload, no per-paper drop."""
@@ -99,4 +132,12 @@ def child_env() -> dict[str, str]:
 def rows(store: Store, query: str):
     with store.reader() as conn:
         return conn.execute(query).fetchall()
+
+
+def model_folder(store: Store, model_id: str) -> Path:
+    """Where a registered model's folder is (the registry stores it relative to the data directory)."""
+    from upscway.storage import models as model_rows
+
+    with store.reader() as conn:
+        return Path(model_rows.get(conn, model_id).path)
 

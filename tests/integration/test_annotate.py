@@ -11,7 +11,7 @@ import pytest
 from prefect.settings import PREFECT_API_URL
 
 from tests.integration.conftest import child_env
-from tests.support.openai_server import OpenAIServer, hashed_label
+from tests.support.openai_server import HOSTILE_REPLIES, LETTERS, OpenAIServer, hashed_label, hostile
 from upscway.flows.annotate import annotate
 from upscway.flows.context import COMPLETED_WITH_FAILURES
 from upscway.flows.ingest import ingest
@@ -96,6 +96,36 @@ def test_openai_teacher_stores_labels_from_logprobs_records_failures_and_leaks_n
     again = annotate(return_state=True).result()
     assert again["to_annotate"] == 1  # only the failed one is asked again
     assert server.requests - requests_before == 2  # the bad answer and its one retry
+
+
+def test_hostile_replies_fail_their_own_chunks_and_every_good_answer_is_stored(demo_store, openai_env, monkeypatch):
+    """One chunk per hostile reply (NaN, infinite or overflowing logprobs, the wrong shape, a
+    reply past the size cap): each a failure row naming what was wrong, every other answer
+    stored, and no number in the store that is not finite."""
+    server = openai_env
+    monkeypatch.setenv("UPSCWAY_TEACHER__MAX_REPLY_BYTES", "65536")
+    texts = dict(rows(demo_store, "SELECT text_hash, any_value(text) FROM chunks GROUP BY 1"))
+    kinds = [*HOSTILE_REPLIES, "huge"]
+    bad = dict(zip(sorted(texts)[: len(kinds)], kinds))  # text hash -> how its reply is spoilt
+    by_text = {texts[h]: kind for h, kind in bad.items()}
+    server.default = lambda text: (
+        (200, {}, hostile(by_text[text], LETTERS[hashed_label(text)])) if by_text.get(text) in HOSTILE_REPLIES
+        else server._respond(by_text.get(text, "ok"), text)
+    )
+
+    state = annotate(return_state=True)
+
+    assert state.name == COMPLETED_WITH_FAILURES
+    summary = state.result()
+    assert (summary["annotated"], summary["failures"]) == (len(texts) - len(bad), len(bad))
+    stored = dict(rows(demo_store, "SELECT text_hash, label_index FROM annotations"))
+    assert set(stored) == set(texts) - set(bad) and all(stored[h] == hashed_label(texts[h]) for h in stored)
+    failed = dict(rows(demo_store, "SELECT substr(item, 11), reason FROM failures WHERE stage = 'annotate'"))
+    assert set(failed) == set(bad)
+    assert "max_reply_bytes" in failed[next(h for h, k in bad.items() if k == "huge")]
+    assert all(failed[h].startswith("reply refused: ") for h, k in bad.items() if k != "huge")
+    not_finite = "list_bool_or(list_transform(probs, lambda p: NOT isfinite(p))) OR NOT isfinite(confidence) OR NOT isfinite(cost)"
+    assert rows(demo_store, f"SELECT count(*) FROM annotations WHERE {not_finite}") == [(0,)]
 
 
 def test_a_killed_run_resumes_without_asking_again_what_was_stored(demo_store, tmp_path):

@@ -11,6 +11,7 @@ from upscway.errors import InputError
 from upscway.flows.backfill import backfill, check_backfill_args
 from upscway.flows.context import COMPLETED_WITH_FAILURES
 from upscway.flows.ingest import ingest
+from upscway.flows.outcomes import describe
 from upscway.storage.store import Store
 
 
@@ -44,18 +45,20 @@ def test_sitemap_backfill_fetches_only_the_requested_days(news_site, live_env):
     assert server.hits("/archive/0.ece") == [] and server.hits("/archive/3.ece") == []
 
 
-def test_url_list_backfill_records_bad_lines_and_pages(news_site, live_env):
+def test_url_list_backfill_counts_lines_that_are_not_urls_and_stores_none_of_their_text(news_site, live_env):
     server = news_site.server
-    urls = live_env / "urls.txt"
-    urls.write_text(f"{server.url('/news/national/story-0.ece')}\nnot-a-url\n{server.url('/news/gone.ece')}\n")
+    urls = live_env / "urls.txt"  # a list with a secret pasted into it, as a `.env` named by mistake would be
+    urls.write_text(f"{server.url('/news/national/story-0.ece')}\nnot-a-url\nAPI_KEY=sk-live-0123456789\n{server.url('/news/gone.ece')}\n")
 
     state = backfill(urls=str(urls), return_state=True)
 
-    assert state.name == COMPLETED_WITH_FAILURES
+    assert state.name == COMPLETED_WITH_FAILURES and state.result()["not_urls"] == 2
+    assert "2 of the URL list's lines not URLs (counted, their text not stored)" in describe("backfill", state.result())
     assert _rows(live_env, "SELECT canonical_url, source FROM articles") == [(server.url("/news/national/story-0.ece"), "local")]
-    assert sorted(_rows(live_env, "SELECT stage, item FROM failures")) == [
-        ("input", f"{urls}:2"), ("page", server.url("/news/gone.ece"))
-    ]
+    assert _rows(live_env, "SELECT stage, item FROM failures") == [("page", server.url("/news/gone.ece"))]
+    stored = _rows(live_env, "SELECT string_agg(f::VARCHAR, ' ') FROM failures f UNION ALL SELECT string_agg(r::VARCHAR, ' ') FROM flow_runs r"
+                             " UNION ALL SELECT string_agg(q::VARCHAR, ' ') FROM frontier q")
+    assert not any("sk-live" in (text or "") or "not-a-url" in (text or "") for (text,) in stored)
 
 
 def test_saved_pages_deduplicate_against_the_same_articles_ingested_from_feeds(tmp_path, monkeypatch):

@@ -17,10 +17,10 @@ def upscway(tmp_path):
     env = child_env()
     env.update(PREFECT_API_URL=PREFECT_API_URL.value(), UPSCWAY_DATA_DIR=str(tmp_path / "data"))
 
-    def run(*args, extra_env=None):
+    def run(*args, extra_env=None, timeout=300):
         return subprocess.run(
             [sys.executable, "-m", "upscway.flows.cli", *args],
-            capture_output=True, text=True, env={**env, **(extra_env or {})}, timeout=300,
+            capture_output=True, text=True, env={**env, **(extra_env or {})}, timeout=timeout,
         )
 
     return run
@@ -47,6 +47,32 @@ def test_usage_errors_exit_2_with_a_message_naming_the_input(upscway, tmp_path):
                         (("run", "nightly", "--skip", "train"), "'train' is not one of")):
         refused = upscway(*args)
         assert refused.returncode == 2 and words in refused.stderr and "Traceback" not in refused.stderr, refused.stderr[-1500:]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("run", "ingest", "--feeds", "/dev/zero"), "feeds file /dev/zero is not a regular file"),
+        (("run", "study", "--spec", "/dev/zero"), "study spec /dev/zero is not a regular file"),
+        (("run", "backfill", "--urls", "/dev/zero"), "URL list /dev/zero is not a regular file"),
+        (("gold", "import", "/dev/zero"), "gold file /dev/zero is not a regular file"),
+        (("run", "ingest", "--feeds", "{tmp}"), "feeds file {tmp} is a folder, not a file"),
+        (("run", "study", "--spec", "{tmp}"), "study spec {tmp} is a folder, not a file"),
+        (("run", "ingest", "--feeds", "{tmp}/deep.yaml"), "feeds file {tmp}/deep.yaml is nested too deeply"),
+        (("run", "annotate", "--since", "yesterday"), "--since 'yesterday' is not a date (YYYY-MM-DD)"),
+        (("run", "tag", "--since", "2026-13-45"), "--since '2026-13-45' is not a date (YYYY-MM-DD)"),
+    ],
+    ids=["feeds-device", "spec-device", "urls-device", "gold-device", "feeds-folder", "spec-folder", "feeds-deep", "since-word",
+         "since-no-day"],
+)
+def test_a_device_a_folder_absurd_nesting_or_a_day_that_is_no_date_exits_2_at_once_in_one_line(upscway, tmp_path, args, words):
+    """Refused by kind before a byte is read (`/dev/zero` once filled the memory), or by
+    shape before any query sees it: exit 2 and one line naming the input, no traceback."""
+    (tmp_path / "deep.yaml").write_text("sources: " + "[" * 20_000 + "]" * 20_000)
+    refused = upscway(*(a.format(tmp=tmp_path) for a in args), timeout=90)
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    assert refused.stderr.strip().splitlines()[-1].startswith(f"error: {words.format(tmp=tmp_path)}")
+    assert "Traceback" not in refused.stderr
 
 
 def test_run_with_failed_items_exits_1_then_sql_and_status_read_the_store(upscway, news_site, tmp_path):

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from prefect.settings import PREFECT_API_URL
 
-from tests.integration.conftest import rows
+from tests.integration.conftest import model_folder, rows
 from upscway.flows.distill import distill
 from upscway.tasks.distill.dataset import split_of
 from upscway.tasks.distill.train import TrainConfig
 
 
-def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(annotated_store):
+def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(annotated_store, tmp_path):
     summary = distill(return_state=True).result()
 
     first, second = summary["stages"]["minilm-l3"], summary["stages"]["minilm-l1"]
@@ -29,7 +29,7 @@ def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(anno
     # Nothing from an evaluation article was trained on.
     trained = rows(annotated_store, f"SELECT c.article_id FROM training_examples t JOIN chunks c ON c.id = t.chunk_id WHERE t.model_id = '{first['model']}'")
     assert trained and all(split_of(a) != "eval" for (a,) in trained)
-    path = Path(rows(annotated_store, f"SELECT path FROM models WHERE id = '{second['model']}'")[0][0])
+    path = model_folder(annotated_store, second["model"])
     metrics = json.loads((path / "metrics.json").read_text())
     assert metrics["keep_layers"] == 1 and metrics["train_examples"] == second["train_examples"] > 0
     # Calibrated on its validation split: a temperature, and the confidences drift is measured against.
@@ -52,7 +52,7 @@ def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(anno
     cli = [sys.executable, "-m", "upscway.flows.cli"]
     listed = subprocess.run([*cli, "models", "list", "-f", "csv"], env=env, capture_output=True, text=True)
     assert first["model"] in listed.stdout and second["model"] in listed.stdout
-    exported = path.parent / "exported"
+    exported = tmp_path / "exported"  # outside the data directory's own folders (issue 30, row 10)
     done = subprocess.run([*cli, "models", "export", second["model"], "--out", str(exported)], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (exported / "model.safetensors").exists() and not (exported / "checkpoints").exists()
@@ -64,7 +64,7 @@ def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(anno
 
 def test_a_killed_training_resumes_from_its_last_checkpoint(annotated_store, tmp_path):
     distill(stage="minilm-l3", return_state=True).result()
-    (path,) = rows(annotated_store, "SELECT path FROM models")[0]
+    path = model_folder(annotated_store, rows(annotated_store, "SELECT id FROM models")[0][0])
     config = TrainConfig.load(Path(path) / "train_config.json")
     training = config.training.model_copy(update={"save_steps": 2, "epochs": 2, "batch_size": 8})
     config = config.model_copy(update={"out_dir": str(tmp_path / "resume"), "training": training})

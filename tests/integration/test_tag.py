@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from prefect.settings import PREFECT_API_URL
 
@@ -14,6 +15,7 @@ from tests.integration.conftest import child_env, lenient_gate, rows
 from tests.support.openai_server import OpenAIServer
 from upscway.flows.distill import distill
 from upscway.flows.ingest import ingest
+from upscway.storage import models as model_rows
 from upscway.storage.store import Store
 from upscway.resources import DEPLOYMENTS_DIR
 
@@ -87,6 +89,43 @@ def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
     total = rows(annotated_store, "SELECT count(*) FROM chunks")[0][0]
     assert rows(annotated_store, "SELECT count(*), count(DISTINCT chunk_id) FROM tags") == [(total, total)]
     assert tag(return_state=True).result()["chunks"] == 0
+
+
+def _poison(folder: Path) -> None:
+    """Set the classifier's weights of the model in `folder` to NaN, in the file it is loaded from."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(folder / "model.safetensors")
+    name = next(n for n in weights if n.endswith("classifier.weight"))
+    weights[name] = torch.full_like(weights[name], float("nan"))
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+
+
+def test_a_student_scoring_nan_decides_nothing_and_the_night_falls_back_saying_why(trained_store, monkeypatch):
+    """Issue 30, row 8: a production student whose weights turned to NaN, with no audit to catch
+    it. Its non-finite scores decide no chunk, reach no stored tag, and the night falls back to
+    the teacher with a reason that names them; the fallback holds on later nights."""
+    from upscway.flows.promote import promote
+    from upscway.flows.tag import tag
+
+    annotated_store, model = trained_store
+    promote(model=model, force=True, reason="test a broken student", return_state=True).result()
+    with annotated_store.reader() as conn:
+        _poison(Path(model_rows.get(conn, model).path))
+    monkeypatch.setenv("UPSCWAY_CASCADE__AUDIT_RATE", "0")
+
+    state = tag(limit=30, return_state=True)
+    night = state.result()
+    assert state.name == "Fallback" and night["fallback"]["new"], night["fallback"]
+    assert "not finite on 30 of 30 chunks" in night["fallback"]["reason"]
+    assert night["by_student"] == 0 and night["by_teacher"] == 30 and night["teacher_requests_saved"] == 0
+    assert rows(annotated_store, "SELECT count(*) FROM tags WHERE decided_by = 'student'") == [(0,)]
+    assert rows(annotated_store, "SELECT count(*) FROM tags WHERE NOT isfinite(confidence) "
+                                 "OR len(list_filter(probs, lambda p: NOT isfinite(p))) > 0") == [(0,)]
+    assert rows(annotated_store, "SELECT model_id, reason FROM fallbacks") == [(model, night["fallback"]["reason"])]
+    later = tag(limit=10, return_state=True).result()
+    assert later["fallback"]["new"] is False and later["by_student"] == 0
 
 
 def test_a_killed_tag_run_resumes_and_tags_every_chunk_once(tmp_path, monkeypatch):

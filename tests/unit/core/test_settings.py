@@ -124,3 +124,15 @@ def test_a_writer_always_outwaits_the_longest_query_a_person_may_run(monkeypatch
         load_settings()
     monkeypatch.setenv("UPSCWAY_STORAGE__LOCK_TIMEOUT_S", "130")
     assert load_settings().storage.lock_timeout_s == 130
+
+
+def test_the_students_languages_are_bare_codes_and_others_go_to_the_teacher_by_default(monkeypatch):
+    cascade = load_settings().cascade
+    assert cascade.student_languages == ("en",) and cascade.other_languages == "teacher"
+    monkeypatch.setenv("UPSCWAY_CASCADE__STUDENT_LANGUAGES", '["en-IN", "EN", "hi_IN"]')
+    monkeypatch.setenv("UPSCWAY_CASCADE__OTHER_LANGUAGES", "skip")
+    cascade = load_settings().cascade
+    assert cascade.student_languages == ("en", "hi") and cascade.other_languages == "skip"
+    monkeypatch.setenv("UPSCWAY_CASCADE__OTHER_LANGUAGES", "student")
+    with pytest.raises(InputError, match="cascade.other_languages"):
+        load_settings()

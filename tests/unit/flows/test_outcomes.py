@@ -17,3 +17,11 @@ def test_tag_names_the_threshold_and_warns_on_drift():
     drifted = {**TAG, "drift": {"warning": "the student's scores drifted: deferral rate 0.90 tonight vs 0.20 on validation"}}
     assert describe("tag", drifted).endswith("WARNING: the student's scores drifted: deferral rate 0.90 tonight vs 0.20 on validation")
     assert headline("tag", drifted) == "40 tagged, 75% by the student, DRIFT" and headline("tag", TAG) == "40 tagged, 75% by the student"
+
+
+def test_tag_counts_the_chunks_in_other_languages_and_says_where_they_went():
+    routed = {**TAG, "other_languages": {"route": "teacher", "chunks": 3, "languages": {"hi": 2, "ta": 1}}}
+    assert "; 3 chunks in other languages (hi: 2, ta: 1) sent to the teacher" in describe("tag", routed)
+    assert headline("tag", routed) == "40 tagged, 75% by the student, 3 in other languages"
+    skipped = {**TAG, "chunks": 0, "other_languages": {"route": "skip", "chunks": 1, "languages": {"hi": 1}}}
+    assert describe("tag", skipped) == "nothing new to tag; 1 chunk in other languages (hi: 1) skipped (left untagged)"

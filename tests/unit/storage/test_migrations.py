@@ -87,7 +87,8 @@ def test_status_reads_a_store_an_older_version_wrote_without_writing_to_it(tmp_p
     migrate(store, older)
     tables = status(load_settings(data_dir=tmp_path / "data"))
     titles = [title for title, _, _ in tables]
-    assert titles[0] == "store" and tables[0][2] == [("12, 13: the next `upscway run …` applies them",)]
+    later = ", ".join(str(m.version) for m in discover() if m.version >= 12)  # 12, 13 and any added since
+    assert titles[0] == "store" and tables[0][2] == [(f"{later}: the next `upscway run …` applies them",)]
     assert "cascade live bound" not in titles and "counts" in titles
     with store.reader() as conn:
         assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (11,)  # nothing written

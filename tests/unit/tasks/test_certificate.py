@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from upscway.tasks.certificate import (
-    SAFEST_FIRST, Sample, certify, certify_cascade, interval, p_value, risk_curve, samples_needed, upper_bound,
+    SAFEST_FIRST, Sample, certify, certify_cascade, decided, interval, p_value, risk_curve, samples_needed, upper_bound,
 )
 
 
@@ -102,3 +102,13 @@ def test_the_certified_thresholds_true_risk_exceeds_epsilon_in_at_most_delta_of_
     print(f"violation rate: certificate {certified / draws:.3f} (δ = {delta}), plug-in choice {plug_in / draws:.3f}")
     assert certified / draws <= delta
     assert plug_in / draws > 2 * delta  # the flaw the certificate fixes, kept as a regression check
+
+
+def test_scores_that_are_not_finite_are_never_decided():
+    """Issue 30, row 8: an infinite score passed `confidence >= threshold`, and a row with one
+    -inf beside finite scores looked sure; neither decides, so neither is a loss nor offload."""
+    nan, inf = float("nan"), float("inf")
+    student = [[nan] * 3, [0.1, inf, 0.0], [0.05, 0.9, -inf], [0.05, 0.9, 0.05]]
+    (tested,) = risk_curve(student, [1, 2, 2, 1], 0, (2.0, 3.0), epsilon=0.5, delta=0.05, thresholds=(0.0,))
+    assert (tested.decided, tested.losses) == (1, 0)
+    assert decided(np.array([nan, inf, 0.9, 0.9]), np.array([0.5, 0.9, -inf, 0.9]), 0.0, (2.0, 3.0)).tolist() == [False] * 3 + [True]

@@ -1,6 +1,8 @@
 """The registry as people use it: a model by id, and an export that leaves training files out."""
 
+import numpy as np
 import pytest
+from safetensors.numpy import save_file
 
 from upscway.errors import InputError
 from upscway.storage import models as repo
@@ -39,6 +41,7 @@ def test_an_encoder_export_copies_the_weights_without_checkpoints_or_data(store,
     for name in ("model.safetensors", "config.json", "checkpoints/checkpoint-5/x", "data/train.jsonl"):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(name)
+    save_file({"w": np.zeros(4, dtype=np.float32)}, str(folder / "model.safetensors"))  # whole: an export checks the weights
     _register(store, folder)
     export_model(store, "m1", tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["config.json", "model.safetensors"]
@@ -46,5 +49,5 @@ def test_an_encoder_export_copies_the_weights_without_checkpoints_or_data(store,
 
 def test_only_a_trained_candidate_is_exported(store, tmp_path):
     _register(store, tmp_path, status="training")
-    with pytest.raises(InputError, match="is training, not a trained candidate"):
+    with pytest.raises(InputError, match="is still training or interrupted"):
         export_model(store, "m1", tmp_path / "out")

@@ -46,3 +46,14 @@ def test_lowercase_letter_is_not_a_label():
 def test_softmax_temperature():
     assert softmax([1.0, 1.0]) == pytest.approx([0.5, 0.5])
     assert softmax([2.0, 0.0], temperature=0.5)[0] > softmax([2.0, 0.0])[0]
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 1000.0, 0.01])
+def test_a_logprob_that_is_not_a_finite_log_probability_is_refused_naming_the_token(bad):
+    with pytest.raises(ValueError, match=r"log-probability .* of token ' B' is not a finite number at most 0"):
+        label_distribution([("A", lp(0.5)), (" B", bad)], V)
+
+
+def test_rounding_just_above_log_1_is_read_as_log_1():
+    probs, off = label_distribution([("A", 1e-7)], V)
+    assert probs[0] == 1.0 and off == 0.0

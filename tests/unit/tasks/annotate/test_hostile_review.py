@@ -9,7 +9,8 @@ import pytest
 
 from upscway.errors import InputError
 from upscway.records import Candidate, GoldRow
-from upscway.tasks.annotate.gold import read_csv, read_label_studio, validate, write_csv
+from upscway.tasks.annotate.gold import CSV_COLUMNS, read_csv, read_label_studio, validate, write_csv
+from upscway.tasks.annotate.review import import_reviewed
 from upscway.tasks.annotate.taxonomy import load_task
 
 TASK = load_task()
@@ -56,6 +57,24 @@ def test_control_characters_in_a_new_chunk_are_refused(text):
     assert valid == [] and "control character U+00" in errors[0][1]
     ok, none = validate([GoldRow(2, "", "Tabs\tand\nline ends\r\nare text.", "GS1", "asha")], TASK, {})
     assert none == [] and len(ok) == 1
+
+
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_a_sheet_whose_header_lost_cells_is_refused_naming_the_line_and_nothing_is_imported(store, tmp_path, skip_invalid):
+    """Its header lost four cells while the rows kept all 13: read by name, every value shifts
+    left, the teacher's label lands in gold_label and its probabilities in annotator."""
+    candidates = [Candidate("", f"Paragraph {i} on the monsoon session.", "https://news.example/a", "GS2", [0.2] * 5, 0.2, f"h{i}",
+                            annotator="teacher-x", title="A title", date="2026-12-01") for i in range(3)]
+    sheet = tmp_path / "review.csv"
+    write_csv(sheet, candidates, TASK, "random", 0.5)
+    rows = sheet.read_text(encoding="utf-8").splitlines(keepends=True)[1:]
+    lost = [c for c in CSV_COLUMNS if c not in ("title", "source_url", "sampling", "sampling_probability")]
+    sheet.write_text(",".join(lost) + "\r\n" + "".join(rows), encoding="utf-8")
+
+    with pytest.raises(InputError, match=rf"review.csv: line 2 has 13 cells, the header 9 \(and 2 more lines\); .* nothing imported"):
+        import_reviewed(store, TASK, sheet, None, skip_invalid, "minilm")
+    with store.reader() as conn:
+        assert conn.execute("SELECT count(*) FROM gold_labels").fetchone()[0] == 0
 
 
 @pytest.mark.parametrize(

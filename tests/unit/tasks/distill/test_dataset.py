@@ -50,3 +50,19 @@ def test_splits_never_share_an_article_and_eval_is_gold_only(store):
     assert {e.gold for e in trained} == {-1, TASK.index("GS3")}  # gold kept as the hard label where present
     assert all(e.teacher_logprobs[2] == pytest.approx(-0.5108, abs=1e-3) for e in trained)
     assert len(trained) + len(splits.eval) + sum(1 for a in articles["eval"]) == 120  # eval articles' silver-only chunks dropped
+
+
+def test_with_the_students_languages_no_chunk_of_an_article_in_another_language_is_trained_or_evaluated_on(store):
+    _fill(store)
+    with store.transaction() as conn:  # a third in Hindi, a third in English, the rest unknown (stored before languages)
+        conn.execute("UPDATE articles SET language = CASE WHEN CAST(substr(id, 2) AS INT) % 3 = 0 THEN 'hi' "
+                     "WHEN CAST(substr(id, 2) AS INT) % 3 = 1 THEN 'en' END")
+    with store.reader() as conn:
+        everything, served = build_splits(conn, TASK, "teacher", "v1"), build_splits(conn, TASK, "teacher", "v1", served=("en",))
+        hindi = {a for (a,) in conn.execute("SELECT id FROM articles WHERE language = 'hi'").fetchall()}
+
+    def articles(splits):
+        return {e.article_id for name in ("train", "validation", "eval") for e in getattr(splits, name)}
+
+    assert articles(everything) & hindi  # without the setting, as before
+    assert articles(served) == articles(everything) - hindi

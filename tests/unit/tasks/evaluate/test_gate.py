@@ -123,3 +123,13 @@ def test_criteria_and_shortfalls_name_the_tasks_own_labels():
                     GateSettings())
     assert [c.name for c in judged.criteria if c.name.endswith("_loss_upper_bound")] == [
         "ECON_loss_upper_bound", "POLITY_loss_upper_bound", "SCI_loss_upper_bound", "ETHICS_loss_upper_bound"]
+
+
+def test_a_criterion_whose_value_is_not_finite_fails_whichever_the_comparison():
+    """NaN compares False, infinities compare True with one side: a figure that is not finite
+    passes no criterion."""
+    from upscway.results import Criterion
+
+    for value in (float("nan"), float("inf"), float("-inf")):
+        assert not Criterion("figure", value, 0.5, ">=").passed and not Criterion("figure", value, 0.5, "<=").passed
+    assert Criterion("figure", 0.6, 0.5, ">=").passed and Criterion("figure", 0.4, 0.5, "<=").passed

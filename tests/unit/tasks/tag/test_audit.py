@@ -94,3 +94,18 @@ def test_a_student_turning_confidently_wrong_stops_offloading_the_night_it_happe
             holding = judged.fallback
     print(f"shift caught on its night in {detected}/{streams} streams; false alarms before it in {false_alarms}/{streams}")
     assert detected == streams and false_alarms / streams <= settings.risk_level
+
+
+def test_scores_that_are_not_finite_break_the_night_and_a_drift_that_cannot_be_compared_fails_closed():
+    """Issue 30, row 8: with no audit, nothing caught a student scoring NaN; the drift check
+    passed, since every comparison with NaN is False."""
+    chunks = [ChunkRef(f"c{i}", f"h{i}") for i in range(4)] + [ChunkRef("c4", "h0")]  # h0's text twice: two chunks
+    student = {"h0": [float("nan")] * 5, "h1": [0.0, 0.9, 0.1, 0.0, 0.0], "h2": None, "h3": [0.0, 0.9, 0.1, 0.0, 0.0]}
+    night = judge_night(1, chunks, student, {}, ["h1", "h3"], set(), NAMES, CascadeSettings(), None, holding=False)
+    assert night.fallback and "not finite on 3 of 5 chunks" in night.broken
+    assert night.figures(3, 0)["requests_saved"] == 0
+    fine = {h: [0.0, 0.9, 0.1, 0.0, 0.0] for h in student}
+    assert judge_night(1, chunks, fine, {}, list(fine), set(), NAMES, CascadeSettings(), None, holding=False).broken is None
+    live = live_bound(night=1, chunks=100, decided=90, audited=0, disagreements=0, delta=0.05)
+    nan = {"night_mean_confidence": float("nan"), "validation_mean_confidence": 0.8, "night_deferral": 0.1, "validation_deferral": 0.1}
+    assert "past the hard limit" in breaks(live, 0.02, nan, 0.35)

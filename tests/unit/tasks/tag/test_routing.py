@@ -1,5 +1,7 @@
 """The cascade's routing on hand-made scores, and its operating curve on gold."""
 
+import math
+
 from upscway.storage.tags import ChunkRef
 from upscway.tasks.tag.routing import drift, final_tags, for_teacher, is_uncertain, reference_scores, statistics
 
@@ -82,3 +84,34 @@ def test_drift_warns_when_the_nights_confidence_or_deferral_moves_from_the_refer
 def test_a_promoted_student_is_compared_with_the_news_it_was_certified_on():
     assert reference_scores({"validation_confidences": [0.5], "certified_confidences": [0.9, 0.8]}) == ([0.9, 0.8], "the certificate's sample")
     assert reference_scores({"validation_confidences": [0.5]}) == ([0.5], "validation")
+
+
+NAN, INF = float("nan"), float("inf")
+BROKEN = {"nan": [NAN] * 5, "one nan": [0.02, 0.03, 0.9, NAN, 0.02], "inf": [0.0, INF, 0.0, 0.0, 0.0],
+          "-inf": [0.05, 0.9, -INF, 0.03, 0.02], "refused": None, "empty": []}
+
+
+def test_scores_that_are_not_finite_decide_nothing_and_count_in_no_figure():
+    """Issue 30, row 8: NaN compares False, so a NaN confidence passed "below the threshold?"
+    and its argmax was label 0 (NOT_RELEVANT): decided by the student, with [nan×5] stored."""
+    band = (0.35, 0.65)
+    for name, probs in BROKEN.items():
+        assert is_uncertain(probs, 0.0, band, 0), name  # at threshold 0 every finite vector outside the band decides
+        assert is_uncertain(probs, 0.8, (2.0, 3.0), 4), name
+    student = {"sure": SURE_GS2, **BROKEN}
+    assert for_teacher(list(student), student, 0.0, band, 0) == set(BROKEN)
+    chunks = [ChunkRef(f"c-{h}", h) for h in student]
+    teacher = {"nan": [0.1, 0.8, 0.05, 0.03, 0.02]}
+    tags = final_tags(chunks, student, teacher, set(), NAMES, "model:m1", "teacher:t")  # even if the caller forgot to defer them
+    assert [(t.chunk_id, t.decided_by) for t in tags] == [("c-sure", "student"), ("c-nan", "teacher")]
+    stats = statistics(tags, student, {**teacher, "sure": SURE_GS2, "inf": SURE_GS2}, requests=1, cost_per_answer=0.0)
+    assert (stats["both_labelled"], stats["agreement_on_both_labelled"]) == (1, 1.0)  # only the finite student scores compare
+
+
+def test_the_drift_check_reads_finite_scores_only():
+    validation = [0.9] * 8 + [0.5] * 2
+    night = {f"h{i}": [0.05, 0.9, 0.05] for i in range(10)} | {"nan": [NAN] * 3, "none": None}
+    moved = drift(night, validation + [NAN], "validation", 0.8, 0.15)
+    assert moved["night_mean_confidence"] == 0.9 and moved["validation_mean_confidence"] == 0.82
+    assert all(math.isfinite(v) for k, v in moved.items() if k.startswith(("night", "validation")))
+    assert drift({"nan": [NAN] * 3}, validation, "validation", 0.8, 0.15) is None  # nothing finite to compare: the audit names it
