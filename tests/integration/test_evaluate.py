@@ -11,11 +11,10 @@ from upscway.flows.distill import distill
 from upscway.tasks.distill.dataset import split_of
 
 
-def test_evaluate_scores_candidate_and_teacher_on_the_same_gold_chunks(annotated_store):
+def test_evaluate_scores_candidate_and_teacher_on_the_same_gold_chunks(trained_store):
     from upscway.flows.evaluate import evaluate
 
-    summary = distill(stage="minilm-l3", return_state=True).result()
-    model_id = summary["stages"]["minilm-l3"]["model"]
+    annotated_store, model_id = trained_store
 
     result = evaluate(model=model_id, return_state=True).result()
 

@@ -9,15 +9,14 @@ import pytest
 from prefect.settings import PREFECT_API_URL
 
 from tests.integration.conftest import lenient_gate, rows
-from upscway.flows.distill import distill
 
 
-def test_an_int8_student_is_registered_evaluated_against_its_parent_promoted_and_tags(annotated_store, monkeypatch, tmp_path):
+def test_an_int8_student_is_registered_evaluated_against_its_parent_promoted_and_tags(trained_store, monkeypatch, tmp_path):
     from upscway.flows.evaluate import evaluate
     from upscway.flows.promote import promote
     from upscway.flows.tag import tag
 
-    parent = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
+    annotated_store, parent = trained_store
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
     made = subprocess.run([sys.executable, "-m", "upscway.flows.cli", "models", "quantize", parent, "--int8"],
                           env=env, capture_output=True, text=True, timeout=300)

@@ -20,9 +20,11 @@ from upscway.storage.store import Store
 from upscway.resources import DEPLOYMENTS_DIR
 
 
-def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
+def test_tag_cascade_routes_by_confidence(trained_store, monkeypatch):
     from upscway.flows.promote import promote
     from upscway.flows.tag import tag
+
+    annotated_store, model = trained_store
 
     total = rows(annotated_store, "SELECT count(*) FROM chunks")[0][0]
     # No production model yet: the teacher decides everything (its answers are already stored).
@@ -30,7 +32,6 @@ def test_tag_cascade_routes_by_confidence(annotated_store, monkeypatch):
     assert first["production_model"] is None and first["by_teacher"] == 20 and first["offload_rate"] == 0.0
     assert first["teacher_requests"] == 0  # the embedding teacher had answered them all: nothing sent twice
 
-    model = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
     promote(model=model, force=True, reason="test the cascade", return_state=True).result()
 
     monkeypatch.setenv("UPSCWAY_CASCADE__CONFIDENCE_THRESHOLD", "0")
