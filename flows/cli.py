@@ -354,6 +354,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # Without standalone mode click returns the code of a typer.Exit instead of exiting.
         code = app(args=argv, standalone_mode=False)
+        if code == EXIT_INTERRUPTED:  # typer's answer to a KeyboardInterrupt, which it does not report
+            err_console.print("interrupted (Ctrl-C)")
         sys.exit(code if isinstance(code, int) else EXIT_OK)
     except (InputError, FileNotFoundError) as exc:
         if _VERBOSE_FLAGS & set(sys.argv[1:] if argv is None else argv):

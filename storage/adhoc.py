@@ -14,7 +14,11 @@ runs under DuckDB's `memory_limit`. Either one hit, or Ctrl-C, is an InputError 
 from __future__ import annotations
 
 import re
+import signal
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,12 +62,15 @@ def run_query(
     store: Store, query: str, params: dict[str, Any] | None = None, limits: SqlSettings = SqlSettings()
 ) -> tuple[list[str], list[tuple]]:
     """Column names and rows of a read-only query, run with no access outside the store and
-    within `limits`. The query runs in a thread so that the time limit and Ctrl-C (in this,
-    the main thread) can interrupt it at once, wherever DuckDB is."""
+    within `limits`. The query runs in a thread so that the time limit and Ctrl-C can interrupt
+    it at once, wherever DuckDB is; Ctrl-C is taken over from opening the store to the end
+    (see `_ctrl_c`), so that it never lands between a connection and the thread using it."""
     check_read_only(query)
-    with store.reader(sandboxed=True, memory_limit_mb=limits.memory_limit()) as conn:
+    opened: list[duckdb.DuckDBPyConnection] = []
+    with _ctrl_c(opened) as stopped, store.reader(sandboxed=True, memory_limit_mb=limits.memory_limit()) as conn:
+        opened.append(conn)
         outcome: dict[str, Any] = {}
-        done = threading.Event()  # not Thread.join: a join interrupted by Ctrl-C may return early
+        done = threading.Event()
 
         def work() -> None:
             try:
@@ -75,15 +82,15 @@ def run_query(
                 done.set()
 
         threading.Thread(target=work, name="upscway-sql", daemon=True).start()
-        try:
-            finished = done.wait(limits.timeout_s)
-        except KeyboardInterrupt:
-            conn.interrupt()
-            done.wait()
-            raise QueryStopped("interrupted (Ctrl-C): the query was stopped", interrupted=True) from None
-        if not finished:
-            conn.interrupt()
-            done.wait()
+        deadline, timed_out = time.monotonic() + limits.timeout_s, False
+        while not done.wait(0.2):  # an interrupt sent before DuckDB has started the query is lost: send it again
+            timed_out = timed_out or time.monotonic() >= deadline
+            if stopped.is_set() or timed_out:
+                conn.interrupt()
+        opened.clear()
+        if stopped.is_set():
+            raise _interrupted()
+        if timed_out:
             raise QueryStopped(f"the query ran for sql.timeout_s = {limits.timeout_s:g} s and was stopped: narrow it "
                                "(a WHERE, a LIMIT) or raise sql.timeout_s (UPSCWAY_SQL__TIMEOUT_S)")
         error = outcome.get("error")
@@ -95,6 +102,36 @@ def run_query(
         if error is not None:
             raise error
         return outcome["result"]
+
+
+def _interrupted() -> QueryStopped:
+    return QueryStopped("interrupted (Ctrl-C): the query was stopped", interrupted=True)
+
+
+@contextmanager
+def _ctrl_c(opened: list[duckdb.DuckDBPyConnection]) -> Iterator[threading.Event]:
+    """While open, Ctrl-C sets the event it yields: it interrupts the connection in `opened`
+    (the query's thread then ends and the caller sees the event), or, before a connection is
+    open (waiting for a writer, connecting), stops at once. Python's own KeyboardInterrupt can
+    land anywhere, even between starting the thread and waiting for it, and closing a connection
+    that a thread is still using aborts the process. Outside the main thread, or where Ctrl-C
+    is ignored, nothing changes."""
+    stopped = threading.Event()
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield stopped
+        return
+
+    def on_ctrl_c(signum: int, frame: object) -> None:
+        stopped.set()
+        if not opened:
+            raise _interrupted()
+        opened[0].interrupt()
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield stopped
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 _PARAM = re.compile(r"^--[ \t]*param:[ \t]*(\w+)[ \t]*(?:=[ \t]*([^#\n]*?))?[ \t]*(?:#[ \t]*(.*?))?[ \t]*$", re.M)
