@@ -30,7 +30,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
 from upscway import progress
-from upscway.flows.outcomes import describe
+from upscway.outcomes import describe
 from upscway.flows.parameters import check_data_dir
 from upscway.flows.runners import configured_runner
 from upscway.processes import ProcessId
@@ -41,7 +41,7 @@ from upscway.storage.layout import DataLayout
 from upscway.storage.migrations import migrate
 from upscway.storage.store import Store, StoreError
 from upscway.tasks import run_resources
-from upscway.tasks.annotate.taxonomy import TaskDefinition, load_task
+from upscway.taxonomy import TaskDefinition, load_task
 from upscway.tasks.limits import ensure_limits
 
 LOGGER = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from upscway.tasks.evaluate.steps import (
     calibration_samples, compare, evaluation_summary, gold_of_split, held_out, record_evaluation, teacher_on_gold,
 )
 from upscway.tasks.registry import ready_model
-from upscway.tasks.tag.evaluation import evaluate_cascade
+from upscway.tasks.cascade.evaluation import evaluate_cascade
 
 
 @flow(name="evaluate")

@@ -25,7 +25,7 @@ from upscway.flows.context import COMPLETED_WITH_FAILURES, FALLBACK, RunContext,
 from upscway.flows.distill import distill as distill_flow
 from upscway.flows.evaluate import evaluate as evaluate_flow
 from upscway.flows.ingest import ingest as ingest_flow
-from upscway.flows.outcomes import describe
+from upscway.outcomes import describe
 from upscway.records import RunStatus
 from upscway.flows.parameters import DistillStep, IngestStep, PromoteStep, TagStep
 from upscway.flows.promote import promote as promote_flow

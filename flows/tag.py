@@ -8,7 +8,7 @@ folder is missing or its weights are damaged. A night whose
 student is sure of every chunk (and audits none) never builds (or loads) the teacher.
 
 With a production student, a uniform share `cascade.audit_rate` of the chunks it decided is
-answered by the teacher too (`tasks/tag/audit.py`), and tonight's live bound is judged before
+answered by the teacher too (`tasks/cascade/audit.py`), and tonight's live bound is judged before
 tonight's tags are stored: when it shows the certificate broken, the drift alarm passes its
 hard limit, or a score of the student's is not finite (NaN, infinite: a broken model, whose
 scores decide nothing), the teacher decides every chunk tonight, a fallback is recorded, and
@@ -32,8 +32,8 @@ from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.distill.folders import folder_problem
 from upscway.tasks.distill.scoring import score_with_student
 from upscway.tasks.tag.languages import other_languages, skip_filter, student_hashes
-from upscway.tasks.tag.live_report import publish_live_bound
-from upscway.tasks.tag.routing import statistics
+from upscway.tasks.cascade.live_report import publish_live_bound
+from upscway.tasks.cascade.routing import statistics
 from upscway.tasks.tag.steps import fallback_and_night, mean_cost, route_night, store_tags, untagged_and_production
 
 

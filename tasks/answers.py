@@ -16,7 +16,7 @@ from upscway.settings import TeacherSettings
 from upscway.storage import annotations as annotation_rows
 from upscway.storage.store import Store
 from upscway.tasks.annotate.steps import annotate_pending
-from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.taxonomy import TaskDefinition
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.distill.scoring import as_teacher
 from upscway.tasks.registry import model as registered_model

@@ -9,7 +9,7 @@ from upscway.errors import InputError
 from upscway.storage import models as model_rows
 from upscway.storage.layout import DataLayout
 from upscway.storage.store import Store
-from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.taxonomy import TaskDefinition
 from upscway.tasks.distill.kinds import student_kind
 from upscway.tasks.distill.quantize import quantize_model
 

@@ -20,7 +20,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from upscway.tasks.annotate.distribution import softmax
-from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.taxonomy import TaskDefinition
 from upscway.tasks.annotate.teacher import Answer, OnAnswer, answer_or_failure
 
 LOGGER = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from upscway.errors import InputError
-from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.taxonomy import TaskDefinition
 from upscway.tasks.annotate.teacher import Answer, OnAnswer, answer_or_failure
 
 LOGGER = logging.getLogger(__name__)

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from upscway.settings import TeacherSettings
 from upscway.tasks.annotate.distribution import LOGPROB_SLACK, label_distribution
-from upscway.tasks.annotate.taxonomy import SoftLabel, TaskDefinition
+from upscway.taxonomy import SoftLabel, TaskDefinition
 from upscway.tasks.annotate.teacher import Answer, OnAnswer, TeacherFailure
 
 LOGGER = logging.getLogger(__name__)

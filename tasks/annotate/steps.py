@@ -21,7 +21,7 @@ from upscway.storage import annotations as annotation_rows
 from upscway.storage.runs import record_failures
 from upscway.storage.store import Store
 from upscway.tasks import run_resources
-from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.taxonomy import TaskDefinition
 from upscway.tasks.annotate.teacher import Answer, Teacher, TeacherFailure
 from upscway.tasks.annotate.teachers import annotator_of, make_teacher
 from upscway.tasks.limits import teacher_slots, writer_slot

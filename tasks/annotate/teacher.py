@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from upscway.tasks.annotate.taxonomy import SoftLabel
+from upscway.taxonomy import SoftLabel
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from upscway.errors import InputError
 from upscway.settings import TeacherSettings
-from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.taxonomy import TaskDefinition
 from upscway.tasks.annotate.teacher import Teacher
 
 

@@ -15,7 +15,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from upscway.settings import LoraSettings
 from upscway.tasks.annotate.local_teacher import verbalizer_token_ids
-from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.taxonomy import TaskDefinition
 from upscway.tasks.distill.trainer import KDTrainer
 
 

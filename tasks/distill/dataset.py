@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from upscway.storage import annotations as annotation_rows
-from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.taxonomy import TaskDefinition
 
 SPLITS = ("train", "validation", "eval")
 LOG_FLOOR = 1e-8

@@ -15,7 +15,7 @@ from typing import Any, Callable, Literal
 from upscway.errors import InputError
 from upscway.settings import LoraSettings
 from upscway.storage.models import ModelRecord
-from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.taxonomy import TaskDefinition
 from upscway.tasks.distill.folders import check_folder
 
 KindName = Literal["encoder", "causal-lm"]

@@ -25,7 +25,7 @@ from upscway.errors import InputError
 from upscway.storage import models as model_rows
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
-from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.taxonomy import TaskDefinition
 from upscway.tasks.distill.calibration import calibrate
 from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.folders import check_folder

@@ -14,7 +14,7 @@ from upscway.settings import TeacherSettings
 from upscway.storage import annotations as annotation_rows
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
-from upscway.tasks.annotate.taxonomy import SoftLabel, TaskDefinition
+from upscway.taxonomy import SoftLabel, TaskDefinition
 from upscway.tasks.distill.folders import loading
 from upscway.tasks.distill.kinds import student_kind
 

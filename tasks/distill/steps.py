@@ -17,7 +17,7 @@ from upscway.storage import models as model_rows
 from upscway.storage.layout import DataLayout
 from upscway.storage.store import Store
 from upscway.tasks.annotate.steps import annotate_pending
-from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.taxonomy import TaskDefinition
 from upscway.tasks.distill.chains import Stage, load_chain
 from upscway.tasks.distill.dataset import build_splits
 from upscway.tasks.distill.ownership import claim_interrupted, registering

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from transformers import TrainingArguments
 
 from upscway.settings import TrainingSettings
-from upscway.tasks.annotate.taxonomy import DEFAULT_TASK_FILE, TaskDefinition, load_task
+from upscway.taxonomy import DEFAULT_TASK_FILE, TaskDefinition, load_task
 from upscway.tasks.distill.calibration import calibrate as calibrate_on
 from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.kinds import KindName, student_kind

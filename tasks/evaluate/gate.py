@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from upscway.results import Certificate, Criterion, Decision, PairedResult, Verdict
 from upscway.settings import GateSettings
-from upscway.tasks.certificate import samples_needed, shortfall
+from upscway.tasks.cascade.certificate import samples_needed, shortfall
 
 EXPORT_HINT = "upscway gold export --strategy random --n {n} --out review.csv"
 MORE = {  # how the sample of each loss grows, and what share of new chunks lands in it (evaluation split; and calibration half)

@@ -9,20 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from upscway.results import Bound, McNemar, Paired, PairedResult, Scores
-from upscway.tasks.evaluate import metrics as m
-
-
-def scores(probs: Sequence[Sequence[float]], gold: Sequence[int], n_labels: int, not_relevant: int) -> Scores:
-    predicted = [int(np.argmax(p)) for p in probs]
-    rel = m.relevance(predicted, gold, not_relevant)
-    gs = m.gs_accuracy(predicted, gold, n_labels, not_relevant)
-    return Scores(
-        accuracy=m.agreement(predicted, gold),
-        relevance_accuracy=rel["accuracy"], precision=rel["precision"], recall=rel["recall"], f1=rel["f1"],
-        gs_accuracy=gs["overall"], gs_accuracy_per_paper={k: v for k, v in gs.items() if k != "overall"},
-        confusion=m.confusion(predicted, gold, n_labels),
-        **m.calibration(probs, gold),
-    )
+from upscway.tasks import metrics as m
+from upscway.tasks.metrics import scores
 
 
 def evaluate_pair(

@@ -14,18 +14,8 @@ from pathlib import Path
 import numpy as np
 from markdown_it import MarkdownIt
 
+from upscway.plots import pyplot
 from upscway.results import CascadeEvaluation, Decision, PairedResult, Verdict
-
-
-def pyplot():
-    """pyplot on the Agg backend, imported when a plot is drawn: every CLI command imports this
-    module (through the flows), and matplotlib costs a third of a second to import."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 KEY_METRICS = [

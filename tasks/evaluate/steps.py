@@ -25,14 +25,14 @@ from upscway.storage.gold import GOLD_SOURCE
 from upscway.storage.layout import DataLayout
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
-from upscway.tasks.annotate.taxonomy import TaskDefinition
-from upscway.tasks.certificate import Sample
+from upscway.taxonomy import TaskDefinition
+from upscway.tasks.cascade.certificate import Sample
 from upscway.tasks.distill.calibration import uncalibrated
 from upscway.tasks.distill.dataset import split_of
 from upscway.tasks.distill.quantize import folder_size_mb, parameter_count
 from upscway.tasks.distill.scoring import student_scorer
 from upscway.tasks.evaluate.gate import decide
-from upscway.tasks.evaluate.metrics import calibration
+from upscway.tasks.metrics import calibration
 from upscway.tasks.evaluate.paired import evaluate_pair
 from upscway.tasks.evaluate.report import artifact_markdown, key_findings, write_report
 

@@ -13,7 +13,8 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from upscway.storage.studies import ArmRow
-from upscway.tasks.evaluate.report import html_page, md_table, pyplot
+from upscway.plots import pyplot
+from upscway.tasks.evaluate.report import html_page, md_table
 from upscway.tasks.study.analysis import Difference, by_arm, difference, mean_sd, pareto_front, seed_difference, verdict
 from upscway.tasks.study.spec import AXES, StudySpec
 

@@ -31,7 +31,7 @@ from upscway.storage import studies as study_rows
 from upscway.storage.layout import DataLayout
 from upscway.storage.store import Store
 from upscway.tasks.annotate.steps import annotate_pending
-from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.taxonomy import TaskDefinition
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.answers import answers_of, ensure_answers
 from upscway.tasks.distill.dataset import build_splits

@@ -17,12 +17,12 @@ from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
 from upscway.settings import Settings
 from upscway.storage.tags import ChunkRef
-from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.taxonomy import TaskDefinition
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.answers import answers_of, ensure_answers
 from upscway.tasks.limits import writer_slot
-from upscway.tasks.tag.audit import Night, audit_sample, judge_night
-from upscway.tasks.tag.routing import DEFAULT_THRESHOLD, drift, final_tags, for_teacher, reference_scores
+from upscway.tasks.cascade.audit import Night, audit_sample, judge_night
+from upscway.tasks.cascade.routing import DEFAULT_THRESHOLD, drift, final_tags, for_teacher, reference_scores
 
 
 def untagged_and_production(

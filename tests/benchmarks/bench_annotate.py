@@ -24,9 +24,9 @@ from common import ROOT, emit  # first: offline env, the project on sys.path
 
 from upscway.resources import DEPLOYMENTS_DIR  # noqa: E402
 from upscway.settings import TeacherSettings  # noqa: E402
-from upscway.tasks.annotate.gold import read_csv  # noqa: E402
+from upscway.tasks.gold.sheets import read_csv  # noqa: E402
 from upscway.tasks.annotate.openai_teacher import OpenAITeacher  # noqa: E402
-from upscway.tasks.annotate.taxonomy import load_task  # noqa: E402
+from upscway.taxonomy import load_task  # noqa: E402
 
 LATENCY_S = 0.1
 
@@ -77,7 +77,7 @@ def rerun_requests(base_url: str, tmp: Path) -> dict:
     from upscway.flows.ingest import ingest
     from upscway.settings import load_settings
     from upscway.storage import gold as gold_repo
-    from upscway.tasks.annotate.gold import read_csv as read_gold
+    from upscway.tasks.gold.sheets import read_csv as read_gold
 
     os.environ.update(
         UPSCWAY_DATA_DIR=str(tmp / "data"), UPSCWAY_TEACHER__BACKEND="openai", UPSCWAY_TEACHER__BASE_URL=base_url,

@@ -1,4 +1,4 @@
-"""What the cascade certificate (`tasks/certificate.py`) can certify on a store's own data.
+"""What the cascade certificate (`tasks/cascade/certificate.py`) can certify on a store's own data.
 
     python tests/benchmarks/bench_certificate.py [--data-dir DIR] [--out result.json]
 
@@ -28,9 +28,9 @@ from common import DEMO_FIRST_NIGHT, ROOT, emit  # first: offline env, the proje
 from upscway.records import PRODUCTION  # noqa: E402
 from upscway.settings import load_settings  # noqa: E402
 from upscway.storage.store import Store  # noqa: E402
-from upscway.tasks.annotate.taxonomy import load_task  # noqa: E402
+from upscway.taxonomy import load_task  # noqa: E402
 from upscway.tasks.answers import answers_of  # noqa: E402
-from upscway.tasks.certificate import SAFEST_FIRST, certify_cascade, samples_needed, shortfall  # noqa: E402
+from upscway.tasks.cascade.certificate import SAFEST_FIRST, certify_cascade, samples_needed, shortfall  # noqa: E402
 from upscway.tasks.distill.scoring import student_scorer  # noqa: E402
 from upscway.tasks.evaluate.steps import calibration_samples, gold_of_split, held_out, teacher_on_gold  # noqa: E402
 from upscway.tasks.registry import model as registered  # noqa: E402
@@ -40,7 +40,7 @@ EPSILONS, DELTA, TARGET_OFFLOAD, TARGET_EPSILON = (0.01, 0.02, 0.05), 0.05, 0.9,
 
 def build_demo(data_dir: Path) -> None:
     env = {**os.environ, "UPSCWAY_PROFILE": "demo", "UPSCWAY_DATA_DIR": str(data_dir)}
-    cli = [sys.executable, "-m", "upscway.flows.cli"]
+    cli = [sys.executable, "-m", "upscway.cli"]
     for args in DEMO_FIRST_NIGHT:
         subprocess.run([*cli, *args], env=env, check=True, stdout=subprocess.DEVNULL)
 

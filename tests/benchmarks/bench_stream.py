@@ -41,12 +41,12 @@ from common import DEMO_FIRST_NIGHT, ROOT, emit  # first: offline env, the proje
 from tools.demo_news import FEEDS, Page, write  # noqa: E402
 from upscway.settings import load_settings  # noqa: E402
 from upscway.storage.store import Store  # noqa: E402
-from upscway.tasks.annotate.taxonomy import load_task  # noqa: E402
+from upscway.taxonomy import load_task  # noqa: E402
 from upscway.tasks.annotate.teachers import make_teacher  # noqa: E402
 
 DEMO_STREAM = ROOT / "deployments" / "demo" / "stream.jsonl"
 BROKEN_OFFLOAD, BROKEN_GAP = 0.10, 0.05  # a night "offloading on a broken certificate"
-CLI = [sys.executable, "-m", "upscway.flows.cli", "--profile", "demo"]
+CLI = [sys.executable, "-m", "upscway.cli", "--profile", "demo"]
 
 
 def read_stream(path: Path, labels: list[str]) -> list[dict]:

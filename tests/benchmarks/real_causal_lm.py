@@ -36,7 +36,7 @@ def score(teacher, texts: list[str]) -> tuple[list[int], float]:
 
 def gold_metrics(predicted: list[int], gold: list[int]) -> dict:
     """Accuracy, relevance accuracy and GS-paper accuracy on gold, from the project's metrics."""
-    from upscway.tasks.annotate.taxonomy import load_task
+    from upscway.taxonomy import load_task
     from upscway.tasks.evaluate import metrics
 
     task = load_task()
@@ -79,7 +79,7 @@ def main() -> None:
 
     from upscway.storage.store import Store
     from upscway.tasks.annotate.local_teacher import CausalLMTeacher
-    from upscway.tasks.annotate.taxonomy import load_task
+    from upscway.taxonomy import load_task
     from upscway.tasks.distill.base_models import convert_smollm2
     from upscway.tasks.distill.causal_lm import merge_adapter, prompt_renderer
     from upscway.tasks.distill.dataset import build_splits

@@ -15,7 +15,7 @@ from upscway.resources import DEPLOYMENTS_DIR
 from upscway.settings import load_settings
 from upscway.storage import gold as gold_repo
 from upscway.storage.store import Store
-from upscway.tasks.annotate.gold import read_csv
+from upscway.tasks.gold.sheets import read_csv
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -136,7 +136,7 @@ def test_a_killed_run_resumes_without_asking_again_what_was_stored(demo_store, t
             UPSCWAY_TEACHER__BACKEND="openai", UPSCWAY_TEACHER__BASE_URL=server.base_url, UPSCWAY_TEACHER__BATCH_SIZE="4",
             UPSCWAY_TEACHER__CONCURRENCY="2",
         )
-        command = [sys.executable, "-m", "upscway.flows.cli", "run", "annotate"]
+        command = [sys.executable, "-m", "upscway.cli", "run", "annotate"]
         total = rows(demo_store, "SELECT count(DISTINCT text_hash) FROM chunks")[0][0]
 
         victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

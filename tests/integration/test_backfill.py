@@ -11,7 +11,7 @@ from upscway.errors import InputError
 from upscway.flows.backfill import backfill, check_backfill_args
 from upscway.flows.context import COMPLETED_WITH_FAILURES
 from upscway.flows.ingest import ingest
-from upscway.flows.outcomes import describe
+from upscway.outcomes import describe
 from upscway.storage.store import Store
 
 

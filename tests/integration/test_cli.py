@@ -19,7 +19,7 @@ def upscway(tmp_path):
 
     def run(*args, extra_env=None, timeout=300):
         return subprocess.run(
-            [sys.executable, "-m", "upscway.flows.cli", *args],
+            [sys.executable, "-m", "upscway.cli", *args],
             capture_output=True, text=True, env={**env, **(extra_env or {})}, timeout=timeout,
         )
 

@@ -22,7 +22,7 @@ def _runner(home):
     env.update(UPSCWAY_DATA_DIR=str(home / "data"), PREFECT_API_URL=PREFECT_API_URL.value())
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "upscway.flows.cli", *args], capture_output=True, text=True, env=env, timeout=300)
+        return subprocess.run([sys.executable, "-m", "upscway.cli", *args], capture_output=True, text=True, env=env, timeout=300)
 
     return run
 

@@ -22,7 +22,7 @@ from upscway.flows.tag import tag
 from upscway.settings import load_settings
 from upscway.tasks.limits import DUCKDB_WRITER, TEACHER_REQUESTS
 
-CLI = [sys.executable, "-m", "upscway.flows.cli"]
+CLI = [sys.executable, "-m", "upscway.cli"]
 TABLES = ("articles", "chunks", "article_aliases", "annotations", "tags", "flow_runs")
 WORDS = ("monsoon parliament tribunal fiscal deficit treaty biodiversity ethics judiciary panchayat "
          "inflation satellite groundwater federalism tariff heritage cyclone welfare").split()

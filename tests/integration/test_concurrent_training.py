@@ -26,7 +26,7 @@ REGISTERED = "examples for demo-minilm-l3-"  # logged once the model is register
 
 
 def _cli(*args):
-    return [sys.executable, "-m", "upscway.flows.cli", *args]
+    return [sys.executable, "-m", "upscway.cli", *args]
 
 
 def _start_training(env):

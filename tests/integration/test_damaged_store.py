@@ -34,7 +34,7 @@ def test_every_command_refuses_a_store_cut_short_in_one_line_naming_it(annotated
     env = {**child_env(), "PREFECT_API_URL": PREFECT_API_URL.value(), "UPSCWAY_DATA_DIR": str(data)}
 
     def run(args):
-        command = [sys.executable, "-m", "upscway.flows.cli", *(a.format(data=data) for a in args)]
+        command = [sys.executable, "-m", "upscway.cli", *(a.format(data=data) for a in args)]
         return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
 
     with ThreadPoolExecutor(max_workers=len(commands)) as pool:

@@ -31,7 +31,7 @@ def small_fs(tmp_path):
 
 def _cli(data, *args):
     env = {**child_env(), "UPSCWAY_DATA_DIR": str(data)}
-    return subprocess.run([sys.executable, "-m", "upscway.flows.cli", *args], env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", "upscway.cli", *args], env=env, capture_output=True, text=True, timeout=600)
 
 
 def _rows(data, query):

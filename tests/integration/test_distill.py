@@ -49,7 +49,7 @@ def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(anno
     assert rows(annotated_store, "SELECT teacher FROM evaluations ORDER BY created_at") == [(second["teacher"],), (first["teacher"],)]
 
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
-    cli = [sys.executable, "-m", "upscway.flows.cli"]
+    cli = [sys.executable, "-m", "upscway.cli"]
     listed = subprocess.run([*cli, "models", "list", "-f", "csv"], env=env, capture_output=True, text=True)
     assert first["model"] in listed.stdout and second["model"] in listed.stdout
     exported = tmp_path / "exported"  # outside the data directory's own folders (issue 30, row 10)

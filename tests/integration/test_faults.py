@@ -114,7 +114,7 @@ def test_ingest_killed_after_its_first_load_loses_nothing(server, tmp_path):
            "UPSCWAY_INGEST__PROCESSES": "2",  # the worker processes must die with the run too
            "UPSCWAY_INGEST__TIMEOUT_S": "600"}
     env.pop("PREFECT_API_URL", None)  # the CLI starts its own temporary server, as for a user
-    command = [sys.executable, "-m", "upscway.flows.cli", "run", "ingest", "--feeds", str(feeds)]
+    command = [sys.executable, "-m", "upscway.cli", "run", "ingest", "--feeds", str(feeds)]
     log = tmp_path / "killed.log"
     store = Store(data / "upscway.duckdb", lock_timeout_s=600)
     with open(log, "wb") as out:
@@ -164,7 +164,7 @@ def test_two_ingests_at_once_fetch_each_page_once(server, tmp_path, prefect_serv
     env = prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(data), UPSCWAY_INGEST__FETCHER="http",
                              UPSCWAY_INGEST__BATCH_SIZE="4", UPSCWAY_INGEST__WORKERS="1", UPSCWAY_INGEST__FETCH_CONCURRENCY="1",
                              UPSCWAY_INGEST__PROCESSES="0")
-    command = [sys.executable, "-m", "upscway.flows.cli", "run", "ingest", "--feeds", str(feeds)]
+    command = [sys.executable, "-m", "upscway.cli", "run", "ingest", "--feeds", str(feeds)]
     runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outcomes = [r.communicate(timeout=600) for r in runs]
     assert [r.returncode for r in runs] == [0, 0], [err[-2000:] for _, err in outcomes]

@@ -12,7 +12,7 @@ import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.integration.conftest import child_env
-from upscway.flows.local_api import ApiUnavailable, prefect_api
+from upscway.cli.local_api import ApiUnavailable, prefect_api
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_the_cli_says_it_in_one_line_and_exits_2(tmp_path):
     env = child_env()
     env.pop("PREFECT_API_URL", None)
     env.update(UPSCWAY_DATA_DIR=str(tmp_path / "data"), UPSCWAY_PREFECT__STARTUP_TIMEOUT_S="0.2")
-    done = subprocess.run([sys.executable, "-m", "upscway.flows.cli", "run", "tag"], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "upscway.cli", "run", "tag"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "uvicorn" not in done.stderr
     assert done.stderr.strip().startswith("error: the temporary Prefect API server did not answer within 0 s")

@@ -33,7 +33,7 @@ class Trained:
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         """`upscway ARGS` in a process of its own on this data directory."""
         env = {**child_env(), "UPSCWAY_DATA_DIR": str(self.data), "PREFECT_API_URL": PREFECT_API_URL.value()}
-        return subprocess.run([sys.executable, "-m", "upscway.flows.cli", *args], capture_output=True, text=True, env=env, timeout=300)
+        return subprocess.run([sys.executable, "-m", "upscway.cli", *args], capture_output=True, text=True, env=env, timeout=300)
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def _one_line(done: subprocess.CompletedProcess) -> str:
 
 def test_an_export_refuses_the_stores_own_folders_a_file_and_a_non_empty_folder(trained, tmp_path):
     """Row 10: `--out` another model's folder replaced its weights (exit 0); `--out /dev/null` was a traceback."""
-    from upscway.flows.commands import export_model
+    from upscway.cli.commands import export_model
 
     other = trained.data / "models" / "demo-other"
     shutil.copytree(trained.folder, other)
@@ -87,7 +87,7 @@ def test_an_export_refuses_the_stores_own_folders_a_file_and_a_non_empty_folder(
 
 def test_a_copied_data_directory_uses_and_writes_its_own_models(trained, tmp_path, monkeypatch):
     """Row 11: a `cp -r` copy's rows named the original's folders, so it read and wrote the original's weights."""
-    from upscway.flows.commands import quantize_model
+    from upscway.cli.commands import quantize_model
     from upscway.flows.evaluate import evaluate
 
     copy = tmp_path / "copy"
@@ -136,7 +136,7 @@ def test_a_removed_or_cut_model_is_named_and_the_tag_night_falls_back_to_the_tea
 def test_a_model_left_training_is_refused_by_promote_evaluate_and_export(trained, tmp_path):
     """Row 18: a distill run stopped by SIGTERM leaves its model `training` (checkpoints, no
     weights); promoting it was not refused and failed inside transformers."""
-    from upscway.flows.commands import export_model
+    from upscway.cli.commands import export_model
 
     with trained.store.transaction() as conn:
         conn.execute("UPDATE models SET status = 'training' WHERE id = ?", [trained.model])

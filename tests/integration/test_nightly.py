@@ -18,8 +18,8 @@ from upscway.resources import DEPLOYMENTS_DIR
 from upscway.settings import load_settings
 from upscway.storage import gold as gold_repo
 from upscway.storage import models as registry
-from upscway.tasks.annotate.gold import read_csv
-from upscway.tasks.annotate.taxonomy import load_task
+from upscway.tasks.gold.sheets import read_csv
+from upscway.taxonomy import load_task
 from upscway.tasks.distill.scoring import score_with_student
 
 CHAINS = Path(__file__).parents[1] / "support" / "chains.yaml"

@@ -48,7 +48,7 @@ def test_promote_applies_the_gate_and_rollback_restores(annotated_store, monkeyp
     ]
 
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
-    back = subprocess.run([sys.executable, "-m", "upscway.flows.cli", "models", "rollback"], env=env, capture_output=True, text=True)
+    back = subprocess.run([sys.executable, "-m", "upscway.cli", "models", "rollback"], env=env, capture_output=True, text=True)
     assert back.returncode == 0, back.stderr
     with annotated_store.reader() as conn:
         assert registry.holder(conn, "production") == second

@@ -18,14 +18,14 @@ def test_an_int8_student_is_registered_evaluated_against_its_parent_promoted_and
 
     annotated_store, parent = trained_store
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
-    made = subprocess.run([sys.executable, "-m", "upscway.flows.cli", "models", "quantize", parent, "--int8"],
+    made = subprocess.run([sys.executable, "-m", "upscway.cli", "models", "quantize", parent, "--int8"],
                           env=env, capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stderr[-2000:]
     model_id = f"{parent}-int8"
     assert f"registered {model_id} (INT8 of {parent}" in made.stdout
     # Asked again it says so; an INT8 student is not quantized twice.
     from upscway.errors import InputError
-    from upscway.flows.commands import quantize_model
+    from upscway.cli.commands import quantize_model
     from upscway.settings import load_settings
 
     again, made_now = quantize_model(load_settings(), parent)

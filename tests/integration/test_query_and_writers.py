@@ -37,7 +37,7 @@ def _default_sigint() -> None:
 
 def _sql(tmp_path, *extra_env):
     env = {**child_env(), "UPSCWAY_DATA_DIR": str(tmp_path / "data"), **dict(extra_env)}
-    return subprocess.Popen([sys.executable, "-m", "upscway.flows.cli", "sql", ENDLESS], env=env, stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "upscway.cli", "sql", ENDLESS], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
@@ -71,7 +71,7 @@ def test_a_writer_waits_out_a_bounded_query_and_says_who_holds_the_store(tmp_pat
     _, err = query.communicate(timeout=60)
     assert query.returncode == 2 and "ran for sql.timeout_s = 6 s and was stopped" in err
     assert night.is_completed() and night.result()["articles"] == 17
-    assert notes.lines and f"process {query.pid}" in notes.lines[0] and "upscway.flows.cli sql" in notes.lines[0]
+    assert notes.lines and f"process {query.pid}" in notes.lines[0] and "upscway.cli sql" in notes.lines[0]
 
 
 def test_ctrl_c_stops_a_query_with_one_line(tmp_path):

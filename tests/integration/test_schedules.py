@@ -30,7 +30,7 @@ def test_the_server_scheduler_creates_a_run_that_the_served_deployment_completes
     env = prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "data"), PREFECT_RUNNER_POLL_FREQUENCY="2")
     log = tmp_path / "serve.log"
     serving = subprocess.Popen(
-        [sys.executable, "-m", "upscway.flows.cli", "serve", "--file", str(deployments)],
+        [sys.executable, "-m", "upscway.cli", "serve", "--file", str(deployments)],
         env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )
     try:
@@ -75,7 +75,7 @@ def _prefect(env: dict, *args: str, timeout: float = 300) -> str:
 
 
 def _count(env: dict, table: str) -> int:
-    done = subprocess.run([sys.executable, "-m", "upscway.flows.cli", "sql", f"SELECT count(*) FROM {table}", "-f", "csv"],
+    done = subprocess.run([sys.executable, "-m", "upscway.cli", "sql", f"SELECT count(*) FROM {table}", "-f", "csv"],
                           env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return int(done.stdout.splitlines()[1])

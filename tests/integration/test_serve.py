@@ -30,11 +30,11 @@ def test_served_deployments_run_when_triggered_through_the_api(prefect_server, t
     )
     bundled = (ROOT / "deployments" / "demo" / "gold.csv").read_text(encoding="utf-8").splitlines(keepends=True)
     (tmp_path / "gold.csv").write_text("".join(bundled[: 1 + GOLD_ROWS]), encoding="utf-8")  # header and the original 200
-    gold = subprocess.run([sys.executable, "-m", "upscway.flows.cli", "gold", "import", str(tmp_path / "gold.csv")],
+    gold = subprocess.run([sys.executable, "-m", "upscway.cli", "gold", "import", str(tmp_path / "gold.csv")],
                           env=env, capture_output=True, text=True)
     assert gold.returncode == 0, gold.stderr
     log = open(tmp_path / "serve.log", "wb")
-    serving = subprocess.Popen([sys.executable, "-m", "upscway.flows.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    serving = subprocess.Popen([sys.executable, "-m", "upscway.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             deployments = _wait_for_deployments(serving, tmp_path, {"nightly/nightly", "nightly/weekly-distillation", "backfill/backfill"})
@@ -52,7 +52,7 @@ def test_served_deployments_run_when_triggered_through_the_api(prefect_server, t
         serving.wait(timeout=30)
     # The served run used the serving process's settings: the demo news landed in its data dir.
     counted = subprocess.run(
-        [sys.executable, "-m", "upscway.flows.cli", "sql", "SELECT count(*) FROM tags", "-f", "csv"],
+        [sys.executable, "-m", "upscway.cli", "sql", "SELECT count(*) FROM tags", "-f", "csv"],
         env=env, capture_output=True, text=True,
     )
     assert counted.returncode == 0, counted.stderr

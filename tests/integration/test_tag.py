@@ -142,7 +142,7 @@ def test_a_killed_tag_run_resumes_and_tags_every_chunk_once(tmp_path, monkeypatc
             UPSCWAY_TEACHER__BACKEND="openai", UPSCWAY_TEACHER__BASE_URL=server.base_url, UPSCWAY_TEACHER__BATCH_SIZE="4",
             UPSCWAY_TEACHER__CONCURRENCY="2",
         )
-        command = [sys.executable, "-m", "upscway.flows.cli", "run", "tag"]
+        command = [sys.executable, "-m", "upscway.cli", "run", "tag"]
         victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 240
         while victim.poll() is None and time.monotonic() < deadline:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from upscway.tasks.certificate import certify
+from upscway.tasks.cascade.certificate import certify
 
 
 def certificate(n=2000, offload=0.6, loss_rate=0.002, paper_losses=0, epsilon=0.02, delta=0.05, loss="consistency"):

@@ -25,11 +25,11 @@ def test_an_upward_import_breaks_them(installed, tmp_path):
     broken = tmp_path / "tree"
     subprocess.run(["cp", "-r", str(installed), str(broken)], check=True)
     store = broken / "upscway" / "storage" / "store.py"
-    store.write_text(store.read_text() + "\nfrom upscway.tasks.tag.routing import is_uncertain  # noqa\n")
+    store.write_text(store.read_text() + "\nfrom upscway.tasks.cascade.routing import is_uncertain  # noqa\n")
     result = lint(broken)
     assert result.returncode == 1
-    assert "Layers: flows -> tasks -> storage -> core BROKEN" in result.stdout
-    assert "upscway.storage.store -> upscway.tasks.tag.routing" in result.stdout
+    assert "Layers: cli -> flows -> tasks -> storage -> core BROKEN" in result.stdout
+    assert "upscway.storage.store -> upscway.tasks.cascade.routing" in result.stdout
 
 
 def test_make_lint_checks_this_checkout():

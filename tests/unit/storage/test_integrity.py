@@ -16,7 +16,7 @@ from upscway.storage import gold as gold_repo
 from upscway.storage.integrity import BLOCKS_START, HEADER_SIZE, Busy, shortfall
 from upscway.storage.migrations import migrate
 from upscway.storage.store import Store, StoreError
-from upscway.tasks.annotate.gold import read_csv
+from upscway.tasks.gold.sheets import read_csv
 
 
 @pytest.fixture(scope="module")

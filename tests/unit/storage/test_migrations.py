@@ -75,7 +75,7 @@ def test_badly_named_migration_is_refused(tmp_path):
 
 def test_status_reads_a_store_an_older_version_wrote_without_writing_to_it(tmp_path):
     """Migrations 1–11 applied, 12 and 13 (the audit's and the studies' tables) not: status says so and shows the rest."""
-    from upscway.flows.commands import status
+    from upscway.cli.commands import status
     from upscway.settings import load_settings
 
     older = tmp_path / "older"

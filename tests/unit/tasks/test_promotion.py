@@ -70,8 +70,8 @@ def test_the_gold_split_and_a_missing_teacher_are_named(store, tmp_path):
 
     from upscway.resources import DEPLOYMENTS_DIR
     from upscway.settings import DistillSettings, TeacherSettings
-    from upscway.tasks.annotate.review import import_reviewed
-    from upscway.tasks.annotate.taxonomy import load_task
+    from upscway.tasks.gold.review import import_reviewed
+    from upscway.taxonomy import load_task
     from upscway.tasks.distill.dataset import split_of
     from upscway.tasks.answers import ensure_answers
     from upscway.tasks.evaluate.steps import gold_of_split

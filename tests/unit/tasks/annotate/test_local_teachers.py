@@ -7,7 +7,7 @@ from tests.support.tiny_lm import build_tiny_lm
 from upscway.errors import InputError
 from upscway.tasks.annotate.embedding_teacher import EmbeddingTeacher
 from upscway.tasks.annotate.local_teacher import CausalLMTeacher, verbalizer_token_ids
-from upscway.tasks.annotate.taxonomy import load_task
+from upscway.taxonomy import load_task
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 from tests.support.openai_server import OpenAIServer, hashed_label
 from upscway.settings import TeacherSettings
 from upscway.tasks.annotate.openai_teacher import OpenAITeacher
-from upscway.tasks.annotate.taxonomy import load_task
+from upscway.taxonomy import load_task
 from upscway.tasks.annotate.teacher import TeacherFailure
 
 KEY = "sk-test-DO-NOT-LEAK-1234567890"

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from upscway.storage.annotations import AnswerRow
-from upscway.tasks.annotate.taxonomy import SoftLabel
+from upscway.taxonomy import SoftLabel
 from upscway.tasks.annotate.teacher import TeacherFailure, answer_or_failure
 
 GOOD = [0.1, 0.2, 0.3, 0.2, 0.2]

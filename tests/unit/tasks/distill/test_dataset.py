@@ -3,7 +3,7 @@ from collections import Counter
 import pytest
 
 from upscway.storage import annotations as ann
-from upscway.tasks.annotate.taxonomy import load_task
+from upscway.taxonomy import load_task
 from upscway.tasks.distill.dataset import build_splits, split_of
 
 TASK = load_task()

@@ -7,7 +7,7 @@ from itertools import count
 from upscway.settings import DistillSettings
 from upscway.tasks.distill.dataset import split_of
 from upscway.tasks.evaluate.steps import GoldSplit, gold_of_split, held_out, in_calibration
-from upscway.tasks.annotate.taxonomy import load_task
+from upscway.taxonomy import load_task
 
 PROBS = [0.1, 0.6, 0.1, 0.1, 0.1]
 

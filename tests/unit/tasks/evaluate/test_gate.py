@@ -9,7 +9,7 @@ from scipy.stats import binom
 from tests.support.certificates import certificate
 from upscway.results import PairedResult
 from upscway.settings import GateSettings
-from upscway.tasks.certificate import samples_needed
+from upscway.tasks.cascade.certificate import samples_needed
 from upscway.tasks.evaluate.gate import decide
 
 GOOD = {"relevance_accuracy": 0.9, "precision": 0.8, "recall": 0.9, "gs_accuracy": 0.8, "accuracy": 0.8,

@@ -4,7 +4,7 @@ import pytest
 
 from upscway.errors import InputError
 from upscway.flows.parameters import DistillStep, IngestStep, TagStep
-from upscway.flows.serve import ScheduleSpec, load_deployments, load_flow
+from upscway.cli.serve import ScheduleSpec, load_deployments, load_flow
 from upscway.resources import DEPLOYMENTS_DIR
 
 

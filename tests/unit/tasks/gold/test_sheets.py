@@ -5,8 +5,8 @@ import pytest
 from upscway.errors import InputError
 from upscway.records import Candidate, GoldRow
 from upscway.resources import DEPLOYMENTS_DIR
-from upscway.tasks.annotate.gold import cohen_kappa, read_csv, read_label_studio, select, validate
-from upscway.tasks.annotate.taxonomy import load_task
+from upscway.tasks.gold.sheets import cohen_kappa, read_csv, read_label_studio, select, validate
+from upscway.taxonomy import load_task
 
 TASK = load_task()
 

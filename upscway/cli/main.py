@@ -31,7 +31,7 @@ from rich.console import Console
 
 from upscway.errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, InputError
 from upscway.flows.parameters import SKIPPABLE
-from upscway.flows.tables import OutputFormat, print_import, print_rows
+from upscway.cli.tables import OutputFormat, print_import, print_rows
 from upscway.settings import TeacherSettings
 
 # Choices as typer takes them (an Enum), from the one place each is defined.
@@ -74,7 +74,7 @@ def _settings(ctx: typer.Context):
 def _run(ctx: typer.Context, flow: str, **parameters) -> None:
     """Run the flow of `flows/<flow>.py` on the command's settings (bad settings are usage
     errors before anything starts) with progress, and exit by its final state."""
-    from upscway.flows.launch import launch
+    from upscway.cli.launch import launch
 
     code = launch(flow, _settings(ctx), ctx.obj["verbose"], console, err_console, **parameters)
     if code != EXIT_OK:
@@ -83,7 +83,7 @@ def _run(ctx: typer.Context, flow: str, **parameters) -> None:
 
 def _commands():
     """The non-flow commands, imported when one runs (they bring in Prefect and the stores)."""
-    from upscway.flows import commands
+    from upscway.cli import commands
 
     return commands
 
@@ -341,7 +341,7 @@ def serve_command(
     Runs started here use this process's settings: set UPSCWAY_PROFILE / UPSCWAY_DATA_DIR (or
     --profile / --data-dir) before starting it. Point it at a server with PREFECT_API_URL.
     """
-    from upscway.flows.serve import serve_deployments
+    from upscway.cli.serve import serve_deployments
 
     serve_deployments(_settings(ctx), file, limit)
 

@@ -1,5 +1,5 @@
 """The cascade evaluated as it is deployed: its threshold certified on a calibration sample
-(`tasks/certificate.py`), and its figures reported on gold the certificate did not see: the operating
+(`tasks/cascade/certificate.py`), and its figures reported on gold the certificate did not see: the operating
 curve over confidence thresholds, and the certified point's scores (the gate judges the seed
 criteria on them)."""
 
@@ -10,9 +10,9 @@ from datetime import datetime
 
 from upscway.results import CascadeEvaluation, OperatingPoint
 from upscway.settings import CascadeSettings
-from upscway.tasks.evaluate.paired import scores
-from upscway.tasks.certificate import THRESHOLDS, Sample, certify_cascade
-from upscway.tasks.tag.routing import Probs, finite, is_uncertain, routed, top
+from upscway.tasks.metrics import scores
+from upscway.tasks.cascade.certificate import THRESHOLDS, Sample, certify_cascade
+from upscway.tasks.cascade.routing import Probs, finite, is_uncertain, routed, top
 
 
 def operating_curve(

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from upscway.errors import InputError
-from upscway.tasks.annotate.taxonomy import TaskDefinition, load_task
+from upscway.taxonomy import TaskDefinition, load_task
 
 
 def _with(**changes) -> TaskDefinition:

@@ -3,7 +3,7 @@
 import math
 
 from upscway.storage.tags import ChunkRef
-from upscway.tasks.tag.routing import drift, final_tags, for_teacher, is_uncertain, reference_scores, statistics
+from upscway.tasks.cascade.routing import drift, final_tags, for_teacher, is_uncertain, reference_scores, statistics
 
 
 def test_low_confidence_or_borderline_relevance_goes_to_the_teacher():
@@ -57,7 +57,7 @@ def test_statistics_count_offload_requests_savings_and_agreement():
 
 
 def test_the_operating_curve_on_gold():
-    from upscway.tasks.tag.evaluation import at_threshold, operating_curve
+    from upscway.tasks.cascade.evaluation import at_threshold, operating_curve
 
     gold = [1, 2, 3, 4, 0, 1, 2, 3]
     teacher = [[0.0] * g + [1.0] + [0.0] * (4 - g) for g in gold]  # always right

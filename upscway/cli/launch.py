@@ -12,9 +12,9 @@ from rich.console import Console
 from upscway import progress
 from upscway.errors import EXIT_FAILURES, EXIT_OK, InputError
 from upscway.flows.context import COMPLETED_WITH_FAILURES, FALLBACK, failure_of, using
-from upscway.flows.display import LiveDisplay
-from upscway.flows.local_api import prefect_api
-from upscway.flows.tables import print_summary
+from upscway.cli.display import LiveDisplay
+from upscway.cli.local_api import prefect_api
+from upscway.cli.tables import print_summary
 from upscway.settings import Settings
 
 

@@ -9,7 +9,7 @@ from scipy.stats import chisquare
 
 from upscway.settings import CascadeSettings
 from upscway.storage.tags import ChunkRef
-from upscway.tasks.tag.audit import audit_sample, breaks, judge_night, live_bound, night_alpha
+from upscway.tasks.cascade.audit import audit_sample, breaks, judge_night, live_bound, night_alpha
 
 NAMES = ["NOT_RELEVANT", "GS1", "GS2", "GS3", "GS4"]
 

@@ -7,8 +7,8 @@ import pytest
 
 from upscway.errors import InputError
 from upscway.resources import DEPLOYMENTS_DIR
-from upscway.tasks.annotate.review import InvalidRows, export_for_review, import_reviewed
-from upscway.tasks.annotate.taxonomy import load_task
+from upscway.tasks.gold.review import InvalidRows, export_for_review, import_reviewed
+from upscway.taxonomy import load_task
 
 TASK = load_task()
 GOLD = DEPLOYMENTS_DIR / "demo" / "gold.csv"

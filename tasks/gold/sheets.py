@@ -24,7 +24,7 @@ from upscway.config_files import describe
 from upscway.errors import InputError
 from upscway.inputs import read_text
 from upscway.records import Candidate, GoldRow
-from upscway.tasks.annotate.taxonomy import TaskDefinition
+from upscway.taxonomy import TaskDefinition
 
 CSV_COLUMNS = [
     "chunk_id", "text", "title", "source_url", "date", "teacher", "teacher_label", "teacher_probs", "sampling", "sampling_probability",

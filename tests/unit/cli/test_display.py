@@ -5,7 +5,7 @@ import io
 from rich.console import Console
 
 from upscway import progress
-from upscway.flows.display import LiveDisplay
+from upscway.cli.display import LiveDisplay
 
 
 def test_bars_come_and_go_with_their_stage_and_each_step_leaves_one_line():

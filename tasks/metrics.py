@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from upscway.results import Scores
+
 
 def _ratio(num: float, den: float) -> float | None:
     return num / den if den else None
@@ -98,3 +100,16 @@ def bootstrap_ci(
         return None
     alpha = (1 - level) / 2
     return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+
+
+def scores(probs: Sequence[Sequence[float]], gold: Sequence[int], n_labels: int, not_relevant: int) -> Scores:
+    predicted = [int(np.argmax(p)) for p in probs]
+    rel = relevance(predicted, gold, not_relevant)
+    gs = gs_accuracy(predicted, gold, n_labels, not_relevant)
+    return Scores(
+        accuracy=agreement(predicted, gold),
+        relevance_accuracy=rel["accuracy"], precision=rel["precision"], recall=rel["recall"], f1=rel["f1"],
+        gs_accuracy=gs["overall"], gs_accuracy_per_paper={k: v for k, v in gs.items() if k != "overall"},
+        confusion=confusion(predicted, gold, n_labels),
+        **calibration(probs, gold),
+    )

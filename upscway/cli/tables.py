@@ -11,7 +11,7 @@ from enum import Enum
 from rich.console import Console
 from rich.table import Table
 
-from upscway.flows.outcomes import headline
+from upscway.outcomes import headline
 from upscway.records import RunStatus
 
 

@@ -31,8 +31,8 @@ import numpy as np
 from upscway.settings import CascadeSettings
 from upscway.storage.audits import Audited
 from upscway.storage.tags import ChunkRef
-from upscway.tasks.certificate import lower_bound, upper_bound
-from upscway.tasks.tag.routing import not_finite, top
+from upscway.tasks.cascade.certificate import lower_bound, upper_bound
+from upscway.tasks.cascade.routing import not_finite, top
 
 
 def audit_sample(decided: Sequence[str], rate: float, seed: str) -> set[str]:

@@ -1,6 +1,6 @@
 """A run's outcome in one sentence, as the terminal, the run log and the nightly table show it."""
 
-from upscway.flows.outcomes import describe, headline
+from upscway.outcomes import describe, headline
 
 TAG = {"chunks": 40, "tagged": 40, "offload_rate": 0.75, "production_model": "demo-l1-x", "teacher_requests": 10,
        "teacher_requests_saved": 30, "estimated_cost_saved": 0.03, "confidence_threshold": 0.55, "drift": None}

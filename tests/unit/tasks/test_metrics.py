@@ -1,6 +1,6 @@
 import pytest
 
-from upscway.tasks.evaluate.metrics import agreement, bootstrap_ci, calibration, confusion, gs_accuracy, mcnemar, relevance
+from upscway.tasks.metrics import agreement, bootstrap_ci, calibration, confusion, gs_accuracy, mcnemar, relevance
 
 
 def test_relevance_by_hand():

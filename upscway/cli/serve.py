@@ -102,7 +102,7 @@ def serve_deployments(settings: Settings, file: Path | str, limit: int | None) -
     child processes, which read this process's profile and data directory from the environment."""
     from prefect import serve
 
-    from upscway.flows.local_api import prefect_api
+    from upscway.cli.local_api import prefect_api
 
     os.environ["UPSCWAY_PROFILE"] = settings.profile
     os.environ["UPSCWAY_DATA_DIR"] = str(settings.data_dir.resolve())

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from upscway.tasks.certificate import (
+from upscway.tasks.cascade.certificate import (
     SAFEST_FIRST, Sample, certify, certify_cascade, decided, interval, p_value, risk_curve, samples_needed, upper_bound,
 )
 

@@ -1,0 +1,3 @@
+from upscway.cli.main import main
+
+main()
