@@ -76,9 +76,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-# The import contracts of pyproject.toml on this checkout (tools/lint_imports.py says why the
-# package is installed as a plain tree first; plain `lint-imports` cannot see it).
+# House style and layers: ruff's lint rules and formatter (pyproject.toml, `[tool.ruff]`;
+# `$(BIN)/ruff format .` fixes the format), then the import contracts of pyproject.toml on this
+# checkout (tools/lint_imports.py says why the package is installed as a plain tree first).
 lint: $(STAMP)
+	@$(BIN)/ruff check --quiet .
+	@$(BIN)/ruff format --check --quiet .
 	@$(BIN)/python -m tools.lint_imports
 
 # Real pretrained weights for the causal-LM path (optional; neither demo nor test needs them):

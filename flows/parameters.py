@@ -23,7 +23,6 @@ from upscway.errors import InputError
 from upscway.resources import DEPLOYMENTS_DIR, resolve_project_file
 from upscway.settings import Settings
 
-
 SKIPPABLE = ("ingest", "tag", "distill", "promote")  # the steps a nightly run can be told to leave out
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from upscway.flows.context import run_context
+from upscway.flows.context import FromProfile, Setup, run_context
 from upscway.flows.parameters import parameter_file
+from upscway.summaries import StudySummary
 from upscway.tasks.study.spec import StudySpec, load_spec
-from upscway.tasks.study.steps import plan_study, report_study, run_arms
+from upscway.tasks.study.steps import StudyRequest, plan_study, report_study, run_arms
 
 
 def load_study_spec(spec: str, quick: bool = False) -> StudySpec:
@@ -26,8 +27,14 @@ def load_study_spec(spec: str, quick: bool = False) -> StudySpec:
 @flow(name="study")
 def study(spec: str, quick: bool = False, profile: str | None = None, data_dir: str | None = None) -> State:
     """Run the study of the spec file `spec` (`quick`: its quick budget)."""
-    with run_context("study", {"spec": spec, "quick": quick}, profile, data_dir) as run:
+    return study_on(FromProfile(profile, data_dir), spec, quick)
+
+
+def study_on(setup: Setup | FromProfile, spec: str, quick: bool = False) -> State:
+    """The `study` run on `setup` (flows/context.py)."""
+    with run_context("study", {"spec": spec, "quick": quick}, setup) as run:
         loaded = load_spec(parameter_file(run.settings, "--spec", spec), quick)
-        plan = plan_study(run.store, run.layout, run.run_id, loaded, spec, quick, run.settings, run.task_def)
+        request = StudyRequest(loaded, spec, quick)
+        plan = plan_study(run.store, run.layout, run.run_id, request, run.settings, run.task_def, run.resources)
         run_arms(run.store, plan, fan_out=run.settings.runner.kind == "dask")
-        return run.finish(report_study(run.store, plan, quick, run.task_def))
+        return run.finish(StudySummary.model_validate(report_study(run.store, plan, quick, run.task_def)))

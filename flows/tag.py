@@ -25,22 +25,35 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.states import Completed, State
 
-from upscway import progress
-from upscway.flows.context import FALLBACK, run_context
+from upscway.flows.context import FALLBACK, FromProfile, Setup, run_context
 from upscway.inputs import parse_day
+from upscway.summaries import TagSummary
 from upscway.tasks.annotate.teachers import annotator_of
-from upscway.tasks.distill.folders import folder_problem
-from upscway.tasks.distill.scoring import score_with_student
-from upscway.tasks.tag.languages import other_languages, skip_filter, student_hashes
 from upscway.tasks.cascade.live_report import publish_live_bound
+from upscway.tasks.cascade.policy import CascadePolicy
 from upscway.tasks.cascade.routing import statistics
-from upscway.tasks.tag.steps import fallback_and_night, mean_cost, route_night, store_tags, untagged_and_production
+from upscway.tasks.distill.folders import folder_problem
+from upscway.tasks.tag.languages import other_languages, skip_filter
+from upscway.tasks.tag.steps import (
+    NightInput,
+    fallback_and_night,
+    mean_cost,
+    route_night,
+    score_night,
+    store_tags,
+    untagged_and_production,
+)
 
 
 @flow(name="tag")
 def tag(since: str | None = None, limit: int | None = None, profile: str | None = None, data_dir: str | None = None) -> State:
+    return tag_on(FromProfile(profile, data_dir), since, limit)
+
+
+def tag_on(setup: Setup | FromProfile, since: str | None = None, limit: int | None = None) -> State:
+    """The `tag` run on `setup` (flows/context.py)."""
     parse_day(since, "--since")
-    with run_context("tag", {"since": since, "limit": limit}, profile, data_dir) as run:
+    with run_context("tag", {"since": since, "limit": limit}, setup) as run:
         task_def, settings = run.task_def, run.settings
         cascade = settings.cascade
         chunks, model, threshold = untagged_and_production(
@@ -50,26 +63,25 @@ def tag(since: str | None = None, limit: int | None = None, profile: str | None 
             get_run_logger().warning("the teacher decides every chunk tonight: %s", unusable)
             model = None
         holding, night = fallback_and_night(run.store, model)
-        student, hashes = {}, student_hashes(chunks, cascade.student_languages)
-        if model and hashes:
-            progress.report("tag: student", 0, len(hashes))
-            student = score_with_student(run.store, model, task_def, hashes)
-        routed = route_night(run.store, run.run_id, chunks, student, model, threshold, holding, night, settings, task_def)
-        judged = routed.judged
-        figures = judged.figures(routed.requests, routed.audit_requests) if judged else None
-        store_tags(run.store, task_def.name, routed.tags, run.run_id, model.id if model else None, judged, figures)
+        scored = score_night(run.store, model, task_def, chunks, cascade.student_languages)
+        policy = CascadePolicy.of(cascade, threshold, task_def.not_relevant_index)
+        tonight = NightInput(run.run_id, scored, model, policy, holding, night)
+        routed = route_night(run.store, tonight, settings, task_def, run.resources)
+        judged, figures = routed.judged, routed.figures
+        store_tags(run.store, task_def.name, run.run_id, routed, model.id if model else None)
         if judged:
             publish_live_bound(run.store)
         audited = 0 if judged is None or judged.fallback else judged.live.audited
-        summary = run.finish({
+        summary = run.finish(TagSummary.model_validate({
             "production_model": production.id if production else None, "confidence_threshold": threshold, "chunks": len(chunks),
-            **statistics(routed.tags, student, routed.answers, routed.requests + routed.audit_requests,
+            **statistics(routed.tags, routed.chunks, routed.requests + routed.audit_requests,
                          mean_cost(run.store, annotator_of(settings.teacher)), audited=audited),
             "drift": routed.drift, "audit": figures,
             "other_languages": other_languages(run.store, task_def.name, chunks, since, cascade),
             "fallback": {"new": judged.broken is not None, "reason": judged.broken or holding.reason} if routed.fallback
             else {"new": True, "reason": unusable} if unusable else None,
-        })
+        }))
         if routed.fallback or unusable:
-            return Completed(name=FALLBACK, message=f"the cascade did not offload: {summary.data['fallback']['reason']}", data=summary.data)
+            why = summary.data.fallback.reason
+            return Completed(name=FALLBACK, message=f"the cascade did not offload: {why}", data=summary.data)
         return summary

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from upscway.records import Counts
 from upscway.storage import frontier
 from upscway.storage.frontier import RetryPolicy
 from upscway.storage.runs import record_failures
@@ -19,16 +20,12 @@ from upscway.storage.statements import sql
 
 
 @dataclass
-class LoadCounts:
+class LoadCounts(Counts):
     articles: int = 0
     chunks: int = 0
     duplicates: int = 0
     already_stored: int = 0
     failures: int = 0
-
-    def add(self, other: "LoadCounts") -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def summary(self) -> dict[str, int]:
         """The counts a run reports (its failures are counted from the failures table)."""

@@ -9,17 +9,8 @@ from datetime import datetime
 
 import duckdb
 
+from upscway.records import Audited  # what `insert_audits` stores (a core record, for the pure cascade)
 from upscway.storage.statements import sql
-
-
-@dataclass(frozen=True)
-class Audited:
-    """One audited chunk: the student decided it; the teacher answered it too."""
-
-    chunk_id: str
-    text_hash: str
-    student_label: str
-    teacher_label: str
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ class Header:
     block_alloc_size: int
 
     @classmethod
-    def read(cls, f: BinaryIO, at: int) -> "Header":
+    def read(cls, f: BinaryIO, at: int) -> Header:
         f.seek(at + CHECKSUM_SIZE)
         iteration, _meta_block, free_list, block_count, alloc = struct.unpack("<5Q", f.read(40))
         return cls(iteration, free_list, block_count, alloc or DEFAULT_BLOCK_ALLOC_SIZE)

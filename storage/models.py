@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 
 from upscway.processes import ProcessId
+from upscway.results import StudentMetrics
 from upscway.storage.layout import DataLayout
 from upscway.storage.statements import sql
 
@@ -29,11 +30,35 @@ class ModelRecord:
     task: str
     prompt_version: str
     config: dict[str, Any]
-    metrics: dict[str, Any]
+    metrics: StudentMetrics  # a dict given here is parsed (the stored JSON, or a test's figures)
     status: str  # training | candidate | failed
     alias: str | None
     created_at: datetime | None
     parent_id: str | None = None  # the model this one was derived from (an INT8 student's float parent)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metrics, StudentMetrics):
+            object.__setattr__(self, "metrics", StudentMetrics.model_validate(self.metrics or {}))
+
+
+@dataclass(frozen=True)
+class NewModel:
+    """A model to register, before it is trained: its lineage (chain, stage, teacher, the
+    model it was derived from), what it is built on, where its folder is, and the run that
+    trains it."""
+
+    model_id: str
+    chain: str
+    stage: str
+    kind: str  # encoder | causal-lm
+    base_model: str
+    path: str
+    teacher: str
+    task: str
+    prompt_version: str
+    config: dict[str, Any]
+    run_id: str | None
+    parent_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,20 +85,27 @@ def _resolved(conn: duckdb.DuckDBPyConnection, path: str) -> str:
     return layout.resolved(path) if layout else path
 
 
-def register(conn: duckdb.DuckDBPyConnection, *, model_id: str, chain: str, stage: str, kind: str, base_model: str,
-             path: str, teacher: str, task: str, prompt_version: str, config: dict[str, Any], run_id: str | None,
-             parent_id: str | None = None) -> None:
+def register(conn: duckdb.DuckDBPyConnection, new: NewModel) -> None:
     """A new model in `training`; its folder `path` is kept relative to the data directory."""
-    conn.execute(sql("models", "register"), [model_id, chain, stage, kind, base_model, _stored(conn, path), teacher, task,
-                                             prompt_version, json.dumps(config, default=str), run_id, parent_id])
+    conn.execute(sql("models", "register"), [
+        new.model_id, new.chain, new.stage, new.kind, new.base_model, _stored(conn, new.path), new.teacher, new.task,
+        new.prompt_version, json.dumps(new.config, default=str), new.run_id, new.parent_id,
+    ])
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what `json` cannot write: a student's metrics as stored (a quantized model keeps
+    its parent's), anything else as its string."""
+    return value.stored() if isinstance(value, StudentMetrics) else str(value)
 
 
 def finish(conn: duckdb.DuckDBPyConnection, model_id: str, status: str, metrics: dict[str, Any]) -> None:
-    conn.execute(sql("models", "finish"), [status, json.dumps(metrics, default=str), model_id])
+    conn.execute(sql("models", "finish"), [status, json.dumps(metrics, default=_plain), model_id])
 
 
-def add_metrics(conn: duckdb.DuckDBPyConnection, model_id: str, metrics: dict[str, Any]) -> None:
-    conn.execute(sql("models", "add_metrics"), [json.dumps(metrics, default=str), model_id])
+def add_metrics(conn: duckdb.DuckDBPyConnection, model_id: str, metrics: StudentMetrics) -> None:
+    """Merge `metrics`' keys (those given, nothing else) into the model's stored ones."""
+    conn.execute(sql("models", "add_metrics"), [json.dumps(metrics.stored(), default=_plain), model_id])
 
 
 def record_examples(conn: duckdb.DuckDBPyConnection, model_id: str, chunks_by_split: dict[str, list[str]]) -> None:

@@ -9,14 +9,14 @@ A file holds several statements, each introduced by a `-- name: <name>` line:
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 from upscway.resources import SQL_DIR
 
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.M)
 
 
-@lru_cache(maxsize=None)
+@cache
 def statements(group: str) -> dict[str, str]:
     text = (SQL_DIR / "statements" / f"{group}.sql").read_text(encoding="utf-8")
     parts = _NAME.split(text)

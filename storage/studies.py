@@ -25,9 +25,23 @@ class ArmRow:
     model_path: str
 
 
-def start(conn: duckdb.DuckDBPyConnection, *, study_id: str, name: str, spec_file: str, spec: dict[str, Any], quick: bool,
-          teacher: str, gold_chunks: int, run_id: str) -> None:
-    conn.execute(sql("studies", "start"), [study_id, name, spec_file, json.dumps(spec), quick, teacher, gold_chunks, run_id])
+@dataclass(frozen=True)
+class StudyStart:
+    """A study's row as it starts: what it runs (the spec, from which file), against which teacher, on how much gold."""
+
+    study_id: str
+    name: str
+    spec_file: str
+    spec: dict[str, Any]
+    quick: bool
+    teacher: str
+    gold_chunks: int
+    run_id: str
+
+
+def start(conn: duckdb.DuckDBPyConnection, row: StudyStart) -> None:
+    conn.execute(sql("studies", "start"), [row.study_id, row.name, row.spec_file, json.dumps(row.spec), row.quick, row.teacher,
+                                           row.gold_chunks, row.run_id])
 
 
 def record_arm(conn: duckdb.DuckDBPyConnection, study_id: str, row: ArmRow) -> None:

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import duckdb
 
-from upscway.records import Tag
+from upscway.records import ChunkRef, Tag  # ChunkRef: what `untagged` returns (a core record, for the pure cascade)
 from upscway.storage.statements import sql
-
-
-@dataclass(frozen=True)
-class ChunkRef:
-    chunk_id: str
-    text_hash: str
-    language: str | None = None  # its article's; None: unknown
 
 
 def untagged(

@@ -15,11 +15,12 @@ from upscway.records import model_of
 from upscway.settings import TeacherSettings
 from upscway.storage import annotations as annotation_rows
 from upscway.storage.store import Store
-from upscway.tasks.annotate.steps import annotate_pending
-from upscway.taxonomy import TaskDefinition
+from upscway.tasks.annotate.steps import Pending, annotate_pending
+from upscway.tasks.annotate.teacher import Teachers
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.distill.scoring import as_teacher
 from upscway.tasks.registry import model as registered_model
+from upscway.taxonomy import TaskDefinition
 
 
 def answers_of(store: Store, annotator: str, version: str, hashes: Sequence[str]) -> dict[str, list[float]]:
@@ -29,10 +30,12 @@ def answers_of(store: Store, annotator: str, version: str, hashes: Sequence[str]
 
 
 def ensure_answers(
-    store: Store, run_id: str, annotator: str, hashes: Sequence[str], teacher: TeacherSettings, task_def: TaskDefinition
+    store: Store, run_id: str, annotator: str, hashes: Sequence[str], teacher: TeacherSettings, task_def: TaskDefinition,
+    resources: Teachers,
 ) -> int:
-    """Ask `annotator` about the texts of `hashes` it has not answered; returns how many were
-    asked. An annotator this process cannot run is an InputError saying what is missing."""
+    """Ask `annotator` (built or shared by `resources`) about the texts of `hashes` it has not
+    answered; returns how many were asked. An annotator this process cannot run is an
+    InputError saying what is missing."""
     missing = sorted(set(hashes) - set(answers_of(store, annotator, task_def.version, hashes)))
     if not missing:
         return 0
@@ -46,5 +49,5 @@ def ensure_answers(
             f"teacher {annotator} has no stored answer for {len(missing)} chunks and this profile's teacher is not it: "
             "annotate them with that teacher first (upscway run annotate)"
         )
-    annotate_pending(store, run_id, settings, task_def, hashes=missing)
+    annotate_pending(store, run_id, settings, task_def, resources, Pending(hashes=missing))
     return len(missing)

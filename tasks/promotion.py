@@ -1,12 +1,14 @@
 """Promotion and rollback: the gate's decision on a model's latest evaluation moves the
-`production` alias (with the cascade threshold its certificate holds at), in one transaction."""
+`production` alias (with the cascade threshold its certificate holds at), in one transaction.
+Whether that evaluation's certificate still answers the settings is the cascade's side
+(`tasks/cascade/validity.py`)."""
 
 from __future__ import annotations
 
 from upscway.errors import InputError
 from upscway.records import PRODUCTION
-from upscway.results import Verdict
-from upscway.settings import CascadeSettings, GateSettings
+from upscway.results import StudentMetrics, Verdict
+from upscway.settings import GateSettings
 from upscway.storage import audits as audit_rows
 from upscway.storage import evaluations as evaluation_rows
 from upscway.storage import models as model_rows
@@ -22,24 +24,6 @@ def latest_evaluation(store: Store, model_id: str, teacher: str | None = None) -
     a comparison with, say, its float parent)."""
     with store.reader() as conn:
         return evaluation_rows.latest_for_model(conn, model_id, teacher)
-
-
-def needs_evaluation(evaluation: Evaluation | None, cascade: CascadeSettings) -> str | None:
-    """Why the model must be evaluated (again) before the gate can decide, or None: no
-    evaluation yet; one stored before certificates; or one certified at another ε or δ than
-    the settings now ask for (a certificate holds for the ε and δ it was computed at). One that
-    had nothing to certify on stands: evaluating again finds nothing more."""
-    if evaluation is None:
-        return "not evaluated yet"
-    stored = evaluation.result.cascade
-    if stored is None or stored.confidence is None:
-        return "its latest evaluation was stored before certificates"
-    level = 1 - stored.confidence
-    if stored.certificate is not None and stored.certificate.epsilon != cascade.max_loss or abs(level - cascade.risk_level) > 1e-9:
-        epsilon = stored.certificate.epsilon if stored.certificate else cascade.max_loss
-        return (f"its latest evaluation was certified at ε = {epsilon:g}, δ = {level:g}; the settings ask for "
-                f"ε = {cascade.max_loss:g}, δ = {cascade.risk_level:g}")
-    return None
 
 
 def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSettings, force: bool, reason: str | None) -> dict:
@@ -58,7 +42,8 @@ def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSetti
             audit_rows.clear_fallbacks(conn, model, f"forced promotion: {reason}" if forced else "re-certified and promoted by the gate")
         cascade = evaluation.result.cascade
         if moves and cascade is not None and cascade.reference_confidences:  # the drift alarm's reference from now on
-            model_rows.add_metrics(conn, model, {"certified_confidences": list(cascade.reference_confidences)})
+            reference = StudentMetrics(certified_confidences=list(cascade.reference_confidences))
+            model_rows.add_metrics(conn, model, reference)
     return {
         "model": model, "verdict": decision.verdict.value, "certificate": decision.sentence, **certified_point(decision),
         "production": model if moves else previous or "unchanged",

@@ -9,9 +9,9 @@ from upscway.errors import InputError
 from upscway.storage import models as model_rows
 from upscway.storage.layout import DataLayout
 from upscway.storage.store import Store
-from upscway.taxonomy import TaskDefinition
 from upscway.tasks.distill.kinds import student_kind
 from upscway.tasks.distill.quantize import quantize_model
+from upscway.taxonomy import TaskDefinition
 
 
 def list_models(store: Store) -> tuple[list[str], list[tuple]]:

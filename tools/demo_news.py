@@ -23,7 +23,7 @@ import random
 import re
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "deployments" / "demo"
@@ -531,21 +531,21 @@ def main() -> None:
     for page in day_one.rglob("*"):  # an earlier run's pages: their names end in the seed's digits
         if page.is_file() and re.search(r"-1\d{4}$", page.name):
             page.unlink()
-    first = pages(DAY_ONE, 130, seed=1, start=datetime(2026, 11, 24, 6, tzinfo=timezone.utc))
+    first = pages(DAY_ONE, 130, seed=1, start=datetime(2026, 11, 24, 6, tzinfo=UTC))
     write(day_one, first, keep_handwritten=True)
     drift = ROOT / "snapshot-drift"
     shutil.rmtree(drift, ignore_errors=True)
-    second = pages(DAY_TWO, 130, seed=2, start=datetime(2026, 11, 30, 6, tzinfo=timezone.utc))
+    second = pages(DAY_TWO, 130, seed=2, start=datetime(2026, 11, 30, 6, tzinfo=UTC))
     write(drift, second, keep_handwritten=False)
     next_day = ROOT / "snapshot-drift-next"
     shutil.rmtree(next_day, ignore_errors=True)
-    third = pages(DAY_TWO, 40, seed=4, start=datetime(2026, 12, 1, 6, tzinfo=timezone.utc))
+    third = pages(DAY_TWO, 40, seed=4, start=datetime(2026, 12, 1, 6, tzinfo=UTC))
     write(next_day, third, keep_handwritten=False)
     # The stream adds more news like the first day's (in no snapshot), so that a stream starting
     # from no student has nights on which a certified student offloads before the shift.
-    more = pages(DAY_ONE, 100, seed=5, start=datetime(2026, 11, 27, 6, tzinfo=timezone.utc))
+    more = pages(DAY_ONE, 100, seed=5, start=datetime(2026, 11, 27, 6, tzinfo=UTC))
     write_stream(ROOT / "stream.jsonl", [("day-1", first), ("day-1", more), ("day-2", second), ("day-2", third)])
-    later = pages(ELECTION_WEEK, 240, seed=3, start=datetime(2026, 12, 7, 6, tzinfo=timezone.utc))
+    later = pages(ELECTION_WEEK, 240, seed=3, start=datetime(2026, 12, 7, 6, tzinfo=UTC))
     write_stream(STREAMS / "election-week.jsonl", [("election-week", later)])
 
 

@@ -15,6 +15,8 @@ import stat
 from datetime import date
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict
+
 from upscway.errors import InputError
 
 MAX_INPUT_BYTES = 64 * 2**20  # a feeds file, a spec, a URL list or a gold sheet is far smaller
@@ -70,3 +72,33 @@ def parse_day(value: str | None, flag: str) -> date | None:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
         raise InputError(f"{flag} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+class BackfillInput(BaseModel):
+    """What a backfill reads: exactly one of a source's sitemaps between two days (`source` and
+    `since`, `until` default today), a file of URLs, or a folder of saved pages; `source` also
+    names the source that pages of the other two are filed under, and `feeds` the feeds file
+    that defines the sources (default: the profile's). Paths as given: a run resolves them
+    (and, in a deployment run, confines them: flows/parameters.py) before reading."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str | None = None
+    since: str | None = None
+    until: str | None = None
+    urls: str | None = None
+    html_dir: str | None = None
+    feeds: str | None = None
+
+    def check(self) -> None:
+        """InputError unless exactly one input is given, with what it needs."""
+        given = [flag for flag, value in (("--since", self.since), ("--urls", self.urls), ("--html-dir", self.html_dir))
+                 if value]
+        if len(given) != 1:
+            raise InputError("backfill needs exactly one of --source/--since, --urls or --html-dir"
+                             + (f" (got {', '.join(given)})" if given else ""))
+        if self.since and not self.source:
+            raise InputError("--since reads a source's sitemaps: name it with --source")
+        first, last = parse_day(self.since, "--since"), parse_day(self.until, "--until")
+        if first and last and last < first:
+            raise InputError(f"--until {self.until} is before --since {self.since}")

@@ -22,7 +22,7 @@ class ProcessId:
     started_at: float
 
     @classmethod
-    def current(cls) -> "ProcessId":
+    def current(cls) -> ProcessId:
         me = psutil.Process()
         return cls(socket.gethostname(), me.pid, me.create_time())
 

@@ -5,8 +5,9 @@ They live at the bottom so that tasks and storage both depend on them, not on ea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
+from typing import Self
 
 PRODUCTION = "production"  # the registry alias the cascade's student is read from
 MODEL_ANNOTATOR = "model:"  # a registered student's answers are stored as `model:<id>`
@@ -53,6 +54,51 @@ class Tag:
     confidence: float
     decided_by: Decider
     annotator: str
+
+
+@dataclass(frozen=True)
+class ChunkRef:
+    """An untagged chunk as the tag stage reads it: which chunk, which text (chunks of several
+    articles may share one), and its article's language (None: unknown)."""
+
+    chunk_id: str
+    text_hash: str
+    language: str | None = None  # its article's; None: unknown
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A chunk on the tag path, from scoring to its stored `Tag`: which chunk and text, the
+    student's label distribution on the text and the teacher's answer once fetched (None: not
+    asked, or not answered). `scored`: the student scored the text (False: no production
+    student, or a language it does not serve); a scored text whose `student` is None was refused
+    by the scorer (NaN or infinite scores are no distribution), which the audit judges broken."""
+
+    chunk_id: str
+    text_hash: str
+    language: str | None = None
+    student: list[float] | None = None
+    scored: bool = False
+    teacher: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class Audited:
+    """One audited chunk: the student decided it; the teacher answered it too."""
+
+    chunk_id: str
+    text_hash: str
+    student_label: str
+    teacher_label: str
+
+
+class Counts:
+    """A dataclass of counts (a batch's, a load's) that a run adds up into its totals."""
+
+    def add(self, other: Self) -> None:
+        """Add `other`'s counts to these, field by field."""
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
 
 
 @dataclass(frozen=True)

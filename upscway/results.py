@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 Interval = tuple[float, float]
 
@@ -242,3 +242,48 @@ class Decision:
     certificate: Certificate | None = None
     risk_level: float | None = None
     sentence: str = ""
+
+
+class StudentMetrics(BaseModel):
+    """A registered student's metrics (`models.metrics`, JSON): what training, calibration and
+    promotion stored. The figures code reads are typed; every other key (training figures, an
+    error, a quantized model's parent's metrics) is kept as it was stored, so a row written by
+    any version reads back whole and `stored()` writes it back unchanged, in its order.
+
+    `certified_confidences`: the student's top probabilities on the held-out news its
+    certificate was computed on (added at promotion); `validation_confidences`: on its
+    validation split (from calibration). Either is what the nightly drift alarm compares
+    tonight's scores with (`reference`)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    _keys: tuple[str, ...] = PrivateAttr(default=())  # the keys in the order stored (or given)
+
+    temperature: float | None = None
+    validation_confidences: list[float] | None = None
+    certified_confidences: list[float] | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_order(cls, data, handler):
+        metrics = handler(data)
+        if isinstance(data, dict):
+            metrics._keys = tuple(data)
+        return metrics
+
+    def reference(self) -> tuple[list[float], str]:
+        """What the student's nightly scores are compared with, and its name: its scores on the
+        news it was certified on, else on its validation split (a student promoted before
+        certificates, or by force)."""
+        if self.certified_confidences:
+            return self.certified_confidences, "the certificate's sample"
+        return self.validation_confidences or [], "validation"
+
+    def get(self, key: str, default=None):
+        """A figure by its stored key, typed or not, as a dict's `get` reads it."""
+        return self.stored().get(key, default)
+
+    def stored(self) -> dict:
+        """The keys as stored (or as given), in that order, for JSON: nothing added, nothing
+        dropped."""
+        dumped = self.model_dump(exclude_unset=True)
+        return {**{k: dumped[k] for k in self._keys if k in dumped}, **dumped}

@@ -122,8 +122,11 @@ class TaskSettings(Section):
     file: Path = Field(Path("deployments/tasks/upsc_gs.yaml"), description="The labelling task: labels, descriptions, prompt.")
 
 
+TeacherBackend = Literal["openai", "transformers", "embedding", "encoder"]  # tasks/annotate/teachers.py builds each
+
+
 class TeacherSettings(Section):
-    backend: Literal["openai", "transformers", "embedding", "encoder"] = "embedding"
+    backend: TeacherBackend = "embedding"
     annotator: str | None = Field(None, description="Name stored with the answers; default: derived from backend and model.")
     base_url: str | None = None
     model: str = Field("Qwen/Qwen2.5-72B-Instruct", description="The model name the openai server serves.")
@@ -341,7 +344,7 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, _ProfileSource(settings_cls, profile))
 
     @model_validator(mode="after")
-    def _writers_outwait_queries(self) -> "Settings":
+    def _writers_outwait_queries(self) -> Settings:
         if self.storage.lock_timeout_s < self.sql.timeout_s + LOCK_MARGIN_S:
             raise ValueError(
                 f"storage.lock_timeout_s ({self.storage.lock_timeout_s:g}) must be at least sql.timeout_s ({self.sql.timeout_s:g}) "

@@ -49,7 +49,7 @@ class TaskDefinition(BaseModel):
     prompt: Prompt
 
     @model_validator(mode="after")
-    def _distinct(self) -> "TaskDefinition":
+    def _distinct(self) -> TaskDefinition:
         for attr in ("name", "verbalizer"):
             values = [getattr(label, attr) for label in self.labels]
             if len(set(values)) != len(values):
@@ -94,7 +94,7 @@ class TaskDefinition(BaseModel):
         the label that serves none (`{first_verbalizer}` is the same letter under its older
         name, which upsc_gs.yaml keeps: renaming it would change the task's version and orphan
         every stored answer)."""
-        lines = "\n".join(f"{l.verbalizer} = {l.name}: {l.description}" for l in self.labels)
+        lines = "\n".join(f"{label.verbalizer} = {label.name}: {label.description}" for label in self.labels)
         none = self.labels[self.not_relevant_index].verbalizer
         return self.prompt.system.format(label_lines=lines, not_relevant_verbalizer=none, first_verbalizer=none)
 

@@ -20,8 +20,8 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from upscway.tasks.annotate.distribution import softmax
-from upscway.taxonomy import TaskDefinition
 from upscway.tasks.annotate.teacher import Answer, OnAnswer, answer_or_failure
+from upscway.taxonomy import TaskDefinition
 
 LOGGER = logging.getLogger(__name__)
 PACKAGED = "all-MiniLM-L6-v2"

@@ -22,8 +22,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from upscway.errors import InputError
-from upscway.taxonomy import TaskDefinition
 from upscway.tasks.annotate.teacher import Answer, OnAnswer, answer_or_failure
+from upscway.taxonomy import TaskDefinition
 
 LOGGER = logging.getLogger(__name__)
 

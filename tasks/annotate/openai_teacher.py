@@ -39,8 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from upscway.settings import TeacherSettings
 from upscway.tasks.annotate.distribution import LOGPROB_SLACK, label_distribution
-from upscway.taxonomy import SoftLabel, TaskDefinition
 from upscway.tasks.annotate.teacher import Answer, OnAnswer, TeacherFailure
+from upscway.taxonomy import SoftLabel, TaskDefinition
 
 LOGGER = logging.getLogger(__name__)
 

@@ -6,64 +6,32 @@ by evaluate (gold chunks a teacher has not answered) and by tag (what the studen
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import PrefectFuture
 
 from upscway import progress
-from upscway.errors import InputError
-from upscway.records import Failure
+from upscway.records import Counts, Failure
 from upscway.settings import TeacherSettings
 from upscway.storage import annotations as annotation_rows
 from upscway.storage.runs import record_failures
 from upscway.storage.store import Store
-from upscway.tasks import run_resources
-from upscway.taxonomy import TaskDefinition
-from upscway.tasks.annotate.teacher import Answer, Teacher, TeacherFailure
-from upscway.tasks.annotate.teachers import annotator_of, make_teacher
+from upscway.tasks.annotate.teacher import Answer, TeacherFailure, Teachers
+from upscway.tasks.annotate.teachers import annotator_of
+from upscway.tasks.fan_out import fan_out
 from upscway.tasks.limits import teacher_slots, writer_slot
-
-
-def resolve_api_key(settings: TeacherSettings) -> str | None:
-    """The key from the environment variable `api_key_env`, else from the Prefect Secret block
-    `api_key_secret`. It is returned to the caller only; nothing here logs or stores it."""
-    key = os.environ.get(settings.api_key_env)
-    if key:
-        return key
-    if settings.api_key_secret:
-        from prefect.blocks.system import Secret
-
-        try:
-            return Secret.load(settings.api_key_secret).get()
-        except ValueError:
-            raise InputError(f"no Prefect Secret block named {settings.api_key_secret!r}") from None
-    return None
-
-
-def shared_teacher(task_def: TaskDefinition, settings: TeacherSettings) -> Teacher:
-    """One teacher per settings in this run's process: a model is loaded once, a client's
-    connection pool is shared by every batch; closed with the run's resources."""
-    return run_resources.current().shared(
-        "teacher", f"{task_def.version}:{settings.model_dump_json()}",
-        lambda: make_teacher(task_def, settings, resolve_api_key(settings) if settings.backend == "openai" else None),
-        lambda teacher: teacher.close(),
-    )
+from upscway.taxonomy import TaskDefinition
 
 
 @dataclass
-class BatchCounts:
+class BatchCounts(Counts):
     annotated: int = 0
     failures: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
     cost: float = 0.0
-
-    def add(self, other: "BatchCounts") -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @task(name="plan-annotation")
@@ -77,9 +45,12 @@ def plan_annotation(
 
 
 @task(name="annotate-batch", retries=1, retry_delay_seconds=5)
-def annotate_batch(store: Store, run_id: str, task_def: TaskDefinition, settings: TeacherSettings, hashes: list[str]) -> BatchCounts:
-    """Ask the teacher about a batch and store every answer and failure in one transaction."""
-    teacher = shared_teacher(task_def, settings)
+def annotate_batch(
+    store: Store, run_id: str, task_def: TaskDefinition, settings: TeacherSettings, hashes: list[str], resources: Teachers
+) -> BatchCounts:
+    """Ask the teacher (the one `resources` shares) about a batch and store every answer and
+    failure in one transaction."""
+    teacher = resources.teacher(task_def, settings)
     with store.reader() as conn:
         texts = annotation_rows.texts(conn, hashes)
     hashes = [h for h in hashes if h in texts]
@@ -121,36 +92,46 @@ def _answer_row(text_hash: str, answer: Answer, task_def: TaskDefinition) -> ann
 IN_FLIGHT = 2  # batches: the next one is being answered while the last is stored
 
 
+@dataclass(frozen=True)
+class Pending:
+    """Which chunk texts to annotate: those the teacher has not answered yet (only of `source`,
+    of articles since a day, at most `limit`, with `only_unlabeled` only texts no annotator has
+    answered), or exactly `hashes`."""
+
+    source: str | None = None
+    since: str | None = None
+    limit: int | None = None
+    only_unlabeled: bool = False
+    hashes: list[str] | None = None
+
+
 def annotate_pending(
     store: Store,
     run_id: str,
     settings: TeacherSettings,
     task_def: TaskDefinition,
-    *,
-    source: str | None = None,
-    since: str | None = None,
-    limit: int | None = None,
-    only_unlabeled: bool = False,
-    hashes: list[str] | None = None,
+    resources: Teachers,
+    pending: Pending = Pending(),
 ) -> dict:
-    """Annotate what this teacher has not answered yet (or exactly `hashes`),
-    `settings.batch_size` per task; return a summary. Used by this flow, by `distill` (a student
-    relabelling for the next stage) and by `tag` (the chunks the student is unsure of)."""
+    """Annotate what `pending` selects, `settings.batch_size` per task; return a summary. Used
+    by this flow, by `distill` (a student relabelling for the next stage) and by `tag` (the
+    chunks the student is unsure of)."""
+    source, since, limit, only_unlabeled, hashes = (
+        pending.source, pending.since, pending.limit, pending.only_unlabeled, pending.hashes)
     annotator = annotator_of(settings)
     if hashes is None:
         hashes = plan_annotation(store, annotator, task_def.version, source, since, limit, only_unlabeled)
     size = settings.batch_size
-    pending = [hashes[i : i + size] for i in range(0, len(hashes), size)]
+    batches = [hashes[i : i + size] for i in range(0, len(hashes), size)]
     artifact = create_progress_artifact(0.0, description=f"annotate {len(hashes)} chunks with {annotator}")
     total, done = BatchCounts(), 0
-    in_flight: dict[PrefectFuture, int] = {}
     progress.report("annotate", 0, len(hashes))
-    while pending or in_flight:
-        while pending and len(in_flight) < IN_FLIGHT:
-            batch = pending.pop(0)
-            in_flight[annotate_batch.submit(store, run_id, task_def, settings, batch)] = len(batch)
-        finished = next(as_completed(list(in_flight)))
-        done += in_flight.pop(finished)
+
+    def annotate(batch: list[str]) -> PrefectFuture:
+        return annotate_batch.submit(store, run_id, task_def, settings, batch, resources)
+
+    for batch, finished in fan_out(batches, annotate, IN_FLIGHT):
+        done += len(batch)
         total.add(finished.result())
         update_progress_artifact(artifact, 100.0 * done / max(1, len(hashes)))
         progress.report("annotate", done, len(hashes))

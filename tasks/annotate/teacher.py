@@ -6,7 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from upscway.taxonomy import SoftLabel
+from upscway.settings import TeacherSettings
+from upscway.taxonomy import SoftLabel, TaskDefinition
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,10 @@ class Teacher(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Teachers(Protocol):
+    """Where a run's steps get their teacher: one per task and settings in a process, built on
+    first use and closed when the run ends (`tasks.resources.RunResources`)."""
+
+    def teacher(self, task_def: TaskDefinition, settings: TeacherSettings) -> Teacher: ...

@@ -4,12 +4,13 @@ that uses one never loads the others' libraries."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from upscway.errors import InputError
 from upscway.settings import TeacherSettings
-from upscway.taxonomy import TaskDefinition
 from upscway.tasks.annotate.teacher import Teacher
+from upscway.taxonomy import TaskDefinition
 
 
 def make_teacher(task: TaskDefinition, settings: TeacherSettings, api_key: str | None = None) -> Teacher:
@@ -18,6 +19,22 @@ def make_teacher(task: TaskDefinition, settings: TeacherSettings, api_key: str |
     teacher = _build(task, settings, api_key)
     teacher.annotator_id = annotator_of(settings)
     return teacher
+
+
+def resolve_api_key(settings: TeacherSettings) -> str | None:
+    """The key from the environment variable `api_key_env`, else from the Prefect Secret block
+    `api_key_secret`. It is returned to the caller only; nothing here logs or stores it."""
+    key = os.environ.get(settings.api_key_env)
+    if key:
+        return key
+    if settings.api_key_secret:
+        from prefect.blocks.system import Secret
+
+        try:
+            return Secret.load(settings.api_key_secret).get()
+        except ValueError:
+            raise InputError(f"no Prefect Secret block named {settings.api_key_secret!r}") from None
+    return None
 
 
 def annotator_of(settings: TeacherSettings) -> str:

@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from upscway.records import Audited, ScoredChunk
 from upscway.settings import CascadeSettings
-from upscway.storage.audits import Audited
-from upscway.storage.tags import ChunkRef
 from upscway.tasks.cascade.certificate import lower_bound, upper_bound
-from upscway.tasks.cascade.routing import not_finite, top
+from upscway.tasks.cascade.policy import Guarantee
+from upscway.tasks.cascade.routing import finite, top
 
 
 def audit_sample(decided: Sequence[str], rate: float, seed: str) -> set[str]:
@@ -106,7 +106,8 @@ def breaks(live: LiveBound | None, epsilon: float, drift: dict | None, drift_lim
 class Night:
     """A tag run's audit, judged: the live bound, the audited chunks' two labels, why tonight's
     offload is withdrawn (None: it is not, or a fallback already held it), and the figures
-    `cascade_nights` stores (`requests` adds the teacher requests once they are known)."""
+    `cascade_nights` stores (`requests` adds the teacher requests once they are known; ε under
+    its column's name, `max_loss`, the settings' name for it)."""
 
     live: LiveBound
     audited: list[Audited]
@@ -130,13 +131,13 @@ class Night:
         }
 
 
-def unscorable(student: Mapping[str, Sequence[float] | None], hashes: Sequence[str]) -> str | None:
+def unscorable(chunks: Sequence[ScoredChunk]) -> str | None:
     """Why tonight the student decides nothing, or None: its scores on one of tonight's chunks
-    (`hashes`: their texts, one per chunk) are not finite (or were refused). A model is a
+    are not finite (or were refused). A model is a
     fixed function; one NaN or infinity means broken weights or overflowing numerics, and the
     certificate, measured on finite scores, says nothing about it, so one chunk is enough."""
-    scored = [h for h in hashes if h in student]
-    bad = not_finite(student, scored)
+    scored = [c for c in chunks if c.scored]
+    bad = [c for c in scored if not finite(c.student)]
     if not bad:
         return None
     return (f"the student's scores are not finite on {len(bad)} of {len(scored)} chunks (NaN or infinite probabilities: "
@@ -145,19 +146,21 @@ def unscorable(student: Mapping[str, Sequence[float] | None], hashes: Sequence[s
 
 
 def judge_night(
-    night: int, chunks: Sequence[ChunkRef], student: Mapping[str, Sequence[float] | None], teacher: Mapping[str, Sequence[float]],
-    decided: Sequence[str], audited: set[str], names: Sequence[str], settings: CascadeSettings, drift: dict | None, holding: bool,
+    night: int, chunks: Sequence[ScoredChunk], decided: Sequence[str], audited: set[str], names: Sequence[str],
+    settings: CascadeSettings, drift: dict | None, holding: bool,
 ) -> Night:
-    """Tonight's audit judged before tonight's tags are stored: the audited chunks the teacher
-    could answer, their disagreements, the live bound at the night's level, and whether the
-    certificate broke tonight (scores that are not finite, the live bound, or the drift alarm's
-    hard limit)."""
-    first = {}
+    """Tonight's audit judged before tonight's tags are stored: the audited chunks (of the texts
+    the student `decided`) the teacher could answer (`chunks` carry its answers), their
+    disagreements, the live bound at the night's level, and whether the certificate broke
+    tonight (scores that are not finite, the live bound, or the drift alarm's hard limit)."""
+    first: dict[str, ScoredChunk] = {}
     for chunk in chunks:
-        first.setdefault(chunk.text_hash, chunk.chunk_id)
-    rows = [Audited(first[h], h, names[top(student[h])], names[top(teacher[h])]) for h in sorted(audited) if h in teacher]
+        first.setdefault(chunk.text_hash, chunk)
+    answered = [first[h] for h in sorted(audited) if first[h].teacher is not None]
+    rows = [Audited(c.chunk_id, c.text_hash, names[top(c.student)], names[top(c.teacher)]) for c in answered]
     disagreements = sum(r.student_label != r.teacher_label for r in rows)
-    live = live_bound(night, len(first), len(decided), len(rows), disagreements, settings.risk_level)
-    broken = None if holding else (unscorable(student, [c.text_hash for c in chunks])
-                                   or breaks(live, settings.max_loss, drift, settings.drift_limit))
-    return Night(live=live, audited=rows, broken=broken, holding=holding, audit_rate=settings.audit_rate, epsilon=settings.max_loss)
+    guarantee = Guarantee.of(settings)
+    live = live_bound(night, len(first), len(decided), len(rows), disagreements, guarantee.delta)
+    broken = None if holding else (unscorable(chunks) or breaks(live, guarantee.epsilon, drift, settings.drift_limit))
+    return Night(live=live, audited=rows, broken=broken, holding=holding, audit_rate=settings.audit_rate,
+                 epsilon=guarantee.epsilon)

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
 from functools import cache
 
 import numpy as np
 
 from upscway.results import Certificate, PaperBound, Tested
+from upscway.tasks.cascade.policy import CascadePolicy
 
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(21)) + (1.01,)  # the grid; 1.01: the teacher decides everything
 SAFEST_FIRST = tuple(sorted(THRESHOLDS, reverse=True))  # 1.01 (the teacher decides everything) first
@@ -92,24 +92,14 @@ def samples_needed(loss_rate: float, epsilon: float, delta: float, most: int = 1
     return None
 
 
-def decided(confidence: np.ndarray, relevance: np.ndarray, threshold: float, band: tuple[float, float]) -> np.ndarray:
-    """Which chunks the student decides at `threshold`: finite scores, sure enough, and relevance
-    outside the band (the routing rule `tag` deploys, `routing.is_uncertain` negated)."""
-    low, high = band
-    scored = np.isfinite(confidence) & np.isfinite(relevance)
-    return scored & (confidence >= threshold) & ~((relevance >= low) & (relevance <= high))
-
-
-def _scored(student, reference, not_relevant: int, counts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _wrong(probs: np.ndarray, reference, counts) -> np.ndarray:
     """Per chunk: whether it is a loss where the student decides it (wrong against the
-    reference, and counted), the student's confidence, and its relevance; both NaN where any
-    of the chunk's scores is not finite, so that `decided` never takes it."""
-    probs = np.asarray(student, dtype=float)
+    reference, and counted). Which chunks it decides is the routing rule `tag` deploys,
+    `CascadePolicy.decided`, which never takes scores that are not finite."""
     wrong = probs.argmax(axis=1) != np.asarray(reference)
     if counts is not None:
         wrong &= np.asarray(counts, dtype=bool)
-    whole = np.isfinite(probs).all(axis=1)
-    return wrong, np.where(whole, probs.max(axis=1), np.nan), np.where(whole, 1.0 - probs[:, not_relevant], np.nan)
+    return wrong
 
 
 def risk_curve(
@@ -123,10 +113,11 @@ def risk_curve(
     n = len(student)
     if n == 0:
         return [Tested(threshold=t, decided=0, losses=0, p_value=1.0, upper_bound=1.0) for t in thresholds]
-    wrong, confidence, relevance = _scored(student, reference, not_relevant, counts)
+    probs = np.asarray(student, dtype=float)
+    wrong = _wrong(probs, reference, counts)
     curve = []
     for threshold in thresholds:
-        sure = decided(confidence, relevance, threshold, band)
+        sure = CascadePolicy(threshold, band, not_relevant).decided(probs)
         losses = int((sure & wrong).sum())
         curve.append(Tested(threshold=threshold, decided=int(sure.sum()), losses=losses, p_value=p_value(losses, n, epsilon),
                             upper_bound=upper_bound(losses, n, delta)))
@@ -134,15 +125,15 @@ def risk_curve(
 
 
 def certify(
-    student: Sequence[Sequence[float]], reference: Sequence[int], not_relevant: int, band: tuple[float, float],
-    epsilon: float, delta: float, thresholds: Sequence[float] = SAFEST_FIRST, counts: Sequence[bool] | None = None,
-    loss: str = "consistency",
+    sample: Sample, not_relevant: int, band: tuple[float, float], epsilon: float, delta: float,
+    thresholds: Sequence[float] = SAFEST_FIRST, loss: str = "consistency",
 ) -> Certificate:
     """Certify a threshold on a calibration sample (see `risk_curve` for the arguments): the
     thresholds are tested in order, and the sequence stops at the first not rejected; one at
     which the student decides no chunk of the sample is no certificate (the teacher decides
     everything anyway). The certificate keeps the whole curve, and the per-paper guard at the
     certified threshold."""
+    student, reference, counts = sample.student, sample.reference, sample.counts
     n = len(student)
     curve = risk_curve(student, reference, not_relevant, band, epsilon, delta, thresholds, counts)
     certified = None
@@ -168,9 +159,9 @@ def paper_bounds(
     that share at 1 − δ."""
     if len(student) == 0:
         return {}
-    reference = np.asarray(reference)
-    wrong, confidence, relevance = _scored(student, reference, not_relevant, counts)
-    sure = decided(confidence, relevance, threshold, band)
+    reference, probs = np.asarray(reference), np.asarray(student, dtype=float)
+    wrong = _wrong(probs, reference, counts)
+    sure = CascadePolicy(threshold, band, not_relevant).decided(probs)
     bounds = {}
     for paper in sorted(set(reference.tolist()) - {not_relevant}):
         mine = reference == paper
@@ -203,7 +194,7 @@ def certify_cascade(
         return None, ()
     level = delta / len(samples)
     certificates = tuple(
-        certify(s.student, s.reference, not_relevant, band, epsilon, level, counts=s.counts, loss=name) for name, s in samples
+        certify(sample, not_relevant, band, epsilon, level, loss=name) for name, sample in samples
     )
     return max(certificates, key=lambda c: (c.offload, c.threshold is not None)), certificates
 
@@ -239,6 +230,7 @@ def shortfall(certificate: Certificate, target: float) -> Shortfall | None:
     point = next((t for t in certificate.curve if n and t.decided >= max(target * n, 1)), None)
     if point is None:
         return None
-    rate, eps, delta = point.losses / n, certificate.epsilon, certificate.delta
-    return Shortfall(threshold=point.threshold, offload=point.decided / n, loss_rate=rate, needed=samples_needed(rate, eps, delta),
-                     epsilon_now=point.upper_bound, rate_at_least=lower_bound(point.losses, n, delta), epsilon=eps)
+    rate, epsilon, delta = point.losses / n, certificate.epsilon, certificate.delta
+    return Shortfall(threshold=point.threshold, offload=point.decided / n, loss_rate=rate,
+                     needed=samples_needed(rate, epsilon, delta), epsilon_now=point.upper_bound,
+                     rate_at_least=lower_bound(point.losses, n, delta), epsilon=epsilon)

@@ -6,13 +6,26 @@ criteria on them)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from upscway.results import CascadeEvaluation, OperatingPoint
 from upscway.settings import CascadeSettings
-from upscway.tasks.metrics import scores
 from upscway.tasks.cascade.certificate import THRESHOLDS, Sample, certify_cascade
-from upscway.tasks.cascade.routing import Probs, finite, is_uncertain, routed, top
+from upscway.tasks.cascade.policy import CascadePolicy, Guarantee
+from upscway.tasks.cascade.routing import Probs, finite, routed, top
+from upscway.tasks.metrics import scores
+from upscway.taxonomy import TaskDefinition
+
+
+@dataclass(frozen=True)
+class OnGold:
+    """The reported gold: the candidate's and the teacher's probabilities on the same chunks,
+    and their gold labels (indices), in one order."""
+
+    student: Sequence[Probs]
+    teacher: Sequence[Probs]
+    gold: Sequence[int]
 
 
 def operating_curve(
@@ -23,8 +36,9 @@ def operating_curve(
     it is sure, the teacher's elsewhere) and its offload (the share the student decides)."""
     curve = []
     for threshold in thresholds:
-        sure = [not is_uncertain(s, threshold, band, not_relevant) for s in student]
-        right = [top(a) == g for a, g in zip(routed(student, teacher, threshold, band, not_relevant), gold)]
+        policy = CascadePolicy(threshold, band, not_relevant)
+        sure = [policy.decides(s) for s in student]
+        right = [top(a) == g for a, g in zip(routed(student, teacher, policy), gold)]
         curve.append(OperatingPoint(threshold=threshold, accuracy=sum(right) / len(gold) if gold else None,
                                     offload=sum(sure) / len(gold) if gold else 0.0))
     return curve
@@ -37,24 +51,27 @@ def at_threshold(curve: Sequence[OperatingPoint], threshold: float) -> Operating
 
 
 def evaluate_cascade(
-    student: Sequence[Probs], teacher: Sequence[Probs], gold: Sequence[int], n_labels: int, not_relevant: int,
-    settings: CascadeSettings, consistency: Sample, accuracy: Sample | None, since: datetime | None = None,
+    on_gold: OnGold, task_def: TaskDefinition, settings: CascadeSettings, consistency: Sample, accuracy: Sample | None,
+    since: datetime | None = None,
 ) -> CascadeEvaluation:
     """The certificate (on `consistency`, held-out teacher answers, and `accuracy`, random gold
-    with the teacher's correctness), then on the reported gold (`student`, `teacher`, `gold`):
-    the curve, the certified point with the cascade's scores and accuracy per paper, and the
-    figures at the configured threshold. `since`: the held-out answers are those given since the
-    production cascade's fallback began."""
-    band = settings.relevance_band
-    certificate, certificates = certify_cascade(consistency, accuracy, not_relevant, band, settings.max_loss, settings.risk_level)
+    with the teacher's correctness), then on the reported gold (`on_gold`): the curve, the
+    certified point with the cascade's scores and accuracy per paper, and the figures at the
+    configured threshold. `since`: the held-out answers are those given since the production
+    cascade's fallback began."""
+    student, teacher, gold = on_gold.student, on_gold.teacher, on_gold.gold
+    band, not_relevant, guarantee = settings.relevance_band, task_def.not_relevant_index, Guarantee.of(settings)
+    certificate, certificates = certify_cascade(
+        consistency, accuracy, not_relevant, band, guarantee.epsilon, guarantee.delta)
     curve = operating_curve(student, teacher, gold, band, not_relevant)
     chosen = None
     if certificate is not None and certificate.threshold is not None:
-        deployed = scores(routed(student, teacher, certificate.threshold, band, not_relevant), gold, n_labels, not_relevant)
+        policy = CascadePolicy(certificate.threshold, band, not_relevant)
+        deployed = scores(routed(student, teacher, policy), gold, len(task_def.labels), not_relevant)
         point = at_threshold(curve, certificate.threshold)
         chosen = point.model_copy(update={"scores": deployed, "gs_accuracy_per_paper": deployed.gs_accuracy_per_paper})
     configured = None if settings.confidence_threshold is None else at_threshold(curve, settings.confidence_threshold)
     return CascadeEvaluation(relevance_band=band, certificate=certificate, certificates=certificates,
-                             confidence=1 - settings.risk_level, curve=tuple(curve), chosen=chosen, configured=configured,
+                             confidence=1 - guarantee.delta, curve=tuple(curve), chosen=chosen, configured=configured,
                              calibrated_since=None if since is None else f"{since:%Y-%m-%d %H:%M}",
                              reference_confidences=tuple(round(max(p), 4) for p in consistency.student if finite(p)))

@@ -9,9 +9,9 @@ import io
 
 from prefect.artifacts import create_markdown_artifact
 
+from upscway.plots import pyplot
 from upscway.storage import audits as audit_rows
 from upscway.storage.store import Store
-from upscway.plots import pyplot
 
 KEY = "cascade-live-bound"
 

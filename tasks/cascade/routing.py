@@ -1,24 +1,24 @@
 """The cascade's routing: the production student decides the chunks it is sure of, the teacher
-the rest.
+the rest, by the one rule of `policy.py` (`CascadePolicy`).
 
-Plain functions over scores, so routing and its statistics are tested on hand-made
-probabilities; `steps.py` feeds them from the store and the models.
+Plain functions over scored chunks (`ScoredChunk`: a chunk, the student's scores on its text,
+the teacher's answer once fetched), so routing and its statistics are tested on hand-made
+probabilities; `tasks/tag/steps.py` feeds them from the store and the models.
 
 A score vector that is missing (None: the scorer refused it) or holds a number that is not
 finite decides nothing: it is uncertain, its chunk goes to the teacher, and it counts in no
-figure. NaN compares False with everything, so a NaN confidence would otherwise pass every
-"below the threshold?" test and its argmax would be label 0.
+figure.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
-from upscway.records import Decider, Tag
-from upscway.storage.tags import ChunkRef
+from upscway.records import ChunkRef, Decider, ScoredChunk, Tag
+from upscway.tasks.cascade.policy import CascadePolicy, Probs
 
-Probs = Sequence[float]
 DEFAULT_THRESHOLD = 0.8  # for a production model promoted without a validated threshold
 
 
@@ -31,71 +31,72 @@ def finite(probs: Probs | None) -> bool:
     return probs is not None and len(probs) > 0 and all(math.isfinite(p) for p in probs)
 
 
-def not_finite(student: Mapping[str, Probs | None], hashes: Sequence[str]) -> list[str]:
-    """The texts among `hashes` the student scored with a vector that is not `finite`."""
-    return [h for h in hashes if h in student and not finite(student[h])]
+def scored_chunks(chunks: Sequence[ChunkRef], student: Mapping[str, Probs | None]) -> list[ScoredChunk]:
+    """Tonight's chunks with the student's scores on their texts (`student`: text hash → its
+    scores, None where the scorer refused them; a text it holds no entry for was not scored)."""
+    return [ScoredChunk(c.chunk_id, c.text_hash, c.language, student.get(c.text_hash), scored=c.text_hash in student)
+            for c in chunks]
 
 
-def is_uncertain(
-    probs: Probs | None, confidence_threshold: float, relevance_band: tuple[float, float], not_relevant: int,
-) -> bool:
-    """True when the scores are not `finite` (they decide nothing), when the student's top
-    probability is below the threshold, or when its relevance (1 − p(not relevant), the task's
-    `not_relevant` label) falls inside the uncertainty band."""
-    if not finite(probs):
-        return True
-    relevance = 1.0 - probs[not_relevant]
-    low, high = relevance_band
-    return max(probs) < confidence_threshold or low <= relevance <= high
+def with_answers(chunks: Sequence[ScoredChunk], answers: Mapping[str, Probs]) -> list[ScoredChunk]:
+    """`chunks` with the teacher's answers (text hash → its probabilities) on their texts, where
+    `answers` has one; an answer fetched earlier is kept."""
+    return [replace(c, teacher=answers[c.text_hash]) if c.text_hash in answers else c for c in chunks]
 
 
-def for_teacher(
-    hashes: Sequence[str], student: Mapping[str, Probs | None], threshold: float, band: tuple[float, float], not_relevant: int
-) -> set[str]:
+def texts(chunks: Sequence[ScoredChunk]) -> list[str]:
+    """The chunks' texts, each once, sorted (several chunks may share a text)."""
+    return sorted({c.text_hash for c in chunks})
+
+
+def student_scores(chunks: Sequence[ScoredChunk]) -> dict[str, Probs | None]:
+    """The student's scores per text it scored, each text once, in text order."""
+    scored = {c.text_hash: c.student for c in chunks if c.scored}
+    return {h: scored[h] for h in sorted(scored)}
+
+
+def for_teacher(chunks: Sequence[ScoredChunk], policy: CascadePolicy) -> set[str]:
     """The chunk texts the teacher must decide: those the student did not score (no
-    production model) or is unsure of."""
-    return {h for h in hashes if h not in student or is_uncertain(student[h], threshold, band, not_relevant)}
+    production model, a language it does not serve) or does not decide under `policy`."""
+    return {c.text_hash for c in chunks if not c.scored or not policy.decides(c.student)}
 
 
-def routed(
-    student: Sequence[Probs], teacher: Sequence[Probs], threshold: float, band: tuple[float, float], not_relevant: int
-) -> list[Probs]:
-    """The cascade's answers: the student's where it is sure at `threshold`, the teacher's elsewhere."""
-    return [t if is_uncertain(s, threshold, band, not_relevant) else s for s, t in zip(student, teacher)]
+def routed(student: Sequence[Probs], teacher: Sequence[Probs], policy: CascadePolicy) -> list[Probs]:
+    """The cascade's answers: the student's where `policy` lets it decide, the teacher's elsewhere."""
+    return [s if policy.decides(s) else t for s, t in zip(student, teacher)]
 
 
 def final_tags(
-    chunks: Sequence[ChunkRef], student: Mapping[str, Probs | None], teacher: Mapping[str, Probs], unsure: set[str],
-    names: Sequence[str], student_annotator: str | None, teacher_annotator: str,
+    chunks: Sequence[ScoredChunk], unsure: set[str], names: Sequence[str], student_annotator: str | None,
+    teacher_annotator: str,
 ) -> list[Tag]:
     """One tag per chunk: the teacher's answer where the student was unsure (or its scores are
     not `finite`, whatever `unsure` says), the student's elsewhere. An unsure chunk the teacher
     could not answer gets no tag yet (its failure is recorded; a later run tags it)."""
     tags = []
     for chunk in chunks:
-        if chunk.text_hash in unsure or not finite(student.get(chunk.text_hash)):
-            if chunk.text_hash not in teacher:
+        if chunk.text_hash in unsure or not finite(chunk.student):
+            if chunk.teacher is None:
                 continue
-            probs, decided_by, annotator = teacher[chunk.text_hash], Decider.TEACHER, teacher_annotator
+            probs, decided_by, annotator = chunk.teacher, Decider.TEACHER, teacher_annotator
         else:
-            probs, decided_by, annotator = student[chunk.text_hash], Decider.STUDENT, student_annotator
+            probs, decided_by, annotator = chunk.student, Decider.STUDENT, student_annotator
         best = top(probs)
         tags.append(Tag(chunk.chunk_id, chunk.text_hash, names[best], list(probs), probs[best], decided_by, annotator))
     return tags
 
 
 def statistics(
-    tags: Sequence[Tag], student: Mapping[str, Probs | None], teacher: Mapping[str, Probs], requests: int, cost_per_answer: float,
-    audited: int = 0,
+    tags: Sequence[Tag], chunks: Sequence[ScoredChunk], requests: int, cost_per_answer: float, audited: int = 0,
 ) -> dict:
     """Offload (the share the student decided), teacher requests made and saved (the chunks the
     student decided, less the `audited` ones the teacher answered as well), the cost saved
     (saved requests × the teacher's mean cost per answer), and agreement where both labelled the
-    same text (where the student's scores are `finite`)."""
+    same text (each text once, where the student's scores are `finite`)."""
     by_student = sum(t.decided_by is Decider.STUDENT for t in tags)
     saved = max(by_student - audited, 0)
-    both = [h for h in student if h in teacher and finite(student[h])]
-    agree = sum(top(student[h]) == top(teacher[h]) for h in both)
+    both = list({c.text_hash: c for c in chunks if c.scored and c.teacher is not None and finite(c.student)}.values())
+    agree = sum(top(c.student) == top(c.teacher) for c in both)
     return {
         "tagged": len(tags), "by_student": by_student, "by_teacher": len(tags) - by_student,
         "offload_rate": by_student / len(tags) if tags else 0.0,
@@ -103,16 +104,6 @@ def statistics(
         "estimated_cost_saved": round(saved * cost_per_answer, 6),
         "agreement_on_both_labelled": agree / len(both) if both else None, "both_labelled": len(both),
     }
-
-
-def reference_scores(metrics: Mapping) -> tuple[Sequence[float], str]:
-    """What a production student's nightly scores are compared with, and its name: its top
-    probabilities on the held-out news it was certified on (stored at promotion), else on its
-    validation split (a student promoted before certificates, or by force)."""
-    certified = metrics.get("certified_confidences")
-    if certified:
-        return certified, "the certificate's sample"
-    return metrics.get("validation_confidences", []), "validation"
 
 
 def drift(

@@ -15,8 +15,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from upscway.settings import LoraSettings
 from upscway.tasks.annotate.local_teacher import verbalizer_token_ids
-from upscway.taxonomy import TaskDefinition
 from upscway.tasks.distill.trainer import KDTrainer
+from upscway.taxonomy import TaskDefinition
 
 
 def load_causal_student(base: str | Path, lora: LoraSettings, gradient_checkpointing: bool = False):

@@ -21,7 +21,7 @@ class TeacherRef(BaseModel):
     stage: str | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "TeacherRef":
+    def _one(self) -> TeacherRef:
         if (self.annotations is None) == (self.stage is None):
             raise ValueError("a teacher is either `annotations: <annotator id>` or `stage: <earlier stage>`")
         return self

@@ -46,7 +46,7 @@ def load_encoder_student(base: str = PACKAGED, labels: list[str] | None = None, 
     report.setLevel(logging.ERROR)
     try:
         model, info = AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
+            path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)},
             output_loading_info=True,
         )
     finally:

@@ -8,15 +8,16 @@ Heavy libraries are imported when a method needs them, so choosing a kind loads 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from upscway.errors import InputError
 from upscway.settings import LoraSettings
 from upscway.storage.models import ModelRecord
-from upscway.taxonomy import TaskDefinition
 from upscway.tasks.distill.folders import check_folder
+from upscway.taxonomy import TaskDefinition
 
 KindName = Literal["encoder", "causal-lm"]
 
@@ -70,7 +71,12 @@ class CausalLM(StudentKind):
     def load_for_training(self, student, task, keep_layers, lora):
         import torch
 
-        from upscway.tasks.distill.causal_lm import CausalLMKDTrainer, label_token_ids, load_causal_student, prompt_renderer
+        from upscway.tasks.distill.causal_lm import (
+            CausalLMKDTrainer,
+            label_token_ids,
+            load_causal_student,
+            prompt_renderer,
+        )
 
         model, tokenizer = load_causal_student(student, lora, gradient_checkpointing=torch.cuda.is_available())
         return Loaded(model, tokenizer, prompt_renderer(task, tokenizer), CausalLMKDTrainer,

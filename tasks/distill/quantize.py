@@ -25,10 +25,10 @@ from upscway.errors import InputError
 from upscway.storage import models as model_rows
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
-from upscway.taxonomy import TaskDefinition
 from upscway.tasks.distill.calibration import calibrate
 from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.folders import check_folder
+from upscway.taxonomy import TaskDefinition
 
 if TYPE_CHECKING:
     import torch
@@ -37,7 +37,7 @@ METHOD = "torch-dynamic-int8"
 NOT_COPIED = ("checkpoints", "data", "merged", "*.safetensors", "*.bin", "metrics.json")
 
 
-def parameter_count(model: "torch.nn.Module") -> int:
+def parameter_count(model: torch.nn.Module) -> int:
     """Parameters of a float or quantized model (a quantized linear or embedding layer keeps its
     weights packed, outside `parameters()`)."""
     count = sum(p.numel() for p in model.parameters())
@@ -59,7 +59,12 @@ def write_int8(source: Path | str, out: Path | str) -> Path:
     half-written folder never looks like a model."""
     import torch
 
-    from upscway.tasks.annotate.encoder_teacher import QUANTIZED_WEIGHTS, load_classifier, quantize_dynamic_int8, quiet_quantized
+    from upscway.tasks.annotate.encoder_teacher import (
+        QUANTIZED_WEIGHTS,
+        load_classifier,
+        quantize_dynamic_int8,
+        quiet_quantized,
+    )
 
     source, out = Path(source), Path(out)
     partial = out.with_name(out.name + ".partial")
@@ -113,11 +118,12 @@ def quantize_model(store: Store, parent: ModelRecord, task_def: TaskDefinition, 
     metrics = {"parent": parent.id, "quantization": METHOD, "train_examples": parent.metrics.get("train_examples"),
                "parent_metrics": parent.metrics, **int8_calibration(out, validation, task_def)}
     with store.transaction() as conn:
-        model_rows.register(
-            conn, model_id=model_id, chain=parent.chain, stage=f"{parent.stage}-int8", kind="encoder", base_model=parent.base_model,
-            path=str(out), teacher=parent.teacher, task=parent.task, prompt_version=parent.prompt_version,
-            config={**parent.config, "quantization": METHOD, "parent": parent.id}, run_id=run_id, parent_id=parent.id,
-        )
+        model_rows.register(conn, model_rows.NewModel(
+            model_id=model_id, chain=parent.chain, stage=f"{parent.stage}-int8", kind="encoder",
+            base_model=parent.base_model, path=str(out), teacher=parent.teacher, task=parent.task,
+            prompt_version=parent.prompt_version, config={**parent.config, "quantization": METHOD, "parent": parent.id},
+            run_id=run_id, parent_id=parent.id,
+        ))
         model_rows.copy_examples(conn, model_id, parent.id)
         model_rows.finish(conn, model_id, "candidate", metrics)
         return model_rows.get(conn, model_id), True

@@ -14,9 +14,9 @@ from upscway.settings import TeacherSettings
 from upscway.storage import annotations as annotation_rows
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
-from upscway.taxonomy import SoftLabel, TaskDefinition
 from upscway.tasks.distill.folders import loading
 from upscway.tasks.distill.kinds import student_kind
+from upscway.taxonomy import SoftLabel, TaskDefinition
 
 
 def as_teacher(model: ModelRecord, base: TeacherSettings) -> TeacherSettings:
@@ -39,8 +39,10 @@ def student_scorer(model: ModelRecord, task_def: TaskDefinition):
     if kind.calibrated:
         from upscway.tasks.annotate.encoder_teacher import EncoderTeacher
 
+        temperature = model.metrics.temperature
         with loading(model, folder):
-            return EncoderTeacher(task_def, folder, annotator_id=model_annotator(model.id), temperature=model.metrics.get("temperature", 1.0))
+            return EncoderTeacher(task_def, folder, annotator_id=model_annotator(model.id),
+                                  temperature=1.0 if temperature is None else temperature)
     from upscway.tasks.annotate.local_teacher import CausalLMTeacher
 
     with loading(model, folder):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -16,16 +17,21 @@ from upscway.storage import annotations as annotation_rows
 from upscway.storage import models as model_rows
 from upscway.storage.layout import DataLayout
 from upscway.storage.store import Store
+from upscway.summaries import DistillSummary
 from upscway.tasks.annotate.steps import annotate_pending
-from upscway.taxonomy import TaskDefinition
+from upscway.tasks.annotate.teacher import Teachers
 from upscway.tasks.distill.chains import Stage, load_chain
 from upscway.tasks.distill.dataset import build_splits
 from upscway.tasks.distill.ownership import claim_interrupted, registering
 from upscway.tasks.distill.scoring import as_teacher
 from upscway.tasks.distill.train import TrainConfig, train, write_examples
+from upscway.taxonomy import TaskDefinition
 
 
-def teacher_of_stage(store: Store, run_id: str, chain: str, stage: Stage, task_def: TaskDefinition, teacher: TeacherSettings) -> str:
+def teacher_of_stage(
+    store: Store, run_id: str, chain: str, stage: Stage, task_def: TaskDefinition, teacher: TeacherSettings,
+    resources: Teachers,
+) -> str:
     """The annotator id whose labels `stage` learns from. A stage taught by an earlier stage
     first has that stage's latest student relabel every chunk (stored as `model:<id>`)."""
     if stage.teacher.annotations:
@@ -35,7 +41,7 @@ def teacher_of_stage(store: Store, run_id: str, chain: str, stage: Stage, task_d
     if model is None:
         raise InputError(f"stage {stage.name} is taught by stage {stage.teacher.stage!r}, which has no trained candidate yet")
     settings = as_teacher(model, teacher)
-    annotate_pending(store, run_id, settings, task_def)
+    annotate_pending(store, run_id, settings, task_def, resources)
     return settings.annotator
 
 
@@ -49,11 +55,11 @@ def retraining_due(store: Store, settings: Settings, task_def: TaskDefinition, c
     return new >= threshold, f"{new} new teacher labels since chain {chain} last trained, fewer than {threshold}"
 
 
-def last_student_and_first_teacher(trained: dict) -> tuple[str, str]:
+def last_student_and_first_teacher(trained: DistillSummary) -> tuple[str, str]:
     """From a distill summary: the chain's last student, and the first stage's teacher (the
     one whose requests production saves, which the last student is judged against)."""
-    stages = list(trained["stages"].values())
-    return stages[-1]["model"], stages[0]["teacher"]
+    stages = list(trained.stages.values())
+    return stages[-1].model, stages[0].teacher
 
 
 def stages_to_train(chain: str, stage: str | None, chains_file) -> list[Stage]:
@@ -76,15 +82,25 @@ def _resumed_config(folder: Path) -> str:
     return str(path)
 
 
+@dataclass(frozen=True)
+class StageJob:
+    """One stage of a chain to train, on which teacher's answers; `served`: only chunks in these
+    languages (or of unknown language), None for all."""
+
+    chain: str
+    stage: Stage
+    teacher: str
+    served: tuple[str, ...] | None = None
+
+
 @task(name="prepare-stage")
 def prepare_stage(
-    store: Store, layout: DataLayout, run_id: str, chain: str, stage: Stage, task_def: TaskDefinition,
-    teacher: str, settings: DistillSettings, served: tuple[str, ...] | None = None,
+    store: Store, layout: DataLayout, run_id: str, job: StageJob, task_def: TaskDefinition, settings: DistillSettings,
 ) -> tuple[str, str]:
-    """Write the stage's examples (with `served`, only chunks in those languages or of unknown
-    language) and training config, register the model; returns (model id, config path). An
-    interrupted training of the same stage and teacher is taken over and picked up again;
-    one a live run still trains raises TrainingElsewhere (see ownership.py)."""
+    """Write the stage's examples and training config, register the model; returns (model id,
+    config path). An interrupted training of the same stage and teacher is taken over and
+    picked up again; one a live run still trains raises TrainingElsewhere (see ownership.py)."""
+    chain, stage, teacher, served = job.chain, job.stage, job.teacher, job.served
     resumable = claim_interrupted(store, run_id, chain, stage.name, teacher)
     if resumable and (Path(resumable.path) / "train_config.json").exists():
         get_run_logger().info("resuming the interrupted training of %s", resumable.id)
@@ -93,7 +109,7 @@ def prepare_stage(
         splits = build_splits(conn, task_def, teacher, task_def.version, settings.eval_fraction, settings.validation_fraction, served)
     if not splits.train:
         raise InputError(f"no training examples with labels from {teacher!r} for prompt {task_def.version}: run annotate first")
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     model_id = f"{chain}-{stage.name}-{stamp}-{uuid.uuid4().hex[:4]}"
     out = layout.models / model_id
     scratch = layout.run_staging(run_id) / f"model-{model_id}"  # moved into models/ once complete
@@ -109,11 +125,12 @@ def prepare_stage(
     with registering(store, run_id, chain, stage.name, teacher) as conn:  # unless a live run got here first
         out.parent.mkdir(parents=True, exist_ok=True)
         scratch.rename(out)
-        model_rows.register(
-            conn, model_id=model_id, chain=chain, stage=stage.name, kind=stage.kind, base_model=stage.base_model(layout.root), path=str(out),
-            teacher=teacher, task=task_def.name, prompt_version=task_def.version, config={**json.loads(Path(out / "train_config.json").read_text()), "splits": splits.counts()},
+        model_rows.register(conn, model_rows.NewModel(
+            model_id=model_id, chain=chain, stage=stage.name, kind=stage.kind, base_model=stage.base_model(layout.root),
+            path=str(out), teacher=teacher, task=task_def.name, prompt_version=task_def.version,
+            config={**json.loads(Path(out / "train_config.json").read_text()), "splits": splits.counts()},
             run_id=run_id,
-        )
+        ))
         model_rows.record_examples(conn, model_id, {
             "train": [e.chunk_id for e in splits.train], "validation": [e.chunk_id for e in splits.validation],
         })

@@ -29,11 +29,11 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from transformers import TrainingArguments
 
 from upscway.settings import TrainingSettings
-from upscway.taxonomy import DEFAULT_TASK_FILE, TaskDefinition, load_task
 from upscway.tasks.distill.calibration import calibrate as calibrate_on
 from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.kinds import KindName, student_kind
 from upscway.tasks.distill.trainer import ExampleDataset, KDCollator, KDTrainer, TrainingReport
+from upscway.taxonomy import DEFAULT_TASK_FILE, TaskDefinition, load_task
 
 LOGGER = logging.getLogger(__name__)
 
@@ -68,13 +68,13 @@ class TrainConfig(BaseModel):
         return data
 
     @classmethod
-    def load(cls, path: Path | str) -> "TrainConfig":
+    def load(cls, path: Path | str) -> TrainConfig:
         return cls.model_validate_json(Path(path).read_text())
 
     def save(self, path: Path | str) -> None:
         Path(path).write_text(self.model_dump_json(indent=2))
 
-    def rehomed(self, folder: Path) -> "TrainConfig":
+    def rehomed(self, folder: Path) -> TrainConfig:
         """This run in `folder`, its examples in the same place under it: a run folder that moved
         with its data directory (copied, restored) trains there, not where it was written."""
         before = Path(self.out_dir)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from upscway.results import Bound, McNemar, Paired, PairedResult, Scores
+from upscway.results import Bound, McNemar, Paired, PairedResult
 from upscway.tasks import metrics as m
 from upscway.tasks.metrics import scores
 

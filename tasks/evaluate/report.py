@@ -9,6 +9,7 @@ import base64
 import html
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ from markdown_it import MarkdownIt
 
 from upscway.plots import pyplot
 from upscway.results import CascadeEvaluation, Decision, PairedResult, Verdict
-
+from upscway.storage.models import ModelRecord
+from upscway.tasks.cascade.evaluation import OnGold
 
 KEY_METRICS = [
     ("accuracy", "Accuracy (5 labels)"),
@@ -226,10 +228,25 @@ def _confusion_md(matrix, names) -> str:
     return md_table(rows)
 
 
+@dataclass(frozen=True)
+class Evaluated:
+    """An evaluation to store and report: the candidate's `models` row, the annotator it was
+    compared with, the gold split, both models' probabilities on the reported gold with its
+    labels (`on_gold`), and the result (the cascade's with it)."""
+
+    model: ModelRecord
+    teacher: str
+    split: str
+    on_gold: OnGold
+    result: PairedResult
+
+
 def write_report(
-    folder: Path, *, title: str, model, teacher: str, names: Sequence[str], result: PairedResult,
-    student_probs, teacher_probs, gold: Sequence[int], decision: Decision | None,
+    folder: Path, *, title: str, evaluated: Evaluated, names: Sequence[str], decision: Decision | None,
 ) -> dict[str, Path]:
+    """The report's files in `folder`: markdown, HTML and the plots; returns them by name."""
+    model, teacher, result = evaluated.model, evaluated.teacher, evaluated.result
+    student_probs, teacher_probs, gold = evaluated.on_gold.student, evaluated.on_gold.teacher, evaluated.on_gold.gold
     folder.mkdir(parents=True, exist_ok=True)
     plots = {
         "confusion_student": folder / "confusion_student.png", "confusion_teacher": folder / "confusion_teacher.png",

@@ -9,7 +9,7 @@ import hashlib
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,16 +25,16 @@ from upscway.storage.gold import GOLD_SOURCE
 from upscway.storage.layout import DataLayout
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
-from upscway.taxonomy import TaskDefinition
 from upscway.tasks.cascade.certificate import Sample
 from upscway.tasks.distill.calibration import uncalibrated
 from upscway.tasks.distill.dataset import split_of
 from upscway.tasks.distill.quantize import folder_size_mb, parameter_count
 from upscway.tasks.distill.scoring import student_scorer
 from upscway.tasks.evaluate.gate import decide
-from upscway.tasks.metrics import calibration
 from upscway.tasks.evaluate.paired import evaluate_pair
-from upscway.tasks.evaluate.report import artifact_markdown, key_findings, write_report
+from upscway.tasks.evaluate.report import Evaluated, artifact_markdown, key_findings, write_report
+from upscway.tasks.metrics import calibration
+from upscway.taxonomy import TaskDefinition
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def compare(
         "latency_ms_per_chunk": 1000 * seconds / len(gold.texts), "chunks_per_s": len(gold.texts) / seconds,
         "parameters": parameter_count(scorer.model), "size_on_disk_mb": folder_size_mb(model.path),
     }
-    temperature = model.metrics.get("temperature")
+    temperature = model.metrics.temperature
     if temperature:  # the scores are calibrated; what they were before, for the report
         measured.update(temperature=temperature, ece_before_scaling=calibration(uncalibrated(student, temperature), gold.gold)["ece"])
     paired = result.paired.model_copy(update={"labels": tuple(task_def.names)})
@@ -137,18 +137,19 @@ def calibration_samples(
 
 
 def record_evaluation(
-    store: Store, layout: DataLayout, run_id: str, model: ModelRecord, teacher: str, split: str, task_def: TaskDefinition,
-    gold: GoldSplit, teacher_probs: list, result: PairedResult, student_probs: list, gate: GateSettings,
+    store: Store, layout: DataLayout, run_id: str, evaluated: Evaluated, task_def: TaskDefinition, gate: GateSettings,
 ) -> tuple[str, Decision, dict[str, Path]]:
     """Store the evaluation, decide with the gate, write the report and publish it as Prefect
     artifacts; returns (evaluation id, decision, report files)."""
+    model, teacher, result = evaluated.model, evaluated.teacher, evaluated.result
     evaluation_id = uuid.uuid4().hex[:12]
     with store.transaction() as conn:
-        evaluation_rows.insert(conn, evaluation_id, model.id, teacher, split, result, run_id)
+        evaluation_rows.insert(conn, evaluation_id, model.id, teacher, evaluated.split, result, run_id)
     decision = decide(result, gate)
+    when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     report = write_report(
-        layout.reports / evaluation_id, title=f"{model.id} against {teacher}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC (evaluation {evaluation_id})", model=model, teacher=teacher,
-        names=task_def.names, result=result, student_probs=student_probs, teacher_probs=teacher_probs, gold=gold.gold, decision=decision,
+        layout.reports / evaluation_id, title=f"{model.id} against {teacher}, {when} (evaluation {evaluation_id})",
+        evaluated=evaluated, names=task_def.names, decision=decision,
     )
     create_markdown_artifact(artifact_markdown(report), key=f"evaluation-{evaluation_id}", description=f"evaluation of {model.id}")
     create_table_artifact(key_findings(result), description=f"key findings, {model.id} vs {teacher}")

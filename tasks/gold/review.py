@@ -9,9 +9,9 @@ from pathlib import Path
 from upscway.errors import InputError
 from upscway.storage import gold as gold_rows
 from upscway.storage.store import Store
+from upscway.tasks.chunk import load_tokenizer
 from upscway.tasks.gold import sheets as gold
 from upscway.taxonomy import TaskDefinition
-from upscway.tasks.chunk import load_tokenizer
 
 
 class InvalidRows(InputError):

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from prefect import task
 
 from upscway.errors import InputError
-from upscway.inputs import parse_day
+from upscway.inputs import BackfillInput, parse_day
 from upscway.records import Failure
 from upscway.settings import IngestSettings
 from upscway.storage import articles as article_rows
@@ -22,24 +22,12 @@ from upscway.storage.frontier import Discovered
 from upscway.storage.runs import record_failures
 from upscway.storage.store import Store
 from upscway.tasks.scrape.feeds import load_sources
-from upscway.tasks.scrape.fetch import shared_fetcher
+from upscway.tasks.scrape.fetch import Fetchers
 from upscway.tasks.scrape.inputs import read_url_list, saved_pages
 from upscway.tasks.scrape.pages import PageRequest
 from upscway.tasks.scrape.sitemaps import scan_sitemaps
 
 LOCAL_SOURCE = "local"
-
-
-def check_backfill_args(source, since, until, urls, html_dir) -> None:
-    """Raise InputError unless exactly one input is given, with what it needs."""
-    given = [name for name, value in (("--since", since), ("--urls", urls), ("--html-dir", html_dir)) if value]
-    if len(given) != 1:
-        raise InputError("backfill needs exactly one of --source/--since, --urls or --html-dir" + (f" (got {', '.join(given)})" if given else ""))
-    if since and not source:
-        raise InputError("--since reads a source's sitemaps: name it with --source")
-    first, last = parse_day(since, "--since"), parse_day(until, "--until")
-    if first and last and last < first:
-        raise InputError(f"--until {until} is before --since {since}")
 
 
 def _source(feeds_file: Path, name: str | None, required: bool):
@@ -63,10 +51,12 @@ class BackfillPlan(NamedTuple):
 
 @task(name="plan-backfill")
 def plan_backfill(
-    store: Store, run_id: str, ingest: IngestSettings, feeds_file: Path, source: str | None, since: str | None,
-    until: str | None, urls: Path | str | None, html_dir: Path | str | None, limit: int | None,
+    store: Store, run_id: str, ingest: IngestSettings, what: BackfillInput, limit: int | None, resources: Fetchers,
 ) -> BackfillPlan:
-    """What to fetch from the one input given; sitemap failures recorded."""
+    """What to fetch from the one input of `what` (its paths already resolved; sitemaps read with
+    the fetcher `resources` shares); sitemap failures recorded."""
+    source, since, until, urls, html_dir = what.source, what.since, what.until, what.urls, what.html_dir
+    feeds_file = Path(what.feeds)
     not_urls = 0
     chosen = _source(feeds_file, source, required=bool(since))
     name = source or LOCAL_SOURCE
@@ -76,7 +66,7 @@ def plan_backfill(
         if not chosen.sitemaps:
             raise InputError(f"source {source!r} lists no sitemaps in the feeds file")
         last = parse_day(until, "--until") or date.today()
-        scan = scan_sitemaps(shared_fetcher(ingest), chosen.sitemaps, parse_day(since, "--since"), last, rate)
+        scan = scan_sitemaps(resources.fetcher(ingest), chosen.sitemaps, parse_day(since, "--since"), last, rate)
         failures += [Failure("sitemap", url, reason) for url, reason in scan.failures]
         found, origin = [Discovered(u, name) for u in scan.urls], "sitemaps of " + chosen.name
     elif urls:

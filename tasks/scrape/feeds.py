@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
@@ -73,7 +73,7 @@ def _published(entry: feedparser.FeedParserDict) -> str | None:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if not parsed:
         return None
-    return datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc).date().isoformat()
+    return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC).date().isoformat()
 
 
 # Warnings feedparser raises for documents it parsed fine (a feed served as text/html, a

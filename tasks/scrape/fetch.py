@@ -21,7 +21,6 @@ import httpx
 
 from upscway.resources import resolve_project_file
 from upscway.settings import IngestSettings
-from upscway.tasks import run_resources
 from upscway.tasks.scrape.transport import VettedTransport, deadline
 from upscway.tasks.scrape.urls import AddressPolicy, ForbiddenAddress, UnresolvableHost, host_of
 
@@ -68,6 +67,14 @@ class Fetcher(Protocol):
     ) -> Response: ...
 
     def close(self) -> None: ...
+
+
+class Fetchers(Protocol):
+    """Where a run's steps get their fetcher: one per settings in a process, shared by its
+    threads (robots.txt, per-host rate limits) and closed when the run ends
+    (`tasks.resources.RunResources`)."""
+
+    def fetcher(self, settings: IngestSettings) -> Fetcher: ...
 
 
 class HostRateLimiter:
@@ -296,9 +303,3 @@ def make_fetcher(settings: IngestSettings) -> Fetcher:
             raise FetchError("the snapshot fetcher needs ingest.snapshot_dir")
         return SnapshotFetcher(resolve_project_file(settings.snapshot_dir))
     return HttpFetcher(settings)
-
-
-def shared_fetcher(settings: IngestSettings) -> Fetcher:
-    """One fetcher per settings in this run's process, so robots.txt and per-host rate limits
-    are shared by all its threads; closed with the run's resources."""
-    return run_resources.current().shared("fetcher", settings.model_dump_json(), lambda: make_fetcher(settings), lambda fetcher: fetcher.close())

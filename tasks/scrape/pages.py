@@ -23,7 +23,7 @@ from upscway.settings import ChunkSettings, IngestSettings
 from upscway.storage.staging import StagedBatch
 from upscway.tasks.chunk import Chunker, load_tokenizer
 from upscway.tasks.scrape.extract import ExtractionError, extract_article
-from upscway.tasks.scrape.fetch import Fetcher, FetchError, shared_fetcher
+from upscway.tasks.scrape.fetch import Fetcher, FetchError, Fetchers
 
 LOGGER = logging.getLogger(__name__)
 
@@ -120,13 +120,14 @@ def _fetch(request: PageRequest, fetcher: Fetcher, max_bytes: int) -> Fetched | 
 
 
 def scrape_batch(
-    requests: list[PageRequest], settings: IngestSettings, chunking: ChunkSettings, staged: StagedBatch
+    requests: list[PageRequest], settings: IngestSettings, chunking: ChunkSettings, staged: StagedBatch,
+    resources: Fetchers,
 ) -> BatchOutcome:
     """Fetch pages concurrently (`fetch_concurrency` at once), extract them, and stage the
     results in request order, so the loader's choice between two copies of the same text does
-    not depend on which fetch finished first. Runs in any process: the fetcher is this
-    process's shared one."""
-    fetcher = shared_fetcher(settings)
+    not depend on which fetch finished first. Runs in any process: the fetcher is the one
+    `resources` shares in it."""
+    fetcher = resources.fetcher(settings)
     with ThreadPoolExecutor(max_workers=settings.fetch_concurrency) as threads:
         fetched = list(threads.map(lambda r: _fetch(r, fetcher, settings.max_bytes), requests))
     extracted = [

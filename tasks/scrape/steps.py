@@ -8,10 +8,10 @@ import uuid
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 from prefect import get_run_logger, task
 
-from upscway.processes import exit_with_parent
 from upscway.records import Failure
 from upscway.settings import ChunkSettings, IngestSettings
 from upscway.storage import articles as article_rows
@@ -22,27 +22,28 @@ from upscway.storage.layout import DataLayout
 from upscway.storage.runs import record_failures
 from upscway.storage.staging import StagedBatch, leftovers
 from upscway.storage.store import Store, is_disk_full
-from upscway.tasks import run_resources
 from upscway.tasks.limits import writer_slot
 from upscway.tasks.scrape.feeds import FeedOutcome, Source, fetch_feed
-from upscway.tasks.scrape.fetch import shared_fetcher
+from upscway.tasks.scrape.fetch import Fetchers
 from upscway.tasks.scrape.pages import PageRequest, scrape_batch
 
 
-def worker_pool(processes: int) -> ProcessPoolExecutor | None:
-    """The process pool that scrapes batches (`ingest.processes`), or None to scrape in the
-    task's thread. Workers are spawned, not forked: the flow process runs threads (Prefect's,
-    httpx's) whose locks a fork would copy in whatever state they were. Each worker exits when
-    the flow's process is gone, even mid-fetch. A task already running in a daemonic worker
-    process (the Dask runner's) scrapes in its own thread: such a process may not start
-    children, and the runner's workers are the parallelism then."""
+class ScrapeResources(Fetchers, Protocol):
+    """What scraping pages shares in a run: fetchers, and the pool of worker processes
+    (`tasks.resources.RunResources`)."""
+
+    def pool(self, processes: int) -> ProcessPoolExecutor: ...
+
+
+def worker_pool(resources: ScrapeResources, processes: int) -> ProcessPoolExecutor | None:
+    """The run's pool of worker processes that scrape batches (`ingest.processes`), or None to
+    scrape in the task's thread. Each worker builds its own fetcher from the settings it
+    receives. A task already running in a daemonic worker process (the Dask runner's) scrapes
+    in its own thread: such a process may not start children, and the runner's workers are the
+    parallelism then."""
     if processes == 0 or multiprocessing.current_process().daemon:
         return None
-    return run_resources.current().shared(
-        "worker-pool", str(processes),
-        lambda: ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent),
-        ProcessPoolExecutor.shutdown,
-    )
+    return resources.pool(processes)
 
 
 def _share_rate_limits(requests: list[PageRequest], processes: int) -> list[PageRequest]:
@@ -51,14 +52,14 @@ def _share_rate_limits(requests: list[PageRequest], processes: int) -> list[Page
 
 
 @task(name="read-feeds")
-def read_feeds(store: Store, sources: list[Source], settings: IngestSettings) -> list[FeedOutcome]:
+def read_feeds(store: Store, sources: list[Source], settings: IngestSettings, resources: Fetchers) -> list[FeedOutcome]:
     """Every feed of `sources` (conditional GETs, `fetch_concurrency` at once), in one task run:
     a feed is one small request, and a task run per feed cost more in orchestration than the
     request itself."""
     jobs = [(s, url) for s in sources for url in s.feeds]
     with store.reader() as conn:
         states = {url: article_rows.feed_state(conn, url) for _, url in jobs}
-    fetcher, logger = shared_fetcher(settings), get_run_logger()
+    fetcher, logger = resources.fetcher(settings), get_run_logger()
 
     def read(job: tuple[Source, str]) -> FeedOutcome:
         source, url = job
@@ -127,17 +128,19 @@ def _unless_disk_full(task, task_run, state) -> bool:
 
 @task(name="scrape-pages", retries=1, retry_delay_seconds=5, retry_condition_fn=_unless_disk_full)
 def scrape_pages(
-    layout: DataLayout, run_id: str, requests: list[PageRequest], ingest: IngestSettings, chunking: ChunkSettings
+    layout: DataLayout, run_id: str, requests: list[PageRequest], ingest: IngestSettings, chunking: ChunkSettings,
+    resources: ScrapeResources,
 ) -> str:
     """Fetch, extract and chunk a batch (in a worker process when `ingest.processes` > 0) and
     stage it; return the staged folder. A retry reuses a batch already staged."""
     staged = StagedBatch(layout.run_staging(run_id) / f"batch-{uuid.uuid5(uuid.NAMESPACE_URL, requests[0].url).hex[:12]}")
     if not staged.path.exists():
-        pool = worker_pool(ingest.processes)
+        pool = worker_pool(resources, ingest.processes)
         if pool is None:
-            outcome = scrape_batch(requests, ingest, chunking, staged)
+            outcome = scrape_batch(requests, ingest, chunking, staged, resources)
         else:
-            outcome = pool.submit(scrape_batch, _share_rate_limits(requests, ingest.processes), ingest, chunking, staged).result()
+            shared = _share_rate_limits(requests, ingest.processes)
+            outcome = pool.submit(scrape_batch, shared, ingest, chunking, staged, resources).result()
         get_run_logger().info("scraped %d pages: %d articles, %d failures", outcome.pages, outcome.articles, outcome.failures)
     return str(staged.path)
 

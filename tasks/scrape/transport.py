@@ -11,7 +11,6 @@ calling thread.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -76,7 +75,7 @@ class _VettedBackend(httpcore.SyncBackend):
             try:
                 stream = super().connect_tcp(address, port, _left(timeout, httpcore.ConnectTimeout), local_address, socket_options)
                 return _DeadlineStream(stream)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout, socket.error) as exc:
+            except (OSError, httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc
         assert error is not None
         raise error

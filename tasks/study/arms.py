@@ -22,12 +22,12 @@ from pydantic import BaseModel, ConfigDict
 from sklearn.metrics import f1_score
 
 from upscway.settings import TrainingSettings
-from upscway.taxonomy import TaskDefinition
 from upscway.tasks.distill.noise import noisy_examples
 from upscway.tasks.distill.quantize import folder_size_mb, int8_calibration, parameter_count, write_int8
 from upscway.tasks.distill.train import TrainConfig, read_examples, train, write_examples
 from upscway.tasks.metrics import calibration
 from upscway.tasks.study.spec import ArmSettings
+from upscway.taxonomy import TaskDefinition
 
 VALIDATION_NOISE_STREAM = 1_000_003  # the validation split's noise draws differ from training's
 

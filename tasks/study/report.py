@@ -7,13 +7,14 @@ temperature and σ curves, and the accuracy-vs-latency Pareto front with its cho
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import f1_score
 
-from upscway.storage.studies import ArmRow
 from upscway.plots import pyplot
+from upscway.storage.studies import ArmRow
 from upscway.tasks.evaluate.report import html_page, md_table
 from upscway.tasks.study.analysis import Difference, by_arm, difference, mean_sd, pareto_front, seed_difference, verdict
 from upscway.tasks.study.spec import AXES, StudySpec
@@ -128,8 +129,19 @@ def analyse(spec: StudySpec, rows: Sequence[ArmRow], gold: Sequence[int], teache
             "seeds": max(len(r) for r in groups.values())}
 
 
-def write_study_report(folder: Path, study_id: str, spec: StudySpec, quick: bool, teacher: str, rows: Sequence[ArmRow],
-                       gold: Sequence[int], labels: Sequence[str], analysis: dict) -> dict[str, Path]:
+@dataclass(frozen=True)
+class StudyHeading:
+    """What a study report is about: which study, run on which spec (quick or full), against which teacher."""
+
+    study_id: str
+    spec: StudySpec
+    quick: bool
+    teacher: str
+
+
+def write_study_report(folder: Path, heading: StudyHeading, rows: Sequence[ArmRow], gold: Sequence[int],
+                       labels: Sequence[str], analysis: dict) -> dict[str, Path]:
+    study_id, spec, quick, teacher = heading.study_id, heading.spec, heading.quick, heading.teacher
     folder.mkdir(parents=True, exist_ok=True)
     groups, arms, ref = by_arm(rows), analysis["arms"], analysis["reference"]
     speed = analysis["teacher_chunks_per_s"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
@@ -35,11 +35,11 @@ class StudentSpec(_Frozen):
 
     base: str = Field("all-MiniLM-L6-v2", min_length=1)
     kind: Literal["encoder", "causal-lm"] = "encoder"
-    keep_layers: Optional[int] = Field(None, gt=0)
+    keep_layers: int | None = Field(None, gt=0)
     tuning: Literal["full", "lora"] = "full"
 
     @model_validator(mode="after")
-    def _supported(self) -> "StudentSpec":
+    def _supported(self) -> StudentSpec:
         expected = "full" if self.kind == "encoder" else "lora"
         if self.tuning != expected:
             raise ValueError(f"a {self.kind} student is tuned {expected} here, not {self.tuning}")
@@ -66,7 +66,7 @@ class ArmSettings(_Frozen):
     confidence_weighting: Literal["off", "top_probability", "entropy"] = "off"
 
     @model_validator(mode="after")
-    def _quantizable(self) -> "ArmSettings":
+    def _quantizable(self) -> ArmSettings:
         if self.quantization == "int8" and self.student.kind != "encoder":
             raise ValueError("quantization int8 is for encoder students")
         return self
@@ -89,14 +89,14 @@ def _axis(name: str):
 _FROZEN = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 # The same axes, each optional (an arm's overrides, an arm selector) or a list (a grid), with
 # the same constraints: a bad value is reported at its own key.
-Overrides = create_model("Overrides", __config__=_FROZEN, **{a: (Optional[_axis(a)], None) for a in AXES})
-Grid = create_model("Grid", __config__=_FROZEN, **{a: (Optional[Annotated[list[_axis(a)], Field(min_length=1)]], None) for a in AXES})
+Overrides = create_model("Overrides", __config__=_FROZEN, **{a: (_axis(a) | None, None) for a in AXES})
+Grid = create_model("Grid", __config__=_FROZEN, **{a: (Annotated[list[_axis(a)], Field(min_length=1)] | None, None) for a in AXES})
 
 
 class Budget(_Frozen):
     seeds: int = Field(3, ge=2, description="Training seeds per arm (at least 2: a standard deviation needs two).")
     epochs: float = Field(10.0, gt=0)
-    max_train_examples: Optional[int] = Field(None, gt=0, description="Train on at most this many examples (the first, in a fixed order).")
+    max_train_examples: int | None = Field(None, gt=0, description="Train on at most this many examples (the first, in a fixed order).")
 
 
 class Claim(_Frozen):
@@ -128,7 +128,7 @@ class StudySpec(_Frozen):
     claims: list[Claim] = []
 
     @model_validator(mode="after")
-    def _arms_resolve(self) -> "StudySpec":
+    def _arms_resolve(self) -> StudySpec:
         arms = self.expanded()
         if len(arms) < 2:
             raise ValueError("a study needs at least two distinct arms (grid and arms give one)")
@@ -171,7 +171,7 @@ class StudySpec(_Frozen):
             raise ValueError(f"{key}: no arm of the study has {shown}")
         return matches[0]
 
-    def for_run(self, quick: bool) -> "StudySpec":
+    def for_run(self, quick: bool) -> StudySpec:
         """The spec as run: with `--quick`, the quick budget in place of the full one."""
         return self.model_copy(update={"budget": self.quick}) if quick else self
 

@@ -14,7 +14,7 @@ import json
 import shutil
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -31,7 +31,7 @@ from upscway.storage import studies as study_rows
 from upscway.storage.layout import DataLayout
 from upscway.storage.store import Store
 from upscway.tasks.annotate.steps import annotate_pending
-from upscway.taxonomy import TaskDefinition
+from upscway.tasks.annotate.teacher import Teachers
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.answers import answers_of, ensure_answers
 from upscway.tasks.distill.dataset import build_splits
@@ -41,8 +41,9 @@ from upscway.tasks.evaluate.report import artifact_markdown
 from upscway.tasks.evaluate.steps import GoldSplit, gold_of_split, teacher_on_gold
 from upscway.tasks.registry import model as registered_model
 from upscway.tasks.study.arms import ArmJob, ArmResult, arm_key, run_arm
-from upscway.tasks.study.report import analyse, write_study_report
+from upscway.tasks.study.report import StudyHeading, analyse, write_study_report
 from upscway.tasks.study.spec import StudySpec
+from upscway.taxonomy import TaskDefinition
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,9 @@ class StudyPlan:
     report_dir: Path
 
 
-def resolve_teacher(store: Store, run_id: str, name: str, settings: Settings, task_def: TaskDefinition) -> str:
+def resolve_teacher(
+    store: Store, run_id: str, name: str, settings: Settings, task_def: TaskDefinition, resources: Teachers
+) -> str:
     """The annotator id an arm's `teacher` names. A registered student (`model:<id>`, or
     `production`) first answers every chunk it has not answered, as a chain's stage does."""
     if name == "profile":
@@ -71,7 +74,8 @@ def resolve_teacher(store: Store, run_id: str, name: str, settings: Settings, ta
         name = model_annotator(holder)
     model_id = model_of(name)
     if model_id is not None:
-        annotate_pending(store, run_id, as_teacher(registered_model(store, model_id), settings.teacher), task_def)
+        teacher = as_teacher(registered_model(store, model_id), settings.teacher)
+        annotate_pending(store, run_id, teacher, task_def, resources)
     return name
 
 
@@ -101,9 +105,12 @@ def _training_data(store: Store, layout: DataLayout, teacher: str, task_def: Tas
     return folder / "train.jsonl", folder / "validation.jsonl", data_digest
 
 
-def _predictions(store: Store, run_id: str, annotator: str, gold: GoldSplit, settings: Settings, task_def: TaskDefinition) -> list[int]:
+def _predictions(
+    store: Store, run_id: str, annotator: str, gold: GoldSplit, settings: Settings, task_def: TaskDefinition,
+    resources: Teachers,
+) -> list[int]:
     """The annotator's label on each gold chunk (asked for where none is stored)."""
-    ensure_answers(store, run_id, annotator, gold.hashes, settings.teacher, task_def)
+    ensure_answers(store, run_id, annotator, gold.hashes, settings.teacher, task_def, resources)
     answers = teacher_on_gold(answers_of(store, annotator, task_def.version, gold.hashes), gold, annotator)
     return [max(range(len(p)), key=p.__getitem__) for p in answers]
 
@@ -129,29 +136,42 @@ def _arm_jobs(spec: StudySpec, settings: Settings, layout: DataLayout, task_def:
     return jobs
 
 
+@dataclass(frozen=True)
+class StudyRequest:
+    """The study to run: its spec (loaded, at the quick budget or not) and the file it came from."""
+
+    spec: StudySpec
+    spec_file: str
+    quick: bool
+
+
 @task(name="plan-study")
-def plan_study(store: Store, layout: DataLayout, run_id: str, spec: StudySpec, spec_file: str, quick: bool,
-               settings: Settings, task_def: TaskDefinition) -> StudyPlan:
+def plan_study(store: Store, layout: DataLayout, run_id: str, request: StudyRequest, settings: Settings,
+               task_def: TaskDefinition, resources: Teachers) -> StudyPlan:
     """Resolve the teachers, fix the gold, write the training data, make the jobs, and record
     the study (status `running`)."""
+    spec, spec_file, quick = request.spec, request.spec_file, request.quick
     names = {a.settings.teacher for a in spec.expanded()}
-    teachers = {name: resolve_teacher(store, run_id, name, settings, task_def) for name in names | {spec.base.teacher}}
+    teachers = {name: resolve_teacher(store, run_id, name, settings, task_def, resources)
+                for name in names | {spec.base.teacher}}
     gold = study_gold(store, task_def, settings)
     predictions, data = {}, {}
     for name in names:
-        predictions[name] = _predictions(store, run_id, teachers[name], gold, settings, task_def)
+        predictions[name] = _predictions(store, run_id, teachers[name], gold, settings, task_def, resources)
         data[name] = _training_data(store, layout, teachers[name], task_def, settings)
     jobs = _arm_jobs(spec, settings, layout, task_def, gold, data, predictions)
     teacher = teachers[spec.base.teacher]
     with store.reader() as conn:
         latency = annotation_rows.mean_latency_ms(conn, teacher, task_def.version, gold.hashes)
-    study_id = f"{spec.name}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:4]}"
+    study_id = f"{spec.name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:4]}"
     with store.transaction() as conn:
-        study_rows.start(conn, study_id=study_id, name=spec.name, spec_file=spec_file, spec=spec.model_dump(mode="json"), quick=quick,
-                         teacher=teacher, gold_chunks=len(gold.gold), run_id=run_id)
+        study_rows.start(conn, study_rows.StudyStart(
+            study_id=study_id, name=spec.name, spec_file=spec_file, spec=spec.model_dump(mode="json"), quick=quick,
+            teacher=teacher, gold_chunks=len(gold.gold), run_id=run_id))
     get_run_logger().info("study %s: %d arms × %d seeds on %d gold chunks, against teacher %s", study_id, len(jobs) // spec.budget.seeds,
                           spec.budget.seeds, len(gold.gold), teacher)
-    on_gold = predictions.get(spec.base.teacher) or _predictions(store, run_id, teacher, gold, settings, task_def)
+    on_gold = predictions.get(spec.base.teacher) or _predictions(
+        store, run_id, teacher, gold, settings, task_def, resources)
     return StudyPlan(study_id, spec, spec_file, teacher, 1000 / latency if latency else None, on_gold, gold, jobs,
                      layout.reports / f"study-{study_id}")
 
@@ -206,7 +226,8 @@ def report_study(store: Store, plan: StudyPlan, quick: bool, task_def: TaskDefin
     with store.reader() as conn:
         rows = study_rows.arms(conn, plan.study_id)
     analysis = analyse(plan.spec, rows, plan.gold.gold, plan.teacher_chunks_per_s, plan.teacher_predictions, len(task_def.labels))
-    report = write_study_report(plan.report_dir, plan.study_id, plan.spec, quick, plan.teacher, rows, plan.gold.gold, task_def.names, analysis)
+    heading = StudyHeading(plan.study_id, plan.spec, quick, plan.teacher)
+    report = write_study_report(plan.report_dir, heading, rows, plan.gold.gold, task_def.names, analysis)
     with store.transaction() as conn:
         study_rows.finish(conn, plan.study_id, "completed", analysis, str(report["markdown"]))
     create_markdown_artifact(artifact_markdown(report), key=f"study-{plan.study_id.lower()}", description=f"study {plan.spec.name}")

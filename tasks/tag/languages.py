@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from upscway.records import ChunkRef
 from upscway.settings import CascadeSettings
 from upscway.storage import tags as tag_rows
 from upscway.storage.store import Store
-from upscway.storage.tags import ChunkRef
 
 
 def is_served(language: str | None, served: Sequence[str]) -> bool:

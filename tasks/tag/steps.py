@@ -1,28 +1,42 @@
 """The tag stage's store side: what is untagged, with which production student and threshold
-(and whether a fallback holds it), the night routed (the teacher's answers it needs, the audit
-judged before anything is stored), and the night's tags, audit and live bound."""
+(and whether a fallback holds it), the night scored (`ScoredChunk`s, carried to the stored
+tags) and routed (the teacher's answers it needs, read once and kept with the chunks, the
+audit judged before anything is stored), and the night's tags, audit and live bound."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prefect import get_run_logger, task
 
-from upscway.records import PRODUCTION, Tag, model_annotator
+from upscway import progress
+from upscway.records import PRODUCTION, ChunkRef, ScoredChunk, Tag, model_annotator
+from upscway.settings import Settings
 from upscway.storage import audits as audit_rows
 from upscway.storage import models as model_rows
 from upscway.storage import tags as tag_rows
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
-from upscway.settings import Settings
-from upscway.storage.tags import ChunkRef
-from upscway.taxonomy import TaskDefinition
+from upscway.tasks.annotate.teacher import Teachers
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.answers import answers_of, ensure_answers
-from upscway.tasks.limits import writer_slot
 from upscway.tasks.cascade.audit import Night, audit_sample, judge_night
-from upscway.tasks.cascade.routing import DEFAULT_THRESHOLD, drift, final_tags, for_teacher, reference_scores
+from upscway.tasks.cascade.policy import CascadePolicy
+from upscway.tasks.cascade.routing import (
+    DEFAULT_THRESHOLD,
+    drift,
+    final_tags,
+    for_teacher,
+    scored_chunks,
+    student_scores,
+    texts,
+    with_answers,
+)
+from upscway.tasks.distill.scoring import score_with_student
+from upscway.tasks.limits import writer_slot
+from upscway.tasks.tag.languages import student_hashes
+from upscway.taxonomy import TaskDefinition
 
 
 def untagged_and_production(
@@ -58,14 +72,43 @@ def fallback_and_night(store: Store, model: ModelRecord | None) -> tuple[audit_r
         return audit_rows.active_fallback(conn, model.id), audit_rows.nights_since_promotion(conn, model.id) + 1
 
 
+def score_night(
+    store: Store, model: ModelRecord | None, task_def: TaskDefinition, chunks: Sequence[ChunkRef],
+    served: Sequence[str],
+) -> list[ScoredChunk]:
+    """Tonight's chunks scored: the production student's label distribution on each text it
+    may decide (none in a language it does not serve, `served`), each text once, in batched
+    forward passes; with no student (None), nothing is scored and the teacher decides all."""
+    student, hashes = {}, student_hashes(chunks, served)
+    if model and hashes:
+        progress.report("tag: student", 0, len(hashes))
+        student = score_with_student(store, model, task_def, hashes)
+    return scored_chunks(chunks, student)
+
+
+@dataclass(frozen=True)
+class NightInput:
+    """What a tag night is routed with: its run, its chunks scored by the production student
+    (`model`; None before any promotion, or when its folder is unusable), the policy it routes
+    by (at tonight's threshold), the fallback that holds the student (None: it may offload),
+    and tonight's number among its nights since it was promoted (1: the first)."""
+
+    run_id: str
+    chunks: list[ScoredChunk]
+    model: ModelRecord | None
+    policy: CascadePolicy
+    holding: audit_rows.Fallback | None
+    night: int
+
+
 @dataclass(frozen=True)
 class Routed:
-    """A night routed: its tags, the teacher's answers on its texts, the requests made (for the
-    cascade and for the audit), the student's drift figures and the audit judged (None without
-    a production student)."""
+    """A night routed: its tags, its chunks with the teacher's answers on their texts (where
+    it has one), the requests made (for the cascade and for the audit), the student's drift
+    figures and the audit judged (None without a production student)."""
 
     tags: list[Tag]
-    answers: dict[str, list[float]]
+    chunks: list[ScoredChunk]
     requests: int
     audit_requests: int
     drift: dict | None
@@ -75,50 +118,59 @@ class Routed:
     def fallback(self) -> bool:
         return self.judged is not None and self.judged.fallback
 
+    @property
+    def figures(self) -> dict | None:
+        """The audit's figures as `cascade_nights` stores them (None without an audit)."""
+        return self.judged.figures(self.requests, self.audit_requests) if self.judged else None
+
 
 def route_night(
-    store: Store, run_id: str, chunks: list[ChunkRef], student: Mapping[str, list[float] | None], model: ModelRecord | None,
-    threshold: float, holding: audit_rows.Fallback | None, night: int, settings: Settings, task_def: TaskDefinition,
+    store: Store, night: NightInput, settings: Settings, task_def: TaskDefinition, resources: Teachers,
 ) -> Routed:
     """The teacher answers what the student is unsure of and the audited share of what it
     decided; tonight's audit is judged; when it breaks the certificate (or the student's scores
     are not finite, or a fallback holds), the teacher answers and decides every chunk. Nothing
-    is stored here but the answers."""
+    is stored here but the answers; each is read from the store once, into the chunks."""
     cascade, teacher = settings.cascade, settings.teacher
-    hashes = sorted({c.text_hash for c in chunks})
-    unsure = for_teacher(hashes, student, threshold, cascade.relevance_band, task_def.not_relevant_index)
+    chunks, model, holding = night.chunks, night.model, night.holding
+    hashes = texts(chunks)
+    unsure = for_teacher(chunks, night.policy)
     decided = sorted(set(hashes) - unsure)
-    audited = set() if holding else audit_sample(decided, cascade.audit_rate, run_id)
+    audited = set() if holding else audit_sample(decided, cascade.audit_rate, night.run_id)
     teacher_id = annotator_of(teacher)
 
     def ask(which) -> int:
-        return ensure_answers(store, run_id, teacher_id, sorted(which), teacher, task_def)
+        return ensure_answers(store, night.run_id, teacher_id, sorted(which), teacher, task_def, resources)
+
+    def answers(which: Sequence[str]) -> dict[str, list[float]]:
+        return answers_of(store, teacher_id, task_def.version, which)
 
     requests, audit_requests = ask(unsure), ask(audited)
-    answers = answers_of(store, teacher_id, task_def.version, hashes)
-    moved = drift(student, *reference_scores(model.metrics), threshold, cascade.drift_tolerance) if model else None
+    chunks = with_answers(chunks, answers(hashes))
+    moved = drift(student_scores(chunks), *model.metrics.reference(), night.policy.threshold, cascade.drift_tolerance) \
+        if model else None
     if moved and moved["warning"]:
         get_run_logger().warning(moved["warning"])
-    judged = judge_night(night, chunks, student, answers, decided, audited, task_def.names, cascade, moved, holding is not None) \
-        if student else None
+    scored = any(c.scored for c in chunks)
+    judged = judge_night(night.night, chunks, decided, audited, task_def.names, cascade, moved, holding is not None) \
+        if scored else None
     if judged and judged.fallback:  # tonight the teacher decides every chunk
         get_run_logger().warning("fallback: %s", judged.broken or f"held since {holding.since}: {holding.reason}")
-        unsure = set(hashes)
-        requests += ask(set(decided) - audited)
-        answers = answers_of(store, teacher_id, task_def.version, hashes)
-    tags = final_tags(chunks, student, answers, unsure, task_def.names, model_annotator(model.id) if model else None, teacher_id)
-    return Routed(tags, answers, requests, audit_requests, moved, judged)
+        unsure, rest = set(hashes), sorted(set(decided) - audited)
+        requests += ask(rest)
+        chunks = with_answers(chunks, answers(rest))  # those read above stay with the chunks: only the new are read
+    student_annotator = model_annotator(model.id) if model else None
+    tags = final_tags(chunks, unsure, task_def.names, student_annotator, teacher_id)
+    return Routed(tags, chunks, requests, audit_requests, moved, judged)
 
 
 @task(name="store-tags")
-def store_tags(
-    store: Store, task: str, tags: list[Tag], run_id: str, model_id: str | None = None, audit: Night | None = None,
-    figures: dict | None = None,
-) -> None:
-    """The night's tags, and with a production student its audit, live bound and any new
-    fallback, in one transaction."""
+def store_tags(store: Store, task: str, run_id: str, routed: Routed, model_id: str | None = None) -> None:
+    """The night's tags, and with a production student (`model_id`) its audit, live bound and
+    any new fallback, in one transaction."""
+    audit, figures = routed.judged, routed.figures
     with writer_slot(), store.transaction() as conn:
-        tag_rows.insert(conn, task, tags, run_id)
+        tag_rows.insert(conn, task, routed.tags, run_id)
         if model_id and audit:
             audit_rows.insert_audits(conn, run_id, model_id, audit.audit_rate, audit.audited)
             audit_rows.insert_night(conn, run_id, model_id, figures)

@@ -24,8 +24,8 @@ from common import ROOT, emit  # first: offline env, the project on sys.path
 
 from upscway.resources import DEPLOYMENTS_DIR  # noqa: E402
 from upscway.settings import TeacherSettings  # noqa: E402
-from upscway.tasks.gold.sheets import read_csv  # noqa: E402
 from upscway.tasks.annotate.openai_teacher import OpenAITeacher  # noqa: E402
+from upscway.tasks.gold.sheets import read_csv  # noqa: E402
 from upscway.taxonomy import load_task  # noqa: E402
 
 LATENCY_S = 0.1

@@ -23,17 +23,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import DEMO_FIRST_NIGHT, ROOT, emit  # first: offline env, the project on sys.path
+from common import DEMO_FIRST_NIGHT, emit  # first: offline env, the project on sys.path
 
 from upscway.records import PRODUCTION  # noqa: E402
 from upscway.settings import load_settings  # noqa: E402
 from upscway.storage.store import Store  # noqa: E402
-from upscway.taxonomy import load_task  # noqa: E402
 from upscway.tasks.answers import answers_of  # noqa: E402
 from upscway.tasks.cascade.certificate import SAFEST_FIRST, certify_cascade, samples_needed, shortfall  # noqa: E402
 from upscway.tasks.distill.scoring import student_scorer  # noqa: E402
 from upscway.tasks.evaluate.steps import calibration_samples, gold_of_split, held_out, teacher_on_gold  # noqa: E402
 from upscway.tasks.registry import model as registered  # noqa: E402
+from upscway.taxonomy import load_task  # noqa: E402
 
 EPSILONS, DELTA, TARGET_OFFLOAD, TARGET_EPSILON = (0.01, 0.02, 0.05), 0.05, 0.9, 0.02
 

@@ -22,12 +22,12 @@ from transformers import Qwen2Config, Qwen2ForCausalLM, Trainer, TrainingArgumen
 
 from tests.support.tiny_lm import build_tiny_lm  # noqa: E402
 from upscway.resources import DEPLOYMENTS_DIR  # noqa: E402
-from upscway.tasks.gold.sheets import read_csv  # noqa: E402
 from upscway.tasks.annotate.local_teacher import CausalLMTeacher  # noqa: E402
-from upscway.taxonomy import load_task  # noqa: E402
 from upscway.tasks.distill.dataset import Example  # noqa: E402
 from upscway.tasks.distill.encoder import load_encoder_student  # noqa: E402
 from upscway.tasks.distill.trainer import ExampleDataset, KDCollator, KDTrainer  # noqa: E402
+from upscway.tasks.gold.sheets import read_csv  # noqa: E402
+from upscway.taxonomy import load_task  # noqa: E402
 
 TASK = load_task()
 

@@ -31,6 +31,7 @@ from common import emit  # first: offline env, the project on sys.path
 
 from tests.support.site import demo_pages  # noqa: E402
 from upscway.settings import IngestSettings, load_settings  # noqa: E402
+from upscway.summaries import IngestSummary  # noqa: E402
 
 PAGES_PER_FEED = 100
 
@@ -85,7 +86,7 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def run_flow(feeds: Path, data_dir: Path) -> tuple[dict, float, float]:
+def run_flow(feeds: Path, data_dir: Path) -> tuple[IngestSummary, float, float]:
     """Warm up on a one-page source (imports, tokenizer, first tasks), then time the real run."""
     from prefect.testing.utilities import prefect_test_harness
 
@@ -156,7 +157,7 @@ def main() -> None:
         extracted, raw_s = raw_extraction(pages)
 
     settings = load_settings().ingest  # what the run used: the profile, the environment and the defaults
-    e2e_rate = summary["articles"] / wall
+    e2e_rate = summary.articles / wall
     raw_rate = extracted / raw_s
     cores_used = cpu / wall
     plain_rate = plain_articles / plain_s
@@ -164,9 +165,9 @@ def main() -> None:
         "pages": args.pages,
         "workers": settings.workers,
         "processes": settings.processes,
-        "articles_stored": summary["articles"],
-        "chunks_stored": summary["chunks"],
-        "failures": summary["failures"],
+        "articles_stored": summary.articles,
+        "chunks_stored": summary.chunks,
+        "failures": summary.failures,
         "end_to_end_articles_per_s": round(e2e_rate, 1),
         "end_to_end_wall_s": round(wall, 2),
         "raw_extractor_articles_per_s": round(raw_rate, 1),

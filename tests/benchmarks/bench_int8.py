@@ -28,10 +28,10 @@ from upscway.settings import load_settings  # noqa: E402
 from upscway.storage import models as model_rows  # noqa: E402
 from upscway.storage.store import Store  # noqa: E402
 from upscway.tasks.annotate.encoder_teacher import load_classifier  # noqa: E402
-from upscway.taxonomy import load_task  # noqa: E402
 from upscway.tasks.distill.quantize import folder_size_mb, write_int8  # noqa: E402
 from upscway.tasks.registry import model as registered  # noqa: E402
 from upscway.tasks.study.steps import study_gold  # noqa: E402
+from upscway.taxonomy import load_task  # noqa: E402
 
 BATCH, MAX_LENGTH = 32, 256
 

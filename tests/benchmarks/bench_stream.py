@@ -33,7 +33,7 @@ import random
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from common import DEMO_FIRST_NIGHT, ROOT, emit  # first: offline env, the project on sys.path
@@ -41,8 +41,8 @@ from common import DEMO_FIRST_NIGHT, ROOT, emit  # first: offline env, the proje
 from tools.demo_news import FEEDS, Page, write  # noqa: E402
 from upscway.settings import load_settings  # noqa: E402
 from upscway.storage.store import Store  # noqa: E402
-from upscway.taxonomy import load_task  # noqa: E402
 from upscway.tasks.annotate.teachers import make_teacher  # noqa: E402
+from upscway.taxonomy import load_task  # noqa: E402
 
 DEMO_STREAM = ROOT / "deployments" / "demo" / "stream.jsonl"
 BROKEN_OFFLOAD, BROKEN_GAP = 0.10, 0.05  # a night "offloading on a broken certificate"
@@ -57,7 +57,7 @@ def read_stream(path: Path, labels: list[str]) -> list[dict]:
         try:
             line = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise SystemExit(f"{path}:{number}: not JSON ({exc.msg})")
+            raise SystemExit(f"{path}:{number}: not JSON ({exc.msg})") from None
         if not isinstance(line, dict) or not str(line.get("text", "")).strip() or line.get("label") not in labels:
             raise SystemExit(f"{path}:{number}: needs a non-empty \"text\" and a \"label\" among {', '.join(labels)}")
         lines.append(line)
@@ -69,7 +69,7 @@ def read_stream(path: Path, labels: list[str]) -> list[dict]:
 def night_pages(lines: list[dict], night: int) -> list[Page]:
     """The night's lines as pages on the demo's feeds, in turn (a title from the first line)."""
     sections = sorted(FEEDS)
-    start = datetime(2027, 1, 1, 6, tzinfo=timezone.utc) + timedelta(days=night)
+    start = datetime(2027, 1, 1, 6, tzinfo=UTC) + timedelta(days=night)
     pages = []
     for i, line in enumerate(lines):
         parts = [p.strip() for p in line["text"].split("\n") if p.strip()]

@@ -36,8 +36,8 @@ def score(teacher, texts: list[str]) -> tuple[list[int], float]:
 
 def gold_metrics(predicted: list[int], gold: list[int]) -> dict:
     """Accuracy, relevance accuracy and GS-paper accuracy on gold, from the project's metrics."""
-    from upscway.taxonomy import load_task
     from upscway.tasks.evaluate import metrics
+    from upscway.taxonomy import load_task
 
     task = load_task()
     rel = metrics.relevance(predicted, gold, task.not_relevant_index)["accuracy"]
@@ -77,14 +77,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
+    from upscway.settings import TrainingSettings
     from upscway.storage.store import Store
     from upscway.tasks.annotate.local_teacher import CausalLMTeacher
-    from upscway.taxonomy import load_task
     from upscway.tasks.distill.base_models import convert_smollm2
     from upscway.tasks.distill.causal_lm import merge_adapter, prompt_renderer
     from upscway.tasks.distill.dataset import build_splits
-    from upscway.settings import TrainingSettings
     from upscway.tasks.distill.train import TrainConfig, train, write_examples
+    from upscway.taxonomy import load_task
 
     store_path = args.data_dir / "upscway.duckdb"
     if not store_path.exists():

@@ -95,7 +95,7 @@ def trained_template(annotated_template, tmp_path_factory) -> tuple[Path, str]:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {**SHORT_TRAINING, "UPSCWAY_DATA_DIR": str(data)}.items():
             patch.setenv(name, value)
-        model = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
+        model = distill(stage="minilm-l3", return_state=True).result().stages["minilm-l3"].model
     return data, model
 
 

@@ -39,9 +39,9 @@ def test_embedding_teacher_annotates_every_text_once(demo_store):
     first = annotate(return_state=True).result()
     again = annotate(return_state=True).result()
 
-    assert first["annotated"] == distinct and first["failures"] == 0
-    assert sum(first["labels"].values()) == distinct
-    assert again["to_annotate"] == 0 and again["annotated"] == 0
+    assert first.annotated == distinct and first.failures == 0
+    assert sum(first.labels.values()) == distinct
+    assert again.to_annotate == 0 and again.annotated == 0
     assert rows(demo_store, "SELECT count(*), count(DISTINCT text_hash) FROM annotations") == [(distinct, distinct)]
     (annotator, version, n_probs, total) = rows(
         demo_store, "SELECT any_value(annotator), any_value(prompt_version), max(len(probs)), min(list_sum(probs)) FROM annotations"
@@ -80,8 +80,8 @@ def test_openai_teacher_stores_labels_from_logprobs_records_failures_and_leaks_n
 
     assert state.name == COMPLETED_WITH_FAILURES
     summary = state.result()
-    assert summary["annotated"] == len(texts) - 1 and summary["failures"] == 1
-    assert summary["cost"] == pytest.approx(0.12 * (len(texts) - 1))
+    assert summary.annotated == len(texts) - 1 and summary.failures == 1
+    assert summary.cost == pytest.approx(0.12 * (len(texts) - 1))
     stored = dict(rows(demo_store, "SELECT text_hash, label_index FROM annotations"))
     assert all(stored[h] == hashed_label(texts[h]) for h in stored)
     (reason,) = rows(demo_store, "SELECT reason FROM failures WHERE stage = 'annotate'")[0]
@@ -94,7 +94,7 @@ def test_openai_teacher_stores_labels_from_logprobs_records_failures_and_leaks_n
 
     requests_before = server.requests
     again = annotate(return_state=True).result()
-    assert again["to_annotate"] == 1  # only the failed one is asked again
+    assert again.to_annotate == 1  # only the failed one is asked again
     assert server.requests - requests_before == 2  # the bad answer and its one retry
 
 
@@ -117,7 +117,7 @@ def test_hostile_replies_fail_their_own_chunks_and_every_good_answer_is_stored(d
 
     assert state.name == COMPLETED_WITH_FAILURES
     summary = state.result()
-    assert (summary["annotated"], summary["failures"]) == (len(texts) - len(bad), len(bad))
+    assert (summary.annotated, summary.failures) == (len(texts) - len(bad), len(bad))
     stored = dict(rows(demo_store, "SELECT text_hash, label_index FROM annotations"))
     assert set(stored) == set(texts) - set(bad) and all(stored[h] == hashed_label(texts[h]) for h in stored)
     failed = dict(rows(demo_store, "SELECT substr(item, 11), reason FROM failures WHERE stage = 'annotate'"))
@@ -167,15 +167,15 @@ def test_source_limit_and_only_unlabeled_select_what_is_sent(demo_store, openai_
     by_source = dict(rows(demo_store, "SELECT a.source, count(DISTINCT c.text_hash) FROM chunks c JOIN articles a ON a.id = c.article_id GROUP BY 1"))
 
     pib = annotate(source="pib", return_state=True).result()
-    assert pib["annotated"] == by_source["pib"] == server.requests
+    assert pib.annotated == by_source["pib"] == server.requests
 
     limited = annotate(limit=3, return_state=True).result()
-    assert limited["annotated"] == 3
+    assert limited.annotated == 3
 
     # The embedding teacher, asked only for chunks no teacher has labelled, skips those 3 + pib's.
     total = sum(by_source.values())
     unlabeled = annotate(teacher="embedding", only_unlabeled=True, return_state=True).result()
-    assert unlabeled["annotated"] == total - by_source["pib"] - 3
+    assert unlabeled.annotated == total - by_source["pib"] - 3
 
 
 def test_api_key_from_a_prefect_secret_block(demo_store, openai_env, monkeypatch):
@@ -198,5 +198,5 @@ def test_a_local_causal_lm_teaches_through_the_same_flow(demo_store, tmp_path, m
 
     summary = annotate(teacher="transformers", limit=5, return_state=True).result()
 
-    assert summary["annotated"] == 5 and summary["annotator"] == "causal-lm:tiny-student"
+    assert summary.annotated == 5 and summary.annotator == "causal-lm:tiny-student"
     assert rows(demo_store, "SELECT count(*) FROM annotations WHERE annotator = 'causal-lm:tiny-student' AND abs(list_sum(probs) - 1) < 1e-5") == [(5,)]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from upscway.settings import ChunkSettings, IngestSettings
 from upscway.storage.staging import StagedBatch
+from upscway.tasks.resources import RunResources
 from upscway.tasks.scrape.pages import PageRequest, scrape_batch
 from upscway.tasks.scrape.steps import load_staged_batches
 
@@ -31,7 +32,11 @@ def stored_pages(store, tmp_path: Path) -> dict[str, tuple[str, list[tuple[int, 
         requests.append(PageRequest(meta["url"], "benchmark", local_path=str(local)))
     ingest, chunking = IngestSettings(), ChunkSettings()
     staged = StagedBatch(tmp_path / "staged")
-    outcome = scrape_batch(requests, ingest, chunking, staged)
+    resources = RunResources()
+    try:
+        outcome = scrape_batch(requests, ingest, chunking, staged, resources)
+    finally:
+        resources.close()
     assert (outcome.articles, outcome.failures) == (len(requests), 0)
     load_staged_batches(store, "coverage", [staged], ingest)
     with store.reader() as conn:

@@ -14,7 +14,7 @@ from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.support.site import demo_pages
-from upscway.flows.backfill import backfill
+from upscway.flows.backfill import BackfillInput, backfill
 from upscway.flows.context import open_store
 from upscway.flows.nightly import nightly
 from upscway.flows.parameters import DistillStep
@@ -68,7 +68,7 @@ def test_nightly_backfill_and_queries_at_once_store_what_they_store_one_after_an
     monkeypatch.setenv("UPSCWAY_PROFILE", "demo")
     monkeypatch.setenv("UPSCWAY_DATA_DIR", str(tmp_path / "sequential"))
     assert nightly(distill=DistillStep(enabled=False), return_state=True).is_completed()
-    assert backfill(html_dir=str(pages), return_state=True).is_completed()
+    assert backfill(BackfillInput(html_dir=str(pages)), return_state=True).is_completed()
     assert tag(return_state=True).is_completed()
     expected = counts(prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "sequential")))
     assert expected["articles"] > 16 and expected["tags"] == expected["chunks"]

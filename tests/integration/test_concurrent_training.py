@@ -94,9 +94,11 @@ def _registered_by_a_live_run(store, model_id):
     first = load_chain(settings.distill.chain, settings.distill.chains_file)[0]
     with store.transaction() as conn:
         runs.start_run(conn, "other-run", "distill", {}, ProcessId.current())
-        registry.register(conn, model_id=model_id, chain=settings.distill.chain, stage=first.name, kind=first.kind,
-                          base_model="b", path="p", teacher=first.teacher.annotations, task="upsc_gs", prompt_version="v",
-                          config={}, run_id="other-run")
+        registry.register(conn, registry.NewModel(
+            model_id=model_id, chain=settings.distill.chain, stage=first.name, kind=first.kind, base_model="b",
+            path="p", teacher=first.teacher.annotations, task="upsc_gs", prompt_version="v", config={},
+            run_id="other-run",
+        ))
 
 
 def test_a_night_that_finds_the_stage_just_registered_by_a_live_run_skips_distillation(annotated_store, monkeypatch):
@@ -106,7 +108,7 @@ def test_a_night_that_finds_the_stage_just_registered_by_a_live_run_skips_distil
     state = nightly_module.nightly(ingest=IngestStep(enabled=False), tag=TagStep(enabled=False),
                                    distill=DistillStep(min_new_teacher_labels=0), return_state=True)
 
-    steps = state.result()["steps"]
-    assert steps["distill"]["status"] == "skipped" and "demo-minilm-l3-other" in steps["distill"]["reason"], steps["distill"]
-    assert steps["evaluate"]["status"] == steps["promote"]["status"] == "skipped"
+    steps = state.result().steps
+    assert steps["distill"].status == "skipped" and "demo-minilm-l3-other" in steps["distill"].reason, steps["distill"]
+    assert steps["evaluate"].status == steps["promote"].status == "skipped"
     assert rows(annotated_store, "SELECT id FROM models") == [("demo-minilm-l3-other",)]

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from upscway.errors import InputError
-from upscway.flows.backfill import backfill
+from upscway.flows.backfill import BackfillInput, backfill
 from upscway.flows.ingest import ingest
 from upscway.flows.study import study
 from upscway.storage.store import Store
@@ -44,8 +44,8 @@ def test_a_deployments_run_refuses_files_outside_the_allowed_roots_naming_the_pa
 
     # A folder the operator allows is read: here a list with no URL in it, so nothing to fetch.
     monkeypatch.setenv("UPSCWAY_INPUTS__ALLOWED_ROOTS", f'["{secrets.parent}"]')
-    allowed = backfill(urls=str(secrets), return_state=True)
-    assert allowed.is_completed() and allowed.result()["not_urls"] == 1
+    allowed = backfill(BackfillInput(urls=str(secrets)), return_state=True)
+    assert allowed.is_completed() and allowed.result().not_urls == 1
 
 
 def test_a_deployments_run_may_not_move_its_data_folder_to_widen_the_roots(deployed):
@@ -54,10 +54,10 @@ def test_a_deployments_run_may_not_move_its_data_folder_to_widen_the_roots(deplo
     secrets = deployed / "home" / ".env"
     secrets.parent.mkdir()
     secrets.write_text("API_KEY=sk-live-0123456789\n")
-    state = backfill(urls=str(secrets), data_dir=str(secrets.parent), return_state=True)
+    state = backfill(BackfillInput(urls=str(secrets)), data_dir=str(secrets.parent), return_state=True)
     assert state.is_failed()
     with pytest.raises(InputError, match="^data_dir .*: a deployment's run uses the data folder it was served with"):
         state.result()
     assert not (secrets.parent / "upscway.duckdb").exists()
-    same = backfill(urls=str(deployed / "data" / "none.txt"), data_dir=str(deployed / "data"), return_state=True)
+    same = backfill(BackfillInput(urls=str(deployed / "data" / "none.txt")), data_dir=str(deployed / "data"), return_state=True)
     assert "a deployment's run uses the data folder" not in str(same.result(raise_on_failure=False))

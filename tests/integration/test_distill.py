@@ -19,19 +19,21 @@ from upscway.tasks.distill.train import TrainConfig
 def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(annotated_store, tmp_path):
     summary = distill(return_state=True).result()
 
-    first, second = summary["stages"]["minilm-l3"], summary["stages"]["minilm-l1"]
-    assert first["teacher"].startswith("embedding:")
-    assert second["teacher"] == f"model:{first['model']}"
+    first, second = summary.stages["minilm-l3"], summary.stages["minilm-l1"]
+    assert first.teacher.startswith("embedding:")
+    assert second.teacher == f"model:{first.model}"
     chunks = rows(annotated_store, "SELECT count(DISTINCT text_hash) FROM chunks")[0][0]
-    assert rows(annotated_store, f"SELECT count(*) FROM annotations WHERE annotator = 'model:{first['model']}'") == [(chunks,)]
+    relabelled = rows(annotated_store, f"SELECT count(*) FROM annotations WHERE annotator = 'model:{first.model}'")
+    assert relabelled == [(chunks,)]
     models = dict(rows(annotated_store, "SELECT id, status FROM models"))
-    assert models == {first["model"]: "candidate", second["model"]: "candidate"}
+    assert models == {first.model: "candidate", second.model: "candidate"}
     # Nothing from an evaluation article was trained on.
-    trained = rows(annotated_store, f"SELECT c.article_id FROM training_examples t JOIN chunks c ON c.id = t.chunk_id WHERE t.model_id = '{first['model']}'")
+    trained = rows(annotated_store, "SELECT c.article_id FROM training_examples t JOIN chunks c ON c.id = t.chunk_id "
+                                    f"WHERE t.model_id = '{first.model}'")
     assert trained and all(split_of(a) != "eval" for (a,) in trained)
-    path = model_folder(annotated_store, second["model"])
+    path = model_folder(annotated_store, second.model)
     metrics = json.loads((path / "metrics.json").read_text())
-    assert metrics["keep_layers"] == 1 and metrics["train_examples"] == second["train_examples"] > 0
+    assert metrics["keep_layers"] == 1 and metrics["train_examples"] == second.train_examples > 0
     # Calibrated on its validation split: a temperature, and the confidences drift is measured against.
     assert 0.25 <= metrics["temperature"] <= 8 and metrics["validation_nll_after"] <= metrics["validation_nll_before"]
     assert len(metrics["validation_confidences"]) == metrics["validation_examples"]
@@ -40,24 +42,27 @@ def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(anno
     # The last stage is judged against its own teacher by default, or against the chain's first.
     from upscway.flows.evaluate import evaluate
 
-    vs_parent = evaluate(model=second["model"], return_state=True).result()
-    vs_root = evaluate(model=second["model"], teacher=first["teacher"], return_state=True).result()
-    assert (vs_parent["teacher"], vs_root["teacher"]) == (second["teacher"], first["teacher"])
-    assert vs_parent["accuracy"] == vs_root["accuracy"] and vs_parent["gold_chunks"] == vs_root["gold_chunks"]
-    report = Path(vs_parent["report"]).read_text()
+    vs_parent = evaluate(model=second.model, return_state=True).result()
+    vs_root = evaluate(model=second.model, teacher=first.teacher, return_state=True).result()
+    assert (vs_parent.teacher, vs_root.teacher) == (second.teacher, first.teacher)
+    assert vs_parent.accuracy == vs_root.accuracy and vs_parent.gold_chunks == vs_root.gold_chunks
+    report = Path(vs_parent.report).read_text()
     assert "Expected calibration error before temperature scaling (T = " in report and "## The cascade as deployed" in report
-    assert rows(annotated_store, "SELECT teacher FROM evaluations ORDER BY created_at") == [(second["teacher"],), (first["teacher"],)]
+    teachers = rows(annotated_store, "SELECT teacher FROM evaluations ORDER BY created_at")
+    assert teachers == [(second.teacher,), (first.teacher,)]
 
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
     cli = [sys.executable, "-m", "upscway.cli"]
     listed = subprocess.run([*cli, "models", "list", "-f", "csv"], env=env, capture_output=True, text=True)
-    assert first["model"] in listed.stdout and second["model"] in listed.stdout
+    assert first.model in listed.stdout and second.model in listed.stdout
     exported = tmp_path / "exported"  # outside the data directory's own folders (issue 30, row 10)
-    done = subprocess.run([*cli, "models", "export", second["model"], "--out", str(exported)], env=env, capture_output=True, text=True)
+    done = subprocess.run([*cli, "models", "export", second.model, "--out", str(exported)],
+                          env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (exported / "model.safetensors").exists() and not (exported / "checkpoints").exists()
-    shown = subprocess.run([*cli, "models", "show", second["model"][:-3]], env=env, capture_output=True, text=True)  # a prefix
-    assert shown.returncode == 0 and second["model"] in shown.stdout and "metrics.temperature" in shown.stdout
+    shown = subprocess.run([*cli, "models", "show", second.model[:-3]],  # a prefix
+                           env=env, capture_output=True, text=True)
+    assert shown.returncode == 0 and second.model in shown.stdout and "metrics.temperature" in shown.stdout
     missing = subprocess.run([*cli, "models", "show", "no-such-model"], env=env, capture_output=True, text=True)
     assert missing.returncode == 2 and "no model 'no-such-model'" in missing.stderr
 

@@ -67,11 +67,11 @@ def test_a_transient_failure_is_retried_on_the_next_run_and_given_up_after_max_a
     store = Store(live_env / "data" / "upscway.duckdb")
 
     first = ingest(feeds=str(feeds), return_state=True).result()
-    assert first["failures"] == 3
+    assert first.failures == 3
     second = ingest(feeds=str(feeds), return_state=True).result()  # the feed answers 304
-    assert second["articles"] == 1 and second["fetched"] == 2
+    assert second.articles == 1 and second.fetched == 2
     third = ingest(feeds=str(feeds), return_state=True).result()
-    assert third["fetched"] == 0
+    assert third.fetched == 0
 
     states = dict((url.rsplit("/", 1)[1], (state, attempts, reason)) for url, state, attempts, reason in
                   _rows(store, "SELECT url, state, attempts, reason FROM frontier"))

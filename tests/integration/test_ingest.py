@@ -37,14 +37,14 @@ def test_ingest_stores_good_pages_and_records_every_bad_case(news_site, live_env
     store = _store(live_env)
     stored = {url for (url,) in _rows(store, "SELECT canonical_url FROM articles")}
     assert stored == set(news_site.good)
-    assert summary["articles"] == len(news_site.good)
-    assert summary["duplicates"] == 1
+    assert summary.articles == len(news_site.good)
+    assert summary.duplicates == 1
 
     failures = {item: reason for item, reason in _rows(store, "SELECT item, reason FROM failures")}
     for url, words in news_site.bad.items():
         assert url in failures, f"no failure recorded for {url}"
         assert words in failures[url], (url, failures[url])
-    assert summary["failures"] == len(failures) == len(news_site.bad)
+    assert summary.failures == len(failures) == len(news_site.bad)
 
     # Every URL the feeds listed ends in the frontier with its outcome: stored, alias, retrying
     # (a 503, a timeout: tried again on a later run) or failed for good, with the reason.
@@ -89,7 +89,7 @@ def test_ingest_stores_good_pages_and_records_every_bad_case(news_site, live_env
     assert all("UPSCWayBot" in r.headers.get("User-Agent", "") for r in news_site.server.requests)
     assert 1 <= len(news_site.server.hits("/robots.txt")) <= 1 + processes
     assert news_site.server.hits("/feeds/never.rss") == []
-    assert not (live_env / "data" / "staging" / summary["run_id"]).exists()
+    assert not (live_env / "data" / "staging" / summary.run_id).exists()
 
 
 def test_second_ingest_stores_nothing_new_and_uses_conditional_get(news_site, live_env, feeds_file):
@@ -101,7 +101,7 @@ def test_second_ingest_stores_nothing_new_and_uses_conditional_get(news_site, li
     second = ingest(feeds=str(feeds_file), return_state=True).result()
 
     assert _rows(store, "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM chunks), (SELECT count(*) FROM article_aliases)") == before
-    assert second["articles"] == 0 and second["chunks"] == 0
+    assert second.articles == 0 and second.chunks == 0
     feed_hits = news_site.server.hits("/feeds/national.rss")
     assert len(feed_hits) == 2
     assert feed_hits[1].headers.get("If-None-Match") == FEED_ETAG and feed_hits[1].status == 304
@@ -115,12 +115,12 @@ def test_second_ingest_stores_nothing_new_and_uses_conditional_get(news_site, li
 def test_source_and_limit_and_what_the_limit_left_is_fetched_next_time(news_site, live_env, feeds_file):
     summary = ingest(feeds=str(feeds_file), source="test-world", limit=2, return_state=True).result()
 
-    assert summary["new_urls"] == 3 and summary["fetched"] == 2 and summary["articles"] == 2
+    assert summary.new_urls == 3 and summary.fetched == 2 and summary.articles == 2
     assert news_site.server.hits("/feeds/national.rss") == []
     assert _rows(_store(live_env), "SELECT state, count(*) FROM frontier GROUP BY ALL ORDER BY ALL") == [("pending", 1), ("stored", 2)]
 
     rest = ingest(feeds=str(feeds_file), source="test-world", return_state=True).result()
-    assert rest["new_urls"] == 0 and rest["fetched"] == 1 and rest["articles"] == 1
+    assert rest.new_urls == 0 and rest.fetched == 1 and rest.articles == 1
 
 
 def test_profile_that_forbids_private_addresses_refuses_loopback(news_site, live_env, feeds_file, monkeypatch):

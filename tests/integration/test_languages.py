@@ -48,15 +48,15 @@ def test_a_promoted_english_student_never_decides_a_hindi_chunk(trained_store, n
 
     monkeypatch.setenv("UPSCWAY_CASCADE__OTHER_LANGUAGES", "skip")
     skipped = tag(return_state=True).result()
-    assert skipped["chunks"] == skipped["by_student"] == english  # the Hindi chunks were not even selected
-    assert skipped["other_languages"] == {"route": "skip", "chunks": hindi, "languages": {"hi": hindi}}
+    assert skipped.chunks == skipped.by_student == english  # the Hindi chunks were not even selected
+    assert skipped.other_languages.model_dump() == {"route": "skip", "chunks": hindi, "languages": {"hi": hindi}}
     assert rows(annotated_store, "SELECT count(*) FROM tags t JOIN chunks c ON c.id = t.chunk_id JOIN articles a ON a.id = c.article_id "
                                  "WHERE a.language = 'hi'") == [(0,)]
 
     monkeypatch.setenv("UPSCWAY_CASCADE__OTHER_LANGUAGES", "teacher")
     routed = tag(return_state=True).result()
-    assert routed["chunks"] == routed["by_teacher"] == hindi and routed["by_student"] == 0
-    assert routed["other_languages"] == {"route": "teacher", "chunks": hindi, "languages": {"hi": hindi}}
+    assert routed.chunks == routed.by_teacher == hindi and routed.by_student == 0
+    assert routed.other_languages.model_dump() == {"route": "teacher", "chunks": hindi, "languages": {"hi": hindi}}
     decided = rows(annotated_store, "SELECT a.language, t.decided_by, count(*) FROM tags t JOIN chunks c ON c.id = t.chunk_id "
                                     "JOIN articles a ON a.id = c.article_id WHERE a.language = 'hi' GROUP BY ALL")
     assert decided == [("hi", "teacher", hindi)]

@@ -57,8 +57,10 @@ def test_an_export_refuses_the_stores_own_folders_a_file_and_a_non_empty_folder(
     other = trained.data / "models" / "demo-other"
     shutil.copytree(trained.folder, other)
     with trained.store.transaction() as conn:
-        model_rows.register(conn, model_id="demo-other", chain="demo", stage="minilm-l3", kind="encoder", base_model="b",
-                            path=str(other), teacher="t", task="upsc_gs", prompt_version="v", config={}, run_id=None)
+        model_rows.register(conn, model_rows.NewModel(
+            model_id="demo-other", chain="demo", stage="minilm-l3", kind="encoder", base_model="b", path=str(other),
+            teacher="t", task="upsc_gs", prompt_version="v", config={}, run_id=None,
+        ))
         model_rows.finish(conn, "demo-other", "candidate", {})
     os.utime(other / "model.safetensors", ns=(10**18, 10**18))
 
@@ -100,7 +102,7 @@ def test_a_copied_data_directory_uses_and_writes_its_own_models(trained, tmp_pat
 
     trained.data.rename(tmp_path / "moved-away")  # the original gone from where it was
     evaluated = evaluate(model=trained.model, return_state=True).result()
-    assert evaluated["model"] == trained.model and Path(evaluated["report"]).is_relative_to(copy)
+    assert evaluated.model == trained.model and Path(evaluated.report).is_relative_to(copy)
     copied = Store(copy / "upscway.duckdb")
     assert rows(copied, "SELECT id, path FROM models ORDER BY id") == [
         (trained.model, f"models/{trained.model}"), (int8.id, f"models/{int8.id}")]
@@ -127,9 +129,9 @@ def test_a_removed_or_cut_model_is_named_and_the_tag_night_falls_back_to_the_tea
 
     state = tag(limit=20, return_state=True)
     night = state.result()
-    assert state.name == "Fallback" and night["production_model"] == trained.model
-    assert f"model {trained.model}: its folder {folder} is missing" in night["fallback"]["reason"]
-    assert night["by_student"] == 0 and night["by_teacher"] == 20
+    assert state.name == "Fallback" and night.production_model == trained.model
+    assert f"model {trained.model}: its folder {folder} is missing" in night.fallback.reason
+    assert night.by_student == 0 and night.by_teacher == 20
     assert "Repo id" not in (state.message or "")
 
 

@@ -18,9 +18,9 @@ from upscway.resources import DEPLOYMENTS_DIR
 from upscway.settings import load_settings
 from upscway.storage import gold as gold_repo
 from upscway.storage import models as registry
+from upscway.tasks.distill.scoring import score_with_student
 from upscway.tasks.gold.sheets import read_csv
 from upscway.taxonomy import load_task
-from upscway.tasks.distill.scoring import score_with_student
 
 CHAINS = Path(__file__).parents[1] / "support" / "chains.yaml"
 
@@ -64,36 +64,36 @@ def one(store, query):
 def test_the_first_night_completes_every_step_in_order(first_night):
     store, state = first_night
     assert state.is_completed(), state.message
-    steps = state.result()["steps"]
+    steps = state.result().steps
     assert [name for name in steps] == ["ingest", "tag", "distill", "evaluate", "promote"]
-    assert all(s["status"] == "completed" for s in steps.values()), steps
-    assert steps["ingest"]["articles"] > 0
+    assert all(s.status == "completed" for s in steps.values()), steps
+    assert steps["ingest"].articles > 0
 
 
 def test_with_no_production_model_the_teacher_decides_every_chunk(first_night):
     store, state = first_night
-    tag = state.result()["steps"]["tag"]
+    tag = state.result().steps["tag"]
     chunks = one(store, "SELECT count(*) FROM chunks")[0][0]
-    assert tag["tagged"] == chunks and tag["by_teacher"] == chunks
+    assert tag.tagged == chunks and tag.by_teacher == chunks
 
 
 def test_the_chains_last_student_is_evaluated_against_the_first_teacher_and_decided(first_night):
     store, state = first_night
     summary = state.result()
-    steps = summary["steps"]
-    model = steps["distill"]["stages"]["minilm-l1"]["model"]
-    assert steps["evaluate"]["model"] == steps["promote"]["model"] == model
-    assert steps["evaluate"]["teacher"] == "embedding:all-MiniLM-L6-v2@T0.05"  # the chain's first teacher
-    assert Path(summary["report"]).is_file()
+    steps = summary.steps
+    model = steps["distill"].stages["minilm-l1"].model
+    assert steps["evaluate"].model == steps["promote"].model == model
+    assert steps["evaluate"].teacher == "embedding:all-MiniLM-L6-v2@T0.05"  # the chain's first teacher
+    assert Path(summary.report).is_file()
     ((verdict,),) = one(store, f"SELECT verdict FROM gate_decisions WHERE model_id = '{model}'")
-    assert verdict == steps["promote"]["verdict"]
+    assert verdict == steps["promote"].verdict
 
 
 def test_each_step_is_a_recorded_subflow_and_the_summary_artifact_lists_them(first_night):
     store, state = first_night
     summary = state.result()
-    model = summary["steps"]["distill"]["stages"]["minilm-l1"]["model"]
-    (status, stored), = one(store, f"SELECT status, summary FROM flow_runs WHERE id = '{summary['run_id']}'")
+    model = summary.steps["distill"].stages["minilm-l1"].model
+    (status, stored), = one(store, f"SELECT status, summary FROM flow_runs WHERE id = '{summary.run_id}'")
     assert status == "completed" and json.loads(stored)["steps"]["distill"]["stages"]["minilm-l1"]["model"] == model
     flows = dict(one(store, "SELECT flow, count(*) FROM flow_runs GROUP BY flow"))
     assert flows == {"nightly": 1, "ingest": 1, "tag": 1, "distill": 1, "evaluate": 1, "promote": 1}
@@ -105,7 +105,7 @@ def test_each_step_is_a_recorded_subflow_and_the_summary_artifact_lists_them(fir
 
 def test_the_students_scores_are_cached_for_a_rerun(first_night):
     store, state = first_night
-    model = state.result()["steps"]["distill"]["stages"]["minilm-l1"]["model"]
+    model = state.result().steps["distill"].stages["minilm-l1"].model
     hashes = [h for (h,) in one(store, "SELECT text_hash FROM chunks LIMIT 12")]
     first, again = score_twice(store, model, hashes)
     assert (first.name, again.name) == ("Completed", "Cached") and first.result() == again.result()
@@ -114,11 +114,13 @@ def test_the_students_scores_are_cached_for_a_rerun(first_night):
 
 def test_a_quiet_night_stores_nothing_and_skips_training_with_the_reason(first_night):
     store, _ = first_night
-    quiet = nightly(return_state=True).result()["steps"]
-    assert quiet["ingest"]["articles"] == 0 and quiet["tag"]["tagged"] == 0
-    assert quiet["distill"]["status"] == "skipped" and "0 new teacher labels" in quiet["distill"]["reason"]
-    assert quiet["evaluate"] == {"status": "skipped", "reason": "no new student to evaluate: distill skipped"}
-    assert quiet["promote"] == {"status": "skipped", "reason": "no new student to promote: evaluate skipped"}
+    quiet = nightly(return_state=True).result().steps
+    assert quiet["ingest"].articles == 0 and quiet["tag"].tagged == 0
+    assert quiet["distill"].status == "skipped" and "0 new teacher labels" in quiet["distill"].reason
+    assert quiet["evaluate"].model_dump() == {"status": "skipped",
+                                              "reason": "no new student to evaluate: distill skipped"}
+    assert quiet["promote"].model_dump() == {"status": "skipped",
+                                             "reason": "no new student to promote: evaluate skipped"}
     assert one(store, "SELECT count(*) FROM models") == [(1,)]
 
 
@@ -134,9 +136,10 @@ def test_a_failed_step_fails_the_night_but_not_the_steps_after_it(demo_env, monk
     monkeypatch.setenv("UPSCWAY_INGEST__FEEDS_FILE", str(tmp_path / "missing.yaml"))
     state = nightly(distill=DistillStep(enabled=False), return_state=True)
     assert state.is_failed() and "ingest" in state.message
-    steps = state.result(raise_on_failure=False)["steps"]
-    assert steps["ingest"]["status"] == "failed" and "missing.yaml" in steps["ingest"]["error"]
-    assert steps["tag"]["status"] == "completed" and steps["tag"]["tagged"] == one(demo_env, "SELECT count(*) FROM chunks")[0][0]
+    steps = state.result(raise_on_failure=False).steps
+    assert steps["ingest"].status == "failed" and "missing.yaml" in steps["ingest"].error
+    assert steps["tag"].status == "completed"
+    assert steps["tag"].tagged == one(demo_env, "SELECT count(*) FROM chunks")[0][0]
     assert one(demo_env, "SELECT status FROM flow_runs WHERE flow = 'nightly'") == [("failed",)]
 
 

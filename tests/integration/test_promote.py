@@ -14,14 +14,14 @@ def test_promote_applies_the_gate_and_rollback_restores(annotated_store, monkeyp
     from upscway.flows.promote import promote
     from upscway.storage import models as registry
 
-    first = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
-    second = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
+    first = distill(stage="minilm-l3", return_state=True).result().stages["minilm-l3"].model
+    second = distill(stage="minilm-l3", return_state=True).result().stages["minilm-l3"].model
 
     # Fewer evaluation gold chunks than the gate asks for: it cannot decide, and says what to label.
     monkeypatch.setenv("UPSCWAY_GATE__MIN_GOLD_SUPPORT", "1000")
     undecided = promote(model=first, return_state=True).result()
-    assert undecided["verdict"] == "insufficient-data" and undecided["production"] == "unchanged"
-    assert "needed: label about" in undecided["reasons"][0]
+    assert undecided.verdict == "insufficient-data" and undecided.production == "unchanged"
+    assert "needed: label about" in undecided.reasons[0]
     with annotated_store.reader() as conn:
         assert registry.holder(conn, "production") is None
 
@@ -29,20 +29,21 @@ def test_promote_applies_the_gate_and_rollback_restores(annotated_store, monkeyp
     lenient_gate(monkeypatch)
     monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "0.95")  # a student one epoch old disagrees with its teacher a lot
     promoted = promote(model=first, return_state=True).result()
-    assert promoted["verdict"] == "promote", promoted["reasons"]
-    assert 0 <= promoted["cascade_threshold"] <= 1.01  # certified, recorded
-    assert promoted["certificate"].startswith(f"Certified: with 95% confidence the cascade at threshold {promoted['cascade_threshold']:g}")
-    assert promote(model=second, return_state=True).result()["previous_production"] == first
+    assert promoted.verdict == "promote", promoted.reasons
+    assert 0 <= promoted.cascade_threshold <= 1.01  # certified, recorded
+    assert promoted.certificate.startswith(
+        f"Certified: with 95% confidence the cascade at threshold {promoted.cascade_threshold:g}")
+    assert promote(model=second, return_state=True).result().previous_production == first
 
     monkeypatch.setenv("UPSCWAY_GATE__MIN_RELEVANCE_ACCURACY", "1.01")
     rejected = promote(model=first, return_state=True).result()
-    assert rejected["verdict"] == "reject"
-    assert [name for name, verdict in rejected["criteria"].items() if "FAIL" in verdict] == [
-        f"cascade_at_{promoted['cascade_threshold']:g}_relevance_accuracy"]
+    assert rejected.verdict == "reject"
+    assert [name for name, verdict in rejected.criteria.items() if "FAIL" in verdict] == [
+        f"cascade_at_{promoted.cascade_threshold:g}_relevance_accuracy"]
     with annotated_store.reader() as conn:
         assert registry.holder(conn, "production") == second
     forced = promote(model=first, force=True, reason="hotfix for a known teacher bug", return_state=True).result()
-    assert forced["forced"] is True and forced["production"] == first
+    assert forced.forced is True and forced.production == first
     assert rows(annotated_store, "SELECT verdict, forced, force_reason FROM gate_decisions ORDER BY id DESC LIMIT 1") == [
         ("reject", True, "hotfix for a known teacher bug")
     ]

@@ -24,8 +24,8 @@ def test_an_int8_student_is_registered_evaluated_against_its_parent_promoted_and
     model_id = f"{parent}-int8"
     assert f"registered {model_id} (INT8 of {parent}" in made.stdout
     # Asked again it says so; an INT8 student is not quantized twice.
-    from upscway.errors import InputError
     from upscway.cli.commands import quantize_model
+    from upscway.errors import InputError
     from upscway.settings import load_settings
 
     again, made_now = quantize_model(load_settings(), parent)
@@ -44,7 +44,7 @@ def test_an_int8_student_is_registered_evaluated_against_its_parent_promoted_and
 
     # Against its float parent on the same gold chunks: nearly the same answers.
     against_parent = evaluate(model=model_id, teacher=f"model:{parent}", return_state=True).result()
-    ((paired,),) = rows(annotated_store, f"SELECT paired FROM evaluations WHERE id = '{against_parent['evaluation']}'")
+    ((paired,),) = rows(annotated_store, f"SELECT paired FROM evaluations WHERE id = '{against_parent.evaluation}'")
     import json
 
     paired = json.loads(paired)
@@ -53,7 +53,7 @@ def test_an_int8_student_is_registered_evaluated_against_its_parent_promoted_and
     lenient_gate(monkeypatch)
     monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "0.95")  # a student one epoch old disagrees with its teacher a lot
     promoted = promote(model=model_id, return_state=True).result()
-    assert promoted["verdict"] == "promote" and promoted["production"] == model_id, promoted["reasons"]
+    assert promoted.verdict == "promote" and promoted.production == model_id, promoted.reasons
     tagged = tag(return_state=True).result()
-    assert tagged["production_model"] == model_id
+    assert tagged.production_model == model_id
     assert rows(annotated_store, f"SELECT count(*) > 0 FROM tags WHERE annotator = 'model:{model_id}' AND decided_by = 'student'") == [(True,)]

@@ -70,7 +70,7 @@ def test_a_writer_waits_out_a_bounded_query_and_says_who_holds_the_store(tmp_pat
         progress.forget(notes)
     _, err = query.communicate(timeout=60)
     assert query.returncode == 2 and "ran for sql.timeout_s = 6 s and was stopped" in err
-    assert night.is_completed() and night.result()["articles"] == 17
+    assert night.is_completed() and night.result().articles == 17
     assert notes.lines and f"process {query.pid}" in notes.lines[0] and "upscway.cli sql" in notes.lines[0]
 
 

@@ -45,7 +45,7 @@ def test_a_two_worker_dask_cluster_stores_the_same_rows_as_threads(tmp_path, mon
     by_dask = ingest_and_annotate(dask)
     assert len(clusters) == 2  # one cluster per run of a flow that fans out
 
-    assert by_dask[0]["articles"] == by_threads[0]["articles"] > 0
-    assert by_dask[1]["annotated"] == by_threads[1]["annotated"] > 0
+    assert by_dask[0].articles == by_threads[0].articles > 0
+    assert by_dask[1].annotated == by_threads[1].annotated > 0
     expected, got = stored(threads), stored(dask)
     assert got == expected and len(got["chunks"]) > 20

@@ -33,12 +33,12 @@ def test_a_study_trains_its_arms_over_seeds_reports_them_and_a_rerun_trains_noth
     spec.write_text(SPEC)
 
     first = study(spec=str(spec), return_state=True).result()
-    assert (first["arms"], first["seeds"], first["trained"], first["reused"]) == (4, 2, 4, 4)  # INT8 arms reuse the float students
-    assert first["claims"] == {"KD beats hard labels": first["claims"]["KD beats hard labels"]}
+    assert (first.arms, first.seeds, first.trained, first.reused) == (4, 2, 4, 4)  # INT8 arms reuse the float students
+    assert first.claims == {"KD beats hard labels": first.claims["KD beats hard labels"]}
     arms = rows(annotated_store, "SELECT arm, seed, trained, accuracy, size_mb, parameters, model_path, cardinality(predictions) "
                                  "FROM study_arms ORDER BY arm, seed")
     assert len(arms) == 8 and all(0 <= a[3] <= 1 for a in arms)
-    assert {a[7] for a in arms} == {first["gold_chunks"]} and first["gold_chunks"] > 50
+    assert {a[7] for a in arms} == {first.gold_chunks} and first.gold_chunks > 50
     int8 = {(a[0], a[1]): a for a in arms if "int8" in a[0]}
     floats = {(a[0].replace("int8", "none"), a[1]): a for a in arms if "none" in a[0]}
     for (name, seed), row in int8.items():
@@ -49,7 +49,7 @@ def test_a_study_trains_its_arms_over_seeds_reports_them_and_a_rerun_trains_noth
     assert len(trained) == 8
     stamps = {path: (Path(path) / "model.safetensors").stat().st_mtime_ns for path in trained if not path.endswith("-int8")}
 
-    report = Path(first["report"])
+    report = Path(first.report)
     text = report.read_text()
     assert text.startswith("# Study tiny\n\n") and "KD beats hard labels (a report; Δ accuracy" in text.split("\n\n")[1]
     assert "## Arms (mean ± sd over seeds)" in text and " ± " in text and "## Paired with the reference arm" in text
@@ -59,15 +59,16 @@ def test_a_study_trains_its_arms_over_seeds_reports_them_and_a_rerun_trains_noth
     for png in ("pareto", "alpha_curve"):
         assert (report.parent / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
     with get_client(sync_client=True) as client:  # the UI's copy, plots inlined
-        (artifact,) = [a for a in client.read_artifacts() if a.key == f"study-{first['study'].lower()}"]
+        (artifact,) = [a for a in client.read_artifacts() if a.key == f"study-{first.study.lower()}"]
     assert artifact.data.count("](data:image/png;base64,") == 2 and "## Arms (mean ± sd over seeds)" in artifact.data
 
     again = study(spec=str(spec), return_state=True).result()
-    assert (again["trained"], again["reused"]) == (0, 8)
+    assert (again.trained, again.reused) == (0, 8)
     assert {p: (Path(p) / "model.safetensors").stat().st_mtime_ns for p in stamps} == stamps
-    (summary,) = rows(annotated_store, f"SELECT summary FROM studies WHERE id = '{again['study']}'")
-    before = rows(annotated_store, f"SELECT arm, seed, accuracy FROM study_arms WHERE study_id = '{first['study']}' ORDER BY arm, seed")
-    after = rows(annotated_store, f"SELECT arm, seed, accuracy FROM study_arms WHERE study_id = '{again['study']}' ORDER BY arm, seed")
+    (summary,) = rows(annotated_store, f"SELECT summary FROM studies WHERE id = '{again.study}'")
+    arms_of = "SELECT arm, seed, accuracy FROM study_arms WHERE study_id = '{}' ORDER BY arm, seed"
+    before = rows(annotated_store, arms_of.format(first.study))
+    after = rows(annotated_store, arms_of.format(again.study))
     assert before == after and json.loads(summary[0])["reference"] == "α=0.5, quantization=none"
 
     # On a Dask cluster the arms fan out to its worker processes and store the same figures.
@@ -76,8 +77,8 @@ def test_a_study_trains_its_arms_over_seeds_reports_them_and_a_rerun_trains_noth
     monkeypatch.setenv("UPSCWAY_RUNNER__KIND", "dask")
     monkeypatch.setenv("UPSCWAY_RUNNER__DASK_WORKERS", "2")
     fanned = study(spec=str(spec), return_state=True).result()
-    assert len(clusters) == 1 and (fanned["trained"], fanned["reused"]) == (0, 8)
-    on_dask = rows(annotated_store, f"SELECT arm, seed, accuracy FROM study_arms WHERE study_id = '{fanned['study']}' ORDER BY arm, seed")
+    assert len(clusters) == 1 and (fanned.trained, fanned.reused) == (0, 8)
+    on_dask = rows(annotated_store, arms_of.format(fanned.study))
     assert on_dask == before
 
     # An arm that fails marks its study failed, with the error; what was recorded stays.

@@ -15,9 +15,9 @@ from tests.integration.conftest import child_env, lenient_gate, rows
 from tests.support.openai_server import OpenAIServer
 from upscway.flows.distill import distill
 from upscway.flows.ingest import ingest
+from upscway.resources import DEPLOYMENTS_DIR
 from upscway.storage import models as model_rows
 from upscway.storage.store import Store
-from upscway.resources import DEPLOYMENTS_DIR
 
 
 def test_tag_cascade_routes_by_confidence(trained_store, monkeypatch):
@@ -29,8 +29,8 @@ def test_tag_cascade_routes_by_confidence(trained_store, monkeypatch):
     total = rows(annotated_store, "SELECT count(*) FROM chunks")[0][0]
     # No production model yet: the teacher decides everything (its answers are already stored).
     first = tag(limit=20, return_state=True).result()
-    assert first["production_model"] is None and first["by_teacher"] == 20 and first["offload_rate"] == 0.0
-    assert first["teacher_requests"] == 0  # the embedding teacher had answered them all: nothing sent twice
+    assert first.production_model is None and first.by_teacher == 20 and first.offload_rate == 0.0
+    assert first.teacher_requests == 0  # the embedding teacher had answered them all: nothing sent twice
 
     promote(model=model, force=True, reason="test the cascade", return_state=True).result()
 
@@ -39,46 +39,48 @@ def test_tag_cascade_routes_by_confidence(trained_store, monkeypatch):
     monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "0.95")  # what its audit holds a one-epoch student to, until it breaks below
     built = []
     with monkeypatch.context() as patch:
-        patch.setattr("upscway.tasks.annotate.steps.make_teacher", lambda *args: built.append(args))
+        patch.setattr("upscway.tasks.resources.make_teacher", lambda *args: built.append(args))
         confident = tag(limit=30, return_state=True).result()
     assert built == []  # the student was sure of every chunk: no teacher was built, let alone loaded
-    assert confident["production_model"] == model and confident["by_student"] == 30 and confident["offload_rate"] == 1.0
-    assert confident["agreement_on_both_labelled"] is not None and confident["both_labelled"] == 30
-    assert confident["confidence_threshold"] == 0 and set(confident["drift"]) == {
+    assert confident.production_model == model and confident.by_student == 30 and confident.offload_rate == 1.0
+    assert confident.agreement_on_both_labelled is not None and confident.both_labelled == 30
+    assert confident.confidence_threshold == 0 and set(confident.drift.model_dump()) == {
         "night_mean_confidence", "validation_mean_confidence", "night_deferral", "validation_deferral", "reference", "warning"}
 
-    audit = confident["audit"]
-    assert (audit["night"], audit["decided"], audit["fallback"]) == (1, 30, False) and audit["requests_saved"] == 30 - audit["audited"]
-    assert rows(annotated_store, "SELECT count(*) FROM audits") == [(audit["audited"],)]
+    audit = confident.audit
+    assert (audit.night, audit.decided, audit.fallback) == (1, 30, False) and audit.requests_saved == 30 - audit.audited
+    assert rows(annotated_store, "SELECT count(*) FROM audits") == [(audit.audited,)]
 
     # The certificate breaks: every decided chunk audited, a bound this one-epoch student cannot keep.
     monkeypatch.setenv("UPSCWAY_CASCADE__AUDIT_RATE", "1")
     monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "0.01")
     state = tag(limit=20, return_state=True)
     broken = state.result()
-    assert state.name == "Fallback" and broken["fallback"]["new"] and "certificate broken" in broken["fallback"]["reason"]
-    assert broken["by_student"] == 0 and broken["by_teacher"] == 20  # judged before the tags were stored: tonight's went to the teacher
-    assert broken["audit"]["live_lower"] > 0.01 and broken["audit"]["night"] == 2
+    assert state.name == "Fallback" and broken.fallback.new and "certificate broken" in broken.fallback.reason
+    # judged before the tags were stored: tonight's went to the teacher
+    assert broken.by_student == 0 and broken.by_teacher == 20
+    assert broken.audit.live_lower > 0.01 and broken.audit.night == 2
     monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "0.95")
     held = tag(limit=10, return_state=True).result()  # later nights do not offload, whatever tonight's audit says
-    assert held["fallback"] == {"new": False, "reason": broken["fallback"]["reason"]} and held["by_student"] == 0
+    assert held.fallback.model_dump() == {"new": False, "reason": broken.fallback.reason} and held.by_student == 0
     assert rows(annotated_store, "SELECT count(*), count(cleared_at) FROM fallbacks") == [(1, 0)]
 
     # A retrained student is not certified on answers that predate the break: it must be certified on the news that broke it.
     lenient_gate(monkeypatch)
-    retrained = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
+    retrained = distill(stage="minilm-l3", return_state=True).result().stages["minilm-l3"].model
     stale = promote(model=retrained, return_state=True).result()
-    assert stale["verdict"] == "insufficient-data" and stale["production"] == "unchanged" and "no certificate" in stale["reasons"][0]
+    assert stale.verdict == "insufficient-data" and stale.production == "unchanged"
+    assert "no certificate" in stale.reasons[0]
 
     # New news arrives (another day's snapshot on the same feeds) and the teacher tags it while the
     # fallback holds; a student retrained on it is certified on it, and its promotion ends the fallback.
     monkeypatch.setenv("UPSCWAY_INGEST__SNAPSHOT_DIR", str(DEPLOYMENTS_DIR / "demo" / "snapshot-drift"))
     ingest(limit=40, return_state=True).result()
-    assert tag(return_state=True).result()["by_student"] == 0
+    assert tag(return_state=True).result().by_student == 0
     monkeypatch.setenv("UPSCWAY_DISTILL__EPOCHS", "4")  # one epoch on 64 tokens labels everything NOT_RELEVANT: no precision to judge
-    recertified = distill(stage="minilm-l3", return_state=True).result()["stages"]["minilm-l3"]["model"]
+    recertified = distill(stage="minilm-l3", return_state=True).result().stages["minilm-l3"].model
     recovered = promote(model=recertified, return_state=True).result()
-    assert recovered["verdict"] == "promote" and recovered["production"] == recertified, recovered["reasons"]
+    assert recovered.verdict == "promote" and recovered.production == recertified, recovered.reasons
     # The broken student keeps its fallback (a rollback to it would not offload); production no longer has one.
     assert rows(annotated_store, "SELECT model_id, cleared_at FROM fallbacks") == [(model, None)]
     calibrated = rows(annotated_store, "SELECT cascade->>'calibrated_since' FROM evaluations ORDER BY created_at DESC LIMIT 1")
@@ -86,10 +88,11 @@ def test_tag_cascade_routes_by_confidence(trained_store, monkeypatch):
 
     ingest(limit=10, return_state=True).result()
     resumed = tag(return_state=True).result()
-    assert resumed["fallback"] is None and resumed["production_model"] == recertified and resumed["by_student"] == resumed["chunks"] > 0
+    assert resumed.fallback is None and resumed.production_model == recertified
+    assert resumed.by_student == resumed.chunks > 0
     total = rows(annotated_store, "SELECT count(*) FROM chunks")[0][0]
     assert rows(annotated_store, "SELECT count(*), count(DISTINCT chunk_id) FROM tags") == [(total, total)]
-    assert tag(return_state=True).result()["chunks"] == 0
+    assert tag(return_state=True).result().chunks == 0
 
 
 def _poison(folder: Path) -> None:
@@ -118,15 +121,15 @@ def test_a_student_scoring_nan_decides_nothing_and_the_night_falls_back_saying_w
 
     state = tag(limit=30, return_state=True)
     night = state.result()
-    assert state.name == "Fallback" and night["fallback"]["new"], night["fallback"]
-    assert "not finite on 30 of 30 chunks" in night["fallback"]["reason"]
-    assert night["by_student"] == 0 and night["by_teacher"] == 30 and night["teacher_requests_saved"] == 0
+    assert state.name == "Fallback" and night.fallback.new, night.fallback
+    assert "not finite on 30 of 30 chunks" in night.fallback.reason
+    assert night.by_student == 0 and night.by_teacher == 30 and night.teacher_requests_saved == 0
     assert rows(annotated_store, "SELECT count(*) FROM tags WHERE decided_by = 'student'") == [(0,)]
     assert rows(annotated_store, "SELECT count(*) FROM tags WHERE NOT isfinite(confidence) "
                                  "OR len(list_filter(probs, lambda p: NOT isfinite(p))) > 0") == [(0,)]
-    assert rows(annotated_store, "SELECT model_id, reason FROM fallbacks") == [(model, night["fallback"]["reason"])]
+    assert rows(annotated_store, "SELECT model_id, reason FROM fallbacks") == [(model, night.fallback.reason)]
     later = tag(limit=10, return_state=True).result()
-    assert later["fallback"]["new"] is False and later["by_student"] == 0
+    assert later.fallback.new is False and later.by_student == 0
 
 
 def test_a_killed_tag_run_resumes_and_tags_every_chunk_once(tmp_path, monkeypatch):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from upscway.tasks.cascade.certificate import certify
+from upscway.tasks.cascade.certificate import Sample, certify
 
 
 def certificate(n=2000, offload=0.6, loss_rate=0.002, paper_losses=0, epsilon=0.02, delta=0.05, loss="consistency"):
@@ -19,4 +19,4 @@ def certificate(n=2000, offload=0.6, loss_rate=0.002, paper_losses=0, epsilon=0.
     confidence = np.where(np.arange(n) < sure, 0.95, 0.3)
     probs = np.repeat(((1 - confidence) / 4)[:, None], 5, axis=1)
     probs[np.arange(n), predicted] = confidence
-    return certify(probs, reference, 0, (0.35, 0.65), epsilon, delta, loss=loss).model_dump(mode="json")
+    return certify(Sample(probs, reference), 0, (0.35, 0.65), epsilon, delta, loss=loss).model_dump(mode="json")

@@ -22,7 +22,7 @@ class Route:
     delay_s: float = 0.0
     etag: str | None = None
     last_modified: str | None = None
-    then: "Route | None" = None                  # what the route answers after its first answer
+    then: Route | None = None                  # what the route answers after its first answer
     trickle_s: float = 0.0                       # seconds between bytes of the body
     gate: threading.Event | None = None          # answer only once the test sets it
 
@@ -101,7 +101,7 @@ class NewsServer:
         self.base = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "NewsServer":
+    def __enter__(self) -> NewsServer:
         self._thread.start()
         return self
 

@@ -26,9 +26,9 @@ def hashed_label(text: str) -> int:
 
 def completion(letter: str, p: float = 0.7, content: str | None = None, tokens_in: int = 120) -> dict:
     """A chat completion answering `letter` with probability `p`, as vLLM shapes it."""
-    rest = [l for l in LETTERS if l != letter]
+    rest = [other for other in LETTERS if other != letter]
     top = [{"token": letter, "logprob": math.log(p)}, {"token": " " + letter, "logprob": math.log(0.05)}]
-    top += [{"token": l, "logprob": math.log((1 - p - 0.07) / len(rest))} for l in rest]
+    top += [{"token": other, "logprob": math.log((1 - p - 0.07) / len(rest))} for other in rest]
     top.append({"token": "The", "logprob": math.log(0.02)})
     return {
         "id": "cmpl-test",
@@ -205,7 +205,7 @@ class OpenAIServer:
         with self._lock:
             return sum(self.per_text.values())
 
-    def __enter__(self) -> "OpenAIServer":
+    def __enter__(self) -> OpenAIServer:
         self._thread.start()
         return self
 

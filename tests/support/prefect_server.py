@@ -33,7 +33,7 @@ class PrefectServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
         return {**env, "PREFECT_HOME": str(self.home), "PREFECT_API_URL": self.api_url, **extra}
 
-    def __enter__(self) -> "PrefectServer":
+    def __enter__(self) -> PrefectServer:
         self.home.mkdir(parents=True, exist_ok=True)
         log = open(self.home / "server.log", "wb")
         self.process = subprocess.Popen(

@@ -3,6 +3,7 @@ the package as it installs, and a module that imports upwards breaks them. The c
 `tools/lint_imports.py`, the same one `make lint` runs (see its docstring for why the package
 is installed as a plain tree first)."""
 
+import shutil
 import subprocess
 
 import pytest
@@ -25,7 +26,7 @@ def test_an_upward_import_breaks_them(installed, tmp_path):
     broken = tmp_path / "tree"
     subprocess.run(["cp", "-r", str(installed), str(broken)], check=True)
     store = broken / "upscway" / "storage" / "store.py"
-    store.write_text(store.read_text() + "\nfrom upscway.tasks.cascade.routing import is_uncertain  # noqa\n")
+    store.write_text(store.read_text() + "\nfrom upscway.tasks.cascade import routing  # noqa\n")
     result = lint(broken)
     assert result.returncode == 1
     assert "Layers: cli -> flows -> tasks -> storage -> core BROKEN" in result.stdout
@@ -36,3 +37,41 @@ def test_make_lint_checks_this_checkout():
     done = subprocess.run(["make", "--no-print-directory", "lint"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Contracts: 4 kept, 0 broken." in done.stdout
+
+
+def _checkout_copy(tmp_path):
+    """This checkout's tracked files in a fresh folder, with its .venv linked in (its install
+    stamp taken as up to date), so `make lint` runs there as it does here."""
+    copy = tmp_path / "checkout"
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        target = copy / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+    (copy / ".venv").symlink_to(ROOT / ".venv")
+    return copy
+
+
+def _make_lint(folder):
+    return subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed", "lint"], cwd=folder,
+                          capture_output=True, text=True)
+
+
+def test_make_lint_fails_on_an_unformatted_file_and_on_an_upward_import(tmp_path):
+    copy = _checkout_copy(tmp_path)
+    clean = _make_lint(copy)
+    assert clean.returncode == 0, clean.stdout[-3000:] + clean.stderr[-3000:]
+
+    routing = copy / "tasks" / "cascade" / "routing.py"
+    original = routing.read_text()
+    routing.write_text(original + "\n\ndef  badly_spaced( x ):\n    return x\n")
+    unformatted = _make_lint(copy)
+    assert unformatted.returncode != 0
+    assert "tasks/cascade/routing.py" in unformatted.stdout + unformatted.stderr
+
+    routing.write_text(original)
+    store = copy / "storage" / "store.py"
+    store.write_text(store.read_text() + "\nfrom upscway.tasks.cascade import routing  # noqa: E402, F401\n")
+    upward = _make_lint(copy)
+    assert upward.returncode != 0
+    assert "Layers: cli -> flows -> tasks -> storage -> core BROKEN" in upward.stdout

@@ -9,17 +9,18 @@ from pathlib import Path
 
 from upscway.errors import InputError
 from upscway.flows.context import open_store
+from upscway.results import StudentMetrics
 from upscway.settings import Settings
 from upscway.storage import adhoc
 from upscway.storage import status as status_reports
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
 from upscway.tasks import registry
+from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.gold.review import ImportReport, export_for_review, import_reviewed
 from upscway.tasks.gold.review import InvalidRows as InvalidRows  # what gold_import raises, for the CLI
-from upscway.taxonomy import load_task
-from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.promotion import clear_fallback, rollback
+from upscway.taxonomy import load_task
 
 Table = tuple[list[str], list[tuple]]
 
@@ -49,6 +50,8 @@ def model_fields(found: ModelRecord) -> list[tuple[str, str]]:
     """A model as (field, value) rows; its configuration and metrics one row per entry."""
     rows = []
     for name, value in vars(found).items():
+        if isinstance(value, StudentMetrics):
+            value = value.stored()  # the metrics as stored, one row per key
         if isinstance(value, dict):
             rows += [(f"{name}.{key}", json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for key, v in value.items()]
         else:

@@ -32,7 +32,7 @@ class LiveDisplay:
         )
         self.stages: dict[str, int] = {}
 
-    def __enter__(self) -> "LiveDisplay":
+    def __enter__(self) -> LiveDisplay:
         for handler in _console_handlers():
             handler.addFilter(_not_run_logs)
         self.bars.start()

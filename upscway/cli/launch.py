@@ -10,20 +10,23 @@ from typing import Any
 from rich.console import Console
 
 from upscway import progress
-from upscway.errors import EXIT_FAILURES, EXIT_OK, InputError
-from upscway.flows.context import COMPLETED_WITH_FAILURES, FALLBACK, failure_of, using
 from upscway.cli.display import LiveDisplay
 from upscway.cli.local_api import prefect_api
 from upscway.cli.tables import print_summary
+from upscway.errors import EXIT_FAILURES, EXIT_OK, InputError
+from upscway.flows.context import COMPLETED_WITH_FAILURES, FALLBACK, failure_of, on_setup, using
 from upscway.settings import Settings
+from upscway.summaries import Summary
 
 
 def launch(flow: str, settings: Settings, verbose: bool, console: Console, err_console: Console, **parameters: Any) -> int:
-    """Run the flow of `flows/<flow>.py`; returns 0 when all went well, 1 when the run failed,
-    some items did, or the cascade fell back to the teacher. An InputError the run failed with
-    is raised (a usage error)."""
-    flow_obj = getattr(importlib.import_module(f"upscway.flows.{flow}"), flow)
-    with prefect_api(settings.prefect.startup_timeout_s, say=err_console.print), using(settings):
+    """Run the flow of `flows/<flow>.py` on a setup of `settings` (its body `<flow>_on`, see
+    flows/context.py); returns 0 when all went well, 1 when the run failed, some items did, or
+    the cascade fell back to the teacher. An InputError the run failed with is raised (a usage
+    error)."""
+    module = importlib.import_module(f"upscway.flows.{flow}")
+    with prefect_api(settings.prefect.startup_timeout_s, say=err_console.print), using(settings) as setup:
+        flow_obj = on_setup(getattr(module, flow), getattr(module, f"{flow}_on"), setup)
         if verbose:
             state = flow_obj(**parameters, return_state=True)
         else:
@@ -37,7 +40,7 @@ def launch(flow: str, settings: Settings, verbose: bool, console: Console, err_c
         outcome = failure_of(state)
         if isinstance(outcome, InputError):
             raise outcome
-        if isinstance(outcome, dict):  # a run that kept its summary (nightly with a failed step)
+        if isinstance(outcome, Summary):  # a run that kept its summary (nightly with a failed step)
             print_summary(console, state.name, outcome)
             err_console.print(f"[red]run failed:[/red] {state.message}")
         else:

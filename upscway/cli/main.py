@@ -10,7 +10,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional, get_args
+from typing import get_args
 
 # The CLI runs offline by default; a user's own environment still wins.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -29,13 +29,14 @@ QUIET = {
 import typer
 from rich.console import Console
 
+from upscway.cli.tables import OutputFormat, print_import, print_rows
 from upscway.errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, InputError
 from upscway.flows.parameters import SKIPPABLE
-from upscway.cli.tables import OutputFormat, print_import, print_rows
-from upscway.settings import TeacherSettings
+from upscway.inputs import BackfillInput
+from upscway.settings import TeacherBackend
 
 # Choices as typer takes them (an Enum), from the one place each is defined.
-Backend = Enum("Backend", {name: name for name in get_args(TeacherSettings.model_fields["backend"].annotation)}, type=str)
+Backend = Enum("Backend", {name: name for name in get_args(TeacherBackend)}, type=str)
 Step = Enum("Step", {name: name for name in SKIPPABLE}, type=str)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -52,8 +53,8 @@ err_console = Console(stderr=True, soft_wrap=True)
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    profile: Optional[str] = typer.Option(None, "--profile", envvar="UPSCWAY_PROFILE", help="Profile in deployments/profiles/."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="UPSCWAY_DATA_DIR", help="Data directory (DuckDB file DIR/upscway.duckdb)."),
+    profile: str | None = typer.Option(None, "--profile", envvar="UPSCWAY_PROFILE", help="Profile in deployments/profiles/."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", envvar="UPSCWAY_DATA_DIR", help="Data directory (DuckDB file DIR/upscway.duckdb)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the runs' INFO logs instead of the live progress display."),
 ) -> None:
     if not verbose:
@@ -95,9 +96,9 @@ def _path(path: Path | None) -> str | None:
 @run_app.command("ingest")
 def run_ingest(
     ctx: typer.Context,
-    feeds: Optional[Path] = typer.Option(None, help="Feeds file (default: the profile's, deployments/feeds.yaml)."),
-    source: Optional[str] = typer.Option(None, help="Only this source."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Fetch at most N new pages."),
+    feeds: Path | None = typer.Option(None, help="Feeds file (default: the profile's, deployments/feeds.yaml)."),
+    source: str | None = typer.Option(None, help="Only this source."),
+    limit: int | None = typer.Option(None, min=1, help="Fetch at most N new pages."),
 ) -> None:
     """Fetch feeds, then the new articles they list; extract, deduplicate, chunk and store."""
     _run(ctx, "ingest", feeds=_path(feeds), source=source, limit=limit)
@@ -106,26 +107,27 @@ def run_ingest(
 @run_app.command("backfill")
 def run_backfill(
     ctx: typer.Context,
-    source: Optional[str] = typer.Option(None, help="Source whose sitemaps to read (with --since), or to file pages under."),
-    since: Optional[str] = typer.Option(None, help="First day (YYYY-MM-DD) of sitemap entries to fetch."),
-    until: Optional[str] = typer.Option(None, help="Last day (YYYY-MM-DD), default today."),
-    urls: Optional[Path] = typer.Option(None, help="File with one URL per line."),
-    html_dir: Optional[Path] = typer.Option(None, help="Folder of saved pages (*.html)."),
-    feeds: Optional[Path] = typer.Option(None, help="Feeds file that defines the sources."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Fetch at most N new pages."),
+    source: str | None = typer.Option(None, help="Source whose sitemaps to read (with --since), or to file pages under."),
+    since: str | None = typer.Option(None, help="First day (YYYY-MM-DD) of sitemap entries to fetch."),
+    until: str | None = typer.Option(None, help="Last day (YYYY-MM-DD), default today."),
+    urls: Path | None = typer.Option(None, help="File with one URL per line."),
+    html_dir: Path | None = typer.Option(None, help="Folder of saved pages (*.html)."),
+    feeds: Path | None = typer.Option(None, help="Feeds file that defines the sources."),
+    limit: int | None = typer.Option(None, min=1, help="Fetch at most N new pages."),
 ) -> None:
     """Past articles from a source's sitemaps, a list of URLs, or a folder of saved pages."""
-    _run(ctx, "backfill", source=source, since=since, until=until, urls=_path(urls), html_dir=_path(html_dir), feeds=_path(feeds), limit=limit)
+    what = BackfillInput(source=source, since=since, until=until, urls=_path(urls), html_dir=_path(html_dir), feeds=_path(feeds))
+    _run(ctx, "backfill", what=what, limit=limit)
 
 
 @run_app.command("annotate")
 def run_annotate(
     ctx: typer.Context,
-    teacher: Optional[Backend] = typer.Option(None, help="Teacher backend (default: the profile's)."),
+    teacher: Backend | None = typer.Option(None, help="Teacher backend (default: the profile's)."),
     only_unlabeled: bool = typer.Option(False, "--only-unlabeled", help="Only chunks no teacher has labelled yet."),
-    since: Optional[str] = typer.Option(None, help="Only articles published (or stored) on or after YYYY-MM-DD."),
-    source: Optional[str] = typer.Option(None, help="Only this source."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Annotate at most N chunks."),
+    since: str | None = typer.Option(None, help="Only articles published (or stored) on or after YYYY-MM-DD."),
+    source: str | None = typer.Option(None, help="Only this source."),
+    limit: int | None = typer.Option(None, min=1, help="Annotate at most N chunks."),
 ) -> None:
     """Label chunks with the teacher into the silver store (idempotent, resumable)."""
     _run(ctx, "annotate", teacher=teacher and teacher.value, only_unlabeled=only_unlabeled, since=since, source=source, limit=limit)
@@ -134,8 +136,8 @@ def run_annotate(
 @run_app.command("distill")
 def run_distill(
     ctx: typer.Context,
-    chain: Optional[str] = typer.Option(None, help="Chain in deployments/chains.yaml (default: the profile's)."),
-    stage: Optional[str] = typer.Option(None, help="Only this stage."),
+    chain: str | None = typer.Option(None, help="Chain in deployments/chains.yaml (default: the profile's)."),
+    stage: str | None = typer.Option(None, help="Only this stage."),
 ) -> None:
     """Train the students of a distillation chain; each becomes a candidate in `models`."""
     _run(ctx, "distill", chain=chain, stage=stage)
@@ -146,7 +148,7 @@ def run_evaluate(
     ctx: typer.Context,
     model: str = typer.Option(..., "--model", help="Model id (see `upscway models list`)."),
     gold_split: str = typer.Option("eval", help="Gold split to score on."),
-    teacher: Optional[str] = typer.Option(None, help="Annotator to compare with (default: the one the model learnt from)."),
+    teacher: str | None = typer.Option(None, help="Annotator to compare with (default: the one the model learnt from)."),
 ) -> None:
     """Score a candidate and its teacher on the same gold chunks; store the evaluation."""
     _run(ctx, "evaluate", model=model, gold_split=gold_split, teacher=teacher)
@@ -157,7 +159,7 @@ def run_promote(
     ctx: typer.Context,
     model: str = typer.Option(..., "--model", help="Model id."),
     force: bool = typer.Option(False, "--force", help="Promote even if the gate fails (needs --reason)."),
-    reason: Optional[str] = typer.Option(None, help="Why (recorded)."),
+    reason: str | None = typer.Option(None, help="Why (recorded)."),
 ) -> None:
     """Evaluate if needed, apply the gate, and move `production` to the model on a pass."""
     _run(ctx, "promote", model=model, force=force, reason=reason)
@@ -166,8 +168,8 @@ def run_promote(
 @run_app.command("tag")
 def run_tag(
     ctx: typer.Context,
-    since: Optional[str] = typer.Option(None, help="Only articles published (or stored) on or after YYYY-MM-DD."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Tag at most N chunks."),
+    since: str | None = typer.Option(None, help="Only articles published (or stored) on or after YYYY-MM-DD."),
+    limit: int | None = typer.Option(None, min=1, help="Tag at most N chunks."),
 ) -> None:
     """Label new chunks with the production student; unsure ones go to the teacher."""
     _run(ctx, "tag", since=since, limit=limit)
@@ -177,10 +179,10 @@ def run_tag(
 def run_nightly(
     ctx: typer.Context,
     skip: list[Step] = typer.Option([], "--skip", help="Leave out a step (repeatable)."),
-    source: Optional[str] = typer.Option(None, help="Ingest only this source."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Ingest at most N new pages."),
-    chain: Optional[str] = typer.Option(None, help="Chain to distil (default: the profile's)."),
-    min_new_teacher_labels: Optional[int] = typer.Option(
+    source: str | None = typer.Option(None, help="Ingest only this source."),
+    limit: int | None = typer.Option(None, min=1, help="Ingest at most N new pages."),
+    chain: str | None = typer.Option(None, help="Chain to distil (default: the profile's)."),
+    min_new_teacher_labels: int | None = typer.Option(
         None, min=0, help="Retrain after this many new teacher labels (default: the profile's; 0 = always)."
     ),
 ) -> None:
@@ -213,9 +215,9 @@ def gold_export(
     strategy: str = typer.Option("uncertainty", help="uncertainty | disagreement | random | audit (random, of this week's tagged chunks)"),
     n: int = typer.Option(100, "--n", min=1, help="How many chunks."),
     out: Path = typer.Option(..., "--out", help="CSV file to write (a .json path: Label Studio tasks with the answer as a pre-annotation)."),
-    annotator: Optional[str] = typer.Option(None, help="Whose answers to show (default: the configured teacher; `upscway query annotators`)."),
+    annotator: str | None = typer.Option(None, help="Whose answers to show (default: the configured teacher; `upscway query annotators`)."),
     seed: int = typer.Option(0, help="Seed of the random strategy."),
-    label: Optional[str] = typer.Option(None, help="Only chunks the annotator gave this label (e.g. GS4, to grow a paper's gold)."),
+    label: str | None = typer.Option(None, help="Only chunks the annotator gave this label (e.g. GS4, to grow a paper's gold)."),
 ) -> None:
     """Write chunks for people to verify: text, article title, URL and date, and the named
     annotator's label and probabilities."""
@@ -228,7 +230,7 @@ def gold_import(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="The exported CSV with gold_label filled, or a Label Studio JSON export."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the valid rows even if some are bad."),
-    annotator: Optional[str] = typer.Option(None, help="Annotator for rows that name none."),
+    annotator: str | None = typer.Option(None, help="Annotator for rows that name none."),
 ) -> None:
     """Validate and import verified labels; earlier labels stay as history. Reports agreement."""
     try:
@@ -277,21 +279,21 @@ def models_quantize(
 
 @models_app.command("promote")
 def models_promote(
-    ctx: typer.Context, model_id: str, force: bool = typer.Option(False, "--force"), reason: Optional[str] = typer.Option(None)
+    ctx: typer.Context, model_id: str, force: bool = typer.Option(False, "--force"), reason: str | None = typer.Option(None)
 ) -> None:
     """Same as `upscway run promote --model ID`."""
     run_promote(ctx, model=model_id, force=force, reason=reason)
 
 
 @models_app.command("rollback")
-def models_rollback(ctx: typer.Context, reason: Optional[str] = typer.Option(None, help="Why (recorded).")) -> None:
+def models_rollback(ctx: typer.Context, reason: str | None = typer.Option(None, help="Why (recorded).")) -> None:
     """Point `production` back at the model it held before the last promotion."""
     before, after = _commands().rollback_production(_settings(ctx), reason)
     console.print(f"production: {before} -> {after}")
 
 
 @models_app.command("clear-fallback")
-def models_clear_fallback(ctx: typer.Context, reason: Optional[str] = typer.Option(None, help="Why (recorded; required).")) -> None:
+def models_clear_fallback(ctx: typer.Context, reason: str | None = typer.Option(None, help="Why (recorded; required).")) -> None:
     """Let the production model offload again after a fallback (a new promotion clears it by itself)."""
     model, cleared = _commands().clear_production_fallback(_settings(ctx), reason)
     console.print(f"fallback cleared for {model} ({cleared}): the cascade offloads again from the next tag run")
@@ -310,7 +312,7 @@ def sql_command(
 @app.command("query")
 def query_command(
     ctx: typer.Context,
-    name: Optional[str] = typer.Argument(None, help="A query in sql/queries/ (none: list them)."),
+    name: str | None = typer.Argument(None, help="A query in sql/queries/ (none: list them)."),
     param: list[str] = typer.Option([], "--param", "-p", help="name=value, repeatable."),
     format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
 ) -> None:
@@ -334,7 +336,7 @@ def status_command(ctx: typer.Context) -> None:
 def serve_command(
     ctx: typer.Context,
     file: Path = typer.Option(Path("deployments/prefect.yaml"), "--file", help="Deployments to serve."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Flow runs at once (default: no limit)."),
+    limit: int | None = typer.Option(None, min=1, help="Flow runs at once (default: no limit)."),
 ) -> None:
     """Serve every deployment (schedules, UI buttons) from this process until stopped.
 

@@ -39,7 +39,7 @@ class ScheduleSpec(BaseModel):
     active: bool = True
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "ScheduleSpec":
+    def _one_kind(self) -> ScheduleSpec:
         if (self.cron is None) == (self.interval is None):
             raise ValueError("a schedule needs exactly one of cron or interval")
         return self

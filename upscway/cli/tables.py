@@ -6,29 +6,30 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 
 from rich.console import Console
 from rich.table import Table
 
 from upscway.outcomes import headline
 from upscway.records import RunStatus
+from upscway.summaries import NightlySummary, Summary
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
 
 
-def print_summary(console: Console, title: str, summary: dict) -> None:
-    """A table of the summary's figures; a nightly run's steps get a row each. Nested details
-    (stages, labels, criteria) are in the step lines above, the run's log and `upscway status`."""
+def print_summary(console: Console, title: str, summary: Summary) -> None:
+    """A table of the summary's figures (its keys as stored); a nightly run's steps get a row each.
+    Nested details (stages, labels, criteria) are in the step lines above, the run's log and `upscway status`."""
     table = Table(title=title, show_header=False)
-    for key, value in summary.items():
-        if key == "steps":
-            for step, outcome in value.items():
-                table.add_row(step, RunStatus(outcome["status"]).shown, headline(step, outcome))
+    for key, value in summary.model_dump().items():
+        if key == "steps" and isinstance(summary, NightlySummary):
+            for step, outcome in summary.steps.items():
+                table.add_row(step, RunStatus(outcome.status).shown, headline(outcome))
         elif not isinstance(value, (dict, list)):
             table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     console.print(table)

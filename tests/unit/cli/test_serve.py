@@ -2,9 +2,9 @@
 
 import pytest
 
+from upscway.cli.serve import ScheduleSpec, load_deployments, load_flow
 from upscway.errors import InputError
 from upscway.flows.parameters import DistillStep, IngestStep, TagStep
-from upscway.cli.serve import ScheduleSpec, load_deployments, load_flow
 from upscway.resources import DEPLOYMENTS_DIR
 
 
@@ -17,7 +17,7 @@ def test_the_project_deployments_load_with_their_schedules_and_valid_parameters(
     weekly = deployments["weekly-distillation"].parameters
     assert not IngestStep(**weekly["ingest"]).enabled and not TagStep(**weekly["tag"]).enabled
     assert DistillStep(**weekly["distill"]).min_new_teacher_labels == 0
-    assert deployments["backfill"].schedules == [] and deployments["backfill"].parameters["since"] == "2026-11-01"
+    assert deployments["backfill"].schedules == [] and deployments["backfill"].parameters["what"]["since"] == "2026-11-01"
     assert deployments["study"].schedules == [] and deployments["study"].parameters == {"spec": "deployments/studies/kd-grid.yaml", "quick": False}
     assert deployments["nightly"].enforce_parameter_schema  # a bad parameter is refused before a run starts
 

@@ -1,27 +1,36 @@
 """A run's outcome in one sentence, as the terminal, the run log and the nightly table show it."""
 
 from upscway.outcomes import describe, headline
+from upscway.summaries import IngestSummary, TagSummary
 
-TAG = {"chunks": 40, "tagged": 40, "offload_rate": 0.75, "production_model": "demo-l1-x", "teacher_requests": 10,
-       "teacher_requests_saved": 30, "estimated_cost_saved": 0.03, "confidence_threshold": 0.55, "drift": None}
+TAG = TagSummary(chunks=40, tagged=40, offload_rate=0.75, production_model="demo-l1-x", teacher_requests=10,
+                 teacher_requests_saved=30, estimated_cost_saved=0.03, confidence_threshold=0.55, drift=None)
+
+
+def _tag(**changes) -> TagSummary:
+    """TAG with other figures, its nested parts given as they are stored."""
+    return TagSummary.model_validate({**TAG.model_dump(), **changes})
 
 
 def test_ingest_says_what_was_new_and_what_was_fetched():
-    line = describe("ingest", {"new_urls": 3, "fetched": 5, "articles": 4, "chunks": 9, "duplicates": 0, "failures": 1})
+    line = describe(IngestSummary(new_urls=3, fetched=5, articles=4, chunks=9, duplicates=0, failures=1))
     assert line == "3 new URLs, 5 fetched: 4 articles and 9 chunks stored, 0 duplicates, 1 failure"
 
 
 def test_tag_names_the_threshold_and_warns_on_drift():
-    quiet = describe("tag", TAG)
-    assert "75% by the student (production model demo-l1-x)" in quiet and "threshold 0.55" in quiet and "WARNING" not in quiet
-    drifted = {**TAG, "drift": {"warning": "the student's scores drifted: deferral rate 0.90 tonight vs 0.20 on validation"}}
-    assert describe("tag", drifted).endswith("WARNING: the student's scores drifted: deferral rate 0.90 tonight vs 0.20 on validation")
-    assert headline("tag", drifted) == "40 tagged, 75% by the student, DRIFT" and headline("tag", TAG) == "40 tagged, 75% by the student"
+    quiet = describe(TAG)
+    assert "75% by the student (production model demo-l1-x)" in quiet and "threshold 0.55" in quiet
+    assert "WARNING" not in quiet
+    drifted = _tag(drift={"warning": "the student's scores drifted: deferral rate 0.90 tonight vs 0.20 on validation"})
+    assert describe(drifted).endswith(
+        "WARNING: the student's scores drifted: deferral rate 0.90 tonight vs 0.20 on validation")
+    assert headline(drifted) == "40 tagged, 75% by the student, DRIFT"
+    assert headline(TAG) == "40 tagged, 75% by the student"
 
 
 def test_tag_counts_the_chunks_in_other_languages_and_says_where_they_went():
-    routed = {**TAG, "other_languages": {"route": "teacher", "chunks": 3, "languages": {"hi": 2, "ta": 1}}}
-    assert "; 3 chunks in other languages (hi: 2, ta: 1) sent to the teacher" in describe("tag", routed)
-    assert headline("tag", routed) == "40 tagged, 75% by the student, 3 in other languages"
-    skipped = {**TAG, "chunks": 0, "other_languages": {"route": "skip", "chunks": 1, "languages": {"hi": 1}}}
-    assert describe("tag", skipped) == "nothing new to tag; 1 chunk in other languages (hi: 1) skipped (left untagged)"
+    routed = _tag(other_languages={"route": "teacher", "chunks": 3, "languages": {"hi": 2, "ta": 1}})
+    assert "; 3 chunks in other languages (hi: 2, ta: 1) sent to the teacher" in describe(routed)
+    assert headline(routed) == "40 tagged, 75% by the student, 3 in other languages"
+    skipped = _tag(chunks=0, other_languages={"route": "skip", "chunks": 1, "languages": {"hi": 1}})
+    assert describe(skipped) == "nothing new to tag; 1 chunk in other languages (hi: 1) skipped (left untagged)"

@@ -1,5 +1,6 @@
 import shutil
 
+import duckdb
 import pytest
 
 from upscway.resources import SQL_DIR
@@ -59,7 +60,7 @@ def test_failed_migration_leaves_nothing_half_applied(tmp_path):
     migrate(store, folder)
     (folder / "999_broken.sql").write_text("CREATE TABLE extra (x INTEGER); SELECT * FROM no_such_table;")
 
-    with pytest.raises(Exception):
+    with pytest.raises(duckdb.CatalogException, match="no_such_table"):
         migrate(store, folder)
     with store.reader() as conn:
         assert conn.execute("SELECT count(*) FROM schema_migrations WHERE version = 999").fetchone() == (0,)

@@ -11,8 +11,10 @@ from upscway.storage.store import Store
 
 
 def _register(conn, model_id, path, base_model="b"):
-    registry.register(conn, model_id=model_id, chain="c", stage="s", kind="encoder", base_model=base_model, path=str(path),
-                      teacher="t", task="upsc_gs", prompt_version="v", config={}, run_id="r")
+    registry.register(conn, registry.NewModel(
+        model_id=model_id, chain="c", stage="s", kind="encoder", base_model=base_model, path=str(path), teacher="t",
+        task="upsc_gs", prompt_version="v", config={}, run_id="r",
+    ))
 
 
 def test_a_folder_inside_the_data_directory_is_stored_relative_and_read_back_absolute(store):

@@ -95,8 +95,9 @@ def test_studies_and_their_arms(small):
 
     with small.transaction() as c:
         for study_id, accuracy in (("old", 0.4), ("new", 0.6)):
-            studies.start(c, study_id=study_id, name="kd-grid", spec_file="f.yaml", spec={"budget": {"seeds": 2, "epochs": 1}}, quick=True,
-                          teacher="teacher", gold_chunks=3, run_id="r")
+            studies.start(c, studies.StudyStart(study_id=study_id, name="kd-grid", spec_file="f.yaml",
+                                                spec={"budget": {"seeds": 2, "epochs": 1}}, quick=True,
+                                                teacher="teacher", gold_chunks=3, run_id="r"))
             c.execute("UPDATE studies SET created_at = created_at + to_seconds(?) WHERE id = ?", [int(accuracy * 10), study_id])
             for seed in (0, 1):
                 studies.record_arm(c, study_id, studies.ArmRow("T=2", seed, "k", {"temperature": 2}, seed == 0,

@@ -6,18 +6,20 @@ import pytest
 from tests.support.certificates import certificate
 from upscway.errors import InputError
 from upscway.records import PRODUCTION
+from upscway.results import PairedResult
 from upscway.settings import GateSettings
 from upscway.storage import audits as audit_rows
 from upscway.storage import evaluations as evaluation_repo
 from upscway.storage import models as registry
-from upscway.results import PairedResult
 from upscway.tasks.promotion import apply_gate, clear_fallback, latest_evaluation, rollback
 
 
 def _register(store, model_id):
     with store.transaction() as conn:
-        registry.register(conn, model_id=model_id, chain="c", stage="s", kind="encoder", base_model="b", path="/nowhere",
-                          teacher="t", task="upsc_gs", prompt_version="v", config={}, run_id="r")
+        registry.register(conn, registry.NewModel(
+            model_id=model_id, chain="c", stage="s", kind="encoder", base_model="b", path="/nowhere", teacher="t",
+            task="upsc_gs", prompt_version="v", config={}, run_id="r",
+        ))
 
 
 def _evaluate(store, model_id, accuracy, n=200):
@@ -70,11 +72,12 @@ def test_the_gold_split_and_a_missing_teacher_are_named(store, tmp_path):
 
     from upscway.resources import DEPLOYMENTS_DIR
     from upscway.settings import DistillSettings, TeacherSettings
-    from upscway.tasks.gold.review import import_reviewed
-    from upscway.taxonomy import load_task
-    from upscway.tasks.distill.dataset import split_of
     from upscway.tasks.answers import ensure_answers
+    from upscway.tasks.distill.dataset import split_of
     from upscway.tasks.evaluate.steps import gold_of_split
+    from upscway.tasks.gold.review import import_reviewed
+    from upscway.tasks.resources import RunResources
+    from upscway.taxonomy import load_task
 
     task_def = load_task()
     with pytest.raises(InputError, match="no gold chunks to report on in split 'eval'"):
@@ -89,12 +92,13 @@ def test_the_gold_split_and_a_missing_teacher_are_named(store, tmp_path):
         labels = {row["text"].strip(): row["gold_label"] for row in csv.DictReader(lines)}
     assert [task_def.names[g] for g in gold.gold] == [labels[t] for t in gold.texts]
     with pytest.raises(InputError, match="teacher openai:elsewhere has no stored answer for"):
-        ensure_answers(store, "r", "openai:elsewhere", gold.hashes, TeacherSettings(backend="embedding"), task_def)
+        teacher = TeacherSettings(backend="embedding")
+        ensure_answers(store, "r", "openai:elsewhere", gold.hashes, teacher, task_def, RunResources())
 
 
 def test_promote_evaluates_again_only_when_the_stored_certificate_does_not_answer_the_settings(store):
     from upscway.settings import CascadeSettings
-    from upscway.tasks.promotion import needs_evaluation
+    from upscway.tasks.cascade.validity import needs_evaluation
 
     _register(store, "m")
     current = _evaluate(store, "m", 0.85)

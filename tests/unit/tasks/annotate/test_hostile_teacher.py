@@ -12,8 +12,8 @@ from tests.support.openai_server import LETTERS, OpenAIServer, completion, hashe
 from upscway.settings import TeacherSettings
 from upscway.tasks.annotate import openai_teacher
 from upscway.tasks.annotate.openai_teacher import OpenAITeacher
-from upscway.taxonomy import SoftLabel, load_task
 from upscway.tasks.annotate.teacher import TeacherFailure
+from upscway.taxonomy import SoftLabel, load_task
 
 TEXTS = [f"The Finance Commission met on day {i} to discuss devolution." for i in range(5)]
 BAD = TEXTS[2]

@@ -7,8 +7,8 @@ import pytest
 from tests.support.openai_server import OpenAIServer, hashed_label
 from upscway.settings import TeacherSettings
 from upscway.tasks.annotate.openai_teacher import OpenAITeacher
-from upscway.taxonomy import load_task
 from upscway.tasks.annotate.teacher import TeacherFailure
+from upscway.taxonomy import load_task
 
 KEY = "sk-test-DO-NOT-LEAK-1234567890"
 

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from upscway.storage.annotations import AnswerRow
-from upscway.taxonomy import SoftLabel
 from upscway.tasks.annotate.teacher import TeacherFailure, answer_or_failure
+from upscway.taxonomy import SoftLabel
 
 GOOD = [0.1, 0.2, 0.3, 0.2, 0.2]
 
@@ -34,7 +34,7 @@ def test_a_teachers_nan_becomes_that_chunks_failure_and_its_probs_are_refused():
     answer = answer_or_failure([math.nan] * 5, latency_s=0.01)
     assert isinstance(answer, TeacherFailure) and "finite numbers" in answer.reason
     with pytest.raises(ValueError, match="the teacher gave no answer for a chunk: answer refused: probabilities"):
-        answer.probs
+        _ = answer.probs
     assert answer_or_failure(GOOD).probs == GOOD
 
 

@@ -7,11 +7,17 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
+from upscway.records import ChunkRef
 from upscway.settings import CascadeSettings
-from upscway.storage.tags import ChunkRef
 from upscway.tasks.cascade.audit import audit_sample, breaks, judge_night, live_bound, night_alpha
+from upscway.tasks.cascade.routing import scored_chunks, with_answers
 
 NAMES = ["NOT_RELEVANT", "GS1", "GS2", "GS3", "GS4"]
+
+
+def _scored(chunks, student, teacher):
+    """The chunks as the tag stage carries them: the student's scores, the teacher's answers."""
+    return with_answers(scored_chunks(chunks, student), teacher)
 
 
 def test_the_audit_is_a_uniform_sample_of_the_decided_chunks_reproducible_per_run():
@@ -51,13 +57,13 @@ def test_judging_a_night_counts_the_audited_chunks_the_teacher_answered():
     chunks = [ChunkRef(f"c{i}", f"h{i}") for i in range(6)] + [ChunkRef("c6", "h0")]  # h0's text twice
     student = {f"h{i}": [0.0, 0.9, 0.1, 0.0, 0.0] for i in range(6)}
     teacher = {"h0": [0.0, 0.9, 0.1, 0.0, 0.0], "h1": [0.0, 0.1, 0.9, 0.0, 0.0]}  # h2 audited but unanswered
-    night = judge_night(2, chunks, student, teacher, ["h0", "h1", "h2", "h3"], {"h0", "h1", "h2"}, NAMES,
+    night = judge_night(2, _scored(chunks, student, teacher), ["h0", "h1", "h2", "h3"], {"h0", "h1", "h2"}, NAMES,
                         CascadeSettings(max_loss=0.5), None, holding=False)
     assert [(a.chunk_id, a.student_label, a.teacher_label) for a in night.audited] == [("c0", "GS1", "GS1"), ("c1", "GS1", "GS2")]
     assert (night.live.chunks, night.live.decided, night.live.audited, night.live.disagreements) == (6, 4, 2, 1)
     figures = night.figures(teacher_requests=2, audit_requests=3)
     assert figures["requests_saved"] == 2 and not figures["fallback"] and night.broken is None
-    held = judge_night(3, chunks, student, teacher, [], set(), NAMES, CascadeSettings(), None, holding=True)
+    held = judge_night(3, _scored(chunks, student, teacher), [], set(), NAMES, CascadeSettings(), None, holding=True)
     assert held.fallback and held.broken is None and held.figures(6, 0)["requests_saved"] == 0
 
 
@@ -82,7 +88,7 @@ def test_a_student_turning_confidently_wrong_stops_offloading_the_night_it_happe
             wrong = {h for h in audited if rng.uniform() < rate}
             student = {c.text_hash: [0.0, 0.95, 0.05, 0.0, 0.0] for c in chunks}
             teacher = {h: [0.0, 0.05, 0.95, 0.0, 0.0] if h in wrong else student[h] for h in audited}
-            judged = judge_night(k, chunks, student, teacher, decided, audited, NAMES, settings, None, holding)
+            judged = judge_night(k, _scored(chunks, student, teacher), decided, audited, NAMES, settings, None, holding)
             if judged.broken and night < 6:
                 false_alarms += 1
             if night == 6 and judged.broken:
@@ -101,11 +107,12 @@ def test_scores_that_are_not_finite_break_the_night_and_a_drift_that_cannot_be_c
     passed, since every comparison with NaN is False."""
     chunks = [ChunkRef(f"c{i}", f"h{i}") for i in range(4)] + [ChunkRef("c4", "h0")]  # h0's text twice: two chunks
     student = {"h0": [float("nan")] * 5, "h1": [0.0, 0.9, 0.1, 0.0, 0.0], "h2": None, "h3": [0.0, 0.9, 0.1, 0.0, 0.0]}
-    night = judge_night(1, chunks, student, {}, ["h1", "h3"], set(), NAMES, CascadeSettings(), None, holding=False)
+    night = judge_night(1, _scored(chunks, student, {}), ["h1", "h3"], set(), NAMES, CascadeSettings(), None, holding=False)
     assert night.fallback and "not finite on 3 of 5 chunks" in night.broken
     assert night.figures(3, 0)["requests_saved"] == 0
     fine = {h: [0.0, 0.9, 0.1, 0.0, 0.0] for h in student}
-    assert judge_night(1, chunks, fine, {}, list(fine), set(), NAMES, CascadeSettings(), None, holding=False).broken is None
+    fine_night = _scored(chunks, fine, {})
+    assert judge_night(1, fine_night, list(fine), set(), NAMES, CascadeSettings(), None, holding=False).broken is None
     live = live_bound(night=1, chunks=100, decided=90, audited=0, disagreements=0, delta=0.05)
     nan = {"night_mean_confidence": float("nan"), "validation_mean_confidence": 0.8, "night_deferral": 0.1, "validation_deferral": 0.1}
     assert "past the hard limit" in breaks(live, 0.02, nan, 0.35)

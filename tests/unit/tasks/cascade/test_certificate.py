@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 
 from upscway.tasks.cascade.certificate import (
-    SAFEST_FIRST, Sample, certify, certify_cascade, decided, interval, p_value, risk_curve, samples_needed, upper_bound,
+    SAFEST_FIRST,
+    Sample,
+    certify,
+    certify_cascade,
+    interval,
+    p_value,
+    risk_curve,
+    samples_needed,
+    upper_bound,
 )
+from upscway.tasks.cascade.policy import CascadePolicy
 
 
 def test_p_values_are_the_binomial_tail_at_epsilon():
@@ -41,21 +50,21 @@ def test_fixed_sequence_stops_at_the_first_threshold_it_cannot_reject():
     confidence = np.linspace(0.5, 1.0, 400)
     reference = np.ones(400, dtype=int)
     reference[confidence < 0.7] = 0  # the student is wrong exactly below 0.7
-    cert = certify(_scores(confidence), reference, 0, (2.0, 3.0), epsilon=0.02, delta=0.05)
+    cert = certify(Sample(_scores(confidence), reference), 0, (2.0, 3.0), epsilon=0.02, delta=0.05)
     assert 0.7 <= cert.threshold <= 0.75 and cert.upper_bound <= 0.02 + 0.02
     after = next(t for t in cert.curve if t.threshold < cert.threshold)  # the first failure ends the sequence
     assert after.p_value > 0.05 and len(cert.curve) == len(SAFEST_FIRST)  # the whole curve is kept, for the shortfall
     assert cert.sentence() == (f"Certified: with 95% confidence the cascade at threshold {cert.threshold:g} loses at most 0.02 accuracy "
                                f"against the teacher; the student decides {cert.offload:.0%} of chunks ({cert.offload_interval[0]:.0%}–"
                                f"{cert.offload_interval[1]:.0%}) (risk upper bound {cert.upper_bound:.3f}, on 400 held-out teacher answers).")
-    nothing = certify(_scores(confidence[:100]), np.zeros(100, dtype=int), 0, (2.0, 3.0), epsilon=0.02, delta=0.05)
+    nothing = certify(Sample(_scores(confidence[:100]), np.zeros(100, dtype=int)), 0, (2.0, 3.0), epsilon=0.02, delta=0.05)
     assert nothing.threshold is None and nothing.offload == 0.0 and nothing.sentence().startswith("Not certified")
 
 
 def test_a_threshold_at_which_the_student_decides_nothing_certifies_nothing():
     """1.01 and 1.0 are always rejected on a clean enough sample (no chunk decided, no loss):
     that is no certificate, since the teacher still decides everything."""
-    cert = certify(_scores(np.full(200, 0.9)), np.zeros(200, dtype=int), 0, (2.0, 3.0), epsilon=0.02, delta=0.05)
+    cert = certify(Sample(_scores(np.full(200, 0.9)), np.zeros(200, dtype=int)), 0, (2.0, 3.0), epsilon=0.02, delta=0.05)
     assert cert.curve[0].p_value < 0.05 and cert.threshold is None
 
 
@@ -91,7 +100,7 @@ def test_the_certified_thresholds_true_risk_exceeds_epsilon_in_at_most_delta_of_
         confidence = rng.uniform(0.5, 1.0, n)
         agrees = rng.uniform(size=n) < confidence
         reference = np.where(agrees, 1, 0)
-        cert = certify(_scores(confidence), reference, 0, (2.0, 3.0), epsilon, delta)
+        cert = certify(Sample(_scores(confidence), reference), 0, (2.0, 3.0), epsilon, delta)
         if cert.threshold is not None and true_risk(cert.threshold) > epsilon:
             certified += 1
         # The plug-in method: the most aggressive threshold whose loss rate on this same sample is
@@ -111,4 +120,6 @@ def test_scores_that_are_not_finite_are_never_decided():
     student = [[nan] * 3, [0.1, inf, 0.0], [0.05, 0.9, -inf], [0.05, 0.9, 0.05]]
     (tested,) = risk_curve(student, [1, 2, 2, 1], 0, (2.0, 3.0), epsilon=0.5, delta=0.05, thresholds=(0.0,))
     assert (tested.decided, tested.losses) == (1, 0)
-    assert decided(np.array([nan, inf, 0.9, 0.9]), np.array([0.5, 0.9, -inf, 0.9]), 0.0, (2.0, 3.0)).tolist() == [False] * 3 + [True]
+    # confidence NaN, infinite, 0.9 with relevance −∞ (p(not relevant) = ∞), and 0.9 with relevance 0.9
+    rows = np.array([[0.5, nan], [0.1, inf], [inf, 0.9], [0.1, 0.9]])
+    assert CascadePolicy(0.0, (2.0, 3.0), 0).decided(rows).tolist() == [False] * 3 + [True]

@@ -2,23 +2,35 @@
 
 import math
 
-from upscway.storage.tags import ChunkRef
-from upscway.tasks.cascade.routing import drift, final_tags, for_teacher, is_uncertain, reference_scores, statistics
+from upscway.records import ChunkRef
+from upscway.results import StudentMetrics
+from upscway.tasks.cascade.policy import CascadePolicy
+from upscway.tasks.cascade.routing import drift, final_tags, for_teacher, scored_chunks, statistics, with_answers
+
+
+def _scored(chunks, student, teacher=None):
+    """The chunks as the tag stage carries them: the student's scores, the teacher's answers."""
+    return with_answers(scored_chunks(chunks, student), teacher or {})
+
+
+def _texts(student, teacher=None):
+    """One chunk per text of `student` (ids: the text's), scored and answered."""
+    return _scored([ChunkRef(h, h) for h in student], student, teacher)
 
 
 def test_low_confidence_or_borderline_relevance_goes_to_the_teacher():
     band = (0.35, 0.65)
-    assert not is_uncertain([0.05, 0.9, 0.02, 0.02, 0.01], 0.8, band, 0)
-    assert is_uncertain([0.05, 0.6, 0.3, 0.03, 0.02], 0.8, band, 0)          # top 0.6 < 0.8
-    assert is_uncertain([0.5, 0.5, 0.0, 0.0, 0.0], 0.4, band, 0)             # relevance 0.5 in the band
-    assert not is_uncertain([0.9, 0.1, 0.0, 0.0, 0.0], 0.8, band, 0)         # confidently not relevant
+    assert CascadePolicy(0.8, band, 0).decides([0.05, 0.9, 0.02, 0.02, 0.01])
+    assert not CascadePolicy(0.8, band, 0).decides([0.05, 0.6, 0.3, 0.03, 0.02])  # top 0.6 < 0.8
+    assert not CascadePolicy(0.4, band, 0).decides([0.5, 0.5, 0.0, 0.0, 0.0])     # relevance 0.5 in the band
+    assert CascadePolicy(0.8, band, 0).decides([0.9, 0.1, 0.0, 0.0, 0.0])         # confidently not relevant
 
 
 def test_relevance_is_read_off_the_tasks_not_relevant_label():
     band = (0.35, 0.65)
-    assert not is_uncertain([0.0, 0.0, 0.0, 0.1, 0.9], 0.8, band, 4)  # label 4 means "serves none": relevance 0.1
-    assert is_uncertain([0.0, 0.55, 0.0, 0.0, 0.45], 0.5, band, 4)      # relevance 1 − 0.45: in the band
-    assert not is_uncertain([0.0, 0.55, 0.0, 0.0, 0.45], 0.5, band, 0)  # read off label 0 it would be 1.0
+    assert CascadePolicy(0.8, band, 4).decides([0.0, 0.0, 0.0, 0.1, 0.9])  # label 4 means "serves none": relevance 0.1
+    assert not CascadePolicy(0.5, band, 4).decides([0.0, 0.55, 0.0, 0.0, 0.45])  # relevance 1 − 0.45: in the band
+    assert CascadePolicy(0.5, band, 0).decides([0.0, 0.55, 0.0, 0.0, 0.45])  # read off label 0 it would be 1.0
 
 
 SURE_GS2 = [0.02, 0.03, 0.9, 0.03, 0.02]
@@ -27,16 +39,17 @@ NAMES = ["NOT_RELEVANT", "GS1", "GS2", "GS3", "GS4"]
 
 
 def test_the_teacher_decides_what_the_student_did_not_score_or_is_unsure_of():
-    student = {"h1": SURE_GS2, "h2": UNSURE}
-    assert for_teacher(["h1", "h2", "h3"], student, 0.8, (0.35, 0.65), 0) == {"h2", "h3"}
-    assert for_teacher(["h1", "h2"], {}, 0.8, (0.35, 0.65), 0) == {"h1", "h2"}  # no production model
+    student, policy = {"h1": SURE_GS2, "h2": UNSURE}, CascadePolicy(0.8, (0.35, 0.65), 0)
+    chunks = [ChunkRef(f"c{i}", f"h{i}") for i in (1, 2, 3)]
+    assert for_teacher(_scored(chunks, student), policy) == {"h2", "h3"}
+    assert for_teacher(_scored(chunks[:2], {}), policy) == {"h1", "h2"}  # no production model
 
 
 def test_final_tags_take_the_deciders_answer_and_skip_what_nobody_answered():
     chunks = [ChunkRef("c1", "h1"), ChunkRef("c2", "h2"), ChunkRef("c3", "h3"), ChunkRef("c1b", "h1")]
     student = {"h1": SURE_GS2, "h2": UNSURE, "h3": UNSURE}
     teacher = {"h2": [0.1, 0.8, 0.05, 0.03, 0.02]}  # h3: the teacher failed on it
-    tags = final_tags(chunks, student, teacher, {"h2", "h3"}, NAMES, "model:m1", "teacher:t")
+    tags = final_tags(_scored(chunks, student, teacher), {"h2", "h3"}, NAMES, "model:m1", "teacher:t")
     assert [(t.chunk_id, t.label, t.decided_by, t.annotator) for t in tags] == [
         ("c1", "GS2", "student", "model:m1"), ("c2", "GS1", "teacher", "teacher:t"), ("c1b", "GS2", "student", "model:m1"),
     ]
@@ -46,14 +59,15 @@ def test_final_tags_take_the_deciders_answer_and_skip_what_nobody_answered():
 def test_statistics_count_offload_requests_savings_and_agreement():
     student = {"h1": SURE_GS2, "h2": UNSURE}
     teacher = {"h1": [0.0, 0.0, 1.0, 0.0, 0.0], "h2": [0.1, 0.1, 0.7, 0.05, 0.05]}
-    tags = final_tags([ChunkRef("c1", "h1"), ChunkRef("c2", "h2")], student, teacher, {"h2"}, NAMES, "model:m1", "t")
-    stats = statistics(tags, student, teacher, requests=1, cost_per_answer=0.002)
+    chunks = _scored([ChunkRef("c1", "h1"), ChunkRef("c2", "h2")], student, teacher)
+    tags = final_tags(chunks, {"h2"}, NAMES, "model:m1", "t")
+    stats = statistics(tags, chunks, requests=1, cost_per_answer=0.002)
     assert stats == {
         "tagged": 2, "by_student": 1, "by_teacher": 1, "offload_rate": 0.5, "teacher_requests": 1,
         "teacher_requests_saved": 1, "estimated_cost_saved": 0.002,
         "agreement_on_both_labelled": 0.5, "both_labelled": 2,  # h1 agrees (GS2), h2 does not (GS1 vs GS2)
     }
-    assert statistics([], {}, {}, 0, 0.0)["offload_rate"] == 0.0
+    assert statistics([], [], 0, 0.0)["offload_rate"] == 0.0
 
 
 def test_the_operating_curve_on_gold():
@@ -82,7 +96,11 @@ def test_drift_warns_when_the_nights_confidence_or_deferral_moves_from_the_refer
 
 
 def test_a_promoted_student_is_compared_with_the_news_it_was_certified_on():
-    assert reference_scores({"validation_confidences": [0.5], "certified_confidences": [0.9, 0.8]}) == ([0.9, 0.8], "the certificate's sample")
+    def reference_scores(stored: dict):
+        return StudentMetrics.model_validate(stored).reference()
+
+    assert reference_scores({"validation_confidences": [0.5], "certified_confidences": [0.9, 0.8]}) == (
+        [0.9, 0.8], "the certificate's sample")
     assert reference_scores({"validation_confidences": [0.5]}) == ([0.5], "validation")
 
 
@@ -96,15 +114,16 @@ def test_scores_that_are_not_finite_decide_nothing_and_count_in_no_figure():
     and its argmax was label 0 (NOT_RELEVANT): decided by the student, with [nan×5] stored."""
     band = (0.35, 0.65)
     for name, probs in BROKEN.items():
-        assert is_uncertain(probs, 0.0, band, 0), name  # at threshold 0 every finite vector outside the band decides
-        assert is_uncertain(probs, 0.8, (2.0, 3.0), 4), name
+        assert not CascadePolicy(0.0, band, 0).decides(probs), name  # at 0 every finite vector outside the band decides
+        assert not CascadePolicy(0.8, (2.0, 3.0), 4).decides(probs), name
     student = {"sure": SURE_GS2, **BROKEN}
-    assert for_teacher(list(student), student, 0.0, band, 0) == set(BROKEN)
+    assert for_teacher(_texts(student), CascadePolicy(0.0, band, 0)) == set(BROKEN)
     chunks = [ChunkRef(f"c-{h}", h) for h in student]
     teacher = {"nan": [0.1, 0.8, 0.05, 0.03, 0.02]}
-    tags = final_tags(chunks, student, teacher, set(), NAMES, "model:m1", "teacher:t")  # even if the caller forgot to defer them
+    tags = final_tags(_scored(chunks, student, teacher), set(), NAMES, "model:m1", "teacher:t")  # even if not deferred
     assert [(t.chunk_id, t.decided_by) for t in tags] == [("c-sure", "student"), ("c-nan", "teacher")]
-    stats = statistics(tags, student, {**teacher, "sure": SURE_GS2, "inf": SURE_GS2}, requests=1, cost_per_answer=0.0)
+    answered = _scored(chunks, student, {**teacher, "sure": SURE_GS2, "inf": SURE_GS2})
+    stats = statistics(tags, answered, requests=1, cost_per_answer=0.0)
     assert (stats["both_labelled"], stats["agreement_on_both_labelled"]) == (1, 1.0)  # only the finite student scores compare
 
 

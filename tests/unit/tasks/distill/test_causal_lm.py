@@ -10,10 +10,16 @@ from transformers import TrainingArguments
 from tests.support.tiny_lm import build_tiny_lm
 from upscway.settings import LoraSettings
 from upscway.tasks.annotate.local_teacher import CausalLMTeacher
-from upscway.taxonomy import load_task
-from upscway.tasks.distill.causal_lm import CausalLMKDTrainer, label_token_ids, load_causal_student, merge_adapter, prompt_renderer
+from upscway.tasks.distill.causal_lm import (
+    CausalLMKDTrainer,
+    label_token_ids,
+    load_causal_student,
+    merge_adapter,
+    prompt_renderer,
+)
 from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.trainer import ExampleDataset, KDCollator
+from upscway.taxonomy import load_task
 
 # A short prompt: with the full syllabus a tiny byte-level model sees 1,500 prompt tokens per
 # chunk and learns nothing in a test's budget of steps.

@@ -3,8 +3,8 @@ from collections import Counter
 import pytest
 
 from upscway.storage import annotations as ann
-from upscway.taxonomy import load_task
 from upscway.tasks.distill.dataset import build_splits, split_of
+from upscway.taxonomy import load_task
 
 TASK = load_task()
 

@@ -10,12 +10,12 @@ from transformers import TrainingArguments
 
 from upscway.resources import DEPLOYMENTS_DIR
 from upscway.tasks.annotate.encoder_teacher import QUANTIZED_WEIGHTS, EncoderTeacher
-from upscway.tasks.gold.sheets import read_csv
-from upscway.taxonomy import load_task
 from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.encoder import load_encoder_student, prune_layers
 from upscway.tasks.distill.quantize import folder_size_mb, parameter_count, write_int8
 from upscway.tasks.distill.trainer import ExampleDataset, KDCollator, KDTrainer, TrainingReport
+from upscway.tasks.gold.sheets import read_csv
+from upscway.taxonomy import load_task
 
 TASK = load_task()
 

@@ -7,9 +7,9 @@ from safetensors.numpy import save_file
 
 from upscway.errors import InputError
 from upscway.storage.models import ModelRecord
-from upscway.taxonomy import load_task
 from upscway.tasks.distill.folders import ModelFilesError, check_folder, loading, safetensors_problem
 from upscway.tasks.distill.scoring import student_scorer
+from upscway.taxonomy import load_task
 
 
 def _model(path, kind="encoder") -> ModelRecord:

@@ -20,8 +20,10 @@ GONE = ProcessId(socket.gethostname(), os.getpid(), 0.0)  # this pid, but starte
 def _training(store, model_id, run_id, process):
     with store.transaction() as conn:
         runs.start_run(conn, run_id, "distill", {}, process)
-        registry.register(conn, model_id=model_id, chain="c", stage="s", kind="encoder", base_model="b", path="p",
-                          teacher="t", task="upsc_gs", prompt_version="v", config={}, run_id=run_id)
+        registry.register(conn, registry.NewModel(
+            model_id=model_id, chain="c", stage="s", kind="encoder", base_model="b", path="p", teacher="t",
+            task="upsc_gs", prompt_version="v", config={}, run_id=run_id,
+        ))
 
 
 def _owner(store, model_id):

@@ -9,8 +9,9 @@ from pathlib import Path
 from upscway.results import PairedResult, Verdict
 from upscway.settings import GateSettings
 from upscway.storage.models import ModelRecord
+from upscway.tasks.cascade.evaluation import OnGold
 from upscway.tasks.evaluate.gate import decide
-from upscway.tasks.evaluate.report import write_report
+from upscway.tasks.evaluate.report import Evaluated, write_report
 from upscway.tasks.promotion import latest_evaluation
 
 ROW = json.loads((Path(__file__).parents[3] / "support" / "evaluations" / "stored_2026-12-01.json").read_text())
@@ -33,8 +34,8 @@ def _store_raw(store, row: dict) -> None:
 
 def _report(result: PairedResult, tmp_path: Path, decision) -> str:
     probs = [[0.6, 0.1, 0.1, 0.1, 0.1], [0.1, 0.6, 0.1, 0.1, 0.1]]
-    files = write_report(tmp_path, title="old row", model=MODEL, teacher=ROW["teacher"], names=NAMES, result=result,
-                         student_probs=probs, teacher_probs=probs, gold=[0, 1], decision=decision)
+    evaluated = Evaluated(model=MODEL, teacher=ROW["teacher"], split="eval", on_gold=OnGold(probs, probs, [0, 1]), result=result)
+    files = write_report(tmp_path, title="old row", evaluated=evaluated, names=NAMES, decision=decision)
     return files["markdown"].read_text(encoding="utf-8")
 
 

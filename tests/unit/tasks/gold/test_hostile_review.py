@@ -9,8 +9,8 @@ import pytest
 
 from upscway.errors import InputError
 from upscway.records import Candidate, GoldRow
-from upscway.tasks.gold.sheets import CSV_COLUMNS, read_csv, read_label_studio, validate, write_csv
 from upscway.tasks.gold.review import import_reviewed
+from upscway.tasks.gold.sheets import CSV_COLUMNS, read_csv, read_label_studio, validate, write_csv
 from upscway.taxonomy import load_task
 
 TASK = load_task()
@@ -71,7 +71,7 @@ def test_a_sheet_whose_header_lost_cells_is_refused_naming_the_line_and_nothing_
     lost = [c for c in CSV_COLUMNS if c not in ("title", "source_url", "sampling", "sampling_probability")]
     sheet.write_text(",".join(lost) + "\r\n" + "".join(rows), encoding="utf-8")
 
-    with pytest.raises(InputError, match=rf"review.csv: line 2 has 13 cells, the header 9 \(and 2 more lines\); .* nothing imported"):
+    with pytest.raises(InputError, match=r"review.csv: line 2 has 13 cells, the header 9 \(and 2 more lines\); .* nothing imported"):
         import_reviewed(store, TASK, sheet, None, skip_invalid, "minilm")
     with store.reader() as conn:
         assert conn.execute("SELECT count(*) FROM gold_labels").fetchone()[0] == 0

@@ -8,6 +8,7 @@ from tests.support.newsserver import NewsServer, Route
 from tests.support.site import demo_pages, rss
 from upscway.settings import ChunkSettings, IngestSettings
 from upscway.storage.staging import StagedBatch
+from upscway.tasks.resources import RunResources
 from upscway.tasks.scrape.feeds import parse_feed
 from upscway.tasks.scrape.pages import PageRequest, scrape_batch
 
@@ -17,6 +18,14 @@ BAD_LINKS = [
     ("http://[::1/story", "invalid URL", False),                                    # a broken IPv6 literal
     ("http://exa\x00mple.com/story", "invalid URL", False),                           # a control character in the host
 ]
+
+
+@pytest.fixture
+def resources():
+    """A run's resources, closed when the test ends."""
+    shared = RunResources()
+    yield shared
+    shared.close()
 
 
 @pytest.fixture
@@ -32,14 +41,14 @@ def site():
         yield server
 
 
-def test_each_bad_item_fails_alone_and_every_good_page_is_staged(site, tmp_path):
+def test_each_bad_item_fails_alone_and_every_good_page_is_staged(site, tmp_path, resources):
     settings = IngestSettings(respect_robots=True, allow_private_networks=["127.0.0.1/32"], fetch_concurrency=4)
     good = [PageRequest(site.url(f"/good/{i}.html"), "s") for i in range(9)]
     planted = [PageRequest(url, "s") for url, _, _ in BAD_LINKS] + [
         PageRequest(site.url(p), "s") for p in ("/to-file", "/binary", "/latin1", "/empty")]
     requests = good[:3] + planted[:4] + good[3:6] + planted[4:] + good[6:]
     staged = StagedBatch(tmp_path / "batch")
-    outcome = scrape_batch(requests, settings, ChunkSettings(), staged)
+    outcome = scrape_batch(requests, settings, ChunkSettings(), staged, resources)
 
     assert outcome.articles == 9 and outcome.pages == len(requests)
     assert {a["canonical_url"] for a in staged.rows("articles")} == {r.url for r in good}

@@ -6,10 +6,10 @@ import numpy as np
 from tests.support.tiny_lm import build_tiny_lm
 from tests.unit.tasks.distill.test_encoder import _examples
 from upscway.settings import TrainingSettings
-from upscway.taxonomy import load_task
 from upscway.tasks.distill.train import write_examples
 from upscway.tasks.study.arms import ArmJob, arm_key, label_metrics, run_arm
 from upscway.tasks.study.spec import ArmSettings, StudentSpec
+from upscway.taxonomy import load_task
 
 TASK = load_task()
 

@@ -1,7 +1,7 @@
 """Which chunk texts an English student may decide, and how a night's other languages are counted."""
 
+from upscway.records import ChunkRef
 from upscway.settings import CascadeSettings
-from upscway.storage.tags import ChunkRef
 from upscway.tasks.tag.languages import is_served, other_languages, skip_filter, student_hashes
 
 
