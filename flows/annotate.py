@@ -44,7 +44,9 @@ def annotate_on(
     parse_day(since, "--since")
     params = {"teacher": teacher, "only_unlabeled": only_unlabeled, "since": since, "source": source, "limit": limit}
     with run_context("annotate", params, setup) as run:
-        settings = run.settings.teacher if teacher is None else run.settings.teacher.model_copy(update={"backend": teacher})
+        settings = (
+            run.settings.teacher if teacher is None else run.settings.teacher.model_copy(update={"backend": teacher})
+        )
         pending = Pending(source=source, since=since, limit=limit, only_unlabeled=only_unlabeled)
         summary = annotate_pending(run.store, run.run_id, settings, run.task_def, run.resources, pending)
         return run.finish(AnnotateSummary.model_validate(summary))

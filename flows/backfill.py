@@ -24,7 +24,9 @@ __all__ = ["BackfillInput", "backfill", "backfill_on"]
 
 @flow(name="backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))
 def backfill(
-    what: BackfillInput = BackfillInput(), limit: int | None = None, profile: str | None = None,
+    what: BackfillInput = BackfillInput(),
+    limit: int | None = None,
+    profile: str | None = None,
     data_dir: str | None = None,
 ) -> State:
     return backfill_on(FromProfile(profile, data_dir), what, limit)
@@ -35,18 +37,24 @@ def backfill_on(setup: Setup | FromProfile, what: BackfillInput = BackfillInput(
     what.check()
     with run_context("backfill", {**what.model_dump(exclude={"feeds"}), "limit": limit}, setup) as run:
         ingest = run.settings.ingest
-        resolved = what.model_copy(update={
-            "feeds": str(parameter_file(run.settings, "--feeds", what.feeds) or resolve_project_file(ingest.feeds_file)),
-            "urls": _text(parameter_file(run.settings, "--urls", what.urls)),
-            "html_dir": _text(parameter_file(run.settings, "--html-dir", what.html_dir)),
-        })
+        resolved = what.model_copy(
+            update={
+                "feeds": str(
+                    parameter_file(run.settings, "--feeds", what.feeds) or resolve_project_file(ingest.feeds_file)
+                ),
+                "urls": _text(parameter_file(run.settings, "--urls", what.urls)),
+                "html_dir": _text(parameter_file(run.settings, "--html-dir", what.html_dir)),
+            }
+        )
         counts = recover_staged(run.store, run.layout, run.run_id, ingest)
         plan = plan_backfill(run.store, run.run_id, ingest, resolved, limit, run.resources)
-        counts.add(store_pages(
-            run.store, run.layout, run.run_id, plan.requests, ingest, run.settings.chunk, run.resources))
+        counts.add(
+            store_pages(run.store, run.layout, run.run_id, plan.requests, ingest, run.settings.chunk, run.resources)
+        )
         not_urls = plan.not_urls if what.urls else None  # counted only for a URL list
-        return run.finish(PagesSummary(
-            new_urls=plan.new_urls, not_urls=not_urls, fetched=len(plan.requests), **counts.summary()))
+        return run.finish(
+            PagesSummary(new_urls=plan.new_urls, not_urls=not_urls, fetched=len(plan.requests), **counts.summary())
+        )
 
 
 def _text(path) -> str | None:

@@ -52,7 +52,9 @@ from upscway.taxonomy import TaskDefinition, load_task
 LOGGER = logging.getLogger(__name__)
 
 COMPLETED_WITH_FAILURES = "CompletedWithFailures"
-FALLBACK = "Fallback"  # a tag (or nightly) run whose cascade did not offload: its certificate broke, or a fallback holds
+FALLBACK = (
+    "Fallback"  # a tag (or nightly) run whose cascade did not offload: its certificate broke, or a fallback holds
+)
 
 _migrated: set[str] = set()
 _migrated_lock = threading.Lock()
@@ -115,8 +117,13 @@ def on_setup(flow_obj: Flow, body: Callable[..., State], setup: Setup) -> Flow:
     run.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
     for name in ("__name__", "__qualname__", "__module__", "__doc__"):
         setattr(run, name, getattr(flow_obj.fn, name))
-    return Flow(run, name=flow_obj.name, version=flow_obj.version, description=flow_obj.description,
-                task_runner=flow_obj.task_runner)
+    return Flow(
+        run,
+        name=flow_obj.name,
+        version=flow_obj.version,
+        description=flow_obj.description,
+        task_runner=flow_obj.task_runner,
+    )
 
 
 @dataclass
@@ -199,7 +206,9 @@ def run_context(flow: str, parameters: dict[str, Any], setup: Setup | FromProfil
         ctx = RunContext(flow_run.id or str(uuid.uuid4()), flow, setup)
         with setup.store.transaction() as conn:
             _mark_crashed_runs(conn)
-            runs.start_run(conn, ctx.run_id, flow, {**parameters, "profile": setup.settings.profile}, ProcessId.current())
+            runs.start_run(
+                conn, ctx.run_id, flow, {**parameters, "profile": setup.settings.profile}, ProcessId.current()
+            )
             live = {row.id for row in runs.running(conn)}
         staging.prune(setup.layout.staging, live)
         try:

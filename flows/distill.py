@@ -19,7 +19,9 @@ SHOWN = ("train_examples", "steps", "last_kd", "validation_agreement_with_teache
 
 
 @flow(name="distill")
-def distill(chain: str | None = None, stage: str | None = None, profile: str | None = None, data_dir: str | None = None) -> State:
+def distill(
+    chain: str | None = None, stage: str | None = None, profile: str | None = None, data_dir: str | None = None
+) -> State:
     """Train the stages of `chain` (default: the profile's), or only `stage`."""
     return distill_on(FromProfile(profile, data_dir), chain, stage)
 

@@ -35,7 +35,11 @@ from upscway.tasks.registry import ready_model
 
 @flow(name="evaluate")
 def evaluate(
-    model: str, gold_split: str = "eval", teacher: str | None = None, profile: str | None = None, data_dir: str | None = None
+    model: str,
+    gold_split: str = "eval",
+    teacher: str | None = None,
+    profile: str | None = None,
+    data_dir: str | None = None,
 ) -> State:
     """Score `model` and a teacher (default: the one it learnt from; `teacher` names another
     annotator, e.g. the chain's first teacher for a last-stage student) on the same gold."""
@@ -48,11 +52,15 @@ def evaluate_on(setup: Setup | FromProfile, model: str, gold_split: str = "eval"
     with run_context("evaluate", params, setup) as run:
         row, task_def, settings = ready_model(run.store, model), run.task_def, run.settings
         against = teacher or row.teacher
-        gold, random_gold = gold_of_split(run.store, task_def, gold_split, settings.distill, settings.cascade.calibration_fraction)
+        gold, random_gold = gold_of_split(
+            run.store, task_def, gold_split, settings.distill, settings.cascade.calibration_fraction
+        )
         hashes = gold.hashes + random_gold.hashes
         ensure_answers(run.store, run.run_id, against, hashes, settings.teacher, task_def, run.resources)
         answers = teacher_on_gold(answers_of(run.store, against, row.prompt_version, gold.hashes), gold, against)
-        on_random = teacher_on_gold(answers_of(run.store, against, row.prompt_version, random_gold.hashes), random_gold, against)
+        on_random = teacher_on_gold(
+            answers_of(run.store, against, row.prompt_version, random_gold.hashes), random_gold, against
+        )
         scorer = student_scorer(row, task_def)
         paired, student = compare(row, task_def, gold, answers, settings.gate.confidence, scorer)
         held, since = held_out(run.store, against, row.prompt_version, gold_split, settings.distill, gold)
@@ -62,6 +70,7 @@ def evaluate_on(setup: Setup | FromProfile, model: str, gold_split: str = "eval"
         result = paired.model_copy(update={"cascade": cascade})
         evaluated = Evaluated(row, against, gold_split, on_gold, result)
         evaluation_id, decision, report = record_evaluation(
-            run.store, run.layout, run.run_id, evaluated, task_def, settings.gate)
+            run.store, run.layout, run.run_id, evaluated, task_def, settings.gate
+        )
         summary = evaluation_summary(evaluation_id, row.id, against, result, decision, report)
         return run.finish(EvaluateSummary.model_validate(summary))

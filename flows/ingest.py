@@ -51,5 +51,8 @@ def ingest_on(
         new_urls = record_feeds(run.store, run.run_id, outcomes, sources)
         requests = due_pages(run.store, run.run_id, sources, limit)
         counts.add(store_pages(run.store, run.layout, run.run_id, requests, ingest, run.settings.chunk, run.resources))
-        return run.finish(IngestSummary(
-            sources=len(sources), feeds=len(outcomes), new_urls=new_urls, fetched=len(requests), **counts.summary()))
+        return run.finish(
+            IngestSummary(
+                sources=len(sources), feeds=len(outcomes), new_urls=new_urls, fetched=len(requests), **counts.summary()
+            )
+        )

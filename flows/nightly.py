@@ -59,8 +59,11 @@ from upscway.tasks.distill.steps import last_student_and_first_teacher, retraini
 
 STEPS = ("ingest", "tag", "distill", "evaluate", "promote")
 STEP_FLOWS = {  # each step's flow and the body that runs it on a setup
-    "ingest": (ingest_flow, ingest_on), "tag": (tag_flow, tag_on), "distill": (distill_flow, distill_on),
-    "evaluate": (evaluate_flow, evaluate_on), "promote": (promote_flow, promote_on),
+    "ingest": (ingest_flow, ingest_on),
+    "tag": (tag_flow, tag_on),
+    "distill": (distill_flow, distill_on),
+    "evaluate": (evaluate_flow, evaluate_on),
+    "promote": (promote_flow, promote_on),
 }
 
 
@@ -110,7 +113,12 @@ def nightly_on(
     promote: PromoteStep = PromoteStep(),
 ) -> State:
     """The `nightly` run on `setup` (flows/context.py); each step a subflow on the same setup."""
-    parameters = {"ingest": ingest.model_dump(), "tag": tag.model_dump(), "distill": distill.model_dump(), "promote": promote.model_dump()}
+    parameters = {
+        "ingest": ingest.model_dump(),
+        "tag": tag.model_dump(),
+        "distill": distill.model_dump(),
+        "promote": promote.model_dump(),
+    }
     with run_context("nightly", parameters, setup) as run:
         outcomes: dict[str, StepOutcome] = {}
         if ingest.enabled:
@@ -127,9 +135,19 @@ def nightly_on(
                 model, root = last_student_and_first_teacher(trained)
                 if _run_step(run, outcomes, "evaluate", model=model, teacher=root) and promote.enabled:
                     _run_step(run, outcomes, "promote", model=model)
-        for name, step in (("ingest", ingest), ("tag", tag), ("distill", distill), ("evaluate", None), ("promote", promote)):
+        for name, step in (
+            ("ingest", ingest),
+            ("tag", tag),
+            ("distill", distill),
+            ("evaluate", None),
+            ("promote", promote),
+        ):
             if name not in outcomes:
-                _skip(outcomes, name, "switched off in this run's parameters" if step and not step.enabled else _why_not(name, outcomes))
+                _skip(
+                    outcomes,
+                    name,
+                    "switched off in this run's parameters" if step and not step.enabled else _why_not(name, outcomes),
+                )
         return _finish(run, outcomes)
 
 
@@ -148,17 +166,22 @@ def _finish(run: RunContext, outcomes: dict[str, StepOutcome]) -> State:
     partial = [name for name, o in outcomes.items() if o.status == RunStatus.COMPLETED_WITH_FAILURES]
     evaluated = outcomes["evaluate"]
     summary = NightlySummary(
-        run_id=run.run_id, steps=outcomes,
+        run_id=run.run_id,
+        steps=outcomes,
         failed_items=sum(o.failures for o in outcomes.values() if isinstance(o, FlowSummary)),
         report=(evaluated.report or None) if isinstance(evaluated, EvaluateSummary) else None,
     )
-    create_markdown_artifact(summary_markdown(outcomes), key="nightly-summary", description="what each step of the nightly run did")
+    create_markdown_artifact(
+        summary_markdown(outcomes), key="nightly-summary", description="what each step of the nightly run did"
+    )
     status = RunStatus.FAILED if failed else RunStatus.COMPLETED_WITH_FAILURES if partial else RunStatus.COMPLETED
     run.record(status, summary)
     if failed:
         return Failed(message=f"step(s) failed: {', '.join(failed)}", data=summary)
     if partial:
-        return Completed(name=COMPLETED_WITH_FAILURES, message=f"step(s) with failed items: {', '.join(partial)}", data=summary)
+        return Completed(
+            name=COMPLETED_WITH_FAILURES, message=f"step(s) with failed items: {', '.join(partial)}", data=summary
+        )
     tagged = outcomes["tag"]
     fallback = tagged.fallback if isinstance(tagged, TagSummary) else None
     if fallback:  # a state an automation can match on (README: "The certificate in production")

@@ -45,8 +45,10 @@ class TagStep(_Step):
 class DistillStep(_Step):
     chain: str | None = Field(None, description="Chain in deployments/chains.yaml (default: the profile's).")
     min_new_teacher_labels: int | None = Field(
-        None, ge=0, description="Retrain when at least this many teacher labels arrived since the chain last trained "
-        "(default: the profile's distill.min_new_teacher_labels; 0 = always)."
+        None,
+        ge=0,
+        description="Retrain when at least this many teacher labels arrived since the chain last trained "
+        "(default: the profile's distill.min_new_teacher_labels; 0 = always).",
     )
 
 
@@ -78,7 +80,9 @@ def parameter_file(settings: Settings, flag: str, value: str | Path | None) -> P
         roots = [Path(root).expanduser().resolve() for root in allowed_roots(settings)]
         if not any(path.resolve().is_relative_to(root) for root in roots):
             shown = ", ".join(map(str, roots))
-            raise InputError(f"{flag} {value}: a deployment's run reads files only under {shown} (inputs.allowed_roots adds folders)")
+            raise InputError(
+                f"{flag} {value}: a deployment's run reads files only under {shown} (inputs.allowed_roots adds folders)"
+            )
     return path
 
 

@@ -20,7 +20,9 @@ from upscway.tasks.registry import ready_model
 
 
 @flow(name="promote")
-def promote(model: str, force: bool = False, reason: str | None = None, profile: str | None = None, data_dir: str | None = None) -> State:
+def promote(
+    model: str, force: bool = False, reason: str | None = None, profile: str | None = None, data_dir: str | None = None
+) -> State:
     return promote_on(FromProfile(profile, data_dir), model, force, reason)
 
 
@@ -36,5 +38,7 @@ def promote_on(setup: Setup | FromProfile, model: str, force: bool = False, reas
         if why:
             get_run_logger().info("evaluating %s against %s first: %s", model, teacher, why)
             on_setup(evaluate, evaluate_on, run.setup)(model=model, teacher=teacher)
-        outcome = apply_gate(run.store, model, latest_evaluation(run.store, model, teacher), run.settings.gate, force, reason)
+        outcome = apply_gate(
+            run.store, model, latest_evaluation(run.store, model, teacher), run.settings.gate, force, reason
+        )
         return run.finish(PromoteSummary.model_validate(outcome))

@@ -31,9 +31,14 @@ def dask_runner(settings: RunnerSettings):
 
     if settings.dask_address:
         return DaskTaskRunner(address=settings.dask_address)
-    return DaskTaskRunner(cluster_kwargs={
-        "n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None,
-    })
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": settings.dask_workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+        }
+    )
 
 
 @contextmanager

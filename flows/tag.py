@@ -46,7 +46,9 @@ from upscway.tasks.tag.steps import (
 
 
 @flow(name="tag")
-def tag(since: str | None = None, limit: int | None = None, profile: str | None = None, data_dir: str | None = None) -> State:
+def tag(
+    since: str | None = None, limit: int | None = None, profile: str | None = None, data_dir: str | None = None
+) -> State:
     return tag_on(FromProfile(profile, data_dir), since, limit)
 
 
@@ -57,7 +59,8 @@ def tag_on(setup: Setup | FromProfile, since: str | None = None, limit: int | No
         task_def, settings = run.task_def, run.settings
         cascade = settings.cascade
         chunks, model, threshold = untagged_and_production(
-            run.store, task_def, since, limit, cascade.confidence_threshold, skip_filter(cascade))
+            run.store, task_def, since, limit, cascade.confidence_threshold, skip_filter(cascade)
+        )
         production, unusable = model, folder_problem(model) if model else None
         if unusable:  # its folder is missing or damaged: tonight the teacher decides, as before any promotion
             get_run_logger().warning("the teacher decides every chunk tonight: %s", unusable)
@@ -72,15 +75,30 @@ def tag_on(setup: Setup | FromProfile, since: str | None = None, limit: int | No
         if judged:
             publish_live_bound(run.store)
         audited = 0 if judged is None or judged.fallback else judged.live.audited
-        summary = run.finish(TagSummary.model_validate({
-            "production_model": production.id if production else None, "confidence_threshold": threshold, "chunks": len(chunks),
-            **statistics(routed.tags, routed.chunks, routed.requests + routed.audit_requests,
-                         mean_cost(run.store, annotator_of(settings.teacher)), audited=audited),
-            "drift": routed.drift, "audit": figures,
-            "other_languages": other_languages(run.store, task_def.name, chunks, since, cascade),
-            "fallback": {"new": judged.broken is not None, "reason": judged.broken or holding.reason} if routed.fallback
-            else {"new": True, "reason": unusable} if unusable else None,
-        }))
+        summary = run.finish(
+            TagSummary.model_validate(
+                {
+                    "production_model": production.id if production else None,
+                    "confidence_threshold": threshold,
+                    "chunks": len(chunks),
+                    **statistics(
+                        routed.tags,
+                        routed.chunks,
+                        routed.requests + routed.audit_requests,
+                        mean_cost(run.store, annotator_of(settings.teacher)),
+                        audited=audited,
+                    ),
+                    "drift": routed.drift,
+                    "audit": figures,
+                    "other_languages": other_languages(run.store, task_def.name, chunks, since, cascade),
+                    "fallback": {"new": judged.broken is not None, "reason": judged.broken or holding.reason}
+                    if routed.fallback
+                    else {"new": True, "reason": unusable}
+                    if unusable
+                    else None,
+                }
+            )
+        )
         if routed.fallback or unusable:
             why = summary.data.fallback.reason
             return Completed(name=FALLBACK, message=f"the cascade did not offload: {why}", data=summary.data)

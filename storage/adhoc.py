@@ -55,7 +55,9 @@ def check_read_only(query: str) -> None:
         raise WriteRefused(f"refused: one statement at a time, and this input holds {len(parsed)}")
     kind = parsed[0].type.name
     if kind != "SELECT":
-        raise WriteRefused(f"refused: `upscway sql` is read-only and runs SELECT queries only, but this is a {kind} statement")
+        raise WriteRefused(
+            f"refused: `upscway sql` is read-only and runs SELECT queries only, but this is a {kind} statement"
+        )
 
 
 def run_query(
@@ -91,12 +93,16 @@ def run_query(
         if stopped.is_set():
             raise _interrupted()
         if timed_out:
-            raise QueryStopped(f"the query ran for sql.timeout_s = {limits.timeout_s:g} s and was stopped: narrow it "
-                               "(a WHERE, a LIMIT) or raise sql.timeout_s (UPSCWAY_SQL__TIMEOUT_S)")
+            raise QueryStopped(
+                f"the query ran for sql.timeout_s = {limits.timeout_s:g} s and was stopped: narrow it "
+                "(a WHERE, a LIMIT) or raise sql.timeout_s (UPSCWAY_SQL__TIMEOUT_S)"
+            )
         error = outcome.get("error")
         if isinstance(error, duckdb.OutOfMemoryException):
-            raise QueryStopped(f"the query needed more than sql.memory_limit_mb = {limits.memory_limit()} MB and was stopped: "
-                               "narrow it or raise sql.memory_limit_mb (UPSCWAY_SQL__MEMORY_LIMIT_MB)")
+            raise QueryStopped(
+                f"the query needed more than sql.memory_limit_mb = {limits.memory_limit()} MB and was stopped: "
+                "narrow it or raise sql.memory_limit_mb (UPSCWAY_SQL__MEMORY_LIMIT_MB)"
+            )
         if isinstance(error, duckdb.Error):
             raise InputError(f"query failed: {error}") from None
         if error is not None:
@@ -168,7 +174,9 @@ def named_queries() -> dict[str, NamedQuery]:
     return found
 
 
-def run_named(store: Store, name: str, params: dict[str, str], limits: SqlSettings = SqlSettings()) -> tuple[list[str], list[tuple]]:
+def run_named(
+    store: Store, name: str, params: dict[str, str], limits: SqlSettings = SqlSettings()
+) -> tuple[list[str], list[tuple]]:
     """Run `sql/queries/<name>.sql` with `--param name=value` values (bound, never spliced)."""
     queries = named_queries()
     if name not in queries:
@@ -177,7 +185,9 @@ def run_named(store: Store, name: str, params: dict[str, str], limits: SqlSettin
     declared = {p.name: p.default for p in query.parameters}
     unknown = sorted(set(params) - set(declared))
     if unknown:
-        raise InputError(f"query {name} takes no parameter {', '.join(unknown)}; it takes: {', '.join(declared) or 'none'}")
+        raise InputError(
+            f"query {name} takes no parameter {', '.join(unknown)}; it takes: {', '.join(declared) or 'none'}"
+        )
     values = {k: params.get(k, default) for k, default in declared.items()}
     missing = [k for k, v in values.items() if v is None]
     if missing:
@@ -187,5 +197,7 @@ def run_named(store: Store, name: str, params: dict[str, str], limits: SqlSettin
         known = {row[0] for row in run_query(store, queries["annotators"].text, limits=limits)[1]}
         for key, value in named_annotators.items():
             if value not in known:
-                raise InputError(f"--param {key}={value}: no answers from that annotator; known: {', '.join(sorted(known)) or 'none yet'}")
+                raise InputError(
+                    f"--param {key}={value}: no answers from that annotator; known: {', '.join(sorted(known)) or 'none yet'}"
+                )
     return run_query(store, query.text, values or None, limits)

@@ -31,15 +31,26 @@ class AnswerRow:
     latency_ms: float
 
     def __post_init__(self) -> None:
-        numbers = {"confidence": self.confidence, "off_label_mass": self.off_label_mass, "cost": self.cost, "latency_ms": self.latency_ms}
+        numbers = {
+            "confidence": self.confidence,
+            "off_label_mass": self.off_label_mass,
+            "cost": self.cost,
+            "latency_ms": self.latency_ms,
+        }
         numbers.update({f"probs[{i}]": p for i, p in enumerate(self.probs)})
         wrong = [name for name, value in numbers.items() if value is not None and not math.isfinite(value)]
         if wrong or not self.probs:
-            raise ValueError(f"answer for {self.text_hash} refused: {', '.join(wrong) or 'probs'} not finite ({self.probs!r})")
+            raise ValueError(
+                f"answer for {self.text_hash} refused: {', '.join(wrong) or 'probs'} not finite ({self.probs!r})"
+            )
         if not 0 <= self.label_index < len(self.probs):
-            raise ValueError(f"answer for {self.text_hash} refused: label_index {self.label_index} outside its {len(self.probs)} probs")
+            raise ValueError(
+                f"answer for {self.text_hash} refused: label_index {self.label_index} outside its {len(self.probs)} probs"
+            )
         if not all(0 <= n < 2**31 for n in (self.tokens_in, self.tokens_out)):
-            raise ValueError(f"answer for {self.text_hash} refused: token counts {self.tokens_in}, {self.tokens_out} outside 0..2^31")
+            raise ValueError(
+                f"answer for {self.text_hash} refused: token counts {self.tokens_in}, {self.tokens_out} outside 0..2^31"
+            )
 
 
 @dataclass(frozen=True)
@@ -73,7 +84,14 @@ def pending(
     only_unlabeled: bool = False,
 ) -> list[str]:
     """Hashes of the chunk texts still to annotate, oldest chunks first."""
-    params = {"annotator": annotator, "version": version, "source": source, "since": since, "limit": limit, "only_unlabeled": only_unlabeled}
+    params = {
+        "annotator": annotator,
+        "version": version,
+        "source": source,
+        "since": since,
+        "limit": limit,
+        "only_unlabeled": only_unlabeled,
+    }
     return [text_hash for text_hash, _ in conn.execute(sql("annotations", "pending"), params).fetchall()]
 
 
@@ -81,7 +99,9 @@ def texts(conn: duckdb.DuckDBPyConnection, hashes: list[str]) -> dict[str, str]:
     return dict(conn.execute(sql("annotations", "texts"), [hashes]).fetchall())
 
 
-def insert(conn: duckdb.DuckDBPyConnection, rows: list[AnswerRow], annotator: str, task: str, version: str, run_id: str) -> int:
+def insert(
+    conn: duckdb.DuckDBPyConnection, rows: list[AnswerRow], annotator: str, task: str, version: str, run_id: str
+) -> int:
     if not rows:
         return 0
     columns = {name: [getattr(r, name) for r in rows] for name in AnswerRow.__dataclass_fields__}
@@ -105,13 +125,20 @@ def training_rows(
 ) -> list[TrainingRow]:
     """Chunks `annotator` answered, with their gold; with `served`, only those of articles in
     these languages or of unknown language."""
-    params = {"annotator": annotator, "version": version, "task": task, "served": list(served) if served is not None else None}
+    params = {
+        "annotator": annotator,
+        "version": version,
+        "task": task,
+        "served": list(served) if served is not None else None,
+    }
     return [TrainingRow(*row) for row in conn.execute(sql("annotations", "training_rows"), params).fetchall()]
 
 
 def new_since_training(conn: duckdb.DuckDBPyConnection, annotator: str, version: str, chain: str) -> int:
     """How many answers `annotator` gave (prompt `version`) since `chain` last trained."""
-    return conn.execute(sql("annotations", "new_since_training"), {"annotator": annotator, "version": version, "chain": chain}).fetchone()[0]
+    return conn.execute(
+        sql("annotations", "new_since_training"), {"annotator": annotator, "version": version, "chain": chain}
+    ).fetchone()[0]
 
 
 def mean_latency_ms(conn: duckdb.DuckDBPyConnection, annotator: str, version: str, hashes: list[str]) -> float | None:

@@ -21,19 +21,43 @@ class Fallback:
     since: str
 
 
-def insert_audits(conn: duckdb.DuckDBPyConnection, run_id: str, model_id: str, probability: float, audited: Sequence[Audited]) -> None:
+def insert_audits(
+    conn: duckdb.DuckDBPyConnection, run_id: str, model_id: str, probability: float, audited: Sequence[Audited]
+) -> None:
     if audited:
-        conn.execute(sql("audits", "insert_audits"), {
-            "run_id": run_id, "model_id": model_id, "probability": probability,
-            "chunk_ids": [a.chunk_id for a in audited], "hashes": [a.text_hash for a in audited],
-            "student_labels": [a.student_label for a in audited], "teacher_labels": [a.teacher_label for a in audited],
-        })
+        conn.execute(
+            sql("audits", "insert_audits"),
+            {
+                "run_id": run_id,
+                "model_id": model_id,
+                "probability": probability,
+                "chunk_ids": [a.chunk_id for a in audited],
+                "hashes": [a.text_hash for a in audited],
+                "student_labels": [a.student_label for a in audited],
+                "teacher_labels": [a.teacher_label for a in audited],
+            },
+        )
 
 
 def insert_night(conn: duckdb.DuckDBPyConnection, run_id: str, model_id: str, figures: dict) -> None:
     """A tag run's audit figures (the keys are `cascade_nights`' columns)."""
-    columns = ("night", "chunks", "decided", "audited", "disagreements", "audit_rate", "alpha", "live_estimate", "live_lower",
-               "live_upper", "max_loss", "fallback", "teacher_requests", "audit_requests", "requests_saved")
+    columns = (
+        "night",
+        "chunks",
+        "decided",
+        "audited",
+        "disagreements",
+        "audit_rate",
+        "alpha",
+        "live_estimate",
+        "live_lower",
+        "live_upper",
+        "max_loss",
+        "fallback",
+        "teacher_requests",
+        "audit_requests",
+        "requests_saved",
+    )
     conn.execute(sql("audits", "insert_night"), [run_id, model_id, *(figures[c] for c in columns)])
 
 

@@ -49,16 +49,34 @@ def gold_chunks(conn: duckdb.DuckDBPyConnection, task: str) -> list[GoldChunk]:
 def held_out_answers(conn: duckdb.DuckDBPyConnection, annotator: str, version: str, gold_source: str) -> list[HeldOut]:
     """`annotator`'s answers on news chunks no model trained or validated on, that no cascade
     selected; `gold_source` is the source of the gold paragraphs written for review."""
-    rows = conn.execute(sql("evaluations", "held_out_answers"), {"annotator": annotator, "version": version, "gold_source": gold_source})
+    rows = conn.execute(
+        sql("evaluations", "held_out_answers"), {"annotator": annotator, "version": version, "gold_source": gold_source}
+    )
     return [HeldOut(*row) for row in rows.fetchall()]
 
 
-def insert(conn: duckdb.DuckDBPyConnection, evaluation_id: str, model_id: str, teacher: str, split: str, result: PairedResult, run_id: str) -> None:
+def insert(
+    conn: duckdb.DuckDBPyConnection,
+    evaluation_id: str,
+    model_id: str,
+    teacher: str,
+    split: str,
+    result: PairedResult,
+    run_id: str,
+) -> None:
     row = result.model_dump(mode="json")
-    conn.execute(sql("evaluations", "insert"), [
-        evaluation_id, model_id, teacher, split, result.paired.n, *(json.dumps(row[part]) for part in ("student", "teacher", "paired", "cascade")),
-        run_id,
-    ])
+    conn.execute(
+        sql("evaluations", "insert"),
+        [
+            evaluation_id,
+            model_id,
+            teacher,
+            split,
+            result.paired.n,
+            *(json.dumps(row[part]) for part in ("student", "teacher", "paired", "cascade")),
+            run_id,
+        ],
+    )
 
 
 def latest_for_model(conn: duckdb.DuckDBPyConnection, model_id: str, teacher: str | None = None) -> Evaluation | None:
@@ -68,20 +86,53 @@ def latest_for_model(conn: duckdb.DuckDBPyConnection, model_id: str, teacher: st
     if row is None:
         return None
     evaluation_id, n, student, teacher, paired, cascade = row
-    return Evaluation(evaluation_id, PairedResult.model_validate({
-        "student": json.loads(student), "teacher": json.loads(teacher), "paired": {**json.loads(paired), "n": n},
-        "cascade": json.loads(cascade or "null"),
-    }))
+    return Evaluation(
+        evaluation_id,
+        PairedResult.model_validate(
+            {
+                "student": json.loads(student),
+                "teacher": json.loads(teacher),
+                "paired": {**json.loads(paired), "n": n},
+                "cascade": json.loads(cascade or "null"),
+            }
+        ),
+    )
 
 
-def record_decision(conn: duckdb.DuckDBPyConnection, model_id: str, evaluation_id: str, decision: Decision, forced: bool, reason: str | None) -> None:
+def record_decision(
+    conn: duckdb.DuckDBPyConnection,
+    model_id: str,
+    evaluation_id: str,
+    decision: Decision,
+    forced: bool,
+    reason: str | None,
+) -> None:
     criteria = [
-        {"name": c.name, "value": c.value, "interval": c.interval, "threshold": c.threshold, "comparison": c.comparison, "passed": c.passed}
+        {
+            "name": c.name,
+            "value": c.value,
+            "interval": c.interval,
+            "threshold": c.threshold,
+            "comparison": c.comparison,
+            "passed": c.passed,
+        }
         for c in decision.criteria
     ]
     c = decision.certificate
-    certified = [c.epsilon, decision.risk_level, c.threshold, c.upper_bound, c.offload, c.loss, c.n] if c else [None] * 7
-    conn.execute(sql("evaluations", "record_decision"), [
-        model_id, evaluation_id, decision.verdict.value, json.dumps(criteria), json.dumps(list(decision.reasons)), forced, reason,
-        *certified, decision.sentence or None,
-    ])
+    certified = (
+        [c.epsilon, decision.risk_level, c.threshold, c.upper_bound, c.offload, c.loss, c.n] if c else [None] * 7
+    )
+    conn.execute(
+        sql("evaluations", "record_decision"),
+        [
+            model_id,
+            evaluation_id,
+            decision.verdict.value,
+            json.dumps(criteria),
+            json.dumps(list(decision.reasons)),
+            forced,
+            reason,
+            *certified,
+            decision.sentence or None,
+        ],
+    )

@@ -41,10 +41,15 @@ def discover(conn: duckdb.DuckDBPyConnection, found: Iterable[Discovered], disco
     if not found:
         return
     by = [discovered_by] * len(found) if isinstance(discovered_by, str) else list(discovered_by)
-    conn.execute(sql("frontier", "discover"), {
-        "urls": [d.url for d in found], "sources": [d.source for d in found],
-        "local_paths": [d.local_path for d in found], "discovered_by": by,
-    })
+    conn.execute(
+        sql("frontier", "discover"),
+        {
+            "urls": [d.url for d in found],
+            "sources": [d.source for d in found],
+            "local_paths": [d.local_path for d in found],
+            "discovered_by": by,
+        },
+    )
 
 
 def known(conn: duckdb.DuckDBPyConnection, urls: list[str]) -> set[str]:
@@ -54,7 +59,9 @@ def known(conn: duckdb.DuckDBPyConnection, urls: list[str]) -> set[str]:
     return {url for (url,) in conn.execute(sql("frontier", "known"), [urls]).fetchall()}
 
 
-def claim_due(conn: duckdb.DuckDBPyConnection, run_id: str, sources: list[str] | None, limit: int | None) -> list[Discovered]:
+def claim_due(
+    conn: duckdb.DuckDBPyConnection, run_id: str, sources: list[str] | None, limit: int | None
+) -> list[Discovered]:
     """Pending URLs and retrying ones whose time has come (of `sources`, or all) that no other
     live run has claimed, oldest first, now claimed by `run_id`. Call in a write transaction."""
     rows = conn.execute(sql("frontier", "claim_due"), {"run_id": run_id, "sources": sources, "limit": limit}).fetchall()
@@ -66,7 +73,9 @@ def claim_unfinished(conn: duckdb.DuckDBPyConnection, run_id: str, urls: list[st
     by `run_id`."""
     if not urls:
         return set()
-    return {url for (url,) in conn.execute(sql("frontier", "claim_unfinished"), {"run_id": run_id, "urls": urls}).fetchall()}
+    return {
+        url for (url,) in conn.execute(sql("frontier", "claim_unfinished"), {"run_id": run_id, "urls": urls}).fetchall()
+    }
 
 
 def settle(conn: duckdb.DuckDBPyConnection, urls: list[str]) -> None:
@@ -79,8 +88,13 @@ def fail(conn: duckdb.DuckDBPyConnection, failures: Iterable[Failure], policy: R
     """Failed attempts of frontier URLs (other items are not in the frontier and are ignored)."""
     failures = list(failures)
     if failures:
-        conn.execute(sql("frontier", "fail"), {
-            "urls": [f.item for f in failures], "reasons": [f.reason[:2000] for f in failures],
-            "transient": [f.transient for f in failures],
-            "max_attempts": policy.max_attempts, "base_s": policy.base_s,
-        })
+        conn.execute(
+            sql("frontier", "fail"),
+            {
+                "urls": [f.item for f in failures],
+                "reasons": [f.reason[:2000] for f in failures],
+                "transient": [f.transient for f in failures],
+                "max_attempts": policy.max_attempts,
+                "base_s": policy.base_s,
+            },
+        )

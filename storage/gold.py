@@ -80,16 +80,36 @@ def import_rows(
     """Append each row as a gold label under one import id, unless it repeats the annotator's
     current label and note for that chunk."""
     import_id = uuid.uuid4().hex[:12]
-    hashes = {cid: h for cid, h, _ in conn.execute(sql("gold", "chunks_by_id"), [[r.chunk_id for r in rows if r.chunk_id]]).fetchall()}
+    hashes = {
+        cid: h
+        for cid, h, _ in conn.execute(
+            sql("gold", "chunks_by_id"), [[r.chunk_id for r in rows if r.chunk_id]]
+        ).fetchall()
+    }
     added = unchanged = 0
     for row in rows:
-        chunk_id, digest = (row.chunk_id, hashes[row.chunk_id]) if row.chunk_id else _standalone_chunk(conn, row, count_tokens)
+        chunk_id, digest = (
+            (row.chunk_id, hashes[row.chunk_id]) if row.chunk_id else _standalone_chunk(conn, row, count_tokens)
+        )
         current = conn.execute(sql("gold", "current_label"), [chunk_id, task, row.annotator]).fetchone()
         if current == (row.gold_label, row.note or ""):
             unchanged += 1
             continue
-        conn.execute(sql("gold", "insert_label"), [chunk_id, digest, task, row.gold_label, row.annotator, row.note or None, import_id,
-                                                   source_file, row.sampling or None, row.sampling_probability])
+        conn.execute(
+            sql("gold", "insert_label"),
+            [
+                chunk_id,
+                digest,
+                task,
+                row.gold_label,
+                row.annotator,
+                row.note or None,
+                import_id,
+                source_file,
+                row.sampling or None,
+                row.sampling_probability,
+            ],
+        )
         added += 1
     return ImportCounts(import_id, added, unchanged)
 

@@ -87,10 +87,23 @@ def _resolved(conn: duckdb.DuckDBPyConnection, path: str) -> str:
 
 def register(conn: duckdb.DuckDBPyConnection, new: NewModel) -> None:
     """A new model in `training`; its folder `path` is kept relative to the data directory."""
-    conn.execute(sql("models", "register"), [
-        new.model_id, new.chain, new.stage, new.kind, new.base_model, _stored(conn, new.path), new.teacher, new.task,
-        new.prompt_version, json.dumps(new.config, default=str), new.run_id, new.parent_id,
-    ])
+    conn.execute(
+        sql("models", "register"),
+        [
+            new.model_id,
+            new.chain,
+            new.stage,
+            new.kind,
+            new.base_model,
+            _stored(conn, new.path),
+            new.teacher,
+            new.task,
+            new.prompt_version,
+            json.dumps(new.config, default=str),
+            new.run_id,
+            new.parent_id,
+        ],
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -112,8 +125,10 @@ def record_examples(conn: duckdb.DuckDBPyConnection, model_id: str, chunks_by_sp
     """Which chunks trained (or validated) `model_id`: split name → chunk ids."""
     pairs = [(chunk, split) for split, chunks in chunks_by_split.items() for chunk in chunks]
     if pairs:
-        conn.execute(sql("models", "record_examples"),
-                     {"model_id": model_id, "chunk_ids": [c for c, _ in pairs], "splits": [s for _, s in pairs]})
+        conn.execute(
+            sql("models", "record_examples"),
+            {"model_id": model_id, "chunk_ids": [c for c, _ in pairs], "splits": [s for _, s in pairs]},
+        )
 
 
 def copy_examples(conn: duckdb.DuckDBPyConnection, model_id: str, parent_id: str) -> None:
@@ -143,7 +158,9 @@ def get(conn: duckdb.DuckDBPyConnection, model_id: str) -> ModelRecord | None:
     fields["config"] = json.loads(fields["config"]) if fields["config"] else {}
     fields["metrics"] = json.loads(fields["metrics"]) if fields["metrics"] else {}
     fields["path"] = _resolved(conn, fields["path"])
-    if Path(fields["base_model"]).is_absolute():  # a base converted under a data directory (`{data_dir}` in chains.yaml)
+    if Path(
+        fields["base_model"]
+    ).is_absolute():  # a base converted under a data directory (`{data_dir}` in chains.yaml)
         fields["base_model"] = _resolved(conn, fields["base_model"])
     return ModelRecord(**fields)
 
@@ -170,7 +187,11 @@ def holder(conn: duckdb.DuckDBPyConnection, alias: str) -> str | None:
 
 
 def move_alias(
-    conn: duckdb.DuckDBPyConnection, alias: str, model_id: str | None, action: str, reason: str | None = None,
+    conn: duckdb.DuckDBPyConnection,
+    alias: str,
+    model_id: str | None,
+    action: str,
+    reason: str | None = None,
     threshold: float | None = None,
 ) -> str | None:
     """Point `alias` at `model_id` (None clears it) and record the move, with the cascade
@@ -211,7 +232,9 @@ class Training:
         return self.run_status == "running" and self.process is not None and not self.process.is_gone()
 
 
-def in_training(conn: duckdb.DuckDBPyConnection, chain: str, stage: str | None = None, teacher: str | None = None) -> list[Training]:
+def in_training(
+    conn: duckdb.DuckDBPyConnection, chain: str, stage: str | None = None, teacher: str | None = None
+) -> list[Training]:
     """The chain's models (of `stage` and `teacher`, when given) still marked `training`, newest first."""
     rows = conn.execute(sql("models", "in_training"), {"chain": chain, "stage": stage, "teacher": teacher}).fetchall()
     return [

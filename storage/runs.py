@@ -23,8 +23,13 @@ class RunningRow:
     process: ProcessId | None  # None for rows written before runs recorded their process
 
 
-def start_run(conn: duckdb.DuckDBPyConnection, run_id: str, flow: str, parameters: dict[str, Any], process: ProcessId) -> None:
-    conn.execute(sql("runs", "start_run"), [run_id, flow, json.dumps(parameters, default=str), process.host, process.pid, process.started_at])
+def start_run(
+    conn: duckdb.DuckDBPyConnection, run_id: str, flow: str, parameters: dict[str, Any], process: ProcessId
+) -> None:
+    conn.execute(
+        sql("runs", "start_run"),
+        [run_id, flow, json.dumps(parameters, default=str), process.host, process.pid, process.started_at],
+    )
 
 
 def running(conn: duckdb.DuckDBPyConnection) -> list[RunningRow]:

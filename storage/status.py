@@ -19,7 +19,13 @@ def status_reports(store: Store) -> list[Report]:
     with store.reader() as conn:
         behind = migrations.pending(conn)
         if behind:
-            reports.append(("store", ["migrations pending"], [(f"{', '.join(map(str, behind))}: the next `upscway run …` applies them",)]))
+            reports.append(
+                (
+                    "store",
+                    ["migrations pending"],
+                    [(f"{', '.join(map(str, behind))}: the next `upscway run …` applies them",)],
+                )
+            )
         for name, query in statements("status").items():
             try:
                 cursor = conn.execute(query)

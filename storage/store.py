@@ -89,7 +89,8 @@ def disk_full(path: Path) -> DiskFull:
 def _not_writable(exc: BaseException) -> bool:
     text = str(exc)
     return (isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)) or any(
-        words in text for words in ("Read-only file system", "Permission denied"))
+        words in text for words in ("Read-only file system", "Permission denied")
+    )
 
 
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
@@ -145,8 +146,10 @@ class Store:
                 if is_disk_full(exc):
                     raise disk_full(self.path) from None
                 if not read_only and _not_writable(exc):
-                    raise NotWritable(f"the data directory {self.path.parent} cannot be written ({_first_line(exc)}): "
-                                      "point --data-dir at a writable folder") from None
+                    raise NotWritable(
+                        f"the data directory {self.path.parent} cannot be written ({_first_line(exc)}): "
+                        "point --data-dir at a writable folder"
+                    ) from None
                 if not _is_lock_conflict(exc):
                     raise StoreError(
                         f"cannot open the store {self.path}: {str(exc).splitlines()[0].rstrip('!.')}. "
@@ -187,7 +190,9 @@ class Store:
         )
 
     def _not_a_folder(self) -> StoreError:
-        return StoreError(f"the data directory {self.path.parent} is a file, not a folder: point --data-dir at a folder")
+        return StoreError(
+            f"the data directory {self.path.parent} is a file, not a folder: point --data-dir at a folder"
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -200,8 +205,10 @@ class Store:
         except OSError as exc:
             if is_disk_full(exc):
                 raise disk_full(self.path) from None
-            raise NotWritable(f"the data directory {self.path.parent} cannot be created ({exc.strerror}): "
-                              "point --data-dir at a writable folder") from None
+            raise NotWritable(
+                f"the data directory {self.path.parent} cannot be created ({exc.strerror}): "
+                "point --data-dir at a writable folder"
+            ) from None
         with _process_lock(self.path):
             conn = self._open(read_only=False)
             try:
@@ -220,7 +227,9 @@ class Store:
                 conn.close()
 
     @contextmanager
-    def reader(self, sandboxed: bool = False, memory_limit_mb: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    def reader(
+        self, sandboxed: bool = False, memory_limit_mb: int | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only connection (no statement through it can write); `sandboxed` also turns
         external access off and locks the configuration, with `memory_limit_mb` as DuckDB's
         memory limit (for SQL typed by a person).

@@ -30,7 +30,12 @@ def answers_of(store: Store, annotator: str, version: str, hashes: Sequence[str]
 
 
 def ensure_answers(
-    store: Store, run_id: str, annotator: str, hashes: Sequence[str], teacher: TeacherSettings, task_def: TaskDefinition,
+    store: Store,
+    run_id: str,
+    annotator: str,
+    hashes: Sequence[str],
+    teacher: TeacherSettings,
+    task_def: TaskDefinition,
     resources: Teachers,
 ) -> int:
     """Ask `annotator` (built or shared by `resources`) about the texts of `hashes` it has not

@@ -110,7 +110,9 @@ class Chunker:
     def count(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
-    def _sentences(self, text: str, para: tuple[int, int], offsets: list[tuple[int, int]], starts: list[int]) -> list[Span]:
+    def _sentences(
+        self, text: str, para: tuple[int, int], offsets: list[tuple[int, int]], starts: list[int]
+    ) -> list[Span]:
         spans: list[Span] = []
         for s, e in split_sentences(text, *para):
             first, last = bisect_left(starts, s), bisect_left(starts, e)

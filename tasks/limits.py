@@ -56,12 +56,16 @@ def ensure_limits(limits: LimitsSettings) -> None:
                 current = client.read_global_concurrency_limit_by_name(name)
             except ObjectNotFound:
                 try:
-                    client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=size, active=limits.enabled))
+                    client.create_global_concurrency_limit(
+                        GlobalConcurrencyLimitCreate(name=name, limit=size, active=limits.enabled)
+                    )
                     continue
                 except ObjectAlreadyExists:  # another process, started at the same moment, created it first
                     current = client.read_global_concurrency_limit_by_name(name)
             if (current.limit, current.active) != (size, limits.enabled):
-                client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(limit=size, active=limits.enabled))
+                client.update_global_concurrency_limit(
+                    name, GlobalConcurrencyLimitUpdate(limit=size, active=limits.enabled)
+                )
 
 
 @contextmanager
@@ -80,9 +84,17 @@ def _slots(name: str, occupy: int, wait_s: float | None = None) -> Iterator[None
         return
     with ExitStack() as held:
         try:
-            held.enter_context(concurrency(name, occupy=min(occupy, limit.limit), timeout_seconds=wait_s, lease_duration=_LEASE_S, strict=True))
+            held.enter_context(
+                concurrency(
+                    name, occupy=min(occupy, limit.limit), timeout_seconds=wait_s, lease_duration=_LEASE_S, strict=True
+                )
+            )
         except AcquireConcurrencySlotTimeoutError:
-            LOGGER.warning("%s: no slot within %.0f s (a crashed run holds it until its lease expires); going on without", name, wait_s)
+            LOGGER.warning(
+                "%s: no slot within %.0f s (a crashed run holds it until its lease expires); going on without",
+                name,
+                wait_s,
+            )
         yield
 
 

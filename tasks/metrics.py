@@ -26,11 +26,17 @@ def relevance(predicted: Sequence[int], gold: Sequence[int], not_relevant: int) 
     g = np.asarray(gold) != not_relevant
     tp, fp, fn = int((p & g).sum()), int((p & ~g).sum()), int((~p & g).sum())
     precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-    f1 = None if precision is None or recall is None or precision + recall == 0 else 2 * precision * recall / (precision + recall)
+    f1 = (
+        None
+        if precision is None or recall is None or precision + recall == 0
+        else 2 * precision * recall / (precision + recall)
+    )
     return {"accuracy": _ratio(int((p == g).sum()), len(g)), "precision": precision, "recall": recall, "f1": f1}
 
 
-def gs_accuracy(predicted: Sequence[int], gold: Sequence[int], n_labels: int, not_relevant: int) -> dict[str, float | None]:
+def gs_accuracy(
+    predicted: Sequence[int], gold: Sequence[int], n_labels: int, not_relevant: int
+) -> dict[str, float | None]:
     """Accuracy on gold-relevant chunks, overall and per paper (label index as key)."""
     p, g = np.asarray(predicted), np.asarray(gold)
     relevant = g != not_relevant
@@ -108,8 +114,12 @@ def scores(probs: Sequence[Sequence[float]], gold: Sequence[int], n_labels: int,
     gs = gs_accuracy(predicted, gold, n_labels, not_relevant)
     return Scores(
         accuracy=agreement(predicted, gold),
-        relevance_accuracy=rel["accuracy"], precision=rel["precision"], recall=rel["recall"], f1=rel["f1"],
-        gs_accuracy=gs["overall"], gs_accuracy_per_paper={k: v for k, v in gs.items() if k != "overall"},
+        relevance_accuracy=rel["accuracy"],
+        precision=rel["precision"],
+        recall=rel["recall"],
+        f1=rel["f1"],
+        gs_accuracy=gs["overall"],
+        gs_accuracy_per_paper={k: v for k, v in gs.items() if k != "overall"},
         confusion=confusion(predicted, gold, n_labels),
         **calibration(probs, gold),
     )

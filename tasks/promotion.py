@@ -26,7 +26,9 @@ def latest_evaluation(store: Store, model_id: str, teacher: str | None = None) -
         return evaluation_rows.latest_for_model(conn, model_id, teacher)
 
 
-def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSettings, force: bool, reason: str | None) -> dict:
+def apply_gate(
+    store: Store, model: str, evaluation: Evaluation, gate: GateSettings, force: bool, reason: str | None
+) -> dict:
     """Decide on the latest evaluation, record the decision, and move `production` to the model
     on a pass (or when forced, with the reason), all in one transaction."""
     if force and not (reason or "").strip():
@@ -39,17 +41,26 @@ def apply_gate(store: Store, model: str, evaluation: Evaluation, gate: GateSetti
         evaluation_rows.record_decision(conn, model, evaluation.id, decision, forced=forced, reason=reason)
         previous = model_rows.move_alias(conn, PRODUCTION, model, "promote", reason, threshold) if moves else None
         if moves:  # certified afresh (or forced with a reason): a fallback held against it ends
-            audit_rows.clear_fallbacks(conn, model, f"forced promotion: {reason}" if forced else "re-certified and promoted by the gate")
+            audit_rows.clear_fallbacks(
+                conn, model, f"forced promotion: {reason}" if forced else "re-certified and promoted by the gate"
+            )
         cascade = evaluation.result.cascade
         if moves and cascade is not None and cascade.reference_confidences:  # the drift alarm's reference from now on
             reference = StudentMetrics(certified_confidences=list(cascade.reference_confidences))
             model_rows.add_metrics(conn, model, reference)
     return {
-        "model": model, "verdict": decision.verdict.value, "certificate": decision.sentence, **certified_point(decision),
+        "model": model,
+        "verdict": decision.verdict.value,
+        "certificate": decision.sentence,
+        **certified_point(decision),
         "production": model if moves else previous or "unchanged",
         "cascade_threshold": threshold if moves else None,
-        "previous_production": previous, "forced": forced,
-        "criteria": {c.name: f"{c.value if c.value is None else round(c.value, 3)} {c.comparison} {c.threshold}: {'pass' if c.passed else 'FAIL'}" for c in decision.criteria},
+        "previous_production": previous,
+        "forced": forced,
+        "criteria": {
+            c.name: f"{c.value if c.value is None else round(c.value, 3)} {c.comparison} {c.threshold}: {'pass' if c.passed else 'FAIL'}"
+            for c in decision.criteria
+        },
         "reasons": list(decision.reasons),
     }
 

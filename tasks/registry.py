@@ -40,11 +40,15 @@ def ready_model(store: Store, model_id: str) -> model_rows.ModelRecord:
     folder holds checkpoints, not a model); a `failed` one never finished."""
     found = model(store, model_id)
     if found.status == "training":
-        raise InputError(f"model {found.id} is still training or interrupted (a run stopped before it finished): resume it with "
-                         f"`upscway run distill --chain {found.chain} --stage {found.stage}`, or use a candidate (`upscway models list`)")
+        raise InputError(
+            f"model {found.id} is still training or interrupted (a run stopped before it finished): resume it with "
+            f"`upscway run distill --chain {found.chain} --stage {found.stage}`, or use a candidate (`upscway models list`)"
+        )
     if found.status != "candidate":
         error = (str(found.metrics.get("error") or "").splitlines() or [""])[0]
-        raise InputError(f"model {found.id} is {found.status}, not a trained candidate" + (f" ({error})" if error else ""))
+        raise InputError(
+            f"model {found.id} is {found.status}, not a trained candidate" + (f" ({error})" if error else "")
+        )
     return found
 
 
@@ -52,7 +56,9 @@ def export_folder(out: Path, layout: DataLayout) -> Path:
     """`out`, created, if a model may be exported into it: a new or empty folder outside the
     store's own folders (an export never overwrites a registered model or anything else)."""
     if layout.owns(out):
-        raise InputError(f"{out} is in the store's own folders (data directory {layout.root}): export to a folder outside them")
+        raise InputError(
+            f"{out} is in the store's own folders (data directory {layout.root}): export to a folder outside them"
+        )
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is not a folder: export to a new or empty folder")
     if out.is_dir() and any(out.iterdir()):

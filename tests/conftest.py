@@ -18,7 +18,9 @@ os.environ["UPSCWAY_INGEST__PROCESSES"] = "0"
 # also reads the ones tools/demo_news.py generated).
 from tests.support.site import handwritten_snapshot  # noqa: E402
 
-os.environ["UPSCWAY_INGEST__SNAPSHOT_DIR"] = str(handwritten_snapshot(Path(tempfile.mkdtemp(prefix="upscway-news-")) / "snapshot"))
+os.environ["UPSCWAY_INGEST__SNAPSHOT_DIR"] = str(
+    handwritten_snapshot(Path(tempfile.mkdtemp(prefix="upscway-news-")) / "snapshot")
+)
 
 import pytest  # noqa: E402
 

@@ -33,13 +33,29 @@ GENERATOR = '<meta name="generator" content="tools/demo_news.py">'  # in each ge
 
 # Where each section's pages live: (feed path under the snapshot, page URL prefix, site name).
 FEEDS = {
-    "national": ("www.thehindu.com/news/national/feeder/default.rss", "https://www.thehindu.com/news/national/", "The Hindu"),
-    "international": ("www.thehindu.com/news/international/feeder/default.rss", "https://www.thehindu.com/news/international/", "The Hindu"),
+    "national": (
+        "www.thehindu.com/news/national/feeder/default.rss",
+        "https://www.thehindu.com/news/national/",
+        "The Hindu",
+    ),
+    "international": (
+        "www.thehindu.com/news/international/feeder/default.rss",
+        "https://www.thehindu.com/news/international/",
+        "The Hindu",
+    ),
     "business": ("www.thehindu.com/business/feeder/default.rss", "https://www.thehindu.com/business/", "The Hindu"),
     "scitech": ("www.thehindu.com/sci-tech/feeder/default.rss", "https://www.thehindu.com/sci-tech/", "The Hindu"),
     "opinion": ("www.thehindu.com/opinion/feeder/default.rss", "https://www.thehindu.com/opinion/", "The Hindu"),
-    "india": ("indianexpress.com/section/india/feed/index.html", "https://indianexpress.com/article/india/", "The Indian Express"),
-    "explained": ("indianexpress.com/section/explained/feed/index.html", "https://indianexpress.com/article/explained/", "The Indian Express"),
+    "india": (
+        "indianexpress.com/section/india/feed/index.html",
+        "https://indianexpress.com/article/india/",
+        "The Indian Express",
+    ),
+    "explained": (
+        "indianexpress.com/section/explained/feed/index.html",
+        "https://indianexpress.com/article/explained/",
+        "The Indian Express",
+    ),
     "environment": ("www.downtoearth.org.in/rss/latest-news", "https://www.downtoearth.org.in/news/", "Down To Earth"),
     "mint": ("www.livemint.com/rss/news", "https://www.livemint.com/news/", "Mint"),
     "economy": ("www.livemint.com/rss/economy", "https://www.livemint.com/economy/", "Mint"),
@@ -47,359 +63,538 @@ FEEDS = {
 }
 
 FILL = {
-    "state": ["Kerala", "Odisha", "Assam", "Gujarat", "Punjab", "Tamil Nadu", "Bihar", "Maharashtra", "Karnataka", "Rajasthan", "Telangana", "Jharkhand", "Himachal Pradesh", "West Bengal", "Uttarakhand"],
-    "city": ["Pune", "Lucknow", "Kochi", "Bhopal", "Guwahati", "Indore", "Surat", "Patna", "Jaipur", "Visakhapatnam", "Nagpur", "Coimbatore"],
-    "country": ["Japan", "France", "Brazil", "Indonesia", "Egypt", "Australia", "Vietnam", "Kenya", "Germany", "the United Arab Emirates", "Sri Lanka", "Bangladesh"],
+    "state": [
+        "Kerala",
+        "Odisha",
+        "Assam",
+        "Gujarat",
+        "Punjab",
+        "Tamil Nadu",
+        "Bihar",
+        "Maharashtra",
+        "Karnataka",
+        "Rajasthan",
+        "Telangana",
+        "Jharkhand",
+        "Himachal Pradesh",
+        "West Bengal",
+        "Uttarakhand",
+    ],
+    "city": [
+        "Pune",
+        "Lucknow",
+        "Kochi",
+        "Bhopal",
+        "Guwahati",
+        "Indore",
+        "Surat",
+        "Patna",
+        "Jaipur",
+        "Visakhapatnam",
+        "Nagpur",
+        "Coimbatore",
+    ],
+    "country": [
+        "Japan",
+        "France",
+        "Brazil",
+        "Indonesia",
+        "Egypt",
+        "Australia",
+        "Vietnam",
+        "Kenya",
+        "Germany",
+        "the United Arab Emirates",
+        "Sri Lanka",
+        "Bangladesh",
+    ],
     "n": [str(n) for n in (3, 4, 6, 7, 9, 12, 15, 18, 21, 24, 30, 36, 42)],
     "pct": ["2.1", "3.4", "4.8", "5.6", "6.2", "7.5", "8.9", "11", "14", "17"],
     "crore": ["450", "1,200", "2,750", "4,000", "6,800", "9,500", "12,000", "18,400"],
     "month": ["January", "March", "April", "June", "August", "September", "October", "December"],
-    "person": ["Meera Iyer", "Arjun Menon", "Farah Qureshi", "Vikram Rao", "Nandini Das", "Rohit Sharma", "Kavya Pillai", "Sanjay Gupta", "Ananya Bose", "Imran Sheikh"],
+    "person": [
+        "Meera Iyer",
+        "Arjun Menon",
+        "Farah Qureshi",
+        "Vikram Rao",
+        "Nandini Das",
+        "Rohit Sharma",
+        "Kavya Pillai",
+        "Sanjay Gupta",
+        "Ananya Bose",
+        "Imran Sheikh",
+    ],
     "team": ["Mumbai", "Chennai", "Kolkata", "Hyderabad", "Delhi", "Bengaluru", "Punjab", "Rajasthan"],
-    "company": ["Sundaram Textiles", "Apex Infra", "Nirmal Foods", "Kaveri Motors", "BluePeak Software", "Horizon Pharma", "Vasudha Cement", "Orion Retail", "Saffron Fintech", "Indus Steelworks"],
+    "company": [
+        "Sundaram Textiles",
+        "Apex Infra",
+        "Nirmal Foods",
+        "Kaveri Motors",
+        "BluePeak Software",
+        "Horizon Pharma",
+        "Vasudha Cement",
+        "Orion Retail",
+        "Saffron Fintech",
+        "Indus Steelworks",
+    ],
     "river": ["Godavari", "Narmada", "Brahmaputra", "Krishna", "Mahanadi", "Kaveri", "Yamuna", "Teesta"],
 }
 
 # Day one: the news the first snapshot already carries, by the paper it serves (or none).
 DAY_ONE = {
-    "polity": ("national", "GS2", [
-        "Supreme Court seeks {state} government's reply on delay in local body polls",
-        "Parliamentary panel recommends changes to {state} Bill on tribunals",
-        "Election Commission revises voter list rules ahead of {state} Assembly polls",
-    ], [
-        "The Supreme Court asked the {state} government to explain why elections to urban local bodies had not been held for {n} months after their terms expired.",
-        "A Bench of the court said the constitutional mandate under Article 243U could not be set aside on administrative grounds.",
-        "The Governor returned the Bill to the Assembly with a message seeking a review of the provisions on the appointment of the State Election Commissioner.",
-        "The parliamentary standing committee said the tribunal's members must have security of tenure if it is to remain independent of the executive.",
-        "Opposition members argued that the ordinance bypassed the legislature and weakened the principle of collective responsibility.",
-        "The Election Commission said the revised rules would let voters correct their details online and would be audited by the Chief Electoral Officer of {state}.",
-        "Legal experts said the judgment strengthens federalism by limiting the Centre's power to act on subjects in the State List.",
-        "The committee also asked the government to publish the rules framed under the Act within {n} months, as the law requires.",
-        "The Speaker referred the disqualification petitions to a panel under the Tenth Schedule, which deals with defection.",
-        "The Finance Commission's grants to the panchayats of {state} are tied to the timely conduct of local body elections.",
-    ]),
-    "welfare": ("india", "GS2", [
-        "{state} extends free school meal scheme to {n} lakh more children",
-        "Ayushman Bharat cards reach {pct} crore beneficiaries, Health Ministry says",
-        "Audit flags delays in wage payments under MGNREGA in {state}",
-    ], [
-        "The State government said the expanded mid-day meal scheme would cover children in government-aided schools in {n} districts of {state}.",
-        "An audit by the Comptroller and Auditor General found that wage payments under the rural employment guarantee scheme were delayed by more than {n} days in many blocks.",
-        "Health officials said the insurance cover had reduced out-of-pocket spending on hospitalisation for poor households.",
-        "Self-help groups in {state} will manage the community kitchens, giving women in the villages a steady source of income.",
-        "Activists said the scheme's delivery depended on Aadhaar authentication, which excluded many elderly and disabled beneficiaries.",
-        "The National Commission for Protection of Child Rights asked the State to report on the nutrition status of children under the scheme.",
-        "The social audit unit found that {pct}% of the job cards in the district had not been updated since the last survey.",
-        "Officials said the direct benefit transfer had cut leakages, but the gram sabhas wanted the lists of beneficiaries read out in public.",
-        "The Ministry of Education said the scheme had improved attendance in primary schools, especially among girls from Scheduled Tribe families.",
-    ]),
-    "foreign": ("international", "GS2", [
-        "India and {country} sign agreements on critical minerals and maritime security",
-        "External Affairs Minister discusses trade and connectivity with {country} counterpart",
-        "India abstains on UN resolution, calls for dialogue and diplomacy",
-    ], [
-        "India and {country} signed {n} agreements covering critical minerals, defence cooperation and maritime domain awareness in the Indo-Pacific.",
-        "The two sides agreed to hold the next round of the strategic dialogue in New Delhi and to review progress on the free trade agreement.",
-        "The External Affairs Minister said India's foreign policy rested on strategic autonomy and its partnerships in the Quad, BRICS and the G20.",
-        "At the United Nations General Assembly, India explained its abstention by calling for dialogue, diplomacy and respect for territorial integrity.",
-        "The joint statement welcomed cooperation on the International Solar Alliance and on disaster-resilient infrastructure.",
-        "Officials said the connectivity corridor would link Indian ports with {country} and cut shipping times for exporters.",
-        "India raised the issue of cross-border terrorism and asked for the early adoption of a comprehensive convention on international terrorism.",
-        "The leaders reviewed the Neighbourhood First policy and the lines of credit extended for railways and power projects.",
-    ]),
-    "economy": ("economy", "GS3", [
-        "Retail inflation eases to {pct}% as vegetable prices fall",
-        "RBI keeps repo rate unchanged, revises growth forecast",
-        "Fiscal deficit at {pct}% of budget estimate in first half, CGA data show",
-    ], [
-        "Retail inflation measured by the consumer price index eased to {pct}% in {month}, helped by lower vegetable and pulse prices.",
-        "The Reserve Bank of India's Monetary Policy Committee kept the repo rate unchanged and retained its stance of withdrawal of accommodation.",
-        "The Controller General of Accounts said the Centre's fiscal deficit reached {pct}% of the budget estimate, as capital expenditure on roads and railways rose.",
-        "Economists said the rise in goods and services tax collections reflected better compliance and stronger domestic consumption.",
-        "The government's borrowing programme for the second half of the year will be lower than planned, easing pressure on bond yields.",
-        "Bank credit to micro, small and medium enterprises grew by {pct}%, while gross non-performing assets fell to a decade low.",
-        "The Index of Industrial Production grew by {pct}%, led by manufacturing, electricity and mining.",
-        "The current account deficit narrowed as services exports and remittances offset a wider merchandise trade deficit.",
-        "The Sixteenth Finance Commission will recommend how the divisible pool of taxes is shared between the Centre and the States.",
-    ]),
-    "environment": ("environment", "GS3", [
-        "{state} notifies eco-sensitive zone around wildlife sanctuary",
-        "Heatwave days rise sharply across {state}, IMD data show",
-        "Mangrove cover grows in {state} as restoration drive expands",
-    ], [
-        "The Ministry of Environment notified an eco-sensitive zone of up to {n} km around the sanctuary, restricting mining and polluting industries.",
-        "The India Meteorological Department recorded {n} heatwave days in {state} this summer, the highest in a decade.",
-        "Scientists said the restoration of mangroves along the coast would protect villages from storm surges and store carbon.",
-        "The State's heat action plan includes early warnings, cool roofs for slum houses and changed working hours for outdoor labourers.",
-        "Under the National Clean Air Programme, {city} must cut particulate pollution by {pct}% but the monitoring stations show little change.",
-        "The forest survey found that tree cover outside recorded forests had grown, but dense forest in the northeast had declined.",
-        "Officials said the Green Credit Programme would reward afforestation on degraded land, though ecologists questioned its monoculture plantations.",
-        "The tiger census recorded more than {n} tigers in the reserve, and the corridor connecting it with the neighbouring park was being widened.",
-        "India's updated nationally determined contribution commits it to reduce the emissions intensity of its GDP under the Paris Agreement.",
-    ]),
-    "science": ("scitech", "GS3", [
-        "ISRO tests new engine for reusable launch vehicle",
-        "Indian scientists sequence genomes of {n} native crop varieties",
-        "Centre approves supercomputing and semiconductor mission projects",
-    ], [
-        "The Indian Space Research Organisation successfully tested a semi-cryogenic engine for {n} seconds at its propulsion complex.",
-        "The National Quantum Mission will fund research hubs on quantum computing, communication and sensing at institutes in {city}.",
-        "The Department of Biotechnology said the genome data would help breed crops that tolerate drought and heat.",
-        "The Union Cabinet approved semiconductor fabrication units under the India Semiconductor Mission with an outlay of ₹{crore} crore.",
-        "Scientists said the mission would put an Indian module in orbit as the first part of the Bharatiya Antariksh Station.",
-        "The new policy allows private companies to build and operate satellites and launch vehicles under the oversight of IN-SPACe.",
-        "Researchers at the institute used artificial intelligence to forecast the monsoon's onset over {state} {n} days ahead.",
-        "The government said the digital public infrastructure of Aadhaar, UPI and DigiLocker had been offered to other countries.",
-    ]),
-    "heritage": ("india", "GS1", [
-        "Excavation in {state} reveals early historic settlement",
-        "Temple murals of {state} restored under conservation project",
-        "Centenary of the {city} session of the Congress recalled",
-    ], [
-        "Archaeologists from the Archaeological Survey of India unearthed pottery, beads and a brick structure dating to the early historic period.",
-        "The murals, painted with natural pigments in the Kerala style, depict scenes from the Ramayana and were damaged by moisture.",
-        "Historians said the session marked a turning point in the freedom struggle, when the demand for Purna Swaraj gained ground.",
-        "The site on the bank of the {river} suggests trade links with Roman merchants in the first centuries of the common era.",
-        "The Bhakti poets of the region wrote in the language of the people and challenged caste hierarchies.",
-        "The stepwell, built in the eleventh century, is an example of the Maru-Gurjara style of architecture.",
-        "The Non-Cooperation Movement saw students leave government colleges and lawyers give up their practice.",
-        "UNESCO is considering the site's nomination for the World Heritage List, along with the sacred groves of {state}.",
-    ]),
-    "society": ("national", "GS1", [
-        "Survey finds rise in women's workforce participation in {state}",
-        "Census data show rapid urbanisation of {state}'s districts",
-        "Study tracks migration from {state} villages to cities",
-    ], [
-        "The Periodic Labour Force Survey showed that female labour force participation in rural {state} rose to {pct}%.",
-        "Sociologists said migration to cities had loosened caste ties but left the elderly alone in the villages.",
-        "The district's sex ratio at birth improved after a campaign against sex-selective abortion under Beti Bachao Beti Padhao.",
-        "The study found that {pct}% of migrant workers in {city} lived in informal settlements without piped water.",
-        "Demographers said the State's falling fertility rate would bring an ageing population within two decades.",
-        "Urban local bodies have struggled to provide housing and sanitation as the towns' population grew.",
-        "The report linked child marriage in the region to poverty, dowry and a lack of secondary schools for girls.",
-        "Civil society groups said regionalism and communal tensions rose when jobs were scarce.",
-    ]),
-    "geography": ("explained", "GS1", [
-        "Explained: why the monsoon withdrew late from {state} this year",
-        "Explained: what the cyclone season means for India's east coast",
-        "Explained: the {river} basin and the dispute over its waters",
-    ], [
-        "The southwest monsoon withdrew from {state} {n} days later than normal, as a low-pressure system lingered over the Bay of Bengal.",
-        "Cyclones form over warm ocean waters, and the Bay of Bengal's higher sea surface temperatures make it more prone to them than the Arabian Sea.",
-        "The {river} rises in the Western Ghats and flows east, and its basin is shared by several States that dispute the allocation of its waters.",
-        "El Nino years, when the central Pacific is warmer than usual, are often associated with weaker Indian monsoons.",
-        "The Himalayan rivers are fed by glaciers and snowmelt, while the peninsular rivers depend on the rain.",
-        "The western disturbances that bring winter rain to north India originate over the Mediterranean Sea.",
-        "Black cotton soil in the Deccan plateau holds moisture well, which is why the region grows cotton.",
-        "Earthquakes in the Himalaya occur because the Indian plate continues to push under the Eurasian plate.",
-    ]),
-    "ethics": ("opinion", "GS4", [
-        "Public servants must answer to the citizen, not the minister",
-        "The conscience of an officer and the rules of service",
-        "Integrity in public life needs more than codes of conduct",
-    ], [
-        "An honest civil servant faces an ethical dilemma when loyalty to a superior conflicts with the public interest.",
-        "Probity in governance requires that officers declare their assets and any conflict of interest.",
-        "Emotional intelligence helps an administrator listen to citizens and resolve disputes with empathy.",
-        "The Nolan principles of selflessness, integrity, objectivity, accountability, openness, honesty and leadership apply to every public servant.",
-        "Gandhi's talisman asks us to recall the face of the poorest person when we take a decision.",
-        "A whistleblower who exposes corruption deserves protection, not transfer or suspension.",
-        "Attitude and aptitude for civil service are tested when an officer must choose between compassion and the letter of the law.",
-        "Codes of ethics mean little unless leaders show by example that honesty is rewarded.",
-    ]),
-    "cricket": ("mint", "NOT_RELEVANT", [
-        "{team} beat {team2} by {n} runs to top the table",
-        "Century from opener powers {team} to big win",
-        "{team} clinch last-ball thriller against {team2}",
-    ], [
-        "{team} posted 212 for five after their opener hit a brilliant century off {n} balls.",
-        "The spinners took {n} wickets between them as {team2} collapsed in the final overs.",
-        "The captain said the team would rest two fast bowlers ahead of the knockout match.",
-        "The crowd at the stadium roared as the wicketkeeper hit three sixes in the last over.",
-        "{team2} needed {n} runs off the final over but lost two wickets in two balls.",
-        "The player of the match said he had worked on his batting against short-pitched bowling.",
-        "Fans queued outside the stadium from dawn for tickets to the final.",
-        "The injured all-rounder is expected to return for the next fixture.",
-    ]),
-    "films": ("mint", "NOT_RELEVANT", [
-        "Star's action film crosses ₹{crore} crore at the box office",
-        "Director announces sequel with new cast",
-        "Actor's wedding photos go viral",
-    ], [
-        "The action film collected ₹{crore} crore worldwide in its second week, according to trade analysts.",
-        "The director said the sequel would be shot in {country} and release during the festive season.",
-        "Fans thronged the theatres in {city} for the first show at 6 a.m.",
-        "The actor shared photos from the wedding with a caption thanking her fans.",
-        "The film's songs have topped the streaming charts for {n} weeks.",
-        "Critics praised the lead actor's performance but found the second half too long.",
-        "The celebrity couple was spotted at the airport returning from their honeymoon.",
-        "The trailer received more than {n} million views within a day of its release.",
-    ]),
-    "lifestyle": ("mint", "NOT_RELEVANT", [
-        "{n} winter skincare tips from dermatologists",
-        "Weekend getaways near {city} for food lovers",
-        "This festive season's fashion trends",
-    ], [
-        "Dermatologists recommend a gentle cleanser and a thick moisturiser when the air turns dry.",
-        "The cafe in {city} serves a breakfast platter that has become popular with weekend visitors.",
-        "Pastel shades and handloom sarees are back in fashion this festive season.",
-        "Add a spoon of ghee to the dal for a richer taste, the chef suggests.",
-        "Your horoscope for the week says travel will bring good news.",
-        "The resort offers yoga sessions, spa treatments and a view of the hills.",
-        "Influencers have made the street food of {city} famous on social media.",
-        "Buy one and get one free on all footwear until Sunday at the mall.",
-    ]),
+    "polity": (
+        "national",
+        "GS2",
+        [
+            "Supreme Court seeks {state} government's reply on delay in local body polls",
+            "Parliamentary panel recommends changes to {state} Bill on tribunals",
+            "Election Commission revises voter list rules ahead of {state} Assembly polls",
+        ],
+        [
+            "The Supreme Court asked the {state} government to explain why elections to urban local bodies had not been held for {n} months after their terms expired.",
+            "A Bench of the court said the constitutional mandate under Article 243U could not be set aside on administrative grounds.",
+            "The Governor returned the Bill to the Assembly with a message seeking a review of the provisions on the appointment of the State Election Commissioner.",
+            "The parliamentary standing committee said the tribunal's members must have security of tenure if it is to remain independent of the executive.",
+            "Opposition members argued that the ordinance bypassed the legislature and weakened the principle of collective responsibility.",
+            "The Election Commission said the revised rules would let voters correct their details online and would be audited by the Chief Electoral Officer of {state}.",
+            "Legal experts said the judgment strengthens federalism by limiting the Centre's power to act on subjects in the State List.",
+            "The committee also asked the government to publish the rules framed under the Act within {n} months, as the law requires.",
+            "The Speaker referred the disqualification petitions to a panel under the Tenth Schedule, which deals with defection.",
+            "The Finance Commission's grants to the panchayats of {state} are tied to the timely conduct of local body elections.",
+        ],
+    ),
+    "welfare": (
+        "india",
+        "GS2",
+        [
+            "{state} extends free school meal scheme to {n} lakh more children",
+            "Ayushman Bharat cards reach {pct} crore beneficiaries, Health Ministry says",
+            "Audit flags delays in wage payments under MGNREGA in {state}",
+        ],
+        [
+            "The State government said the expanded mid-day meal scheme would cover children in government-aided schools in {n} districts of {state}.",
+            "An audit by the Comptroller and Auditor General found that wage payments under the rural employment guarantee scheme were delayed by more than {n} days in many blocks.",
+            "Health officials said the insurance cover had reduced out-of-pocket spending on hospitalisation for poor households.",
+            "Self-help groups in {state} will manage the community kitchens, giving women in the villages a steady source of income.",
+            "Activists said the scheme's delivery depended on Aadhaar authentication, which excluded many elderly and disabled beneficiaries.",
+            "The National Commission for Protection of Child Rights asked the State to report on the nutrition status of children under the scheme.",
+            "The social audit unit found that {pct}% of the job cards in the district had not been updated since the last survey.",
+            "Officials said the direct benefit transfer had cut leakages, but the gram sabhas wanted the lists of beneficiaries read out in public.",
+            "The Ministry of Education said the scheme had improved attendance in primary schools, especially among girls from Scheduled Tribe families.",
+        ],
+    ),
+    "foreign": (
+        "international",
+        "GS2",
+        [
+            "India and {country} sign agreements on critical minerals and maritime security",
+            "External Affairs Minister discusses trade and connectivity with {country} counterpart",
+            "India abstains on UN resolution, calls for dialogue and diplomacy",
+        ],
+        [
+            "India and {country} signed {n} agreements covering critical minerals, defence cooperation and maritime domain awareness in the Indo-Pacific.",
+            "The two sides agreed to hold the next round of the strategic dialogue in New Delhi and to review progress on the free trade agreement.",
+            "The External Affairs Minister said India's foreign policy rested on strategic autonomy and its partnerships in the Quad, BRICS and the G20.",
+            "At the United Nations General Assembly, India explained its abstention by calling for dialogue, diplomacy and respect for territorial integrity.",
+            "The joint statement welcomed cooperation on the International Solar Alliance and on disaster-resilient infrastructure.",
+            "Officials said the connectivity corridor would link Indian ports with {country} and cut shipping times for exporters.",
+            "India raised the issue of cross-border terrorism and asked for the early adoption of a comprehensive convention on international terrorism.",
+            "The leaders reviewed the Neighbourhood First policy and the lines of credit extended for railways and power projects.",
+        ],
+    ),
+    "economy": (
+        "economy",
+        "GS3",
+        [
+            "Retail inflation eases to {pct}% as vegetable prices fall",
+            "RBI keeps repo rate unchanged, revises growth forecast",
+            "Fiscal deficit at {pct}% of budget estimate in first half, CGA data show",
+        ],
+        [
+            "Retail inflation measured by the consumer price index eased to {pct}% in {month}, helped by lower vegetable and pulse prices.",
+            "The Reserve Bank of India's Monetary Policy Committee kept the repo rate unchanged and retained its stance of withdrawal of accommodation.",
+            "The Controller General of Accounts said the Centre's fiscal deficit reached {pct}% of the budget estimate, as capital expenditure on roads and railways rose.",
+            "Economists said the rise in goods and services tax collections reflected better compliance and stronger domestic consumption.",
+            "The government's borrowing programme for the second half of the year will be lower than planned, easing pressure on bond yields.",
+            "Bank credit to micro, small and medium enterprises grew by {pct}%, while gross non-performing assets fell to a decade low.",
+            "The Index of Industrial Production grew by {pct}%, led by manufacturing, electricity and mining.",
+            "The current account deficit narrowed as services exports and remittances offset a wider merchandise trade deficit.",
+            "The Sixteenth Finance Commission will recommend how the divisible pool of taxes is shared between the Centre and the States.",
+        ],
+    ),
+    "environment": (
+        "environment",
+        "GS3",
+        [
+            "{state} notifies eco-sensitive zone around wildlife sanctuary",
+            "Heatwave days rise sharply across {state}, IMD data show",
+            "Mangrove cover grows in {state} as restoration drive expands",
+        ],
+        [
+            "The Ministry of Environment notified an eco-sensitive zone of up to {n} km around the sanctuary, restricting mining and polluting industries.",
+            "The India Meteorological Department recorded {n} heatwave days in {state} this summer, the highest in a decade.",
+            "Scientists said the restoration of mangroves along the coast would protect villages from storm surges and store carbon.",
+            "The State's heat action plan includes early warnings, cool roofs for slum houses and changed working hours for outdoor labourers.",
+            "Under the National Clean Air Programme, {city} must cut particulate pollution by {pct}% but the monitoring stations show little change.",
+            "The forest survey found that tree cover outside recorded forests had grown, but dense forest in the northeast had declined.",
+            "Officials said the Green Credit Programme would reward afforestation on degraded land, though ecologists questioned its monoculture plantations.",
+            "The tiger census recorded more than {n} tigers in the reserve, and the corridor connecting it with the neighbouring park was being widened.",
+            "India's updated nationally determined contribution commits it to reduce the emissions intensity of its GDP under the Paris Agreement.",
+        ],
+    ),
+    "science": (
+        "scitech",
+        "GS3",
+        [
+            "ISRO tests new engine for reusable launch vehicle",
+            "Indian scientists sequence genomes of {n} native crop varieties",
+            "Centre approves supercomputing and semiconductor mission projects",
+        ],
+        [
+            "The Indian Space Research Organisation successfully tested a semi-cryogenic engine for {n} seconds at its propulsion complex.",
+            "The National Quantum Mission will fund research hubs on quantum computing, communication and sensing at institutes in {city}.",
+            "The Department of Biotechnology said the genome data would help breed crops that tolerate drought and heat.",
+            "The Union Cabinet approved semiconductor fabrication units under the India Semiconductor Mission with an outlay of ₹{crore} crore.",
+            "Scientists said the mission would put an Indian module in orbit as the first part of the Bharatiya Antariksh Station.",
+            "The new policy allows private companies to build and operate satellites and launch vehicles under the oversight of IN-SPACe.",
+            "Researchers at the institute used artificial intelligence to forecast the monsoon's onset over {state} {n} days ahead.",
+            "The government said the digital public infrastructure of Aadhaar, UPI and DigiLocker had been offered to other countries.",
+        ],
+    ),
+    "heritage": (
+        "india",
+        "GS1",
+        [
+            "Excavation in {state} reveals early historic settlement",
+            "Temple murals of {state} restored under conservation project",
+            "Centenary of the {city} session of the Congress recalled",
+        ],
+        [
+            "Archaeologists from the Archaeological Survey of India unearthed pottery, beads and a brick structure dating to the early historic period.",
+            "The murals, painted with natural pigments in the Kerala style, depict scenes from the Ramayana and were damaged by moisture.",
+            "Historians said the session marked a turning point in the freedom struggle, when the demand for Purna Swaraj gained ground.",
+            "The site on the bank of the {river} suggests trade links with Roman merchants in the first centuries of the common era.",
+            "The Bhakti poets of the region wrote in the language of the people and challenged caste hierarchies.",
+            "The stepwell, built in the eleventh century, is an example of the Maru-Gurjara style of architecture.",
+            "The Non-Cooperation Movement saw students leave government colleges and lawyers give up their practice.",
+            "UNESCO is considering the site's nomination for the World Heritage List, along with the sacred groves of {state}.",
+        ],
+    ),
+    "society": (
+        "national",
+        "GS1",
+        [
+            "Survey finds rise in women's workforce participation in {state}",
+            "Census data show rapid urbanisation of {state}'s districts",
+            "Study tracks migration from {state} villages to cities",
+        ],
+        [
+            "The Periodic Labour Force Survey showed that female labour force participation in rural {state} rose to {pct}%.",
+            "Sociologists said migration to cities had loosened caste ties but left the elderly alone in the villages.",
+            "The district's sex ratio at birth improved after a campaign against sex-selective abortion under Beti Bachao Beti Padhao.",
+            "The study found that {pct}% of migrant workers in {city} lived in informal settlements without piped water.",
+            "Demographers said the State's falling fertility rate would bring an ageing population within two decades.",
+            "Urban local bodies have struggled to provide housing and sanitation as the towns' population grew.",
+            "The report linked child marriage in the region to poverty, dowry and a lack of secondary schools for girls.",
+            "Civil society groups said regionalism and communal tensions rose when jobs were scarce.",
+        ],
+    ),
+    "geography": (
+        "explained",
+        "GS1",
+        [
+            "Explained: why the monsoon withdrew late from {state} this year",
+            "Explained: what the cyclone season means for India's east coast",
+            "Explained: the {river} basin and the dispute over its waters",
+        ],
+        [
+            "The southwest monsoon withdrew from {state} {n} days later than normal, as a low-pressure system lingered over the Bay of Bengal.",
+            "Cyclones form over warm ocean waters, and the Bay of Bengal's higher sea surface temperatures make it more prone to them than the Arabian Sea.",
+            "The {river} rises in the Western Ghats and flows east, and its basin is shared by several States that dispute the allocation of its waters.",
+            "El Nino years, when the central Pacific is warmer than usual, are often associated with weaker Indian monsoons.",
+            "The Himalayan rivers are fed by glaciers and snowmelt, while the peninsular rivers depend on the rain.",
+            "The western disturbances that bring winter rain to north India originate over the Mediterranean Sea.",
+            "Black cotton soil in the Deccan plateau holds moisture well, which is why the region grows cotton.",
+            "Earthquakes in the Himalaya occur because the Indian plate continues to push under the Eurasian plate.",
+        ],
+    ),
+    "ethics": (
+        "opinion",
+        "GS4",
+        [
+            "Public servants must answer to the citizen, not the minister",
+            "The conscience of an officer and the rules of service",
+            "Integrity in public life needs more than codes of conduct",
+        ],
+        [
+            "An honest civil servant faces an ethical dilemma when loyalty to a superior conflicts with the public interest.",
+            "Probity in governance requires that officers declare their assets and any conflict of interest.",
+            "Emotional intelligence helps an administrator listen to citizens and resolve disputes with empathy.",
+            "The Nolan principles of selflessness, integrity, objectivity, accountability, openness, honesty and leadership apply to every public servant.",
+            "Gandhi's talisman asks us to recall the face of the poorest person when we take a decision.",
+            "A whistleblower who exposes corruption deserves protection, not transfer or suspension.",
+            "Attitude and aptitude for civil service are tested when an officer must choose between compassion and the letter of the law.",
+            "Codes of ethics mean little unless leaders show by example that honesty is rewarded.",
+        ],
+    ),
+    "cricket": (
+        "mint",
+        "NOT_RELEVANT",
+        [
+            "{team} beat {team2} by {n} runs to top the table",
+            "Century from opener powers {team} to big win",
+            "{team} clinch last-ball thriller against {team2}",
+        ],
+        [
+            "{team} posted 212 for five after their opener hit a brilliant century off {n} balls.",
+            "The spinners took {n} wickets between them as {team2} collapsed in the final overs.",
+            "The captain said the team would rest two fast bowlers ahead of the knockout match.",
+            "The crowd at the stadium roared as the wicketkeeper hit three sixes in the last over.",
+            "{team2} needed {n} runs off the final over but lost two wickets in two balls.",
+            "The player of the match said he had worked on his batting against short-pitched bowling.",
+            "Fans queued outside the stadium from dawn for tickets to the final.",
+            "The injured all-rounder is expected to return for the next fixture.",
+        ],
+    ),
+    "films": (
+        "mint",
+        "NOT_RELEVANT",
+        [
+            "Star's action film crosses ₹{crore} crore at the box office",
+            "Director announces sequel with new cast",
+            "Actor's wedding photos go viral",
+        ],
+        [
+            "The action film collected ₹{crore} crore worldwide in its second week, according to trade analysts.",
+            "The director said the sequel would be shot in {country} and release during the festive season.",
+            "Fans thronged the theatres in {city} for the first show at 6 a.m.",
+            "The actor shared photos from the wedding with a caption thanking her fans.",
+            "The film's songs have topped the streaming charts for {n} weeks.",
+            "Critics praised the lead actor's performance but found the second half too long.",
+            "The celebrity couple was spotted at the airport returning from their honeymoon.",
+            "The trailer received more than {n} million views within a day of its release.",
+        ],
+    ),
+    "lifestyle": (
+        "mint",
+        "NOT_RELEVANT",
+        [
+            "{n} winter skincare tips from dermatologists",
+            "Weekend getaways near {city} for food lovers",
+            "This festive season's fashion trends",
+        ],
+        [
+            "Dermatologists recommend a gentle cleanser and a thick moisturiser when the air turns dry.",
+            "The cafe in {city} serves a breakfast platter that has become popular with weekend visitors.",
+            "Pastel shades and handloom sarees are back in fashion this festive season.",
+            "Add a spoon of ghee to the dal for a richer taste, the chef suggests.",
+            "Your horoscope for the week says travel will bring good news.",
+            "The resort offers yoga sessions, spa treatments and a view of the hills.",
+            "Influencers have made the street food of {city} famous on social media.",
+            "Buy one and get one free on all footwear until Sunday at the mall.",
+        ],
+    ),
 }
 
 # Day two: other topics and styles. Markets, company results and stock tips; sport's business
 # and its administration; research and gadgets; written as briefs and live updates.
 DAY_TWO = {
-    "markets": ("economy", "NOT_RELEVANT", [
-        "Sensex jumps {n}0 points; {company} shares rally {pct}%",
-        "Stocks to buy this week: analysts pick {company} and two others",
-        "{company} Q2 profit rises {pct}%, beats street estimates",
-    ], [
-        "Shares of {company} rose {pct}% in early trade after the company reported a jump in quarterly net profit to ₹{crore} crore.",
-        "Brokerage analysts set a target price of ₹{crore} on the stock and advised investors to buy on dips.",
-        "The Sensex gained {n}0 points and the Nifty closed above a record high, led by banking and IT stocks.",
-        "{company}'s board declared an interim dividend and approved a bonus issue of one share for every two held.",
-        "The company's operating margin expanded by {n}0 basis points on lower raw material costs.",
-        "Live updates: the market opened higher; {company} and {company2} were the top gainers in the first hour.",
-        "Foreign portfolio investors bought shares worth ₹{crore} crore on Friday, exchange data showed.",
-        "The IPO of {company} was subscribed {n} times on the final day of bidding.",
-        "Technical analysts said the index faced resistance and recommended a stop loss for traders.",
-        "{company2} shares fell {pct}% after the management cut its revenue guidance for the year.",
-    ]),
-    "sportbiz": ("mint", "NOT_RELEVANT", [
-        "League auction: {team} spend big on overseas all-rounders",
-        "Broadcast deal for football league fetches ₹{crore} crore",
-        "Sports federation elections postponed again",
-    ], [
-        "{team} bought an overseas all-rounder for ₹{n} crore at the auction, the costliest buy of the day.",
-        "The league's media rights for the next five seasons were sold for ₹{crore} crore to a streaming platform.",
-        "The franchise's owners said they would build a new training centre near {city}.",
-        "The federation's elections were postponed after a court asked the returning officer to revise the electoral college.",
-        "Sponsorship revenue for the tournament grew {pct}% as brands chased young viewers.",
-        "The marathon in {city} drew {n} thousand runners and raised funds for charity.",
-        "The club announced the signing of a striker from {country} on a two-year contract.",
-        "Ticket prices for the final have doubled on resale platforms.",
-    ]),
-    "research": ("scitech", "GS3", [
-        "New smartphone from {company} packs a bigger battery and AI camera",
-        "Researchers at {city} institute build low-cost battery from sodium",
-        "Study maps gut bacteria of {n} thousand volunteers",
-    ], [
-        "The smartphone has a {n}-megapixel camera, a 120 Hz display and a battery that charges fully in {n} minutes.",
-        "Researchers at an institute in {city} built a sodium-ion battery cell that retained {pct}% of its capacity after a thousand cycles.",
-        "The study, published in a peer-reviewed journal, sequenced the gut bacteria of volunteers from {n} cities.",
-        "The app uses a large language model to summarise emails and translate calls in real time.",
-        "The team used a graphene coating to stop the electrode from cracking during charging.",
-        "The laptop is priced at ₹{crore}0 and goes on sale on the company's website next week.",
-        "Reviewers found the earbuds' noise cancellation good but the battery life short.",
-        "The researchers plan to test the material at a pilot plant with an industry partner.",
-    ]),
-    "local": ("india", "NOT_RELEVANT", [
-        "Fire breaks out at warehouse in {city}, no casualties",
-        "Two held for chain snatching in {city}",
-        "Traffic diverted in {city} for metro work",
-    ], [
-        "Fire tenders took {n} hours to douse the blaze at a warehouse in an industrial area of {city}.",
-        "The police arrested two men for snatching chains from women on morning walks in {city}.",
-        "Traffic will be diverted on the main road in {city} for {n} days for metro construction.",
-        "Residents complained that the streetlights on the stretch had not worked for weeks.",
-        "The accused were caught on CCTV cameras and traced through their mobile phones, the police said.",
-        "A waterlogged underpass in {city} left commuters stranded after a heavy shower.",
-        "The civic body towed away {n} vehicles parked on footpaths during the drive.",
-        "Neighbours said the fire started in the early hours and spread quickly.",
-    ]),
+    "markets": (
+        "economy",
+        "NOT_RELEVANT",
+        [
+            "Sensex jumps {n}0 points; {company} shares rally {pct}%",
+            "Stocks to buy this week: analysts pick {company} and two others",
+            "{company} Q2 profit rises {pct}%, beats street estimates",
+        ],
+        [
+            "Shares of {company} rose {pct}% in early trade after the company reported a jump in quarterly net profit to ₹{crore} crore.",
+            "Brokerage analysts set a target price of ₹{crore} on the stock and advised investors to buy on dips.",
+            "The Sensex gained {n}0 points and the Nifty closed above a record high, led by banking and IT stocks.",
+            "{company}'s board declared an interim dividend and approved a bonus issue of one share for every two held.",
+            "The company's operating margin expanded by {n}0 basis points on lower raw material costs.",
+            "Live updates: the market opened higher; {company} and {company2} were the top gainers in the first hour.",
+            "Foreign portfolio investors bought shares worth ₹{crore} crore on Friday, exchange data showed.",
+            "The IPO of {company} was subscribed {n} times on the final day of bidding.",
+            "Technical analysts said the index faced resistance and recommended a stop loss for traders.",
+            "{company2} shares fell {pct}% after the management cut its revenue guidance for the year.",
+        ],
+    ),
+    "sportbiz": (
+        "mint",
+        "NOT_RELEVANT",
+        [
+            "League auction: {team} spend big on overseas all-rounders",
+            "Broadcast deal for football league fetches ₹{crore} crore",
+            "Sports federation elections postponed again",
+        ],
+        [
+            "{team} bought an overseas all-rounder for ₹{n} crore at the auction, the costliest buy of the day.",
+            "The league's media rights for the next five seasons were sold for ₹{crore} crore to a streaming platform.",
+            "The franchise's owners said they would build a new training centre near {city}.",
+            "The federation's elections were postponed after a court asked the returning officer to revise the electoral college.",
+            "Sponsorship revenue for the tournament grew {pct}% as brands chased young viewers.",
+            "The marathon in {city} drew {n} thousand runners and raised funds for charity.",
+            "The club announced the signing of a striker from {country} on a two-year contract.",
+            "Ticket prices for the final have doubled on resale platforms.",
+        ],
+    ),
+    "research": (
+        "scitech",
+        "GS3",
+        [
+            "New smartphone from {company} packs a bigger battery and AI camera",
+            "Researchers at {city} institute build low-cost battery from sodium",
+            "Study maps gut bacteria of {n} thousand volunteers",
+        ],
+        [
+            "The smartphone has a {n}-megapixel camera, a 120 Hz display and a battery that charges fully in {n} minutes.",
+            "Researchers at an institute in {city} built a sodium-ion battery cell that retained {pct}% of its capacity after a thousand cycles.",
+            "The study, published in a peer-reviewed journal, sequenced the gut bacteria of volunteers from {n} cities.",
+            "The app uses a large language model to summarise emails and translate calls in real time.",
+            "The team used a graphene coating to stop the electrode from cracking during charging.",
+            "The laptop is priced at ₹{crore}0 and goes on sale on the company's website next week.",
+            "Reviewers found the earbuds' noise cancellation good but the battery life short.",
+            "The researchers plan to test the material at a pilot plant with an industry partner.",
+        ],
+    ),
+    "local": (
+        "india",
+        "NOT_RELEVANT",
+        [
+            "Fire breaks out at warehouse in {city}, no casualties",
+            "Two held for chain snatching in {city}",
+            "Traffic diverted in {city} for metro work",
+        ],
+        [
+            "Fire tenders took {n} hours to douse the blaze at a warehouse in an industrial area of {city}.",
+            "The police arrested two men for snatching chains from women on morning walks in {city}.",
+            "Traffic will be diverted on the main road in {city} for {n} days for metro construction.",
+            "Residents complained that the streetlights on the stretch had not worked for weeks.",
+            "The accused were caught on CCTV cameras and traced through their mobile phones, the police said.",
+            "A waterlogged underpass in {city} left commuters stranded after a heavy shower.",
+            "The civic body towed away {n} vehicles parked on footpaths during the drive.",
+            "Neighbours said the fire started in the early hours and spread quickly.",
+        ],
+    ),
 }
 # A third stream for `bench_stream.py --stream`: an election week with a Budget and a cyclone,
 # tennis and football, recipes and start-up funding, written as interviews and wire briefs.
 ELECTION_WEEK = {
-    "campaign": ("national", "GS2", [
-        "Polling ends in {state}'s first phase with {pct}% turnout",
-        "Model code of conduct: EC issues notice to two parties in {state}",
-        "Interview: the Chief Electoral Officer of {state} on counting day",
-    ], [
-        "Voters queued outside polling booths in {state} from seven in the morning, and the Election Commission put turnout at {pct}% by the close.",
-        "The Commission issued notices to two parties under the model code of conduct for speeches that appealed to caste and religion.",
-        "Q: How will the votes be counted? A: The electronic voting machines will be counted first, and the VVPAT slips of five booths per constituency will be matched.",
-        "Observers said the use of money and liquor to influence voters had fallen, but the seizures of cash still crossed ₹{crore} crore.",
-        "The Representation of the People Act bars a candidate convicted of certain offences from contesting for six years.",
-        "Electoral bonds were struck down by the Supreme Court, and parties now disclose donations above twenty thousand rupees.",
-        "The anti-defection law was tested again when {n} legislators switched sides before the polls.",
-        "Q: What about voters who have migrated for work? A: Remote voting is being studied, but it needs the agreement of all parties.",
-    ]),
-    "budget": ("economy", "GS3", [
-        "Budget keeps fiscal deficit target at {pct}% of GDP, raises capex",
-        "Wire brief: Budget changes income tax slabs and cuts customs duties",
-        "Explained: what the Budget means for farmers and MSMEs",
-    ], [
-        "The Finance Minister kept the fiscal deficit target at {pct}% of GDP and raised capital expenditure to ₹{crore} thousand crore.",
-        "Customs duties on solar cells, electric vehicle batteries and critical minerals were cut to support domestic manufacturing.",
-        "The Budget raised the allocation for the PM-KISAN income support scheme and extended interest subvention on crop loans.",
-        "Economists said the higher spending on roads, railways and urban infrastructure would crowd in private investment.",
-        "Brief: the standard deduction for salaried taxpayers was raised, and the new tax regime becomes the default.",
-        "The credit guarantee scheme for micro and small enterprises was expanded to cover loans of up to ₹{n} crore.",
-        "The disinvestment target was lowered as market conditions delayed the sale of stakes in public sector banks.",
-        "The States will get interest-free loans for fifty years for capital projects under a special assistance scheme.",
-    ]),
-    "cyclone": ("environment", "GS3", [
-        "Cyclone makes landfall near {city}; {n} lakh evacuated",
-        "NDRF teams deployed as cyclone nears {state} coast",
-        "How early warnings cut cyclone deaths on the east coast",
-    ], [
-        "The cyclone made landfall near {city} with wind speeds of {n}0 km an hour, and the State had evacuated people from low-lying villages.",
-        "The National Disaster Response Force deployed {n} teams, and the National Disaster Management Authority coordinated relief.",
-        "Early warnings from the India Meteorological Department and cyclone shelters built after 1999 have cut deaths sharply.",
-        "The Sendai Framework asks countries to reduce disaster risk by investing in resilient infrastructure and community preparedness.",
-        "The storm surge flooded farmland with sea water, and agricultural scientists warned of soil salinity.",
-        "The State Disaster Response Fund will pay compensation for damaged houses, boats and crops.",
-        "Warmer seas in the Bay of Bengal have made cyclones intensify faster, climate scientists said.",
-        "Power and telecom lines were restored within {n} hours in most districts, officials said.",
-    ]),
-    "health": ("india", "GS2", [
-        "Centre launches campaign to end tuberculosis in {n} districts",
-        "NEET reform panel recommends changes to the exam",
-        "Interview: a district health officer in {state} on the anaemia drive",
-    ], [
-        "The Health Ministry launched a hundred-day campaign to find and treat tuberculosis cases in {n} high-burden districts.",
-        "Q: Why does anaemia persist? A: Diets low in iron, worm infections and early pregnancies all play a part, and the Anaemia Mukt Bharat drive targets each.",
-        "The expert committee recommended that the National Testing Agency conduct the medical entrance exam on computers to prevent leaks.",
-        "The National Education Policy asks that children be taught in their mother tongue until class five.",
-        "Public spending on health remains below two per cent of GDP, well short of the National Health Policy's target.",
-        "Accredited social health activists visit every household in the village to track pregnant women and newborns.",
-        "Teachers' unions said the policy's four-year undergraduate degree would burden students from poor families.",
-        "The Ayushman Arogya Mandirs will screen adults for hypertension, diabetes and common cancers.",
-    ]),
-    "tennis": ("mint", "NOT_RELEVANT", [
-        "Indian pair reaches doubles final in {city} Open",
-        "Football: {team} FC stun leaders with late goal",
-        "Tennis star withdraws from tournament with wrist injury",
-    ], [
-        "The Indian pair saved {n} break points and won the tie-break to reach the doubles final.",
-        "{team} FC scored in the ninetieth minute to stun the league leaders in front of a packed stadium.",
-        "The top seed withdrew from the tournament with a wrist injury and hopes to be fit for the next Grand Slam.",
-        "The striker has scored {n} goals this season and tops the league's scoring chart.",
-        "The coach praised the defence and said the team would travel to {city} for the away fixture.",
-        "Fans sang the club anthem as the players did a lap of honour after the match.",
-        "The young player broke into the top hundred of the rankings after the win.",
-        "The referee showed two red cards in a bad-tempered second half.",
-    ]),
-    "startups": ("mint", "NOT_RELEVANT", [
-        "{company} raises $ {n} million in series B funding",
-        "Recipe: a winter soup with millet and greens",
-        "Unicorn watch: {company} turns profitable",
-    ], [
-        "{company} raised {n} million dollars in a funding round led by a venture capital firm, valuing it at over a billion dollars.",
-        "Soak the millet overnight, simmer it with onions and garlic, and stir in the greens at the end.",
-        "The founder said the money would be used to hire engineers and expand to {n} more cities.",
-        "The start-up turned profitable for the first time as it cut delivery costs.",
-        "Serve the soup hot with a squeeze of lemon and a sprinkle of pepper.",
-        "The app's monthly users crossed {n} million, the company said in a statement.",
-        "{company2} and {company} are in talks about a merger, people familiar with the matter said.",
-        "The chef recommends toasting the spices first for a deeper flavour.",
-    ]),
+    "campaign": (
+        "national",
+        "GS2",
+        [
+            "Polling ends in {state}'s first phase with {pct}% turnout",
+            "Model code of conduct: EC issues notice to two parties in {state}",
+            "Interview: the Chief Electoral Officer of {state} on counting day",
+        ],
+        [
+            "Voters queued outside polling booths in {state} from seven in the morning, and the Election Commission put turnout at {pct}% by the close.",
+            "The Commission issued notices to two parties under the model code of conduct for speeches that appealed to caste and religion.",
+            "Q: How will the votes be counted? A: The electronic voting machines will be counted first, and the VVPAT slips of five booths per constituency will be matched.",
+            "Observers said the use of money and liquor to influence voters had fallen, but the seizures of cash still crossed ₹{crore} crore.",
+            "The Representation of the People Act bars a candidate convicted of certain offences from contesting for six years.",
+            "Electoral bonds were struck down by the Supreme Court, and parties now disclose donations above twenty thousand rupees.",
+            "The anti-defection law was tested again when {n} legislators switched sides before the polls.",
+            "Q: What about voters who have migrated for work? A: Remote voting is being studied, but it needs the agreement of all parties.",
+        ],
+    ),
+    "budget": (
+        "economy",
+        "GS3",
+        [
+            "Budget keeps fiscal deficit target at {pct}% of GDP, raises capex",
+            "Wire brief: Budget changes income tax slabs and cuts customs duties",
+            "Explained: what the Budget means for farmers and MSMEs",
+        ],
+        [
+            "The Finance Minister kept the fiscal deficit target at {pct}% of GDP and raised capital expenditure to ₹{crore} thousand crore.",
+            "Customs duties on solar cells, electric vehicle batteries and critical minerals were cut to support domestic manufacturing.",
+            "The Budget raised the allocation for the PM-KISAN income support scheme and extended interest subvention on crop loans.",
+            "Economists said the higher spending on roads, railways and urban infrastructure would crowd in private investment.",
+            "Brief: the standard deduction for salaried taxpayers was raised, and the new tax regime becomes the default.",
+            "The credit guarantee scheme for micro and small enterprises was expanded to cover loans of up to ₹{n} crore.",
+            "The disinvestment target was lowered as market conditions delayed the sale of stakes in public sector banks.",
+            "The States will get interest-free loans for fifty years for capital projects under a special assistance scheme.",
+        ],
+    ),
+    "cyclone": (
+        "environment",
+        "GS3",
+        [
+            "Cyclone makes landfall near {city}; {n} lakh evacuated",
+            "NDRF teams deployed as cyclone nears {state} coast",
+            "How early warnings cut cyclone deaths on the east coast",
+        ],
+        [
+            "The cyclone made landfall near {city} with wind speeds of {n}0 km an hour, and the State had evacuated people from low-lying villages.",
+            "The National Disaster Response Force deployed {n} teams, and the National Disaster Management Authority coordinated relief.",
+            "Early warnings from the India Meteorological Department and cyclone shelters built after 1999 have cut deaths sharply.",
+            "The Sendai Framework asks countries to reduce disaster risk by investing in resilient infrastructure and community preparedness.",
+            "The storm surge flooded farmland with sea water, and agricultural scientists warned of soil salinity.",
+            "The State Disaster Response Fund will pay compensation for damaged houses, boats and crops.",
+            "Warmer seas in the Bay of Bengal have made cyclones intensify faster, climate scientists said.",
+            "Power and telecom lines were restored within {n} hours in most districts, officials said.",
+        ],
+    ),
+    "health": (
+        "india",
+        "GS2",
+        [
+            "Centre launches campaign to end tuberculosis in {n} districts",
+            "NEET reform panel recommends changes to the exam",
+            "Interview: a district health officer in {state} on the anaemia drive",
+        ],
+        [
+            "The Health Ministry launched a hundred-day campaign to find and treat tuberculosis cases in {n} high-burden districts.",
+            "Q: Why does anaemia persist? A: Diets low in iron, worm infections and early pregnancies all play a part, and the Anaemia Mukt Bharat drive targets each.",
+            "The expert committee recommended that the National Testing Agency conduct the medical entrance exam on computers to prevent leaks.",
+            "The National Education Policy asks that children be taught in their mother tongue until class five.",
+            "Public spending on health remains below two per cent of GDP, well short of the National Health Policy's target.",
+            "Accredited social health activists visit every household in the village to track pregnant women and newborns.",
+            "Teachers' unions said the policy's four-year undergraduate degree would burden students from poor families.",
+            "The Ayushman Arogya Mandirs will screen adults for hypertension, diabetes and common cancers.",
+        ],
+    ),
+    "tennis": (
+        "mint",
+        "NOT_RELEVANT",
+        [
+            "Indian pair reaches doubles final in {city} Open",
+            "Football: {team} FC stun leaders with late goal",
+            "Tennis star withdraws from tournament with wrist injury",
+        ],
+        [
+            "The Indian pair saved {n} break points and won the tie-break to reach the doubles final.",
+            "{team} FC scored in the ninetieth minute to stun the league leaders in front of a packed stadium.",
+            "The top seed withdrew from the tournament with a wrist injury and hopes to be fit for the next Grand Slam.",
+            "The striker has scored {n} goals this season and tops the league's scoring chart.",
+            "The coach praised the defence and said the team would travel to {city} for the away fixture.",
+            "Fans sang the club anthem as the players did a lap of honour after the match.",
+            "The young player broke into the top hundred of the rankings after the win.",
+            "The referee showed two red cards in a bad-tempered second half.",
+        ],
+    ),
+    "startups": (
+        "mint",
+        "NOT_RELEVANT",
+        [
+            "{company} raises $ {n} million in series B funding",
+            "Recipe: a winter soup with millet and greens",
+            "Unicorn watch: {company} turns profitable",
+        ],
+        [
+            "{company} raised {n} million dollars in a funding round led by a venture capital firm, valuing it at over a billion dollars.",
+            "Soak the millet overnight, simmer it with onions and garlic, and stir in the greens at the end.",
+            "The founder said the money would be used to hire engineers and expand to {n} more cities.",
+            "The start-up turned profitable for the first time as it cut delivery costs.",
+            "Serve the soup hot with a squeeze of lemon and a sprinkle of pepper.",
+            "The app's monthly users crossed {n} million, the company said in a statement.",
+            "{company2} and {company} are in talks about a merger, people familiar with the matter said.",
+            "The chef recommends toasting the spices first for a deeper flavour.",
+        ],
+    ),
 }
 SECOND_TEAM = {"team": "team2", "company": "company2"}
 ATOM = {"environment"}  # Down To Earth's feed is Atom
@@ -485,11 +680,15 @@ def _page_html(page: Page) -> str:
 
 def _item(page: Page, atom: bool) -> str:
     if atom:
-        return (f"  <entry>\n    <title>{html.escape(page.title)}</title>\n    <link rel=\"alternate\" href=\"{page.url}\"/>\n"
-                f"    <id>{page.url}</id>\n    <updated>{page.published:%Y-%m-%dT%H:%M:%SZ}</updated>\n  </entry>\n")
+        return (
+            f'  <entry>\n    <title>{html.escape(page.title)}</title>\n    <link rel="alternate" href="{page.url}"/>\n'
+            f"    <id>{page.url}</id>\n    <updated>{page.published:%Y-%m-%dT%H:%M:%SZ}</updated>\n  </entry>\n"
+        )
     when = page.published.strftime("%a, %d %b %Y %H:%M:%S +0000")
-    return (f"    <item>\n      <title>{html.escape(page.title)}</title>\n      <link>{page.url}</link>\n"
-            f"      <guid isPermaLink=\"true\">{page.url}</guid>\n      <pubDate>{when}</pubDate>\n    </item>\n")
+    return (
+        f"    <item>\n      <title>{html.escape(page.title)}</title>\n      <link>{page.url}</link>\n"
+        f'      <guid isPermaLink="true">{page.url}</guid>\n      <pubDate>{when}</pubDate>\n    </item>\n'
+    )
 
 
 def _page_path(snapshot: Path, url: str) -> Path:
@@ -512,16 +711,24 @@ def write(snapshot: Path, generated: list[Page], keep_handwritten: bool) -> None
             text = path.read_text(encoding="utf-8").split(MARKER)[0].replace(end, "")
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            head = f'<feed xmlns="http://www.w3.org/2005/Atom">\n  <title>{site}</title>\n' if atom else (
-                f'<rss version="2.0">\n  <channel>\n    <title>{site}</title>\n    <link>https://{feed.split("/")[0]}/</link>\n')
+            head = (
+                f'<feed xmlns="http://www.w3.org/2005/Atom">\n  <title>{site}</title>\n'
+                if atom
+                else (
+                    f'<rss version="2.0">\n  <channel>\n    <title>{site}</title>\n    <link>https://{feed.split("/")[0]}/</link>\n'
+                )
+            )
             text = f'<?xml version="1.0" encoding="UTF-8"?>\n{head}'
         path.write_text(f"{text}{MARKER}\n{items}{end}", encoding="utf-8")
 
 
 def write_stream(path: Path, days: list[tuple[str, list[Page]]]) -> None:
     """One JSON line per page, in order: its text, its topic's label and its day (`bench_stream.py`)."""
-    lines = [json.dumps({"text": "\n\n".join([p.title, *p.paragraphs]), "label": p.label, "segment": day})
-             for day, day_pages in days for p in day_pages]
+    lines = [
+        json.dumps({"text": "\n\n".join([p.title, *p.paragraphs]), "label": p.label, "segment": day})
+        for day, day_pages in days
+        for p in day_pages
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

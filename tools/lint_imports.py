@@ -27,9 +27,24 @@ def install_tree(checkout: Path, work: Path) -> Path:
     source, target = work / "source" / "upscway", work / "installed"
     shutil.copytree(checkout, source, ignore=shutil.ignore_patterns(*NOT_THE_PACKAGE))
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-compile",
-         "--disable-pip-version-check", "--target", str(target), str(source)],
-        capture_output=True, text=True, cwd=work, env={"PYTHONWARNINGS": "ignore", "PATH": ""},
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-compile",
+            "--disable-pip-version-check",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env={"PYTHONWARNINGS": "ignore", "PATH": ""},
     )
     if done.returncode != 0:
         raise RuntimeError(f"installing {checkout} as a plain tree failed:\n{done.stderr[-3000:]}")
@@ -39,9 +54,18 @@ def install_tree(checkout: Path, work: Path) -> Path:
 def lint(tree: Path, config: Path = ROOT / "pyproject.toml") -> subprocess.CompletedProcess:
     """import-linter's `lint-imports` over the installed tree, with `config`'s contracts."""
     return subprocess.run(
-        [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
-         "--config", str(config), "--no-cache"],
-        capture_output=True, text=True, cwd=tree, env={"PYTHONPATH": str(tree), "PATH": ""},
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
+            "--config",
+            str(config),
+            "--no-cache",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tree,
+        env={"PYTHONPATH": str(tree), "PATH": ""},
     )
 
 

@@ -17,7 +17,11 @@ M = TypeVar("M", bound=BaseModel)
 def describe(error: ValidationError) -> str:
     """`field.path: message; ...` for every problem pydantic found (a default that was not
     computed because another field was invalid is that field's problem, not another one)."""
-    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors() if e["type"] != "default_factory_not_called")
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+        for e in error.errors()
+        if e["type"] != "default_factory_not_called"
+    )
 
 
 def load_yaml_model(path: Path | str, model: type[M], what: str) -> M:

@@ -92,11 +92,16 @@ class BackfillInput(BaseModel):
 
     def check(self) -> None:
         """InputError unless exactly one input is given, with what it needs."""
-        given = [flag for flag, value in (("--since", self.since), ("--urls", self.urls), ("--html-dir", self.html_dir))
-                 if value]
+        given = [
+            flag
+            for flag, value in (("--since", self.since), ("--urls", self.urls), ("--html-dir", self.html_dir))
+            if value
+        ]
         if len(given) != 1:
-            raise InputError("backfill needs exactly one of --source/--since, --urls or --html-dir"
-                             + (f" (got {', '.join(given)})" if given else ""))
+            raise InputError(
+                "backfill needs exactly one of --source/--since, --urls or --html-dir"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
         if self.since and not self.source:
             raise InputError("--since reads a source's sitemaps: name it with --source")
         first, last = parse_day(self.since, "--since"), parse_day(self.until, "--until")

@@ -20,7 +20,7 @@ def model_annotator(model_id: str) -> str:
 
 def model_of(annotator: str) -> str | None:
     """The model id in a `model:<id>` annotator, or None for any other annotator."""
-    return annotator[len(MODEL_ANNOTATOR):] if annotator.startswith(MODEL_ANNOTATOR) else None
+    return annotator[len(MODEL_ANNOTATOR) :] if annotator.startswith(MODEL_ANNOTATOR) else None
 
 
 class RunStatus(StrEnum):

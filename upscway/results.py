@@ -151,12 +151,16 @@ class Certificate(_Record):
         level = 1 - self.delta if confidence is None else confidence
         on = f"{self.n} {LOSSES[self.loss].split(' (')[0]}"
         if self.threshold is None:
-            return (f"Not certified: on {on}, no threshold keeps the cascade's accuracy loss against the teacher at most "
-                    f"{self.epsilon:g} with {level:.0%} confidence; the teacher keeps deciding.")
+            return (
+                f"Not certified: on {on}, no threshold keeps the cascade's accuracy loss against the teacher at most "
+                f"{self.epsilon:g} with {level:.0%} confidence; the teacher keeps deciding."
+            )
         low, high = self.offload_interval
-        return (f"Certified: with {level:.0%} confidence the cascade at threshold {self.threshold:g} loses at most "
-                f"{self.epsilon:g} accuracy against the teacher; the student decides {self.offload:.0%} of chunks "
-                f"({low:.0%}–{high:.0%}) (risk upper bound {self.upper_bound:.3f}, on {on}).")
+        return (
+            f"Certified: with {level:.0%} confidence the cascade at threshold {self.threshold:g} loses at most "
+            f"{self.epsilon:g} accuracy against the teacher; the student decides {self.offload:.0%} of chunks "
+            f"({low:.0%}–{high:.0%}) (risk upper bound {self.upper_bound:.3f}, on {on})."
+        )
 
 
 class CascadeEvaluation(_Record):
@@ -180,7 +184,9 @@ class CascadeEvaluation(_Record):
     def sentence(self) -> str:
         """The certificate's sentence, or why there is none."""
         if self.certificate is None and self.confidence is None:
-            return "Not certified: this evaluation has no certificate (it was stored before certificates); evaluate again."
+            return (
+                "Not certified: this evaluation has no certificate (it was stored before certificates); evaluate again."
+            )
         if self.certificate is None:
             since = f" since the fallback began ({self.calibrated_since})" if self.calibrated_since else ""
             return f"Not certified: no held-out teacher answers{since} and no random gold to certify on."

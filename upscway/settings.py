@@ -49,7 +49,9 @@ class Section(BaseModel):
 
 class StorageSettings(Section):
     lock_timeout_s: float = Field(
-        120.0, gt=0, description="How long to wait for another process's DuckDB lock (at least sql.timeout_s + 30: an analyst's query never stops a writer)."
+        120.0,
+        gt=0,
+        description="How long to wait for another process's DuckDB lock (at least sql.timeout_s + 30: an analyst's query never stops a writer).",
     )
 
 
@@ -57,7 +59,9 @@ class SqlSettings(Section):
     """Bounds on the SQL a person types (`upscway sql`, `upscway query`)."""
 
     timeout_s: float = Field(60.0, gt=0, description="A query still running after this long is stopped.")
-    memory_limit_mb: int | None = Field(None, gt=0, description="DuckDB's memory limit for one query; default a quarter of the machine's memory.")
+    memory_limit_mb: int | None = Field(
+        None, gt=0, description="DuckDB's memory limit for one query; default a quarter of the machine's memory."
+    )
 
     def memory_limit(self) -> int:
         if self.memory_limit_mb:
@@ -68,7 +72,9 @@ class SqlSettings(Section):
 class IngestSettings(Section):
     feeds_file: Path = Path("deployments/feeds.yaml")
     fetcher: Literal["http", "snapshot"] = "http"
-    snapshot_dir: Path | None = Field(None, description="Saved pages, laid out as <host>/<path>, for the snapshot fetcher.")
+    snapshot_dir: Path | None = Field(
+        None, description="Saved pages, laid out as <host>/<path>, for the snapshot fetcher."
+    )
     user_agent: str = "UPSCWayBot/0.1 (news tagging for UPSC aspirants; respects robots.txt)"
     timeout_s: float = Field(20.0, gt=0)
     max_bytes: int = Field(5_000_000, gt=0, description="Largest feed or page read; larger responses are failures.")
@@ -78,22 +84,30 @@ class IngestSettings(Section):
         default_factory=list,
         description="CIDRs that may be fetched although loopback or private (e.g. 127.0.0.1/32 for a local server).",
     )
-    batch_size: int = Field(100, gt=0, description="Pages per Prefect task (fewer, bigger task runs: less orchestration per page).")
+    batch_size: int = Field(
+        100, gt=0, description="Pages per Prefect task (fewer, bigger task runs: less orchestration per page)."
+    )
     fetch_concurrency: int = Field(4, gt=0, description="Pages fetched at once within one batch.")
     batches_per_load: int = Field(2, gt=0, description="Staged batches loaded per write transaction.")
     processes: int = Field(
-        default_factory=lambda: usable_cores() if usable_cores() > 1 else 0, ge=0,
+        default_factory=lambda: usable_cores() if usable_cores() > 1 else 0,
+        ge=0,
         description="Worker processes that scrape batches (fetch, extract, chunk); 0 = the flow's threads. "
         "Default: one per usable core when there are several (extraction is CPU-bound; threads share one core).",
     )
     workers: int = Field(
-        default_factory=lambda data: max(2, 2 * data.get("processes", 0)), gt=0,
+        default_factory=lambda data: max(2, 2 * data.get("processes", 0)),
+        gt=0,
         description="Batches in flight at once. Default: two per worker process (one fetching while another extracts), at least 2.",
     )
     min_text_chars: int = Field(200, ge=0, description="Extracted text shorter than this is 'no extractable text'.")
-    max_attempts: int = Field(5, gt=0, description="Attempts at a URL that fails transiently (5xx, 408, 429, timeouts) before it is given up.")
+    max_attempts: int = Field(
+        5, gt=0, description="Attempts at a URL that fails transiently (5xx, 408, 429, timeouts) before it is given up."
+    )
     retry_base_s: float = Field(
-        900.0, ge=0, description="Wait before the first retry of a transient failure; doubled after each further failure."
+        900.0,
+        ge=0,
+        description="Wait before the first retry of a transient failure; doubled after each further failure.",
     )
 
     @field_validator("allow_private_networks")
@@ -119,7 +133,9 @@ class ChunkSettings(Section):
 
 
 class TaskSettings(Section):
-    file: Path = Field(Path("deployments/tasks/upsc_gs.yaml"), description="The labelling task: labels, descriptions, prompt.")
+    file: Path = Field(
+        Path("deployments/tasks/upsc_gs.yaml"), description="The labelling task: labels, descriptions, prompt."
+    )
 
 
 TeacherBackend = Literal["openai", "transformers", "embedding", "encoder"]  # tasks/annotate/teachers.py builds each
@@ -127,21 +143,33 @@ TeacherBackend = Literal["openai", "transformers", "embedding", "encoder"]  # ta
 
 class TeacherSettings(Section):
     backend: TeacherBackend = "embedding"
-    annotator: str | None = Field(None, description="Name stored with the answers; default: derived from backend and model.")
+    annotator: str | None = Field(
+        None, description="Name stored with the answers; default: derived from backend and model."
+    )
     base_url: str | None = None
     model: str = Field("Qwen/Qwen2.5-72B-Instruct", description="The model name the openai server serves.")
-    local_model: Path | None = Field(None, description="Model folder: a causal LM (transformers) or a trained encoder student (encoder).")
-    embedding_model: str = Field("all-MiniLM-L6-v2", description="The packaged MiniLM, or a folder (embedding backend).")
+    local_model: Path | None = Field(
+        None, description="Model folder: a causal LM (transformers) or a trained encoder student (encoder)."
+    )
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2", description="The packaged MiniLM, or a folder (embedding backend)."
+    )
     api_key_env: str = Field("UPSCWAY_TEACHER_API_KEY", description="Environment variable holding the API key.")
     api_key_secret: str | None = Field(None, description="Or: the name of a Prefect Secret block holding it.")
     concurrency: int = Field(16, gt=0)
-    timeout_s: float = Field(60.0, gt=0, description="A reply must arrive whole within this many seconds of its request.")
-    max_reply_bytes: int = Field(1 << 20, gt=0, description="A larger reply is refused (that chunk's failure), read no further.")
+    timeout_s: float = Field(
+        60.0, gt=0, description="A reply must arrive whole within this many seconds of its request."
+    )
+    max_reply_bytes: int = Field(
+        1 << 20, gt=0, description="A larger reply is refused (that chunk's failure), read no further."
+    )
     max_retries: int = Field(5, ge=0, description="Retries on 429, 5xx, timeouts and malformed answers.")
     backoff_base_s: float = Field(0.5, ge=0)
     backoff_max_s: float = Field(30.0, ge=0)
     top_logprobs: int = Field(20, ge=1, le=20)
-    constrain_choices: bool = Field(True, description="Ask the server to answer with a label letter only (vLLM structured outputs).")
+    constrain_choices: bool = Field(
+        True, description="Ask the server to answer with a label letter only (vLLM structured outputs)."
+    )
     rationale: bool = Field(False, description="Let the model add a short rationale after the label.")
     rationale_max_tokens: int = Field(48, gt=0)
     price_per_1k_input: float = Field(0.0, ge=0)
@@ -166,9 +194,12 @@ class TrainingSettings(Section):
     epochs: float = Field(3.0, gt=0)
     batch_size: int = Field(16, gt=0)
     max_length: int = Field(512, gt=8)
-    save_steps: int = Field(50, gt=0, description="Checkpoint every N optimiser steps; a restarted run resumes from the last.")
+    save_steps: int = Field(
+        50, gt=0, description="Checkpoint every N optimiser steps; a restarted run resumes from the last."
+    )
     confidence_weighting: Literal["off", "top_probability", "entropy"] = Field(
-        "off", description="Weight each example's loss by the teacher's confidence in it: its top probability, or one minus "
+        "off",
+        description="Weight each example's loss by the teacher's confidence in it: its top probability, or one minus "
         "its normalised entropy. Off by default: the weighting study did not show it helps (README, Studies).",
     )
     lora: LoraSettings = LoraSettings()
@@ -177,11 +208,15 @@ class TrainingSettings(Section):
 class DistillSettings(TrainingSettings):
     """The training knobs (flat in `[distill]`) and what the distill flow itself decides."""
 
-    eval_fraction: float = Field(0.5, ge=0, lt=1, description="Share of articles whose gold chunks form the evaluation split.")
+    eval_fraction: float = Field(
+        0.5, ge=0, lt=1, description="Share of articles whose gold chunks form the evaluation split."
+    )
     validation_fraction: float = Field(0.1, ge=0, lt=1)
     chain: str = Field("demo", description="Default chain in `chains_file`.")
     min_new_teacher_labels: int = Field(
-        500, ge=0, description="The nightly flow retrains when this many teacher labels arrived since the chain last trained."
+        500,
+        ge=0,
+        description="The nightly flow retrains when this many teacher labels arrived since the chain last trained.",
     )
     chains_file: Path = Path("deployments/chains.yaml")
 
@@ -196,24 +231,38 @@ class GateSettings(Section):
     min_recall: float = 0.75
     min_gs_accuracy: float = 0.70
     confidence: float = Field(
-        0.95, gt=0.5, lt=1, description="Level of the report's bootstrap intervals for the student alone (the gate judges the certificate)."
+        0.95,
+        gt=0.5,
+        lt=1,
+        description="Level of the report's bootstrap intervals for the student alone (the gate judges the certificate).",
     )
     max_paper_drop: float = Field(
-        0.15, ge=0, description="Per GS paper with support: the upper bound of the share of its calibration chunks the certified "
-        "cascade loses (how far its accuracy on the paper can fall) must be at most this."
+        0.15,
+        ge=0,
+        description="Per GS paper with support: the upper bound of the share of its calibration chunks the certified "
+        "cascade loses (how far its accuracy on the paper can fall) must be at most this.",
     )
     min_cascade_offload: float = Field(
-        0.2, ge=0, le=1, description="At the certified threshold, the student must decide at least this share of the chunks."
+        0.2,
+        ge=0,
+        le=1,
+        description="At the certified threshold, the student must decide at least this share of the chunks.",
     )
-    min_gold_support: int = Field(100, ge=0, description="Reported gold chunks needed for any decision but insufficient-data.")
+    min_gold_support: int = Field(
+        100, ge=0, description="Reported gold chunks needed for any decision but insufficient-data."
+    )
     min_support_per_paper: int = Field(
-        20, ge=0, description="Chunks of a GS paper needed (reported gold, and calibration chunks for its guard) for it to be judged."
+        20,
+        ge=0,
+        description="Chunks of a GS paper needed (reported gold, and calibration chunks for its guard) for it to be judged.",
     )
 
 
 class CascadeSettings(Section):
     confidence_threshold: float | None = Field(
-        None, ge=0, le=1.01,
+        None,
+        ge=0,
+        le=1.01,
         description="Below this top probability a chunk goes to the teacher. Unset: the threshold the production model's "
         "cascade was certified at when it was promoted (0.8 for a model promoted without one). Setting it voids the certificate.",
     )
@@ -221,33 +270,51 @@ class CascadeSettings(Section):
         (0.35, 0.65), description="A relevance (1 - p(NOT_RELEVANT)) inside this band also goes to the teacher."
     )
     drift_tolerance: float = Field(
-        0.15, ge=0, description="Warn when the student's mean confidence or deferral rate on a night's chunks differs from validation by more."
+        0.15,
+        ge=0,
+        description="Warn when the student's mean confidence or deferral rate on a night's chunks differs from validation by more.",
     )
     max_loss: float = Field(
-        0.02, gt=0, lt=1, description="ε: the certificate bounds the accuracy the cascade loses against the teacher by this."
+        0.02,
+        gt=0,
+        lt=1,
+        description="ε: the certificate bounds the accuracy the cascade loses against the teacher by this.",
     )
     risk_level: float = Field(
-        0.05, gt=0, lt=0.5, description="δ: the certificate holds with probability at least 1 − this over the calibration sample."
+        0.05,
+        gt=0,
+        lt=0.5,
+        description="δ: the certificate holds with probability at least 1 − this over the calibration sample.",
     )
     audit_rate: float = Field(
-        0.05, ge=0, le=1, description="Each night, this share of the chunks the student decided (drawn uniformly) is also "
-        "answered by the teacher, to measure the cascade's live loss; the tags stay the student's."
+        0.05,
+        ge=0,
+        le=1,
+        description="Each night, this share of the chunks the student decided (drawn uniformly) is also "
+        "answered by the teacher, to measure the cascade's live loss; the tags stay the student's.",
     )
     drift_limit: float = Field(
-        0.35, ge=0, description="Stop offloading when the student's mean confidence or deferral rate on a night moves from "
-        "validation by more than this (drift_tolerance only warns)."
+        0.35,
+        ge=0,
+        description="Stop offloading when the student's mean confidence or deferral rate on a night moves from "
+        "validation by more than this (drift_tolerance only warns).",
     )
     calibration_fraction: float = Field(
-        0.5, gt=0, lt=1, description="Share of evaluation-split articles whose random gold calibrates the certificate; the "
-        "rest of the evaluation gold is what the report and the seed criteria are computed on."
+        0.5,
+        gt=0,
+        lt=1,
+        description="Share of evaluation-split articles whose random gold calibrates the certificate; the "
+        "rest of the evaluation gold is what the report and the seed criteria are computed on.",
     )
     student_languages: tuple[str, ...] = Field(
-        ("en",), description="Languages the students serve (ISO 639-1 codes, as identified from each article's text at "
+        ("en",),
+        description="Languages the students serve (ISO 639-1 codes, as identified from each article's text at "
         "ingest). Chunks of articles in other languages are never decided or trained on by a student (see other_languages); "
         "an article of unknown language (stored before languages were identified) is served as before.",
     )
     other_languages: Literal["teacher", "skip"] = Field(
-        "teacher", description="Chunks in a language the students do not serve: 'teacher' has the teacher decide them, 'skip' "
+        "teacher",
+        description="Chunks in a language the students do not serve: 'teacher' has the teacher decide them, 'skip' "
         "leaves them untagged. Either way the tag run's summary counts them by language.",
     )
 
@@ -279,7 +346,9 @@ class RunnerSettings(Section):
     """Where ingest and annotate batches run: this process's threads, or a Dask cluster."""
 
     kind: Literal["threads", "dask"] = "threads"
-    dask_address: str | None = Field(None, description="Scheduler of an existing cluster (tcp://host:8786); none = a local one.")
+    dask_address: str | None = Field(
+        None, description="Scheduler of an existing cluster (tcp://host:8786); none = a local one."
+    )
     dask_workers: int = Field(2, gt=0, description="Workers of the local cluster started when no address is given.")
 
 
@@ -287,7 +356,9 @@ class PrefectSettings(Section):
     """How a command reaches Prefect when PREFECT_API_URL is unset (a temporary server)."""
 
     startup_timeout_s: float = Field(
-        300.0, gt=0, description="How long to wait for the temporary Prefect API server to start (a busy machine needs more than 20 s)."
+        300.0,
+        gt=0,
+        description="How long to wait for the temporary Prefect API server to start (a busy machine needs more than 20 s).",
     )
 
 
@@ -295,7 +366,8 @@ class InputsSettings(Section):
     """Where a run of a Prefect deployment may read the files its parameters name (upscway/inputs.py)."""
 
     allowed_roots: list[Path] = Field(
-        default_factory=list, description="Folders besides the data folder and deployments/ (a command run in this process reads any file its user names)."
+        default_factory=list,
+        description="Folders besides the data folder and deployments/ (a command run in this process reads any file its user names).",
     )
 
 
@@ -307,7 +379,9 @@ class _ProfileSource(TomlConfigSettingsSource):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTING, extra="forbid", allow_inf_nan=False)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTING, extra="forbid", allow_inf_nan=False
+    )
 
     profile: str = DEFAULT_PROFILE
     data_dir: Path = Path("data")
@@ -363,7 +437,11 @@ class Settings(BaseSettings):
             values = data.get(section)
             if isinstance(values, dict) and key in values:
                 data = {**data, section: {k: v for k, v in values.items() if k != key}}
-                warnings.warn(f"the setting {section}.{key} is no longer used and is ignored: {instead}", FutureWarning, stacklevel=2)
+                warnings.warn(
+                    f"the setting {section}.{key} is no longer used and is ignored: {instead}",
+                    FutureWarning,
+                    stacklevel=2,
+                )
         return data
 
     @model_validator(mode="before")
@@ -376,7 +454,9 @@ class Settings(BaseSettings):
             old = teacher.pop("task_file")
             warnings.warn(
                 "the setting teacher.task_file (UPSCWAY_TEACHER__TASK_FILE) is deprecated: "
-                "use [task] file (UPSCWAY_TASK__FILE)", FutureWarning, stacklevel=2,
+                "use [task] file (UPSCWAY_TASK__FILE)",
+                FutureWarning,
+                stacklevel=2,
             )
             task = dict(data.get("task") or {})
             task.setdefault("file", old)
@@ -427,8 +507,10 @@ def _unparsable(exc: SettingsError) -> str:
     section = text.split('field "', 1)[1].split('"', 1)[0] if 'field "' in text else ""
     culprits = sorted(k for k in os.environ if k.upper().startswith(f"{ENV_PREFIX}{section.upper()}"))
     where = ", ".join(culprits) or "the environment"
-    return (f"{where}: {text}; a list or table is given as JSON, e.g. "
-            f"{ENV_PREFIX}INGEST{ENV_NESTING}ALLOW_PRIVATE_NETWORKS='[\"127.0.0.1/32\"]'")
+    return (
+        f"{where}: {text}; a list or table is given as JSON, e.g. "
+        f"{ENV_PREFIX}INGEST{ENV_NESTING}ALLOW_PRIVATE_NETWORKS='[\"127.0.0.1/32\"]'"
+    )
 
 
 def setting_variables(model: type[BaseModel] = Settings, prefix: str = ENV_PREFIX) -> set[str]:

@@ -44,7 +44,8 @@ class TaskDefinition(BaseModel):
     description: str = ""
     labels: tuple[Label, ...] = Field(min_length=2)
     not_relevant: str | None = Field(
-        None, description="The label that means 'serves none' (relevance is 1 − its probability); default: the first label."
+        None,
+        description="The label that means 'serves none' (relevance is 1 − its probability); default: the first label.",
     )
     prompt: Prompt
 
@@ -107,7 +108,10 @@ class TaskDefinition(BaseModel):
     def messages(self, text: str, rationale: bool = False) -> list[dict[str, str]]:
         """Chat messages: the static system prompt first (identical across requests, so a
         server's prefix cache serves it), the untrusted chunk last."""
-        return [{"role": "system", "content": self.system_prompt()}, {"role": "user", "content": self.user_prompt(text, rationale)}]
+        return [
+            {"role": "system", "content": self.system_prompt()},
+            {"role": "user", "content": self.user_prompt(text, rationale)},
+        ]
 
 
 def load_task(path: Path | str = DEFAULT_TASK_FILE) -> TaskDefinition:

@@ -47,16 +47,23 @@ def load_classifier(model_dir: str | Path) -> torch.nn.Module:
     folder = Path(model_dir)
     if not (folder / QUANTIZED_WEIGHTS).exists():
         return AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
-    model = quantize_dynamic_int8(AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(str(folder))))
+    model = quantize_dynamic_int8(
+        AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(str(folder)))
+    )
     with quiet_quantized():
         model.load_state_dict(torch.load(folder / QUANTIZED_WEIGHTS, weights_only=True))
     return model.eval()
 
 
 class EncoderTeacher:
-
     def __init__(
-        self, task, model_dir: str | Path, annotator_id: str, batch_size: int = 32, max_length: int = 256, temperature: float = 1.0
+        self,
+        task,
+        model_dir: str | Path,
+        annotator_id: str,
+        batch_size: int = 32,
+        max_length: int = 256,
+        temperature: float = 1.0,
     ):
         """`temperature` divides the logits (the one fitted on validation, when scoring a
         student for evaluation and the cascade)."""
@@ -77,7 +84,9 @@ class EncoderTeacher:
             batch = list(texts[start : start + self.batch_size])
             t0 = time.perf_counter()
             with torch.inference_mode():
-                enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+                enc = self.tokenizer(
+                    batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+                )
                 probs = torch.softmax(self.model(**enc).logits.float() / self.temperature, -1).tolist()
             per_chunk = (time.perf_counter() - t0) / len(batch)
             for j, row in enumerate(probs):

@@ -41,8 +41,14 @@ def verbalizer_token_ids(tokenizer, verbalizers: Sequence[str]) -> list[int]:
 
 class CausalLMTeacher:
     def __init__(
-        self, task: TaskDefinition, model_path: str | Path, batch_size: int = 8, device: str | None = None, model=None,
-        tokenizer=None, prefix_cache: bool = True,
+        self,
+        task: TaskDefinition,
+        model_path: str | Path,
+        batch_size: int = 8,
+        device: str | None = None,
+        model=None,
+        tokenizer=None,
+        prefix_cache: bool = True,
     ):
         self.task = task
         self.batch_size = batch_size
@@ -61,7 +67,10 @@ class CausalLMTeacher:
         pass
 
     def prompts(self, texts: Sequence[str]) -> list[str]:
-        return [self.tokenizer.apply_chat_template(self.task.messages(t), tokenize=False, add_generation_prompt=True) for t in texts]
+        return [
+            self.tokenizer.apply_chat_template(self.task.messages(t), tokenize=False, add_generation_prompt=True)
+            for t in texts
+        ]
 
     def _shared_prefix(self) -> tuple[list[int], object]:
         """The token ids every prompt starts with, and the model's cache after reading them."""
@@ -85,7 +94,7 @@ class CausalLMTeacher:
             prefix, cache = [], None
         # Only the answer position's logits: a full [batch, length, vocab] tensor for a 152k
         # vocabulary would cost more memory than the model.
-        logits = self._last_logits([x[len(prefix):] for x in ids], len(prefix), cache)
+        logits = self._last_logits([x[len(prefix) :] for x in ids], len(prefix), cache)
         full = torch.log_softmax(logits, dim=-1)
         label_logits = logits[:, self.label_ids]
         off = 1.0 - full[:, self.label_ids].exp().sum(-1)
@@ -98,15 +107,23 @@ class CausalLMTeacher:
         input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in suffixes], device=self.device)
         suffix_mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in suffixes], device=self.device)
         if cache is None:
-            return self.model(input_ids=input_ids, attention_mask=suffix_mask, logits_to_keep=1).logits[:, -1, :].float()
+            return (
+                self.model(input_ids=input_ids, attention_mask=suffix_mask, logits_to_keep=1).logits[:, -1, :].float()
+            )
         batch = len(suffixes)
-        attention_mask = torch.cat([torch.ones(batch, prefix_len, dtype=suffix_mask.dtype, device=self.device), suffix_mask], dim=1)
+        attention_mask = torch.cat(
+            [torch.ones(batch, prefix_len, dtype=suffix_mask.dtype, device=self.device), suffix_mask], dim=1
+        )
         position_ids = (prefix_len + suffix_mask.cumsum(-1) - 1).clamp(min=prefix_len)
         past = copy.deepcopy(cache)
         past.batch_repeat_interleave(batch)
         out = self.model(
-            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, past_key_values=past,
-            use_cache=True, logits_to_keep=1,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past,
+            use_cache=True,
+            logits_to_keep=1,
         )
         return out.logits[:, -1, :].float()
 

@@ -185,7 +185,8 @@ class OpenAITeacher:
             rationale=rationale,
             tokens_in=tokens_in,
             tokens_out=tokens_out,
-            cost=tokens_in / 1000 * self.settings.price_per_1k_input + tokens_out / 1000 * self.settings.price_per_1k_output,
+            cost=tokens_in / 1000 * self.settings.price_per_1k_input
+            + tokens_out / 1000 * self.settings.price_per_1k_output,
             latency_s=time.perf_counter() - started,
             off_label_mass=off,
         )

@@ -36,17 +36,30 @@ class BatchCounts(Counts):
 
 @task(name="plan-annotation")
 def plan_annotation(
-    store: Store, annotator: str, version: str, source: str | None, since: str | None, limit: int | None, only_unlabeled: bool
+    store: Store,
+    annotator: str,
+    version: str,
+    source: str | None,
+    since: str | None,
+    limit: int | None,
+    only_unlabeled: bool,
 ) -> list[str]:
     with store.reader() as conn:
-        hashes = annotation_rows.pending(conn, annotator, version, source=source, since=since, limit=limit, only_unlabeled=only_unlabeled)
+        hashes = annotation_rows.pending(
+            conn, annotator, version, source=source, since=since, limit=limit, only_unlabeled=only_unlabeled
+        )
     get_run_logger().info("%d chunk texts to annotate with %s (prompt %s)", len(hashes), annotator, version)
     return hashes
 
 
 @task(name="annotate-batch", retries=1, retry_delay_seconds=5)
 def annotate_batch(
-    store: Store, run_id: str, task_def: TaskDefinition, settings: TeacherSettings, hashes: list[str], resources: Teachers
+    store: Store,
+    run_id: str,
+    task_def: TaskDefinition,
+    settings: TeacherSettings,
+    hashes: list[str],
+    resources: Teachers,
 ) -> BatchCounts:
     """Ask the teacher (the one `resources` shares) about a batch and store every answer and
     failure in one transaction."""
@@ -68,8 +81,11 @@ def annotate_batch(
         stored = annotation_rows.insert(conn, rows, teacher.annotator_id, task_def.name, task_def.version, run_id)
         record_failures(conn, run_id, failures)
     return BatchCounts(
-        annotated=stored, failures=len(failures), tokens_in=sum(r.tokens_in for r in rows),
-        tokens_out=sum(r.tokens_out for r in rows), cost=sum(r.cost for r in rows),
+        annotated=stored,
+        failures=len(failures),
+        tokens_in=sum(r.tokens_in for r in rows),
+        tokens_out=sum(r.tokens_out for r in rows),
+        cost=sum(r.cost for r in rows),
     )
 
 
@@ -81,9 +97,17 @@ def _answer_row(text_hash: str, answer: Answer, task_def: TaskDefinition) -> ann
         return Failure("annotate", f"text_hash:{text_hash}", answer.reason)
     try:
         return annotation_rows.AnswerRow(
-            text_hash=text_hash, label=task_def.names[answer.label], label_index=answer.label, probs=answer.probs,
-            confidence=answer.confidence, off_label_mass=answer.off_label_mass, rationale=answer.rationale,
-            tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, cost=answer.cost, latency_ms=answer.latency_s * 1000,
+            text_hash=text_hash,
+            label=task_def.names[answer.label],
+            label_index=answer.label,
+            probs=answer.probs,
+            confidence=answer.confidence,
+            off_label_mass=answer.off_label_mass,
+            rationale=answer.rationale,
+            tokens_in=answer.tokens_in,
+            tokens_out=answer.tokens_out,
+            cost=answer.cost,
+            latency_ms=answer.latency_s * 1000,
         )
     except Exception as exc:  # any answer, however broken, is one chunk's failure
         return Failure("annotate", f"text_hash:{text_hash}", f"answer not stored: {type(exc).__name__}: {exc}")
@@ -117,7 +141,12 @@ def annotate_pending(
     by this flow, by `distill` (a student relabelling for the next stage) and by `tag` (the
     chunks the student is unsure of)."""
     source, since, limit, only_unlabeled, hashes = (
-        pending.source, pending.since, pending.limit, pending.only_unlabeled, pending.hashes)
+        pending.source,
+        pending.since,
+        pending.limit,
+        pending.only_unlabeled,
+        pending.hashes,
+    )
     annotator = annotator_of(settings)
     if hashes is None:
         hashes = plan_annotation(store, annotator, task_def.version, source, since, limit, only_unlabeled)
@@ -137,14 +166,18 @@ def annotate_pending(
         progress.report("annotate", done, len(hashes))
     with store.reader() as conn:
         by_label = annotation_rows.run_summary(conn, run_id)
-    create_markdown_artifact(_summary_markdown(annotator, task_def.version, by_label, total), description="annotation summary")
+    create_markdown_artifact(
+        _summary_markdown(annotator, task_def.version, by_label, total), description="annotation summary"
+    )
     summary = {"annotator": annotator, "prompt_version": task_def.version, "to_annotate": len(hashes), **asdict(total)}
     summary["cost"] = round(summary["cost"], 6)
     summary["labels"] = {row.label: row.chunks for row in by_label}
     return summary
 
 
-def _summary_markdown(annotator: str, version: str, by_label: list[annotation_rows.LabelCount], total: BatchCounts) -> str:
+def _summary_markdown(
+    annotator: str, version: str, by_label: list[annotation_rows.LabelCount], total: BatchCounts
+) -> str:
     rows = "\n".join(f"| {row.label} | {row.chunks} |" for row in by_label)
     return (
         f"## Annotation with `{annotator}` (prompt {version})\n\n| label | chunks |\n|---|---|\n{rows}\n\n"

@@ -77,9 +77,15 @@ def live_bound(night: int, chunks: int, decided: int, audited: int, disagreement
     alpha = night_alpha(night, delta)
     share = decided / chunks if chunks else 0.0
     return LiveBound(
-        night=night, chunks=chunks, decided=decided, audited=audited, disagreements=disagreements, alpha=alpha,
+        night=night,
+        chunks=chunks,
+        decided=decided,
+        audited=audited,
+        disagreements=disagreements,
+        alpha=alpha,
         estimate=share * disagreements / audited if audited else None,
-        lower=share * lower_bound(disagreements, audited, alpha), upper=share * upper_bound(disagreements, audited, alpha),
+        lower=share * lower_bound(disagreements, audited, alpha),
+        upper=share * upper_bound(disagreements, audited, alpha),
     )
 
 
@@ -90,15 +96,21 @@ def breaks(live: LiveBound | None, epsilon: float, drift: dict | None, drift_lim
     certificate holds for news like its sample, and a student much surer or much less sure than
     there says tonight's news is not."""
     if live is not None and live.lower > epsilon:
-        return (f"the live bound shows the certificate broken: on {live.audited} audited chunks the student disagreed with the "
-                f"teacher on {live.disagreements}, so its consistency loss tonight is at least {live.lower:.3f} (level "
-                f"{live.alpha:.2g}, night {live.night} since promotion), above ε = {epsilon:g}")
+        return (
+            f"the live bound shows the certificate broken: on {live.audited} audited chunks the student disagreed with the "
+            f"teacher on {live.disagreements}, so its consistency loss tonight is at least {live.lower:.3f} (level "
+            f"{live.alpha:.2g}, night {live.night} since promotion), above ε = {epsilon:g}"
+        )
     if drift:
-        moved = max(abs(drift["night_mean_confidence"] - drift["validation_mean_confidence"]),
-                    abs(drift["night_deferral"] - drift["validation_deferral"]))
+        moved = max(
+            abs(drift["night_mean_confidence"] - drift["validation_mean_confidence"]),
+            abs(drift["night_deferral"] - drift["validation_deferral"]),
+        )
         if not moved <= drift_limit:  # NaN compares False: a figure that is not finite fails the check
-            return (f"the student's scores moved by {moved:.2f} from {drift.get('reference', 'validation')} (mean confidence "
-                    f"or deferral rate), past the hard limit {drift_limit:g}: tonight's news is not like the certificate's")
+            return (
+                f"the student's scores moved by {moved:.2f} from {drift.get('reference', 'validation')} (mean confidence "
+                f"or deferral rate), past the hard limit {drift_limit:g}: tonight's news is not like the certificate's"
+            )
     return None
 
 
@@ -123,10 +135,20 @@ class Night:
     def figures(self, teacher_requests: int, audit_requests: int) -> dict:
         live = self.live
         return {
-            "night": live.night, "chunks": live.chunks, "decided": live.decided, "audited": live.audited,
-            "disagreements": live.disagreements, "audit_rate": self.audit_rate, "alpha": live.alpha,
-            "live_estimate": live.estimate, "live_lower": live.lower, "live_upper": live.upper, "max_loss": self.epsilon,
-            "fallback": self.fallback, "teacher_requests": teacher_requests, "audit_requests": audit_requests,
+            "night": live.night,
+            "chunks": live.chunks,
+            "decided": live.decided,
+            "audited": live.audited,
+            "disagreements": live.disagreements,
+            "audit_rate": self.audit_rate,
+            "alpha": live.alpha,
+            "live_estimate": live.estimate,
+            "live_lower": live.lower,
+            "live_upper": live.upper,
+            "max_loss": self.epsilon,
+            "fallback": self.fallback,
+            "teacher_requests": teacher_requests,
+            "audit_requests": audit_requests,
             "requests_saved": 0 if self.fallback else live.decided - live.audited,
         }
 
@@ -140,14 +162,22 @@ def unscorable(chunks: Sequence[ScoredChunk]) -> str | None:
     bad = [c for c in scored if not finite(c.student)]
     if not bad:
         return None
-    return (f"the student's scores are not finite on {len(bad)} of {len(scored)} chunks (NaN or infinite probabilities: "
-            "its weights or numerics are broken); no score of it decides anything until a new student is promoted or "
-            "the fallback is cleared (`upscway models clear-fallback`)")
+    return (
+        f"the student's scores are not finite on {len(bad)} of {len(scored)} chunks (NaN or infinite probabilities: "
+        "its weights or numerics are broken); no score of it decides anything until a new student is promoted or "
+        "the fallback is cleared (`upscway models clear-fallback`)"
+    )
 
 
 def judge_night(
-    night: int, chunks: Sequence[ScoredChunk], decided: Sequence[str], audited: set[str], names: Sequence[str],
-    settings: CascadeSettings, drift: dict | None, holding: bool,
+    night: int,
+    chunks: Sequence[ScoredChunk],
+    decided: Sequence[str],
+    audited: set[str],
+    names: Sequence[str],
+    settings: CascadeSettings,
+    drift: dict | None,
+    holding: bool,
 ) -> Night:
     """Tonight's audit judged before tonight's tags are stored: the audited chunks (of the texts
     the student `decided`) the teacher could answer (`chunks` carry its answers), their
@@ -162,5 +192,11 @@ def judge_night(
     guarantee = Guarantee.of(settings)
     live = live_bound(night, len(first), len(decided), len(rows), disagreements, guarantee.delta)
     broken = None if holding else (unscorable(chunks) or breaks(live, guarantee.epsilon, drift, settings.drift_limit))
-    return Night(live=live, audited=rows, broken=broken, holding=holding, audit_rate=settings.audit_rate,
-                 epsilon=guarantee.epsilon)
+    return Night(
+        live=live,
+        audited=rows,
+        broken=broken,
+        holding=holding,
+        audit_rate=settings.audit_rate,
+        epsilon=guarantee.epsilon,
+    )

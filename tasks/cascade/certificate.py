@@ -103,8 +103,14 @@ def _wrong(probs: np.ndarray, reference, counts) -> np.ndarray:
 
 
 def risk_curve(
-    student: Sequence[Sequence[float]], reference: Sequence[int], not_relevant: int, band: tuple[float, float],
-    epsilon: float, delta: float, thresholds: Sequence[float] = SAFEST_FIRST, counts: Sequence[bool] | None = None,
+    student: Sequence[Sequence[float]],
+    reference: Sequence[int],
+    not_relevant: int,
+    band: tuple[float, float],
+    epsilon: float,
+    delta: float,
+    thresholds: Sequence[float] = SAFEST_FIRST,
+    counts: Sequence[bool] | None = None,
 ) -> list[Tested]:
     """Every threshold, in the order given: what the student decides and loses on the sample
     (the student's probabilities and each chunk's reference label, the teacher's for
@@ -119,14 +125,26 @@ def risk_curve(
     for threshold in thresholds:
         sure = CascadePolicy(threshold, band, not_relevant).decided(probs)
         losses = int((sure & wrong).sum())
-        curve.append(Tested(threshold=threshold, decided=int(sure.sum()), losses=losses, p_value=p_value(losses, n, epsilon),
-                            upper_bound=upper_bound(losses, n, delta)))
+        curve.append(
+            Tested(
+                threshold=threshold,
+                decided=int(sure.sum()),
+                losses=losses,
+                p_value=p_value(losses, n, epsilon),
+                upper_bound=upper_bound(losses, n, delta),
+            )
+        )
     return curve
 
 
 def certify(
-    sample: Sample, not_relevant: int, band: tuple[float, float], epsilon: float, delta: float,
-    thresholds: Sequence[float] = SAFEST_FIRST, loss: str = "consistency",
+    sample: Sample,
+    not_relevant: int,
+    band: tuple[float, float],
+    epsilon: float,
+    delta: float,
+    thresholds: Sequence[float] = SAFEST_FIRST,
+    loss: str = "consistency",
 ) -> Certificate:
     """Certify a threshold on a calibration sample (see `risk_curve` for the arguments): the
     thresholds are tested in order, and the sequence stops at the first not rejected; one at
@@ -141,18 +159,32 @@ def certify(
         if test.p_value > delta:
             break
         certified = test
-    if certified is None or certified.decided == 0:  # a threshold at which the student decides nothing certifies nothing
+    if (
+        certified is None or certified.decided == 0
+    ):  # a threshold at which the student decides nothing certifies nothing
         return Certificate(loss=loss, epsilon=epsilon, delta=delta, n=n, curve=tuple(curve))
     return Certificate(
-        loss=loss, epsilon=epsilon, delta=delta, n=n, threshold=certified.threshold, upper_bound=certified.upper_bound,
-        offload=certified.decided / n, offload_interval=interval(certified.decided, n, delta), curve=tuple(curve),
+        loss=loss,
+        epsilon=epsilon,
+        delta=delta,
+        n=n,
+        threshold=certified.threshold,
+        upper_bound=certified.upper_bound,
+        offload=certified.decided / n,
+        offload_interval=interval(certified.decided, n, delta),
+        curve=tuple(curve),
         per_paper=paper_bounds(student, reference, not_relevant, band, certified.threshold, delta, counts),
     )
 
 
 def paper_bounds(
-    student: Sequence[Sequence[float]], reference: Sequence[int], not_relevant: int, band: tuple[float, float],
-    threshold: float, delta: float, counts: Sequence[bool] | None = None,
+    student: Sequence[Sequence[float]],
+    reference: Sequence[int],
+    not_relevant: int,
+    band: tuple[float, float],
+    threshold: float,
+    delta: float,
+    counts: Sequence[bool] | None = None,
 ) -> dict[str, PaperBound]:
     """Per paper (each reference label but `not_relevant`), at `threshold`: the chunks with that
     reference label, the student's losses among them, and the Clopper–Pearson upper bound of
@@ -181,7 +213,12 @@ class Sample:
 
 
 def certify_cascade(
-    consistency: Sample, accuracy: Sample | None, not_relevant: int, band: tuple[float, float], epsilon: float, delta: float,
+    consistency: Sample,
+    accuracy: Sample | None,
+    not_relevant: int,
+    band: tuple[float, float],
+    epsilon: float,
+    delta: float,
 ) -> tuple[Certificate | None, tuple[Certificate, ...]]:
     """The certificate the gate uses, and every one computed. With random gold as well as
     held-out teacher answers, both losses are certified at δ/2 each (Bonferroni), so that both
@@ -193,9 +230,7 @@ def certify_cascade(
     if not samples:
         return None, ()
     level = delta / len(samples)
-    certificates = tuple(
-        certify(sample, not_relevant, band, epsilon, level, loss=name) for name, sample in samples
-    )
+    certificates = tuple(certify(sample, not_relevant, band, epsilon, level, loss=name) for name, sample in samples)
     return max(certificates, key=lambda c: (c.offload, c.threshold is not None)), certificates
 
 
@@ -231,6 +266,12 @@ def shortfall(certificate: Certificate, target: float) -> Shortfall | None:
     if point is None:
         return None
     rate, epsilon, delta = point.losses / n, certificate.epsilon, certificate.delta
-    return Shortfall(threshold=point.threshold, offload=point.decided / n, loss_rate=rate,
-                     needed=samples_needed(rate, epsilon, delta), epsilon_now=point.upper_bound,
-                     rate_at_least=lower_bound(point.losses, n, delta), epsilon=epsilon)
+    return Shortfall(
+        threshold=point.threshold,
+        offload=point.decided / n,
+        loss_rate=rate,
+        needed=samples_needed(rate, epsilon, delta),
+        epsilon_now=point.upper_bound,
+        rate_at_least=lower_bound(point.losses, n, delta),
+        epsilon=epsilon,
+    )

@@ -29,7 +29,11 @@ class OnGold:
 
 
 def operating_curve(
-    student: Sequence[Probs], teacher: Sequence[Probs], gold: Sequence[int], band: tuple[float, float], not_relevant: int,
+    student: Sequence[Probs],
+    teacher: Sequence[Probs],
+    gold: Sequence[int],
+    band: tuple[float, float],
+    not_relevant: int,
     thresholds: Sequence[float] = THRESHOLDS,
 ) -> list[OperatingPoint]:
     """At each confidence threshold, the cascade's accuracy on gold (the student's answer where
@@ -39,8 +43,13 @@ def operating_curve(
         policy = CascadePolicy(threshold, band, not_relevant)
         sure = [policy.decides(s) for s in student]
         right = [top(a) == g for a, g in zip(routed(student, teacher, policy), gold)]
-        curve.append(OperatingPoint(threshold=threshold, accuracy=sum(right) / len(gold) if gold else None,
-                                    offload=sum(sure) / len(gold) if gold else 0.0))
+        curve.append(
+            OperatingPoint(
+                threshold=threshold,
+                accuracy=sum(right) / len(gold) if gold else None,
+                offload=sum(sure) / len(gold) if gold else 0.0,
+            )
+        )
     return curve
 
 
@@ -51,7 +60,11 @@ def at_threshold(curve: Sequence[OperatingPoint], threshold: float) -> Operating
 
 
 def evaluate_cascade(
-    on_gold: OnGold, task_def: TaskDefinition, settings: CascadeSettings, consistency: Sample, accuracy: Sample | None,
+    on_gold: OnGold,
+    task_def: TaskDefinition,
+    settings: CascadeSettings,
+    consistency: Sample,
+    accuracy: Sample | None,
     since: datetime | None = None,
 ) -> CascadeEvaluation:
     """The certificate (on `consistency`, held-out teacher answers, and `accuracy`, random gold
@@ -62,7 +75,8 @@ def evaluate_cascade(
     student, teacher, gold = on_gold.student, on_gold.teacher, on_gold.gold
     band, not_relevant, guarantee = settings.relevance_band, task_def.not_relevant_index, Guarantee.of(settings)
     certificate, certificates = certify_cascade(
-        consistency, accuracy, not_relevant, band, guarantee.epsilon, guarantee.delta)
+        consistency, accuracy, not_relevant, band, guarantee.epsilon, guarantee.delta
+    )
     curve = operating_curve(student, teacher, gold, band, not_relevant)
     chosen = None
     if certificate is not None and certificate.threshold is not None:
@@ -71,7 +85,14 @@ def evaluate_cascade(
         point = at_threshold(curve, certificate.threshold)
         chosen = point.model_copy(update={"scores": deployed, "gs_accuracy_per_paper": deployed.gs_accuracy_per_paper})
     configured = None if settings.confidence_threshold is None else at_threshold(curve, settings.confidence_threshold)
-    return CascadeEvaluation(relevance_band=band, certificate=certificate, certificates=certificates,
-                             confidence=1 - guarantee.delta, curve=tuple(curve), chosen=chosen, configured=configured,
-                             calibrated_since=None if since is None else f"{since:%Y-%m-%d %H:%M}",
-                             reference_confidences=tuple(round(max(p), 4) for p in consistency.student if finite(p)))
+    return CascadeEvaluation(
+        relevance_band=band,
+        certificate=certificate,
+        certificates=certificates,
+        confidence=1 - guarantee.delta,
+        curve=tuple(curve),
+        chosen=chosen,
+        configured=configured,
+        calibrated_since=None if since is None else f"{since:%Y-%m-%d %H:%M}",
+        reference_confidences=tuple(round(max(p), 4) for p in consistency.student if finite(p)),
+    )

@@ -21,8 +21,15 @@ def _plot(rows: list[dict]) -> str:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.4))
     x = list(range(1, len(rows) + 1))
-    ax.fill_between(x, [r["live_lower"] for r in rows], [r["live_upper"] for r in rows], alpha=0.25, label="live loss bounds")
-    ax.plot(x, [r["live_estimate"] if r["live_estimate"] is not None else float("nan") for r in rows], marker=".", label="estimate")
+    ax.fill_between(
+        x, [r["live_lower"] for r in rows], [r["live_upper"] for r in rows], alpha=0.25, label="live loss bounds"
+    )
+    ax.plot(
+        x,
+        [r["live_estimate"] if r["live_estimate"] is not None else float("nan") for r in rows],
+        marker=".",
+        label="estimate",
+    )
     ax.plot(x, [r["max_loss"] for r in rows], color="grey", linestyle="--", label="ε")
     falls = [i for i, r in zip(x, rows) if r["fallback"]]
     if falls:
@@ -45,10 +52,18 @@ def publish_live_bound(store: Store, nights: int = 30) -> None:
     rows = [dict(zip(columns, r)) for r in reversed(found)]
     if not rows:
         return
-    table = ["| night of | model | night | decided | audited | disagree | live loss | bounds | ε | fallback |", "|" + "---|" * 10]
-    table += [f"| {r['at']} | {r['model_id']} | {r['night']} | {r['decided']} of {r['chunks']} | {r['audited']} | {r['disagreements']} | "
-              f"{'–' if r['live_estimate'] is None else format(r['live_estimate'], '.3f')} | {r['live_lower']:.3f}–{r['live_upper']:.3f} | "
-              f"{r['max_loss']:g} | {'yes' if r['fallback'] else ''} |" for r in reversed(rows[-10:])]
-    body = (f"## The cascade's live bound\n\n![live bound]({_plot(rows)})\n\nThe certificate is broken when a night's lower bound "
-            "exceeds ε; the cascade then stops offloading until a new student is certified.\n\n" + "\n".join(table) + "\n")
+    table = [
+        "| night of | model | night | decided | audited | disagree | live loss | bounds | ε | fallback |",
+        "|" + "---|" * 10,
+    ]
+    table += [
+        f"| {r['at']} | {r['model_id']} | {r['night']} | {r['decided']} of {r['chunks']} | {r['audited']} | {r['disagreements']} | "
+        f"{'–' if r['live_estimate'] is None else format(r['live_estimate'], '.3f')} | {r['live_lower']:.3f}–{r['live_upper']:.3f} | "
+        f"{r['max_loss']:g} | {'yes' if r['fallback'] else ''} |"
+        for r in reversed(rows[-10:])
+    ]
+    body = (
+        f"## The cascade's live bound\n\n![live bound]({_plot(rows)})\n\nThe certificate is broken when a night's lower bound "
+        "exceeds ε; the cascade then stops offloading until a new student is certified.\n\n" + "\n".join(table) + "\n"
+    )
     create_markdown_artifact(body, key=KEY, description="the production cascade's audit and live bound, night by night")

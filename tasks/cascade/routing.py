@@ -34,8 +34,10 @@ def finite(probs: Probs | None) -> bool:
 def scored_chunks(chunks: Sequence[ChunkRef], student: Mapping[str, Probs | None]) -> list[ScoredChunk]:
     """Tonight's chunks with the student's scores on their texts (`student`: text hash → its
     scores, None where the scorer refused them; a text it holds no entry for was not scored)."""
-    return [ScoredChunk(c.chunk_id, c.text_hash, c.language, student.get(c.text_hash), scored=c.text_hash in student)
-            for c in chunks]
+    return [
+        ScoredChunk(c.chunk_id, c.text_hash, c.language, student.get(c.text_hash), scored=c.text_hash in student)
+        for c in chunks
+    ]
 
 
 def with_answers(chunks: Sequence[ScoredChunk], answers: Mapping[str, Probs]) -> list[ScoredChunk]:
@@ -67,7 +69,10 @@ def routed(student: Sequence[Probs], teacher: Sequence[Probs], policy: CascadePo
 
 
 def final_tags(
-    chunks: Sequence[ScoredChunk], unsure: set[str], names: Sequence[str], student_annotator: str | None,
+    chunks: Sequence[ScoredChunk],
+    unsure: set[str],
+    names: Sequence[str],
+    student_annotator: str | None,
     teacher_annotator: str,
 ) -> list[Tag]:
     """One tag per chunk: the teacher's answer where the student was unsure (or its scores are
@@ -87,7 +92,11 @@ def final_tags(
 
 
 def statistics(
-    tags: Sequence[Tag], chunks: Sequence[ScoredChunk], requests: int, cost_per_answer: float, audited: int = 0,
+    tags: Sequence[Tag],
+    chunks: Sequence[ScoredChunk],
+    requests: int,
+    cost_per_answer: float,
+    audited: int = 0,
 ) -> dict:
     """Offload (the share the student decided), teacher requests made and saved (the chunks the
     student decided, less the `audited` ones the teacher answered as well), the cost saved
@@ -98,16 +107,24 @@ def statistics(
     both = list({c.text_hash: c for c in chunks if c.scored and c.teacher is not None and finite(c.student)}.values())
     agree = sum(top(c.student) == top(c.teacher) for c in both)
     return {
-        "tagged": len(tags), "by_student": by_student, "by_teacher": len(tags) - by_student,
+        "tagged": len(tags),
+        "by_student": by_student,
+        "by_teacher": len(tags) - by_student,
         "offload_rate": by_student / len(tags) if tags else 0.0,
-        "teacher_requests": requests, "teacher_requests_saved": saved,
+        "teacher_requests": requests,
+        "teacher_requests_saved": saved,
         "estimated_cost_saved": round(saved * cost_per_answer, 6),
-        "agreement_on_both_labelled": agree / len(both) if both else None, "both_labelled": len(both),
+        "agreement_on_both_labelled": agree / len(both) if both else None,
+        "both_labelled": len(both),
     }
 
 
 def drift(
-    night: Mapping[str, Probs | None], reference_confidences: Sequence[float], reference: str, threshold: float, tolerance: float,
+    night: Mapping[str, Probs | None],
+    reference_confidences: Sequence[float],
+    reference: str,
+    threshold: float,
+    tolerance: float,
 ) -> dict | None:
     """The student's mean confidence and deferral rate (confidence below `threshold`) on the
     night's chunks against `reference` (`reference_confidences`: its scores there; the figures
@@ -130,5 +147,10 @@ def drift(
         for key, what in (("mean_confidence", "mean confidence"), ("deferral", "deferral rate"))
         if abs(figures["night_" + key] - figures["validation_" + key]) > tolerance
     ]
-    return {**{k: round(v, 4) for k, v in figures.items()}, "reference": reference,
-            "warning": f"the student's scores drifted: {'; '.join(moved)}; check recent tags and consider new gold" if moved else None}
+    return {
+        **{k: round(v, 4) for k, v in figures.items()},
+        "reference": reference,
+        "warning": f"the student's scores drifted: {'; '.join(moved)}; check recent tags and consider new gold"
+        if moved
+        else None,
+    }

@@ -23,8 +23,14 @@ def needs_evaluation(evaluation: Evaluation | None, cascade: CascadeSettings) ->
     if stored is None or stored.confidence is None:
         return "its latest evaluation was stored before certificates"
     level = 1 - stored.confidence
-    if stored.certificate is not None and stored.certificate.epsilon != wanted.epsilon or abs(level - wanted.delta) > 1e-9:
+    if (
+        stored.certificate is not None
+        and stored.certificate.epsilon != wanted.epsilon
+        or abs(level - wanted.delta) > 1e-9
+    ):
         epsilon = stored.certificate.epsilon if stored.certificate else wanted.epsilon
-        return (f"its latest evaluation was certified at ε = {epsilon:g}, δ = {level:g}; the settings ask for "
-                f"ε = {wanted.epsilon:g}, δ = {wanted.delta:g}")
+        return (
+            f"its latest evaluation was certified at ε = {epsilon:g}, δ = {level:g}; the settings ask for "
+            f"ε = {wanted.epsilon:g}, δ = {wanted.delta:g}"
+        )
     return None

@@ -25,7 +25,11 @@ def fit_temperature(logits, labels) -> dict[str, float]:
         return {"temperature": 1.0}
     scores = [_nll(logits, labels, t) for t in GRID]
     best = int(np.argmin(scores))
-    return {"temperature": float(GRID[best]), "validation_nll_before": _nll(logits, labels, 1.0), "validation_nll_after": scores[best]}
+    return {
+        "temperature": float(GRID[best]),
+        "validation_nll_before": _nll(logits, labels, 1.0),
+        "validation_nll_after": scores[best],
+    }
 
 
 MIN_GOLD_TO_CALIBRATE = 20
@@ -40,13 +44,16 @@ def calibrate(logits, examples) -> dict:
     teacher = [int(np.argmax(e.teacher_logprobs)) for e in examples]
     with_gold = [i for i, e in enumerate(examples) if e.gold >= 0]
     rows, labels, against = (
-        (with_gold, [examples[i].gold for i in with_gold], "gold") if len(with_gold) >= MIN_GOLD_TO_CALIBRATE
+        (with_gold, [examples[i].gold for i in with_gold], "gold")
+        if len(with_gold) >= MIN_GOLD_TO_CALIBRATE
         else (list(range(len(teacher))), teacher, "teacher")
     )
     result = {**fit_temperature(logits[rows], labels), "calibrated_against": against}
     scaled = logits / result["temperature"]
     scaled = np.exp(scaled - scaled.max(axis=1, keepdims=True))
-    result["validation_confidences"] = [round(float(c), 4) for c in (scaled / scaled.sum(axis=1, keepdims=True)).max(axis=1)]
+    result["validation_confidences"] = [
+        round(float(c), 4) for c in (scaled / scaled.sum(axis=1, keepdims=True)).max(axis=1)
+    ]
     return result
 
 

@@ -31,7 +31,9 @@ def load_causal_student(base: str | Path, lora: LoraSettings, gradient_checkpoin
         model.enable_input_require_grads()
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     targets = [t for t in lora.target_modules if t in present]
-    config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets, task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets, task_type="CAUSAL_LM"
+    )
     return get_peft_model(model, config), tokenizer
 
 
@@ -65,5 +67,7 @@ def merge_adapter(base: str | Path, adapter_dir: str | Path, out_dir: str | Path
     merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
     out = Path(out_dir)
     merged.save_pretrained(out)
-    AutoTokenizer.from_pretrained(str(adapter_dir) if (Path(adapter_dir) / "tokenizer_config.json").exists() else str(base)).save_pretrained(out)
+    AutoTokenizer.from_pretrained(
+        str(adapter_dir) if (Path(adapter_dir) / "tokenizer_config.json").exists() else str(base)
+    ).save_pretrained(out)
     return out

@@ -57,6 +57,8 @@ def load_chain(name: str, path: Path | str = DEFAULT_CHAINS_FILE) -> list[Stage]
     seen: set[str] = set()
     for stage in stages:
         if stage.teacher.stage and stage.teacher.stage not in seen:
-            raise InputError(f"chain {name}: stage {stage.name} is taught by {stage.teacher.stage!r}, which is not an earlier stage")
+            raise InputError(
+                f"chain {name}: stage {stage.name} is taught by {stage.teacher.stage!r}, which is not an earlier stage"
+            )
         seen.add(stage.name)
     return stages

@@ -65,7 +65,10 @@ def build_splits(
     splits = Splits()
     for row in annotation_rows.training_rows(conn, annotator, version, task.name, served):
         example = Example(
-            row.chunk_id, row.article_id, row.text, tuple(math.log(max(p, LOG_FLOOR)) for p in row.probs),
+            row.chunk_id,
+            row.article_id,
+            row.text,
+            tuple(math.log(max(p, LOG_FLOOR)) for p in row.probs),
             task.index(row.gold_label) if row.gold_label else -1,
         )
         where = split_of(row.article_id, eval_fraction, validation_fraction)

@@ -46,14 +46,19 @@ def load_encoder_student(base: str = PACKAGED, labels: list[str] | None = None, 
     report.setLevel(logging.ERROR)
     try:
         model, info = AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)},
+            path,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={name: i for i, name in enumerate(labels)},
             output_loading_info=True,
         )
     finally:
         report.setLevel(level)
     missing = [key for key in info["missing_keys"] if not key.startswith(HEAD)]
     if missing:
-        LOGGER.warning("%s lacks weights the student needs (initialised at random): %s", path, ", ".join(sorted(missing)))
+        LOGGER.warning(
+            "%s lacks weights the student needs (initialised at random): %s", path, ", ".join(sorted(missing))
+        )
     if keep_layers:
         prune_layers(model, keep_layers)
     return model, tokenizer

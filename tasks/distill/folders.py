@@ -83,4 +83,6 @@ def loading(model: ModelRecord, folder: Path) -> Iterator[None]:
         if "out of memory" in str(exc).lower():
             raise
         first = (str(exc).splitlines() or [""])[0][:300]
-        raise ModelFilesError(f"model {model.id} cannot be loaded from {folder}: {type(exc).__name__}: {first}: {RESTORE}") from exc
+        raise ModelFilesError(
+            f"model {model.id} cannot be loaded from {folder}: {type(exc).__name__}: {first}: {RESTORE}"
+        ) from exc

@@ -39,7 +39,9 @@ class StudentKind:
     calibrated: bool  # the scorer divides its logits by the temperature fitted on validation
     teacher_backend: str  # the `teacher.backend` that runs it as a teacher
 
-    def load_for_training(self, student: str, task: TaskDefinition, keep_layers: int | None, lora: LoraSettings) -> Loaded:
+    def load_for_training(
+        self, student: str, task: TaskDefinition, keep_layers: int | None, lora: LoraSettings
+    ) -> Loaded:
         raise NotImplementedError
 
     def scoring_folder(self, model: ModelRecord) -> Path:
@@ -62,7 +64,9 @@ class Encoder(StudentKind):
         return Loaded(model, tokenizer, None, KDTrainer)
 
     def export(self, model, out):
-        shutil.copytree(check_folder(model), out, ignore=shutil.ignore_patterns("checkpoints", "data", "merged"), dirs_exist_ok=True)
+        shutil.copytree(
+            check_folder(model), out, ignore=shutil.ignore_patterns("checkpoints", "data", "merged"), dirs_exist_ok=True
+        )
 
 
 class CausalLM(StudentKind):
@@ -79,8 +83,13 @@ class CausalLM(StudentKind):
         )
 
         model, tokenizer = load_causal_student(student, lora, gradient_checkpointing=torch.cuda.is_available())
-        return Loaded(model, tokenizer, prompt_renderer(task, tokenizer), CausalLMKDTrainer,
-                      {"label_token_ids": label_token_ids(task, tokenizer)})
+        return Loaded(
+            model,
+            tokenizer,
+            prompt_renderer(task, tokenizer),
+            CausalLMKDTrainer,
+            {"label_token_ids": label_token_ids(task, tokenizer)},
+        )
 
     def scoring_folder(self, model):
         merged = check_folder(model) / "merged"

@@ -25,4 +25,7 @@ def noisy_examples(examples: list[Example], sigma: float, seed: int) -> list[Exa
         return list(examples)
     rng = np.random.default_rng(seed)
     draws = rng.normal(0.0, sigma, size=(len(examples), len(examples[0].teacher_logprobs)))
-    return [replace(e, teacher_logprobs=tuple(float(v) for v in np.asarray(e.teacher_logprobs) + d)) for e, d in zip(examples, draws)]
+    return [
+        replace(e, teacher_logprobs=tuple(float(v) for v in np.asarray(e.teacher_logprobs) + d))
+        for e, d in zip(examples, draws)
+    ]

@@ -29,13 +29,19 @@ class TrainingElsewhere(InputError):
 def why_busy(training: Training) -> str:
     """One line: which model, and which live run trains it."""
     process = training.process
-    return (f"{training.model_id} (stage {training.stage}) is being trained by run {training.run_id}, "
-            f"process {process.pid} on {process.host}, still alive: wait for that run to finish")
+    return (
+        f"{training.model_id} (stage {training.stage}) is being trained by run {training.run_id}, "
+        f"process {process.pid} on {process.host}, still alive: wait for that run to finish"
+    )
 
 
-def live_elsewhere(conn: duckdb.DuckDBPyConnection, run_id: str, chain: str, stage: str, teacher: str) -> Training | None:
+def live_elsewhere(
+    conn: duckdb.DuckDBPyConnection, run_id: str, chain: str, stage: str, teacher: str
+) -> Training | None:
     """The model of this stage and teacher that a live run other than `run_id` trains, if any."""
-    return next((t for t in model_rows.in_training(conn, chain, stage, teacher) if t.run_id != run_id and t.is_live()), None)
+    return next(
+        (t for t in model_rows.in_training(conn, chain, stage, teacher) if t.run_id != run_id and t.is_live()), None
+    )
 
 
 def claim_interrupted(store: Store, run_id: str, chain: str, stage: str, teacher: str) -> ModelRecord | None:
@@ -68,4 +74,3 @@ def training_elsewhere(store: Store, chain: str) -> str | None:
     with store.reader() as conn:
         live = [t for t in model_rows.in_training(conn, chain) if t.is_live()]
     return f"chain {chain} is being trained by another run: {why_busy(live[0])}" if live else None
-

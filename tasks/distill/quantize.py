@@ -93,16 +93,22 @@ def int8_calibration(folder: Path, validation: list[Example], task_def: TaskDefi
     return {**metrics, "parameters": parameter_count(scorer.model), "size_on_disk_mb": folder_size_mb(folder)}
 
 
-def quantize_model(store: Store, parent: ModelRecord, task_def: TaskDefinition, run_id: str | None = None) -> tuple[ModelRecord, bool]:
+def quantize_model(
+    store: Store, parent: ModelRecord, task_def: TaskDefinition, run_id: str | None = None
+) -> tuple[ModelRecord, bool]:
     """The INT8 variant of `parent`, registered as a candidate with `parent_id` = its id;
     returns it and whether it was made now (False: it existed already and is returned as is)."""
     if parent.kind != "encoder":
-        raise InputError(f"model {parent.id} is a {parent.kind} student: INT8 quantization is for encoder students "
-                         "(a causal LM is quantized by its server, e.g. vLLM, from `upscway models export`)")
+        raise InputError(
+            f"model {parent.id} is a {parent.kind} student: INT8 quantization is for encoder students "
+            "(a causal LM is quantized by its server, e.g. vLLM, from `upscway models export`)"
+        )
     if parent.status != "candidate":
         raise InputError(f"model {parent.id} is {parent.status}, not a trained candidate")
     if parent.parent_id is not None:
-        raise InputError(f"model {parent.id} is already derived from {parent.parent_id} ({parent.config.get('quantization')})")
+        raise InputError(
+            f"model {parent.id} is already derived from {parent.parent_id} ({parent.config.get('quantization')})"
+        )
     model_id = f"{parent.id}-int8"
     out = Path(parent.path).with_name(model_id)
     with store.reader() as conn:
@@ -115,15 +121,31 @@ def quantize_model(store: Store, parent: ModelRecord, task_def: TaskDefinition, 
 
     write_int8(check_folder(parent), out)
     validation = read_examples(Path(parent.path) / "data" / "validation.jsonl")
-    metrics = {"parent": parent.id, "quantization": METHOD, "train_examples": parent.metrics.get("train_examples"),
-               "parent_metrics": parent.metrics, **int8_calibration(out, validation, task_def)}
+    metrics = {
+        "parent": parent.id,
+        "quantization": METHOD,
+        "train_examples": parent.metrics.get("train_examples"),
+        "parent_metrics": parent.metrics,
+        **int8_calibration(out, validation, task_def),
+    }
     with store.transaction() as conn:
-        model_rows.register(conn, model_rows.NewModel(
-            model_id=model_id, chain=parent.chain, stage=f"{parent.stage}-int8", kind="encoder",
-            base_model=parent.base_model, path=str(out), teacher=parent.teacher, task=parent.task,
-            prompt_version=parent.prompt_version, config={**parent.config, "quantization": METHOD, "parent": parent.id},
-            run_id=run_id, parent_id=parent.id,
-        ))
+        model_rows.register(
+            conn,
+            model_rows.NewModel(
+                model_id=model_id,
+                chain=parent.chain,
+                stage=f"{parent.stage}-int8",
+                kind="encoder",
+                base_model=parent.base_model,
+                path=str(out),
+                teacher=parent.teacher,
+                task=parent.task,
+                prompt_version=parent.prompt_version,
+                config={**parent.config, "quantization": METHOD, "parent": parent.id},
+                run_id=run_id,
+                parent_id=parent.id,
+            ),
+        )
         model_rows.copy_examples(conn, model_id, parent.id)
         model_rows.finish(conn, model_id, "candidate", metrics)
         return model_rows.get(conn, model_id), True

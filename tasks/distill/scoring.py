@@ -25,9 +25,13 @@ def as_teacher(model: ModelRecord, base: TeacherSettings) -> TeacherSettings:
     A causal LM's adapter is merged into its base once (kept in `<path>/merged`), so two large
     models are never in memory together."""
     kind = student_kind(model.kind)
-    return base.model_copy(update={
-        "backend": kind.teacher_backend, "local_model": kind.scoring_folder(model), "annotator": model_annotator(model.id),
-    })
+    return base.model_copy(
+        update={
+            "backend": kind.teacher_backend,
+            "local_model": kind.scoring_folder(model),
+            "annotator": model_annotator(model.id),
+        }
+    )
 
 
 def student_scorer(model: ModelRecord, task_def: TaskDefinition):
@@ -41,8 +45,12 @@ def student_scorer(model: ModelRecord, task_def: TaskDefinition):
 
         temperature = model.metrics.temperature
         with loading(model, folder):
-            return EncoderTeacher(task_def, folder, annotator_id=model_annotator(model.id),
-                                  temperature=1.0 if temperature is None else temperature)
+            return EncoderTeacher(
+                task_def,
+                folder,
+                annotator_id=model_annotator(model.id),
+                temperature=1.0 if temperature is None else temperature,
+            )
     from upscway.tasks.annotate.local_teacher import CausalLMTeacher
 
     with loading(model, folder):
@@ -57,11 +65,17 @@ def _scores_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
 
 
 @task(
-    name="score-with-student", cache_key_fn=_scores_key, cache_expiration=timedelta(days=2),
-    persist_result=True, result_serializer="json",
+    name="score-with-student",
+    cache_key_fn=_scores_key,
+    cache_expiration=timedelta(days=2),
+    persist_result=True,
+    result_serializer="json",
 )
 def score_with_student(
-    store: Store, model: ModelRecord, task_def: TaskDefinition, hashes: list[str],
+    store: Store,
+    model: ModelRecord,
+    task_def: TaskDefinition,
+    hashes: list[str],
 ) -> dict[str, list[float] | None]:
     """The student's label distribution for each chunk text, in batched forward passes; None
     where the scorer refused it (NaN or infinite scores are no distribution): the tag stage
@@ -78,5 +92,7 @@ def score_with_student(
     scores = student_scorer(model, task_def).annotate([texts[h] for h in ordered])
     refused = [a.reason for a in scores if not isinstance(a, SoftLabel)]
     if refused:
-        get_run_logger().warning("the student's scores were refused on %d of %d texts: %s", len(refused), len(scores), refused[0])
+        get_run_logger().warning(
+            "the student's scores were refused on %d of %d texts: %s", len(refused), len(scores), refused[0]
+        )
     return {h: a.probs if isinstance(a, SoftLabel) else None for h, a in zip(ordered, scores)}

@@ -29,7 +29,12 @@ from upscway.taxonomy import TaskDefinition
 
 
 def teacher_of_stage(
-    store: Store, run_id: str, chain: str, stage: Stage, task_def: TaskDefinition, teacher: TeacherSettings,
+    store: Store,
+    run_id: str,
+    chain: str,
+    stage: Stage,
+    task_def: TaskDefinition,
+    teacher: TeacherSettings,
     resources: Teachers,
 ) -> str:
     """The annotator id whose labels `stage` learns from. A stage taught by an earlier stage
@@ -39,13 +44,17 @@ def teacher_of_stage(
     with store.reader() as conn:
         model = model_rows.latest_of_stage(conn, chain, stage.teacher.stage)
     if model is None:
-        raise InputError(f"stage {stage.name} is taught by stage {stage.teacher.stage!r}, which has no trained candidate yet")
+        raise InputError(
+            f"stage {stage.name} is taught by stage {stage.teacher.stage!r}, which has no trained candidate yet"
+        )
     settings = as_teacher(model, teacher)
     annotate_pending(store, run_id, settings, task_def, resources)
     return settings.annotator
 
 
-def retraining_due(store: Store, settings: Settings, task_def: TaskDefinition, chain: str, min_new: int | None) -> tuple[bool, str]:
+def retraining_due(
+    store: Store, settings: Settings, task_def: TaskDefinition, chain: str, min_new: int | None
+) -> tuple[bool, str]:
     """Whether at least `min_new` (default `distill.min_new_teacher_labels`) answers of the
     chain's first teacher arrived since the chain last trained; and, when not, why."""
     threshold = settings.distill.min_new_teacher_labels if min_new is None else min_new
@@ -95,7 +104,12 @@ class StageJob:
 
 @task(name="prepare-stage")
 def prepare_stage(
-    store: Store, layout: DataLayout, run_id: str, job: StageJob, task_def: TaskDefinition, settings: DistillSettings,
+    store: Store,
+    layout: DataLayout,
+    run_id: str,
+    job: StageJob,
+    task_def: TaskDefinition,
+    settings: DistillSettings,
 ) -> tuple[str, str]:
     """Write the stage's examples and training config, register the model; returns (model id,
     config path). An interrupted training of the same stage and teacher is taken over and
@@ -106,9 +120,13 @@ def prepare_stage(
         get_run_logger().info("resuming the interrupted training of %s", resumable.id)
         return resumable.id, _resumed_config(Path(resumable.path))
     with store.reader() as conn:
-        splits = build_splits(conn, task_def, teacher, task_def.version, settings.eval_fraction, settings.validation_fraction, served)
+        splits = build_splits(
+            conn, task_def, teacher, task_def.version, settings.eval_fraction, settings.validation_fraction, served
+        )
     if not splits.train:
-        raise InputError(f"no training examples with labels from {teacher!r} for prompt {task_def.version}: run annotate first")
+        raise InputError(
+            f"no training examples with labels from {teacher!r} for prompt {task_def.version}: run annotate first"
+        )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     model_id = f"{chain}-{stage.name}-{stamp}-{uuid.uuid4().hex[:4]}"
     out = layout.models / model_id
@@ -117,27 +135,51 @@ def prepare_stage(
     for name in ("train", "validation", "eval"):
         write_examples(scratch / "data" / f"{name}.jsonl", getattr(splits, name))
     config = TrainConfig(
-        kind=stage.kind, student=stage.base_model(layout.root), keep_layers=stage.keep_layers, out_dir=str(out),
-        train_file=str(out / "data" / "train.jsonl"), validation_file=str(out / "data" / "validation.jsonl"),
-        task=task_def, training=settings.training(),
+        kind=stage.kind,
+        student=stage.base_model(layout.root),
+        keep_layers=stage.keep_layers,
+        out_dir=str(out),
+        train_file=str(out / "data" / "train.jsonl"),
+        validation_file=str(out / "data" / "validation.jsonl"),
+        task=task_def,
+        training=settings.training(),
     )
     config.save(scratch / "train_config.json")
     with registering(store, run_id, chain, stage.name, teacher) as conn:  # unless a live run got here first
         out.parent.mkdir(parents=True, exist_ok=True)
         scratch.rename(out)
-        model_rows.register(conn, model_rows.NewModel(
-            model_id=model_id, chain=chain, stage=stage.name, kind=stage.kind, base_model=stage.base_model(layout.root),
-            path=str(out), teacher=teacher, task=task_def.name, prompt_version=task_def.version,
-            config={**json.loads(Path(out / "train_config.json").read_text()), "splits": splits.counts()},
-            run_id=run_id,
-        ))
-        model_rows.record_examples(conn, model_id, {
-            "train": [e.chunk_id for e in splits.train], "validation": [e.chunk_id for e in splits.validation],
-        })
+        model_rows.register(
+            conn,
+            model_rows.NewModel(
+                model_id=model_id,
+                chain=chain,
+                stage=stage.name,
+                kind=stage.kind,
+                base_model=stage.base_model(layout.root),
+                path=str(out),
+                teacher=teacher,
+                task=task_def.name,
+                prompt_version=task_def.version,
+                config={**json.loads(Path(out / "train_config.json").read_text()), "splits": splits.counts()},
+                run_id=run_id,
+            ),
+        )
+        model_rows.record_examples(
+            conn,
+            model_id,
+            {
+                "train": [e.chunk_id for e in splits.train],
+                "validation": [e.chunk_id for e in splits.validation],
+            },
+        )
     counts = splits.counts()
     get_run_logger().info(
         "stage %s: %d training, %d validation and %d evaluation examples for %s",
-        stage.name, counts["train"], counts["validation"], counts["eval"], model_id,
+        stage.name,
+        counts["train"],
+        counts["validation"],
+        counts["eval"],
+        model_id,
     )
     return model_id, str(out / "train_config.json")
 
@@ -148,7 +190,11 @@ def train_student(store: Store, model_id: str, config_path: str, stage: str) -> 
     goes to the run's log in sentences and to this process's progress listeners."""
     logger = get_run_logger()
     try:
-        metrics = train(TrainConfig.load(config_path), say=logger.info, advance=lambda done, total: progress.report(f"train {stage}", done, total))
+        metrics = train(
+            TrainConfig.load(config_path),
+            say=logger.info,
+            advance=lambda done, total: progress.report(f"train {stage}", done, total),
+        )
     except Exception as exc:
         with store.transaction() as conn:
             model_rows.finish(conn, model_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
@@ -156,8 +202,11 @@ def train_student(store: Store, model_id: str, config_path: str, stage: str) -> 
     with store.transaction() as conn:
         model_rows.finish(conn, model_id, "candidate", metrics)
     logger.info(
-        "%s is a candidate: validation agreement with its teacher %.3f, gold accuracy %s", model_id,
+        "%s is a candidate: validation agreement with its teacher %.3f, gold accuracy %s",
+        model_id,
         metrics.get("validation_agreement_with_teacher", float("nan")),
-        f"{metrics['validation_gold_accuracy']:.3f}" if "validation_gold_accuracy" in metrics else "n/a (no gold in validation)",
+        f"{metrics['validation_gold_accuracy']:.3f}"
+        if "validation_gold_accuracy" in metrics
+        else "n/a (no gold in validation)",
     )
     return metrics

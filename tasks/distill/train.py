@@ -46,7 +46,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: KindName
-    student: str                   # base model: packaged MiniLM name, folder or hub id
+    student: str  # base model: packaged MiniLM name, folder or hub id
     out_dir: str
     train_file: str
     validation_file: str
@@ -64,7 +64,10 @@ class TrainConfig(BaseModel):
             knobs = {k: data[k] for k in TrainingSettings.model_fields if k in data}
             data = {**{k: v for k, v in data.items() if k not in knobs}, "training": knobs}
         if isinstance(data, dict) and "task" not in data:
-            data = {**{k: v for k, v in data.items() if k != "task_file"}, "task": load_task(data.get("task_file", DEFAULT_TASK_FILE))}
+            data = {
+                **{k: v for k, v in data.items() if k != "task_file"},
+                "task": load_task(data.get("task_file", DEFAULT_TASK_FILE)),
+            }
         return data
 
     @classmethod
@@ -82,8 +85,13 @@ class TrainConfig(BaseModel):
         def moved(file: str) -> str:
             return str(folder / Path(file).relative_to(before)) if Path(file).is_relative_to(before) else file
 
-        return self.model_copy(update={
-            "out_dir": str(folder), "train_file": moved(self.train_file), "validation_file": moved(self.validation_file)})
+        return self.model_copy(
+            update={
+                "out_dir": str(folder),
+                "train_file": moved(self.train_file),
+                "validation_file": moved(self.validation_file),
+            }
+        )
 
 
 def write_examples(path: Path, examples: list[Example]) -> None:
@@ -94,7 +102,11 @@ def write_examples(path: Path, examples: list[Example]) -> None:
 
 def read_examples(path: Path | str) -> list[Example]:
     with open(path, encoding="utf-8") as lines:
-        return [Example(**{**json.loads(line), "teacher_logprobs": tuple(json.loads(line)["teacher_logprobs"])}) for line in lines if line.strip()]
+        return [
+            Example(**{**json.loads(line), "teacher_logprobs": tuple(json.loads(line)["teacher_logprobs"])})
+            for line in lines
+            if line.strip()
+        ]
 
 
 def _log_every(examples: int, config: TrainConfig) -> int:
@@ -137,7 +149,9 @@ def last_complete_checkpoint(folder: Path) -> Path | None:
     return complete
 
 
-def train(config: TrainConfig, say: Callable[[str], None] = LOGGER.info, advance: Callable[[int, int], None] | None = None) -> dict:
+def train(
+    config: TrainConfig, say: Callable[[str], None] = LOGGER.info, advance: Callable[[int, int], None] | None = None
+) -> dict:
     """Train (or resume) and return the metrics also written to `metrics.json`. `say` gets the
     progress in sentences, `advance(step, total)` the step count (see `TrainingReport`)."""
     torch.manual_seed(config.seed)
@@ -150,15 +164,32 @@ def train(config: TrainConfig, say: Callable[[str], None] = LOGGER.info, advance
     validation = ExampleDataset(read_examples(config.validation_file), tokenizer, max_length, render)
     checkpoints = out / "checkpoints"
     args = TrainingArguments(
-        output_dir=str(checkpoints), per_device_train_batch_size=knobs.batch_size, per_device_eval_batch_size=knobs.batch_size,
-        num_train_epochs=knobs.epochs, learning_rate=knobs.learning_rate, save_strategy="steps", save_steps=knobs.save_steps,
-        save_total_limit=2, logging_steps=_log_every(len(train_data), config), report_to=[], remove_unused_columns=False, seed=config.seed,
-        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(), use_cpu=not torch.cuda.is_available(),
+        output_dir=str(checkpoints),
+        per_device_train_batch_size=knobs.batch_size,
+        per_device_eval_batch_size=knobs.batch_size,
+        num_train_epochs=knobs.epochs,
+        learning_rate=knobs.learning_rate,
+        save_strategy="steps",
+        save_steps=knobs.save_steps,
+        save_total_limit=2,
+        logging_steps=_log_every(len(train_data), config),
+        report_to=[],
+        remove_unused_columns=False,
+        seed=config.seed,
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        use_cpu=not torch.cuda.is_available(),
         disable_tqdm=True,
     )
     trainer = student.trainer_class(
-        model=model, args=args, train_dataset=train_data, data_collator=KDCollator(tokenizer),
-        temperature=knobs.temperature, alpha=knobs.alpha, confidence_weighting=knobs.confidence_weighting, callbacks=[TrainingReport(out.name, say, advance)], **student.trainer_kwargs,
+        model=model,
+        args=args,
+        train_dataset=train_data,
+        data_collator=KDCollator(tokenizer),
+        temperature=knobs.temperature,
+        alpha=knobs.alpha,
+        confidence_weighting=knobs.confidence_weighting,
+        callbacks=[TrainingReport(out.name, say, advance)],
+        **student.trainer_kwargs,
     )
     resume = last_complete_checkpoint(checkpoints)
     started = time.perf_counter()
@@ -168,12 +199,19 @@ def train(config: TrainConfig, say: Callable[[str], None] = LOGGER.info, advance
     tokenizer.save_pretrained(out)
     history = trainer.loss_history
     metrics = {
-        "kind": config.kind, "student": config.student, "keep_layers": config.keep_layers,
-        "train_examples": len(train_data), "validation_examples": len(validation),
-        "resumed_from_checkpoint": resume is not None, "steps": result.global_step, "train_seconds": round(seconds, 2),
+        "kind": config.kind,
+        "student": config.student,
+        "keep_layers": config.keep_layers,
+        "train_examples": len(train_data),
+        "validation_examples": len(validation),
+        "resumed_from_checkpoint": resume is not None,
+        "steps": result.global_step,
+        "train_seconds": round(seconds, 2),
         "train_loss": result.training_loss,
-        "first_kd": history[0]["kd"] if history else None, "last_kd": history[-1]["kd"] if history else None,
-        "first_ce": history[0]["ce"] if history else None, "last_ce": history[-1]["ce"] if history else None,
+        "first_kd": history[0]["kd"] if history else None,
+        "last_kd": history[-1]["kd"] if history else None,
+        "first_ce": history[0]["ce"] if history else None,
+        "last_ce": history[-1]["ce"] if history else None,
         "loss_curve": trainer.loss_curve,
         "parameters": sum(p.numel() for p in model.parameters()),
         **_agreement(trainer, validation, calibrate=kind.calibrated),

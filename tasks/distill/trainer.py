@@ -34,7 +34,13 @@ class ExampleDataset(Dataset):
     then tokenised as they are, since the chat template already holds the special tokens.
     """
 
-    def __init__(self, examples: Sequence[Example], tokenizer, max_length: int | None = 256, render: Callable[[str], str] | None = None):
+    def __init__(
+        self,
+        examples: Sequence[Example],
+        tokenizer,
+        max_length: int | None = 256,
+        render: Callable[[str], str] | None = None,
+    ):
         self.examples = list(examples)
         texts = [render(e.text) if render else e.text for e in self.examples]
         # A causal prompt is never truncated (that would cut the answer position off); its
@@ -67,7 +73,9 @@ class KDCollator:
 
 
 class KDTrainer(Trainer):
-    def __init__(self, *args, temperature: float = 2.0, alpha: float = 0.5, confidence_weighting: str = "off", **kwargs):
+    def __init__(
+        self, *args, temperature: float = 2.0, alpha: float = 0.5, confidence_weighting: str = "off", **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.temperature = temperature
         self.alpha = alpha
@@ -101,7 +109,9 @@ class KDTrainer(Trainer):
         if self._since_log and "loss" in logs:
             for key in ("kd", "ce"):
                 logs[f"{key}_loss"] = sum(t[key] for t in self._since_log) / len(self._since_log)
-            self.loss_curve.append({"step": self.state.global_step, "kd": round(logs["kd_loss"], 4), "ce": round(logs["ce_loss"], 4)})
+            self.loss_curve.append(
+                {"step": self.state.global_step, "kd": round(logs["kd_loss"], 4), "ce": round(logs["ce_loss"], 4)}
+            )
             self._since_log = []
         super().log(logs, start_time)
 
@@ -137,8 +147,10 @@ class TrainingReport(TrainerCallback):
         logs = logs or {}
         if "kd_loss" not in logs:
             if "train_runtime" in logs:
-                self.say(f"trained {self.name}: {state.global_step} steps in {logs['train_runtime']:.0f} s, "
-                         f"mean loss {logs.get('train_loss', float('nan')):.3f}")
+                self.say(
+                    f"trained {self.name}: {state.global_step} steps in {logs['train_runtime']:.0f} s, "
+                    f"mean loss {logs.get('train_loss', float('nan')):.3f}"
+                )
             return
         step, now = state.global_step, time.perf_counter()
         rate = (step - self._last[0]) * args.per_device_train_batch_size / max(now - self._last[1], 1e-9)

@@ -14,8 +14,14 @@ from upscway.tasks.metrics import scores
 
 
 def evaluate_pair(
-    student_probs: Sequence[Sequence[float]], teacher_probs: Sequence[Sequence[float]], gold: Sequence[int],
-    n_labels: int, not_relevant: int, resamples: int = 1000, seed: int = 0, confidence: float = 0.95,
+    student_probs: Sequence[Sequence[float]],
+    teacher_probs: Sequence[Sequence[float]],
+    gold: Sequence[int],
+    n_labels: int,
+    not_relevant: int,
+    resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
 ) -> PairedResult:
     """Both models' metrics on the same chunks, and the paired statistics; `noninferiority`
     is the one-sided lower bound, at `confidence`, of (student − teacher) accuracy."""
@@ -24,7 +30,10 @@ def evaluate_pair(
     s_pred = np.array([int(np.argmax(p)) for p in student_probs])
     t_pred = np.array([int(np.argmax(p)) for p in teacher_probs])
     g = np.asarray(gold)
-    student, teacher = scores(student_probs, gold, n_labels, not_relevant), scores(teacher_probs, gold, n_labels, not_relevant)
+    student, teacher = (
+        scores(student_probs, gold, n_labels, not_relevant),
+        scores(teacher_probs, gold, n_labels, not_relevant),
+    )
 
     def acc(pred):
         return lambda idx: float((pred[idx] == g[idx]).mean())
@@ -45,9 +54,12 @@ def evaluate_pair(
         return float((g[idx][said_relevant] != not_relevant).mean()) if said_relevant.any() else None
 
     n = len(g)
-    difference = m.bootstrap_ci(lambda idx: acc(s_pred)(idx) - acc(t_pred)(idx), n, resamples, seed, level=2 * confidence - 1)
+    difference = m.bootstrap_ci(
+        lambda idx: acc(s_pred)(idx) - acc(t_pred)(idx), n, resamples, seed, level=2 * confidence - 1
+    )
     paired = Paired(
-        n=n, not_relevant=not_relevant,
+        n=n,
+        not_relevant=not_relevant,
         agreement_top1=m.agreement(s_pred.tolist(), t_pred.tolist()),
         accuracy_gap=None if student.accuracy is None else teacher.accuracy - student.accuracy,
         mcnemar=McNemar(**m.mcnemar((t_pred == g).tolist(), (s_pred == g).tolist())),

@@ -44,15 +44,44 @@ def key_findings(result: PairedResult) -> list[dict]:
     for key, label in KEY_METRICS:
         delta = None if s.get(key) is None or t.get(key) is None else s.get(key) - t.get(key)
         interval = p.ci95.get(key)
-        rows.append({"metric": label, "teacher": _fmt(t.get(key)), "student": _fmt(s.get(key)), "delta": _fmt(delta),
-                     "student_95ci": f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""})
+        rows.append(
+            {
+                "metric": label,
+                "teacher": _fmt(t.get(key)),
+                "student": _fmt(s.get(key)),
+                "delta": _fmt(delta),
+                "student_95ci": f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "",
+            }
+        )
     if s.temperature:
-        rows.append({"metric": f"Expected calibration error before temperature scaling (T = {s.temperature:.2f})", "teacher": "",
-                     "student": _fmt(s.ece_before_scaling), "delta": "", "student_95ci": ""})
+        rows.append(
+            {
+                "metric": f"Expected calibration error before temperature scaling (T = {s.temperature:.2f})",
+                "teacher": "",
+                "student": _fmt(s.ece_before_scaling),
+                "delta": "",
+                "student_95ci": "",
+            }
+        )
     gap = p.ci95.get("accuracy_gap")
-    rows.append({"metric": "Top-1 agreement with the teacher", "teacher": "", "student": _fmt(p.agreement_top1), "delta": "", "student_95ci": ""})
-    rows.append({"metric": "Accuracy gap (teacher − student)", "teacher": "", "student": _fmt(p.accuracy_gap), "delta": "",
-                 "student_95ci": f"[{gap[0]:.3f}, {gap[1]:.3f}]" if gap else ""})
+    rows.append(
+        {
+            "metric": "Top-1 agreement with the teacher",
+            "teacher": "",
+            "student": _fmt(p.agreement_top1),
+            "delta": "",
+            "student_95ci": "",
+        }
+    )
+    rows.append(
+        {
+            "metric": "Accuracy gap (teacher − student)",
+            "teacher": "",
+            "student": _fmt(p.accuracy_gap),
+            "delta": "",
+            "student_95ci": f"[{gap[0]:.3f}, {gap[1]:.3f}]" if gap else "",
+        }
+    )
     return rows
 
 
@@ -128,22 +157,36 @@ def verdict_sentence(decision: Decision | None, result: PairedResult, model_id: 
     s, t = result.student.accuracy, result.teacher.accuracy
     bound, chosen = result.paired.noninferiority.lower_bound, result.chosen
     certificate = result.cascade.sentence() if result.cascade else "Not certified: this evaluation has no cascade."
-    numbers = f"on {result.paired.n} reported gold chunks the student alone has accuracy {_fmt(s)} against {_fmt(t)} for the teacher" + (
-        f" (student − teacher at least {bound:+.3f} at 95% confidence, bootstrap)" if bound is not None else "") + (
-        f"; the cascade at the certified threshold {chosen.threshold:g} lets the student decide {chosen.offload:.0%} of them at "
-        f"accuracy {_fmt(chosen.accuracy)}" if chosen and result.cascade.certificate else "")
+    numbers = (
+        f"on {result.paired.n} reported gold chunks the student alone has accuracy {_fmt(s)} against {_fmt(t)} for the teacher"
+        + (f" (student − teacher at least {bound:+.3f} at 95% confidence, bootstrap)" if bound is not None else "")
+        + (
+            f"; the cascade at the certified threshold {chosen.threshold:g} lets the student decide {chosen.offload:.0%} of them at "
+            f"accuracy {_fmt(chosen.accuracy)}"
+            if chosen and result.cascade.certificate
+            else ""
+        )
+    )
     if decision is None:
         return f"> {certificate}\n>\n> {numbers}."
     head = f"> **{certificate}**\n>\n"
     if decision.verdict is Verdict.PROMOTE:
-        return (f"{head}> **Promote.** The student can replace the teacher for the chunks it is sure of: {numbers}. Every criterion "
-                f"passes.\n>\n> Next: `upscway run promote --model {model_id}` (the nightly flow does this itself).")
+        return (
+            f"{head}> **Promote.** The student can replace the teacher for the chunks it is sure of: {numbers}. Every criterion "
+            f"passes.\n>\n> Next: `upscway run promote --model {model_id}` (the nightly flow does this itself)."
+        )
     if decision.verdict is Verdict.INSUFFICIENT_DATA:
-        return (f"{head}> **Not enough data to decide.** {numbers[:1].upper()}{numbers[1:]}. " + " ".join(f"{r[:1].upper()}{r[1:]}." for r in decision.reasons)
-                + f"\n>\n> Next: get that data, then `upscway run evaluate --model {model_id}`.")
-    return (f"{head}> **Reject: keep the teacher.** {numbers[:1].upper()}{numbers[1:]}. Failed: " + "; ".join(decision.reasons)
-            + ".\n>\n> Next: more teacher labels (`upscway run annotate`) and another distillation (`upscway run distill`), "
-            "or review the disagreements (`upscway gold export --strategy disagreement --n 50 --out review.csv`).")
+        return (
+            f"{head}> **Not enough data to decide.** {numbers[:1].upper()}{numbers[1:]}. "
+            + " ".join(f"{r[:1].upper()}{r[1:]}." for r in decision.reasons)
+            + f"\n>\n> Next: get that data, then `upscway run evaluate --model {model_id}`."
+        )
+    return (
+        f"{head}> **Reject: keep the teacher.** {numbers[:1].upper()}{numbers[1:]}. Failed: "
+        + "; ".join(decision.reasons)
+        + ".\n>\n> Next: more teacher labels (`upscway run annotate`) and another distillation (`upscway run distill`), "
+        "or review the disagreements (`upscway gold export --strategy disagreement --n 50 --out review.csv`)."
+    )
 
 
 def _cascade_plot(cascade: CascadeEvaluation, teacher_accuracy: float, path: Path) -> None:
@@ -155,12 +198,20 @@ def _cascade_plot(cascade: CascadeEvaluation, teacher_accuracy: float, path: Pat
     for c in cascade.certificates:
         n = max(c.n, 1)
         offload = [t.decided / n for t in c.curve]
-        line, = risk.plot(offload, [t.upper_bound for t in c.curve], marker=".", label=f"{c.loss}: upper bound ({c.n} chunks)")
-        risk.plot(offload, [t.losses / n for t in c.curve], linestyle=":", color=line.get_color(), label=f"{c.loss}: observed")
+        (line,) = risk.plot(
+            offload, [t.upper_bound for t in c.curve], marker=".", label=f"{c.loss}: upper bound ({c.n} chunks)"
+        )
+        risk.plot(
+            offload, [t.losses / n for t in c.curve], linestyle=":", color=line.get_color(), label=f"{c.loss}: observed"
+        )
         if c.threshold is not None:
-            risk.scatter([c.offload], [c.upper_bound], color="red", zorder=3, label=f"certified threshold {c.threshold:g}")
+            risk.scatter(
+                [c.offload], [c.upper_bound], color="red", zorder=3, label=f"certified threshold {c.threshold:g}"
+            )
     if cascade.certificate:
-        risk.axhline(cascade.certificate.epsilon, color="grey", linestyle="--", label=f"ε = {cascade.certificate.epsilon:g}")
+        risk.axhline(
+            cascade.certificate.epsilon, color="grey", linestyle="--", label=f"ε = {cascade.certificate.epsilon:g}"
+        )
     risk.set_xlabel("offload on the calibration sample")
     risk.set_ylabel("risk (share of chunks lost)")
     risk.set_xlim(-0.02, 1.02)
@@ -173,8 +224,13 @@ def _cascade_plot(cascade: CascadeEvaluation, teacher_accuracy: float, path: Pat
     accuracy.plot([p.offload for p in curve], [p.accuracy for p in curve], marker=".", label="cascade")
     accuracy.axhline(teacher_accuracy, color="grey", linestyle="--", label="teacher alone")
     if cascade.chosen:
-        accuracy.scatter([cascade.chosen.offload], [cascade.chosen.accuracy], color="red", zorder=3,
-                         label=f"certified threshold {cascade.chosen.threshold:g}")
+        accuracy.scatter(
+            [cascade.chosen.offload],
+            [cascade.chosen.accuracy],
+            color="red",
+            zorder=3,
+            label=f"certified threshold {cascade.chosen.threshold:g}",
+        )
     accuracy.set_xlabel("offload on the reported gold")
     accuracy.set_ylabel("accuracy on the reported gold")
     accuracy.set_xlim(-0.02, 1.02)
@@ -189,30 +245,56 @@ def _cascade_md(result: PairedResult) -> str:
     if not cascade:
         return ""
     certificates = [
-        {"loss": c.loss, "calibration chunks": c.n, "ε": f"{c.epsilon:g}", "tested at δ": f"{c.delta:g}",
-         "certified threshold": "none" if c.threshold is None else f"{c.threshold:g}",
-         "risk upper bound": _fmt(c.upper_bound), "offload": f"{c.offload:.3f}",
-         "offload interval": "" if c.threshold is None else f"{c.offload_interval[0]:.3f} – {c.offload_interval[1]:.3f}"}
+        {
+            "loss": c.loss,
+            "calibration chunks": c.n,
+            "ε": f"{c.epsilon:g}",
+            "tested at δ": f"{c.delta:g}",
+            "certified threshold": "none" if c.threshold is None else f"{c.threshold:g}",
+            "risk upper bound": _fmt(c.upper_bound),
+            "offload": f"{c.offload:.3f}",
+            "offload interval": ""
+            if c.threshold is None
+            else f"{c.offload_interval[0]:.3f} – {c.offload_interval[1]:.3f}",
+        }
         for c in cascade.certificates
     ]
-    rows = [{"": "teacher alone", "threshold": "", "accuracy": _fmt(result.teacher.accuracy), "offload": "0.000"},
-            {"": "student alone", "threshold": "", "accuracy": _fmt(result.student.accuracy), "offload": "1.000"}]
-    certified = "certified threshold" if cascade.certificate is not None else "threshold chosen on gold (stored before certificates)"
+    rows = [
+        {"": "teacher alone", "threshold": "", "accuracy": _fmt(result.teacher.accuracy), "offload": "0.000"},
+        {"": "student alone", "threshold": "", "accuracy": _fmt(result.student.accuracy), "offload": "1.000"},
+    ]
+    certified = (
+        "certified threshold"
+        if cascade.certificate is not None
+        else "threshold chosen on gold (stored before certificates)"
+    )
     for name, point in ((certified, cascade.chosen), ("configured threshold", cascade.configured)):
         if point:
-            rows.append({"": f"cascade, {name}", "threshold": f"{point.threshold:g}", "accuracy": _fmt(point.accuracy),
-                         "offload": _fmt(point.offload)})
-    how = ("The threshold is certified by Learn-then-Test: from the safest threshold to the most aggressive, each H0: risk > ε is "
-           "tested with the exact binomial p-value on the calibration sample (held-out teacher answers: consistency; gold sampled "
-           "at random: accuracy loss, at half of δ each when both exist), stopping at the first not rejected. Either loss bounds "
-           "the accuracy the cascade loses against the teacher. The figures below are on the reported gold, which the "
-           "certificate did not see.")
+            rows.append(
+                {
+                    "": f"cascade, {name}",
+                    "threshold": f"{point.threshold:g}",
+                    "accuracy": _fmt(point.accuracy),
+                    "offload": _fmt(point.offload),
+                }
+            )
+    how = (
+        "The threshold is certified by Learn-then-Test: from the safest threshold to the most aggressive, each H0: risk > ε is "
+        "tested with the exact binomial p-value on the calibration sample (held-out teacher answers: consistency; gold sampled "
+        "at random: accuracy loss, at half of δ each when both exist), stopping at the first not rejected. Either loss bounds "
+        "the accuracy the cascade loses against the teacher. The figures below are on the reported gold, which the "
+        "certificate did not see."
+    )
     table = md_table(certificates) if certificates else "No calibration sample: nothing could be certified."
     if cascade.calibrated_since:
-        how += (f" The production cascade has been held by a fallback since {cascade.calibrated_since}: the held-out teacher "
-                "answers are only those given since, so that this student is certified on the news that broke the last one.")
-    return (f"## The cascade as deployed\n\n{cascade.sentence()}\n\n{how}\n\n{table}\n\n{md_table(rows)}\n\n"
-            "![cascade curve](cascade_curve.png)\n\n")
+        how += (
+            f" The production cascade has been held by a fallback since {cascade.calibrated_since}: the held-out teacher "
+            "answers are only those given since, so that this student is certified on the news that broke the last one."
+        )
+    return (
+        f"## The cascade as deployed\n\n{cascade.sentence()}\n\n{how}\n\n{table}\n\n{md_table(rows)}\n\n"
+        "![cascade curve](cascade_curve.png)\n\n"
+    )
 
 
 def md_table(rows: list[dict]) -> str:
@@ -242,15 +324,22 @@ class Evaluated:
 
 
 def write_report(
-    folder: Path, *, title: str, evaluated: Evaluated, names: Sequence[str], decision: Decision | None,
+    folder: Path,
+    *,
+    title: str,
+    evaluated: Evaluated,
+    names: Sequence[str],
+    decision: Decision | None,
 ) -> dict[str, Path]:
     """The report's files in `folder`: markdown, HTML and the plots; returns them by name."""
     model, teacher, result = evaluated.model, evaluated.teacher, evaluated.result
     student_probs, teacher_probs, gold = evaluated.on_gold.student, evaluated.on_gold.teacher, evaluated.on_gold.gold
     folder.mkdir(parents=True, exist_ok=True)
     plots = {
-        "confusion_student": folder / "confusion_student.png", "confusion_teacher": folder / "confusion_teacher.png",
-        "reliability_student": folder / "reliability_student.png", "reliability_teacher": folder / "reliability_teacher.png",
+        "confusion_student": folder / "confusion_student.png",
+        "confusion_teacher": folder / "confusion_teacher.png",
+        "reliability_student": folder / "reliability_student.png",
+        "reliability_teacher": folder / "reliability_teacher.png",
         "per_paper": folder / "per_paper_accuracy.png",
     }
     _heatmap(result.student.confusion, names, "Student", plots["confusion_student"])
@@ -267,24 +356,51 @@ def write_report(
     deployed = result.chosen.gs_accuracy_per_paper if result.chosen else {}
     per_paper = []
     for i in p.papers(len(names)):
-        theirs, own, routed = (r.get(str(i)) for r in (result.teacher.gs_accuracy_per_paper, s.gs_accuracy_per_paper, deployed))
+        theirs, own, routed = (
+            r.get(str(i)) for r in (result.teacher.gs_accuracy_per_paper, s.gs_accuracy_per_paper, deployed)
+        )
         guard = guards.get(f"{names[i]}_loss_upper_bound")
-        per_paper.append({
-            "paper": names[i], "gold chunks": sum(s.confusion[i]), "teacher": _fmt(theirs), "student": _fmt(own),
-            "cascade": _fmt(routed), "cascade − teacher": _fmt(None if routed is None or theirs is None else routed - theirs),
-            "loss upper bound": "–" if guard is None else _fmt(guard.value),
-            "guard": "not judged (nothing certified, or too few calibration chunks)" if guard is None else "pass" if guard.passed else "regression",
-        })
-    speed = [{"latency ms/chunk": _fmt(s.latency_ms_per_chunk, 2), "chunks/s": _fmt(s.chunks_per_s, 1),
-              "parameters": "–" if s.parameters is None else f"{s.parameters:,}", "size on disk (MB)": "–" if s.size_on_disk_mb is None else s.size_on_disk_mb}]
+        per_paper.append(
+            {
+                "paper": names[i],
+                "gold chunks": sum(s.confusion[i]),
+                "teacher": _fmt(theirs),
+                "student": _fmt(own),
+                "cascade": _fmt(routed),
+                "cascade − teacher": _fmt(None if routed is None or theirs is None else routed - theirs),
+                "loss upper bound": "–" if guard is None else _fmt(guard.value),
+                "guard": "not judged (nothing certified, or too few calibration chunks)"
+                if guard is None
+                else "pass"
+                if guard.passed
+                else "regression",
+            }
+        )
+    speed = [
+        {
+            "latency ms/chunk": _fmt(s.latency_ms_per_chunk, 2),
+            "chunks/s": _fmt(s.chunks_per_s, 1),
+            "parameters": "–" if s.parameters is None else f"{s.parameters:,}",
+            "size on disk (MB)": "–" if s.size_on_disk_mb is None else s.size_on_disk_mb,
+        }
+    ]
     verdict = ""
     if decision is not None:
         criteria = [
-            {"criterion": c.name, "value": _fmt(c.value), "95% interval": f"{_fmt(c.interval[0])} – {_fmt(c.interval[1])}" if c.interval else "",
-             "threshold": f"{c.comparison} {c.threshold:g}", "result": "pass" if c.passed else "FAIL"}
+            {
+                "criterion": c.name,
+                "value": _fmt(c.value),
+                "95% interval": f"{_fmt(c.interval[0])} – {_fmt(c.interval[1])}" if c.interval else "",
+                "threshold": f"{c.comparison} {c.threshold:g}",
+                "result": "pass" if c.passed else "FAIL",
+            }
             for c in decision.criteria
         ]
-        verdict = f"## Gate: {decision.verdict}\n\n{md_table(criteria)}\n\n" + "".join(f"- {r}\n" for r in decision.reasons) + "\n"
+        verdict = (
+            f"## Gate: {decision.verdict}\n\n{md_table(criteria)}\n\n"
+            + "".join(f"- {r}\n" for r in decision.reasons)
+            + "\n"
+        )
     mc = p.mcnemar
     md = (
         f"# {title}\n\n{verdict_sentence(decision, result, model.id)}\n\nCandidate `{model.id}` ({model.kind}, {model.base_model}, stage {model.stage}) against its teacher "
@@ -327,5 +443,7 @@ def html_page(md: str, title: str) -> str:
     body = _MARKDOWN.render(md)
     body = re.sub(r"<td>(pass)</td>", r'<td class="pass">\1</td>', body)
     body = re.sub(r"<td>(FAIL|regression)</td>", r'<td class="fail">\1</td>', body)
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
-            f"<body>{body}</body></html>")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body>{body}</body></html>"
+    )

@@ -52,7 +52,12 @@ def in_calibration(article_id: str, fraction: float) -> bool:
 
 
 def _gold_split(chunks, task_def: TaskDefinition) -> GoldSplit:
-    return GoldSplit([c.chunk_id for c in chunks], [c.text for c in chunks], [c.text_hash for c in chunks], [task_def.index(c.label) for c in chunks])
+    return GoldSplit(
+        [c.chunk_id for c in chunks],
+        [c.text for c in chunks],
+        [c.text_hash for c in chunks],
+        [task_def.index(c.label) for c in chunks],
+    )
 
 
 def gold_of_split(
@@ -64,17 +69,27 @@ def gold_of_split(
     sampled otherwise (uncertainty, disagreement, written for review, unknown) is never a
     sample of the news, so it is only ever reported on."""
     with store.reader() as conn:
-        chunks = [c for c in evaluation_rows.gold_chunks(conn, task_def.name)
-                  if split_of(c.article_id, distill.eval_fraction, distill.validation_fraction) == split]
+        chunks = [
+            c
+            for c in evaluation_rows.gold_chunks(conn, task_def.name)
+            if split_of(c.article_id, distill.eval_fraction, distill.validation_fraction) == split
+        ]
     calibrates = [c.sampling == "random" and in_calibration(c.article_id, calibration_fraction) for c in chunks]
     reported = [c for c, used in zip(chunks, calibrates) if not used]
     if not reported:
-        raise InputError(f"no gold chunks to report on in split {split!r}: import gold labels first (upscway gold import)")
+        raise InputError(
+            f"no gold chunks to report on in split {split!r}: import gold labels first (upscway gold import)"
+        )
     return _gold_split(reported, task_def), _gold_split([c for c, used in zip(chunks, calibrates) if used], task_def)
 
 
 def held_out(
-    store: Store, annotator: str, version: str, split: str, distill: DistillSettings, reported: GoldSplit,
+    store: Store,
+    annotator: str,
+    version: str,
+    split: str,
+    distill: DistillSettings,
+    reported: GoldSplit,
 ) -> tuple[list[HeldOut], datetime | None]:
     """`annotator`'s answers on news chunks of `split` that no model trained on and no cascade
     selected (the consistency certificate's sample), without the reported gold chunks (so the
@@ -86,20 +101,31 @@ def held_out(
     with store.reader() as conn:
         answers = evaluation_rows.held_out_answers(conn, annotator, version, GOLD_SOURCE)
         since = audit_rows.production_fallback_since(conn)
-    return [a for a in answers if a.text_hash not in exclude and (since is None or a.answered_at >= since)
-            and split_of(a.article_id, distill.eval_fraction, distill.validation_fraction) == split], since
+    return [
+        a
+        for a in answers
+        if a.text_hash not in exclude
+        and (since is None or a.answered_at >= since)
+        and split_of(a.article_id, distill.eval_fraction, distill.validation_fraction) == split
+    ], since
 
 
 def teacher_on_gold(answers: dict[str, list[float]], gold: GoldSplit, teacher: str) -> list[list[float]]:
     """The teacher's answers in the gold split's order; an InputError when any is missing."""
     missing = len(set(gold.hashes) - set(answers))
     if missing:
-        raise InputError(f"teacher {teacher} could not answer {missing} gold chunks (unreachable?); see the failures table")
+        raise InputError(
+            f"teacher {teacher} could not answer {missing} gold chunks (unreachable?); see the failures table"
+        )
     return [answers[h] for h in gold.hashes]
 
 
 def compare(
-    model: ModelRecord, task_def: TaskDefinition, gold: GoldSplit, teacher_probs: list[list[float]], confidence: float,
+    model: ModelRecord,
+    task_def: TaskDefinition,
+    gold: GoldSplit,
+    teacher_probs: list[list[float]],
+    confidence: float,
     scorer=None,
 ) -> tuple[PairedResult, list]:
     """The candidate scored on the gold chunks and paired with the teacher (both models'
@@ -109,14 +135,21 @@ def compare(
     started = time.perf_counter()
     student = [a.probs for a in scorer.annotate(gold.texts)]
     seconds = time.perf_counter() - started
-    result = evaluate_pair(student, teacher_probs, gold.gold, len(task_def.labels), task_def.not_relevant_index, confidence=confidence)
+    result = evaluate_pair(
+        student, teacher_probs, gold.gold, len(task_def.labels), task_def.not_relevant_index, confidence=confidence
+    )
     measured = {
-        "latency_ms_per_chunk": 1000 * seconds / len(gold.texts), "chunks_per_s": len(gold.texts) / seconds,
-        "parameters": parameter_count(scorer.model), "size_on_disk_mb": folder_size_mb(model.path),
+        "latency_ms_per_chunk": 1000 * seconds / len(gold.texts),
+        "chunks_per_s": len(gold.texts) / seconds,
+        "parameters": parameter_count(scorer.model),
+        "size_on_disk_mb": folder_size_mb(model.path),
     }
     temperature = model.metrics.temperature
     if temperature:  # the scores are calibrated; what they were before, for the report
-        measured.update(temperature=temperature, ece_before_scaling=calibration(uncalibrated(student, temperature), gold.gold)["ece"])
+        measured.update(
+            temperature=temperature,
+            ece_before_scaling=calibration(uncalibrated(student, temperature), gold.gold)["ece"],
+        )
     paired = result.paired.model_copy(update={"labels": tuple(task_def.names)})
     return result.model_copy(update={"student": result.student.model_copy(update=measured), "paired": paired}), student
 
@@ -129,15 +162,20 @@ def calibration_samples(
     is the reference; only chunks the teacher gets right can be losses). None without random gold."""
     texts = [a.text for a in held] + random_gold.texts
     probs = [a.probs for a in scorer.annotate(texts)] if texts else []
-    consistency = Sample(probs[:len(held)], [int(np.argmax(a.probs)) for a in held])
+    consistency = Sample(probs[: len(held)], [int(np.argmax(a.probs)) for a in held])
     if not random_gold.texts:
         return consistency, None
     teacher_right = [int(np.argmax(t)) == g for t, g in zip(teacher_on_random, random_gold.gold)]
-    return consistency, Sample(probs[len(held):], random_gold.gold, teacher_right)
+    return consistency, Sample(probs[len(held) :], random_gold.gold, teacher_right)
 
 
 def record_evaluation(
-    store: Store, layout: DataLayout, run_id: str, evaluated: Evaluated, task_def: TaskDefinition, gate: GateSettings,
+    store: Store,
+    layout: DataLayout,
+    run_id: str,
+    evaluated: Evaluated,
+    task_def: TaskDefinition,
+    gate: GateSettings,
 ) -> tuple[str, Decision, dict[str, Path]]:
     """Store the evaluation, decide with the gate, write the report and publish it as Prefect
     artifacts; returns (evaluation id, decision, report files)."""
@@ -148,22 +186,39 @@ def record_evaluation(
     decision = decide(result, gate)
     when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     report = write_report(
-        layout.reports / evaluation_id, title=f"{model.id} against {teacher}, {when} (evaluation {evaluation_id})",
-        evaluated=evaluated, names=task_def.names, decision=decision,
+        layout.reports / evaluation_id,
+        title=f"{model.id} against {teacher}, {when} (evaluation {evaluation_id})",
+        evaluated=evaluated,
+        names=task_def.names,
+        decision=decision,
     )
-    create_markdown_artifact(artifact_markdown(report), key=f"evaluation-{evaluation_id}", description=f"evaluation of {model.id}")
+    create_markdown_artifact(
+        artifact_markdown(report), key=f"evaluation-{evaluation_id}", description=f"evaluation of {model.id}"
+    )
     create_table_artifact(key_findings(result), description=f"key findings, {model.id} vs {teacher}")
     return evaluation_id, decision, report
 
 
-def evaluation_summary(evaluation_id: str, model: str, teacher: str, result: PairedResult, decision: Decision, report: dict) -> dict:
+def evaluation_summary(
+    evaluation_id: str, model: str, teacher: str, result: PairedResult, decision: Decision, report: dict
+) -> dict:
     s, t, p = result.student, result.teacher, result.paired
     return {
-        "evaluation": evaluation_id, "model": model, "teacher": teacher, "gold_chunks": p.n,
-        "accuracy": s.accuracy, "teacher_accuracy": t.accuracy, "relevance_accuracy": s.relevance_accuracy,
-        "precision": s.precision, "recall": s.recall, "gs_accuracy": s.gs_accuracy,
-        "agreement_with_teacher": p.agreement_top1, "mcnemar_p": p.mcnemar.p_value,
-        "gate_verdict": decision.verdict.value, "certificate": decision.sentence, **certified_point(decision),
+        "evaluation": evaluation_id,
+        "model": model,
+        "teacher": teacher,
+        "gold_chunks": p.n,
+        "accuracy": s.accuracy,
+        "teacher_accuracy": t.accuracy,
+        "relevance_accuracy": s.relevance_accuracy,
+        "precision": s.precision,
+        "recall": s.recall,
+        "gs_accuracy": s.gs_accuracy,
+        "agreement_with_teacher": p.agreement_top1,
+        "mcnemar_p": p.mcnemar.p_value,
+        "gate_verdict": decision.verdict.value,
+        "certificate": decision.sentence,
+        **certified_point(decision),
         "report": str(report["markdown"]),
     }
 
@@ -171,4 +226,7 @@ def evaluation_summary(evaluation_id: str, model: str, teacher: str, result: Pai
 def certified_point(decision: Decision) -> dict:
     """The certified threshold and offload (None: nothing certified), for summaries and tables."""
     c = decision.certificate
-    return {"certified_threshold": c.threshold if c else None, "certified_offload": c.offload if c and c.threshold is not None else None}
+    return {
+        "certified_threshold": c.threshold if c else None,
+        "certified_offload": c.offload if c and c.threshold is not None else None,
+    }

@@ -42,7 +42,14 @@ class ImportReport:
 
 
 def export_for_review(
-    store: Store, task_def: TaskDefinition, strategy: str, n: int, out: Path, annotator: str, seed: int, label: str | None = None
+    store: Store,
+    task_def: TaskDefinition,
+    strategy: str,
+    n: int,
+    out: Path,
+    annotator: str,
+    seed: int,
+    label: str | None = None,
 ) -> tuple[int, int]:
     """Write `n` chunks chosen by `strategy`, with `annotator`'s answers (only those it gave
     `label`, when set: how to find more gold for a paper that is short of it), to `out` (a
@@ -54,14 +61,21 @@ def export_for_review(
     with store.reader() as conn:
         known = gold_rows.annotators(conn, task_def.name)
         if annotator not in known:
-            raise InputError(f"--annotator {annotator!r} has no answers for {task_def.name}; known: {', '.join(known) or 'none yet (run annotate)'}")
-        pool = gold_rows.recently_tagged(conn, task_def.name, gold.AUDIT_DAYS) if strategy == "audit" else \
-            gold_rows.candidates(conn, task_def.name, annotator)
+            raise InputError(
+                f"--annotator {annotator!r} has no answers for {task_def.name}; known: {', '.join(known) or 'none yet (run annotate)'}"
+            )
+        pool = (
+            gold_rows.recently_tagged(conn, task_def.name, gold.AUDIT_DAYS)
+            if strategy == "audit"
+            else gold_rows.candidates(conn, task_def.name, annotator)
+        )
         candidates = [c for c in pool if label is None or c.teacher_label.upper() == label.upper()]
         disagreeing = gold_rows.disagreeing_hashes(conn, task_def.name) if strategy == "disagreement" else set()
     chosen = gold.select(candidates, strategy, n, disagreeing, seed)
     write = gold.write_label_studio if out.suffix.lower() == ".json" else gold.write_csv
-    sampling = "random" if strategy == "audit" else strategy  # a uniform draw of this week's production chunks: news, at random
+    sampling = (
+        "random" if strategy == "audit" else strategy
+    )  # a uniform draw of this week's production chunks: news, at random
     write(out, chosen, task_def, sampling, gold.sampling_probability(strategy, len(chosen), len(candidates)))
     return len(chosen), len(candidates)
 
@@ -82,13 +96,18 @@ def import_reviewed(
     valid, errors = gold.validate(rows, task_def, known)
     if errors and not skip_invalid:
         raise InvalidRows(
-            f"{len(errors)} of {len(rows)} rows in {file} are invalid; nothing imported (fix them, or pass --skip-invalid)", errors
+            f"{len(errors)} of {len(rows)} rows in {file} are invalid; nothing imported (fix them, or pass --skip-invalid)",
+            errors,
         )
     count = load_tokenizer(tokenizer)
     with store.transaction() as conn:
-        counts = gold_rows.import_rows(conn, valid, task_def.name, str(file), lambda t: len(count.encode(t, add_special_tokens=False).ids))
+        counts = gold_rows.import_rows(
+            conn, valid, task_def.name, str(file), lambda t: len(count.encode(t, add_special_tokens=False).ids)
+        )
     with store.reader() as conn:
         pairs = gold_rows.agreement_pairs(conn, task_def.name)
         by_label = gold_rows.counts_by_label(conn, task_def.name)
     agreement = [Agreement(p.a, p.b, len(p.labels_a), gold.cohen_kappa(p.labels_a, p.labels_b)) for p in pairs]
-    return ImportReport(counts.import_id, counts.added, counts.unchanged, errors, len(read) - len(rows), by_label, agreement)
+    return ImportReport(
+        counts.import_id, counts.added, counts.unchanged, errors, len(read) - len(rows), by_label, agreement
+    )

@@ -27,8 +27,19 @@ from upscway.records import Candidate, GoldRow
 from upscway.taxonomy import TaskDefinition
 
 CSV_COLUMNS = [
-    "chunk_id", "text", "title", "source_url", "date", "teacher", "teacher_label", "teacher_probs", "sampling", "sampling_probability",
-    "gold_label", "annotator", "note",
+    "chunk_id",
+    "text",
+    "title",
+    "source_url",
+    "date",
+    "teacher",
+    "teacher_label",
+    "teacher_probs",
+    "sampling",
+    "sampling_probability",
+    "gold_label",
+    "annotator",
+    "note",
 ]
 STRATEGIES = ("uncertainty", "disagreement", "random", "audit")
 SAMPLINGS = ("uncertainty", "disagreement", "random", "authored")
@@ -63,13 +74,17 @@ def _chance(text: str) -> float | None:
         return float("nan")
 
 
-def select(candidates: Sequence[Candidate], strategy: str, n: int, disagreeing: set[str] = frozenset(), seed: int = 0) -> list[Candidate]:
+def select(
+    candidates: Sequence[Candidate], strategy: str, n: int, disagreeing: set[str] = frozenset(), seed: int = 0
+) -> list[Candidate]:
     """`n` chunks for review: least confident first, only disagreements (least confident
     first), or a seeded random sample (`audit`: of the recently tagged chunks it is given)."""
     if strategy == "uncertainty":
         return sorted(candidates, key=lambda c: (c.confidence, c.chunk_id))[:n]
     if strategy == "disagreement":
-        return sorted((c for c in candidates if c.text_hash in disagreeing), key=lambda c: (c.confidence, c.chunk_id))[:n]
+        return sorted((c for c in candidates if c.text_hash in disagreeing), key=lambda c: (c.confidence, c.chunk_id))[
+            :n
+        ]
     if strategy in ("random", "audit"):
         pool = sorted(candidates, key=lambda c: c.chunk_id)
         return random.Random(seed).sample(pool, min(n, len(pool)))
@@ -86,7 +101,9 @@ def sampling_probability(strategy: str, chosen: int, candidates: int) -> float |
     return chosen / candidates if strategy in ("random", "audit") and candidates else None
 
 
-def write_csv(path: Path, rows: Sequence[Candidate], task: TaskDefinition, strategy: str = "", probability: float | None = None) -> None:
+def write_csv(
+    path: Path, rows: Sequence[Candidate], task: TaskDefinition, strategy: str = "", probability: float | None = None
+) -> None:
     """The review sheet: the chunk, its article, the named annotator's answer, how the chunk
     was chosen (`strategy`, with each candidate's chance of being drawn for `random`), and
     empty `gold_label`, `annotator` and `note` columns for the reviewer."""
@@ -95,22 +112,59 @@ def write_csv(path: Path, rows: Sequence[Candidate], task: TaskDefinition, strat
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)
         for c in rows:
-            writer.writerow([for_spreadsheet(v) for v in (c.chunk_id, c.text, c.title, c.source_url, c.date, c.annotator, c.teacher_label,
-                                                          json.dumps(_probs(c, task)), strategy, chance, "", "", "")])
+            writer.writerow(
+                [
+                    for_spreadsheet(v)
+                    for v in (
+                        c.chunk_id,
+                        c.text,
+                        c.title,
+                        c.source_url,
+                        c.date,
+                        c.annotator,
+                        c.teacher_label,
+                        json.dumps(_probs(c, task)),
+                        strategy,
+                        chance,
+                        "",
+                        "",
+                        "",
+                    )
+                ]
+            )
 
 
-def write_label_studio(path: Path, rows: Sequence[Candidate], task: TaskDefinition, strategy: str = "", probability: float | None = None) -> None:
+def write_label_studio(
+    path: Path, rows: Sequence[Candidate], task: TaskDefinition, strategy: str = "", probability: float | None = None
+) -> None:
     """Label Studio tasks (import them into a project with a `choices` control named `label`
     on the `text` object): the annotator's answer is a pre-annotation (a prediction), so a
     reviewer accepts or changes it; `upscway gold import` reads Label Studio's export back."""
     tasks = [
         {
-            "data": {"chunk_id": c.chunk_id, "text": c.text, "title": c.title, "source_url": c.source_url, "date": c.date,
-                     "sampling": strategy, "sampling_probability": probability},
-            "predictions": [{
-                "model_version": c.annotator, "score": round(c.confidence, 4),
-                "result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [c.teacher_label]}}],
-            }],
+            "data": {
+                "chunk_id": c.chunk_id,
+                "text": c.text,
+                "title": c.title,
+                "source_url": c.source_url,
+                "date": c.date,
+                "sampling": strategy,
+                "sampling_probability": probability,
+            },
+            "predictions": [
+                {
+                    "model_version": c.annotator,
+                    "score": round(c.confidence, 4),
+                    "result": [
+                        {
+                            "from_name": "label",
+                            "to_name": "text",
+                            "type": "choices",
+                            "value": {"choices": [c.teacher_label]},
+                        }
+                    ],
+                }
+            ],
         }
         for c in rows
     ]
@@ -129,12 +183,16 @@ def read_csv(path: Path, default_annotator: str | None = None) -> list[GoldRow]:
         header = next(reader, [])
         missing = {"chunk_id", "text", "gold_label"} - set(header)
         if missing:
-            raise InputError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected {','.join(CSV_COLUMNS)}")
+            raise InputError(
+                f"{path}: missing column(s) {', '.join(sorted(missing))}; expected {','.join(CSV_COLUMNS)}"
+            )
         lines = [(reader.line_num, cells) for cells in reader if cells]
     except csv.Error as exc:
         raise InputError(f"cannot read gold file {path}: {exc}") from None
     _same_shape(path, header, lines)
-    return [_gold_row(line, dict(zip(header, map(from_spreadsheet, cells))), default_annotator) for line, cells in lines]
+    return [
+        _gold_row(line, dict(zip(header, map(from_spreadsheet, cells))), default_annotator) for line, cells in lines
+    ]
 
 
 def _same_shape(path: Path, header: list[str], lines: list[tuple[int, list[str]]]) -> None:
@@ -151,10 +209,15 @@ def _same_shape(path: Path, header: list[str], lines: list[tuple[int, list[str]]
 
 def _gold_row(line: int, cell: dict[str, str], default_annotator: str | None) -> GoldRow:
     return GoldRow(
-        line=line, chunk_id=cell.get("chunk_id", "").strip(), text=cell.get("text", ""),
-        gold_label=cell.get("gold_label", "").strip(), annotator=cell.get("annotator", "").strip() or (default_annotator or ""),
-        note=cell.get("note", ""), source_url=cell.get("source_url", ""),
-        sampling=cell.get("sampling", "").strip(), sampling_probability=_chance(cell.get("sampling_probability", "")),
+        line=line,
+        chunk_id=cell.get("chunk_id", "").strip(),
+        text=cell.get("text", ""),
+        gold_label=cell.get("gold_label", "").strip(),
+        annotator=cell.get("annotator", "").strip() or (default_annotator or ""),
+        note=cell.get("note", ""),
+        source_url=cell.get("source_url", ""),
+        sampling=cell.get("sampling", "").strip(),
+        sampling_probability=_chance(cell.get("sampling_probability", "")),
     )
 
 
@@ -224,16 +287,22 @@ def read_label_studio(path: Path, default_annotator: str | None = None) -> list[
                 who = who.email or who.id
             rows.append(
                 GoldRow(
-                    line=number, chunk_id=str(task.data.chunk_id or ""), text=task.data.text or "",
+                    line=number,
+                    chunk_id=str(task.data.chunk_id or ""),
+                    text=task.data.text or "",
                     gold_label=choices[0] if len(choices) == 1 else ("|".join(choices) if choices else ""),
-                    annotator=str(who or default_annotator or ""), source_url=task.data.source_url or "",
-                    sampling=task.data.sampling or "", sampling_probability=task.data.sampling_probability,
+                    annotator=str(who or default_annotator or ""),
+                    source_url=task.data.source_url or "",
+                    sampling=task.data.sampling or "",
+                    sampling_probability=task.data.sampling_probability,
                 )
             )
     return rows
 
 
-def validate(rows: Sequence[GoldRow], task: TaskDefinition, stored_texts: dict[str, str]) -> tuple[list[GoldRow], list[tuple[int, str]]]:
+def validate(
+    rows: Sequence[GoldRow], task: TaskDefinition, stored_texts: dict[str, str]
+) -> tuple[list[GoldRow], list[tuple[int, str]]]:
     """(valid rows, [(line, reason)]). A row needs a known label, an annotator, and either a
     stored chunk id (whose text, if given, must match) or the text of a new chunk."""
     valid, errors = [], []
@@ -241,7 +310,9 @@ def validate(rows: Sequence[GoldRow], task: TaskDefinition, stored_texts: dict[s
     for row in rows:
         reason = None
         row.gold_label = by_folded.get(row.gold_label.casefold(), row.gold_label)  # labels in any case
-        control = next((CONTROL.search(v) for v in (row.text, row.note, row.annotator, row.chunk_id) if CONTROL.search(v)), None)
+        control = next(
+            (CONTROL.search(v) for v in (row.text, row.note, row.annotator, row.chunk_id) if CONTROL.search(v)), None
+        )
         if not row.chunk_id and not row.sampling:
             row.sampling = "authored"  # a paragraph with no chunk behind it was written, not drawn from the news
         if control:
@@ -271,7 +342,9 @@ def validate(rows: Sequence[GoldRow], task: TaskDefinition, stored_texts: dict[s
     return _without_conflicts(valid, errors)
 
 
-def _without_conflicts(valid: list[GoldRow], errors: list[tuple[int, str]]) -> tuple[list[GoldRow], list[tuple[int, str]]]:
+def _without_conflicts(
+    valid: list[GoldRow], errors: list[tuple[int, str]]
+) -> tuple[list[GoldRow], list[tuple[int, str]]]:
     """Rows for one chunk (or one new text) and one annotator must agree: rows that give it
     different labels are all errors, naming each other; a row repeating another's label is
     imported once."""
@@ -284,7 +357,10 @@ def _without_conflicts(valid: list[GoldRow], errors: list[tuple[int, str]]) -> t
             kept.append(group[0])
             continue
         said = ", ".join(f"line {r.line}: {r.gold_label}" for r in group)
-        errors += [(r.line, f"conflicts with another row for the same chunk and annotator {annotator!r} ({said})") for r in group]
+        errors += [
+            (r.line, f"conflicts with another row for the same chunk and annotator {annotator!r} ({said})")
+            for r in group
+        ]
     errors.sort()
     return sorted(kept, key=lambda r: r.line), errors
 

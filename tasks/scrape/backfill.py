@@ -51,7 +51,12 @@ class BackfillPlan(NamedTuple):
 
 @task(name="plan-backfill")
 def plan_backfill(
-    store: Store, run_id: str, ingest: IngestSettings, what: BackfillInput, limit: int | None, resources: Fetchers,
+    store: Store,
+    run_id: str,
+    ingest: IngestSettings,
+    what: BackfillInput,
+    limit: int | None,
+    resources: Fetchers,
 ) -> BackfillPlan:
     """What to fetch from the one input of `what` (its paths already resolved; sitemaps read with
     the fetcher `resources` shares); sitemap failures recorded."""
@@ -80,5 +85,7 @@ def plan_backfill(
         new = len(found) - len(frontier.known(conn, [d.url for d in found]))
         frontier.discover(conn, found, origin)
         todo = frontier.claim_unfinished(conn, run_id, [d.url for d in found])
-    requests = [PageRequest(d.url, d.source, rate, d.local_path) for d in {d.url: d for d in found}.values() if d.url in todo]
+    requests = [
+        PageRequest(d.url, d.source, rate, d.local_path) for d in {d.url: d for d in found}.values() if d.url in todo
+    ]
     return BackfillPlan(new, requests[:limit] if limit else requests, not_urls)

@@ -19,8 +19,13 @@ from upscway.tasks.scrape.steps import ScrapeResources, load_batches, retry_poli
 
 
 def store_pages(
-    store: Store, layout: DataLayout, run_id: str, requests: list[PageRequest], ingest: IngestSettings,
-    chunking: ChunkSettings, resources: ScrapeResources,
+    store: Store,
+    layout: DataLayout,
+    run_id: str,
+    requests: list[PageRequest],
+    ingest: IngestSettings,
+    chunking: ChunkSettings,
+    resources: ScrapeResources,
 ) -> LoadCounts:
     """Scrape pages in batches of `ingest.batch_size` (one Prefect task each, at most
     `ingest.workers` at a time) and load the staged batches `ingest.batches_per_load` at a time

@@ -127,7 +127,9 @@ class FeedOutcome:
     failure: str | None = None
 
 
-def fetch_feed(fetcher: Fetcher, source: Source, feed_url: str, etag: str | None, last_modified: str | None) -> FeedOutcome:
+def fetch_feed(
+    fetcher: Fetcher, source: Source, feed_url: str, etag: str | None, last_modified: str | None
+) -> FeedOutcome:
     """Conditional GET of one feed; a 304 answer yields no entries and keeps the old state."""
     outcome = FeedOutcome(feed_url=feed_url, source=source.name)
     try:

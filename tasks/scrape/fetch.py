@@ -142,7 +142,9 @@ class HttpFetcher:
             scheme = urlsplit(current).scheme.lower()
             if scheme not in SCHEMES:
                 where = "" if current == url else f" (redirected there from {url})"
-                raise FetchError(f"refused scheme {scheme or 'none'!r} of {current[:200]}{where}: only http and https are fetched")
+                raise FetchError(
+                    f"refused scheme {scheme or 'none'!r} of {current[:200]}{where}: only http and https are fetched"
+                )
             self._check_allowed(current)
             self.limiter.wait(host_of(current), rate_limit_per_s)
             response = self._get(current, headers)
@@ -159,7 +161,9 @@ class HttpFetcher:
             if response.status == 304:
                 return response
             if response.status >= 400:
-                raise FetchError(f"HTTP {response.status}", transient=response.status >= 500 or response.status in TRANSIENT_STATUS)
+                raise FetchError(
+                    f"HTTP {response.status}", transient=response.status >= 500 or response.status in TRANSIENT_STATUS
+                )
             return response
         raise FetchError(f"more than {self.settings.max_redirects} redirects")
 
@@ -177,7 +181,9 @@ class HttpFetcher:
         try:
             with deadline(self.settings.timeout_s), self.client.stream("GET", url, headers=headers) as resp:
                 body = _read_capped(resp, self.settings.max_bytes)
-                return Response(url, str(resp.url), resp.status_code, body, {k.lower(): v for k, v in resp.headers.items()})
+                return Response(
+                    url, str(resp.url), resp.status_code, body, {k.lower(): v for k, v in resp.headers.items()}
+                )
         except ForbiddenAddress as exc:
             raise FetchError(f"forbidden address: {exc}") from None
         except UnresolvableHost as exc:

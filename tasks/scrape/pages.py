@@ -120,7 +120,10 @@ def _fetch(request: PageRequest, fetcher: Fetcher, max_bytes: int) -> Fetched | 
 
 
 def scrape_batch(
-    requests: list[PageRequest], settings: IngestSettings, chunking: ChunkSettings, staged: StagedBatch,
+    requests: list[PageRequest],
+    settings: IngestSettings,
+    chunking: ChunkSettings,
+    staged: StagedBatch,
     resources: Fetchers,
 ) -> BatchOutcome:
     """Fetch pages concurrently (`fetch_concurrency` at once), extract them, and stage the

@@ -68,8 +68,13 @@ def read_feeds(store: Store, sources: list[Source], settings: IngestSettings, re
     with ThreadPoolExecutor(max_workers=settings.fetch_concurrency) as threads:
         outcomes = list(threads.map(read, jobs))
     for o in outcomes:
-        logger.info("feed %s: status %s, %d entries%s", o.feed_url, o.status, len(o.entries),
-                    f", problem: {o.failure[:200]}" if o.failure else "")
+        logger.info(
+            "feed %s: status %s, %d entries%s",
+            o.feed_url,
+            o.status,
+            len(o.entries),
+            f", problem: {o.failure[:200]}" if o.failure else "",
+        )
     return outcomes
 
 
@@ -116,7 +121,10 @@ def recover_staged(store: Store, layout: DataLayout, run_id: str, ingest: Ingest
     left.remove()
     if left.folders:
         get_run_logger().warning(
-            "recovered %d staged batches (%d articles) left by %d dead runs", len(left.batches), counts.articles, len(left.folders)
+            "recovered %d staged batches (%d articles) left by %d dead runs",
+            len(left.batches),
+            counts.articles,
+            len(left.folders),
         )
     return counts
 
@@ -128,12 +136,18 @@ def _unless_disk_full(task, task_run, state) -> bool:
 
 @task(name="scrape-pages", retries=1, retry_delay_seconds=5, retry_condition_fn=_unless_disk_full)
 def scrape_pages(
-    layout: DataLayout, run_id: str, requests: list[PageRequest], ingest: IngestSettings, chunking: ChunkSettings,
+    layout: DataLayout,
+    run_id: str,
+    requests: list[PageRequest],
+    ingest: IngestSettings,
+    chunking: ChunkSettings,
     resources: ScrapeResources,
 ) -> str:
     """Fetch, extract and chunk a batch (in a worker process when `ingest.processes` > 0) and
     stage it; return the staged folder. A retry reuses a batch already staged."""
-    staged = StagedBatch(layout.run_staging(run_id) / f"batch-{uuid.uuid5(uuid.NAMESPACE_URL, requests[0].url).hex[:12]}")
+    staged = StagedBatch(
+        layout.run_staging(run_id) / f"batch-{uuid.uuid5(uuid.NAMESPACE_URL, requests[0].url).hex[:12]}"
+    )
     if not staged.path.exists():
         pool = worker_pool(resources, ingest.processes)
         if pool is None:
@@ -141,7 +155,9 @@ def scrape_pages(
         else:
             shared = _share_rate_limits(requests, ingest.processes)
             outcome = pool.submit(scrape_batch, shared, ingest, chunking, staged, resources).result()
-        get_run_logger().info("scraped %d pages: %d articles, %d failures", outcome.pages, outcome.articles, outcome.failures)
+        get_run_logger().info(
+            "scraped %d pages: %d articles, %d failures", outcome.pages, outcome.articles, outcome.failures
+        )
     return str(staged.path)
 
 
@@ -171,6 +187,10 @@ def load_batches(store: Store, run_id: str, paths: list[str], ingest: IngestSett
     total = load_staged_batches(store, run_id, batches, ingest)
     get_run_logger().info(
         "stored %d articles and %d chunks from %d staged batches (%d duplicates, %d already stored)",
-        total.articles, total.chunks, len(batches), total.duplicates, total.already_stored,
+        total.articles,
+        total.chunks,
+        len(batches),
+        total.duplicates,
+        total.already_stored,
     )
     return total

@@ -58,7 +58,9 @@ class _DeadlineStream(httpcore.NetworkStream):
         self._stream.close()
 
     def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout)))
+        return _DeadlineStream(
+            self._stream.start_tls(ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout))
+        )
 
     def get_extra_info(self, info: str):
         return self._stream.get_extra_info(info)
@@ -73,7 +75,9 @@ class _VettedBackend(httpcore.SyncBackend):
         error: Exception | None = None
         for address in addresses:
             try:
-                stream = super().connect_tcp(address, port, _left(timeout, httpcore.ConnectTimeout), local_address, socket_options)
+                stream = super().connect_tcp(
+                    address, port, _left(timeout, httpcore.ConnectTimeout), local_address, socket_options
+                )
                 return _DeadlineStream(stream)
             except (OSError, httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc

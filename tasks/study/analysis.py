@@ -50,7 +50,10 @@ def mean_sd(rows: Sequence[ArmRow]) -> dict[str, tuple[float | None, float | Non
     out = {}
     for figure in FIGURES:
         values = [r.metrics[figure] for r in rows if r.metrics.get(figure) is not None]
-        out[figure] = (float(np.mean(values)) if values else None, float(np.std(values, ddof=1)) if len(values) > 1 else None)
+        out[figure] = (
+            float(np.mean(values)) if values else None,
+            float(np.std(values, ddof=1)) if len(values) > 1 else None,
+        )
     return out
 
 
@@ -81,11 +84,16 @@ def difference(a: Sequence[ArmRow], b: Sequence[ArmRow], gold: Sequence[int]) ->
     return Difference(float(per_chunk.mean()), seed_difference(a, b, "accuracy")[1], _bootstrap_interval(per_chunk))
 
 
-def seed_difference(a: Sequence[ArmRow], b: Sequence[ArmRow], figure: str) -> tuple[float | None, tuple[float, float] | None]:
+def seed_difference(
+    a: Sequence[ArmRow], b: Sequence[ArmRow], figure: str
+) -> tuple[float | None, tuple[float, float] | None]:
     """The mean per-seed difference a − b of a stored figure (macro F1, ECE, ...) and its t
     interval over seeds (module docstring: what it covers)."""
     seeds = sorted({r.seed for r in a} & {r.seed for r in b})
-    by_seed = [(next(r for r in a if r.seed == s).metrics.get(figure), next(r for r in b if r.seed == s).metrics.get(figure)) for s in seeds]
+    by_seed = [
+        (next(r for r in a if r.seed == s).metrics.get(figure), next(r for r in b if r.seed == s).metrics.get(figure))
+        for s in seeds
+    ]
     values = np.asarray([x - y for x, y in by_seed if x is not None and y is not None])
     return (float(values.mean()) if len(values) else None), _t_interval(values)
 
@@ -95,8 +103,16 @@ def verdict(diff: Difference, expect: str, margin: float) -> str:
     intervals = [i for i in (diff.over_seeds, diff.over_chunks) if i is not None]
     if not intervals:
         return "not resolved"
-    holds = {"better": lambda lo, hi: lo > margin, "worse": lambda lo, hi: hi < -margin, "not_worse": lambda lo, hi: lo > -margin}[expect]
-    fails = {"better": lambda lo, hi: hi < margin, "worse": lambda lo, hi: lo > -margin, "not_worse": lambda lo, hi: hi < -margin}[expect]
+    holds = {
+        "better": lambda lo, hi: lo > margin,
+        "worse": lambda lo, hi: hi < -margin,
+        "not_worse": lambda lo, hi: lo > -margin,
+    }[expect]
+    fails = {
+        "better": lambda lo, hi: hi < margin,
+        "worse": lambda lo, hi: lo > -margin,
+        "not_worse": lambda lo, hi: hi < -margin,
+    }[expect]
     if all(holds(*i) for i in intervals):
         return "reproduced"
     if all(fails(*i) for i in intervals):
@@ -107,6 +123,11 @@ def verdict(diff: Difference, expect: str, margin: float) -> str:
 def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
     """The arms no other arm beats on both accuracy (higher) and latency (lower), fastest first;
     `points`: arm → (latency, accuracy)."""
-    front = [name for name, (lat, acc) in points.items()
-             if not any(l2 <= lat and a2 >= acc and (l2, a2) != (lat, acc) for other, (l2, a2) in points.items() if other != name)]
+    front = [
+        name
+        for name, (lat, acc) in points.items()
+        if not any(
+            l2 <= lat and a2 >= acc and (l2, a2) != (lat, acc) for other, (l2, a2) in points.items() if other != name
+        )
+    ]
     return sorted(front, key=lambda name: points[name][0])

@@ -41,8 +41,8 @@ class ArmJob(BaseModel):
     settings: ArmSettings
     seed: int
     key: str
-    student: str                 # the base model, resolved (a packaged name, folder or hub id)
-    out_dir: str                 # studies/arms/<key>
+    student: str  # the base model, resolved (a packaged name, folder or hub id)
+    out_dir: str  # studies/arms/<key>
     train_file: str
     validation_file: str
     max_train_examples: int | None
@@ -63,11 +63,22 @@ class ArmResult(BaseModel):
     model_path: str
 
 
-def arm_key(settings: ArmSettings, seed: int, training: TrainingSettings, max_train: int | None, data_digest: str, student: str) -> str:
+def arm_key(
+    settings: ArmSettings, seed: int, training: TrainingSettings, max_train: int | None, data_digest: str, student: str
+) -> str:
     """What the arm learns, as a digest (the quantization is not in it: see the module)."""
     learnt = settings.model_dump(exclude={"quantization"})
-    text = json.dumps({"arm": learnt, "seed": seed, "training": training.model_dump(mode="json"), "max_train": max_train,
-                       "data": data_digest, "student": student}, sort_keys=True)
+    text = json.dumps(
+        {
+            "arm": learnt,
+            "seed": seed,
+            "training": training.model_dump(mode="json"),
+            "max_train": max_train,
+            "data": data_digest,
+            "student": student,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
@@ -90,12 +101,23 @@ def _train(job: ArmJob, folder: Path, say: Callable[[str], None], advance) -> No
     data.mkdir(parents=True, exist_ok=True)
     train_examples = read_examples(job.train_file)[: job.max_train_examples]
     write_examples(data / "train.jsonl", noisy_examples(train_examples, job.settings.noise_sigma, job.seed))
-    write_examples(data / "validation.jsonl",
-                   noisy_examples(read_examples(job.validation_file), job.settings.noise_sigma, job.seed + VALIDATION_NOISE_STREAM))
+    write_examples(
+        data / "validation.jsonl",
+        noisy_examples(
+            read_examples(job.validation_file), job.settings.noise_sigma, job.seed + VALIDATION_NOISE_STREAM
+        ),
+    )
     student = job.settings.student
     config = TrainConfig(
-        kind=student.kind, student=job.student, keep_layers=student.keep_layers, out_dir=str(folder), seed=job.seed,
-        train_file=str(data / "train.jsonl"), validation_file=str(data / "validation.jsonl"), task=job.task, training=job.training,
+        kind=student.kind,
+        student=job.student,
+        keep_layers=student.keep_layers,
+        out_dir=str(folder),
+        seed=job.seed,
+        train_file=str(data / "train.jsonl"),
+        validation_file=str(data / "validation.jsonl"),
+        task=job.task,
+        training=job.training,
     )
     config.save(folder / "train_config.json")
     train(config, say=say, advance=advance)
@@ -136,10 +158,21 @@ def run_arm(job: ArmJob, say: Callable[[str], None] = print, advance=None) -> Ar
     seconds = time.perf_counter() - started
     metrics = {
         **label_metrics(probs, job.gold, job.teacher_predictions, len(job.task.labels)),
-        "chunks_per_s": len(job.gold_texts) / seconds, "latency_ms_per_chunk": 1000 * seconds / len(job.gold_texts),
-        "parameters": parameter_count(scorer.model), "size_mb": folder_size_mb(scored),
-        "train_examples": training.get("train_examples"), "train_seconds": training.get("train_seconds"), "steps": training.get("steps"),
+        "chunks_per_s": len(job.gold_texts) / seconds,
+        "latency_ms_per_chunk": 1000 * seconds / len(job.gold_texts),
+        "parameters": parameter_count(scorer.model),
+        "size_mb": folder_size_mb(scored),
+        "train_examples": training.get("train_examples"),
+        "train_seconds": training.get("train_seconds"),
+        "steps": training.get("steps"),
         "temperature": temperature,
     }
-    return ArmResult(arm=job.arm, seed=job.seed, key=job.key, trained=trained, metrics=metrics,
-                     predictions=[int(np.argmax(p)) for p in probs], model_path=str(scored))
+    return ArmResult(
+        arm=job.arm,
+        seed=job.seed,
+        key=job.key,
+        trained=trained,
+        metrics=metrics,
+        predictions=[int(np.argmax(p)) for p in probs],
+        model_path=str(scored),
+    )

@@ -71,9 +71,16 @@ def _pareto_plot(summaries: dict, front: list[str], teacher_latency: float | Non
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, s in summaries.items():
         (lat, lat_sd), (acc, acc_sd) = s["latency_ms_per_chunk"], s["accuracy"]
-        ax.errorbar(lat, acc, xerr=lat_sd or 0, yerr=acc_sd or 0, marker="o", capsize=3, color="C1" if name in front else "C0")
+        ax.errorbar(
+            lat, acc, xerr=lat_sd or 0, yerr=acc_sd or 0, marker="o", capsize=3, color="C1" if name in front else "C0"
+        )
         ax.annotate(name, (lat, acc), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.plot([summaries[n]["latency_ms_per_chunk"][0] for n in front], [summaries[n]["accuracy"][0] for n in front], color="C1", lw=1)
+    ax.plot(
+        [summaries[n]["latency_ms_per_chunk"][0] for n in front],
+        [summaries[n]["accuracy"][0] for n in front],
+        color="C1",
+        lw=1,
+    )
     if teacher_latency:
         ax.axvline(teacher_latency, color="grey", ls="--", lw=1, label="teacher latency")
         ax.legend(fontsize=8)
@@ -91,42 +98,85 @@ def first_paragraph(claims: list[dict]) -> str:
     """Which findings our data reproduce, contradict or cannot tell apart, with the intervals."""
     if not claims:
         return "This study tests no claim of a reference report; its figures follow."
+
     def said(c):
-        return (f"{c['says']} ({c['source']}; Δ accuracy {c['estimate']:+.3f}, over seeds {_interval(c['over_seeds'])}, "
-                f"over chunks {_interval(c['over_chunks'])})")
+        return (
+            f"{c['says']} ({c['source']}; Δ accuracy {c['estimate']:+.3f}, over seeds {_interval(c['over_seeds'])}, "
+            f"over chunks {_interval(c['over_chunks'])})"
+        )
+
     parts = []
-    for outcome, lead in (("reproduced", "Our data reproduce"), ("contradicted", "They contradict"), ("not resolved", "They cannot tell")):
+    for outcome, lead in (
+        ("reproduced", "Our data reproduce"),
+        ("contradicted", "They contradict"),
+        ("not resolved", "They cannot tell"),
+    ):
         chosen = [said(c) for c in claims if c["verdict"] == outcome]
         if chosen:
             parts.append(f"{lead} {len(chosen)} of the {len(claims)} findings tested: " + "; ".join(chosen) + ".")
     return " ".join(parts)
 
 
-def analyse(spec: StudySpec, rows: Sequence[ArmRow], gold: Sequence[int], teacher_chunks_per_s: float | None,
-            teacher_predictions: Sequence[int], n_labels: int) -> dict:
+def analyse(
+    spec: StudySpec,
+    rows: Sequence[ArmRow],
+    gold: Sequence[int],
+    teacher_chunks_per_s: float | None,
+    teacher_predictions: Sequence[int],
+    n_labels: int,
+) -> dict:
     """The study's summary: per arm mean ± sd, pairs with the reference, claims, the front, and
     the teacher on the same gold."""
     groups = by_arm(rows)
     reference = spec.select(spec.reference, "reference").name
     summaries = {name: mean_sd(arm_rows) for name, arm_rows in groups.items()}
-    paired: dict[str, Difference] = {name: difference(arm_rows, groups[reference], gold) for name, arm_rows in groups.items() if name != reference}
-    paired_f1 = {name: seed_difference(arm_rows, groups[reference], "macro_f1") for name, arm_rows in groups.items() if name != reference}
+    paired: dict[str, Difference] = {
+        name: difference(arm_rows, groups[reference], gold) for name, arm_rows in groups.items() if name != reference
+    }
+    paired_f1 = {
+        name: seed_difference(arm_rows, groups[reference], "macro_f1")
+        for name, arm_rows in groups.items()
+        if name != reference
+    }
     claims = []
     for claim in spec.claims:
         a, b = spec.select(claim.arm, "claim").name, spec.select(claim.against, "claim").name
         diff = difference(groups[a], groups[b], gold)
-        claims.append({"says": claim.says, "source": claim.source, "arm": a, "against": b, "expect": claim.expect, "margin": claim.margin,
-                       "estimate": diff.estimate, "over_seeds": diff.over_seeds, "over_chunks": diff.over_chunks,
-                       "verdict": verdict(diff, claim.expect, claim.margin)})
+        claims.append(
+            {
+                "says": claim.says,
+                "source": claim.source,
+                "arm": a,
+                "against": b,
+                "expect": claim.expect,
+                "margin": claim.margin,
+                "estimate": diff.estimate,
+                "over_seeds": diff.over_seeds,
+                "over_chunks": diff.over_chunks,
+                "verdict": verdict(diff, claim.expect, claim.margin),
+            }
+        )
     front = pareto_front({n: (s["latency_ms_per_chunk"][0], s["accuracy"][0]) for n, s in summaries.items()})
-    return {"reference": reference, "arms": summaries,
-            "paired": {n: {**vars(d), "macro_f1": paired_f1[n][0], "macro_f1_over_seeds": paired_f1[n][1]} for n, d in paired.items()},
-            "claims": claims,
-            "pareto_front": front, "teacher_chunks_per_s": teacher_chunks_per_s,
-            "teacher_on_gold": {"accuracy": float(np.mean(np.asarray(teacher_predictions) == np.asarray(gold))),
-                                "macro_f1": float(f1_score(gold, teacher_predictions, labels=list(range(n_labels)), average="macro", zero_division=0))},
-            "trained": sum(r.trained for r in rows), "reused": sum(not r.trained for r in rows),
-            "seeds": max(len(r) for r in groups.values())}
+    return {
+        "reference": reference,
+        "arms": summaries,
+        "paired": {
+            n: {**vars(d), "macro_f1": paired_f1[n][0], "macro_f1_over_seeds": paired_f1[n][1]}
+            for n, d in paired.items()
+        },
+        "claims": claims,
+        "pareto_front": front,
+        "teacher_chunks_per_s": teacher_chunks_per_s,
+        "teacher_on_gold": {
+            "accuracy": float(np.mean(np.asarray(teacher_predictions) == np.asarray(gold))),
+            "macro_f1": float(
+                f1_score(gold, teacher_predictions, labels=list(range(n_labels)), average="macro", zero_division=0)
+            ),
+        },
+        "trained": sum(r.trained for r in rows),
+        "reused": sum(not r.trained for r in rows),
+        "seeds": max(len(r) for r in groups.values()),
+    }
 
 
 @dataclass(frozen=True)
@@ -139,36 +189,92 @@ class StudyHeading:
     teacher: str
 
 
-def write_study_report(folder: Path, heading: StudyHeading, rows: Sequence[ArmRow], gold: Sequence[int],
-                       labels: Sequence[str], analysis: dict) -> dict[str, Path]:
+def write_study_report(
+    folder: Path,
+    heading: StudyHeading,
+    rows: Sequence[ArmRow],
+    gold: Sequence[int],
+    labels: Sequence[str],
+    analysis: dict,
+) -> dict[str, Path]:
     study_id, spec, quick, teacher = heading.study_id, heading.spec, heading.quick, heading.teacher
     folder.mkdir(parents=True, exist_ok=True)
     groups, arms, ref = by_arm(rows), analysis["arms"], analysis["reference"]
     speed = analysis["teacher_chunks_per_s"]
     teacher_row = analysis["teacher_on_gold"]
-    table = [{"arm": f"teacher `{teacher}`", "accuracy": f"{teacher_row['accuracy']:.3f}", "macro F1": f"{teacher_row['macro_f1']:.3f}",
-              "agreement with teacher": "", "ECE": "", "chunks/s": "–" if not speed else f"{speed:.1f}", "speed-up vs teacher": "1×",
-              "parameters": "", "size MB": "", "trained / reused": ""}]
+    table = [
+        {
+            "arm": f"teacher `{teacher}`",
+            "accuracy": f"{teacher_row['accuracy']:.3f}",
+            "macro F1": f"{teacher_row['macro_f1']:.3f}",
+            "agreement with teacher": "",
+            "ECE": "",
+            "chunks/s": "–" if not speed else f"{speed:.1f}",
+            "speed-up vs teacher": "1×",
+            "parameters": "",
+            "size MB": "",
+            "trained / reused": "",
+        }
+    ]
     for name, s in arms.items():
         trained = sum(r.trained for r in groups[name])
-        table.append({
-            "arm": f"**{name}** (reference)" if name == ref else name, "accuracy": _ms(s["accuracy"]), "macro F1": _ms(s["macro_f1"]),
-            "agreement with teacher": _ms(s["agreement"]), "ECE": _ms(s["ece"]), "chunks/s": _ms(s["chunks_per_s"], 1),
-            "speed-up vs teacher": "–" if not speed or not s["chunks_per_s"][0] else f"{s['chunks_per_s'][0] / speed:.1f}×",
-            "parameters": f"{s['parameters'][0]:,.0f}", "size MB": _ms(s["size_mb"], 1), "trained / reused": f"{trained} / {len(groups[name]) - trained}",
-        })
-    per_label = [{"arm": name, **{label: f"{np.mean([r.metrics['f1_per_label'][i] for r in groups[name]]):.3f}" for i, label in enumerate(labels)}}
-                 for name in arms]
-    paired = [{"arm": name, "Δ accuracy vs reference": f"{d['estimate']:+.3f}", "over seeds": _interval(d["over_seeds"]),
-               "over chunks": _interval(d["over_chunks"]),
-               "Δ macro F1": "–" if d["macro_f1"] is None else f"{d['macro_f1']:+.3f}", "Δ macro F1 over seeds": _interval(d["macro_f1_over_seeds"])}
-              for name, d in analysis["paired"].items()]
-    claims = [{"finding": c["says"], "source": c["source"], "arms": f"{c['arm']} vs {c['against']}", "Δ accuracy": f"{c['estimate']:+.3f}",
-               "over seeds": _interval(c["over_seeds"]), "over chunks": _interval(c["over_chunks"]), "verdict": c["verdict"]} for c in analysis["claims"]]
+        table.append(
+            {
+                "arm": f"**{name}** (reference)" if name == ref else name,
+                "accuracy": _ms(s["accuracy"]),
+                "macro F1": _ms(s["macro_f1"]),
+                "agreement with teacher": _ms(s["agreement"]),
+                "ECE": _ms(s["ece"]),
+                "chunks/s": _ms(s["chunks_per_s"], 1),
+                "speed-up vs teacher": "–"
+                if not speed or not s["chunks_per_s"][0]
+                else f"{s['chunks_per_s'][0] / speed:.1f}×",
+                "parameters": f"{s['parameters'][0]:,.0f}",
+                "size MB": _ms(s["size_mb"], 1),
+                "trained / reused": f"{trained} / {len(groups[name]) - trained}",
+            }
+        )
+    per_label = [
+        {
+            "arm": name,
+            **{
+                label: f"{np.mean([r.metrics['f1_per_label'][i] for r in groups[name]]):.3f}"
+                for i, label in enumerate(labels)
+            },
+        }
+        for name in arms
+    ]
+    paired = [
+        {
+            "arm": name,
+            "Δ accuracy vs reference": f"{d['estimate']:+.3f}",
+            "over seeds": _interval(d["over_seeds"]),
+            "over chunks": _interval(d["over_chunks"]),
+            "Δ macro F1": "–" if d["macro_f1"] is None else f"{d['macro_f1']:+.3f}",
+            "Δ macro F1 over seeds": _interval(d["macro_f1_over_seeds"]),
+        }
+        for name, d in analysis["paired"].items()
+    ]
+    claims = [
+        {
+            "finding": c["says"],
+            "source": c["source"],
+            "arms": f"{c['arm']} vs {c['against']}",
+            "Δ accuracy": f"{c['estimate']:+.3f}",
+            "over seeds": _interval(c["over_seeds"]),
+            "over chunks": _interval(c["over_chunks"]),
+            "verdict": c["verdict"],
+        }
+        for c in analysis["claims"]
+    ]
     plots: dict[str, Path] = {"pareto": folder / "pareto.png"}
     _pareto_plot(arms, analysis["pareto_front"], 1000 / speed if speed else None, plots["pareto"])
     curves = ""
-    for axis, label in (("temperature", "KD temperature T"), ("noise_sigma", "teacher-logit noise σ"), ("alpha", "α (weight of the KD term)")):
+    for axis, label in (
+        ("temperature", "KD temperature T"),
+        ("noise_sigma", "teacher-logit noise σ"),
+        ("alpha", "α (weight of the KD term)"),
+    ):
         points = _curve(spec, groups, axis)
         if points:
             plots[axis] = folder / f"{axis}_curve.png"
@@ -177,11 +283,13 @@ def write_study_report(folder: Path, heading: StudyHeading, rows: Sequence[ArmRo
     front = analysis["pareto_front"]
     best = max(arms, key=lambda n: arms[n]["accuracy"][0])
     smallest = min(arms, key=lambda n: (arms[n]["size_mb"][0], -arms[n]["accuracy"][0]))
-    choices = (f"- Most accurate: **{best}** ({_ms(arms[best]['accuracy'])}).\n"
-               f"- Fastest on the accuracy-latency front (\"fast\"): **{front[0]}** ({_ms(arms[front[0]]['chunks_per_s'], 1)} chunks/s, "
-               f"accuracy {_ms(arms[front[0]]['accuracy'])}).\n"
-               f"- Smallest on disk (\"compact\"): **{smallest}** ({_ms(arms[smallest]['size_mb'], 1)} MB, accuracy {_ms(arms[smallest]['accuracy'])}).\n"
-               f"- The front, fastest first: {', '.join(front)}.\n")
+    choices = (
+        f"- Most accurate: **{best}** ({_ms(arms[best]['accuracy'])}).\n"
+        f'- Fastest on the accuracy-latency front ("fast"): **{front[0]}** ({_ms(arms[front[0]]["chunks_per_s"], 1)} chunks/s, '
+        f"accuracy {_ms(arms[front[0]]['accuracy'])}).\n"
+        f'- Smallest on disk ("compact"): **{smallest}** ({_ms(arms[smallest]["size_mb"], 1)} MB, accuracy {_ms(arms[smallest]["accuracy"])}).\n'
+        f"- The front, fastest first: {', '.join(front)}.\n"
+    )
     title = f"Study {spec.name}" + (" (quick budget)" if quick else "")
     budget = spec.budget
     md = (
@@ -193,7 +301,8 @@ def write_study_report(folder: Path, heading: StudyHeading, rows: Sequence[ArmRo
         + (f"## Findings of the reference reports\n\n{md_table(claims)}\n\n" if claims else "")
         + f"{INTERVALS}\n\n## Arms (mean ± sd over seeds)\n\n{md_table(table)}\n\n"
         f"Speed is measured on this CPU, scoring the gold chunks in batches of 32; the teacher's from its stored latencies"
-        + (f" ({speed:.1f} chunks/s)" if speed else " (none stored)") + ".\n\n"
+        + (f" ({speed:.1f} chunks/s)" if speed else " (none stored)")
+        + ".\n\n"
         + (f"## Paired with the reference arm\n\n{md_table(paired)}\n\n" if paired else "")
         + f"## F1 per label (mean over seeds)\n\n{md_table(per_label)}\n\n"
         + (f"## Curves\n\n{curves}" if curves else "")

@@ -74,7 +74,9 @@ class ArmSettings(_Frozen):
     def value(self, axis: str) -> str:
         """How the axis's value is shown in an arm's name."""
         value = getattr(self, axis)
-        return value.label if isinstance(value, StudentSpec) else f"{value:g}" if isinstance(value, float) else str(value)
+        return (
+            value.label if isinstance(value, StudentSpec) else f"{value:g}" if isinstance(value, float) else str(value)
+        )
 
 
 AXES = tuple(ArmSettings.model_fields)
@@ -90,13 +92,17 @@ _FROZEN = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 # The same axes, each optional (an arm's overrides, an arm selector) or a list (a grid), with
 # the same constraints: a bad value is reported at its own key.
 Overrides = create_model("Overrides", __config__=_FROZEN, **{a: (_axis(a) | None, None) for a in AXES})
-Grid = create_model("Grid", __config__=_FROZEN, **{a: (Annotated[list[_axis(a)], Field(min_length=1)] | None, None) for a in AXES})
+Grid = create_model(
+    "Grid", __config__=_FROZEN, **{a: (Annotated[list[_axis(a)], Field(min_length=1)] | None, None) for a in AXES}
+)
 
 
 class Budget(_Frozen):
     seeds: int = Field(3, ge=2, description="Training seeds per arm (at least 2: a standard deviation needs two).")
     epochs: float = Field(10.0, gt=0)
-    max_train_examples: int | None = Field(None, gt=0, description="Train on at most this many examples (the first, in a fixed order).")
+    max_train_examples: int | None = Field(
+        None, gt=0, description="Train on at most this many examples (the first, in a fixed order)."
+    )
 
 
 class Claim(_Frozen):
@@ -179,4 +185,3 @@ class StudySpec(_Frozen):
 def load_spec(path: Path | str, quick: bool = False) -> StudySpec:
     """The validated spec at `path` (relative paths also found under the project), as run."""
     return load_yaml_model(resolve_project_file(path), StudySpec, "study spec").for_run(quick)
-

@@ -51,9 +51,9 @@ class StudyPlan:
     study_id: str
     spec: StudySpec
     spec_file: str
-    teacher: str                        # the base arm's teacher: agreement and speed-up are against it
+    teacher: str  # the base arm's teacher: agreement and speed-up are against it
     teacher_chunks_per_s: float | None  # from its stored latencies on the gold chunks
-    teacher_predictions: list[int]      # its answers on the gold chunks
+    teacher_predictions: list[int]  # its answers on the gold chunks
     gold: GoldSplit
     jobs: list[ArmJob]
     report_dir: Path
@@ -70,7 +70,9 @@ def resolve_teacher(
         with store.reader() as conn:
             holder = model_rows.holder(conn, "production")
         if holder is None:
-            raise InputError("teacher production: no model holds the production alias yet (run `make demo`, or promote one)")
+            raise InputError(
+                "teacher production: no model holds the production alias yet (run `make demo`, or promote one)"
+            )
         name = model_annotator(holder)
     model_id = model_of(name)
     if model_id is not None:
@@ -82,19 +84,39 @@ def resolve_teacher(
 def study_gold(store: Store, task_def: TaskDefinition, settings: Settings) -> GoldSplit:
     """Every gold chunk of the evaluation split (no arm trains on its articles): the reported
     part and the random part together, since a study certifies nothing."""
-    reported, random_gold = gold_of_split(store, task_def, "eval", settings.distill, settings.cascade.calibration_fraction)
-    return GoldSplit(*(a + b for a, b in zip((reported.chunk_ids, reported.texts, reported.hashes, reported.gold),
-                                             (random_gold.chunk_ids, random_gold.texts, random_gold.hashes, random_gold.gold))))
+    reported, random_gold = gold_of_split(
+        store, task_def, "eval", settings.distill, settings.cascade.calibration_fraction
+    )
+    return GoldSplit(
+        *(
+            a + b
+            for a, b in zip(
+                (reported.chunk_ids, reported.texts, reported.hashes, reported.gold),
+                (random_gold.chunk_ids, random_gold.texts, random_gold.hashes, random_gold.gold),
+            )
+        )
+    )
 
 
-def _training_data(store: Store, layout: DataLayout, teacher: str, task_def: TaskDefinition, settings: Settings) -> tuple[Path, Path, str]:
+def _training_data(
+    store: Store, layout: DataLayout, teacher: str, task_def: TaskDefinition, settings: Settings
+) -> tuple[Path, Path, str]:
     """The teacher's train and validation examples written once under `studies/data/`; with
     their digest, which is in every arm key (new labels: the arms train again)."""
     with store.reader() as conn:
-        splits = build_splits(conn, task_def, teacher, task_def.version, settings.distill.eval_fraction, settings.distill.validation_fraction)
+        splits = build_splits(
+            conn,
+            task_def,
+            teacher,
+            task_def.version,
+            settings.distill.eval_fraction,
+            settings.distill.validation_fraction,
+        )
     if not splits.train:
-        raise InputError(f"teacher {teacher} has no answers on training chunks for prompt {task_def.version}: run `make demo` "
-                         "(or ingest and annotate) first; `upscway query annotators` lists who answered what")
+        raise InputError(
+            f"teacher {teacher} has no answers on training chunks for prompt {task_def.version}: run `make demo` "
+            "(or ingest and annotate) first; `upscway query annotators` lists who answered what"
+        )
     lines = [json.dumps(asdict(e), ensure_ascii=False) for e in splits.train + splits.validation]
     data_digest = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
     folder = layout.studies / "data" / f"{hashlib.sha256(teacher.encode()).hexdigest()[:8]}-{data_digest[:12]}"
@@ -106,7 +128,12 @@ def _training_data(store: Store, layout: DataLayout, teacher: str, task_def: Tas
 
 
 def _predictions(
-    store: Store, run_id: str, annotator: str, gold: GoldSplit, settings: Settings, task_def: TaskDefinition,
+    store: Store,
+    run_id: str,
+    annotator: str,
+    gold: GoldSplit,
+    settings: Settings,
+    task_def: TaskDefinition,
     resources: Teachers,
 ) -> list[int]:
     """The annotator's label on each gold chunk (asked for where none is stored)."""
@@ -115,24 +142,49 @@ def _predictions(
     return [max(range(len(p)), key=p.__getitem__) for p in answers]
 
 
-def _arm_jobs(spec: StudySpec, settings: Settings, layout: DataLayout, task_def: TaskDefinition, gold: GoldSplit,
-              data: dict[str, tuple[Path, Path, str]], predictions: dict[str, list[int]]) -> list[ArmJob]:
+def _arm_jobs(
+    spec: StudySpec,
+    settings: Settings,
+    layout: DataLayout,
+    task_def: TaskDefinition,
+    gold: GoldSplit,
+    data: dict[str, tuple[Path, Path, str]],
+    predictions: dict[str, list[int]],
+) -> list[ArmJob]:
     """One job per arm and seed, each with its key (what it learns)."""
     jobs = []
     for arm in spec.expanded():
         s = arm.settings
-        training = settings.distill.training().model_copy(update={
-            "temperature": s.temperature, "alpha": s.alpha, "epochs": spec.budget.epochs, "confidence_weighting": s.confidence_weighting,
-        })
+        training = settings.distill.training().model_copy(
+            update={
+                "temperature": s.temperature,
+                "alpha": s.alpha,
+                "epochs": spec.budget.epochs,
+                "confidence_weighting": s.confidence_weighting,
+            }
+        )
         student = s.student.base.replace("{data_dir}", str(layout.root))
         train_file, validation_file, data_digest = data[s.teacher]
         for seed in range(spec.budget.seeds):
             key = arm_key(s, seed, training, spec.budget.max_train_examples, data_digest, student)
-            jobs.append(ArmJob(
-                arm=arm.name, settings=s, seed=seed, key=key, student=student, out_dir=str(layout.studies / "arms" / key),
-                train_file=str(train_file), validation_file=str(validation_file), max_train_examples=spec.budget.max_train_examples,
-                training=training, task=task_def, gold_texts=gold.texts, gold=gold.gold, teacher_predictions=predictions[s.teacher],
-            ))
+            jobs.append(
+                ArmJob(
+                    arm=arm.name,
+                    settings=s,
+                    seed=seed,
+                    key=key,
+                    student=student,
+                    out_dir=str(layout.studies / "arms" / key),
+                    train_file=str(train_file),
+                    validation_file=str(validation_file),
+                    max_train_examples=spec.budget.max_train_examples,
+                    training=training,
+                    task=task_def,
+                    gold_texts=gold.texts,
+                    gold=gold.gold,
+                    teacher_predictions=predictions[s.teacher],
+                )
+            )
     return jobs
 
 
@@ -146,14 +198,23 @@ class StudyRequest:
 
 
 @task(name="plan-study")
-def plan_study(store: Store, layout: DataLayout, run_id: str, request: StudyRequest, settings: Settings,
-               task_def: TaskDefinition, resources: Teachers) -> StudyPlan:
+def plan_study(
+    store: Store,
+    layout: DataLayout,
+    run_id: str,
+    request: StudyRequest,
+    settings: Settings,
+    task_def: TaskDefinition,
+    resources: Teachers,
+) -> StudyPlan:
     """Resolve the teachers, fix the gold, write the training data, make the jobs, and record
     the study (status `running`)."""
     spec, spec_file, quick = request.spec, request.spec_file, request.quick
     names = {a.settings.teacher for a in spec.expanded()}
-    teachers = {name: resolve_teacher(store, run_id, name, settings, task_def, resources)
-                for name in names | {spec.base.teacher}}
+    teachers = {
+        name: resolve_teacher(store, run_id, name, settings, task_def, resources)
+        for name in names | {spec.base.teacher}
+    }
     gold = study_gold(store, task_def, settings)
     predictions, data = {}, {}
     for name in names:
@@ -165,15 +226,41 @@ def plan_study(store: Store, layout: DataLayout, run_id: str, request: StudyRequ
         latency = annotation_rows.mean_latency_ms(conn, teacher, task_def.version, gold.hashes)
     study_id = f"{spec.name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:4]}"
     with store.transaction() as conn:
-        study_rows.start(conn, study_rows.StudyStart(
-            study_id=study_id, name=spec.name, spec_file=spec_file, spec=spec.model_dump(mode="json"), quick=quick,
-            teacher=teacher, gold_chunks=len(gold.gold), run_id=run_id))
-    get_run_logger().info("study %s: %d arms × %d seeds on %d gold chunks, against teacher %s", study_id, len(jobs) // spec.budget.seeds,
-                          spec.budget.seeds, len(gold.gold), teacher)
+        study_rows.start(
+            conn,
+            study_rows.StudyStart(
+                study_id=study_id,
+                name=spec.name,
+                spec_file=spec_file,
+                spec=spec.model_dump(mode="json"),
+                quick=quick,
+                teacher=teacher,
+                gold_chunks=len(gold.gold),
+                run_id=run_id,
+            ),
+        )
+    get_run_logger().info(
+        "study %s: %d arms × %d seeds on %d gold chunks, against teacher %s",
+        study_id,
+        len(jobs) // spec.budget.seeds,
+        spec.budget.seeds,
+        len(gold.gold),
+        teacher,
+    )
     on_gold = predictions.get(spec.base.teacher) or _predictions(
-        store, run_id, teacher, gold, settings, task_def, resources)
-    return StudyPlan(study_id, spec, spec_file, teacher, 1000 / latency if latency else None, on_gold, gold, jobs,
-                     layout.reports / f"study-{study_id}")
+        store, run_id, teacher, gold, settings, task_def, resources
+    )
+    return StudyPlan(
+        study_id,
+        spec,
+        spec_file,
+        teacher,
+        1000 / latency if latency else None,
+        on_gold,
+        gold,
+        jobs,
+        layout.reports / f"study-{study_id}",
+    )
 
 
 @task(name="study-arm")
@@ -181,19 +268,39 @@ def study_arm(job: ArmJob) -> ArmResult:
     """One arm and seed: trained (or reused), scored and measured; its checkpoints removed
     once its student is complete (a study trains dozens, each checkpoint hundreds of MB)."""
     logger = get_run_logger()
-    result = run_arm(job, say=logger.info, advance=lambda done, total: progress.report(f"train {job.arm} (seed {job.seed})", done, total))
+    result = run_arm(
+        job,
+        say=logger.info,
+        advance=lambda done, total: progress.report(f"train {job.arm} (seed {job.seed})", done, total),
+    )
     shutil.rmtree(Path(job.out_dir) / "checkpoints", ignore_errors=True)
-    logger.info("%s seed %d (%s): accuracy %.3f on %d gold chunks", job.arm, job.seed,
-                "trained" if result.trained else "reused", result.metrics["accuracy"], len(job.gold))
+    logger.info(
+        "%s seed %d (%s): accuracy %.3f on %d gold chunks",
+        job.arm,
+        job.seed,
+        "trained" if result.trained else "reused",
+        result.metrics["accuracy"],
+        len(job.gold),
+    )
     return result
 
 
 def _record(store: Store, study_id: str, job: ArmJob, result: ArmResult) -> None:
     with store.transaction() as conn:
-        study_rows.record_arm(conn, study_id, study_rows.ArmRow(
-            result.arm, result.seed, result.key, job.settings.model_dump(mode="json"), result.trained, result.metrics,
-            result.predictions, result.model_path,
-        ))
+        study_rows.record_arm(
+            conn,
+            study_id,
+            study_rows.ArmRow(
+                result.arm,
+                result.seed,
+                result.key,
+                job.settings.model_dump(mode="json"),
+                result.trained,
+                result.metrics,
+                result.predictions,
+                result.model_path,
+            ),
+        )
 
 
 def run_arms(store: Store, plan: StudyPlan, fan_out: bool) -> int:
@@ -214,7 +321,9 @@ def run_arms(store: Store, plan: StudyPlan, fan_out: bool) -> int:
             progress.report("study arms", done, total)
     except BaseException as exc:
         with store.transaction() as conn:
-            study_rows.finish(conn, plan.study_id, "failed", {"error": f"{type(exc).__name__}: {exc}", "arms_recorded": done}, None)
+            study_rows.finish(
+                conn, plan.study_id, "failed", {"error": f"{type(exc).__name__}: {exc}", "arms_recorded": done}, None
+            )
         raise
     return trained
 
@@ -225,14 +334,24 @@ def report_study(store: Store, plan: StudyPlan, quick: bool, task_def: TaskDefin
     Prefect artifact of the run), its row completed; returns the run's summary."""
     with store.reader() as conn:
         rows = study_rows.arms(conn, plan.study_id)
-    analysis = analyse(plan.spec, rows, plan.gold.gold, plan.teacher_chunks_per_s, plan.teacher_predictions, len(task_def.labels))
+    analysis = analyse(
+        plan.spec, rows, plan.gold.gold, plan.teacher_chunks_per_s, plan.teacher_predictions, len(task_def.labels)
+    )
     heading = StudyHeading(plan.study_id, plan.spec, quick, plan.teacher)
     report = write_study_report(plan.report_dir, heading, rows, plan.gold.gold, task_def.names, analysis)
     with store.transaction() as conn:
         study_rows.finish(conn, plan.study_id, "completed", analysis, str(report["markdown"]))
-    create_markdown_artifact(artifact_markdown(report), key=f"study-{plan.study_id.lower()}", description=f"study {plan.spec.name}")
+    create_markdown_artifact(
+        artifact_markdown(report), key=f"study-{plan.study_id.lower()}", description=f"study {plan.spec.name}"
+    )
     return {
-        "study": plan.study_id, "spec": plan.spec.name, "arms": len(analysis["arms"]), "seeds": analysis["seeds"],
-        "gold_chunks": len(plan.gold.gold), "trained": analysis["trained"], "reused": analysis["reused"],
-        "claims": {c["says"]: c["verdict"] for c in analysis["claims"]}, "report": str(report["markdown"]),
+        "study": plan.study_id,
+        "spec": plan.spec.name,
+        "arms": len(analysis["arms"]),
+        "seeds": analysis["seeds"],
+        "gold_chunks": len(plan.gold.gold),
+        "trained": analysis["trained"],
+        "reused": analysis["reused"],
+        "claims": {c["says"]: c["verdict"] for c in analysis["claims"]},
+        "report": str(report["markdown"]),
     }

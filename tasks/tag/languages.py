@@ -34,7 +34,9 @@ def student_hashes(chunks: Sequence[ChunkRef], served: Sequence[str]) -> list[st
     return sorted({c.text_hash for c in chunks} - others)
 
 
-def other_languages(store: Store, task: str, chunks: Sequence[ChunkRef], since: str | None, cascade: CascadeSettings) -> dict | None:
+def other_languages(
+    store: Store, task: str, chunks: Sequence[ChunkRef], since: str | None, cascade: CascadeSettings
+) -> dict | None:
     """What the run did with chunks in other languages: {route, chunks, languages: {code: n}},
     None when there were none. Skipped ones are every untagged chunk in those languages
     (they wait for a setting that serves them); routed ones are tonight's."""

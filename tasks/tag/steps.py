@@ -40,7 +40,11 @@ from upscway.taxonomy import TaskDefinition
 
 
 def untagged_and_production(
-    store: Store, task_def: TaskDefinition, since: str | None, limit: int | None, configured: float | None,
+    store: Store,
+    task_def: TaskDefinition,
+    since: str | None,
+    limit: int | None,
+    configured: float | None,
     served: tuple[str, ...] | None = None,
 ) -> tuple[list[ChunkRef], ModelRecord | None, float]:
     """(chunk id, text hash, language) of chunks without a tag (with `served`, only those in
@@ -73,7 +77,10 @@ def fallback_and_night(store: Store, model: ModelRecord | None) -> tuple[audit_r
 
 
 def score_night(
-    store: Store, model: ModelRecord | None, task_def: TaskDefinition, chunks: Sequence[ChunkRef],
+    store: Store,
+    model: ModelRecord | None,
+    task_def: TaskDefinition,
+    chunks: Sequence[ChunkRef],
     served: Sequence[str],
 ) -> list[ScoredChunk]:
     """Tonight's chunks scored: the production student's label distribution on each text it
@@ -125,7 +132,11 @@ class Routed:
 
 
 def route_night(
-    store: Store, night: NightInput, settings: Settings, task_def: TaskDefinition, resources: Teachers,
+    store: Store,
+    night: NightInput,
+    settings: Settings,
+    task_def: TaskDefinition,
+    resources: Teachers,
 ) -> Routed:
     """The teacher answers what the student is unsure of and the audited share of what it
     decided; tonight's audit is judged; when it breaks the certificate (or the student's scores
@@ -147,13 +158,19 @@ def route_night(
 
     requests, audit_requests = ask(unsure), ask(audited)
     chunks = with_answers(chunks, answers(hashes))
-    moved = drift(student_scores(chunks), *model.metrics.reference(), night.policy.threshold, cascade.drift_tolerance) \
-        if model else None
+    moved = (
+        drift(student_scores(chunks), *model.metrics.reference(), night.policy.threshold, cascade.drift_tolerance)
+        if model
+        else None
+    )
     if moved and moved["warning"]:
         get_run_logger().warning(moved["warning"])
     scored = any(c.scored for c in chunks)
-    judged = judge_night(night.night, chunks, decided, audited, task_def.names, cascade, moved, holding is not None) \
-        if scored else None
+    judged = (
+        judge_night(night.night, chunks, decided, audited, task_def.names, cascade, moved, holding is not None)
+        if scored
+        else None
+    )
     if judged and judged.fallback:  # tonight the teacher decides every chunk
         get_run_logger().warning("fallback: %s", judged.broken or f"held since {holding.since}: {holding.reason}")
         unsure, rest = set(hashes), sorted(set(decided) - audited)

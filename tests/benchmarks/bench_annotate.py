@@ -34,7 +34,15 @@ LATENCY_S = 0.1
 def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
     port_file = tmp / "port"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.openai_server", "--latency", str(LATENCY_S), "--port-file", str(port_file)],
+        [
+            sys.executable,
+            "-m",
+            "tests.support.openai_server",
+            "--latency",
+            str(LATENCY_S),
+            "--port-file",
+            str(port_file),
+        ],
         cwd=ROOT,
     )
     for _ in range(100):
@@ -53,7 +61,9 @@ def concurrency_sweep(base_url: str, texts: list[str]) -> list[dict]:
     results = []
     for concurrency in (1, 4, 16, 64):
         n = min(len(texts), max(20, concurrency * 8))
-        settings = TeacherSettings(backend="openai", base_url=base_url, model="bench", concurrency=concurrency, timeout_s=30)
+        settings = TeacherSettings(
+            backend="openai", base_url=base_url, model="bench", concurrency=concurrency, timeout_s=30
+        )
         teacher = OpenAITeacher(task, settings)
         teacher.annotate(texts[:concurrency])  # open the connections
         start = time.perf_counter()
@@ -61,10 +71,16 @@ def concurrency_sweep(base_url: str, texts: list[str]) -> list[dict]:
         elapsed = time.perf_counter() - start
         teacher.close()
         rate, ideal = n / elapsed, concurrency / LATENCY_S
-        results.append({
-            "concurrency": concurrency, "requests": n, "failures": sum(not hasattr(a, "probs") for a in answers),
-            "requests_per_s": round(rate, 1), "ideal_per_s": ideal, "fraction_of_ideal": round(rate / ideal, 3),
-        })
+        results.append(
+            {
+                "concurrency": concurrency,
+                "requests": n,
+                "failures": sum(not hasattr(a, "probs") for a in answers),
+                "requests_per_s": round(rate, 1),
+                "ideal_per_s": ideal,
+                "fraction_of_ideal": round(rate / ideal, 3),
+            }
+        )
     return results
 
 
@@ -80,21 +96,31 @@ def rerun_requests(base_url: str, tmp: Path) -> dict:
     from upscway.tasks.gold.sheets import read_csv as read_gold
 
     os.environ.update(
-        UPSCWAY_DATA_DIR=str(tmp / "data"), UPSCWAY_TEACHER__BACKEND="openai", UPSCWAY_TEACHER__BASE_URL=base_url,
-        UPSCWAY_TEACHER__MODEL="bench", UPSCWAY_TEACHER__CONCURRENCY="16", UPSCWAY_TEACHER__BATCH_SIZE="64",
+        UPSCWAY_DATA_DIR=str(tmp / "data"),
+        UPSCWAY_TEACHER__BACKEND="openai",
+        UPSCWAY_TEACHER__BASE_URL=base_url,
+        UPSCWAY_TEACHER__MODEL="bench",
+        UPSCWAY_TEACHER__CONCURRENCY="16",
+        UPSCWAY_TEACHER__BATCH_SIZE="64",
     )
     with prefect_test_harness(server_startup_timeout=120):
         ingest(return_state=True).result()
         store = open_store(load_settings())
         with store.transaction() as conn:
-            gold_repo.import_rows(conn, read_gold(DEPLOYMENTS_DIR / "demo" / "gold.csv"), "upsc_gs", "gold.csv", lambda t: len(t.split()))
+            gold_repo.import_rows(
+                conn, read_gold(DEPLOYMENTS_DIR / "demo" / "gold.csv"), "upsc_gs", "gold.csv", lambda t: len(t.split())
+            )
         before = requests_seen(base_url)
         first = annotate(return_state=True).result()
         middle = requests_seen(base_url)
         second = annotate(return_state=True).result()
         after = requests_seen(base_url)
-    return {"chunks_annotated": first["annotated"], "requests_first_run": middle - before, "requests_rerun": after - middle,
-            "rerun_annotated": second["annotated"]}
+    return {
+        "chunks_annotated": first["annotated"],
+        "requests_first_run": middle - before,
+        "requests_rerun": after - middle,
+        "rerun_annotated": second["annotated"],
+    }
 
 
 def embedding_rate(texts: list[str]) -> dict:
@@ -105,7 +131,11 @@ def embedding_rate(texts: list[str]) -> dict:
     start = time.perf_counter()
     teacher.annotate(texts)
     elapsed = time.perf_counter() - start
-    return {"chunks": len(texts), "chunks_per_s": round(len(texts) / elapsed, 1), "torch_threads": __import__("torch").get_num_threads()}
+    return {
+        "chunks": len(texts),
+        "chunks_per_s": round(len(texts) / elapsed, 1),
+        "torch_threads": __import__("torch").get_num_threads(),
+    }
 
 
 def main() -> None:
@@ -128,7 +158,10 @@ def main() -> None:
             proc.terminate()
             proc.wait()
     result["goal"] = "fraction_of_ideal >= 0.9 up to concurrency 16; rerun sends 0 requests"
-    result["goal_met"] = all(r["fraction_of_ideal"] >= 0.9 for r in result["openai_teacher"] if r["concurrency"] <= 16) and result["idempotent_rerun"]["requests_rerun"] == 0
+    result["goal_met"] = (
+        all(r["fraction_of_ideal"] >= 0.9 for r in result["openai_teacher"] if r["concurrency"] <= 16)
+        and result["idempotent_rerun"]["requests_rerun"] == 0
+    )
     emit(result, args.out)
 
 

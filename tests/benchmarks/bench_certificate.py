@@ -48,7 +48,9 @@ def build_demo(data_dir: Path) -> None:
 def the_student(store: Store):
     with store.reader() as conn:
         held = conn.execute("SELECT id FROM models WHERE alias = ?", [PRODUCTION]).fetchone()
-        newest = conn.execute("SELECT id FROM models WHERE status = 'candidate' ORDER BY created_at DESC LIMIT 1").fetchone()
+        newest = conn.execute(
+            "SELECT id FROM models WHERE status = 'candidate' ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
     chosen = held or newest
     if chosen is None:
         raise SystemExit("no trained student in this store: run `upscway run nightly` (or distill) first")
@@ -60,7 +62,9 @@ def root_teacher(store: Store, model) -> str:
     annotator = model.teacher
     with store.reader() as conn:
         while annotator.startswith("model:"):
-            annotator = conn.execute("SELECT teacher FROM models WHERE id = ?", [annotator.split(":", 1)[1]]).fetchone()[0]
+            annotator = conn.execute(
+                "SELECT teacher FROM models WHERE id = ?", [annotator.split(":", 1)[1]]
+            ).fetchone()[0]
     return annotator
 
 
@@ -79,37 +83,61 @@ def main() -> None:
         store = Store(settings.database_path)
         model = the_student(store)
         teacher = root_teacher(store, model)
-        reported, random_gold = gold_of_split(store, task, "eval", settings.distill, settings.cascade.calibration_fraction)
+        reported, random_gold = gold_of_split(
+            store, task, "eval", settings.distill, settings.cascade.calibration_fraction
+        )
         held, _ = held_out(store, teacher, model.prompt_version, "eval", settings.distill, reported)
-        on_random = teacher_on_gold(answers_of(store, teacher, model.prompt_version, random_gold.hashes), random_gold, teacher)
+        on_random = teacher_on_gold(
+            answers_of(store, teacher, model.prompt_version, random_gold.hashes), random_gold, teacher
+        )
         consistency, accuracy = calibration_samples(student_scorer(model, task), task, held, random_gold, on_random)
     band, none = settings.cascade.relevance_band, task.not_relevant_index
     certified = {str(eps): certify_cascade(consistency, accuracy, none, band, eps, DELTA) for eps in EPSILONS}
     target = {}
     for c in certified[str(TARGET_EPSILON)][1]:
         gap = shortfall(c, TARGET_OFFLOAD)
-        target[c.loss] = None if gap is None else {
-            "threshold": gap.threshold, "offload": round(gap.offload, 3), "loss_rate": round(gap.loss_rate, 4),
-            "needed": gap.needed, "epsilon_certified_there_now": round(gap.epsilon_now, 4),
-            "loss_rate_at_least": round(gap.rate_at_least, 4),
-        }
-    emit({
-        "model": model.id, "teacher": teacher, "held_out_teacher_answers": len(held), "random_gold": len(random_gold.texts),
-        "reported_gold": len(reported.texts), "delta": DELTA,
-        "certified": {
-            eps: None if used is None else {
-                "loss": used.loss, "threshold": used.threshold, "offload": round(used.offload, 3),
-                "offload_interval": [round(x, 3) for x in used.offload_interval],
-                "risk_upper_bound": None if used.upper_bound is None else round(used.upper_bound, 4),
-                "sentence": used.sentence(1 - DELTA),
+        target[c.loss] = (
+            None
+            if gap is None
+            else {
+                "threshold": gap.threshold,
+                "offload": round(gap.offload, 3),
+                "loss_rate": round(gap.loss_rate, 4),
+                "needed": gap.needed,
+                "epsilon_certified_there_now": round(gap.epsilon_now, 4),
+                "loss_rate_at_least": round(gap.rate_at_least, 4),
             }
-            for eps, (used, _) in certified.items()
+        )
+    emit(
+        {
+            "model": model.id,
+            "teacher": teacher,
+            "held_out_teacher_answers": len(held),
+            "random_gold": len(random_gold.texts),
+            "reported_gold": len(reported.texts),
+            "delta": DELTA,
+            "certified": {
+                eps: None
+                if used is None
+                else {
+                    "loss": used.loss,
+                    "threshold": used.threshold,
+                    "offload": round(used.offload, 3),
+                    "offload_interval": [round(x, 3) for x in used.offload_interval],
+                    "risk_upper_bound": None if used.upper_bound is None else round(used.upper_bound, 4),
+                    "sentence": used.sentence(1 - DELTA),
+                }
+                for eps, (used, _) in certified.items()
+            },
+            f"for_{TARGET_OFFLOAD:.0%}_offload_at_epsilon_{TARGET_EPSILON}": {
+                **target,
+                "random_gold_needed_at_least": samples_needed(0.0, TARGET_EPSILON, DELTA / 2),
+                "note": "needed: chunks of that sample at the loss rate seen; None: the rate is not below ε, no sample certifies it",
+            },
+            "thresholds_tested": len(SAFEST_FIRST),
         },
-        f"for_{TARGET_OFFLOAD:.0%}_offload_at_epsilon_{TARGET_EPSILON}": {
-            **target, "random_gold_needed_at_least": samples_needed(0.0, TARGET_EPSILON, DELTA / 2), "note": "needed: chunks of that sample at the loss rate seen; None: the rate is not below ε, no sample certifies it",
-        },
-        "thresholds_tested": len(SAFEST_FIRST),
-    }, args.out)
+        args.out,
+    )
 
 
 if __name__ == "__main__":

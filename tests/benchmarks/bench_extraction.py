@@ -94,7 +94,10 @@ TRAFILATURA_SWITCHES = {
     "trafilatura no tables": {"include_tables": False},
     "trafilatura fast, no comments": {"fast": True, "include_comments": False},
     "trafilatura before issue 15 (fast, favor_precision, no tables, no comments)": {
-        "fast": True, "favor_precision": True, "include_tables": False, "include_comments": False,
+        "fast": True,
+        "favor_precision": True,
+        "include_tables": False,
+        "include_comments": False,
     },
 }
 
@@ -105,9 +108,13 @@ def other_extractors() -> dict[str, Extractor | str]:
     try:
         import rs_trafilatura
 
-        found["rs-trafilatura"] = lambda content, url: rs_trafilatura.extract(content.decode("utf-8"), url=url).main_content or ""
+        found["rs-trafilatura"] = lambda content, url: (
+            rs_trafilatura.extract(content.decode("utf-8"), url=url).main_content or ""
+        )
     except ImportError:
-        found["rs-trafilatura"] = "not installed (PyPI has a wheel for CPython 3.12 only; the sdist builds with cargo from crates.io)"
+        found["rs-trafilatura"] = (
+            "not installed (PyPI has a wheel for CPython 3.12 only; the sdist builds with cargo from crates.io)"
+        )
     try:
         from resiliparse.extract.html2text import extract_plain_text
 
@@ -118,7 +125,9 @@ def other_extractors() -> dict[str, Extractor | str]:
         import lxml.html
         from readability import Document
 
-        found["readability-lxml"] = lambda content, url: lxml.html.fromstring(Document(content.decode("utf-8")).summary()).text_content()
+        found["readability-lxml"] = lambda content, url: lxml.html.fromstring(
+            Document(content.decode("utf-8")).summary()
+        ).text_content()
     except ImportError:
         found["readability-lxml"] = "not installed (pip install readability-lxml)"
     try:
@@ -159,8 +168,12 @@ def measure(extractor: Extractor, pages: dict[str, bytes], urls: dict[str, str],
         except Exception:  # an alternative that fails on a page scores it as empty
             predictions[page], errors = "", errors + 1
     seconds = time.perf_counter() - started
-    return {**shingle_scores(truths, predictions), "pages_per_s_per_core": round(len(pages) / seconds, 1),
-            "empty": sum(not p.strip() for p in predictions.values()), "errors": errors}
+    return {
+        **shingle_scores(truths, predictions),
+        "pages_per_s_per_core": round(len(pages) / seconds, 1),
+        "empty": sum(not p.strip() for p in predictions.values()),
+        "errors": errors,
+    }
 
 
 def version(package: str) -> str | None:
@@ -179,28 +192,51 @@ def measure_set(bench: Path) -> dict:
     for extractor in extractors.values():  # warm-up: imports and lazy initialisation off the clock
         if callable(extractor):
             extractor(next(iter(pages.values())), next(iter(urls.values())))
-    results = {name: measure(e, pages, urls, truths) if callable(e) else {"skipped": e} for name, e in extractors.items()}
+    results = {
+        name: measure(e, pages, urls, truths) if callable(e) else {"skipped": e} for name, e in extractors.items()
+    }
     project, defaults = results["project"], results["trafilatura defaults"]
     kept = {
         "recall_minus_defaults": round(project["recall"] - defaults["recall"], 4),
         "precision_minus_defaults": round(project["precision"] - defaults["precision"], 4),
     }
-    return {"benchmark": str(bench), "pages": len(pages), "project_vs_defaults": kept,
-            "goal_met": kept["recall_minus_defaults"] >= -0.005 and kept["precision_minus_defaults"] >= 0, "results": results}
+    return {
+        "benchmark": str(bench),
+        "pages": len(pages),
+        "project_vs_defaults": kept,
+        "goal_met": kept["recall_minus_defaults"] >= -0.005 and kept["precision_minus_defaults"] >= 0,
+        "results": results,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bench", type=Path, action="append", help="a set of pages (repeatable; default: the shared benchmark)")
+    parser.add_argument(
+        "--bench", type=Path, action="append", help="a set of pages (repeatable; default: the shared benchmark)"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     sets = [measure_set(bench) for bench in args.bench or [DEFAULT_BENCH]]
-    emit({
-        "versions": {p: version(p) for p in ("trafilatura", "lxml", "resiliparse", "readability-lxml", "boilerpy3", "goose3", "rs-trafilatura")},
-        "goal": "on every set: project recall >= trafilatura defaults' - 0.005, and project precision >= defaults'",
-        "goal_met": all(s["goal_met"] for s in sets),
-        "sets": sets,
-    }, args.out)
+    emit(
+        {
+            "versions": {
+                p: version(p)
+                for p in (
+                    "trafilatura",
+                    "lxml",
+                    "resiliparse",
+                    "readability-lxml",
+                    "boilerpy3",
+                    "goose3",
+                    "rs-trafilatura",
+                )
+            },
+            "goal": "on every set: project recall >= trafilatura defaults' - 0.005, and project precision >= defaults'",
+            "goal_met": all(s["goal_met"] for s in sets),
+            "sets": sets,
+        },
+        args.out,
+    )
 
 
 if __name__ == "__main__":

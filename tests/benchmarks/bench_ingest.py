@@ -43,7 +43,7 @@ def generate_site(folder: Path, n_pages: int, port: int) -> list[Path]:
     for i in range(n_pages):
         page = templates[i % len(templates)]
         head, rest = page.split('<div class="articlebody">', 1)
-        body, tail = rest.split("</div>\n      <div class=\"tags\">", 1)
+        body, tail = rest.split('</div>\n      <div class="tags">', 1)
         paragraphs = [line for line in body.splitlines() if line.strip().startswith("<p>")]
         rng.shuffle(paragraphs)
         dispatch = (
@@ -53,7 +53,9 @@ def generate_site(folder: Path, n_pages: int, port: int) -> list[Path]:
         body = "\n".join([dispatch, *paragraphs])
         path = folder / "news" / f"story-{i}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f'{head}<div class="articlebody">\n{body}\n</div>\n      <div class="tags">{tail}', encoding="utf-8")
+        path.write_text(
+            f'{head}<div class="articlebody">\n{body}\n</div>\n      <div class="tags">{tail}', encoding="utf-8"
+        )
         pages.append(path)
     for f in range(0, n_pages, PAGES_PER_FEED):
         items = "".join(
@@ -93,9 +95,13 @@ def run_flow(feeds: Path, data_dir: Path) -> tuple[IngestSummary, float, float]:
     from upscway.flows.ingest import ingest
 
     os.environ.update(
-        UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(data_dir), UPSCWAY_INGEST__FETCHER="http",
+        UPSCWAY_PROFILE="demo",
+        UPSCWAY_DATA_DIR=str(data_dir),
+        UPSCWAY_INGEST__FETCHER="http",
         # the defaults' batch size (the demo profile's is small, for its few pages)
-        UPSCWAY_INGEST__BATCH_SIZE=os.environ.get("UPSCWAY_INGEST__BATCH_SIZE", str(IngestSettings.model_fields["batch_size"].default)),
+        UPSCWAY_INGEST__BATCH_SIZE=os.environ.get(
+            "UPSCWAY_INGEST__BATCH_SIZE", str(IngestSettings.model_fields["batch_size"].default)
+        ),
     )
     with prefect_test_harness(server_startup_timeout=120):
         ingest(feeds=str(feeds), source="warm-up", return_state=True)
@@ -111,7 +117,9 @@ def raw_extraction(pages: list[Path]) -> tuple[int, float]:
 
     contents = [p.read_bytes() for p in pages]
     start = time.perf_counter()
-    extracted = sum(1 for c in contents if extract_article(c, "https://example.in/news/story.html", "text/html; charset=utf-8").text)
+    extracted = sum(
+        1 for c in contents if extract_article(c, "https://example.in/news/story.html", "text/html; charset=utf-8").text
+    )
     return extracted, time.perf_counter() - start
 
 
@@ -122,7 +130,9 @@ def run_plain(feed_urls: list[str], database: Path) -> tuple[int, float]:
     settings = load_settings()
     ingest = settings.ingest
     start = time.perf_counter()
-    stored = run(feed_urls, database, max(1, ingest.processes), ingest.batch_size, ingest.fetch_concurrency, settings.chunk)
+    stored = run(
+        feed_urls, database, max(1, ingest.processes), ingest.batch_size, ingest.fetch_concurrency, settings.chunk
+    )
     return stored, time.perf_counter() - start
 
 
@@ -137,7 +147,10 @@ def main() -> None:
         port = free_port()
         pages = generate_site(tmp / "site", args.pages, port)
         feeds = tmp / "feeds.yaml"
-        bench_feeds = [f"http://127.0.0.1:{port}/feeds/feed-{i}.xml" for i in range((args.pages + PAGES_PER_FEED - 1) // PAGES_PER_FEED)]
+        bench_feeds = [
+            f"http://127.0.0.1:{port}/feeds/feed-{i}.xml"
+            for i in range((args.pages + PAGES_PER_FEED - 1) // PAGES_PER_FEED)
+        ]
         feed_urls = ", ".join(f'"{url}"' for url in bench_feeds)
         feeds.write_text(
             f"sources:\n  - name: bench\n    feeds: [{feed_urls}]\n    rate_limit_per_s: 0\n"
@@ -145,7 +158,8 @@ def main() -> None:
         )
         server = subprocess.Popen(
             [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp / "site")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             time.sleep(1.0)

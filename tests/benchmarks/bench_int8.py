@@ -37,8 +37,10 @@ BATCH, MAX_LENGTH = 32, 256
 
 
 def _batches(tokenizer, texts):
-    return [tokenizer(texts[i:i + BATCH], padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
-            for i in range(0, len(texts), BATCH)]
+    return [
+        tokenizer(texts[i : i + BATCH], padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
+        for i in range(0, len(texts), BATCH)
+    ]
 
 
 def _timed(score, batches, repeats: int) -> tuple[np.ndarray, float]:
@@ -61,8 +63,15 @@ def _onnx(folder: Path, batches, work: Path):
     sample = batches[0]
     names = ["input_ids", "attention_mask", "token_type_ids"]
     path = work / "model.onnx"
-    torch.onnx.export(model, tuple(sample[n] for n in names), str(path), input_names=names, output_names=["logits"],
-                      dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names}, dynamo=False)
+    torch.onnx.export(
+        model,
+        tuple(sample[n] for n in names),
+        str(path),
+        input_names=names,
+        output_names=["logits"],
+        dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names},
+        dynamo=False,
+    )
     quantized = work / "model-int8.onnx"
     quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)
     variants = [("onnxruntime float", path), ("onnxruntime int8 (dynamic)", quantized)]
@@ -79,7 +88,10 @@ def _onnx(folder: Path, batches, work: Path):
     sessions = {}
     for label, file in variants:
         session = ort.InferenceSession(str(file), providers=["CPUExecutionProvider"])
-        sessions[label] = (lambda b, s=session: s.run(None, {n: b[n].numpy() for n in names})[0], file.stat().st_size / 1e6)
+        sessions[label] = (
+            lambda b, s=session: s.run(None, {n: b[n].numpy() for n in names})[0],
+            file.stat().st_size / 1e6,
+        )
     return sessions, None
 
 
@@ -108,7 +120,10 @@ def main() -> None:
         variants[label] = (lambda b, m=model: m(**b).logits.float().numpy(), folder_size_mb(folder))
     sessions, missing = _onnx(Path(parent.path), batches, work)
     variants.update(sessions or {})
-    results, reference = {"model": model_id, "gold_chunks": len(gold.gold), "torch_threads": torch.get_num_threads()}, None
+    results, reference = (
+        {"model": model_id, "gold_chunks": len(gold.gold), "torch_threads": torch.get_num_threads()},
+        None,
+    )
     with torch.inference_mode():
         for label, (score, size) in variants.items():
             logits, seconds = _timed(score, batches, args.repeats)
@@ -118,7 +133,8 @@ def main() -> None:
                 "accuracy": round(float(np.mean(probs.argmax(1) == np.asarray(gold.gold))), 4),
                 "agreement_with_float": round(float(np.mean(probs.argmax(1) == reference.argmax(1))), 4),
                 "max_probability_change": round(float(np.abs(probs - reference).max()), 4),
-                "size_mb": round(size, 2), "chunks_per_s": round(len(gold.texts) / seconds, 1),
+                "size_mb": round(size, 2),
+                "chunks_per_s": round(len(gold.texts) / seconds, 1),
             }
             print(label, results[label], flush=True)
     if missing:

@@ -59,7 +59,7 @@ def read_stream(path: Path, labels: list[str]) -> list[dict]:
         except json.JSONDecodeError as exc:
             raise SystemExit(f"{path}:{number}: not JSON ({exc.msg})") from None
         if not isinstance(line, dict) or not str(line.get("text", "")).strip() or line.get("label") not in labels:
-            raise SystemExit(f"{path}:{number}: needs a non-empty \"text\" and a \"label\" among {', '.join(labels)}")
+            raise SystemExit(f'{path}:{number}: needs a non-empty "text" and a "label" among {", ".join(labels)}')
         lines.append(line)
     if not lines:
         raise SystemExit(f"{path}: no lines")
@@ -76,7 +76,16 @@ def night_pages(lines: list[dict], night: int) -> list[Page]:
         title = parts[0] if len(parts) > 1 else " ".join(parts[0].split()[:10])
         body = parts[1:] if len(parts) > 1 else parts
         section = sections[i % len(sections)]
-        pages.append(Page(section, line["label"], f"{FEEDS[section][1]}stream-night-{night:03d}-{i:04d}", title, body, start - timedelta(minutes=i)))
+        pages.append(
+            Page(
+                section,
+                line["label"],
+                f"{FEEDS[section][1]}stream-night-{night:03d}-{i:04d}",
+                title,
+                body,
+                start - timedelta(minutes=i),
+            )
+        )
     return pages
 
 
@@ -92,15 +101,20 @@ def night_chunks(store: Store, urls: list[str]) -> list[tuple[str, str, str, str
     with store.reader() as conn:
         return conn.execute(
             "SELECT a.canonical_url, c.id, c.text, t.label FROM chunks c JOIN articles a ON a.id = c.article_id "
-            "LEFT JOIN tags t ON t.chunk_id = c.id WHERE a.canonical_url IN (SELECT unnest(?)) ORDER BY c.id", [urls]).fetchall()
+            "LEFT JOIN tags t ON t.chunk_id = c.id WHERE a.canonical_url IN (SELECT unnest(?)) ORDER BY c.id",
+            [urls],
+        ).fetchall()
 
 
 def last_night(store: Store) -> dict:
     with store.reader() as conn:
-        summary = conn.execute("SELECT summary FROM flow_runs WHERE flow = 'nightly' ORDER BY started_at DESC LIMIT 1").fetchone()[0]
+        summary = conn.execute(
+            "SELECT summary FROM flow_runs WHERE flow = 'nightly' ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()[0]
         threshold = conn.execute(
             "SELECT g.certified_threshold FROM gate_decisions g JOIN models m ON m.id = g.model_id WHERE m.alias = 'production' "
-            "AND g.verdict = 'promote' ORDER BY g.created_at DESC LIMIT 1").fetchone()
+            "AND g.verdict = 'promote' ORDER BY g.created_at DESC LIMIT 1"
+        ).fetchone()
     return {"steps": json.loads(summary)["steps"], "certified_threshold": threshold[0] if threshold else None}
 
 
@@ -109,7 +123,9 @@ def import_gold(env: dict, sheet: Path, rows: list[tuple[str, str, str]], probab
         writer = csv.writer(out)
         writer.writerow(["chunk_id", "text", "gold_label", "sampling", "sampling_probability", "annotator", "note"])
         for chunk_id, text, label in rows:
-            writer.writerow([chunk_id, text, label, "random", f"{probability:.6g}", "stream-bench", "the stream's label"])
+            writer.writerow(
+                [chunk_id, text, label, "random", f"{probability:.6g}", "stream-bench", "the stream's label"]
+            )
     run(env, "gold", "import", str(sheet))
 
 
@@ -143,7 +159,11 @@ def main() -> None:
         shift_night = fallback_night = None
         for night, begin in enumerate(range(0, len(lines), args.per_night), 1):
             batch = lines[begin : begin + args.per_night]
-            if shift_night is None and first_segment is not None and any(line.get("segment") != first_segment for line in batch):
+            if (
+                shift_night is None
+                and first_segment is not None
+                and any(line.get("segment") != first_segment for line in batch)
+            ):
                 shift_night = night
             pages = night_pages(batch, night)
             snapshot = Path(tmp) / f"night-{night:03d}"
@@ -154,40 +174,68 @@ def main() -> None:
             label_of = {p.url: p.label for p in pages}
             chunks = night_chunks(store, list(label_of))
             truth = [label_of[url] for url, *_ in chunks]
-            teacher_says = [task.names[max(range(len(a.probs)), key=a.probs.__getitem__)] for a in teacher.annotate([c[2] for c in chunks])]
+            teacher_says = [
+                task.names[max(range(len(a.probs)), key=a.probs.__getitem__)]
+                for a in teacher.annotate([c[2] for c in chunks])
+            ]
             cascade_right = sum(t == label for (*_, t), label in zip(chunks, truth))
             teacher_right = sum(t == label for t, label in zip(teacher_says, truth))
             tag, audit = steps["tag"], steps["tag"].get("audit") or {}
             fallback = bool(tag.get("fallback"))
             if fallback and fallback_night is None and shift_night is not None:
                 fallback_night = night
-            nights.append({
-                "night": night, "lines": len(batch), "chunks": len(chunks), "segment": batch[-1].get("segment"),
-                "offload": tag.get("offload_rate"), "cascade_accuracy": cascade_right / len(chunks),
-                "teacher_accuracy": teacher_right / len(chunks), "audit_requests": audit.get("audit_requests", 0),
-                "teacher_requests_saved": tag.get("teacher_requests_saved", 0),
-                "live_bound": None if not audit else [audit.get("live_lower"), audit.get("live_upper")],
-                "production_model": tag.get("production_model"), "fallback": fallback, "state": "Fallback" if rc == 1 else "Completed",
-                "retrained": steps["distill"]["status"] == "completed", "promoted": steps["promote"].get("production") not in (None, "unchanged"),
-                "certified_threshold": outcome["certified_threshold"],
-            })
-            scored = {"cascade": scored["cascade"] + cascade_right, "teacher": scored["teacher"] + teacher_right, "chunks": scored["chunks"] + len(chunks)}
+            nights.append(
+                {
+                    "night": night,
+                    "lines": len(batch),
+                    "chunks": len(chunks),
+                    "segment": batch[-1].get("segment"),
+                    "offload": tag.get("offload_rate"),
+                    "cascade_accuracy": cascade_right / len(chunks),
+                    "teacher_accuracy": teacher_right / len(chunks),
+                    "audit_requests": audit.get("audit_requests", 0),
+                    "teacher_requests_saved": tag.get("teacher_requests_saved", 0),
+                    "live_bound": None if not audit else [audit.get("live_lower"), audit.get("live_upper")],
+                    "production_model": tag.get("production_model"),
+                    "fallback": fallback,
+                    "state": "Fallback" if rc == 1 else "Completed",
+                    "retrained": steps["distill"]["status"] == "completed",
+                    "promoted": steps["promote"].get("production") not in (None, "unchanged"),
+                    "certified_threshold": outcome["certified_threshold"],
+                }
+            )
+            scored = {
+                "cascade": scored["cascade"] + cascade_right,
+                "teacher": scored["teacher"] + teacher_right,
+                "chunks": scored["chunks"] + len(chunks),
+            }
             print(json.dumps(nights[-1]), file=sys.stderr)
             if args.gold_per_night:
                 drawn = {p.url for p in rng.sample(pages, k=min(args.gold_per_night, len(pages)))}
                 rows = [(cid, text, label_of[url]) for url, cid, text, _ in chunks if url in drawn]
                 import_gold(env, Path(tmp) / f"gold-{night:03d}.csv", rows, len(drawn) / len(pages))
         teacher.close()
-    broken = [n["night"] for n in nights if (n["offload"] or 0) > BROKEN_OFFLOAD and n["cascade_accuracy"] < n["teacher_accuracy"] - BROKEN_GAP]
+    broken = [
+        n["night"]
+        for n in nights
+        if (n["offload"] or 0) > BROKEN_OFFLOAD and n["cascade_accuracy"] < n["teacher_accuracy"] - BROKEN_GAP
+    ]
     result = {
-        "stream": str(args.stream or DEMO_STREAM.relative_to(ROOT)), "per_night": args.per_night, "gold_per_night": args.gold_per_night,
-        "max_loss": settings.cascade.max_loss, "nights": nights,
-        "cascade_accuracy": scored["cascade"] / scored["chunks"], "teacher_accuracy": scored["teacher"] / scored["chunks"],
+        "stream": str(args.stream or DEMO_STREAM.relative_to(ROOT)),
+        "per_night": args.per_night,
+        "gold_per_night": args.gold_per_night,
+        "max_loss": settings.cascade.max_loss,
+        "nights": nights,
+        "cascade_accuracy": scored["cascade"] / scored["chunks"],
+        "teacher_accuracy": scored["teacher"] / scored["chunks"],
         "teacher_requests_saved": sum(n["teacher_requests_saved"] for n in nights),
-        "nights_offloading_on_broken_certificate": len(broken), "broken_nights": broken,
+        "nights_offloading_on_broken_certificate": len(broken),
+        "broken_nights": broken,
         "nights_to_detect_shift": None if fallback_night is None else fallback_night - shift_night,
         # nights a certified student tagged (one was in production when the night began) and no fallback held
-        "offload_on_certified_nights": _mean([n["offload"] for n in nights if n["production_model"] and not n["fallback"]]),
+        "offload_on_certified_nights": _mean(
+            [n["offload"] for n in nights if n["production_model"] and not n["fallback"]]
+        ),
     }
     if args.plot:
         plot(nights, args.plot)

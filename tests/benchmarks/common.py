@@ -20,7 +20,10 @@ sys.path.insert(0, str(ROOT))
 
 
 # `make demo`'s first steps: the bundled gold, then its first night (keep in step with the Makefile).
-DEMO_FIRST_NIGHT = (["gold", "import", str(ROOT / "deployments" / "demo" / "gold.csv")], ["run", "nightly", "--limit", "120"])
+DEMO_FIRST_NIGHT = (
+    ["gold", "import", str(ROOT / "deployments" / "demo" / "gold.csv")],
+    ["run", "nightly", "--limit", "120"],
+)
 
 
 def emit(result: dict, out: Path | None) -> None:

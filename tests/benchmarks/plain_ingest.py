@@ -43,7 +43,13 @@ def _page(url: str) -> tuple[dict, list[tuple]] | None:
         return None
     ident = article_id(url)
     chunks = [(ident, c.ordinal, c.text, c.char_start, c.char_end, c.token_count) for c in _chunker.split(article.text)]
-    return {"id": ident, "url": url, "title": article.title, "text": article.text, "hash": content_hash(article.text)}, chunks
+    return {
+        "id": ident,
+        "url": url,
+        "title": article.title,
+        "text": article.text,
+        "hash": content_hash(article.text),
+    }, chunks
 
 
 def scrape(urls: list[str], fetch_concurrency: int) -> list[tuple[dict, list[tuple]]]:
@@ -51,21 +57,37 @@ def scrape(urls: list[str], fetch_concurrency: int) -> list[tuple[dict, list[tup
         return [r for r in threads.map(_page, urls) if r is not None]
 
 
-def run(feed_urls: list[str], database: Path, processes: int, batch_size: int, fetch_concurrency: int, chunking: ChunkSettings) -> int:
+def run(
+    feed_urls: list[str],
+    database: Path,
+    processes: int,
+    batch_size: int,
+    fetch_concurrency: int,
+    chunking: ChunkSettings,
+) -> int:
     """Articles stored."""
     with httpx.Client(timeout=20) as client:
-        urls = list(dict.fromkeys(canonicalize_url(e.link) for f in feed_urls for e in feedparser.parse(client.get(f).content).entries))
+        urls = list(
+            dict.fromkeys(
+                canonicalize_url(e.link) for f in feed_urls for e in feedparser.parse(client.get(f).content).entries
+            )
+        )
     batches = [urls[i : i + batch_size] for i in range(0, len(urls), batch_size)]
     conn = duckdb.connect(str(database))
     conn.execute(SCHEMA)
     stored = 0
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
-                             initargs=(chunking,)) as pool:
+    with ProcessPoolExecutor(
+        processes, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init, initargs=(chunking,)
+    ) as pool:
         for results in pool.map(scrape, batches, [fetch_concurrency] * len(batches)):
             conn.begin()
-            conn.executemany("INSERT INTO articles VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                             [(a["id"], a["url"], a["title"], a["text"], a["hash"]) for a, _ in results])
-            conn.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", [c for _, chunks in results for c in chunks])
+            conn.executemany(
+                "INSERT INTO articles VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(a["id"], a["url"], a["title"], a["text"], a["hash"]) for a, _ in results],
+            )
+            conn.executemany(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", [c for _, chunks in results for c in chunks]
+            )
             conn.commit()
             stored += len(results)
     conn.close()

@@ -42,25 +42,39 @@ def gold_metrics(predicted: list[int], gold: list[int]) -> dict:
     task = load_task()
     rel = metrics.relevance(predicted, gold, task.not_relevant_index)["accuracy"]
     gs = metrics.gs_accuracy(predicted, gold, len(task.labels), task.not_relevant_index)["overall"]
-    return {"n": len(gold), "accuracy": round(metrics.agreement(predicted, gold), 3), "relevance_accuracy": round(rel, 3),
-            "gs_paper_accuracy": None if gs is None else round(gs, 3)}
+    return {
+        "n": len(gold),
+        "accuracy": round(metrics.agreement(predicted, gold), 3),
+        "relevance_accuracy": round(rel, 3),
+        "gs_paper_accuracy": None if gs is None else round(gs, 3),
+    }
 
 
 def quality(predicted: list[int], teacher: list[int], gold: list[int]) -> dict:
-    return {"agreement_with_teacher": round(sum(p == t for p, t in zip(predicted, teacher)) / len(teacher), 3),
-            "gold": gold_metrics(predicted, gold), "predicted_labels": {i: predicted.count(i) for i in sorted(set(predicted))}}
+    return {
+        "agreement_with_teacher": round(sum(p == t for p, t in zip(predicted, teacher)) / len(teacher), 3),
+        "gold": gold_metrics(predicted, gold),
+        "predicted_labels": {i: predicted.count(i) for i in sorted(set(predicted))},
+    }
 
 
-def generate_then_parse(model, tokenizer, render, verbalizers: list[str], texts: list[str], batch_size: int) -> tuple[int, float]:
+def generate_then_parse(
+    model, tokenizer, render, verbalizers: list[str], texts: list[str], batch_size: int
+) -> tuple[int, float]:
     """How many answers parse to a label, and chunks/s, generating up to 4 new tokens greedily."""
     import torch
 
     parsed, started = 0, time.perf_counter()
     with torch.inference_mode():
         for i in range(0, len(texts), batch_size):
-            enc = tokenizer([render(t) for t in texts[i : i + batch_size]], return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = tokenizer(
+                [render(t) for t in texts[i : i + batch_size]],
+                return_tensors="pt",
+                padding=True,
+                add_special_tokens=False,
+            )
             out = model.generate(**enc, max_new_tokens=4, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-            for row in tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True):
+            for row in tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True):
                 parsed += row.strip()[:1] in verbalizers
     return parsed, len(texts) / (time.perf_counter() - started)
 
@@ -96,7 +110,11 @@ def main() -> None:
     evaluation = [e for e in splits.eval if e.gold >= 0]
     evaluation = rng.sample(evaluation, min(args.eval_chunks, len(evaluation)))
     budget = args.steps * args.batch_size
-    training = [rng.choice(splits.train) for _ in range(budget)] if len(splits.train) < budget else rng.sample(splits.train, budget)
+    training = (
+        [rng.choice(splits.train) for _ in range(budget)]
+        if len(splits.train) < budget
+        else rng.sample(splits.train, budget)
+    )
     texts = [e.text for e in evaluation]
     teacher_labels = [max(range(len(e.teacher_logprobs)), key=e.teacher_logprobs.__getitem__) for e in evaluation]
     gold = [e.gold for e in evaluation]
@@ -105,7 +123,10 @@ def main() -> None:
     zero_shot = CausalLMTeacher(task, base)
     predicted, _ = score(zero_shot, texts)
     result = {
-        "model": str(base), "teacher": TEACHER, "train_chunks_available": len(splits.train), "eval_chunks": len(evaluation),
+        "model": str(base),
+        "teacher": TEACHER,
+        "train_chunks_available": len(splits.train),
+        "eval_chunks": len(evaluation),
         "budget": {"steps": args.steps, "batch_size": args.batch_size, "learning_rate": args.learning_rate},
         "teacher_on_eval": {"gold": gold_metrics(teacher_labels, gold)},
         "before_training": quality(predicted, teacher_labels, gold),
@@ -113,11 +134,19 @@ def main() -> None:
     speed_texts = texts[: args.speed_chunks]
     _, forward_speed = score(zero_shot, speed_texts)
     parsed, generate_speed = generate_then_parse(
-        zero_shot.model, zero_shot.tokenizer, prompt_renderer(task, zero_shot.tokenizer), task.verbalizers, speed_texts, 8
+        zero_shot.model,
+        zero_shot.tokenizer,
+        prompt_renderer(task, zero_shot.tokenizer),
+        task.verbalizers,
+        speed_texts,
+        8,
     )
     result["scoring"] = {
-        "chunks": len(speed_texts), "forward_chunks_per_s": round(forward_speed, 2), "generate_chunks_per_s": round(generate_speed, 2),
-        "speedup": round(forward_speed / generate_speed, 1), "generated_answers_that_parse": parsed,
+        "chunks": len(speed_texts),
+        "forward_chunks_per_s": round(forward_speed, 2),
+        "generate_chunks_per_s": round(generate_speed, 2),
+        "speedup": round(forward_speed / generate_speed, 1),
+        "generated_answers_that_parse": parsed,
     }
     del zero_shot
 
@@ -128,16 +157,30 @@ def main() -> None:
         for name, alpha in (("kd", 0.5), ("hard_labels", 0.0)):
             out = tmp / name
             config = TrainConfig(
-                kind="causal-lm", student=str(base), out_dir=str(out), train_file=str(tmp / "train.jsonl"),
-                validation_file=str(tmp / "validation.jsonl"), task=task, seed=args.seed,
-                training=TrainingSettings(alpha=alpha, learning_rate=args.learning_rate, epochs=1, batch_size=args.batch_size, save_steps=10_000),
+                kind="causal-lm",
+                student=str(base),
+                out_dir=str(out),
+                train_file=str(tmp / "train.jsonl"),
+                validation_file=str(tmp / "validation.jsonl"),
+                task=task,
+                seed=args.seed,
+                training=TrainingSettings(
+                    alpha=alpha,
+                    learning_rate=args.learning_rate,
+                    epochs=1,
+                    batch_size=args.batch_size,
+                    save_steps=10_000,
+                ),
             )
             metrics = train(config, say=print)
             trained = CausalLMTeacher(task, merge_adapter(base, out, out / "merged"))
             predicted, _ = score(trained, texts)
             result[name] = {
-                "alpha": alpha, "steps": metrics["steps"], "train_seconds": metrics["train_seconds"],
-                "loss_curve": metrics["loss_curve"], "after_training": quality(predicted, teacher_labels, gold),
+                "alpha": alpha,
+                "steps": metrics["steps"],
+                "train_seconds": metrics["train_seconds"],
+                "loss_curve": metrics["loss_curve"],
+                "after_training": quality(predicted, teacher_labels, gold),
             }
             del trained
     emit(result, args.out)

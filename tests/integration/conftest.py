@@ -64,7 +64,13 @@ def annotated_template(tmp_path_factory):
         ingest(return_state=True).result()
         store = open_store(load_settings())
         with store.transaction() as conn:
-            gold_repo.import_rows(conn, read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv")[:GOLD_ROWS], "upsc_gs", "gold.csv", lambda t: len(t.split()))
+            gold_repo.import_rows(
+                conn,
+                read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv")[:GOLD_ROWS],
+                "upsc_gs",
+                "gold.csv",
+                lambda t: len(t.split()),
+            )
         annotate(return_state=True).result()
     return folder
 
@@ -115,8 +121,16 @@ def trained_store(trained_template, tmp_path, monkeypatch) -> tuple[Store, str]:
 def lenient_gate(monkeypatch) -> None:
     """A gate that asks the one-epoch students of these tests only for a certificate: a little
     reported gold, no floor on the seed criteria or the offload, no per-paper drop."""
-    for name, value in {"MIN_GOLD_SUPPORT": "10", "MIN_SUPPORT_PER_PAPER": "1", "MIN_RELEVANCE_ACCURACY": "0", "MIN_PRECISION": "0",
-                        "MIN_RECALL": "0", "MIN_GS_ACCURACY": "0", "MAX_PAPER_DROP": "1", "MIN_CASCADE_OFFLOAD": "0"}.items():
+    for name, value in {
+        "MIN_GOLD_SUPPORT": "10",
+        "MIN_SUPPORT_PER_PAPER": "1",
+        "MIN_RELEVANCE_ACCURACY": "0",
+        "MIN_PRECISION": "0",
+        "MIN_RECALL": "0",
+        "MIN_GS_ACCURACY": "0",
+        "MAX_PAPER_DROP": "1",
+        "MIN_CASCADE_OFFLOAD": "0",
+    }.items():
         monkeypatch.setenv(f"UPSCWAY_GATE__{name}", value)
 
 
@@ -140,4 +154,3 @@ def model_folder(store: Store, model_id: str) -> Path:
 
     with store.reader() as conn:
         return Path(model_rows.get(conn, model_id).path)
-

@@ -44,7 +44,8 @@ def test_embedding_teacher_annotates_every_text_once(demo_store):
     assert again.to_annotate == 0 and again.annotated == 0
     assert rows(demo_store, "SELECT count(*), count(DISTINCT text_hash) FROM annotations") == [(distinct, distinct)]
     (annotator, version, n_probs, total) = rows(
-        demo_store, "SELECT any_value(annotator), any_value(prompt_version), max(len(probs)), min(list_sum(probs)) FROM annotations"
+        demo_store,
+        "SELECT any_value(annotator), any_value(prompt_version), max(len(probs)), min(list_sum(probs)) FROM annotations",
     )[0]
     assert annotator.startswith("embedding:") and len(version) == 12 and n_probs == 5 and total == pytest.approx(1.0)
     assert rows(demo_store, "SELECT count(*) FROM chunk_annotations") == rows(demo_store, "SELECT count(*) FROM chunks")
@@ -69,7 +70,8 @@ def test_openai_teacher_stores_labels_from_logprobs_records_failures_and_leaks_n
     texts = dict(rows(demo_store, "SELECT text_hash, any_value(text) FROM chunks GROUP BY 1"))
     bad_text = sorted(texts.values())[0]
     server.default = lambda text: (
-        (200, {}, b'{"choices": [{"message": {"content": "I think"}}]}') if text == bad_text
+        (200, {}, b'{"choices": [{"message": {"content": "I think"}}]}')
+        if text == bad_text
         else server._respond("ok", text)
     )
     server.script = ["429", "500"]
@@ -109,7 +111,8 @@ def test_hostile_replies_fail_their_own_chunks_and_every_good_answer_is_stored(d
     bad = dict(zip(sorted(texts)[: len(kinds)], kinds))  # text hash -> how its reply is spoilt
     by_text = {texts[h]: kind for h, kind in bad.items()}
     server.default = lambda text: (
-        (200, {}, hostile(by_text[text], LETTERS[hashed_label(text)])) if by_text.get(text) in HOSTILE_REPLIES
+        (200, {}, hostile(by_text[text], LETTERS[hashed_label(text)]))
+        if by_text.get(text) in HOSTILE_REPLIES
         else server._respond(by_text.get(text, "ok"), text)
     )
 
@@ -132,8 +135,12 @@ def test_a_killed_run_resumes_without_asking_again_what_was_stored(demo_store, t
     with OpenAIServer(latency_s=0.15) as server:
         env = child_env()
         env.update(
-            PREFECT_API_URL=PREFECT_API_URL.value(), UPSCWAY_DATA_DIR=str(tmp_path / "data"), UPSCWAY_TEACHER_API_KEY=KEY,
-            UPSCWAY_TEACHER__BACKEND="openai", UPSCWAY_TEACHER__BASE_URL=server.base_url, UPSCWAY_TEACHER__BATCH_SIZE="4",
+            PREFECT_API_URL=PREFECT_API_URL.value(),
+            UPSCWAY_DATA_DIR=str(tmp_path / "data"),
+            UPSCWAY_TEACHER_API_KEY=KEY,
+            UPSCWAY_TEACHER__BACKEND="openai",
+            UPSCWAY_TEACHER__BASE_URL=server.base_url,
+            UPSCWAY_TEACHER__BATCH_SIZE="4",
             UPSCWAY_TEACHER__CONCURRENCY="2",
         )
         command = [sys.executable, "-m", "upscway.cli", "run", "annotate"]
@@ -164,7 +171,12 @@ def test_a_killed_run_resumes_without_asking_again_what_was_stored(demo_store, t
 
 def test_source_limit_and_only_unlabeled_select_what_is_sent(demo_store, openai_env):
     server = openai_env
-    by_source = dict(rows(demo_store, "SELECT a.source, count(DISTINCT c.text_hash) FROM chunks c JOIN articles a ON a.id = c.article_id GROUP BY 1"))
+    by_source = dict(
+        rows(
+            demo_store,
+            "SELECT a.source, count(DISTINCT c.text_hash) FROM chunks c JOIN articles a ON a.id = c.article_id GROUP BY 1",
+        )
+    )
 
     pib = annotate(source="pib", return_state=True).result()
     assert pib.annotated == by_source["pib"] == server.requests
@@ -199,4 +211,7 @@ def test_a_local_causal_lm_teaches_through_the_same_flow(demo_store, tmp_path, m
     summary = annotate(teacher="transformers", limit=5, return_state=True).result()
 
     assert summary.annotated == 5 and summary.annotator == "causal-lm:tiny-student"
-    assert rows(demo_store, "SELECT count(*) FROM annotations WHERE annotator = 'causal-lm:tiny-student' AND abs(list_sum(probs) - 1) < 1e-5") == [(5,)]
+    assert rows(
+        demo_store,
+        "SELECT count(*) FROM annotations WHERE annotator = 'causal-lm:tiny-student' AND abs(list_sum(probs) - 1) < 1e-5",
+    ) == [(5,)]

@@ -33,13 +33,18 @@ def test_sitemap_backfill_fetches_only_the_requested_days(news_site, live_env):
         content_type="application/xml",
     )
     feeds = live_env / "feeds.yaml"
-    feeds.write_text(f'sources:\n  - name: archive\n    sitemaps: ["{server.url("/sitemap-index.xml")}"]\n    rate_limit_per_s: 0\n')
+    feeds.write_text(
+        f'sources:\n  - name: archive\n    sitemaps: ["{server.url("/sitemap-index.xml")}"]\n    rate_limit_per_s: 0\n'
+    )
 
-    summary = backfill(BackfillInput(source="archive", since="2026-11-02", until="2026-11-03", feeds=str(feeds)), return_state=True).result()
+    summary = backfill(
+        BackfillInput(source="archive", since="2026-11-02", until="2026-11-03", feeds=str(feeds)), return_state=True
+    ).result()
 
     assert summary.articles == 2 and summary.failures == 0
     assert sorted(u for (u,) in _rows(live_env, "SELECT canonical_url FROM articles")) == [
-        server.url("/archive/1.ece"), server.url("/archive/2.ece")
+        server.url("/archive/1.ece"),
+        server.url("/archive/2.ece"),
     ]
     assert _rows(live_env, "SELECT DISTINCT source FROM articles") == [("archive",)]
     assert server.hits("/archive/0.ece") == [] and server.hits("/archive/3.ece") == []
@@ -48,16 +53,23 @@ def test_sitemap_backfill_fetches_only_the_requested_days(news_site, live_env):
 def test_url_list_backfill_counts_lines_that_are_not_urls_and_stores_none_of_their_text(news_site, live_env):
     server = news_site.server
     urls = live_env / "urls.txt"  # a list with a secret pasted into it, as a `.env` named by mistake would be
-    urls.write_text(f"{server.url('/news/national/story-0.ece')}\nnot-a-url\nAPI_KEY=sk-live-0123456789\n{server.url('/news/gone.ece')}\n")
+    urls.write_text(
+        f"{server.url('/news/national/story-0.ece')}\nnot-a-url\nAPI_KEY=sk-live-0123456789\n{server.url('/news/gone.ece')}\n"
+    )
 
     state = backfill(BackfillInput(urls=str(urls)), return_state=True)
 
     assert state.name == COMPLETED_WITH_FAILURES and state.result().not_urls == 2
     assert "2 of the URL list's lines not URLs (counted, their text not stored)" in describe(state.result())
-    assert _rows(live_env, "SELECT canonical_url, source FROM articles") == [(server.url("/news/national/story-0.ece"), "local")]
+    assert _rows(live_env, "SELECT canonical_url, source FROM articles") == [
+        (server.url("/news/national/story-0.ece"), "local")
+    ]
     assert _rows(live_env, "SELECT stage, item FROM failures") == [("page", server.url("/news/gone.ece"))]
-    stored = _rows(live_env, "SELECT string_agg(f::VARCHAR, ' ') FROM failures f UNION ALL SELECT string_agg(r::VARCHAR, ' ') FROM flow_runs r"
-                             " UNION ALL SELECT string_agg(q::VARCHAR, ' ') FROM frontier q")
+    stored = _rows(
+        live_env,
+        "SELECT string_agg(f::VARCHAR, ' ') FROM failures f UNION ALL SELECT string_agg(r::VARCHAR, ' ') FROM flow_runs r"
+        " UNION ALL SELECT string_agg(q::VARCHAR, ' ') FROM frontier q",
+    )
     assert not any("sk-live" in (text or "") or "not-a-url" in (text or "") for (text,) in stored)
 
 

@@ -40,8 +40,12 @@ def stored_pages(store, tmp_path: Path) -> dict[str, tuple[str, list[tuple[int, 
     assert (outcome.articles, outcome.failures) == (len(requests), 0)
     load_staged_batches(store, "coverage", [staged], ingest)
     with store.reader() as conn:
-        articles = {i: (url, text) for i, url, text in conn.execute("SELECT id, canonical_url, text FROM articles").fetchall()}
-        chunks = conn.execute("SELECT article_id, char_start, char_end, text FROM chunks ORDER BY article_id, ordinal").fetchall()
+        articles = {
+            i: (url, text) for i, url, text in conn.execute("SELECT id, canonical_url, text FROM articles").fetchall()
+        }
+        chunks = conn.execute(
+            "SELECT article_id, char_start, char_end, text FROM chunks ORDER BY article_id, ordinal"
+        ).fetchall()
     result = {url: (text, []) for url, text in articles.values()}
     for article_id, start, end, text in chunks:
         result[articles[article_id][0]][1].append((start, end, text))

@@ -20,7 +20,10 @@ def upscway(tmp_path):
     def run(*args, extra_env=None, timeout=300):
         return subprocess.run(
             [sys.executable, "-m", "upscway.cli", *args],
-            capture_output=True, text=True, env={**env, **(extra_env or {})}, timeout=timeout,
+            capture_output=True,
+            text=True,
+            env={**env, **(extra_env or {})},
+            timeout=timeout,
         )
 
     return run
@@ -39,14 +42,21 @@ def test_usage_errors_exit_2_with_a_message_naming_the_input(upscway, tmp_path):
     bad_spec = tmp_path / "bad-study.yaml"
     bad_spec.write_text("name: bad\ngrid: {temperature: [1, 0]}\n")
     study = upscway("run", "study", "--spec", str(bad_spec), "--quick")
-    assert study.returncode == 2 and f"study spec {bad_spec} is invalid: grid.temperature.1: Input should be greater than 0" in study.stderr
+    assert (
+        study.returncode == 2
+        and f"study spec {bad_spec} is invalid: grid.temperature.1: Input should be greater than 0" in study.stderr
+    )
     assert "Traceback" not in study.stderr and "Prefect" not in study.stderr  # refused before any server starts
 
-    for args, words in ((("run", "ingest", "--limit", "0"), "greater than or equal to 1"),
-                        (("run", "annotate", "--teacher", "foo"), "'foo' is not one of"),
-                        (("run", "nightly", "--skip", "train"), "'train' is not one of")):
+    for args, words in (
+        (("run", "ingest", "--limit", "0"), "greater than or equal to 1"),
+        (("run", "annotate", "--teacher", "foo"), "'foo' is not one of"),
+        (("run", "nightly", "--skip", "train"), "'train' is not one of"),
+    ):
         refused = upscway(*args)
-        assert refused.returncode == 2 and words in refused.stderr and "Traceback" not in refused.stderr, refused.stderr[-1500:]
+        assert refused.returncode == 2 and words in refused.stderr and "Traceback" not in refused.stderr, (
+            refused.stderr[-1500:]
+        )
 
 
 @pytest.mark.parametrize(
@@ -62,10 +72,21 @@ def test_usage_errors_exit_2_with_a_message_naming_the_input(upscway, tmp_path):
         (("run", "annotate", "--since", "yesterday"), "--since 'yesterday' is not a date (YYYY-MM-DD)"),
         (("run", "tag", "--since", "2026-13-45"), "--since '2026-13-45' is not a date (YYYY-MM-DD)"),
     ],
-    ids=["feeds-device", "spec-device", "urls-device", "gold-device", "feeds-folder", "spec-folder", "feeds-deep", "since-word",
-         "since-no-day"],
+    ids=[
+        "feeds-device",
+        "spec-device",
+        "urls-device",
+        "gold-device",
+        "feeds-folder",
+        "spec-folder",
+        "feeds-deep",
+        "since-word",
+        "since-no-day",
+    ],
 )
-def test_a_device_a_folder_absurd_nesting_or_a_day_that_is_no_date_exits_2_at_once_in_one_line(upscway, tmp_path, args, words):
+def test_a_device_a_folder_absurd_nesting_or_a_day_that_is_no_date_exits_2_at_once_in_one_line(
+    upscway, tmp_path, args, words
+):
     """Refused by kind before a byte is read (`/dev/zero` once filled the memory), or by
     shape before any query sees it: exit 2 and one line naming the input, no traceback."""
     (tmp_path / "deep.yaml").write_text("sources: " + "[" * 20_000 + "]" * 20_000)
@@ -78,8 +99,12 @@ def test_a_device_a_folder_absurd_nesting_or_a_day_that_is_no_date_exits_2_at_on
 def test_run_with_failed_items_exits_1_then_sql_and_status_read_the_store(upscway, news_site, tmp_path):
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(news_site.feeds_yaml)
-    live = {"UPSCWAY_INGEST__FETCHER": "http", "UPSCWAY_INGEST__TIMEOUT_S": "1", "UPSCWAY_INGEST__MAX_BYTES": "200000",
-            "PREFECT_LOGGING_LEVEL": "INFO"}  # Prefect's default, which the test session lowers
+    live = {
+        "UPSCWAY_INGEST__FETCHER": "http",
+        "UPSCWAY_INGEST__TIMEOUT_S": "1",
+        "UPSCWAY_INGEST__MAX_BYTES": "200000",
+        "PREFECT_LOGGING_LEVEL": "INFO",
+    }  # Prefect's default, which the test session lowers
 
     run = upscway("run", "ingest", "--feeds", str(feeds), extra_env=live)
     assert run.returncode == 1, run.stderr[-2000:]
@@ -99,9 +124,13 @@ def test_run_with_failed_items_exits_1_then_sql_and_status_read_the_store(upscwa
     assert refused.returncode == 2 and "read-only" in refused.stderr
 
     listing = upscway("query", "-f", "csv")
-    assert listing.returncode == 0 and "label_drift" in listing.stdout and "days=30 how many days back" in listing.stdout
+    assert (
+        listing.returncode == 0 and "label_drift" in listing.stdout and "days=30 how many days back" in listing.stdout
+    )
     tagged = upscway("query", "tagged", "--param", "limit=5", "-f", "csv")
-    assert tagged.returncode == 0 and tagged.stdout.startswith("chunk_id,label,confidence,decided_by,title,url,date,source\n")
+    assert tagged.returncode == 0 and tagged.stdout.startswith(
+        "chunk_id,label,confidence,decided_by,title,url,date,source\n"
+    )
     bad_param = upscway("query", "models", "--param", "oops")
     assert bad_param.returncode == 2 and "name=value" in bad_param.stderr
 
@@ -126,7 +155,9 @@ def test_a_damaged_store_a_file_for_a_data_dir_and_hostile_sql_exit_2_in_one_lin
     a_file = tmp_path / "not-a-folder"
     a_file.write_text("x")
     misplaced = upscway("--data-dir", str(a_file), "status")
-    assert misplaced.returncode == 2 and f"{a_file} is a file" in misplaced.stderr and "Traceback" not in misplaced.stderr
+    assert (
+        misplaced.returncode == 2 and f"{a_file} is a file" in misplaced.stderr and "Traceback" not in misplaced.stderr
+    )
 
     (data / "upscway.duckdb").unlink()
     assert upscway("gold", "import", str(_bom_csv(tmp_path))).returncode == 0  # creates the store
@@ -142,6 +173,8 @@ def test_a_damaged_store_a_file_for_a_data_dir_and_hostile_sql_exit_2_in_one_lin
 
 def _bom_csv(tmp_path):
     path = tmp_path / "excel.csv"
-    path.write_bytes("chunk_id,text,gold_label,annotator\r\n,A paragraph on the monsoon and farm output.,gs3,asha\r\n"
-                     ",A paragraph on constitutional morality.,Gs4,asha\r\n".encode("utf-8-sig"))
+    path.write_bytes(
+        "chunk_id,text,gold_label,annotator\r\n,A paragraph on the monsoon and farm output.,gs3,asha\r\n"
+        ",A paragraph on constitutional morality.,Gs4,asha\r\n".encode("utf-8-sig")
+    )
     return path

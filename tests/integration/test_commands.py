@@ -22,7 +22,9 @@ def _runner(home):
     env.update(UPSCWAY_DATA_DIR=str(home / "data"), PREFECT_API_URL=PREFECT_API_URL.value())
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "upscway.cli", *args], capture_output=True, text=True, env=env, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "upscway.cli", *args], capture_output=True, text=True, env=env, timeout=300
+        )
 
     return run
 
@@ -52,8 +54,12 @@ def test_review_round_trip(cli, tmp_path):
     assert first.returncode == 0, first.stderr
     assert "imported 248 labels" in first.stdout
     assert rows(tmp_path, "SELECT count(*), count(DISTINCT chunk_id) FROM gold_current") == [(248, 248)]
-    assert rows(tmp_path, "SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id WHERE a.source = 'gold'") == [(248,)]
-    assert rows(tmp_path, "SELECT sampling, count(*) FROM gold_labels GROUP BY ALL") == [("authored", 248)]  # written, not drawn
+    assert rows(
+        tmp_path, "SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id WHERE a.source = 'gold'"
+    ) == [(248,)]
+    assert rows(tmp_path, "SELECT sampling, count(*) FROM gold_labels GROUP BY ALL") == [
+        ("authored", 248)
+    ]  # written, not drawn
     again = cli("gold", "import", str(GOLD))
     assert "0 labels" in again.stdout and "248 unchanged" in again.stdout
 
@@ -62,7 +68,9 @@ def test_review_round_trip(cli, tmp_path):
     second = tmp_path / "second.csv"
     with open(second, "w", newline="") as out:
         w = csv.writer(out)
-        w.writerow(["chunk_id", "text", "source_url", "teacher_label", "teacher_probs", "gold_label", "annotator", "note"])
+        w.writerow(
+            ["chunk_id", "text", "source_url", "teacher_label", "teacher_probs", "gold_label", "annotator", "note"]
+        )
         for i, (chunk_id, label) in enumerate(chunks):
             w.writerow([chunk_id, "", "", "", "", "GS4" if i < 3 and label != "GS4" else label, "ravi", ""])
     assert cli("gold", "import", str(second)).returncode == 0
@@ -70,8 +78,12 @@ def test_review_round_trip(cli, tmp_path):
     changed.write_text(f"chunk_id,gold_label,annotator,text\n{chunks[0][0]},{chunks[0][1]},ravi,\n")
     report = cli("gold", "import", str(changed))
     assert "agreement ravi vs upscway-demo: 10 chunks, Cohen's kappa" in report.stdout
-    assert rows(tmp_path, f"SELECT count(*) FROM gold_labels WHERE chunk_id = '{chunks[0][0]}' AND annotator = 'ravi'") == [(2,)]
-    assert rows(tmp_path, f"SELECT label FROM gold_current WHERE chunk_id = '{chunks[0][0]}' AND annotator = 'ravi'") == [(chunks[0][1],)]
+    assert rows(
+        tmp_path, f"SELECT count(*) FROM gold_labels WHERE chunk_id = '{chunks[0][0]}' AND annotator = 'ravi'"
+    ) == [(2,)]
+    assert rows(
+        tmp_path, f"SELECT label FROM gold_current WHERE chunk_id = '{chunks[0][0]}' AND annotator = 'ravi'"
+    ) == [(chunks[0][1],)]
 
 
 def test_bad_rows_are_reported_and_nothing_is_imported_unless_skipped(cli, tmp_path):
@@ -79,10 +91,7 @@ def test_bad_rows_are_reported_and_nothing_is_imported_unless_skipped(cli, tmp_p
     (chunk_id,) = rows(tmp_path, "SELECT chunk_id FROM gold_current LIMIT 1")[0]
     bad = tmp_path / "bad.csv"
     bad.write_text(
-        "chunk_id,text,gold_label,annotator\n"
-        f"{chunk_id},,GS3,meera\n"
-        f"{chunk_id},,GS7,meera\n"
-        "missing-chunk,,GS1,meera\n"
+        f"chunk_id,text,gold_label,annotator\n{chunk_id},,GS3,meera\n{chunk_id},,GS7,meera\nmissing-chunk,,GS1,meera\n"
     )
     before = rows(tmp_path, "SELECT count(*) FROM gold_labels")
 
@@ -107,9 +116,24 @@ def test_export_shows_the_named_teacher_with_the_article_and_a_partly_labelled_s
     with open(out, newline="") as f:
         exported = list(csv.DictReader(f))
     assert len(exported) == 20
-    assert list(exported[0]) == ["chunk_id", "text", "title", "source_url", "date", "teacher", "teacher_label", "teacher_probs",
-                                 "sampling", "sampling_probability", "gold_label", "annotator", "note"]
-    assert all(r["sampling"] == "uncertainty" and r["sampling_probability"] == "" for r in exported)  # chosen, not drawn
+    assert list(exported[0]) == [
+        "chunk_id",
+        "text",
+        "title",
+        "source_url",
+        "date",
+        "teacher",
+        "teacher_label",
+        "teacher_probs",
+        "sampling",
+        "sampling_probability",
+        "gold_label",
+        "annotator",
+        "note",
+    ]
+    assert all(
+        r["sampling"] == "uncertainty" and r["sampling_probability"] == "" for r in exported
+    )  # chosen, not drawn
     assert all(r["teacher"] == teacher and r["title"] and r["source_url"].startswith("https://") for r in exported)
     confidences = [max(json.loads(r["teacher_probs"]).values()) for r in exported]
     assert confidences == sorted(confidences)
@@ -127,7 +151,12 @@ def test_export_shows_the_named_teacher_with_the_article_and_a_partly_labelled_s
     assert imported.returncode == 0, imported.stderr
     assert "imported 5 labels" in imported.stdout and "15 rows left blank, 0 invalid" in imported.stdout
     assert rows(home, "SELECT label FROM gold_current WHERE annotator = 'meera' ORDER BY label") == [
-        ("GS1",), ("GS2",), ("GS3",), ("GS4",), ("NOT_RELEVANT",)]
+        ("GS1",),
+        ("GS2",),
+        ("GS3",),
+        ("GS4",),
+        ("NOT_RELEVANT",),
+    ]
 
 
 def test_label_studio_round_trip(annotated, tmp_path):
@@ -146,23 +175,58 @@ def test_label_studio_round_trip(annotated, tmp_path):
     export = []
     for i, task in enumerate(tasks):
         label = task["predictions"][0]["result"][0]["value"]["choices"][0]
-        result = [] if i == 2 else [{
-            "value": {"choices": [label if i == 0 else ("GS1" if label != "GS1" else "GS2")]},
-            "id": f"r{i}", "from_name": "label", "to_name": "text", "type": "choices", "origin": "prediction" if i == 0 else "manual",
-        }]
-        export.append({
-            "id": 100 + i, "annotations": [{
-                "id": 200 + i, "completed_by": {"id": 1, "email": "asha@example.org", "first_name": "", "last_name": ""},
-                "result": result, "was_cancelled": i == 2, "ground_truth": False,
-                "created_at": "2026-11-24T10:00:00.000000Z", "updated_at": "2026-11-24T10:00:00.000000Z",
-                "lead_time": 4.2, "prediction": {}, "result_count": len(result), "task": 100 + i, "project": 1,
-            }],
-            "drafts": [], "predictions": [300 + i], "data": task["data"], "meta": {},
-            "created_at": "2026-11-24T09:00:00.000000Z", "updated_at": "2026-11-24T10:00:00.000000Z",
-            "inner_id": i + 1, "total_annotations": 1, "cancelled_annotations": int(i == 2), "total_predictions": 1,
-            "comment_count": 0, "unresolved_comment_count": 0, "last_comment_updated_at": None, "project": 1,
-            "updated_by": 1, "file_upload": None, "comment_authors": [],
-        })
+        result = (
+            []
+            if i == 2
+            else [
+                {
+                    "value": {"choices": [label if i == 0 else ("GS1" if label != "GS1" else "GS2")]},
+                    "id": f"r{i}",
+                    "from_name": "label",
+                    "to_name": "text",
+                    "type": "choices",
+                    "origin": "prediction" if i == 0 else "manual",
+                }
+            ]
+        )
+        export.append(
+            {
+                "id": 100 + i,
+                "annotations": [
+                    {
+                        "id": 200 + i,
+                        "completed_by": {"id": 1, "email": "asha@example.org", "first_name": "", "last_name": ""},
+                        "result": result,
+                        "was_cancelled": i == 2,
+                        "ground_truth": False,
+                        "created_at": "2026-11-24T10:00:00.000000Z",
+                        "updated_at": "2026-11-24T10:00:00.000000Z",
+                        "lead_time": 4.2,
+                        "prediction": {},
+                        "result_count": len(result),
+                        "task": 100 + i,
+                        "project": 1,
+                    }
+                ],
+                "drafts": [],
+                "predictions": [300 + i],
+                "data": task["data"],
+                "meta": {},
+                "created_at": "2026-11-24T09:00:00.000000Z",
+                "updated_at": "2026-11-24T10:00:00.000000Z",
+                "inner_id": i + 1,
+                "total_annotations": 1,
+                "cancelled_annotations": int(i == 2),
+                "total_predictions": 1,
+                "comment_count": 0,
+                "unresolved_comment_count": 0,
+                "last_comment_updated_at": None,
+                "project": 1,
+                "updated_by": 1,
+                "file_upload": None,
+                "comment_authors": [],
+            }
+        )
     reviewed = tmp_path / "project-1-at-2026-11-24.json"
     reviewed.write_text(json.dumps(export))
     imported = cli("gold", "import", str(reviewed))

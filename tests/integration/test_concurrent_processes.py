@@ -24,8 +24,10 @@ from upscway.tasks.limits import DUCKDB_WRITER, TEACHER_REQUESTS
 
 CLI = [sys.executable, "-m", "upscway.cli"]
 TABLES = ("articles", "chunks", "article_aliases", "annotations", "tags", "flow_runs")
-WORDS = ("monsoon parliament tribunal fiscal deficit treaty biodiversity ethics judiciary panchayat "
-         "inflation satellite groundwater federalism tariff heritage cyclone welfare").split()
+WORDS = (
+    "monsoon parliament tribunal fiscal deficit treaty biodiversity ethics judiciary panchayat "
+    "inflation satellite groundwater federalism tariff heritage cyclone welfare"
+).split()
 
 
 def saved_pages(folder, n=16):
@@ -34,12 +36,16 @@ def saved_pages(folder, n=16):
     rng = random.Random(7)
     for i in range(n):
         paragraphs = "".join(
-            "<p>" + " ".join(f"The {rng.choice(WORDS)} report on {rng.choice(WORDS)} and {rng.choice(WORDS)} was tabled in session {i}-{k}-{j}."
-                             for j in range(4)) + "</p>"
+            "<p>"
+            + " ".join(
+                f"The {rng.choice(WORDS)} report on {rng.choice(WORDS)} and {rng.choice(WORDS)} was tabled in session {i}-{k}-{j}."
+                for j in range(4)
+            )
+            + "</p>"
             for k in range(4)
         )
         (folder / f"story-{i}.html").write_text(
-            f'<html><head><title>Backfilled story {i}</title>'
+            f"<html><head><title>Backfilled story {i}</title>"
             f'<link rel="canonical" href="https://news.example.org/archive/story-{i}.html"></head>'
             f"<body><article><h1>Backfilled story {i}</h1>{paragraphs}</article></body></html>",
             encoding="utf-8",
@@ -60,7 +66,9 @@ def counts(env):
     return {line.split(",")[0]: int(line.split(",")[1]) for line in done.stdout.splitlines()[1:]}
 
 
-def test_nightly_backfill_and_queries_at_once_store_what_they_store_one_after_another(prefect_server, tmp_path, monkeypatch):
+def test_nightly_backfill_and_queries_at_once_store_what_they_store_one_after_another(
+    prefect_server, tmp_path, monkeypatch
+):
     pages = saved_pages(tmp_path / "saved")
 
     # One after another, in this process: the night (without training), the backfill, a catch-up
@@ -77,10 +85,14 @@ def test_nightly_backfill_and_queries_at_once_store_what_they_store_one_after_an
     night = ("run", "nightly", "--skip", "distill")
     back = ("run", "backfill", "--html-dir", str(pages))
     catch_up = ("run", "tag")
-    concurrent = prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "concurrent"), UPSCWAY_LIMITS__ENABLED="true")
+    concurrent = prefect_server.env(
+        UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "concurrent"), UPSCWAY_LIMITS__ENABLED="true"
+    )
     open_store(load_settings(data_dir=tmp_path / "concurrent"))  # so the first query finds a store
-    writers = [subprocess.Popen([*CLI, *step], env=concurrent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for step in (night, back)]
+    writers = [
+        subprocess.Popen([*CLI, *step], env=concurrent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for step in (night, back)
+    ]
     seen, failed_queries = [], []
 
     def query_until_done():

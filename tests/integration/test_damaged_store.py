@@ -24,8 +24,11 @@ COMMANDS = {
 
 # Every command at the smallest cut (where all of them used to exit 0); a reader and a query at
 # the larger ones (readers and writers at every cut: unit/storage/test_integrity.py).
-@pytest.mark.parametrize(("cut", "commands"), [(4096, list(COMMANDS)), (65536, ["status", "sql"]), (2**20, ["status", "sql"])],
-                         ids=["4KB", "64KB", "1MB"])
+@pytest.mark.parametrize(
+    ("cut", "commands"),
+    [(4096, list(COMMANDS)), (65536, ["status", "sql"]), (2**20, ["status", "sql"])],
+    ids=["4KB", "64KB", "1MB"],
+)
 def test_every_command_refuses_a_store_cut_short_in_one_line_naming_it(annotated_template, tmp_path, cut, commands):
     data = tmp_path / "data"
     shutil.copytree(annotated_template, data)
@@ -44,5 +47,7 @@ def test_every_command_refuses_a_store_cut_short_in_one_line_naming_it(annotated
         errors = [line for line in result.stderr.splitlines() if line.strip()]
         assert result.returncode == 2, f"{name}: exit {result.returncode}\n{result.stderr[-2000:]}"
         assert len(errors) == 1 and "Traceback" not in result.stderr, f"{name}:\n{result.stderr[-2000:]}"
-        assert f"the store {database} is damaged" in errors[0] and "restore it from a backup" in errors[0], f"{name}: {errors[0]}"
+        assert f"the store {database} is damaged" in errors[0] and "restore it from a backup" in errors[0], (
+            f"{name}: {errors[0]}"
+        )
     assert not (data / "to-review.csv").exists()

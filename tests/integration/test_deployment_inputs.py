@@ -32,14 +32,22 @@ def test_a_deployments_run_refuses_files_outside_the_allowed_roots_naming_the_pa
     secrets = deployed / "home" / ".env"
     secrets.parent.mkdir()
     secrets.write_text("API_KEY=sk-live-0123456789\n")
-    for flow, parameters, flag in ((backfill, {"urls": secrets}, "--urls"), (backfill, {"html_dir": secrets.parent}, "--html-dir"),
-                                   (ingest, {"feeds": secrets}, "--feeds"), (study, {"spec": secrets}, "--spec")):
+    for flow, parameters, flag in (
+        (backfill, {"urls": secrets}, "--urls"),
+        (backfill, {"html_dir": secrets.parent}, "--html-dir"),
+        (ingest, {"feeds": secrets}, "--feeds"),
+        (study, {"spec": secrets}, "--spec"),
+    ):
         value = str(next(iter(parameters.values())))
         state = flow(**{k: str(v) for k, v in parameters.items()}, return_state=True)
         assert state.is_failed()
-        with pytest.raises(InputError, match="^" + re.escape(f"{flag} {value}: a deployment's run reads files only under ")):
+        with pytest.raises(
+            InputError, match="^" + re.escape(f"{flag} {value}: a deployment's run reads files only under ")
+        ):
             state.result()
-    assert _rows(deployed, "SELECT count(*) FROM frontier") == [(0,)] and _rows(deployed, "SELECT count(*) FROM failures") == [(0,)]
+    assert _rows(deployed, "SELECT count(*) FROM frontier") == [(0,)] and _rows(
+        deployed, "SELECT count(*) FROM failures"
+    ) == [(0,)]
     assert {status for (status,) in _rows(deployed, "SELECT status FROM flow_runs")} == {"failed"}
 
     # A folder the operator allows is read: here a list with no URL in it, so nothing to fetch.
@@ -59,5 +67,7 @@ def test_a_deployments_run_may_not_move_its_data_folder_to_widen_the_roots(deplo
     with pytest.raises(InputError, match="^data_dir .*: a deployment's run uses the data folder it was served with"):
         state.result()
     assert not (secrets.parent / "upscway.duckdb").exists()
-    same = backfill(BackfillInput(urls=str(deployed / "data" / "none.txt")), data_dir=str(deployed / "data"), return_state=True)
+    same = backfill(
+        BackfillInput(urls=str(deployed / "data" / "none.txt")), data_dir=str(deployed / "data"), return_state=True
+    )
     assert "a deployment's run uses the data folder" not in str(same.result(raise_on_failure=False))

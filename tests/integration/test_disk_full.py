@@ -21,7 +21,10 @@ from upscway.storage.store import Store
 def small_fs(tmp_path):
     mount = tmp_path / f"fs-{uuid.uuid4().hex[:6]}"
     mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("mounting a tmpfs needs root")
     try:
         yield mount
@@ -31,7 +34,9 @@ def small_fs(tmp_path):
 
 def _cli(data, *args):
     env = {**child_env(), "UPSCWAY_DATA_DIR": str(data)}
-    return subprocess.run([sys.executable, "-m", "upscway.cli", *args], env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "upscway.cli", *args], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def _rows(data, query):
@@ -54,13 +59,17 @@ def test_a_full_disk_stops_the_run_with_one_line_and_nothing_is_lost_when_space_
     full = _cli(data, "run", "ingest")
     assert full.returncode == 2, full.stdout + full.stderr
     _no_noise(full.stderr)
-    assert f"error: no space left on the device holding {data}" in full.stderr and f"mounted at {small_fs}" in full.stderr
+    assert (
+        f"error: no space left on the device holding {data}" in full.stderr and f"mounted at {small_fs}" in full.stderr
+    )
     assert _rows(data, "SELECT status FROM flow_runs") == [("failed",)]
 
     filler.unlink()
     again = _cli(data, "run", "ingest")
     assert again.returncode == 0, again.stderr
-    assert _rows(data, "SELECT count(*), count(DISTINCT canonical_url), count(DISTINCT content_hash) FROM articles") == [(17, 17, 17)]
+    assert _rows(
+        data, "SELECT count(*), count(DISTINCT canonical_url), count(DISTINCT content_hash) FROM articles"
+    ) == [(17, 17, 17)]
     assert _rows(data, "SELECT count(*) FROM frontier WHERE state NOT IN ('stored', 'alias')") == [(0,)]
     assert _rows(data, "SELECT count(*) = count(DISTINCT (article_id, ordinal)) FROM chunks") == [(True,)]
 

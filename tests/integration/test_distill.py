@@ -28,8 +28,11 @@ def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(anno
     models = dict(rows(annotated_store, "SELECT id, status FROM models"))
     assert models == {first.model: "candidate", second.model: "candidate"}
     # Nothing from an evaluation article was trained on.
-    trained = rows(annotated_store, "SELECT c.article_id FROM training_examples t JOIN chunks c ON c.id = t.chunk_id "
-                                    f"WHERE t.model_id = '{first.model}'")
+    trained = rows(
+        annotated_store,
+        "SELECT c.article_id FROM training_examples t JOIN chunks c ON c.id = t.chunk_id "
+        f"WHERE t.model_id = '{first.model}'",
+    )
     assert trained and all(split_of(a) != "eval" for (a,) in trained)
     path = model_folder(annotated_store, second.model)
     metrics = json.loads((path / "metrics.json").read_text())
@@ -47,7 +50,10 @@ def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(anno
     assert (vs_parent.teacher, vs_root.teacher) == (second.teacher, first.teacher)
     assert vs_parent.accuracy == vs_root.accuracy and vs_parent.gold_chunks == vs_root.gold_chunks
     report = Path(vs_parent.report).read_text()
-    assert "Expected calibration error before temperature scaling (T = " in report and "## The cascade as deployed" in report
+    assert (
+        "Expected calibration error before temperature scaling (T = " in report
+        and "## The cascade as deployed" in report
+    )
     teachers = rows(annotated_store, "SELECT teacher FROM evaluations ORDER BY created_at")
     assert teachers == [(second.teacher,), (first.teacher,)]
 
@@ -56,12 +62,17 @@ def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(anno
     listed = subprocess.run([*cli, "models", "list", "-f", "csv"], env=env, capture_output=True, text=True)
     assert first.model in listed.stdout and second.model in listed.stdout
     exported = tmp_path / "exported"  # outside the data directory's own folders (issue 30, row 10)
-    done = subprocess.run([*cli, "models", "export", second.model, "--out", str(exported)],
-                          env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [*cli, "models", "export", second.model, "--out", str(exported)], env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert (exported / "model.safetensors").exists() and not (exported / "checkpoints").exists()
-    shown = subprocess.run([*cli, "models", "show", second.model[:-3]],  # a prefix
-                           env=env, capture_output=True, text=True)
+    shown = subprocess.run(
+        [*cli, "models", "show", second.model[:-3]],  # a prefix
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert shown.returncode == 0 and second.model in shown.stdout and "metrics.temperature" in shown.stdout
     missing = subprocess.run([*cli, "models", "show", "no-such-model"], env=env, capture_output=True, text=True)
     assert missing.returncode == 2 and "no model 'no-such-model'" in missing.stderr

@@ -17,9 +17,14 @@ def test_evaluate_scores_candidate_and_teacher_on_the_same_gold_chunks(trained_s
 
     result = evaluate(model=model_id, return_state=True).result()
 
-    eval_gold = [a for (a,) in rows(annotated_store, "SELECT c.article_id FROM gold_current g JOIN chunks c ON c.id = g.chunk_id")]
+    eval_gold = [
+        a
+        for (a,) in rows(annotated_store, "SELECT c.article_id FROM gold_current g JOIN chunks c ON c.id = g.chunk_id")
+    ]
     assert result.gold_chunks == sum(split_of(a) == "eval" for a in eval_gold) > 50
-    ((n, metrics, teacher, paired),) = rows(annotated_store, "SELECT n, metrics, teacher_metrics, paired FROM evaluations")
+    ((n, metrics, teacher, paired),) = rows(
+        annotated_store, "SELECT n, metrics, teacher_metrics, paired FROM evaluations"
+    )
     metrics, teacher, paired = json.loads(metrics), json.loads(teacher), json.loads(paired)
     assert n == result.gold_chunks == paired["n"]
     assert 0 <= metrics["accuracy"] <= 1 and 0 <= teacher["accuracy"] <= 1
@@ -34,7 +39,14 @@ def test_evaluate_scores_candidate_and_teacher_on_the_same_gold_chunks(trained_s
     page = (report.parent / "report.html").read_text()
     assert page.count("<table>") >= 4 and "**" not in page and model_id in page.split("</title>")[0]
     assert '<td class="pass">' in page or '<td class="fail">' in page
-    for png in ("confusion_student", "confusion_teacher", "reliability_student", "reliability_teacher", "per_paper_accuracy", "cascade_curve"):
+    for png in (
+        "confusion_student",
+        "confusion_teacher",
+        "reliability_student",
+        "reliability_teacher",
+        "per_paper_accuracy",
+        "cascade_curve",
+    ):
         data = (report.parent / f"{png}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
     # The UI's copy shows the plots inline (no link to a file it cannot reach) and says where the report is.

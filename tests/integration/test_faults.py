@@ -33,8 +33,10 @@ ITEMS = 60
 
 def _page(i: int) -> bytes:
     words = " ".join(f"word{i}x{j}" for j in range(60))
-    return (f"<html><head><title>Story {i}</title></head><body><article><h1>Story {i} on the economy</h1>"
-            f"<p>Report number {i}: the ministry said on Monday that {words}.</p></article></body></html>").encode()
+    return (
+        f"<html><head><title>Story {i}</title></head><body><article><h1>Story {i} on the economy</h1>"
+        f"<p>Report number {i}: the ministry said on Monday that {words}.</p></article></body></html>"
+    ).encode()
 
 
 def _feeds(tmp_path: Path, server: NewsServer, paths: list[str]) -> Path:
@@ -73,9 +75,15 @@ def test_a_transient_failure_is_retried_on_the_next_run_and_given_up_after_max_a
     third = ingest(feeds=str(feeds), return_state=True).result()
     assert third.fetched == 0
 
-    states = dict((url.rsplit("/", 1)[1], (state, attempts, reason)) for url, state, attempts, reason in
-                  _rows(store, "SELECT url, state, attempts, reason FROM frontier"))
-    assert states == {"once": ("stored", 2, None), "always": ("given_up", 2, "HTTP 503"), "gone": ("failed", 1, "HTTP 404")}
+    states = dict(
+        (url.rsplit("/", 1)[1], (state, attempts, reason))
+        for url, state, attempts, reason in _rows(store, "SELECT url, state, attempts, reason FROM frontier")
+    )
+    assert states == {
+        "once": ("stored", 2, None),
+        "always": ("given_up", 2, "HTTP 503"),
+        "gone": ("failed", 1, "HTTP 404"),
+    }
     assert [len(server.hits(p)) for p in ("/once", "/always", "/gone")] == [2, 2, 1]
 
 
@@ -109,10 +117,17 @@ def test_ingest_killed_after_its_first_load_loses_nothing(server, tmp_path):
         server.routes[path] = Route(_page(i), gate=gate if i >= 15 else None)
     feeds = _feeds(tmp_path, server, paths)
     data = tmp_path / "data"
-    env = {**os.environ, "UPSCWAY_PROFILE": "demo", "UPSCWAY_DATA_DIR": str(data), "UPSCWAY_INGEST__FETCHER": "http",
-           "UPSCWAY_INGEST__BATCH_SIZE": "5", "UPSCWAY_INGEST__BATCHES_PER_LOAD": "2", "UPSCWAY_INGEST__WORKERS": "1",
-           "UPSCWAY_INGEST__PROCESSES": "2",  # the worker processes must die with the run too
-           "UPSCWAY_INGEST__TIMEOUT_S": "600"}
+    env = {
+        **os.environ,
+        "UPSCWAY_PROFILE": "demo",
+        "UPSCWAY_DATA_DIR": str(data),
+        "UPSCWAY_INGEST__FETCHER": "http",
+        "UPSCWAY_INGEST__BATCH_SIZE": "5",
+        "UPSCWAY_INGEST__BATCHES_PER_LOAD": "2",
+        "UPSCWAY_INGEST__WORKERS": "1",
+        "UPSCWAY_INGEST__PROCESSES": "2",  # the worker processes must die with the run too
+        "UPSCWAY_INGEST__TIMEOUT_S": "600",
+    }
     env.pop("PREFECT_API_URL", None)  # the CLI starts its own temporary server, as for a user
     command = [sys.executable, "-m", "upscway.cli", "run", "ingest", "--feeds", str(feeds)]
     log = tmp_path / "killed.log"
@@ -120,10 +135,13 @@ def test_ingest_killed_after_its_first_load_loses_nothing(server, tmp_path):
     with open(log, "wb") as out:
         victim = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_for(lambda: _stored_articles(store) >= 10,
-                  "the first load", victim, log)
-        _wait_for(lambda: any(b.is_dir() and not b.name.endswith(".partial") for b in (data / "staging").glob("*/batch-*")),
-                  "a staged batch", victim, log)
+        _wait_for(lambda: _stored_articles(store) >= 10, "the first load", victim, log)
+        _wait_for(
+            lambda: any(b.is_dir() and not b.name.endswith(".partial") for b in (data / "staging").glob("*/batch-*")),
+            "a staged batch",
+            victim,
+            log,
+        )
         children = psutil.Process(victim.pid).children(recursive=True)
         assert children, "the run started no temporary Prefect server"
         victim.send_signal(signal.SIGKILL)
@@ -135,15 +153,24 @@ def test_ingest_killed_after_its_first_load_loses_nothing(server, tmp_path):
             victim.kill()
         gate.set()
     assert _rows(store, "SELECT count(*) FROM articles") == [(10,)]
-    assert _rows(store, "SELECT state, count(*) FROM frontier GROUP BY ALL ORDER BY ALL") == [("pending", 50), ("stored", 10)]
+    assert _rows(store, "SELECT state, count(*) FROM frontier GROUP BY ALL ORDER BY ALL") == [
+        ("pending", 50),
+        ("stored", 10),
+    ]
 
     # The rerun talks to the session's API (its own temporary server was the killed run's concern).
-    rerun = subprocess.run(command, env={**env, "PREFECT_API_URL": PREFECT_API_URL.value()}, capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(
+        command, env={**env, "PREFECT_API_URL": PREFECT_API_URL.value()}, capture_output=True, text=True, timeout=600
+    )
 
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert _rows(store, "SELECT count(*), count(DISTINCT canonical_url), count(DISTINCT content_hash) FROM articles") == [(ITEMS,) * 3]
+    assert _rows(
+        store, "SELECT count(*), count(DISTINCT canonical_url), count(DISTINCT content_hash) FROM articles"
+    ) == [(ITEMS,) * 3]
     assert _rows(store, "SELECT state, count(*) FROM frontier GROUP BY ALL") == [("stored", ITEMS)]
-    assert _rows(store, "SELECT count(*) FROM chunks c LEFT JOIN articles a ON a.id = c.article_id WHERE a.id IS NULL") == [(0,)]
+    assert _rows(
+        store, "SELECT count(*) FROM chunks c LEFT JOIN articles a ON a.id = c.article_id WHERE a.id IS NULL"
+    ) == [(0,)]
     assert server.hits("/feed.rss")[-1].status == 304
     # The staged batch (items 10-14) was loaded, not fetched again; only the batch the kill
     # interrupted at the gate (15-19) can have been asked for twice.
@@ -161,11 +188,19 @@ def test_two_ingests_at_once_fetch_each_page_once(server, tmp_path, prefect_serv
         server.routes[path] = Route(_page(i), delay_s=0.25)  # the first run is still fetching when the second starts
     feeds = _feeds(tmp_path, server, paths)
     data = tmp_path / "data"
-    env = prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(data), UPSCWAY_INGEST__FETCHER="http",
-                             UPSCWAY_INGEST__BATCH_SIZE="4", UPSCWAY_INGEST__WORKERS="1", UPSCWAY_INGEST__FETCH_CONCURRENCY="1",
-                             UPSCWAY_INGEST__PROCESSES="0")
+    env = prefect_server.env(
+        UPSCWAY_PROFILE="demo",
+        UPSCWAY_DATA_DIR=str(data),
+        UPSCWAY_INGEST__FETCHER="http",
+        UPSCWAY_INGEST__BATCH_SIZE="4",
+        UPSCWAY_INGEST__WORKERS="1",
+        UPSCWAY_INGEST__FETCH_CONCURRENCY="1",
+        UPSCWAY_INGEST__PROCESSES="0",
+    )
     command = [sys.executable, "-m", "upscway.cli", "run", "ingest", "--feeds", str(feeds)]
-    runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    runs = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     outcomes = [r.communicate(timeout=600) for r in runs]
     assert [r.returncode for r in runs] == [0, 0], [err[-2000:] for _, err in outcomes]
     assert {p: len(server.hits(p)) for p in paths} == {p: 1 for p in paths}

@@ -59,7 +59,9 @@ def test_ingest_stores_good_pages_and_records_every_bad_case(news_site, live_env
     assert len(states) == len(news_site.good) + len(news_site.duplicate_urls) + len(bad_pages)
 
     # The syndicated copy is an alias of the original, not a second article.
-    (alias_target,) = _rows(store, "SELECT article_id FROM article_aliases WHERE url = ?", news_site.duplicate_urls[0])[0]
+    (alias_target,) = _rows(store, "SELECT article_id FROM article_aliases WHERE url = ?", news_site.duplicate_urls[0])[
+        0
+    ]
     (original,) = _rows(store, "SELECT id FROM articles WHERE canonical_url LIKE '%/original.ece'")[0]
     assert alias_target == original
 
@@ -75,7 +77,9 @@ def test_ingest_stores_good_pages_and_records_every_bad_case(news_site, live_env
     assert title and published is not None and site_name
 
     # Every article is chunked, and every chunk is the slice of its article that its offsets name.
-    orphans = _rows(store, "SELECT count(*) FROM articles a WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.article_id = a.id)")
+    orphans = _rows(
+        store, "SELECT count(*) FROM articles a WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.article_id = a.id)"
+    )
     assert orphans == [(0,)]
     mismatched = _rows(
         store,
@@ -95,12 +99,21 @@ def test_ingest_stores_good_pages_and_records_every_bad_case(news_site, live_env
 def test_second_ingest_stores_nothing_new_and_uses_conditional_get(news_site, live_env, feeds_file):
     ingest(feeds=str(feeds_file), return_state=True)
     store = _store(live_env)
-    before = _rows(store, "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM chunks), (SELECT count(*) FROM article_aliases)")
+    before = _rows(
+        store,
+        "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM chunks), (SELECT count(*) FROM article_aliases)",
+    )
     good_paths = ["/news/national/story-0.ece", "/world/item-0", "/syndication/partner-copy.ece"]
 
     second = ingest(feeds=str(feeds_file), return_state=True).result()
 
-    assert _rows(store, "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM chunks), (SELECT count(*) FROM article_aliases)") == before
+    assert (
+        _rows(
+            store,
+            "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM chunks), (SELECT count(*) FROM article_aliases)",
+        )
+        == before
+    )
     assert second.articles == 0 and second.chunks == 0
     feed_hits = news_site.server.hits("/feeds/national.rss")
     assert len(feed_hits) == 2
@@ -117,7 +130,10 @@ def test_source_and_limit_and_what_the_limit_left_is_fetched_next_time(news_site
 
     assert summary.new_urls == 3 and summary.fetched == 2 and summary.articles == 2
     assert news_site.server.hits("/feeds/national.rss") == []
-    assert _rows(_store(live_env), "SELECT state, count(*) FROM frontier GROUP BY ALL ORDER BY ALL") == [("pending", 1), ("stored", 2)]
+    assert _rows(_store(live_env), "SELECT state, count(*) FROM frontier GROUP BY ALL ORDER BY ALL") == [
+        ("pending", 1),
+        ("stored", 2),
+    ]
 
     rest = ingest(feeds=str(feeds_file), source="test-world", return_state=True).result()
     assert rest.new_urls == 0 and rest.fetched == 1 and rest.articles == 1

@@ -39,24 +39,37 @@ def test_a_promoted_english_student_never_decides_a_hindi_chunk(trained_store, n
     monkeypatch.setenv("UPSCWAY_CASCADE__CONFIDENCE_THRESHOLD", "0")  # the student is sure of every chunk it may decide
     monkeypatch.setenv("UPSCWAY_CASCADE__RELEVANCE_BAND", "[2, 3]")
     monkeypatch.setenv("UPSCWAY_CASCADE__AUDIT_RATE", "0")
-    monkeypatch.setenv("UPSCWAY_CASCADE__DRIFT_LIMIT", "2")  # a one-epoch student's scores on two new pages may move: not this test's matter
+    monkeypatch.setenv(
+        "UPSCWAY_CASCADE__DRIFT_LIMIT", "2"
+    )  # a one-epoch student's scores on two new pages may move: not this test's matter
     _ingest_both(news_site, live_env)
-    hindi = rows(annotated_store, "SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id WHERE a.language = 'hi'")[0][0]
-    english = rows(annotated_store, "SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id "
-                                    "WHERE a.canonical_url LIKE '%/national/river-linking.html'")[0][0]
+    hindi = rows(
+        annotated_store, "SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id WHERE a.language = 'hi'"
+    )[0][0]
+    english = rows(
+        annotated_store,
+        "SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id "
+        "WHERE a.canonical_url LIKE '%/national/river-linking.html'",
+    )[0][0]
     assert hindi >= 1 and english >= 1
 
     monkeypatch.setenv("UPSCWAY_CASCADE__OTHER_LANGUAGES", "skip")
     skipped = tag(return_state=True).result()
     assert skipped.chunks == skipped.by_student == english  # the Hindi chunks were not even selected
     assert skipped.other_languages.model_dump() == {"route": "skip", "chunks": hindi, "languages": {"hi": hindi}}
-    assert rows(annotated_store, "SELECT count(*) FROM tags t JOIN chunks c ON c.id = t.chunk_id JOIN articles a ON a.id = c.article_id "
-                                 "WHERE a.language = 'hi'") == [(0,)]
+    assert rows(
+        annotated_store,
+        "SELECT count(*) FROM tags t JOIN chunks c ON c.id = t.chunk_id JOIN articles a ON a.id = c.article_id "
+        "WHERE a.language = 'hi'",
+    ) == [(0,)]
 
     monkeypatch.setenv("UPSCWAY_CASCADE__OTHER_LANGUAGES", "teacher")
     routed = tag(return_state=True).result()
     assert routed.chunks == routed.by_teacher == hindi and routed.by_student == 0
     assert routed.other_languages.model_dump() == {"route": "teacher", "chunks": hindi, "languages": {"hi": hindi}}
-    decided = rows(annotated_store, "SELECT a.language, t.decided_by, count(*) FROM tags t JOIN chunks c ON c.id = t.chunk_id "
-                                    "JOIN articles a ON a.id = c.article_id WHERE a.language = 'hi' GROUP BY ALL")
+    decided = rows(
+        annotated_store,
+        "SELECT a.language, t.decided_by, count(*) FROM tags t JOIN chunks c ON c.id = t.chunk_id "
+        "JOIN articles a ON a.id = c.article_id WHERE a.language = 'hi' GROUP BY ALL",
+    )
     assert decided == [("hi", "teacher", hindi)]

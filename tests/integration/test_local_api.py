@@ -24,7 +24,11 @@ def no_api():
 
 def _servers() -> set[int]:
     """Temporary API servers this process started (the session's own harness server among them)."""
-    return {p.pid for p in psutil.Process().children(recursive=True) if "prefect.server.api.server:create_app" in " ".join(p.cmdline())}
+    return {
+        p.pid
+        for p in psutil.Process().children(recursive=True)
+        if "prefect.server.api.server:create_app" in " ".join(p.cmdline())
+    }
 
 
 def test_a_slow_start_is_waited_for_with_a_line_on_the_terminal_and_its_log_is_removed(no_api):
@@ -54,7 +58,9 @@ def test_the_cli_says_it_in_one_line_and_exits_2(tmp_path):
     env = child_env()
     env.pop("PREFECT_API_URL", None)
     env.update(UPSCWAY_DATA_DIR=str(tmp_path / "data"), UPSCWAY_PREFECT__STARTUP_TIMEOUT_S="0.2")
-    done = subprocess.run([sys.executable, "-m", "upscway.cli", "run", "tag"], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "upscway.cli", "run", "tag"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "uvicorn" not in done.stderr
     assert done.stderr.strip().startswith("error: the temporary Prefect API server did not answer within 0 s")

@@ -33,7 +33,9 @@ class Trained:
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         """`upscway ARGS` in a process of its own on this data directory."""
         env = {**child_env(), "UPSCWAY_DATA_DIR": str(self.data), "PREFECT_API_URL": PREFECT_API_URL.value()}
-        return subprocess.run([sys.executable, "-m", "upscway.cli", *args], capture_output=True, text=True, env=env, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "upscway.cli", *args], capture_output=True, text=True, env=env, timeout=300
+        )
 
 
 @pytest.fixture
@@ -57,10 +59,22 @@ def test_an_export_refuses_the_stores_own_folders_a_file_and_a_non_empty_folder(
     other = trained.data / "models" / "demo-other"
     shutil.copytree(trained.folder, other)
     with trained.store.transaction() as conn:
-        model_rows.register(conn, model_rows.NewModel(
-            model_id="demo-other", chain="demo", stage="minilm-l3", kind="encoder", base_model="b", path=str(other),
-            teacher="t", task="upsc_gs", prompt_version="v", config={}, run_id=None,
-        ))
+        model_rows.register(
+            conn,
+            model_rows.NewModel(
+                model_id="demo-other",
+                chain="demo",
+                stage="minilm-l3",
+                kind="encoder",
+                base_model="b",
+                path=str(other),
+                teacher="t",
+                task="upsc_gs",
+                prompt_version="v",
+                config={},
+                run_id=None,
+            ),
+        )
         model_rows.finish(conn, "demo-other", "candidate", {})
     os.utime(other / "model.safetensors", ns=(10**18, 10**18))
 
@@ -75,8 +89,12 @@ def test_an_export_refuses_the_stores_own_folders_a_file_and_a_non_empty_folder(
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
     (tmp_path / "a-file").write_text("")
-    for out, why in ((busy, "is not empty"), (trained.data / "staging" / "x", "own folders"), (trained.data, "own folders"),
-                     (tmp_path / "a-file" / "x", "cannot create the folder")):
+    for out, why in (
+        (busy, "is not empty"),
+        (trained.data / "staging" / "x", "own folders"),
+        (trained.data, "own folders"),
+        (tmp_path / "a-file" / "x", "cannot create the folder"),
+    ):
         with pytest.raises(InputError, match=why):
             export_model(settings, trained.model, out)
     assert (busy / "notes.txt").read_text() == "mine" and not (trained.data / "staging" / "x").exists()
@@ -105,7 +123,9 @@ def test_a_copied_data_directory_uses_and_writes_its_own_models(trained, tmp_pat
     assert evaluated.model == trained.model and Path(evaluated.report).is_relative_to(copy)
     copied = Store(copy / "upscway.duckdb")
     assert rows(copied, "SELECT id, path FROM models ORDER BY id") == [
-        (trained.model, f"models/{trained.model}"), (int8.id, f"models/{int8.id}")]
+        (trained.model, f"models/{trained.model}"),
+        (int8.id, f"models/{int8.id}"),
+    ]
 
 
 def test_a_removed_or_cut_model_is_named_and_the_tag_night_falls_back_to_the_teacher(trained, tmp_path):
@@ -119,7 +139,10 @@ def test_a_removed_or_cut_model_is_named_and_the_tag_night_falls_back_to_the_tea
     weights.write_bytes(whole[: len(whole) // 2])
     cut = trained.cli("run", "evaluate", "--model", trained.model)
     assert cut.returncode == 2, cut.stderr[-3000:]
-    assert f"model {trained.model}: its weights {weights} are damaged (cut short" in cut.stderr and "Safetensor" not in cut.stderr
+    assert (
+        f"model {trained.model}: its weights {weights} are damaged (cut short" in cut.stderr
+        and "Safetensor" not in cut.stderr
+    )
 
     with trained.store.transaction() as conn:
         model_rows.move_alias(conn, "production", trained.model, "promote", "test a missing folder")
@@ -147,7 +170,10 @@ def test_a_model_left_training_is_refused_by_promote_evaluate_and_export(trained
     for args in (("models", "promote", trained.model), ("run", "evaluate", "--model", trained.model)):
         refused = trained.cli(*args)
         assert refused.returncode == 2, refused.stderr[-3000:]
-        assert f"model {trained.model} is still training or interrupted" in refused.stderr and "Traceback" not in refused.stderr
+        assert (
+            f"model {trained.model} is still training or interrupted" in refused.stderr
+            and "Traceback" not in refused.stderr
+        )
     with pytest.raises(InputError, match="still training or interrupted"):
         export_model(load_settings(), trained.model, tmp_path / "out")
     assert rows(trained.store, "SELECT count(*) FROM evaluations") == [(0,)]

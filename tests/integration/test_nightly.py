@@ -26,8 +26,11 @@ CHAINS = Path(__file__).parents[1] / "support" / "chains.yaml"
 
 
 DEMO_ENV = {
-    "UPSCWAY_PROFILE": "demo", "UPSCWAY_DISTILL__CHAINS_FILE": str(CHAINS), "UPSCWAY_DISTILL__CHAIN": "tiny",
-    "UPSCWAY_DISTILL__EPOCHS": "1", "UPSCWAY_DISTILL__MAX_LENGTH": "64",
+    "UPSCWAY_PROFILE": "demo",
+    "UPSCWAY_DISTILL__CHAINS_FILE": str(CHAINS),
+    "UPSCWAY_DISTILL__CHAIN": "tiny",
+    "UPSCWAY_DISTILL__EPOCHS": "1",
+    "UPSCWAY_DISTILL__MAX_LENGTH": "64",
 }
 
 
@@ -36,7 +39,13 @@ def _demo_store(monkeypatch, data_dir):
         monkeypatch.setenv(name, value)
     store = open_store(load_settings())
     with store.transaction() as conn:
-        gold_repo.import_rows(conn, read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv")[:GOLD_ROWS], "upsc_gs", "gold.csv", lambda t: len(t.split()))
+        gold_repo.import_rows(
+            conn,
+            read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv")[:GOLD_ROWS],
+            "upsc_gs",
+            "gold.csv",
+            lambda t: len(t.split()),
+        )
     return store
 
 
@@ -93,7 +102,7 @@ def test_each_step_is_a_recorded_subflow_and_the_summary_artifact_lists_them(fir
     store, state = first_night
     summary = state.result()
     model = summary.steps["distill"].stages["minilm-l1"].model
-    (status, stored), = one(store, f"SELECT status, summary FROM flow_runs WHERE id = '{summary.run_id}'")
+    ((status, stored),) = one(store, f"SELECT status, summary FROM flow_runs WHERE id = '{summary.run_id}'")
     assert status == "completed" and json.loads(stored)["steps"]["distill"]["stages"]["minilm-l1"]["model"] == model
     flows = dict(one(store, "SELECT flow, count(*) FROM flow_runs GROUP BY flow"))
     assert flows == {"nightly": 1, "ingest": 1, "tag": 1, "distill": 1, "evaluate": 1, "promote": 1}
@@ -117,10 +126,14 @@ def test_a_quiet_night_stores_nothing_and_skips_training_with_the_reason(first_n
     quiet = nightly(return_state=True).result().steps
     assert quiet["ingest"].articles == 0 and quiet["tag"].tagged == 0
     assert quiet["distill"].status == "skipped" and "0 new teacher labels" in quiet["distill"].reason
-    assert quiet["evaluate"].model_dump() == {"status": "skipped",
-                                              "reason": "no new student to evaluate: distill skipped"}
-    assert quiet["promote"].model_dump() == {"status": "skipped",
-                                             "reason": "no new student to promote: evaluate skipped"}
+    assert quiet["evaluate"].model_dump() == {
+        "status": "skipped",
+        "reason": "no new student to evaluate: distill skipped",
+    }
+    assert quiet["promote"].model_dump() == {
+        "status": "skipped",
+        "reason": "no new student to promote: evaluate skipped",
+    }
     assert one(store, "SELECT count(*) FROM models") == [(1,)]
 
 

@@ -32,24 +32,28 @@ def test_promote_applies_the_gate_and_rollback_restores(annotated_store, monkeyp
     assert promoted.verdict == "promote", promoted.reasons
     assert 0 <= promoted.cascade_threshold <= 1.01  # certified, recorded
     assert promoted.certificate.startswith(
-        f"Certified: with 95% confidence the cascade at threshold {promoted.cascade_threshold:g}")
+        f"Certified: with 95% confidence the cascade at threshold {promoted.cascade_threshold:g}"
+    )
     assert promote(model=second, return_state=True).result().previous_production == first
 
     monkeypatch.setenv("UPSCWAY_GATE__MIN_RELEVANCE_ACCURACY", "1.01")
     rejected = promote(model=first, return_state=True).result()
     assert rejected.verdict == "reject"
     assert [name for name, verdict in rejected.criteria.items() if "FAIL" in verdict] == [
-        f"cascade_at_{promoted.cascade_threshold:g}_relevance_accuracy"]
+        f"cascade_at_{promoted.cascade_threshold:g}_relevance_accuracy"
+    ]
     with annotated_store.reader() as conn:
         assert registry.holder(conn, "production") == second
     forced = promote(model=first, force=True, reason="hotfix for a known teacher bug", return_state=True).result()
     assert forced.forced is True and forced.production == first
-    assert rows(annotated_store, "SELECT verdict, forced, force_reason FROM gate_decisions ORDER BY id DESC LIMIT 1") == [
-        ("reject", True, "hotfix for a known teacher bug")
-    ]
+    assert rows(
+        annotated_store, "SELECT verdict, forced, force_reason FROM gate_decisions ORDER BY id DESC LIMIT 1"
+    ) == [("reject", True, "hotfix for a known teacher bug")]
 
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
-    back = subprocess.run([sys.executable, "-m", "upscway.cli", "models", "rollback"], env=env, capture_output=True, text=True)
+    back = subprocess.run(
+        [sys.executable, "-m", "upscway.cli", "models", "rollback"], env=env, capture_output=True, text=True
+    )
     assert back.returncode == 0, back.stderr
     with annotated_store.reader() as conn:
         assert registry.holder(conn, "production") == second

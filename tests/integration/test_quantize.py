@@ -11,15 +11,22 @@ from prefect.settings import PREFECT_API_URL
 from tests.integration.conftest import lenient_gate, rows
 
 
-def test_an_int8_student_is_registered_evaluated_against_its_parent_promoted_and_tags(trained_store, monkeypatch, tmp_path):
+def test_an_int8_student_is_registered_evaluated_against_its_parent_promoted_and_tags(
+    trained_store, monkeypatch, tmp_path
+):
     from upscway.flows.evaluate import evaluate
     from upscway.flows.promote import promote
     from upscway.flows.tag import tag
 
     annotated_store, parent = trained_store
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
-    made = subprocess.run([sys.executable, "-m", "upscway.cli", "models", "quantize", parent, "--int8"],
-                          env=env, capture_output=True, text=True, timeout=300)
+    made = subprocess.run(
+        [sys.executable, "-m", "upscway.cli", "models", "quantize", parent, "--int8"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert made.returncode == 0, made.stderr[-2000:]
     model_id = f"{parent}-int8"
     assert f"registered {model_id} (INT8 of {parent}" in made.stdout
@@ -33,14 +40,26 @@ def test_an_int8_student_is_registered_evaluated_against_its_parent_promoted_and
     with pytest.raises(InputError, match=f"model {model_id} is already derived from {parent}"):
         quantize_model(load_settings(), model_id)
 
-    ((parent_id, stage, status, size),) = rows(annotated_store, f"SELECT parent_id, stage, status, json_extract(metrics, '$.size_on_disk_mb')::DOUBLE "
-                                                                f"FROM models WHERE id = '{model_id}'")
+    ((parent_id, stage, status, size),) = rows(
+        annotated_store,
+        f"SELECT parent_id, stage, status, json_extract(metrics, '$.size_on_disk_mb')::DOUBLE "
+        f"FROM models WHERE id = '{model_id}'",
+    )
     assert (parent_id, stage, status) == (parent, "minilm-l3-int8", "candidate") and size < 30
     trained_on = "SELECT json_extract(metrics, '$.train_examples')::INTEGER FROM models WHERE id = '{}'"
-    assert rows(annotated_store, trained_on.format(model_id)) == rows(annotated_store, trained_on.format(parent)) != [(None,)]
+    assert (
+        rows(annotated_store, trained_on.format(model_id))
+        == rows(annotated_store, trained_on.format(parent))
+        != [(None,)]
+    )
     # Trained on exactly its parent's chunks, so its certificate's held-out news stays held out.
-    assert rows(annotated_store, f"SELECT split, count(*) FROM training_examples WHERE model_id = '{model_id}' GROUP BY 1 ORDER BY 1") == \
-        rows(annotated_store, f"SELECT split, count(*) FROM training_examples WHERE model_id = '{parent}' GROUP BY 1 ORDER BY 1")
+    assert rows(
+        annotated_store,
+        f"SELECT split, count(*) FROM training_examples WHERE model_id = '{model_id}' GROUP BY 1 ORDER BY 1",
+    ) == rows(
+        annotated_store,
+        f"SELECT split, count(*) FROM training_examples WHERE model_id = '{parent}' GROUP BY 1 ORDER BY 1",
+    )
 
     # Against its float parent on the same gold chunks: nearly the same answers.
     against_parent = evaluate(model=model_id, teacher=f"model:{parent}", return_state=True).result()
@@ -56,4 +75,7 @@ def test_an_int8_student_is_registered_evaluated_against_its_parent_promoted_and
     assert promoted.verdict == "promote" and promoted.production == model_id, promoted.reasons
     tagged = tag(return_state=True).result()
     assert tagged.production_model == model_id
-    assert rows(annotated_store, f"SELECT count(*) > 0 FROM tags WHERE annotator = 'model:{model_id}' AND decided_by = 'student'") == [(True,)]
+    assert rows(
+        annotated_store,
+        f"SELECT count(*) > 0 FROM tags WHERE annotator = 'model:{model_id}' AND decided_by = 'student'",
+    ) == [(True,)]

@@ -37,8 +37,14 @@ def _default_sigint() -> None:
 
 def _sql(tmp_path, *extra_env):
     env = {**child_env(), "UPSCWAY_DATA_DIR": str(tmp_path / "data"), **dict(extra_env)}
-    return subprocess.Popen([sys.executable, "-m", "upscway.cli", "sql", ENDLESS], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+    return subprocess.Popen(
+        [sys.executable, "-m", "upscway.cli", "sql", ENDLESS],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
 
 
 def _holding(store: Store, query: subprocess.Popen) -> None:

@@ -39,7 +39,9 @@ def test_a_two_worker_dask_cluster_stores_the_same_rows_as_threads(tmp_path, mon
     monkeypatch.setenv("UPSCWAY_DATA_DIR", str(tmp_path / "dask"))
     monkeypatch.setenv("UPSCWAY_RUNNER__KIND", "dask")
     monkeypatch.setenv("UPSCWAY_RUNNER__DASK_WORKERS", "2")
-    monkeypatch.setenv("UPSCWAY_INGEST__PROCESSES", "2")  # ignored in Dask's daemonic workers, which may not start a pool
+    monkeypatch.setenv(
+        "UPSCWAY_INGEST__PROCESSES", "2"
+    )  # ignored in Dask's daemonic workers, which may not start a pool
     dask = load_settings()
     assert dask.runner.kind == "dask"
     by_dask = ingest_and_annotate(dask)

@@ -23,15 +23,30 @@ INGEST_ONLY = {"tag": {"enabled": False}, "distill": {"enabled": False}}
 
 def test_the_server_scheduler_creates_a_run_that_the_served_deployment_completes(prefect_server, tmp_path):
     deployments = tmp_path / "prefect.yaml"
-    deployments.write_text(yaml.safe_dump({"deployments": [{
-        "name": "nightly-soon", "entrypoint": "flows/nightly.py:nightly", "parameters": INGEST_ONLY,
-        "concurrency_limit": 1, "schedules": [{"interval": 20}],
-    }]}))
-    env = prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "data"), PREFECT_RUNNER_POLL_FREQUENCY="2")
+    deployments.write_text(
+        yaml.safe_dump(
+            {
+                "deployments": [
+                    {
+                        "name": "nightly-soon",
+                        "entrypoint": "flows/nightly.py:nightly",
+                        "parameters": INGEST_ONLY,
+                        "concurrency_limit": 1,
+                        "schedules": [{"interval": 20}],
+                    }
+                ]
+            }
+        )
+    )
+    env = prefect_server.env(
+        UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "data"), PREFECT_RUNNER_POLL_FREQUENCY="2"
+    )
     log = tmp_path / "serve.log"
     serving = subprocess.Popen(
         [sys.executable, "-m", "upscway.cli", "serve", "--file", str(deployments)],
-        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     try:
         with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
@@ -46,19 +61,27 @@ def test_the_server_scheduler_creates_a_run_that_the_served_deployment_completes
 
 
 def test_a_worker_on_a_process_pool_completes_a_run_of_the_deployed_prefect_yaml(prefect_server, tmp_path):
-    env = prefect_server.env(UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "data"), PREFECT_CLI_PROMPT="false")
+    env = prefect_server.env(
+        UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "data"), PREFECT_CLI_PROMPT="false"
+    )
     _prefect(env, "work-pool", "create", "upscway-process", "--type", "process", "--overwrite")
     deployed = _prefect(env, "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
     assert "nightly/nightly" in deployed and "backfill/backfill" in deployed, deployed
     with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
-        registered = client.read_deployments(deployment_filter=DeploymentFilter(
-            name=DeploymentFilterName(any_=["nightly", "weekly-distillation", "backfill"])
-        ))
-        assert {d.name: d.work_pool_name for d in registered} == dict.fromkeys(["nightly", "weekly-distillation", "backfill"], "upscway-process")
+        registered = client.read_deployments(
+            deployment_filter=DeploymentFilter(
+                name=DeploymentFilterName(any_=["nightly", "weekly-distillation", "backfill"])
+            )
+        )
+        assert {d.name: d.work_pool_name for d in registered} == dict.fromkeys(
+            ["nightly", "weekly-distillation", "backfill"], "upscway-process"
+        )
         try:
             _prefect(env, "deployment", "run", "nightly/nightly", "--params", json.dumps(INGEST_ONLY))
             _prefect(env, "worker", "start", "--pool", "upscway-process", "--run-once", timeout=600)
-            runs = client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["nightly"])))
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["nightly"]))
+            )
             (run,) = [r for r in runs if not r.auto_scheduled]  # the schedule's own runs wait for 01:30 IST
         finally:  # the next test that serves these names must not find this pool's cron runs
             for d in registered:
@@ -69,14 +92,20 @@ def test_a_worker_on_a_process_pool_completes_a_run_of_the_deployed_prefect_yaml
 
 
 def _prefect(env: dict, *args: str, timeout: float = 300) -> str:
-    done = subprocess.run([sys.executable, "-m", "prefect", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert done.returncode == 0, (args, done.stdout[-3000:], done.stderr[-3000:])
     return done.stdout
 
 
 def _count(env: dict, table: str) -> int:
-    done = subprocess.run([sys.executable, "-m", "upscway.cli", "sql", f"SELECT count(*) FROM {table}", "-f", "csv"],
-                          env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "upscway.cli", "sql", f"SELECT count(*) FROM {table}", "-f", "csv"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     return int(done.stdout.splitlines()[1])
 
@@ -91,7 +120,9 @@ def _wait_for_finished_run(deployment: str, check, timeout_s: float = 420):
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
             check()
-            runs = client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment])))
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment]))
+            )
             finished = [r for r in runs if r.state and r.state.is_final()]
             if finished:
                 return finished[0]

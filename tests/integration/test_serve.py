@@ -23,21 +23,35 @@ TRAINING = re.compile(r"training tiny-minilm-l1-\S+: (\d+) steps of \d+ examples
 def test_served_deployments_run_when_triggered_through_the_api(prefect_server, tmp_path):
     server = prefect_server
     env = server.env(
-        UPSCWAY_PROFILE="demo", UPSCWAY_DATA_DIR=str(tmp_path / "data"), PREFECT_LOGGING_LEVEL="INFO",
+        UPSCWAY_PROFILE="demo",
+        UPSCWAY_DATA_DIR=str(tmp_path / "data"),
+        PREFECT_LOGGING_LEVEL="INFO",
         # a one-layer student for two epochs: a few dozen steps, a progress line every 10
-        UPSCWAY_DISTILL__CHAINS_FILE=str(ROOT / "tests" / "support" / "chains.yaml"), UPSCWAY_DISTILL__CHAIN="tiny",
-        UPSCWAY_DISTILL__EPOCHS="2", UPSCWAY_DISTILL__MAX_LENGTH="64",
+        UPSCWAY_DISTILL__CHAINS_FILE=str(ROOT / "tests" / "support" / "chains.yaml"),
+        UPSCWAY_DISTILL__CHAIN="tiny",
+        UPSCWAY_DISTILL__EPOCHS="2",
+        UPSCWAY_DISTILL__MAX_LENGTH="64",
     )
     bundled = (ROOT / "deployments" / "demo" / "gold.csv").read_text(encoding="utf-8").splitlines(keepends=True)
-    (tmp_path / "gold.csv").write_text("".join(bundled[: 1 + GOLD_ROWS]), encoding="utf-8")  # header and the original 200
-    gold = subprocess.run([sys.executable, "-m", "upscway.cli", "gold", "import", str(tmp_path / "gold.csv")],
-                          env=env, capture_output=True, text=True)
+    (tmp_path / "gold.csv").write_text(
+        "".join(bundled[: 1 + GOLD_ROWS]), encoding="utf-8"
+    )  # header and the original 200
+    gold = subprocess.run(
+        [sys.executable, "-m", "upscway.cli", "gold", "import", str(tmp_path / "gold.csv")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert gold.returncode == 0, gold.stderr
     log = open(tmp_path / "serve.log", "wb")
-    serving = subprocess.Popen([sys.executable, "-m", "upscway.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    serving = subprocess.Popen(
+        [sys.executable, "-m", "upscway.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
-            deployments = _wait_for_deployments(serving, tmp_path, {"nightly/nightly", "nightly/weekly-distillation", "backfill/backfill"})
+            deployments = _wait_for_deployments(
+                serving, tmp_path, {"nightly/nightly", "nightly/weekly-distillation", "backfill/backfill"}
+            )
             nightly = deployments["nightly/nightly"]
             (schedule,) = nightly.schedules
             assert schedule.schedule.cron == "30 1 * * *" and schedule.schedule.timezone == "Asia/Kolkata"
@@ -53,7 +67,9 @@ def test_served_deployments_run_when_triggered_through_the_api(prefect_server, t
     # The served run used the serving process's settings: the demo news landed in its data dir.
     counted = subprocess.run(
         [sys.executable, "-m", "upscway.cli", "sql", "SELECT count(*) FROM tags", "-f", "csv"],
-        env=env, capture_output=True, text=True,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert counted.returncode == 0, counted.stderr
     assert int(counted.stdout.splitlines()[1]) > 0
@@ -62,7 +78,9 @@ def test_served_deployments_run_when_triggered_through_the_api(prefect_server, t
     assert any(m.startswith("tag finished in ") and "chunks tagged" in m for m in log), log
     (steps,) = [int(m.group(1)) for m in map(TRAINING.match, log) if m]
     assert steps >= 10, log
-    assert any(f" step 10/{steps} (epoch " in m and "KD loss" in m and "CE loss" in m and "samples/s" in m for m in log), log
+    assert any(
+        f" step 10/{steps} (epoch " in m and "KD loss" in m and "CE loss" in m and "samples/s" in m for m in log
+    ), log
     assert any(m.startswith("evaluate finished in ") and "gold chunks: accuracy" in m for m in log), log
     assert any(m.startswith("promote finished in ") and "gate verdict" in m for m in log), log
 
@@ -95,10 +113,14 @@ def _run_log(run_id, timeout_s: float = 180) -> list[str]:
 
 def _logged(run_id) -> list[str]:
     with get_client(sync_client=True) as client:
-        children = client.read_flow_runs(flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run_id])))
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run_id]))
+        )
         ids = [run_id, *(c.id for c in children)]
         messages, page = [], None
         while page is None or len(page) == 200:
-            page = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids)), limit=200, offset=len(messages))
+            page = client.read_logs(
+                LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids)), limit=200, offset=len(messages)
+            )
             messages += [entry.message for entry in page]
         return messages

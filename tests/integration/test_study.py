@@ -28,15 +28,20 @@ claims:
 """
 
 
-def test_a_study_trains_its_arms_over_seeds_reports_them_and_a_rerun_trains_nothing(annotated_store, tmp_path, monkeypatch):
+def test_a_study_trains_its_arms_over_seeds_reports_them_and_a_rerun_trains_nothing(
+    annotated_store, tmp_path, monkeypatch
+):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(SPEC)
 
     first = study(spec=str(spec), return_state=True).result()
     assert (first.arms, first.seeds, first.trained, first.reused) == (4, 2, 4, 4)  # INT8 arms reuse the float students
     assert first.claims == {"KD beats hard labels": first.claims["KD beats hard labels"]}
-    arms = rows(annotated_store, "SELECT arm, seed, trained, accuracy, size_mb, parameters, model_path, cardinality(predictions) "
-                                 "FROM study_arms ORDER BY arm, seed")
+    arms = rows(
+        annotated_store,
+        "SELECT arm, seed, trained, accuracy, size_mb, parameters, model_path, cardinality(predictions) "
+        "FROM study_arms ORDER BY arm, seed",
+    )
     assert len(arms) == 8 and all(0 <= a[3] <= 1 for a in arms)
     assert {a[7] for a in arms} == {first.gold_chunks} and first.gold_chunks > 50
     int8 = {(a[0], a[1]): a for a in arms if "int8" in a[0]}
@@ -47,7 +52,9 @@ def test_a_study_trains_its_arms_over_seeds_reports_them_and_a_rerun_trains_noth
     # The same seed of an arm trains the same student: seeds differ, a rerun is the same.
     trained = {a[6]: a for a in arms}
     assert len(trained) == 8
-    stamps = {path: (Path(path) / "model.safetensors").stat().st_mtime_ns for path in trained if not path.endswith("-int8")}
+    stamps = {
+        path: (Path(path) / "model.safetensors").stat().st_mtime_ns for path in trained if not path.endswith("-int8")
+    }
 
     report = Path(first.report)
     text = report.read_text()
@@ -92,6 +99,8 @@ def test_a_study_trains_its_arms_over_seeds_reports_them_and_a_rerun_trains_noth
     assert study(spec=str(spec), return_state=True).is_failed()
     ((status, summary),) = rows(annotated_store, "SELECT status, summary FROM studies ORDER BY created_at DESC LIMIT 1")
     assert status == "failed"
-    assert json.loads(summary) == {"error": "RuntimeError: out of memory training α=0, quantization=none", "arms_recorded": 0}
+    assert json.loads(summary) == {
+        "error": "RuntimeError: out of memory training α=0, quantization=none",
+        "arms_recorded": 0,
+    }
     assert rows(annotated_store, "SELECT count(*) FROM study_arms") == [(24,)]
-

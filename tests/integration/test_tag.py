@@ -36,7 +36,9 @@ def test_tag_cascade_routes_by_confidence(trained_store, monkeypatch):
 
     monkeypatch.setenv("UPSCWAY_CASCADE__CONFIDENCE_THRESHOLD", "0")
     monkeypatch.setenv("UPSCWAY_CASCADE__RELEVANCE_BAND", "[2, 3]")  # no relevance is uncertain
-    monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "0.95")  # what its audit holds a one-epoch student to, until it breaks below
+    monkeypatch.setenv(
+        "UPSCWAY_CASCADE__MAX_LOSS", "0.95"
+    )  # what its audit holds a one-epoch student to, until it breaks below
     built = []
     with monkeypatch.context() as patch:
         patch.setattr("upscway.tasks.resources.make_teacher", lambda *args: built.append(args))
@@ -45,7 +47,13 @@ def test_tag_cascade_routes_by_confidence(trained_store, monkeypatch):
     assert confident.production_model == model and confident.by_student == 30 and confident.offload_rate == 1.0
     assert confident.agreement_on_both_labelled is not None and confident.both_labelled == 30
     assert confident.confidence_threshold == 0 and set(confident.drift.model_dump()) == {
-        "night_mean_confidence", "validation_mean_confidence", "night_deferral", "validation_deferral", "reference", "warning"}
+        "night_mean_confidence",
+        "validation_mean_confidence",
+        "night_deferral",
+        "validation_deferral",
+        "reference",
+        "warning",
+    }
 
     audit = confident.audit
     assert (audit.night, audit.decided, audit.fallback) == (1, 30, False) and audit.requests_saved == 30 - audit.audited
@@ -77,13 +85,17 @@ def test_tag_cascade_routes_by_confidence(trained_store, monkeypatch):
     monkeypatch.setenv("UPSCWAY_INGEST__SNAPSHOT_DIR", str(DEPLOYMENTS_DIR / "demo" / "snapshot-drift"))
     ingest(limit=40, return_state=True).result()
     assert tag(return_state=True).result().by_student == 0
-    monkeypatch.setenv("UPSCWAY_DISTILL__EPOCHS", "4")  # one epoch on 64 tokens labels everything NOT_RELEVANT: no precision to judge
+    monkeypatch.setenv(
+        "UPSCWAY_DISTILL__EPOCHS", "4"
+    )  # one epoch on 64 tokens labels everything NOT_RELEVANT: no precision to judge
     recertified = distill(stage="minilm-l3", return_state=True).result().stages["minilm-l3"].model
     recovered = promote(model=recertified, return_state=True).result()
     assert recovered.verdict == "promote" and recovered.production == recertified, recovered.reasons
     # The broken student keeps its fallback (a rollback to it would not offload); production no longer has one.
     assert rows(annotated_store, "SELECT model_id, cleared_at FROM fallbacks") == [(model, None)]
-    calibrated = rows(annotated_store, "SELECT cascade->>'calibrated_since' FROM evaluations ORDER BY created_at DESC LIMIT 1")
+    calibrated = rows(
+        annotated_store, "SELECT cascade->>'calibrated_since' FROM evaluations ORDER BY created_at DESC LIMIT 1"
+    )
     assert calibrated[0][0] is not None  # certified only on the answers given since the break
 
     ingest(limit=10, return_state=True).result()
@@ -125,8 +137,11 @@ def test_a_student_scoring_nan_decides_nothing_and_the_night_falls_back_saying_w
     assert "not finite on 30 of 30 chunks" in night.fallback.reason
     assert night.by_student == 0 and night.by_teacher == 30 and night.teacher_requests_saved == 0
     assert rows(annotated_store, "SELECT count(*) FROM tags WHERE decided_by = 'student'") == [(0,)]
-    assert rows(annotated_store, "SELECT count(*) FROM tags WHERE NOT isfinite(confidence) "
-                                 "OR len(list_filter(probs, lambda p: NOT isfinite(p))) > 0") == [(0,)]
+    assert rows(
+        annotated_store,
+        "SELECT count(*) FROM tags WHERE NOT isfinite(confidence) "
+        "OR len(list_filter(probs, lambda p: NOT isfinite(p))) > 0",
+    ) == [(0,)]
     assert rows(annotated_store, "SELECT model_id, reason FROM fallbacks") == [(model, night.fallback.reason)]
     later = tag(limit=10, return_state=True).result()
     assert later.fallback.new is False and later.by_student == 0
@@ -141,8 +156,12 @@ def test_a_killed_tag_run_resumes_and_tags_every_chunk_once(tmp_path, monkeypatc
     with OpenAIServer(latency_s=0.15) as server:
         env = child_env()
         env.update(
-            PREFECT_API_URL=PREFECT_API_URL.value(), UPSCWAY_DATA_DIR=str(tmp_path / "data"), UPSCWAY_TEACHER_API_KEY="sk-tag",
-            UPSCWAY_TEACHER__BACKEND="openai", UPSCWAY_TEACHER__BASE_URL=server.base_url, UPSCWAY_TEACHER__BATCH_SIZE="4",
+            PREFECT_API_URL=PREFECT_API_URL.value(),
+            UPSCWAY_DATA_DIR=str(tmp_path / "data"),
+            UPSCWAY_TEACHER_API_KEY="sk-tag",
+            UPSCWAY_TEACHER__BACKEND="openai",
+            UPSCWAY_TEACHER__BASE_URL=server.base_url,
+            UPSCWAY_TEACHER__BATCH_SIZE="4",
             UPSCWAY_TEACHER__CONCURRENCY="2",
         )
         command = [sys.executable, "-m", "upscway.cli", "run", "tag"]
@@ -156,7 +175,9 @@ def test_a_killed_tag_run_resumes_and_tags_every_chunk_once(tmp_path, monkeypatc
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         assert rows(store, "SELECT count(*) FROM tags") == [(0,)]
-        survived = {t for (t,) in rows(store, "SELECT c.text FROM annotations a JOIN chunks c ON c.text_hash = a.text_hash")}
+        survived = {
+            t for (t,) in rows(store, "SELECT c.text FROM annotations a JOIN chunks c ON c.text_hash = a.text_hash")
+        }
 
         resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
@@ -165,4 +186,7 @@ def test_a_killed_tag_run_resumes_and_tags_every_chunk_once(tmp_path, monkeypatc
     assert rows(store, "SELECT count(*), count(DISTINCT chunk_id) FROM tags") == [(total, total)]
     assert survived and all(server.per_text[text] == 1 for text in survived)  # stored before the kill: not asked again
     assert all(n <= 2 for n in server.per_text.values())  # at most the in-flight ones twice
-    assert rows(store, "SELECT status FROM flow_runs WHERE flow = 'tag' ORDER BY started_at") == [("crashed",), ("completed",)]
+    assert rows(store, "SELECT status FROM flow_runs WHERE flow = 'tag' ORDER BY started_at") == [
+        ("crashed",),
+        ("completed",),
+    ]

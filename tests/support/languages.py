@@ -39,9 +39,10 @@ def serve(server: NewsServer) -> str:
     for path, page in PAGES.items():
         server.routes[path] = Route(page.encode("utf-8"))
     server.routes["/feeds/languages.rss"] = Route(
-        rss([(path, server.url(path)) for path in PAGES]), content_type="application/rss+xml")
+        rss([(path, server.url(path)) for path in PAGES]), content_type="application/rss+xml"
+    )
     return f"""sources:
   - name: test-languages
-    feeds: ["{server.url('/feeds/languages.rss')}"]
+    feeds: ["{server.url("/feeds/languages.rss")}"]
     rate_limit_per_s: 0
 """

@@ -22,9 +22,9 @@ class Route:
     delay_s: float = 0.0
     etag: str | None = None
     last_modified: str | None = None
-    then: Route | None = None                  # what the route answers after its first answer
-    trickle_s: float = 0.0                       # seconds between bytes of the body
-    gate: threading.Event | None = None          # answer only once the test sets it
+    then: Route | None = None  # what the route answers after its first answer
+    trickle_s: float = 0.0  # seconds between bytes of the body
+    gate: threading.Event | None = None  # answer only once the test sets it
 
 
 @dataclass
@@ -50,7 +50,9 @@ class NewsServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out as two writes; without this a 40 ms delayed-ACK stall follows
+            disable_nagle_algorithm = (
+                True  # headers and body go out as two writes; without this a 40 ms delayed-ACK stall follows
+            )
 
             def log_message(self, *args) -> None:
                 pass

@@ -137,7 +137,9 @@ class OpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out as two writes; without this a 40 ms delayed-ACK stall follows
+            disable_nagle_algorithm = (
+                True  # headers and body go out as two writes; without this a 40 ms delayed-ACK stall follows
+            )
 
             def log_message(self, *args) -> None:
                 pass

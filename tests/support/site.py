@@ -34,6 +34,7 @@ def demo_pages() -> list[Path]:
 def handwritten_snapshot(dest: Path) -> Path:
     """A copy of the demo snapshot without the pages `tools/demo_news.py` generated (their items
     cut from the feeds), so the tests read the eighteen hand-written pages they were written for."""
+
     def generated(folder: str, names: list[str]) -> set[str]:
         return {n for n in names if (Path(folder) / n).is_file() and GENERATED in (Path(folder) / n).read_bytes()}
 
@@ -67,7 +68,7 @@ def atom(items: list[tuple[str, str]]) -> bytes:
     )
     return (
         '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Test world</title>'
-        f'<id>urn:test:world</id><updated>2026-11-20T03:00:00Z</updated>{entries}</feed>'
+        f"<id>urn:test:world</id><updated>2026-11-20T03:00:00Z</updated>{entries}</feed>"
     ).encode()
 
 
@@ -87,8 +88,8 @@ CP1252_PAGE = (
 @dataclass
 class Site:
     server: NewsServer
-    good: dict[str, str] = field(default_factory=dict)      # canonical URL -> expected title fragment
-    bad: dict[str, str] = field(default_factory=dict)       # URL -> expected words in the failure reason
+    good: dict[str, str] = field(default_factory=dict)  # canonical URL -> expected title fragment
+    bad: dict[str, str] = field(default_factory=dict)  # URL -> expected words in the failure reason
     duplicate_urls: list[str] = field(default_factory=list)
     feeds_yaml: str = ""
 
@@ -110,7 +111,10 @@ def build_site(server: NewsServer, port_for_private: int | None = None) -> Site:
     copy = pages[6].read_bytes()
     server.routes["/news/national/original.ece"] = Route(copy)
     server.routes["/syndication/partner-copy.ece"] = Route(copy)
-    national += [("Original", server.url("/news/national/original.ece")), ("Copy", server.url("/syndication/partner-copy.ece"))]
+    national += [
+        ("Original", server.url("/news/national/original.ece")),
+        ("Copy", server.url("/syndication/partner-copy.ece")),
+    ]
     site.good[server.url("/news/national/original.ece")] = ""
     site.duplicate_urls.append(server.url("/syndication/partner-copy.ece"))
     # A permanent redirect to a real page is fine.
@@ -119,7 +123,9 @@ def build_site(server: NewsServer, port_for_private: int | None = None) -> Site:
     national.append(("Moved", server.url("/old/moved.ece")))
     site.good[server.url("/old/moved.ece")] = ""
     # A non-UTF-8 page.
-    server.routes["/world/cote-divoire-solar.html"] = Route(CP1252_PAGE.encode("cp1252"), content_type="text/html; charset=windows-1252")
+    server.routes["/world/cote-divoire-solar.html"] = Route(
+        CP1252_PAGE.encode("cp1252"), content_type="text/html; charset=windows-1252"
+    )
     national.append(("Solar", server.url("/world/cote-divoire-solar.html")))
     site.good[server.url("/world/cote-divoire-solar.html")] = "Côte d’Ivoire"
 
@@ -131,7 +137,10 @@ def build_site(server: NewsServer, port_for_private: int | None = None) -> Site:
         "/loop/b": (Route(status=302, headers={"Location": "/loop/a"}), None),
         "/news/huge.ece": (Route(b"<html><body>" + b"<p>padding</p>" * 40000 + b"</body></html>"), "too large"),
         "/docs/report.pdf": (Route(b"%PDF-1.4 fake", content_type="application/pdf"), "not an HTML page"),
-        "/news/empty.ece": (Route(b"<html><body><nav><a href='/'>Home</a></nav><div class='ad'>Advertisement</div></body></html>"), "no extractable"),
+        "/news/empty.ece": (
+            Route(b"<html><body><nav><a href='/'>Home</a></nav><div class='ad'>Advertisement</div></body></html>"),
+            "no extractable",
+        ),
         "/private/internal.ece": (Route(pages[9].read_bytes()), "robots.txt"),
     }
     for path, (route, reason) in bad_routes.items():
@@ -155,7 +164,10 @@ def build_site(server: NewsServer, port_for_private: int | None = None) -> Site:
         rss(national), content_type="application/rss+xml", etag=FEED_ETAG, last_modified=FEED_LAST_MODIFIED
     )
     server.routes["/feeds/world.atom"] = Route(atom(world), content_type="application/atom+xml")
-    server.routes["/feeds/broken.rss"] = Route(b'<?xml version="1.0"?><rss version="2.0"><channel><title>Broken</title><item><title>x</ti', content_type="application/rss+xml")
+    server.routes["/feeds/broken.rss"] = Route(
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Broken</title><item><title>x</ti',
+        content_type="application/rss+xml",
+    )
     server.routes["/feeds/slow.rss"] = Route(rss([]), delay_s=3.0, content_type="application/rss+xml")
     site.bad[server.url("/feeds/broken.rss")] = "malformed feed"
     site.bad[server.url("/feeds/missing.rss")] = "HTTP 404"
@@ -163,13 +175,13 @@ def build_site(server: NewsServer, port_for_private: int | None = None) -> Site:
 
     site.feeds_yaml = f"""sources:
   - name: test-national
-    feeds: ["{server.url('/feeds/national.rss')}", "{server.url('/feeds/broken.rss')}", "{server.url('/feeds/missing.rss')}"]
+    feeds: ["{server.url("/feeds/national.rss")}", "{server.url("/feeds/broken.rss")}", "{server.url("/feeds/missing.rss")}"]
     rate_limit_per_s: 0
   - name: test-world
-    feeds: ["{server.url('/feeds/world.atom')}", "{server.url('/feeds/slow.rss')}"]
+    feeds: ["{server.url("/feeds/world.atom")}", "{server.url("/feeds/slow.rss")}"]
     rate_limit_per_s: 0
   - name: test-disabled
-    feeds: ["{server.url('/feeds/never.rss')}"]
+    feeds: ["{server.url("/feeds/never.rss")}"]
     enabled: false
 """
     return site

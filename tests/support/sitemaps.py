@@ -19,9 +19,11 @@ def urlset(entries: list[tuple[str, str | None]], news: bool = False) -> bytes:
 
 def sitemapindex(entries: list[tuple[str, str | None]]) -> bytes:
     rows = "".join(
-        f"<sitemap><loc>{loc}</loc>" + (f"<lastmod>{day}</lastmod>" if day else "") + "</sitemap>" for loc, day in entries
+        f"<sitemap><loc>{loc}</loc>" + (f"<lastmod>{day}</lastmod>" if day else "") + "</sitemap>"
+        for loc, day in entries
     )
     return (
         '<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        + rows + "</sitemapindex>"
+        + rows
+        + "</sitemapindex>"
     ).encode()

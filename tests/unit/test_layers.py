@@ -43,7 +43,9 @@ def _checkout_copy(tmp_path):
     """This checkout's tracked files in a fresh folder, with its .venv linked in (its install
     stamp taken as up to date), so `make lint` runs there as it does here."""
     copy = tmp_path / "checkout"
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.decode().split("\0")
+    files = (
+        subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.decode().split("\0")
+    )
     for name in filter(None, files):
         target = copy / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -53,8 +55,9 @@ def _checkout_copy(tmp_path):
 
 
 def _make_lint(folder):
-    return subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed", "lint"], cwd=folder,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        ["make", "--no-print-directory", "-o", ".venv/.installed", "lint"], cwd=folder, capture_output=True, text=True
+    )
 
 
 def test_make_lint_fails_on_an_unformatted_file_and_on_an_upward_import(tmp_path):

@@ -55,10 +55,14 @@ def test_the_lock_asks_for_nothing_pyproject_dropped():
 def test_this_environment_is_exactly_the_lock():
     pins = {name: version for name, (version, _) in locked().items()}
     installed = {
-        canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions() if canonicalize_name(d.metadata["Name"]) != PROJECT
+        canonicalize_name(d.metadata["Name"]): d.version
+        for d in metadata.distributions()
+        if canonicalize_name(d.metadata["Name"]) != PROJECT
     }
     assert installed == pins, {
         "installed, not locked": sorted(set(installed) - set(pins)),
         "locked, not installed": sorted(set(pins) - set(installed)),
-        "other version": sorted(f"{n} {installed[n]} != {pins[n]}" for n in set(pins) & set(installed) if installed[n] != pins[n]),
+        "other version": sorted(
+            f"{n} {installed[n]} != {pins[n]}" for n in set(pins) & set(installed) if installed[n] != pins[n]
+        ),
     }

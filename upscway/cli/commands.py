@@ -30,7 +30,9 @@ def gold_export(
 ) -> tuple[str, int, int]:
     """(annotator shown, written, candidates): the configured teacher's answers unless `annotator` names another."""
     shown = annotator or annotator_of(settings.teacher)
-    return shown, *export_for_review(open_store(settings), load_task(settings.task.file), strategy, n, out, shown, seed, label)
+    return shown, *export_for_review(
+        open_store(settings), load_task(settings.task.file), strategy, n, out, shown, seed, label
+    )
 
 
 def gold_import(settings: Settings, file: Path, annotator: str | None, skip_invalid: bool) -> ImportReport:
@@ -53,7 +55,9 @@ def model_fields(found: ModelRecord) -> list[tuple[str, str]]:
         if isinstance(value, StudentMetrics):
             value = value.stored()  # the metrics as stored, one row per key
         if isinstance(value, dict):
-            rows += [(f"{name}.{key}", json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for key, v in value.items()]
+            rows += [
+                (f"{name}.{key}", json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for key, v in value.items()
+            ]
         else:
             rows.append((name, "" if value is None else str(value)))
     return rows
@@ -86,7 +90,10 @@ def sql(settings: Settings, query: str) -> Table:
 
 def named_queries_table() -> Table:
     """Every named report with its parameters (name=default description)."""
-    rows = [(q.name, q.what, "; ".join(f"{p} {p.description}".strip() for p in q.parameters)) for q in adhoc.named_queries().values()]
+    rows = [
+        (q.name, q.what, "; ".join(f"{p} {p.description}".strip() for p in q.parameters))
+        for q in adhoc.named_queries().values()
+    ]
     return ["query", "what", "parameters (name=default description)"], rows
 
 

@@ -17,8 +17,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from upscway.records import RunStatus
 
-MARKS = {RunStatus.COMPLETED.shown: "[green]✓[/green]", RunStatus.COMPLETED_WITH_FAILURES.shown: "[yellow]![/yellow]",
-         RunStatus.FAILED.shown: "[red]✗[/red]", RunStatus.SKIPPED.shown: "[dim]–[/dim]"}
+MARKS = {
+    RunStatus.COMPLETED.shown: "[green]✓[/green]",
+    RunStatus.COMPLETED_WITH_FAILURES.shown: "[yellow]![/yellow]",
+    RunStatus.FAILED.shown: "[red]✗[/red]",
+    RunStatus.SKIPPED.shown: "[dim]–[/dim]",
+}
 
 
 class LiveDisplay:
@@ -27,8 +31,13 @@ class LiveDisplay:
     def __init__(self, console: Console):
         self.console = console
         self.bars = Progress(
-            SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=True,
+            SpinnerColumn(),
+            TextColumn("{task.description:<22}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
         )
         self.stages: dict[str, int] = {}
 

@@ -19,7 +19,9 @@ from upscway.settings import Settings
 from upscway.summaries import Summary
 
 
-def launch(flow: str, settings: Settings, verbose: bool, console: Console, err_console: Console, **parameters: Any) -> int:
+def launch(
+    flow: str, settings: Settings, verbose: bool, console: Console, err_console: Console, **parameters: Any
+) -> int:
     """Run the flow of `flows/<flow>.py` on a setup of `settings` (its body `<flow>_on`, see
     flows/context.py); returns 0 when all went well, 1 when the run failed, some items did, or
     the cascade fell back to the teacher. An InputError the run failed with is raised (a usage

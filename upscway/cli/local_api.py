@@ -61,7 +61,9 @@ def _free_port() -> int:
 
 @contextmanager
 def prefect_api(
-    startup_timeout_s: float = 300.0, say: Callable[[str], None] = lambda line: None, progress_after_s: float = PROGRESS_AFTER_S
+    startup_timeout_s: float = 300.0,
+    say: Callable[[str], None] = lambda line: None,
+    progress_after_s: float = PROGRESS_AFTER_S,
 ) -> Iterator[None]:
     """Prefect calls inside the block go to the configured API, or to a temporary server tied
     to this process, waited for up to `startup_timeout_s` with a line to `say` while it starts
@@ -75,12 +77,32 @@ def prefect_api(
     with open(log, "wb") as output:
         server = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
-                "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
-                "--log-level", "error", "--lifespan", "on",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(prefect.__module_path__.parent),
+                "--factory",
+                "prefect.server.api.server:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "error",
+                "--lifespan",
+                "on",
             ],
-            env={**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"},
-            stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+            env={
+                **os.environ,
+                "PREFECT_UI_ENABLED": "0",
+                "PREFECT__SERVER_EPHEMERAL": "1",
+                "PREFECT__SERVER_FINAL": "1",
+            },
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
     started = False
     try:
@@ -122,15 +144,21 @@ def _wait_until_healthy(
     next_line = started + progress_after_s
     while (waited := time.monotonic() - started) < timeout_s:
         if server.poll() is not None:
-            raise ApiUnavailable(f"the temporary Prefect API server exited with status {server.returncode} (its log: {log}): {WHAT_TO_DO}")
+            raise ApiUnavailable(
+                f"the temporary Prefect API server exited with status {server.returncode} (its log: {log}): {WHAT_TO_DO}"
+            )
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         if time.monotonic() >= next_line:
-            say(f"waiting for the temporary Prefect API server to start ({waited:.0f} s so far, up to {timeout_s:.0f} s; "
-                "a running `prefect server start` with PREFECT_API_URL set skips this)")
+            say(
+                f"waiting for the temporary Prefect API server to start ({waited:.0f} s so far, up to {timeout_s:.0f} s; "
+                "a running `prefect server start` with PREFECT_API_URL set skips this)"
+            )
             next_line += PROGRESS_EVERY_S
         time.sleep(0.1)
-    raise ApiUnavailable(f"the temporary Prefect API server did not answer within {timeout_s:.0f} s (its log: {log}): {WHAT_TO_DO}")
+    raise ApiUnavailable(
+        f"the temporary Prefect API server did not answer within {timeout_s:.0f} s (its log: {log}): {WHAT_TO_DO}"
+    )

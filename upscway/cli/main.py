@@ -53,9 +53,15 @@ err_console = Console(stderr=True, soft_wrap=True)
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    profile: str | None = typer.Option(None, "--profile", envvar="UPSCWAY_PROFILE", help="Profile in deployments/profiles/."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", envvar="UPSCWAY_DATA_DIR", help="Data directory (DuckDB file DIR/upscway.duckdb)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the runs' INFO logs instead of the live progress display."),
+    profile: str | None = typer.Option(
+        None, "--profile", envvar="UPSCWAY_PROFILE", help="Profile in deployments/profiles/."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", envvar="UPSCWAY_DATA_DIR", help="Data directory (DuckDB file DIR/upscway.duckdb)."
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show the runs' INFO logs instead of the live progress display."
+    ),
 ) -> None:
     if not verbose:
         for name, value in QUIET.items():
@@ -107,7 +113,9 @@ def run_ingest(
 @run_app.command("backfill")
 def run_backfill(
     ctx: typer.Context,
-    source: str | None = typer.Option(None, help="Source whose sitemaps to read (with --since), or to file pages under."),
+    source: str | None = typer.Option(
+        None, help="Source whose sitemaps to read (with --since), or to file pages under."
+    ),
     since: str | None = typer.Option(None, help="First day (YYYY-MM-DD) of sitemap entries to fetch."),
     until: str | None = typer.Option(None, help="Last day (YYYY-MM-DD), default today."),
     urls: Path | None = typer.Option(None, help="File with one URL per line."),
@@ -116,7 +124,9 @@ def run_backfill(
     limit: int | None = typer.Option(None, min=1, help="Fetch at most N new pages."),
 ) -> None:
     """Past articles from a source's sitemaps, a list of URLs, or a folder of saved pages."""
-    what = BackfillInput(source=source, since=since, until=until, urls=_path(urls), html_dir=_path(html_dir), feeds=_path(feeds))
+    what = BackfillInput(
+        source=source, since=since, until=until, urls=_path(urls), html_dir=_path(html_dir), feeds=_path(feeds)
+    )
     _run(ctx, "backfill", what=what, limit=limit)
 
 
@@ -130,7 +140,15 @@ def run_annotate(
     limit: int | None = typer.Option(None, min=1, help="Annotate at most N chunks."),
 ) -> None:
     """Label chunks with the teacher into the silver store (idempotent, resumable)."""
-    _run(ctx, "annotate", teacher=teacher and teacher.value, only_unlabeled=only_unlabeled, since=since, source=source, limit=limit)
+    _run(
+        ctx,
+        "annotate",
+        teacher=teacher and teacher.value,
+        only_unlabeled=only_unlabeled,
+        since=since,
+        source=source,
+        limit=limit,
+    )
 
 
 @run_app.command("distill")
@@ -148,7 +166,9 @@ def run_evaluate(
     ctx: typer.Context,
     model: str = typer.Option(..., "--model", help="Model id (see `upscway models list`)."),
     gold_split: str = typer.Option("eval", help="Gold split to score on."),
-    teacher: str | None = typer.Option(None, help="Annotator to compare with (default: the one the model learnt from)."),
+    teacher: str | None = typer.Option(
+        None, help="Annotator to compare with (default: the one the model learnt from)."
+    ),
 ) -> None:
     """Score a candidate and its teacher on the same gold chunks; store the evaluation."""
     _run(ctx, "evaluate", model=model, gold_split=gold_split, teacher=teacher)
@@ -190,8 +210,13 @@ def run_nightly(
     from upscway.flows.parameters import DistillStep, IngestStep, PromoteStep, TagStep
 
     _run(
-        ctx, "nightly", ingest=IngestStep(enabled=Step.ingest not in skip, source=source, limit=limit), tag=TagStep(enabled=Step.tag not in skip),
-        distill=DistillStep(enabled=Step.distill not in skip, chain=chain, min_new_teacher_labels=min_new_teacher_labels),
+        ctx,
+        "nightly",
+        ingest=IngestStep(enabled=Step.ingest not in skip, source=source, limit=limit),
+        tag=TagStep(enabled=Step.tag not in skip),
+        distill=DistillStep(
+            enabled=Step.distill not in skip, chain=chain, min_new_teacher_labels=min_new_teacher_labels
+        ),
         promote=PromoteStep(enabled=Step.promote not in skip),
     )
 
@@ -212,17 +237,27 @@ def run_study(
 @gold_app.command("export")
 def gold_export(
     ctx: typer.Context,
-    strategy: str = typer.Option("uncertainty", help="uncertainty | disagreement | random | audit (random, of this week's tagged chunks)"),
+    strategy: str = typer.Option(
+        "uncertainty", help="uncertainty | disagreement | random | audit (random, of this week's tagged chunks)"
+    ),
     n: int = typer.Option(100, "--n", min=1, help="How many chunks."),
-    out: Path = typer.Option(..., "--out", help="CSV file to write (a .json path: Label Studio tasks with the answer as a pre-annotation)."),
-    annotator: str | None = typer.Option(None, help="Whose answers to show (default: the configured teacher; `upscway query annotators`)."),
+    out: Path = typer.Option(
+        ..., "--out", help="CSV file to write (a .json path: Label Studio tasks with the answer as a pre-annotation)."
+    ),
+    annotator: str | None = typer.Option(
+        None, help="Whose answers to show (default: the configured teacher; `upscway query annotators`)."
+    ),
     seed: int = typer.Option(0, help="Seed of the random strategy."),
-    label: str | None = typer.Option(None, help="Only chunks the annotator gave this label (e.g. GS4, to grow a paper's gold)."),
+    label: str | None = typer.Option(
+        None, help="Only chunks the annotator gave this label (e.g. GS4, to grow a paper's gold)."
+    ),
 ) -> None:
     """Write chunks for people to verify: text, article title, URL and date, and the named
     annotator's label and probabilities."""
     shown, written, candidates = _commands().gold_export(_settings(ctx), strategy, n, out, annotator, seed, label)
-    console.print(f"wrote {written} chunks ({strategy}, of {candidates} answered by {shown} and not yet verified) to {out}")
+    console.print(
+        f"wrote {written} chunks ({strategy}, of {candidates} answered by {shown} and not yet verified) to {out}"
+    )
 
 
 @gold_app.command("import")
@@ -250,14 +285,18 @@ def models_list(ctx: typer.Context, format: OutputFormat = typer.Option(OutputFo
 
 
 @models_app.command("show")
-def models_show(ctx: typer.Context, model_id: str = typer.Argument(..., help="An id, or a unique prefix of one.")) -> None:
+def models_show(
+    ctx: typer.Context, model_id: str = typer.Argument(..., help="An id, or a unique prefix of one.")
+) -> None:
     """One model: where it is, what taught it, its configuration and metrics."""
     found = _commands().model(_settings(ctx), model_id)
     print_rows(console, ["field", "value"], _commands().model_fields(found), OutputFormat.table, title=found.id)
 
 
 @models_app.command("export")
-def models_export(ctx: typer.Context, model_id: str, out: Path = typer.Option(..., "--out", help="Folder to write.")) -> None:
+def models_export(
+    ctx: typer.Context, model_id: str, out: Path = typer.Option(..., "--out", help="Folder to write.")
+) -> None:
     """Full Hugging Face weights: a causal-LM student's LoRA merged into its base (what vLLM serves)."""
     _commands().export_model(_settings(ctx), model_id, out)
     console.print(f"exported {model_id} to {out}")
@@ -265,7 +304,8 @@ def models_export(ctx: typer.Context, model_id: str, out: Path = typer.Option(..
 
 @models_app.command("quantize")
 def models_quantize(
-    ctx: typer.Context, model_id: str,
+    ctx: typer.Context,
+    model_id: str,
     int8: bool = typer.Option(False, "--int8", help="INT8 weights (torch dynamic quantization, for CPU scoring)."),
 ) -> None:
     """Register a quantized variant of an encoder student (lineage: its parent); evaluate and promote it by its id."""
@@ -273,13 +313,19 @@ def models_quantize(
         raise InputError("say which quantization: --int8 (the one supported)")
     found, made = _commands().quantize_model(_settings(ctx), model_id)
     size = found.metrics.get("size_on_disk_mb")
-    console.print(f"{'registered' if made else 'already registered:'} {found.id} (INT8 of {found.parent_id}, {size} MB); "
-                  f"evaluate it with `upscway run evaluate --model {found.id}`", soft_wrap=True)
+    console.print(
+        f"{'registered' if made else 'already registered:'} {found.id} (INT8 of {found.parent_id}, {size} MB); "
+        f"evaluate it with `upscway run evaluate --model {found.id}`",
+        soft_wrap=True,
+    )
 
 
 @models_app.command("promote")
 def models_promote(
-    ctx: typer.Context, model_id: str, force: bool = typer.Option(False, "--force"), reason: str | None = typer.Option(None)
+    ctx: typer.Context,
+    model_id: str,
+    force: bool = typer.Option(False, "--force"),
+    reason: str | None = typer.Option(None),
 ) -> None:
     """Same as `upscway run promote --model ID`."""
     run_promote(ctx, model=model_id, force=force, reason=reason)
@@ -293,7 +339,9 @@ def models_rollback(ctx: typer.Context, reason: str | None = typer.Option(None, 
 
 
 @models_app.command("clear-fallback")
-def models_clear_fallback(ctx: typer.Context, reason: str | None = typer.Option(None, help="Why (recorded; required).")) -> None:
+def models_clear_fallback(
+    ctx: typer.Context, reason: str | None = typer.Option(None, help="Why (recorded; required).")
+) -> None:
     """Let the production model offload again after a fallback (a new promotion clears it by itself)."""
     model, cleared = _commands().clear_production_fallback(_settings(ctx), reason)
     console.print(f"fallback cleared for {model} ({cleared}): the cascade offloads again from the next tag run")

@@ -89,11 +89,16 @@ def load_deployments(path: Path | str) -> list[RunnerDeployment]:
     deployments = []
     for spec in specs:
         flow_obj = load_flow(spec.entrypoint)
-        deployments.append(flow_obj.to_deployment(
-            name=spec.name, description=spec.description, tags=spec.tags, parameters=spec.parameters,
-            concurrency_limit=spec.concurrency_limit,
-            schedules=[s.to_prefect() for s in spec.schedules],
-        ))
+        deployments.append(
+            flow_obj.to_deployment(
+                name=spec.name,
+                description=spec.description,
+                tags=spec.tags,
+                parameters=spec.parameters,
+                concurrency_limit=spec.concurrency_limit,
+                schedules=[s.to_prefect() for s in spec.schedules],
+            )
+        )
     return deployments
 
 

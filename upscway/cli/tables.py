@@ -50,14 +50,17 @@ def print_import(console: Console, err_console: Console, file, errors: list[tupl
         return
     console.print(
         f"imported {report.added} labels (import {report.import_id}), {report.unchanged} unchanged, "
-        f"{report.blank} rows left blank, {len(report.errors)} invalid rows skipped", soft_wrap=True,
+        f"{report.blank} rows left blank, {len(report.errors)} invalid rows skipped",
+        soft_wrap=True,
     )
     console.print("gold labels by class: " + ", ".join(f"{k} {v}" for k, v in report.by_label.items()))
     for pair in report.agreement:
         console.print(f"agreement {pair.a} vs {pair.b}: {pair.chunks} chunks, Cohen's kappa {pair.kappa:.3f}")
 
 
-def print_rows(console: Console, columns: list[str], rows: list[tuple], fmt: OutputFormat, title: str | None = None) -> None:
+def print_rows(
+    console: Console, columns: list[str], rows: list[tuple], fmt: OutputFormat, title: str | None = None
+) -> None:
     """A table for people; CSV (LF line ends, so a value piped on carries no `\\r`) or JSON for
     programs. The table never shortens its first column (ids are pasted into other commands)
     and folds long values instead of cutting them."""

@@ -17,17 +17,25 @@ def test_the_project_deployments_load_with_their_schedules_and_valid_parameters(
     weekly = deployments["weekly-distillation"].parameters
     assert not IngestStep(**weekly["ingest"]).enabled and not TagStep(**weekly["tag"]).enabled
     assert DistillStep(**weekly["distill"]).min_new_teacher_labels == 0
-    assert deployments["backfill"].schedules == [] and deployments["backfill"].parameters["what"]["since"] == "2026-11-01"
-    assert deployments["study"].schedules == [] and deployments["study"].parameters == {"spec": "deployments/studies/kd-grid.yaml", "quick": False}
+    assert (
+        deployments["backfill"].schedules == [] and deployments["backfill"].parameters["what"]["since"] == "2026-11-01"
+    )
+    assert deployments["study"].schedules == [] and deployments["study"].parameters == {
+        "spec": "deployments/studies/kd-grid.yaml",
+        "quick": False,
+    }
     assert deployments["nightly"].enforce_parameter_schema  # a bad parameter is refused before a run starts
 
 
-@pytest.mark.parametrize("entrypoint, message", [
-    ("nightly.py:nightly", "expected flows/<module>.py:<flow>"),
-    ("flows/nightly.py:nope", "no flow 'nope'"),
-    ("flows/nosuch.py:nightly", "no flow 'nightly' in flows/nosuch.py"),
-    ("flows/nightly.py:summary_markdown", "is not a flow"),
-])
+@pytest.mark.parametrize(
+    "entrypoint, message",
+    [
+        ("nightly.py:nightly", "expected flows/<module>.py:<flow>"),
+        ("flows/nightly.py:nope", "no flow 'nope'"),
+        ("flows/nosuch.py:nightly", "no flow 'nightly' in flows/nosuch.py"),
+        ("flows/nightly.py:summary_markdown", "is not a flow"),
+    ],
+)
 def test_bad_entrypoints_are_named(entrypoint, message):
     with pytest.raises(InputError, match=message):
         load_flow(entrypoint)

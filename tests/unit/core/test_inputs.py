@@ -18,10 +18,19 @@ from upscway.tasks.scrape.feeds import SourcesFile
 DEPLOYED = "PREFECT__RUNTIME__DEPLOYMENT__ID"  # Prefect's own way to mock `prefect.runtime.deployment.id`
 
 
-@pytest.mark.parametrize("kind, words", [("device", "is not a regular file"), ("fifo", "is not a regular file"),
-                                         ("folder", "is a folder, not a file"), ("missing", "does not exist")])
+@pytest.mark.parametrize(
+    "kind, words",
+    [
+        ("device", "is not a regular file"),
+        ("fifo", "is not a regular file"),
+        ("folder", "is a folder, not a file"),
+        ("missing", "does not exist"),
+    ],
+)
 def test_only_a_regular_file_is_read_and_the_others_are_refused_at_once(tmp_path, kind, words):
-    path = {"device": "/dev/zero", "folder": str(tmp_path), "missing": str(tmp_path / "nope")}.get(kind, str(tmp_path / "fifo"))
+    path = {"device": "/dev/zero", "folder": str(tmp_path), "missing": str(tmp_path / "nope")}.get(
+        kind, str(tmp_path / "fifo")
+    )
     if kind == "fifo":
         os.mkfifo(path)  # no writer: reading it would wait forever
     started = time.monotonic()
@@ -45,7 +54,9 @@ def test_yaml_nested_beyond_the_parser_is_an_input_error(tmp_path):
         load_yaml_model(deep, SourcesFile, "feeds file")
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2026-13-45", "2026-02-30", "20260101", "2026-01-01; DROP TABLE tags", ""])
+@pytest.mark.parametrize(
+    "value", ["yesterday", "2026-13-45", "2026-02-30", "20260101", "2026-01-01; DROP TABLE tags", ""]
+)
 def test_a_day_that_is_not_yyyy_mm_dd_names_the_flag_and_the_value(value):
     with pytest.raises(InputError, match="^" + re.escape(f"--since {value!r} is not a date")):
         parse_day(value, "--since")
@@ -64,10 +75,19 @@ def test_a_command_reads_any_file_its_user_names_a_deployments_run_only_under_th
 
     monkeypatch.setenv(DEPLOYED, "00000000-0000-0000-0000-000000000001")
     for refused in (outside, data / "escape.txt", data / ".." / "home" / "secrets.env", "/etc/hostname"):
-        with pytest.raises(InputError, match="^" + re.escape(f"--urls {refused}: a deployment's run reads files only under {data.resolve()}, {DEPLOYMENTS_DIR}")):
+        with pytest.raises(
+            InputError,
+            match="^"
+            + re.escape(
+                f"--urls {refused}: a deployment's run reads files only under {data.resolve()}, {DEPLOYMENTS_DIR}"
+            ),
+        ):
             parameter_file(settings, "--urls", str(refused))
     assert parameter_file(settings, "--urls", str(data / "urls.txt")) == data / "urls.txt"
-    assert parameter_file(settings, "--spec", "deployments/studies/kd-grid.yaml").resolve() == DEPLOYMENTS_DIR / "studies" / "kd-grid.yaml"
+    assert (
+        parameter_file(settings, "--spec", "deployments/studies/kd-grid.yaml").resolve()
+        == DEPLOYMENTS_DIR / "studies" / "kd-grid.yaml"
+    )
     assert parameter_file(settings, "--urls", None) is None
 
     monkeypatch.setenv("UPSCWAY_INPUTS__ALLOWED_ROOTS", f'["{extra}"]')

@@ -3,8 +3,17 @@
 from upscway.outcomes import describe, headline
 from upscway.summaries import IngestSummary, TagSummary
 
-TAG = TagSummary(chunks=40, tagged=40, offload_rate=0.75, production_model="demo-l1-x", teacher_requests=10,
-                 teacher_requests_saved=30, estimated_cost_saved=0.03, confidence_threshold=0.55, drift=None)
+TAG = TagSummary(
+    chunks=40,
+    tagged=40,
+    offload_rate=0.75,
+    production_model="demo-l1-x",
+    teacher_requests=10,
+    teacher_requests_saved=30,
+    estimated_cost_saved=0.03,
+    confidence_threshold=0.55,
+    drift=None,
+)
 
 
 def _tag(**changes) -> TagSummary:
@@ -23,7 +32,8 @@ def test_tag_names_the_threshold_and_warns_on_drift():
     assert "WARNING" not in quiet
     drifted = _tag(drift={"warning": "the student's scores drifted: deferral rate 0.90 tonight vs 0.20 on validation"})
     assert describe(drifted).endswith(
-        "WARNING: the student's scores drifted: deferral rate 0.90 tonight vs 0.20 on validation")
+        "WARNING: the student's scores drifted: deferral rate 0.90 tonight vs 0.20 on validation"
+    )
     assert headline(drifted) == "40 tagged, 75% by the student, DRIFT"
     assert headline(TAG) == "40 tagged, 75% by the student"
 

@@ -26,7 +26,9 @@ def test_environment_overrides_profile_with_nested_delimiter(monkeypatch):
     assert settings.profile == "production"
     assert settings.teacher.base_url == "http://127.0.0.1:8000/v1"
     assert settings.ingest.timeout_s == 3.5
-    assert settings.ingest.batch_size == 100 and settings.ingest.fetch_concurrency == 8  # still from the production profile
+    assert (
+        settings.ingest.batch_size == 100 and settings.ingest.fetch_concurrency == 8
+    )  # still from the production profile
 
 
 def test_explicit_arguments_win_over_environment(monkeypatch, tmp_path):
@@ -76,7 +78,10 @@ def test_settings_the_certificate_replaced_still_load_with_a_warning_naming_what
     monkeypatch.setenv("UPSCWAY_CASCADE__ACCURACY_TOLERANCE", "0.02")
     with pytest.warns(FutureWarning, match=r"gate.max_gap_to_teacher is no longer used .* cascade.max_loss"):
         settings = load_settings()
-    assert (settings.cascade.max_loss, settings.cascade.risk_level) == (0.10, 0.05)  # the demo profile's ε, untouched by them
+    assert (settings.cascade.max_loss, settings.cascade.risk_level) == (
+        0.10,
+        0.05,
+    )  # the demo profile's ε, untouched by them
     monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "1.5")
     with pytest.raises(InputError, match="cascade.max_loss"):
         load_settings()
@@ -95,10 +100,18 @@ def test_the_trainers_knobs_are_one_object_taken_from_distill():
         ("UPSCWAY_INGEST__TIMEOUT_S", "inf", "ingest.timeout_s: Input should be a finite number"),
         ("UPSCWAY_GATE__CONFIDENCE", "nan", "gate.confidence"),
         ("UPSCWAY_INGEST__MAX_BYTES", "-1", "ingest.max_bytes"),
-        ("UPSCWAY_INGEST__ALLOW_PRIVATE_NETWORKS", "127.0.0.1/32", "UPSCWAY_INGEST__ALLOW_PRIVATE_NETWORKS"),  # a list, not JSON
+        (
+            "UPSCWAY_INGEST__ALLOW_PRIVATE_NETWORKS",
+            "127.0.0.1/32",
+            "UPSCWAY_INGEST__ALLOW_PRIVATE_NETWORKS",
+        ),  # a list, not JSON
         ("UPSCWAY_CHUNK", "{broken", "UPSCWAY_CHUNK"),
         ("UPSCWAY_INGEST__TIMEOUTS", "3", "ingest.timeouts"),
-        ("UPSCWAY_INGEST_TIMEOUT_S", "3", "unknown setting UPSCWAY_INGEST_TIMEOUT_S in the environment (did you mean UPSCWAY_INGEST__TIMEOUT_S?)"),
+        (
+            "UPSCWAY_INGEST_TIMEOUT_S",
+            "3",
+            "unknown setting UPSCWAY_INGEST_TIMEOUT_S in the environment (did you mean UPSCWAY_INGEST__TIMEOUT_S?)",
+        ),
     ],
 )
 def test_every_bad_value_or_name_in_the_environment_is_one_input_error_naming_it(monkeypatch, variable, value, named):
@@ -120,7 +133,9 @@ def test_the_teachers_key_variables_are_not_unknown_settings(monkeypatch):
 
 def test_a_writer_always_outwaits_the_longest_query_a_person_may_run(monkeypatch):
     monkeypatch.setenv("UPSCWAY_SQL__TIMEOUT_S", "100")
-    with pytest.raises(InputError, match=r"storage.lock_timeout_s \(120\) must be at least sql.timeout_s \(100\) \+ 30 s"):
+    with pytest.raises(
+        InputError, match=r"storage.lock_timeout_s \(120\) must be at least sql.timeout_s \(100\) \+ 30 s"
+    ):
         load_settings()
     monkeypatch.setenv("UPSCWAY_STORAGE__LOCK_TIMEOUT_S", "130")
     assert load_settings().storage.lock_timeout_s == 130

@@ -25,26 +25,77 @@ def _finished(summary: FlowSummary, failures: int = 0) -> FlowSummary:
 
 def test_a_summary_is_stored_with_the_keys_in_the_order_the_flow_gave_them_then_failures_and_run_id():
     ingest = _finished(IngestSummary(sources=2, feeds=3, new_urls=4, fetched=4, articles=3, chunks=9, duplicates=1))
-    assert list(ingest.model_dump()) == ["sources", "feeds", "new_urls", "fetched", "articles", "chunks", "duplicates",
-                                         "already_stored", "failures", "run_id"]
+    assert list(ingest.model_dump()) == [
+        "sources",
+        "feeds",
+        "new_urls",
+        "fetched",
+        "articles",
+        "chunks",
+        "duplicates",
+        "already_stored",
+        "failures",
+        "run_id",
+    ]
     backfill = _finished(PagesSummary(new_urls=1, fetched=1))
     assert "not_urls" not in backfill.model_dump() and "sources" not in backfill.model_dump()
     listed = _finished(PagesSummary(new_urls=1, not_urls=0, fetched=1)).model_dump()
     assert list(listed)[:3] == ["new_urls", "not_urls", "fetched"] and listed["not_urls"] == 0
-    annotate = _finished(AnnotateSummary(annotator="t", prompt_version="v1", to_annotate=2, annotated=2, failures=1,
-                                         tokens_in=5, tokens_out=6, cost=0.5, labels={"none": 2}), failures=3)
-    assert annotate.model_dump() == {"annotator": "t", "prompt_version": "v1", "to_annotate": 2, "annotated": 2,
-                                     "failures": 3, "tokens_in": 5, "tokens_out": 6, "cost": 0.5,
-                                     "labels": {"none": 2}, "run_id": "r1"}
-    assert list(annotate.model_dump()) == ["annotator", "prompt_version", "to_annotate", "annotated", "failures",
-                                           "tokens_in", "tokens_out", "cost", "labels", "run_id"]
+    annotate = _finished(
+        AnnotateSummary(
+            annotator="t",
+            prompt_version="v1",
+            to_annotate=2,
+            annotated=2,
+            failures=1,
+            tokens_in=5,
+            tokens_out=6,
+            cost=0.5,
+            labels={"none": 2},
+        ),
+        failures=3,
+    )
+    assert annotate.model_dump() == {
+        "annotator": "t",
+        "prompt_version": "v1",
+        "to_annotate": 2,
+        "annotated": 2,
+        "failures": 3,
+        "tokens_in": 5,
+        "tokens_out": 6,
+        "cost": 0.5,
+        "labels": {"none": 2},
+        "run_id": "r1",
+    }
+    assert list(annotate.model_dump()) == [
+        "annotator",
+        "prompt_version",
+        "to_annotate",
+        "annotated",
+        "failures",
+        "tokens_in",
+        "tokens_out",
+        "cost",
+        "labels",
+        "run_id",
+    ]
 
 
 def test_a_nightly_summary_stores_each_step_with_its_status_first_and_reads_back_typed():
-    tag = TagSummary.model_validate({"production_model": None, "chunks": 2, "tagged": 2, "by_teacher": 2,
-                                     "fallback": {"new": True, "reason": "its folder is missing"}})
-    steps = {"tag": _finished(tag).model_copy(update={"status": RunStatus.COMPLETED}),
-             "distill": SkippedOutcome(reason="too few labels"), "ingest": FailedOutcome(error="OSError: down")}
+    tag = TagSummary.model_validate(
+        {
+            "production_model": None,
+            "chunks": 2,
+            "tagged": 2,
+            "by_teacher": 2,
+            "fallback": {"new": True, "reason": "its folder is missing"},
+        }
+    )
+    steps = {
+        "tag": _finished(tag).model_copy(update={"status": RunStatus.COMPLETED}),
+        "distill": SkippedOutcome(reason="too few labels"),
+        "ingest": FailedOutcome(error="OSError: down"),
+    }
     night = NightlySummary(run_id="n1", steps=steps, failed_items=0)
     stored = json.loads(json.dumps(night.model_dump(), default=str))
     assert list(stored) == ["run_id", "steps", "failed_items"]  # no report: no evaluation reported one
@@ -57,8 +108,10 @@ def test_a_nightly_summary_stores_each_step_with_its_status_first_and_reads_back
 
 
 def test_an_older_or_newer_row_reads_back_with_its_unknown_keys_kept():
-    newer = summary_of("tag", {"production_model": "m", "chunks": 1, "tagged": 1, "future": 7,
-                               "drift": {"warning": None, "new_figure": 0.5}})
+    newer = summary_of(
+        "tag",
+        {"production_model": "m", "chunks": 1, "tagged": 1, "future": 7, "drift": {"warning": None, "new_figure": 0.5}},
+    )
     assert isinstance(newer, TagSummary) and newer.model_dump()["future"] == 7
     assert newer.drift.model_extra == {"new_figure": 0.5}
     older = summary_of("tag", {"tagged": 3, "offload_rate": 0.5})  # before chunks and production_model were recorded

@@ -16,10 +16,14 @@ def test_not_relevant_is_a_label_and_its_index_is_where_it_stands(tmp_path):
     task = load_task()
     assert task.not_relevant == "NOT_RELEVANT" and task.not_relevant_index == 0
     moved = _with(labels=[*task.model_dump()["labels"][1:], task.model_dump()["labels"][0]])
-    assert moved.not_relevant_index == 4 and "when it serves none, answer A" in moved.system_prompt()  # A is still its letter
+    assert (
+        moved.not_relevant_index == 4 and "when it serves none, answer A" in moved.system_prompt()
+    )  # A is still its letter
     bad = tmp_path / "task.yaml"
     bad.write_text(yaml.safe_dump({**task.model_dump(mode="json"), "not_relevant": "NONE"}))
-    with pytest.raises(InputError, match=r"task file .*task.yaml is invalid: .*not_relevant 'NONE' is not one of the labels"):
+    with pytest.raises(
+        InputError, match=r"task file .*task.yaml is invalid: .*not_relevant 'NONE' is not one of the labels"
+    ):
         load_task(bad)
 
 

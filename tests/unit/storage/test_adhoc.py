@@ -107,5 +107,9 @@ def test_a_query_past_its_memory_limit_is_stopped(store):
     from upscway.storage.adhoc import QueryStopped
 
     with pytest.raises(QueryStopped, match=r"needed more than sql.memory_limit_mb = 64 MB"):
-        run_query(store, "SELECT length(string_agg(repeat('x', 1000), '')) FROM range(10000000)", limits=SqlSettings(memory_limit_mb=64))
+        run_query(
+            store,
+            "SELECT length(string_agg(repeat('x', 1000), '')) FROM range(10000000)",
+            limits=SqlSettings(memory_limit_mb=64),
+        )
     assert SqlSettings().memory_limit() > 256  # a quarter of this machine's memory

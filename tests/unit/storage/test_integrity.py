@@ -26,7 +26,9 @@ def filled_template(tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("filled") / "upscway.duckdb", lock_timeout_s=10)
     migrate(store)
     with store.transaction() as conn:
-        gold_repo.import_rows(conn, read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv"), "upsc_gs", "gold.csv", lambda t: len(t.split()))
+        gold_repo.import_rows(
+            conn, read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv"), "upsc_gs", "gold.csv", lambda t: len(t.split())
+        )
     assert os.path.getsize(store.path) > BLOCKS_START + 2**20
     return store.path
 
@@ -103,6 +105,7 @@ def test_a_wal_left_by_a_crash_is_not_damage(filled):
 def test_the_check_waits_out_a_writer_in_another_process_but_not_a_reader(filled):
     """While another process writes, the layout may be mid-checkpoint: the check does not look
     (the open waits, as for DuckDB's lock); beside a reader it looks."""
+
     def hold(read_only):
         script = textwrap.dedent(f"""
             import duckdb, sys
@@ -110,7 +113,9 @@ def test_the_check_waits_out_a_writer_in_another_process_but_not_a_reader(filled
             print("holding", flush=True)
             sys.stdin.readline()
         """)
-        proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         assert proc.stdout.readline().strip() == "holding"
         return proc
 

@@ -64,7 +64,9 @@ def test_failed_migration_leaves_nothing_half_applied(tmp_path):
         migrate(store, folder)
     with store.reader() as conn:
         assert conn.execute("SELECT count(*) FROM schema_migrations WHERE version = 999").fetchone() == (0,)
-        assert "extra" not in {t for (t,) in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        assert "extra" not in {
+            t for (t,) in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
 
 
 def test_badly_named_migration_is_refused(tmp_path):

@@ -11,10 +11,22 @@ from upscway.storage.store import Store
 
 
 def _register(conn, model_id, path, base_model="b"):
-    registry.register(conn, registry.NewModel(
-        model_id=model_id, chain="c", stage="s", kind="encoder", base_model=base_model, path=str(path), teacher="t",
-        task="upsc_gs", prompt_version="v", config={}, run_id="r",
-    ))
+    registry.register(
+        conn,
+        registry.NewModel(
+            model_id=model_id,
+            chain="c",
+            stage="s",
+            kind="encoder",
+            base_model=base_model,
+            path=str(path),
+            teacher="t",
+            task="upsc_gs",
+            prompt_version="v",
+            config={},
+            run_id="r",
+        ),
+    )
 
 
 def test_a_folder_inside_the_data_directory_is_stored_relative_and_read_back_absolute(store):
@@ -24,7 +36,9 @@ def test_a_folder_inside_the_data_directory_is_stored_relative_and_read_back_abs
         _register(conn, "outside", "/elsewhere/models/outside")
     with store.reader() as conn:
         assert dict(conn.execute("SELECT id, path FROM models").fetchall()) == {
-            "inside": "models/inside", "outside": "/elsewhere/models/outside"}
+            "inside": "models/inside",
+            "outside": "/elsewhere/models/outside",
+        }
         assert registry.get(conn, "inside").path == str(root / "models" / "inside")
         assert registry.get(conn, "outside").path == "/elsewhere/models/outside"
 
@@ -49,7 +63,9 @@ def test_a_legacy_absolute_path_into_another_data_directory_resolves_to_this_one
     here, there = DataLayout(tmp_path / "copy"), DataLayout(tmp_path / "original")
     (here.models / "m").mkdir(parents=True)
     (there.models / "m").mkdir(parents=True)
-    assert here.resolved(str(there.models / "m")) == str(here.models / "m")  # the copy's, though the original is still there
+    assert here.resolved(str(there.models / "m")) == str(
+        here.models / "m"
+    )  # the copy's, though the original is still there
     assert here.resolved(str(here.models / "m")) == str(here.models / "m")
     assert here.resolved(str(there.models / "gone")) == str(there.models / "gone")  # nothing here: as stored
     assert here.resolved("models/m") == str(here.models / "m")
@@ -65,10 +81,15 @@ def test_migration_014_rewrites_absolute_paths_under_the_data_directory(tmp_path
     migrate(store, older)
     with store.transaction() as conn:
         for model_id, path in (("in", store.path.parent / "models" / "in"), ("out", tmp_path / "elsewhere" / "out")):
-            conn.execute("INSERT INTO models (id, stage, kind, base_model, path, teacher, task, prompt_version, status) "
-                         "VALUES (?, 's', 'encoder', 'b', ?, 't', 'upsc_gs', 'v', 'candidate')", [model_id, str(path)])
+            conn.execute(
+                "INSERT INTO models (id, stage, kind, base_model, path, teacher, task, prompt_version, status) "
+                "VALUES (?, 's', 'encoder', 'b', ?, 't', 'upsc_gs', 'v', 'candidate')",
+                [model_id, str(path)],
+            )
 
     assert 14 in migrate(store)
     with store.reader() as conn:
         assert dict(conn.execute("SELECT id, path FROM models").fetchall()) == {
-            "in": "models/in", "out": str(tmp_path / "elsewhere" / "out")}
+            "in": "models/in",
+            "out": str(tmp_path / "elsewhere" / "out"),
+        }

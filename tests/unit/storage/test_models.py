@@ -4,10 +4,22 @@ from upscway.storage import models as registry
 
 
 def _model(conn, model_id):
-    registry.register(conn, registry.NewModel(
-        model_id=model_id, chain="c", stage="s", kind="encoder", base_model="b", path="p", teacher="t", task="upsc_gs",
-        prompt_version="v", config={}, run_id="r",
-    ))
+    registry.register(
+        conn,
+        registry.NewModel(
+            model_id=model_id,
+            chain="c",
+            stage="s",
+            kind="encoder",
+            base_model="b",
+            path="p",
+            teacher="t",
+            task="upsc_gs",
+            prompt_version="v",
+            config={},
+            run_id="r",
+        ),
+    )
 
 
 def test_promote_and_rollback_move_the_alias(store):

@@ -34,9 +34,12 @@ def test_paragraph_spans_skip_blank_lines():
 def _article(n_paragraphs=6, sentences_per=5):
     paras = []
     for p in range(n_paragraphs):
-        paras.append(" ".join(
-            f"Paragraph {p} sentence {s} explains how the panchayat plans water budgets for the district." for s in range(sentences_per)
-        ))
+        paras.append(
+            " ".join(
+                f"Paragraph {p} sentence {s} explains how the panchayat plans water budgets for the district."
+                for s in range(sentences_per)
+            )
+        )
     return "\n".join(paras)
 
 

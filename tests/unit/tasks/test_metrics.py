@@ -9,7 +9,9 @@ def test_relevance_by_hand():
     # relevant: gold T T T T T at 2..6; predicted relevant at 1,2,4,5,6 -> tp=4 (2,4,5,6), fp=1 (1), fn=1 (3)
     r = relevance(pred, gold, 0)
     assert r["accuracy"] == pytest.approx(6 / 8)
-    assert r["precision"] == pytest.approx(4 / 5) and r["recall"] == pytest.approx(4 / 5) and r["f1"] == pytest.approx(0.8)
+    assert (
+        r["precision"] == pytest.approx(4 / 5) and r["recall"] == pytest.approx(4 / 5) and r["f1"] == pytest.approx(0.8)
+    )
 
 
 def test_all_one_class_and_empty_do_not_divide_by_zero():
@@ -33,8 +35,12 @@ def test_gs_accuracy_overall_and_per_paper():
 def test_the_not_relevant_label_is_the_tasks_not_index_0():
     gold, pred = [4, 4, 0, 1, 2], [4, 0, 0, 1, 4]  # label 4 means "serves none" here
     # relevant by gold: 0, 1, 2 (indices 2-4); said relevant: 0, 0, 1 (indices 1-3): tp 2, fp 1, fn 1
-    assert relevance(pred, gold, 4) == {"accuracy": pytest.approx(3 / 5), "precision": pytest.approx(2 / 3),
-                                        "recall": pytest.approx(2 / 3), "f1": pytest.approx(2 / 3)}
+    assert relevance(pred, gold, 4) == {
+        "accuracy": pytest.approx(3 / 5),
+        "precision": pytest.approx(2 / 3),
+        "recall": pytest.approx(2 / 3),
+        "f1": pytest.approx(2 / 3),
+    }
     gs = gs_accuracy(pred, gold, 5, 4)
     assert gs["overall"] == pytest.approx(2 / 3) and set(gs) == {"overall", "0", "1", "2", "3"}
 

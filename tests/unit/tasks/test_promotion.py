@@ -16,22 +16,48 @@ from upscway.tasks.promotion import apply_gate, clear_fallback, latest_evaluatio
 
 def _register(store, model_id):
     with store.transaction() as conn:
-        registry.register(conn, registry.NewModel(
-            model_id=model_id, chain="c", stage="s", kind="encoder", base_model="b", path="/nowhere", teacher="t",
-            task="upsc_gs", prompt_version="v", config={}, run_id="r",
-        ))
+        registry.register(
+            conn,
+            registry.NewModel(
+                model_id=model_id,
+                chain="c",
+                stage="s",
+                kind="encoder",
+                base_model="b",
+                path="/nowhere",
+                teacher="t",
+                task="upsc_gs",
+                prompt_version="v",
+                config={},
+                run_id="r",
+            ),
+        )
 
 
 def _evaluate(store, model_id, accuracy, n=200):
     per_paper = [[0] * 5 for _ in range(5)]
     for i in range(5):
         per_paper[i][i] = n // 5
-    metrics = {"accuracy": accuracy, "relevance_accuracy": accuracy, "precision": accuracy, "recall": accuracy,
-               "gs_accuracy": accuracy, "confusion": per_paper}
+    metrics = {
+        "accuracy": accuracy,
+        "relevance_accuracy": accuracy,
+        "precision": accuracy,
+        "recall": accuracy,
+        "gs_accuracy": accuracy,
+        "confusion": per_paper,
+    }
     cert = certificate()  # certified at 0.35, the student deciding 60%
-    result = {"student": metrics, "teacher": {**metrics, "accuracy": 0.8}, "paired": {"n": n},
-              "cascade": {"certificate": cert, "certificates": [cert], "confidence": 0.95,
-                          "chosen": {"threshold": cert["threshold"], "offload": 0.6, "accuracy": 0.8, "scores": metrics}}}
+    result = {
+        "student": metrics,
+        "teacher": {**metrics, "accuracy": 0.8},
+        "paired": {"n": n},
+        "cascade": {
+            "certificate": cert,
+            "certificates": [cert],
+            "confidence": 0.95,
+            "chosen": {"threshold": cert["threshold"], "offload": 0.6, "accuracy": 0.8, "scores": metrics},
+        },
+    }
     with store.transaction() as conn:
         evaluation_repo.insert(conn, f"e-{model_id}", model_id, "t", "eval", PairedResult.model_validate(result), "r")
     return latest_evaluation(store, model_id)
@@ -43,11 +69,15 @@ def test_a_pass_moves_production_a_fail_does_not_unless_forced_and_rollback_rest
     gate = GateSettings()
     passed = apply_gate(store, "good", _evaluate(store, "good", 0.85), gate, force=False, reason=None)
     assert passed["verdict"] == "promote" and passed["production"] == "good" and passed["cascade_threshold"] == 0.35
-    assert passed["certificate"].startswith("Certified: with 95% confidence the cascade at threshold 0.35 loses at most 0.02")
+    assert passed["certificate"].startswith(
+        "Certified: with 95% confidence the cascade at threshold 0.35 loses at most 0.02"
+    )
     with store.reader() as conn:
         assert registry.validated_threshold(conn, PRODUCTION, "good") == 0.35
-        stored = conn.execute("SELECT max_loss, risk_level, certified_threshold, round(risk_upper_bound, 4), certified_offload, "
-                              "certificate_loss, certificate_n, certificate_sentence FROM gate_decisions").fetchall()
+        stored = conn.execute(
+            "SELECT max_loss, risk_level, certified_threshold, round(risk_upper_bound, 4), certified_offload, "
+            "certificate_loss, certificate_n, certificate_sentence FROM gate_decisions"
+        ).fetchall()
     bound = round(latest_evaluation(store, "good").result.cascade.certificate.upper_bound, 4)
     assert stored == [(0.02, 0.05, 0.35, bound, 0.6, "consistency", 2000, passed["certificate"])]
 
@@ -84,7 +114,9 @@ def test_the_gold_split_and_a_missing_teacher_are_named(store, tmp_path):
         gold_of_split(store, task_def, "eval", DistillSettings(), 0.5)
     import_reviewed(store, task_def, DEPLOYMENTS_DIR / "demo" / "gold.csv", None, False, "minilm")
     gold, calibrating = gold_of_split(store, task_def, "eval", DistillSettings(), 0.5)
-    assert calibrating.chunk_ids == []  # the bundled gold was written for review, not sampled from the news: reported only
+    assert (
+        calibrating.chunk_ids == []
+    )  # the bundled gold was written for review, not sampled from the news: reported only
     with store.reader() as conn:
         articles = dict(conn.execute("SELECT id, article_id FROM chunks").fetchall())
     assert gold.chunk_ids and all(split_of(articles[c]) == "eval" for c in gold.chunk_ids)
@@ -104,28 +136,45 @@ def test_promote_evaluates_again_only_when_the_stored_certificate_does_not_answe
     current = _evaluate(store, "m", 0.85)
     assert needs_evaluation(None, CascadeSettings()) == "not evaluated yet"
     assert needs_evaluation(current, CascadeSettings()) is None
-    assert "certified at ε = 0.02, δ = 0.05; the settings ask for ε = 0.05" in needs_evaluation(current, CascadeSettings(max_loss=0.05))
+    assert "certified at ε = 0.02, δ = 0.05; the settings ask for ε = 0.05" in needs_evaluation(
+        current, CascadeSettings(max_loss=0.05)
+    )
     assert needs_evaluation(current, CascadeSettings(risk_level=0.1)) is not None
     old = current.result.model_copy(update={"cascade": current.result.cascade.model_copy(update={"confidence": None})})
-    assert needs_evaluation(type(current)(current.id, old), CascadeSettings()) == "its latest evaluation was stored before certificates"
-    empty = current.result.model_copy(update={"cascade": current.result.cascade.model_copy(update={"certificate": None, "certificates": ()})})
-    assert needs_evaluation(type(current)(current.id, empty), CascadeSettings()) is None  # nothing to certify on: evaluating again finds no more
+    assert (
+        needs_evaluation(type(current)(current.id, old), CascadeSettings())
+        == "its latest evaluation was stored before certificates"
+    )
+    empty = current.result.model_copy(
+        update={"cascade": current.result.cascade.model_copy(update={"certificate": None, "certificates": ()})}
+    )
+    assert (
+        needs_evaluation(type(current)(current.id, empty), CascadeSettings()) is None
+    )  # nothing to certify on: evaluating again finds no more
 
 
 def test_a_fallback_is_cleared_by_hand_only_with_a_reason_and_starts_the_calibration_window_at_its_run(store):
     _register(store, "good")
     apply_gate(store, "good", _evaluate(store, "good", 0.85), GateSettings(), force=False, reason=None)
     with store.transaction() as conn:
-        conn.execute("INSERT INTO flow_runs (id, flow, status, started_at) VALUES ('night-9', 'tag', 'completed', TIMESTAMPTZ '2026-12-01 02:00:00+00')")
-        audit_rows.record_fallback(conn, "good", "night-9", "the live bound shows the certificate broken", {"live_lower": 0.3})
+        conn.execute(
+            "INSERT INTO flow_runs (id, flow, status, started_at) VALUES ('night-9', 'tag', 'completed', TIMESTAMPTZ '2026-12-01 02:00:00+00')"
+        )
+        audit_rows.record_fallback(
+            conn, "good", "night-9", "the live bound shows the certificate broken", {"live_lower": 0.3}
+        )
     with store.reader() as conn:
         since = audit_rows.production_fallback_since(conn)
-    assert since.isoformat().startswith("2026-12-01T02:00:00")  # the detecting night's answers count, not only later ones
+    assert since.isoformat().startswith(
+        "2026-12-01T02:00:00"
+    )  # the detecting night's answers count, not only later ones
     with pytest.raises(InputError, match="needs --reason"):
         clear_fallback(store, "")
     assert clear_fallback(store, "a teacher outage; reviewed") == ("good", 1)
     with store.reader() as conn:
         assert audit_rows.production_fallback_since(conn) is None
-        assert conn.execute("SELECT cleared_reason FROM fallbacks").fetchall() == [("by hand: a teacher outage; reviewed",)]
+        assert conn.execute("SELECT cleared_reason FROM fallbacks").fetchall() == [
+            ("by hand: a teacher outage; reviewed",)
+        ]
     with pytest.raises(InputError, match="no active fallback"):
         clear_fallback(store, "again")

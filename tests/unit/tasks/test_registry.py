@@ -11,10 +11,22 @@ from upscway.tasks.registry import export_model, model
 
 def _register(store, path, status="candidate"):
     with store.transaction() as conn:
-        repo.register(conn, repo.NewModel(
-            model_id="m1", chain="c", stage="s", kind="encoder", base_model="b", path=str(path), teacher="t",
-            task="upsc_gs", prompt_version="v", config={"epochs": 3}, run_id="r",
-        ))
+        repo.register(
+            conn,
+            repo.NewModel(
+                model_id="m1",
+                chain="c",
+                stage="s",
+                kind="encoder",
+                base_model="b",
+                path=str(path),
+                teacher="t",
+                task="upsc_gs",
+                prompt_version="v",
+                config={"epochs": 3},
+                run_id="r",
+            ),
+        )
         if status != "training":
             repo.finish(conn, "m1", status, {"steps": 12})
 
@@ -23,7 +35,11 @@ def test_a_model_is_a_record_with_its_config_and_metrics_parsed(store, tmp_path)
     _register(store, tmp_path)
     found = model(store, "m1")
     assert (found.kind, found.status, found.config, found.metrics.stored()) == (
-        "encoder", "candidate", {"epochs": 3}, {"steps": 12})
+        "encoder",
+        "candidate",
+        {"epochs": 3},
+        {"steps": 12},
+    )
     with pytest.raises(InputError, match="no model 'nope'"):
         model(store, "nope")
 
@@ -31,10 +47,22 @@ def test_a_model_is_a_record_with_its_config_and_metrics_parsed(store, tmp_path)
 def test_a_unique_prefix_names_a_model_and_an_ambiguous_one_is_refused(store, tmp_path):
     for model_id in ("demo-l3-20261124-ab12", "demo-l3-20261124-cd34", "demo-l6-20261124-ef56"):
         with store.transaction() as conn:
-            repo.register(conn, repo.NewModel(
-                model_id=model_id, chain="demo", stage="s", kind="encoder", base_model="b", path=str(tmp_path),
-                teacher="t", task="upsc_gs", prompt_version="v", config={}, run_id="r",
-            ))
+            repo.register(
+                conn,
+                repo.NewModel(
+                    model_id=model_id,
+                    chain="demo",
+                    stage="s",
+                    kind="encoder",
+                    base_model="b",
+                    path=str(tmp_path),
+                    teacher="t",
+                    task="upsc_gs",
+                    prompt_version="v",
+                    config={},
+                    run_id="r",
+                ),
+            )
     assert model(store, "demo-l6").id == "demo-l6-20261124-ef56"
     assert model(store, "demo-l3-20261124-cd").id == "demo-l3-20261124-cd34"
     with pytest.raises(InputError, match="ambiguous: it starts demo-l3-20261124-ab12, demo-l3-20261124-cd34"):
@@ -46,7 +74,9 @@ def test_an_encoder_export_copies_the_weights_without_checkpoints_or_data(store,
     for name in ("model.safetensors", "config.json", "checkpoints/checkpoint-5/x", "data/train.jsonl"):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(name)
-    save_file({"w": np.zeros(4, dtype=np.float32)}, str(folder / "model.safetensors"))  # whole: an export checks the weights
+    save_file(
+        {"w": np.zeros(4, dtype=np.float32)}, str(folder / "model.safetensors")
+    )  # whole: an export checks the weights
     _register(store, folder)
     export_model(store, "m1", tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["config.json", "model.safetensors"]

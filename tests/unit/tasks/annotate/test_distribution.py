@@ -12,7 +12,9 @@ def lp(p):
 
 
 def test_all_labels_listed_renormalise_over_labels():
-    probs, off = label_distribution([("C", lp(0.6)), ("D", lp(0.2)), ("A", lp(0.1)), ("B", lp(0.05)), ("E", lp(0.04)), ("The", lp(0.01))], V)
+    probs, off = label_distribution(
+        [("C", lp(0.6)), ("D", lp(0.2)), ("A", lp(0.1)), ("B", lp(0.05)), ("E", lp(0.04)), ("The", lp(0.01))], V
+    )
     assert probs == pytest.approx([0.1 / 0.99, 0.05 / 0.99, 0.6 / 0.99, 0.2 / 0.99, 0.04 / 0.99])
     assert off == pytest.approx(0.01)
 

@@ -26,7 +26,15 @@ def server():
 
 
 def teacher(server, **overrides) -> OpenAITeacher:
-    values = dict(backend="openai", base_url=server.base_url, model="qwen", timeout_s=5, concurrency=2, backoff_base_s=0.01, backoff_max_s=0.05)
+    values = dict(
+        backend="openai",
+        base_url=server.base_url,
+        model="qwen",
+        timeout_s=5,
+        concurrency=2,
+        backoff_base_s=0.01,
+        backoff_max_s=0.05,
+    )
     return OpenAITeacher(load_task(), TeacherSettings(**{**values, **overrides}))
 
 

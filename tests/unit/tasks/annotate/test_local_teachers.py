@@ -46,7 +46,9 @@ def test_the_shared_prompt_prefix_is_read_once_and_changes_no_score(tiny_lm):
     plain = CausalLMTeacher(task, tiny_lm, batch_size=3, prefix_cache=False)
     with_cache, without = cached.annotate(TEXTS), plain.annotate(TEXTS)
     for a, b in zip(with_cache, without):
-        assert a.probs == pytest.approx(b.probs, abs=1e-5) and a.off_label_mass == pytest.approx(b.off_label_mass, abs=1e-5)
+        assert a.probs == pytest.approx(b.probs, abs=1e-5) and a.off_label_mass == pytest.approx(
+            b.off_label_mass, abs=1e-5
+        )
     prefix, cache = cached._shared_prefix()
     prompt = cached.tokenizer(cached.prompts(TEXTS[:1]), add_special_tokens=False).input_ids[0]
     assert prompt[: len(prefix)] == prefix and len(prefix) > 0.8 * len(prompt)  # the syllabus is most of it

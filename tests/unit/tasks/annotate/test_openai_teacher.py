@@ -21,8 +21,15 @@ def server():
 
 def teacher(server, **overrides):
     values = dict(
-        backend="openai", base_url=server.base_url, model="qwen2.5-72b", timeout_s=1, concurrency=4,
-        backoff_base_s=0.01, backoff_max_s=2, price_per_1k_input=0.5, price_per_1k_output=1.5,
+        backend="openai",
+        base_url=server.base_url,
+        model="qwen2.5-72b",
+        timeout_s=1,
+        concurrency=4,
+        backoff_base_s=0.01,
+        backoff_max_s=2,
+        price_per_1k_input=0.5,
+        price_per_1k_output=1.5,
     )
     settings = TeacherSettings(**{**values, **overrides})
     return OpenAITeacher(load_task(), settings, api_key=KEY)
@@ -95,7 +102,11 @@ def test_rationale_mode_asks_for_more_tokens_and_keeps_the_sentence(server):
 
     from tests.support.openai_server import completion
 
-    server.default = lambda text: (200, {}, json.dumps(completion("C", content="C It concerns the Finance Commission.")).encode())
+    server.default = lambda text: (
+        200,
+        {},
+        json.dumps(completion("C", content="C It concerns the Finance Commission.")).encode(),
+    )
     answer = teacher(server, rationale=True).annotate(TEXTS[:1])[0]
     assert answer.rationale == "It concerns the Finance Commission."
     assert server.bodies[0]["max_tokens"] == 48 and "structured_outputs" not in server.bodies[0]

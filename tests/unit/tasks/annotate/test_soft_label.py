@@ -14,7 +14,8 @@ GOOD = [0.1, 0.2, 0.3, 0.2, 0.2]
 
 
 @pytest.mark.parametrize(
-    "probs", [[math.nan] * 5, [0.0, math.nan, 0.0, 0.0, 0.0], [0.0, math.inf, 0.0, 0.0, 0.0], [1.5, -0.5, 0.0, 0.0, 0.0], []]
+    "probs",
+    [[math.nan] * 5, [0.0, math.nan, 0.0, 0.0, 0.0], [0.0, math.inf, 0.0, 0.0, 0.0], [1.5, -0.5, 0.0, 0.0, 0.0], []],
 )
 def test_a_soft_label_of_probabilities_that_are_not_finite_or_in_0_1_is_refused(probs):
     with pytest.raises(ValueError, match=r"probabilities must be finite numbers in \[0, 1\]"):
@@ -40,12 +41,28 @@ def test_a_teachers_nan_becomes_that_chunks_failure_and_its_probs_are_refused():
 
 @pytest.mark.parametrize(
     "field, value, wrong",
-    [("probs", [0.2, math.nan, 0.2, 0.2, 0.4], r"probs\[1\]"), ("confidence", math.inf, "confidence"), ("cost", math.nan, "cost"),
-     ("tokens_in", 2**40, "token counts"), ("label_index", 5, "label_index 5")],
+    [
+        ("probs", [0.2, math.nan, 0.2, 0.2, 0.4], r"probs\[1\]"),
+        ("confidence", math.inf, "confidence"),
+        ("cost", math.nan, "cost"),
+        ("tokens_in", 2**40, "token counts"),
+        ("label_index", 5, "label_index 5"),
+    ],
 )
 def test_a_stored_row_of_numbers_that_are_not_finite_is_refused_before_any_insert(field, value, wrong):
-    row = dict(text_hash="h1", label="GS2", label_index=2, probs=GOOD, confidence=0.3, off_label_mass=0.0, rationale=None,
-               tokens_in=1, tokens_out=1, cost=0.0, latency_ms=1.0)
+    row = dict(
+        text_hash="h1",
+        label="GS2",
+        label_index=2,
+        probs=GOOD,
+        confidence=0.3,
+        off_label_mass=0.0,
+        rationale=None,
+        tokens_in=1,
+        tokens_out=1,
+        cost=0.0,
+        latency_ms=1.0,
+    )
     AnswerRow(**row)
     with pytest.raises(ValueError, match=rf"answer for h1 refused: .*{wrong}"):
         AnswerRow(**{**row, field: value})

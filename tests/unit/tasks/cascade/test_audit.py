@@ -30,7 +30,9 @@ def test_the_audit_is_a_uniform_sample_of_the_decided_chunks_reproducible_per_ru
     # every chunk drawn with probability 0.05 (so the audited ones are a uniform sample of the decided ones)
     assert chisquare(counts).pvalue > 0.001
     assert counts.sum() / (runs * len(decided)) == pytest.approx(0.05, abs=0.003)
-    assert audit_sample(decided, 0.05, "run-7") == audit_sample(list(reversed(decided)), 0.05, "run-7")  # a rerun audits the same
+    assert audit_sample(decided, 0.05, "run-7") == audit_sample(
+        list(reversed(decided)), 0.05, "run-7"
+    )  # a rerun audits the same
     assert audit_sample(decided, 0.0, "r") == set() and audit_sample([], 0.5, "r") == set()
 
 
@@ -43,11 +45,21 @@ def test_the_nights_levels_spend_at_most_delta_and_the_bound_is_offload_times_cl
     broke = live_bound(night=3, chunks=1000, decided=970, audited=48, disagreements=24, delta=0.05)
     assert broke.lower > 0.2 and "certificate broken" in breaks(broke, 0.02, None, 0.35)
     assert breaks(live, 0.02, None, 0.35) is None
-    surer = {"night_mean_confidence": 0.9, "validation_mean_confidence": 0.5, "night_deferral": 0.1, "validation_deferral": 0.1}
+    surer = {
+        "night_mean_confidence": 0.9,
+        "validation_mean_confidence": 0.5,
+        "night_deferral": 0.1,
+        "validation_deferral": 0.1,
+    }
     assert "past the hard limit 0.35" in breaks(live, 0.02, surer, 0.35)
     deciding_more = {**surer, "night_mean_confidence": 0.5, "validation_deferral": 0.6}
     assert "moved by 0.50" in breaks(live, 0.02, deciding_more, 0.35)
-    unsure = {"night_mean_confidence": 0.3, "validation_mean_confidence": 0.8, "night_deferral": 0.9, "validation_deferral": 0.2}
+    unsure = {
+        "night_mean_confidence": 0.3,
+        "validation_mean_confidence": 0.8,
+        "night_deferral": 0.9,
+        "validation_deferral": 0.2,
+    }
     assert "moved by 0.70" in breaks(live, 0.02, unsure, 0.35)  # not like the certificate's news either
     alike = {**unsure, "night_mean_confidence": 0.7, "night_deferral": 0.4}
     assert breaks(live, 0.02, alike, 0.35) is None
@@ -57,9 +69,20 @@ def test_judging_a_night_counts_the_audited_chunks_the_teacher_answered():
     chunks = [ChunkRef(f"c{i}", f"h{i}") for i in range(6)] + [ChunkRef("c6", "h0")]  # h0's text twice
     student = {f"h{i}": [0.0, 0.9, 0.1, 0.0, 0.0] for i in range(6)}
     teacher = {"h0": [0.0, 0.9, 0.1, 0.0, 0.0], "h1": [0.0, 0.1, 0.9, 0.0, 0.0]}  # h2 audited but unanswered
-    night = judge_night(2, _scored(chunks, student, teacher), ["h0", "h1", "h2", "h3"], {"h0", "h1", "h2"}, NAMES,
-                        CascadeSettings(max_loss=0.5), None, holding=False)
-    assert [(a.chunk_id, a.student_label, a.teacher_label) for a in night.audited] == [("c0", "GS1", "GS1"), ("c1", "GS1", "GS2")]
+    night = judge_night(
+        2,
+        _scored(chunks, student, teacher),
+        ["h0", "h1", "h2", "h3"],
+        {"h0", "h1", "h2"},
+        NAMES,
+        CascadeSettings(max_loss=0.5),
+        None,
+        holding=False,
+    )
+    assert [(a.chunk_id, a.student_label, a.teacher_label) for a in night.audited] == [
+        ("c0", "GS1", "GS1"),
+        ("c1", "GS1", "GS2"),
+    ]
     assert (night.live.chunks, night.live.decided, night.live.audited, night.live.disagreements) == (6, 4, 2, 1)
     figures = night.figures(teacher_requests=2, audit_requests=3)
     assert figures["requests_saved"] == 2 and not figures["fallback"] and night.broken is None
@@ -98,7 +121,9 @@ def test_a_student_turning_confidently_wrong_stops_offloading_the_night_it_happe
             if night >= 8:
                 assert not judged.fallback or rate > 0.1
             holding = judged.fallback
-    print(f"shift caught on its night in {detected}/{streams} streams; false alarms before it in {false_alarms}/{streams}")
+    print(
+        f"shift caught on its night in {detected}/{streams} streams; false alarms before it in {false_alarms}/{streams}"
+    )
     assert detected == streams and false_alarms / streams <= settings.risk_level
 
 
@@ -107,12 +132,19 @@ def test_scores_that_are_not_finite_break_the_night_and_a_drift_that_cannot_be_c
     passed, since every comparison with NaN is False."""
     chunks = [ChunkRef(f"c{i}", f"h{i}") for i in range(4)] + [ChunkRef("c4", "h0")]  # h0's text twice: two chunks
     student = {"h0": [float("nan")] * 5, "h1": [0.0, 0.9, 0.1, 0.0, 0.0], "h2": None, "h3": [0.0, 0.9, 0.1, 0.0, 0.0]}
-    night = judge_night(1, _scored(chunks, student, {}), ["h1", "h3"], set(), NAMES, CascadeSettings(), None, holding=False)
+    night = judge_night(
+        1, _scored(chunks, student, {}), ["h1", "h3"], set(), NAMES, CascadeSettings(), None, holding=False
+    )
     assert night.fallback and "not finite on 3 of 5 chunks" in night.broken
     assert night.figures(3, 0)["requests_saved"] == 0
     fine = {h: [0.0, 0.9, 0.1, 0.0, 0.0] for h in student}
     fine_night = _scored(chunks, fine, {})
     assert judge_night(1, fine_night, list(fine), set(), NAMES, CascadeSettings(), None, holding=False).broken is None
     live = live_bound(night=1, chunks=100, decided=90, audited=0, disagreements=0, delta=0.05)
-    nan = {"night_mean_confidence": float("nan"), "validation_mean_confidence": 0.8, "night_deferral": 0.1, "validation_deferral": 0.1}
+    nan = {
+        "night_mean_confidence": float("nan"),
+        "validation_mean_confidence": 0.8,
+        "night_deferral": 0.1,
+        "validation_deferral": 0.1,
+    }
     assert "past the hard limit" in breaks(live, 0.02, nan, 0.35)

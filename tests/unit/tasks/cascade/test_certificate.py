@@ -54,17 +54,23 @@ def test_fixed_sequence_stops_at_the_first_threshold_it_cannot_reject():
     assert 0.7 <= cert.threshold <= 0.75 and cert.upper_bound <= 0.02 + 0.02
     after = next(t for t in cert.curve if t.threshold < cert.threshold)  # the first failure ends the sequence
     assert after.p_value > 0.05 and len(cert.curve) == len(SAFEST_FIRST)  # the whole curve is kept, for the shortfall
-    assert cert.sentence() == (f"Certified: with 95% confidence the cascade at threshold {cert.threshold:g} loses at most 0.02 accuracy "
-                               f"against the teacher; the student decides {cert.offload:.0%} of chunks ({cert.offload_interval[0]:.0%}–"
-                               f"{cert.offload_interval[1]:.0%}) (risk upper bound {cert.upper_bound:.3f}, on 400 held-out teacher answers).")
-    nothing = certify(Sample(_scores(confidence[:100]), np.zeros(100, dtype=int)), 0, (2.0, 3.0), epsilon=0.02, delta=0.05)
+    assert cert.sentence() == (
+        f"Certified: with 95% confidence the cascade at threshold {cert.threshold:g} loses at most 0.02 accuracy "
+        f"against the teacher; the student decides {cert.offload:.0%} of chunks ({cert.offload_interval[0]:.0%}–"
+        f"{cert.offload_interval[1]:.0%}) (risk upper bound {cert.upper_bound:.3f}, on 400 held-out teacher answers)."
+    )
+    nothing = certify(
+        Sample(_scores(confidence[:100]), np.zeros(100, dtype=int)), 0, (2.0, 3.0), epsilon=0.02, delta=0.05
+    )
     assert nothing.threshold is None and nothing.offload == 0.0 and nothing.sentence().startswith("Not certified")
 
 
 def test_a_threshold_at_which_the_student_decides_nothing_certifies_nothing():
     """1.01 and 1.0 are always rejected on a clean enough sample (no chunk decided, no loss):
     that is no certificate, since the teacher still decides everything."""
-    cert = certify(Sample(_scores(np.full(200, 0.9)), np.zeros(200, dtype=int)), 0, (2.0, 3.0), epsilon=0.02, delta=0.05)
+    cert = certify(
+        Sample(_scores(np.full(200, 0.9)), np.zeros(200, dtype=int)), 0, (2.0, 3.0), epsilon=0.02, delta=0.05
+    )
     assert cert.curve[0].p_value < 0.05 and cert.threshold is None
 
 
@@ -105,7 +111,11 @@ def test_the_certified_thresholds_true_risk_exceeds_epsilon_in_at_most_delta_of_
             certified += 1
         # The plug-in method: the most aggressive threshold whose loss rate on this same sample is
         # within ε (what choosing on the evaluation gold and judging on it amounts to).
-        fine = [t.threshold for t in risk_curve(_scores(confidence), reference, 0, (2.0, 3.0), epsilon, delta) if t.losses / n <= epsilon]
+        fine = [
+            t.threshold
+            for t in risk_curve(_scores(confidence), reference, 0, (2.0, 3.0), epsilon, delta)
+            if t.losses / n <= epsilon
+        ]
         if fine and true_risk(min(fine)) > epsilon:
             plug_in += 1
     print(f"violation rate: certificate {certified / draws:.3f} (δ = {delta}), plug-in choice {plug_in / draws:.3f}")

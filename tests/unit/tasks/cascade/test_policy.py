@@ -17,7 +17,9 @@ WRONG = LABELS + 1  # a reference label no score vector's argmax can be: every d
 BANDS = ((0.35, 0.65), (2.0, 3.0), (0.0, 1.0), (0.2, 0.2), (0.5, 0.45))
 
 
-def _vector(rng: np.random.Generator, threshold: float, band: tuple[float, float], not_relevant: int) -> list[float] | None:
+def _vector(
+    rng: np.random.Generator, threshold: float, band: tuple[float, float], not_relevant: int
+) -> list[float] | None:
     """A score vector: a random distribution, then (each with some chance) quantized to the
     threshold grid, given a tie at the top, its top set to `threshold`, its relevance set to a
     band edge, a NaN or infinity written in; or nothing (refused)."""
@@ -59,13 +61,15 @@ def test_tag_routes_exactly_the_chunks_the_certificate_and_the_operating_curve_c
         assert policy.decides(probs) == by_tag, (probs, policy)
         if probs is None or not probs:
             continue  # the certificate's and the curve's samples hold scores, not refusals
-        (tested,) = risk_curve([probs], [WRONG], policy.not_relevant, policy.band, 0.02, 0.05,
-                               thresholds=(policy.threshold,))
+        (tested,) = risk_curve(
+            [probs], [WRONG], policy.not_relevant, policy.band, 0.02, 0.05, thresholds=(policy.threshold,)
+        )
         assert tested.decided == tested.losses == int(by_tag), (probs, policy)
         gold = (int(np.argmax(np.nan_to_num(probs))) + 1) % LABELS  # the student is wrong, the teacher right
         teacher = [1.0 if i == gold else 0.0 for i in range(LABELS)]
-        (point,) = operating_curve([probs], [teacher], [gold], policy.band, policy.not_relevant,
-                                   thresholds=(policy.threshold,))
+        (point,) = operating_curve(
+            [probs], [teacher], [gold], policy.band, policy.not_relevant, thresholds=(policy.threshold,)
+        )
         assert point.offload == float(by_tag) and point.accuracy == (0.0 if by_tag else 1.0), (probs, policy)
 
 
@@ -75,8 +79,9 @@ def test_over_a_whole_sample_the_certificate_decides_the_set_tag_routes_at_every
         sample = [_vector(rng, float(rng.choice(THRESHOLDS)), band, not_relevant) for _ in range(DRAWS)]
         sample = [p for p in sample if p is not None]
         counts = rng.uniform(size=len(sample)) < 0.5  # which chunks can be losses: a random half
-        curve = risk_curve(sample, [WRONG] * len(sample), not_relevant, band, 0.02, 0.05, thresholds=THRESHOLDS,
-                           counts=counts)
+        curve = risk_curve(
+            sample, [WRONG] * len(sample), not_relevant, band, 0.02, 0.05, thresholds=THRESHOLDS, counts=counts
+        )
         for tested in curve:
             policy = CascadePolicy(tested.threshold, band, not_relevant)
             by_tag = np.array(_routed_by_tag(sample, policy))

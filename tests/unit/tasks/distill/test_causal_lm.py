@@ -49,18 +49,34 @@ def examples():
 
 def test_lora_student_trains_with_the_kd_loss_and_merges(tiny, tmp_path):
     torch.manual_seed(0)
-    model, tokenizer = load_causal_student(tiny, LoraSettings(rank=16, alpha=32, dropout=0.0))  # all seven Qwen2 projections
+    model, tokenizer = load_causal_student(
+        tiny, LoraSettings(rank=16, alpha=32, dropout=0.0)
+    )  # all seven Qwen2 projections
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
 
     data = ExampleDataset(examples(), tokenizer, max_length=None, render=prompt_renderer(TASK, tokenizer))
     args = TrainingArguments(
-        output_dir=str(tmp_path / "run"), per_device_train_batch_size=5, num_train_epochs=30, learning_rate=1e-2, lr_scheduler_type="constant",
-        logging_steps=5, save_strategy="no", report_to=[], remove_unused_columns=False, use_cpu=True, seed=0,
+        output_dir=str(tmp_path / "run"),
+        per_device_train_batch_size=5,
+        num_train_epochs=30,
+        learning_rate=1e-2,
+        lr_scheduler_type="constant",
+        logging_steps=5,
+        save_strategy="no",
+        report_to=[],
+        remove_unused_columns=False,
+        use_cpu=True,
+        seed=0,
     )
     trainer = CausalLMKDTrainer(
-        model=model, args=args, train_dataset=data, data_collator=KDCollator(tokenizer),
-        label_token_ids=label_token_ids(TASK, tokenizer), temperature=2.0, alpha=0.5,
+        model=model,
+        args=args,
+        train_dataset=data,
+        data_collator=KDCollator(tokenizer),
+        label_token_ids=label_token_ids(TASK, tokenizer),
+        temperature=2.0,
+        alpha=0.5,
     )
     trainer.train()
 

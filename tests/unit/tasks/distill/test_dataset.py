@@ -29,7 +29,9 @@ def _fill(store, n_articles=60):
                     "INSERT INTO chunks (id, article_id, ordinal, text, char_start, char_end, token_count, text_hash) VALUES (?, ?, ?, ?, 0, 1, 1, ?)",
                     [f"a{a}-{o}", f"a{a}", o, f"text {a} {o}", f"th{a}-{o}"],
                 )
-                rows.append(ann.AnswerRow(f"th{a}-{o}", "GS2", 2, [0.1, 0.1, 0.6, 0.1, 0.1], 0.6, 0.0, None, 0, 0, 0.0, 1.0))
+                rows.append(
+                    ann.AnswerRow(f"th{a}-{o}", "GS2", 2, [0.1, 0.1, 0.6, 0.1, 0.1], 0.6, 0.0, None, 0, 0, 0.0, 1.0)
+                )
             conn.execute(
                 "INSERT INTO gold_labels (chunk_id, text_hash, task, label, annotator, import_id) VALUES (?, ?, 'upsc_gs', 'GS3', 'p', 'i')",
                 [f"a{a}-0", f"th{a}-0"],
@@ -49,16 +51,25 @@ def test_splits_never_share_an_article_and_eval_is_gold_only(store):
     trained = splits.train + splits.validation
     assert {e.gold for e in trained} == {-1, TASK.index("GS3")}  # gold kept as the hard label where present
     assert all(e.teacher_logprobs[2] == pytest.approx(-0.5108, abs=1e-3) for e in trained)
-    assert len(trained) + len(splits.eval) + sum(1 for a in articles["eval"]) == 120  # eval articles' silver-only chunks dropped
+    assert (
+        len(trained) + len(splits.eval) + sum(1 for a in articles["eval"]) == 120
+    )  # eval articles' silver-only chunks dropped
 
 
 def test_with_the_students_languages_no_chunk_of_an_article_in_another_language_is_trained_or_evaluated_on(store):
     _fill(store)
-    with store.transaction() as conn:  # a third in Hindi, a third in English, the rest unknown (stored before languages)
-        conn.execute("UPDATE articles SET language = CASE WHEN CAST(substr(id, 2) AS INT) % 3 = 0 THEN 'hi' "
-                     "WHEN CAST(substr(id, 2) AS INT) % 3 = 1 THEN 'en' END")
+    with (
+        store.transaction() as conn
+    ):  # a third in Hindi, a third in English, the rest unknown (stored before languages)
+        conn.execute(
+            "UPDATE articles SET language = CASE WHEN CAST(substr(id, 2) AS INT) % 3 = 0 THEN 'hi' "
+            "WHEN CAST(substr(id, 2) AS INT) % 3 = 1 THEN 'en' END"
+        )
     with store.reader() as conn:
-        everything, served = build_splits(conn, TASK, "teacher", "v1"), build_splits(conn, TASK, "teacher", "v1", served=("en",))
+        everything, served = (
+            build_splits(conn, TASK, "teacher", "v1"),
+            build_splits(conn, TASK, "teacher", "v1", served=("en",)),
+        )
         hindi = {a for (a,) in conn.execute("SELECT id FROM articles WHERE language = 'hi'").fetchall()}
 
     def articles(splits):

@@ -38,7 +38,9 @@ def _examples(n_per_label=8):
 def agreement(model, tokenizer, examples):
     enc = tokenizer([e.text for e in examples], padding=True, truncation=True, max_length=96, return_tensors="pt")
     predicted = model(**enc).logits.argmax(-1).tolist()
-    return sum(p == max(range(5), key=e.teacher_logprobs.__getitem__) for p, e in zip(predicted, examples)) / len(examples)
+    return sum(p == max(range(5), key=e.teacher_logprobs.__getitem__) for p, e in zip(predicted, examples)) / len(
+        examples
+    )
 
 
 def test_pruning_keeps_the_first_layers(capfd):
@@ -58,22 +60,43 @@ def trained(tmp_path_factory):
     examples = _examples()
     before = agreement(model.eval(), tokenizer, examples)
     args = TrainingArguments(
-        output_dir=str(tmp_path_factory.mktemp("kd")), per_device_train_batch_size=8, num_train_epochs=15, learning_rate=5e-4,
-        logging_steps=5, save_strategy="no", report_to=[], remove_unused_columns=False, use_cpu=True, seed=0,
+        output_dir=str(tmp_path_factory.mktemp("kd")),
+        per_device_train_batch_size=8,
+        num_train_epochs=15,
+        learning_rate=5e-4,
+        logging_steps=5,
+        save_strategy="no",
+        report_to=[],
+        remove_unused_columns=False,
+        use_cpu=True,
+        seed=0,
     )
     said, steps = [], []
     trainer = KDTrainer(
-        model=model, args=args, train_dataset=ExampleDataset(examples, tokenizer, max_length=96),
-        data_collator=KDCollator(tokenizer), temperature=2.0, alpha=0.5,
+        model=model,
+        args=args,
+        train_dataset=ExampleDataset(examples, tokenizer, max_length=96),
+        data_collator=KDCollator(tokenizer),
+        temperature=2.0,
+        alpha=0.5,
         callbacks=[TrainingReport("tiny", said.append, lambda done, total: steps.append((done, total)))],
     )
     trainer.train()
-    return SimpleNamespace(model=model, tokenizer=tokenizer, examples=examples, before=before, said=said, steps=steps, trainer=trainer)
+    return SimpleNamespace(
+        model=model, tokenizer=tokenizer, examples=examples, before=before, said=said, steps=steps, trainer=trainer
+    )
 
 
 def test_kd_training_lowers_the_loss_and_raises_agreement(trained):
     model, tokenizer, examples, before, said, steps, trainer = (
-        trained.model, trained.tokenizer, trained.examples, trained.before, trained.said, trained.steps, trained.trainer)
+        trained.model,
+        trained.tokenizer,
+        trained.examples,
+        trained.before,
+        trained.said,
+        trained.steps,
+        trained.trainer,
+    )
     history = trainer.loss_history
     assert trainer.loss_calls == len(history) > 0  # our loss, not the model's own, was used
     first, last = history[:5], history[-5:]

@@ -13,8 +13,22 @@ from upscway.taxonomy import load_task
 
 
 def _model(path, kind="encoder") -> ModelRecord:
-    return ModelRecord(id="demo-s-1", chain="demo", stage="s", kind=kind, base_model="base", path=str(path), teacher="t",
-                       task="upsc_gs", prompt_version="v", config={}, metrics={}, status="candidate", alias=None, created_at=None)
+    return ModelRecord(
+        id="demo-s-1",
+        chain="demo",
+        stage="s",
+        kind=kind,
+        base_model="base",
+        path=str(path),
+        teacher="t",
+        task="upsc_gs",
+        prompt_version="v",
+        config={},
+        metrics={},
+        status="candidate",
+        alias=None,
+        created_at=None,
+    )
 
 
 def _weights(folder, name="model.safetensors"):
@@ -48,7 +62,10 @@ def test_a_missing_folder_is_named_before_transformers_reads_it_as_a_hub_id(tmp_
 def test_a_load_that_fails_anyway_names_the_model_and_the_folder(tmp_path):
     from safetensors import SafetensorError
 
-    for error in (SafetensorError("Error while deserializing header: HeaderTooLarge"), OSError("Unable to load weights")):
+    for error in (
+        SafetensorError("Error while deserializing header: HeaderTooLarge"),
+        OSError("Unable to load weights"),
+    ):
         with pytest.raises(ModelFilesError, match=rf"^model demo-s-1 cannot be loaded from {tmp_path}: \w+: "):
             with loading(_model(tmp_path), tmp_path):
                 raise error

@@ -12,7 +12,9 @@ def test_matches_a_hand_computed_value():
     teacher = torch.log(torch.tensor([[0.8, 0.2]]))
     t = 2.0
     q = torch.softmax(teacher / t, -1)[0].tolist()  # teacher at T=2: sqrt(0.8), sqrt(0.2) renormalised
-    assert q == pytest.approx([math.sqrt(0.8) / (math.sqrt(0.8) + math.sqrt(0.2)), math.sqrt(0.2) / (math.sqrt(0.8) + math.sqrt(0.2))])
+    assert q == pytest.approx(
+        [math.sqrt(0.8) / (math.sqrt(0.8) + math.sqrt(0.2)), math.sqrt(0.2) / (math.sqrt(0.8) + math.sqrt(0.2))]
+    )
     kl = sum(qi * math.log(qi / 0.5) for qi in q)
     ce = -math.log(0.5)  # y = teacher argmax = 0, student p = 0.5
     out = kd_loss(student, teacher, temperature=t, alpha=0.5)
@@ -27,7 +29,9 @@ def test_alpha_zero_is_plain_cross_entropy_on_gold_else_teacher_argmax():
     gold = torch.tensor([2, -1, 4, -1])
     expected_targets = torch.where(gold >= 0, gold, teacher.argmax(-1))
     out = kd_loss(student, teacher, gold, alpha=0.0)
-    assert out.total.item() == pytest.approx(torch.nn.functional.cross_entropy(student, expected_targets).item(), rel=1e-6)
+    assert out.total.item() == pytest.approx(
+        torch.nn.functional.cross_entropy(student, expected_targets).item(), rel=1e-6
+    )
 
 
 def test_alpha_one_is_pure_kd_and_zero_when_distributions_match():
@@ -56,12 +60,15 @@ def test_weights_make_a_weighted_mean_and_none_or_equal_weights_change_nothing()
     torch.manual_seed(1)
     student, teacher = torch.randn(6, 5), torch.log_softmax(torch.randn(6, 5) * 3, -1)
     plain = kd_loss(student, teacher, temperature=2.0, alpha=0.5)
-    assert kd_loss(student, teacher, temperature=2.0, alpha=0.5, weights=torch.full((6,), 0.3)).total.item() == pytest.approx(plain.total.item(), rel=1e-6)
+    assert kd_loss(
+        student, teacher, temperature=2.0, alpha=0.5, weights=torch.full((6,), 0.3)
+    ).total.item() == pytest.approx(plain.total.item(), rel=1e-6)
     # An example of weight 0 does not count: the loss is that of the other examples alone.
     weights = torch.tensor([1.0, 1.0, 0.0, 1.0, 0.0, 1.0])
     kept = weights.bool()
     assert kd_loss(student, teacher, temperature=2.0, alpha=0.5, weights=weights).total.item() == pytest.approx(
-        kd_loss(student[kept], teacher[kept], temperature=2.0, alpha=0.5).total.item(), rel=1e-6)
+        kd_loss(student[kept], teacher[kept], temperature=2.0, alpha=0.5).total.item(), rel=1e-6
+    )
     # The logged terms stay the unweighted means.
     assert kd_loss(student, teacher, weights=weights).kd.item() == pytest.approx(plain.kd.item(), rel=1e-6)
 

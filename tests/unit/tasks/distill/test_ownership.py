@@ -20,10 +20,22 @@ GONE = ProcessId(socket.gethostname(), os.getpid(), 0.0)  # this pid, but starte
 def _training(store, model_id, run_id, process):
     with store.transaction() as conn:
         runs.start_run(conn, run_id, "distill", {}, process)
-        registry.register(conn, registry.NewModel(
-            model_id=model_id, chain="c", stage="s", kind="encoder", base_model="b", path="p", teacher="t",
-            task="upsc_gs", prompt_version="v", config={}, run_id=run_id,
-        ))
+        registry.register(
+            conn,
+            registry.NewModel(
+                model_id=model_id,
+                chain="c",
+                stage="s",
+                kind="encoder",
+                base_model="b",
+                path="p",
+                teacher="t",
+                task="upsc_gs",
+                prompt_version="v",
+                config={},
+                run_id=run_id,
+            ),
+        )
 
 
 def _owner(store, model_id):
@@ -35,7 +47,10 @@ def _owner(store, model_id):
 def test_a_model_a_live_run_trains_is_refused_to_another_run(store, process):
     _training(store, "m1", "first", process)
 
-    with pytest.raises(TrainingElsewhere, match=rf"m1 \(stage s\) is being trained by run first, process {process.pid} on {process.host}, still alive"):
+    with pytest.raises(
+        TrainingElsewhere,
+        match=rf"m1 \(stage s\) is being trained by run first, process {process.pid} on {process.host}, still alive",
+    ):
         claim_interrupted(store, "second", "c", "s", "t")
     with pytest.raises(TrainingElsewhere):  # nor may it register a rival
         with registering(store, "second", "c", "s", "t"):
@@ -44,7 +59,9 @@ def test_a_model_a_live_run_trains_is_refused_to_another_run(store, process):
     assert _owner(store, "m1") == "first"
 
     assert claim_interrupted(store, "first", "c", "s", "t").id == "m1"  # its own run resumes it
-    assert claim_interrupted(store, "second", "c", "s", "another teacher") is None  # another teacher's is not its business
+    assert (
+        claim_interrupted(store, "second", "c", "s", "another teacher") is None
+    )  # another teacher's is not its business
     with registering(store, "second", "c", "s", "another teacher") as conn:
         conn.execute("SELECT 1")
 

@@ -12,8 +12,20 @@ from upscway.tasks.distill.scoring import as_teacher
 
 def _model(kind: str, path: Path) -> ModelRecord:
     return ModelRecord(
-        id="demo-s-1", chain="demo", stage="s", kind=kind, base_model="base", path=str(path), teacher="t", task="upsc_gs",
-        prompt_version="v", config={}, metrics={}, status="candidate", alias=None, created_at=None,
+        id="demo-s-1",
+        chain="demo",
+        stage="s",
+        kind=kind,
+        base_model="base",
+        path=str(path),
+        teacher="t",
+        task="upsc_gs",
+        prompt_version="v",
+        config={},
+        metrics={},
+        status="candidate",
+        alias=None,
+        created_at=None,
     )
 
 
@@ -25,7 +37,12 @@ def _weights(file: Path) -> None:
 def test_an_encoder_student_teaches_as_the_encoder_backend_under_its_model_id(tmp_path):
     _weights(tmp_path / "model.safetensors")
     settings = as_teacher(_model("encoder", tmp_path), TeacherSettings(batch_size=7))
-    assert (settings.backend, settings.local_model, settings.annotator, settings.batch_size) == ("encoder", tmp_path, "model:demo-s-1", 7)
+    assert (settings.backend, settings.local_model, settings.annotator, settings.batch_size) == (
+        "encoder",
+        tmp_path,
+        "model:demo-s-1",
+        7,
+    )
 
 
 def test_a_causal_student_teaches_from_its_merged_folder_merged_once(tmp_path):

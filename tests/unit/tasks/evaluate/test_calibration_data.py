@@ -21,18 +21,26 @@ def _article(split: str, calibrates: bool | None = None, taken=count()) -> str:
 
 
 def _chunk(conn, article: str, text_hash: str, source: str = "pib") -> str:
-    conn.execute("INSERT INTO articles (id, canonical_url, fetched_url, source, text, content_hash) SELECT ?, ?, ?, ?, 't', ? "
-                 "WHERE NOT EXISTS (SELECT 1 FROM articles WHERE id = ?)", [article, article, article, source, article, article])
+    conn.execute(
+        "INSERT INTO articles (id, canonical_url, fetched_url, source, text, content_hash) SELECT ?, ?, ?, ?, 't', ? "
+        "WHERE NOT EXISTS (SELECT 1 FROM articles WHERE id = ?)",
+        [article, article, article, source, article, article],
+    )
     chunk = f"{article}-{text_hash}"
-    conn.execute("INSERT INTO chunks (id, article_id, ordinal, text, char_start, char_end, token_count, text_hash) "
-                 "VALUES (?, ?, 0, ?, 0, 1, 1, ?)", [chunk, article, f"text {text_hash}", text_hash])
+    conn.execute(
+        "INSERT INTO chunks (id, article_id, ordinal, text, char_start, char_end, token_count, text_hash) "
+        "VALUES (?, ?, 0, ?, 0, 1, 1, ?)",
+        [chunk, article, f"text {text_hash}", text_hash],
+    )
     return chunk
 
 
 def _answer(conn, text_hash: str, run: str | None = None, day: int = 1) -> None:
-    conn.execute("INSERT INTO annotations (text_hash, annotator, task, prompt_version, label, label_index, probs, confidence, flow_run_id, "
-                 "created_at) VALUES (?, 'teacher', 'upsc_gs', 'v', 'GS1', 1, ?, 0.6, ?, TIMESTAMPTZ '2026-11-01' + to_days(?))",
-                 [text_hash, PROBS, run, day])
+    conn.execute(
+        "INSERT INTO annotations (text_hash, annotator, task, prompt_version, label, label_index, probs, confidence, flow_run_id, "
+        "created_at) VALUES (?, 'teacher', 'upsc_gs', 'v', 'GS1', 1, ?, 0.6, ?, TIMESTAMPTZ '2026-11-01' + to_days(?))",
+        [text_hash, PROBS, run, day],
+    )
 
 
 def test_held_out_teacher_answers_leave_out_what_a_student_trained_on_or_a_cascade_selected(store):
@@ -48,15 +56,26 @@ def test_held_out_teacher_answers_leave_out_what_a_student_trained_on_or_a_casca
         _answer(conn, "unused")
         _chunk(conn, _article("eval"), "written", source="gold")  # a paragraph written for review, not news
         _answer(conn, "written")
-        night = [("deferred", "teacher"), ("offloaded", "student"), ("answered-before", "student"), ("answered-after", "student")]
+        night = [
+            ("deferred", "teacher"),
+            ("offloaded", "student"),
+            ("answered-before", "student"),
+            ("answered-after", "student"),
+        ]
         for name, decided_by in night:  # night 5, a cascade's
             chunk = _chunk(conn, _article("eval"), name)
-            conn.execute("INSERT INTO tags (chunk_id, text_hash, task, label, probs, confidence, decided_by, annotator, flow_run_id, "
-                         "created_at) VALUES (?, ?, 'upsc_gs', 'GS1', ?, 0.6, ?, 'x', 'tag-run', TIMESTAMPTZ '2026-11-06')",
-                         [chunk, name, PROBS, decided_by])
+            conn.execute(
+                "INSERT INTO tags (chunk_id, text_hash, task, label, probs, confidence, decided_by, annotator, flow_run_id, "
+                "created_at) VALUES (?, ?, 'upsc_gs', 'GS1', ?, 0.6, ?, 'x', 'tag-run', TIMESTAMPTZ '2026-11-06')",
+                [chunk, name, PROBS, decided_by],
+            )
         _answer(conn, "deferred", run="tag-run", day=5)  # the teacher saw it only because the student was unsure
-        _answer(conn, "answered-before", run="annotate-run", day=4)  # every pending chunk, before the cascade tagged them
-        _answer(conn, "answered-after", run="annotate-run", day=6)  # answered only because the student decided it (and not the rest)
+        _answer(
+            conn, "answered-before", run="annotate-run", day=4
+        )  # every pending chunk, before the cascade tagged them
+        _answer(
+            conn, "answered-after", run="annotate-run", day=6
+        )  # answered only because the student decided it (and not the rest)
         reported = _chunk(conn, _article("eval"), "reported")
         _answer(conn, "reported")
     gold = GoldSplit([reported], ["text reported"], ["reported"], [1])
@@ -68,15 +87,28 @@ def test_held_out_teacher_answers_leave_out_what_a_student_trained_on_or_a_casca
 
 def test_only_gold_sampled_at_random_calibrates_and_the_rest_is_reported(store):
     task = load_task()
-    rows = [("random", True), ("random", False), ("uncertainty", True), ("disagreement", True), ("authored", True), (None, True)]
+    rows = [
+        ("random", True),
+        ("random", False),
+        ("uncertainty", True),
+        ("disagreement", True),
+        ("authored", True),
+        (None, True),
+    ]
     with store.transaction() as conn:
         for i, (sampling, calibrates) in enumerate(rows):
             chunk = _chunk(conn, _article("eval", calibrates), f"g{i}")
-            conn.execute("INSERT INTO gold_labels (chunk_id, text_hash, task, label, annotator, import_id, sampling) "
-                         "VALUES (?, ?, 'upsc_gs', 'GS2', 'p', 'i', ?)", [chunk, f"g{i}", sampling])
+            conn.execute(
+                "INSERT INTO gold_labels (chunk_id, text_hash, task, label, annotator, import_id, sampling) "
+                "VALUES (?, ?, 'upsc_gs', 'GS2', 'p', 'i', ?)",
+                [chunk, f"g{i}", sampling],
+            )
         train = _chunk(conn, _article("train"), "gt")
-        conn.execute("INSERT INTO gold_labels (chunk_id, text_hash, task, label, annotator, import_id, sampling) "
-                     "VALUES (?, 'gt', 'upsc_gs', 'GS2', 'p', 'i', 'random')", [train])
+        conn.execute(
+            "INSERT INTO gold_labels (chunk_id, text_hash, task, label, annotator, import_id, sampling) "
+            "VALUES (?, 'gt', 'upsc_gs', 'GS2', 'p', 'i', 'random')",
+            [train],
+        )
     reported, calibrating = gold_of_split(store, task, "eval", DistillSettings(), 0.5)
     assert calibrating.hashes == ["g0"]  # random, in a calibration article
     assert sorted(reported.hashes) == ["g1", "g2", "g3", "g4", "g5"]  # random elsewhere, and every other sampling
@@ -89,9 +121,13 @@ def test_while_a_fallback_holds_only_answers_given_since_it_began_certify(store)
         for i, day in enumerate((1, 2, 8, 9)):
             _chunk(conn, _article("eval"), f"n{i}")
             _answer(conn, f"n{i}", run="annotate-run", day=day)
-        conn.execute("INSERT INTO models (id, chain, stage, kind, base_model, path, teacher, task, prompt_version, status, alias) "
-                     "VALUES ('m', 'demo', 's', 'encoder', 'b', 'p', 'teacher', 'upsc_gs', 'v', 'candidate', 'production')")
-        conn.execute("INSERT INTO fallbacks (model_id, reason, figures, created_at) VALUES ('m', 'broken', '{}', TIMESTAMPTZ '2026-11-06')")
+        conn.execute(
+            "INSERT INTO models (id, chain, stage, kind, base_model, path, teacher, task, prompt_version, status, alias) "
+            "VALUES ('m', 'demo', 's', 'encoder', 'b', 'p', 'teacher', 'upsc_gs', 'v', 'candidate', 'production')"
+        )
+        conn.execute(
+            "INSERT INTO fallbacks (model_id, reason, figures, created_at) VALUES ('m', 'broken', '{}', TIMESTAMPTZ '2026-11-06')"
+        )
     gold = GoldSplit([], [], [], [])
     answers, since = held_out(store, "teacher", "v", "eval", DistillSettings(), gold)
     assert sorted(a.text_hash for a in answers) == ["n2", "n3"] and since is not None

@@ -11,7 +11,7 @@ def onehot(i, n=5, p=0.8):
 
 def test_paired_evaluation_on_the_same_chunks():
     gold = [0, 1, 2, 3, 4, 2, 3, 0]
-    teacher = [onehot(x) for x in gold]                      # always right
+    teacher = [onehot(x) for x in gold]  # always right
     student = [onehot(x) for x in [0, 1, 2, 3, 4, 2, 1, 2]]  # wrong on the last two
     result = evaluate_pair(student, teacher, gold, 5, 0, resamples=200)
 
@@ -34,7 +34,10 @@ def test_the_noninferiority_bound_is_the_one_sided_lower_bound_of_student_minus_
     right = [[1.0 if j == g else 0.0 for j in range(5)] for g in gold]
     same = evaluate_pair(right, right, gold, 5, 0).paired.noninferiority
     assert (same.confidence, same.lower_bound) == (0.95, 0.0)
-    worse = [[1.0 if j == (g + 1) % 5 else 0.0 for j in range(5)] if i % 10 == 0 else p for i, (g, p) in enumerate(zip(gold, right))]
+    worse = [
+        [1.0 if j == (g + 1) % 5 else 0.0 for j in range(5)] if i % 10 == 0 else p
+        for i, (g, p) in enumerate(zip(gold, right))
+    ]
     strict = evaluate_pair(worse, right, gold, 5, 0, confidence=0.99).paired.noninferiority
     loose = evaluate_pair(worse, right, gold, 5, 0, confidence=0.8).paired.noninferiority
     assert strict.lower_bound < loose.lower_bound < -0.1 + 0.05  # the point gap is -0.10; more confidence, lower bound

@@ -36,7 +36,9 @@ def test_import_appends_reports_counts_and_kappa_between_annotators(store, tmp_p
     again = import_reviewed(store, TASK, _write(tmp_path / "a2.csv", rows), None, False, "minilm")
     assert (again.added, again.unchanged) == (0, 6)  # the same labels add nothing
 
-    second = [{**r, "annotator": "second-reader", "gold_label": r["gold_label"] if i else "GS1"} for i, r in enumerate(rows)]
+    second = [
+        {**r, "annotator": "second-reader", "gold_label": r["gold_label"] if i else "GS1"} for i, r in enumerate(rows)
+    ]
     report = import_reviewed(store, TASK, _write(tmp_path / "b.csv", second), None, False, "minilm")
     (pair,) = report.agreement
     assert {pair.a, pair.b} == {"upscway-demo", "second-reader"} and pair.chunks == 6
@@ -69,20 +71,35 @@ def test_the_audit_export_draws_at_random_from_this_weeks_tagged_chunks_and_says
     week (old tags and gold-labelled chunks are not in the pool), recorded as random with each
     one's chance, so that the accuracy certificate can use it once labelled."""
     with store.transaction() as conn:
-        conn.execute("INSERT INTO articles (id, canonical_url, fetched_url, source, text, content_hash) VALUES ('a', 'u', 'u', 'pib', 't', 'h')")
+        conn.execute(
+            "INSERT INTO articles (id, canonical_url, fetched_url, source, text, content_hash) VALUES ('a', 'u', 'u', 'pib', 't', 'h')"
+        )
         for i in range(12):
-            conn.execute("INSERT INTO chunks (id, article_id, ordinal, text, char_start, char_end, token_count, text_hash) "
-                         "VALUES (?, 'a', ?, ?, 0, 1, 1, ?)", [f"c{i}", i, f"text {i}", f"h{i}"])
-            conn.execute("INSERT INTO annotations (text_hash, annotator, task, prompt_version, label, label_index, probs, confidence) "
-                         "VALUES (?, 'teacher', 'upsc_gs', 'v', 'GS1', 1, [0.1, 0.6, 0.1, 0.1, 0.1], 0.6)", [f"h{i}"])
+            conn.execute(
+                "INSERT INTO chunks (id, article_id, ordinal, text, char_start, char_end, token_count, text_hash) "
+                "VALUES (?, 'a', ?, ?, 0, 1, 1, ?)",
+                [f"c{i}", i, f"text {i}", f"h{i}"],
+            )
+            conn.execute(
+                "INSERT INTO annotations (text_hash, annotator, task, prompt_version, label, label_index, probs, confidence) "
+                "VALUES (?, 'teacher', 'upsc_gs', 'v', 'GS1', 1, [0.1, 0.6, 0.1, 0.1, 0.1], 0.6)",
+                [f"h{i}"],
+            )
             ago = 30 if i >= 10 else 1  # c10, c11 tagged a month ago
-            conn.execute("INSERT INTO tags (chunk_id, text_hash, task, label, probs, confidence, decided_by, annotator, created_at) "
-                         "VALUES (?, ?, 'upsc_gs', 'GS2', [0.1, 0.1, 0.6, 0.1, 0.1], 0.6, 'student', 'model:m', "
-                         "current_timestamp - to_days(?))", [f"c{i}", f"h{i}", ago])
-        conn.execute("INSERT INTO gold_labels (chunk_id, text_hash, task, label, annotator, import_id) VALUES ('c0', 'h0', 'upsc_gs', 'GS2', 'p', 'i')")
+            conn.execute(
+                "INSERT INTO tags (chunk_id, text_hash, task, label, probs, confidence, decided_by, annotator, created_at) "
+                "VALUES (?, ?, 'upsc_gs', 'GS2', [0.1, 0.1, 0.6, 0.1, 0.1], 0.6, 'student', 'model:m', "
+                "current_timestamp - to_days(?))",
+                [f"c{i}", f"h{i}", ago],
+            )
+        conn.execute(
+            "INSERT INTO gold_labels (chunk_id, text_hash, task, label, annotator, import_id) VALUES ('c0', 'h0', 'upsc_gs', 'GS2', 'p', 'i')"
+        )
     written, candidates = export_for_review(store, TASK, "audit", 3, tmp_path / "audit.csv", "teacher", 0)
     assert (written, candidates) == (3, 9)  # c1 … c9
     with open(tmp_path / "audit.csv", newline="", encoding="utf-8") as sheet:
         rows = list(csv.DictReader(sheet))
     assert {r["chunk_id"] for r in rows} <= {f"c{i}" for i in range(1, 10)}
-    assert {(r["sampling"], r["sampling_probability"], r["teacher_label"]) for r in rows} == {("random", f"{3 / 9:.12g}", "GS2")}
+    assert {(r["sampling"], r["sampling_probability"], r["teacher_label"]) for r in rows} == {
+        ("random", f"{3 / 9:.12g}", "GS2")
+    }

@@ -21,7 +21,10 @@ def test_bundled_gold_set_covers_every_label():
 
 
 def _candidates():
-    return [Candidate(f"c{i}", f"text {i}", "u", "GS2", [0.1] * 5, conf, f"h{i}") for i, conf in enumerate([0.9, 0.3, 0.6, 0.45])]
+    return [
+        Candidate(f"c{i}", f"text {i}", "u", "GS2", [0.1] * 5, conf, f"h{i}")
+        for i, conf in enumerate([0.9, 0.3, 0.6, 0.45])
+    ]
 
 
 def test_selection_strategies():
@@ -55,7 +58,11 @@ def test_validation_reports_each_bad_row_with_its_line():
 
 def test_a_csv_saved_by_excel_with_a_bom_and_labels_in_any_case_reads(tmp_path):
     path = tmp_path / "excel.csv"
-    path.write_bytes("chunk_id,text,gold_label,annotator\r\n,A new paragraph on the monsoon.,gs1,asha\r\n,Another one.,Not_Relevant,asha\r\n".encode("utf-8-sig"))
+    path.write_bytes(
+        "chunk_id,text,gold_label,annotator\r\n,A new paragraph on the monsoon.,gs1,asha\r\n,Another one.,Not_Relevant,asha\r\n".encode(
+            "utf-8-sig"
+        )
+    )
     rows = read_csv(path)
     valid, errors = validate(rows, TASK, {})
     assert errors == [] and [r.gold_label for r in valid] == ["GS1", "NOT_RELEVANT"]
@@ -70,16 +77,28 @@ def test_csv_without_required_columns_is_an_input_error(tmp_path):
 
 def test_label_studio_export(tmp_path):
     path = tmp_path / "ls.json"
-    path.write_text(json.dumps([
-        {"data": {"chunk_id": "c1", "text": "t"}, "annotations": [
-            {"completed_by": {"email": "asha@example.org"}, "result": [{"from_name": "label", "value": {"choices": ["GS2"]}}]},
-            {"completed_by": 7, "result": [{"value": {"choices": ["GS3"]}}]},
-        ]},
-        {"data": {"chunk_id": "c2"}, "annotations": [{"completed_by": 7, "result": []}]},
-    ]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "data": {"chunk_id": "c1", "text": "t"},
+                    "annotations": [
+                        {
+                            "completed_by": {"email": "asha@example.org"},
+                            "result": [{"from_name": "label", "value": {"choices": ["GS2"]}}],
+                        },
+                        {"completed_by": 7, "result": [{"value": {"choices": ["GS3"]}}]},
+                    ],
+                },
+                {"data": {"chunk_id": "c2"}, "annotations": [{"completed_by": 7, "result": []}]},
+            ]
+        )
+    )
     rows = read_label_studio(path)
     assert [(r.line, r.chunk_id, r.gold_label, r.annotator) for r in rows] == [
-        (1, "c1", "GS2", "asha@example.org"), (1, "c1", "GS3", "7"), (2, "c2", "", "7")
+        (1, "c1", "GS2", "asha@example.org"),
+        (1, "c1", "GS3", "7"),
+        (2, "c2", "", "7"),
     ]
 
 

@@ -97,7 +97,15 @@ def test_a_gzip_bomb_is_refused_with_memory_near_the_cap(server):
 
 def test_statuses_that_may_pass_are_transient_and_others_are_not(server):
     fetcher = _fetcher()
-    for status, transient in ((503, True), (500, True), (429, True), (408, True), (404, False), (410, False), (403, False)):
+    for status, transient in (
+        (503, True),
+        (500, True),
+        (429, True),
+        (408, True),
+        (404, False),
+        (410, False),
+        (403, False),
+    ):
         server.routes[f"/s{status}"] = Route(b"no", status=status)
         with pytest.raises(FetchError, match=f"HTTP {status}") as failed:
             fetcher.fetch(server.url(f"/s{status}"))

@@ -15,8 +15,8 @@ from upscway.tasks.scrape.pages import PageRequest, scrape_batch
 # (URL, words the failure says, transient)
 BAD_LINKS = [
     ("http://" + "a" * 64 + ".example/story", "invalid URL: UnicodeError", False),  # an IDNA label over 63 characters
-    ("http://[::1/story", "invalid URL", False),                                    # a broken IPv6 literal
-    ("http://exa\x00mple.com/story", "invalid URL", False),                           # a control character in the host
+    ("http://[::1/story", "invalid URL", False),  # a broken IPv6 literal
+    ("http://exa\x00mple.com/story", "invalid URL", False),  # a control character in the host
 ]
 
 
@@ -35,8 +35,10 @@ def site():
             server.routes[f"/good/{i}.html"] = Route(page.read_bytes())
         server.routes["/to-file"] = Route(status=302, headers={"Location": "file:///etc/passwd"})
         server.routes["/binary"] = Route(bytes(range(256)) * 64, content_type="text/html")
-        server.routes["/latin1"] = Route(b"<html><body><p>" + "Caf\xe9 ".encode("latin-1") * 10 + b"</p></body></html>",
-                                         content_type="text/html; charset=utf-16")
+        server.routes["/latin1"] = Route(
+            b"<html><body><p>" + "Caf\xe9 ".encode("latin-1") * 10 + b"</p></body></html>",
+            content_type="text/html; charset=utf-16",
+        )
         server.routes["/empty"] = Route(b"")
         yield server
 
@@ -45,7 +47,8 @@ def test_each_bad_item_fails_alone_and_every_good_page_is_staged(site, tmp_path,
     settings = IngestSettings(respect_robots=True, allow_private_networks=["127.0.0.1/32"], fetch_concurrency=4)
     good = [PageRequest(site.url(f"/good/{i}.html"), "s") for i in range(9)]
     planted = [PageRequest(url, "s") for url, _, _ in BAD_LINKS] + [
-        PageRequest(site.url(p), "s") for p in ("/to-file", "/binary", "/latin1", "/empty")]
+        PageRequest(site.url(p), "s") for p in ("/to-file", "/binary", "/latin1", "/empty")
+    ]
     requests = good[:3] + planted[:4] + good[3:6] + planted[4:] + good[6:]
     staged = StagedBatch(tmp_path / "batch")
     outcome = scrape_batch(requests, settings, ChunkSettings(), staged, resources)
@@ -57,12 +60,16 @@ def test_each_bad_item_fails_alone_and_every_good_page_is_staged(site, tmp_path,
     for url, words, transient in BAD_LINKS:
         assert words in failures[url].reason and failures[url].transient is transient
     to_file = failures[site.url("/to-file")]
-    assert "refused scheme 'file'" in to_file.reason and not to_file.transient  # permanent, not "robots.txt unreachable"
+    assert (
+        "refused scheme 'file'" in to_file.reason and not to_file.transient
+    )  # permanent, not "robots.txt unreachable"
     assert all(not failures[site.url(p)].transient for p in ("/binary", "/latin1", "/empty"))
 
 
 def test_a_feed_entry_whose_link_no_parser_accepts_drops_that_entry_only():
     items = [(f"Story {i}", f"https://news.example/{i}") for i in range(9)] + [
-        ("Broken IPv6", "http://[::1/x"), ("Port out of range", "https://news.example:99999/x")]
+        ("Broken IPv6", "http://[::1/x"),
+        ("Port out of range", "https://news.example:99999/x"),
+    ]
     parsed = parse_feed(rss(items), "https://news.example/feed.rss", "application/rss+xml")
     assert [e.url for e in parsed.entries] == [f"https://news.example/{i}" for i in range(9)]

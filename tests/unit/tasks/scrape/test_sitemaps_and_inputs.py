@@ -38,10 +38,19 @@ def test_scan_follows_index_filters_dates_and_skips_old_child_sitemaps():
     fetcher = DictFetcher(
         {
             "https://x.in/index.xml": sitemapindex(
-                [("https://x.in/2026-11.xml", "2026-11-30"), ("https://x.in/2026-01.xml", "2026-01-31"), ("https://x.in/gone.xml", None)]
+                [
+                    ("https://x.in/2026-11.xml", "2026-11-30"),
+                    ("https://x.in/2026-01.xml", "2026-01-31"),
+                    ("https://x.in/gone.xml", None),
+                ]
             ),
             "https://x.in/2026-11.xml": urlset(
-                [("https://x.in/a?utm_source=s", "2026-11-02"), ("https://x.in/b", "2026-11-20"), ("https://x.in/c", None), ("https://x.in/d", "2026-10-31")]
+                [
+                    ("https://x.in/a?utm_source=s", "2026-11-02"),
+                    ("https://x.in/b", "2026-11-20"),
+                    ("https://x.in/c", None),
+                    ("https://x.in/d", "2026-10-31"),
+                ]
             ),
             "https://x.in/2026-01.xml": urlset([("https://x.in/old", "2026-01-10")]),
         }
@@ -68,8 +77,14 @@ def test_url_list_skips_comments_and_counts_bad_lines(tmp_path):
     assert not_urls == 2
 
 
-@pytest.mark.parametrize("name, words", [("missing.txt", "URL list .* does not exist"), (".", "is a folder, not a file"),
-                                         ("/dev/zero", "is not a regular file")])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("missing.txt", "URL list .* does not exist"),
+        (".", "is a folder, not a file"),
+        ("/dev/zero", "is not a regular file"),
+    ],
+)
 def test_unreadable_url_list_is_an_input_error(tmp_path, name, words):
     with pytest.raises(InputError, match=words):
         read_url_list(tmp_path / name)
@@ -77,7 +92,9 @@ def test_unreadable_url_list_is_an_input_error(tmp_path, name, words):
 
 def test_saved_pages_use_their_canonical_link(tmp_path):
     (tmp_path / "plain.html").write_text("<html><body><p>x</p></body></html>")
-    (tmp_path / "canon.htm").write_text('<html><head><link rel="canonical" href="https://x.in/story?utm_source=a"></head></html>')
+    (tmp_path / "canon.htm").write_text(
+        '<html><head><link rel="canonical" href="https://x.in/story?utm_source=a"></head></html>'
+    )
     found = dict((p.name, u) for u, p in saved_pages(tmp_path))
     assert found["canon.htm"] == "https://x.in/story"
     assert found["plain.html"].startswith("file://")

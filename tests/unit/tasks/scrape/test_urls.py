@@ -6,10 +6,15 @@ from upscway.tasks.scrape.urls import AddressPolicy, InvalidUrlError, canonicali
 @pytest.mark.parametrize(
     "raw, canonical",
     [
-        ("https://WWW.TheHindu.com/news/national/x.ece?utm_source=rss&utm_medium=feed#comments",
-         "https://www.thehindu.com/news/national/x.ece"),
+        (
+            "https://WWW.TheHindu.com/news/national/x.ece?utm_source=rss&utm_medium=feed#comments",
+            "https://www.thehindu.com/news/national/x.ece",
+        ),
         ("http://indianexpress.com:80/article/a/?fbclid=abc&gclid=1", "http://indianexpress.com/article/a/"),
-        ("https://pib.gov.in:443/PressReleasePage.aspx?PRID=2104567&utm_campaign=x", "https://pib.gov.in/PressReleasePage.aspx?PRID=2104567"),
+        (
+            "https://pib.gov.in:443/PressReleasePage.aspx?PRID=2104567&utm_campaign=x",
+            "https://pib.gov.in/PressReleasePage.aspx?PRID=2104567",
+        ),
         ("https://example.com?b=2&a=1", "https://example.com/?a=1&b=2"),
         ("https://example.com:8443/p?ref=home&id=7", "https://example.com:8443/p?id=7"),
         ("  https://user:pw@Example.com./p  ", "https://example.com/p"),

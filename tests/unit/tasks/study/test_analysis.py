@@ -9,8 +9,19 @@ from upscway.tasks.study.analysis import Difference, by_arm, difference, mean_sd
 
 
 def _rows(arm, correct_by_seed, gold):
-    return [ArmRow(arm, seed, f"{arm}-{seed}", {}, True, {"accuracy": float(np.mean(c)), "chunks_per_s": 10.0 + seed},
-                   [g if ok else (g + 1) % 5 for ok, g in zip(c, gold)], "") for seed, c in enumerate(correct_by_seed)]
+    return [
+        ArmRow(
+            arm,
+            seed,
+            f"{arm}-{seed}",
+            {},
+            True,
+            {"accuracy": float(np.mean(c)), "chunks_per_s": 10.0 + seed},
+            [g if ok else (g + 1) % 5 for ok, g in zip(c, gold)],
+            "",
+        )
+        for seed, c in enumerate(correct_by_seed)
+    ]
 
 
 def test_the_difference_pairs_seeds_and_chunks():
@@ -30,15 +41,18 @@ def test_the_difference_pairs_seeds_and_chunks():
     assert seed_difference(a, b, "accuracy")[1] == pytest.approx(diff.over_seeds)
 
 
-@pytest.mark.parametrize("expect, margin, over_seeds, over_chunks, outcome", [
-    ("better", 0.0, (0.01, 0.2), (0.02, 0.1), "reproduced"),
-    ("better", 0.0, (-0.01, 0.2), (0.02, 0.1), "not resolved"),
-    ("better", 0.0, (-0.2, -0.01), (-0.1, -0.02), "contradicted"),
-    ("worse", 0.05, (-0.3, -0.06), (-0.2, -0.07), "reproduced"),
-    ("worse", 0.05, (-0.3, -0.04), (-0.2, -0.07), "not resolved"),
-    ("not_worse", 0.05, (-0.04, 0.02), (-0.03, 0.01), "reproduced"),
-    ("not_worse", 0.05, (-0.2, -0.06), (-0.3, -0.1), "contradicted"),
-])
+@pytest.mark.parametrize(
+    "expect, margin, over_seeds, over_chunks, outcome",
+    [
+        ("better", 0.0, (0.01, 0.2), (0.02, 0.1), "reproduced"),
+        ("better", 0.0, (-0.01, 0.2), (0.02, 0.1), "not resolved"),
+        ("better", 0.0, (-0.2, -0.01), (-0.1, -0.02), "contradicted"),
+        ("worse", 0.05, (-0.3, -0.06), (-0.2, -0.07), "reproduced"),
+        ("worse", 0.05, (-0.3, -0.04), (-0.2, -0.07), "not resolved"),
+        ("not_worse", 0.05, (-0.04, 0.02), (-0.03, 0.01), "reproduced"),
+        ("not_worse", 0.05, (-0.2, -0.06), (-0.3, -0.1), "contradicted"),
+    ],
+)
 def test_a_claim_holds_only_where_both_intervals_say_so(expect, margin, over_seeds, over_chunks, outcome):
     assert verdict(Difference(0.0, over_seeds, over_chunks), expect, margin) == outcome
 
@@ -50,7 +64,9 @@ def _simulated(effect, rng, chunks=125, seeds=3, seed_sd=0.04):
     difficulty = rng.beta(3, 2, size=chunks)
     arms = []
     for name, shift in (("a", effect), ("b", 0.0)):
-        correct = [rng.random(chunks) < np.clip(difficulty + shift + rng.normal(0, seed_sd), 0, 1) for _ in range(seeds)]
+        correct = [
+            rng.random(chunks) < np.clip(difficulty + shift + rng.normal(0, seed_sd), 0, 1) for _ in range(seeds)
+        ]
         arms.append(_rows(name, correct, gold))
     return difference(*arms, gold)
 
@@ -60,7 +76,9 @@ def test_simulated_studies_seldom_reproduce_an_effect_that_is_not_there_and_usua
     null = [verdict(_simulated(0.0, rng), "better", 0.0) for _ in range(200)]
     real = [verdict(_simulated(0.2, rng), "better", 0.0) for _ in range(200)]
     false_rate, power = null.count("reproduced") / len(null), real.count("reproduced") / len(real)
-    print(f"'better' called reproduced: {false_rate:.3f} with no effect, {power:.3f} with +0.2 accuracy (3 seeds, 125 chunks)")
+    print(
+        f"'better' called reproduced: {false_rate:.3f} with no effect, {power:.3f} with +0.2 accuracy (3 seeds, 125 chunks)"
+    )
     assert false_rate <= 0.05
     assert power >= 0.5
 

@@ -23,9 +23,22 @@ def test_a_causal_lm_arm_trains_with_lora_scores_the_gold_and_is_reused(tmp_path
     training = TrainingSettings(epochs=1, batch_size=8, save_steps=1000)
     key = arm_key(settings, 0, training, None, "data", str(base))
     gold = [max(range(5), key=e.teacher_logprobs.__getitem__) for e in examples]
-    job = ArmJob(arm="tiny", settings=settings, seed=0, key=key, student=str(base), out_dir=str(tmp_path / "arms" / key),
-                 train_file=str(tmp_path / "train.jsonl"), validation_file=str(tmp_path / "validation.jsonl"), max_train_examples=None,
-                 training=training, task=TASK, gold_texts=[e.text for e in examples], gold=gold, teacher_predictions=gold)
+    job = ArmJob(
+        arm="tiny",
+        settings=settings,
+        seed=0,
+        key=key,
+        student=str(base),
+        out_dir=str(tmp_path / "arms" / key),
+        train_file=str(tmp_path / "train.jsonl"),
+        validation_file=str(tmp_path / "validation.jsonl"),
+        max_train_examples=None,
+        training=training,
+        task=TASK,
+        gold_texts=[e.text for e in examples],
+        gold=gold,
+        teacher_predictions=gold,
+    )
 
     first = run_arm(job, say=lambda line: None)
     assert first.trained and (tmp_path / "arms" / key / "adapter_config.json").exists()

@@ -12,7 +12,13 @@ BUNDLED = sorted((DEPLOYMENTS_DIR / "studies").glob("*.yaml"))
 
 
 def test_every_bundled_spec_resolves_its_arms_reference_and_claims():
-    assert {p.stem for p in BUNDLED} == {"kd-grid", "noisy-teacher", "teacher-student", "quantized", "confidence-weighting"}
+    assert {p.stem for p in BUNDLED} == {
+        "kd-grid",
+        "noisy-teacher",
+        "teacher-student",
+        "quantized",
+        "confidence-weighting",
+    }
     for path in BUNDLED:
         spec = load_spec(path)
         arms = spec.expanded()
@@ -34,18 +40,21 @@ reference: {temperature: 2}
 """
 
 
-@pytest.mark.parametrize("change, key", [
-    ("grid: {temprature: [1, 2]}", "grid.temprature"),
-    ("grid: {temperature: [1, -2]}", "grid.temperature.1"),
-    ("grid: {alpha: []}", "grid.alpha"),
-    ("arms: [{quantization: int4}]", "arms.0.quantization"),
-    ("arms: [{student: {base: x, kind: causal-lm, tuning: full}}]", "arms.0.student"),
-    ("budget: {seeds: 1}", "budget.seeds"),
-    ("reference: {temperature: 3}", "reference: no arm of the study has temperature=3"),
-    ("claims: [{says: s, source: r, arm: {temperature: 9}, against: {}, expect: better}]", "claims.0.arm: no arm"),
-    ("claims: [{says: s, source: r, arm: {}, against: {}, expect: maybe}]", "claims.0.expect"),
-    ("grid: {temperature: [2]}", "at least two distinct arms"),
-])
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ("grid: {temprature: [1, 2]}", "grid.temprature"),
+        ("grid: {temperature: [1, -2]}", "grid.temperature.1"),
+        ("grid: {alpha: []}", "grid.alpha"),
+        ("arms: [{quantization: int4}]", "arms.0.quantization"),
+        ("arms: [{student: {base: x, kind: causal-lm, tuning: full}}]", "arms.0.student"),
+        ("budget: {seeds: 1}", "budget.seeds"),
+        ("reference: {temperature: 3}", "reference: no arm of the study has temperature=3"),
+        ("claims: [{says: s, source: r, arm: {temperature: 9}, against: {}, expect: better}]", "claims.0.arm: no arm"),
+        ("claims: [{says: s, source: r, arm: {}, against: {}, expect: maybe}]", "claims.0.expect"),
+        ("grid: {temperature: [2]}", "at least two distinct arms"),
+    ],
+)
 def test_a_bad_spec_names_its_file_and_key(tmp_path, change, key):
     lines = [line for line in GOOD.strip().splitlines() if not line.startswith(change.split(":")[0] + ":")]
     path = tmp_path / "bad.yaml"
