@@ -14,6 +14,7 @@ import time
 from prefect.settings import PREFECT_API_URL
 
 from tests.integration.conftest import child_env, rows
+from tests.support.models import new_model
 from upscway.flows import nightly as nightly_module
 from upscway.flows.parameters import DistillStep, IngestStep, TagStep
 from upscway.processes import ProcessId
@@ -122,17 +123,12 @@ def _registered_by_a_live_run(store, model_id):
         runs.start_run(conn, "other-run", "distill", {}, ProcessId.current())
         registry.register(
             conn,
-            registry.NewModel(
-                model_id=model_id,
+            new_model(
+                model_id,
                 chain=settings.distill.chain,
                 stage=first.name,
                 kind=first.kind,
-                base_model="b",
-                path="p",
                 teacher=first.teacher.annotations,
-                task="upsc_gs",
-                prompt_version="v",
-                config={},
                 run_id="other-run",
             ),
         )

@@ -32,14 +32,13 @@ def test_a_deployments_run_refuses_files_outside_the_allowed_roots_naming_the_pa
     secrets = deployed / "home" / ".env"
     secrets.parent.mkdir()
     secrets.write_text("API_KEY=sk-live-0123456789\n")
-    for flow, parameters, flag in (
-        (backfill, {"urls": secrets}, "--urls"),
-        (backfill, {"html_dir": secrets.parent}, "--html-dir"),
-        (ingest, {"feeds": secrets}, "--feeds"),
-        (study, {"spec": secrets}, "--spec"),
+    for flow, parameters, flag, value in (
+        (backfill, {"what": BackfillInput(urls=str(secrets))}, "--urls", secrets),
+        (backfill, {"what": BackfillInput(html_dir=str(secrets.parent))}, "--html-dir", secrets.parent),
+        (ingest, {"feeds": str(secrets)}, "--feeds", secrets),
+        (study, {"spec": str(secrets)}, "--spec", secrets),
     ):
-        value = str(next(iter(parameters.values())))
-        state = flow(**{k: str(v) for k, v in parameters.items()}, return_state=True)
+        state = flow(**parameters, return_state=True)
         assert state.is_failed()
         with pytest.raises(
             InputError, match="^" + re.escape(f"{flag} {value}: a deployment's run reads files only under ")

@@ -13,6 +13,7 @@ import pytest
 from prefect.settings import PREFECT_API_URL
 
 from tests.integration.conftest import child_env, model_folder, rows
+from tests.support.models import new_model
 from upscway.errors import InputError
 from upscway.settings import load_settings
 from upscway.storage import models as model_rows
@@ -61,19 +62,7 @@ def test_an_export_refuses_the_stores_own_folders_a_file_and_a_non_empty_folder(
     with trained.store.transaction() as conn:
         model_rows.register(
             conn,
-            model_rows.NewModel(
-                model_id="demo-other",
-                chain="demo",
-                stage="minilm-l3",
-                kind="encoder",
-                base_model="b",
-                path=str(other),
-                teacher="t",
-                task="upsc_gs",
-                prompt_version="v",
-                config={},
-                run_id=None,
-            ),
+            new_model("demo-other", chain="demo", stage="minilm-l3", path=str(other), run_id=None),
         )
         model_rows.finish(conn, "demo-other", "candidate", {})
     os.utime(other / "model.safetensors", ns=(10**18, 10**18))

@@ -74,7 +74,8 @@ def test_make_lint_fails_on_an_unformatted_file_and_on_an_upward_import(tmp_path
 
     routing.write_text(original)
     store = copy / "storage" / "store.py"
-    store.write_text(store.read_text() + "\nfrom upscway.tasks.cascade import routing  # noqa: E402, F401\n")
+    planted = "\n\ndef _planted():\n    from upscway.tasks.cascade import routing  # noqa: F401\n"
+    store.write_text(store.read_text() + planted)  # formatted and clean to ruff: only the layers object
     upward = _make_lint(copy)
     assert upward.returncode != 0
     assert "Layers: cli -> flows -> tasks -> storage -> core BROKEN" in upward.stdout

@@ -3,6 +3,7 @@ directory uses its own weights (issue 30, row 11)."""
 
 import shutil
 
+from tests.support.models import new_model
 from upscway.resources import SQL_DIR
 from upscway.storage import models as registry
 from upscway.storage.layout import DataLayout
@@ -13,19 +14,7 @@ from upscway.storage.store import Store
 def _register(conn, model_id, path, base_model="b"):
     registry.register(
         conn,
-        registry.NewModel(
-            model_id=model_id,
-            chain="c",
-            stage="s",
-            kind="encoder",
-            base_model=base_model,
-            path=str(path),
-            teacher="t",
-            task="upsc_gs",
-            prompt_version="v",
-            config={},
-            run_id="r",
-        ),
+        new_model(model_id, base_model=base_model, path=str(path)),
     )
 
 

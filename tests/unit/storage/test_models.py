@@ -1,24 +1,13 @@
 import pytest
 
+from tests.support.models import new_model
 from upscway.storage import models as registry
 
 
 def _model(conn, model_id):
     registry.register(
         conn,
-        registry.NewModel(
-            model_id=model_id,
-            chain="c",
-            stage="s",
-            kind="encoder",
-            base_model="b",
-            path="p",
-            teacher="t",
-            task="upsc_gs",
-            prompt_version="v",
-            config={},
-            run_id="r",
-        ),
+        new_model(model_id),
     )
 
 

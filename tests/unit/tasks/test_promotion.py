@@ -4,6 +4,7 @@ recorded, `production` moves only on a pass (or forced, with a reason), rollback
 import pytest
 
 from tests.support.certificates import certificate
+from tests.support.models import new_model
 from upscway.errors import InputError
 from upscway.records import PRODUCTION
 from upscway.results import PairedResult
@@ -18,19 +19,7 @@ def _register(store, model_id):
     with store.transaction() as conn:
         registry.register(
             conn,
-            registry.NewModel(
-                model_id=model_id,
-                chain="c",
-                stage="s",
-                kind="encoder",
-                base_model="b",
-                path="/nowhere",
-                teacher="t",
-                task="upsc_gs",
-                prompt_version="v",
-                config={},
-                run_id="r",
-            ),
+            new_model(model_id, path="/nowhere"),
         )
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+from tests.support.models import new_model
 from upscway.errors import InputError
 from upscway.storage import models as repo
 from upscway.tasks.registry import export_model, model
@@ -13,19 +14,7 @@ def _register(store, path, status="candidate"):
     with store.transaction() as conn:
         repo.register(
             conn,
-            repo.NewModel(
-                model_id="m1",
-                chain="c",
-                stage="s",
-                kind="encoder",
-                base_model="b",
-                path=str(path),
-                teacher="t",
-                task="upsc_gs",
-                prompt_version="v",
-                config={"epochs": 3},
-                run_id="r",
-            ),
+            new_model("m1", path=str(path), config={"epochs": 3}),
         )
         if status != "training":
             repo.finish(conn, "m1", status, {"steps": 12})
@@ -49,19 +38,7 @@ def test_a_unique_prefix_names_a_model_and_an_ambiguous_one_is_refused(store, tm
         with store.transaction() as conn:
             repo.register(
                 conn,
-                repo.NewModel(
-                    model_id=model_id,
-                    chain="demo",
-                    stage="s",
-                    kind="encoder",
-                    base_model="b",
-                    path=str(tmp_path),
-                    teacher="t",
-                    task="upsc_gs",
-                    prompt_version="v",
-                    config={},
-                    run_id="r",
-                ),
+                new_model(model_id, chain="demo", path=str(tmp_path)),
             )
     assert model(store, "demo-l6").id == "demo-l6-20261124-ef56"
     assert model(store, "demo-l3-20261124-cd").id == "demo-l3-20261124-cd34"

@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from tests.support.models import new_model
 from upscway.processes import ProcessId
 from upscway.storage import models as registry
 from upscway.storage import runs
@@ -22,19 +23,7 @@ def _training(store, model_id, run_id, process):
         runs.start_run(conn, run_id, "distill", {}, process)
         registry.register(
             conn,
-            registry.NewModel(
-                model_id=model_id,
-                chain="c",
-                stage="s",
-                kind="encoder",
-                base_model="b",
-                path="p",
-                teacher="t",
-                task="upsc_gs",
-                prompt_version="v",
-                config={},
-                run_id=run_id,
-            ),
+            new_model(model_id, run_id=run_id),
         )
 
 
