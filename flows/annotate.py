@@ -14,7 +14,6 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from upscway.flows.context import FromProfile, Setup, run_context
 from upscway.inputs import parse_day
 from upscway.settings import TeacherBackend
-from upscway.summaries import AnnotateSummary
 from upscway.tasks.annotate.steps import IN_FLIGHT, Pending, annotate_pending
 
 
@@ -49,4 +48,4 @@ def annotate_on(
         )
         pending = Pending(source=source, since=since, limit=limit, only_unlabeled=only_unlabeled)
         summary = annotate_pending(run.store, run.run_id, settings, run.task_def, run.resources, pending)
-        return run.finish(AnnotateSummary.model_validate(summary))
+        return run.finish(summary)

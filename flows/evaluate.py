@@ -16,7 +16,6 @@ from prefect import flow
 from prefect.states import State
 
 from upscway.flows.context import FromProfile, Setup, run_context
-from upscway.summaries import EvaluateSummary
 from upscway.tasks.answers import answers_of, ensure_answers
 from upscway.tasks.cascade.evaluation import OnGold, evaluate_cascade
 from upscway.tasks.distill.scoring import student_scorer
@@ -73,4 +72,4 @@ def evaluate_on(setup: Setup | FromProfile, model: str, gold_split: str = "eval"
             run.store, run.layout, run.run_id, evaluated, task_def, settings.gate
         )
         summary = evaluation_summary(evaluation_id, row.id, against, result, decision, report)
-        return run.finish(EvaluateSummary.model_validate(summary))
+        return run.finish(summary)

@@ -12,7 +12,6 @@ from prefect.states import State
 from upscway.errors import InputError
 from upscway.flows.context import FromProfile, Setup, on_setup, run_context
 from upscway.flows.evaluate import evaluate, evaluate_on
-from upscway.summaries import PromoteSummary
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.cascade.validity import needs_evaluation
 from upscway.tasks.promotion import apply_gate, latest_evaluation
@@ -41,4 +40,4 @@ def promote_on(setup: Setup | FromProfile, model: str, force: bool = False, reas
         outcome = apply_gate(
             run.store, model, latest_evaluation(run.store, model, teacher), run.settings.gate, force, reason
         )
-        return run.finish(PromoteSummary.model_validate(outcome))
+        return run.finish(outcome)

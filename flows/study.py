@@ -14,7 +14,6 @@ from prefect.states import State
 
 from upscway.flows.context import FromProfile, Setup, run_context
 from upscway.flows.parameters import parameter_file
-from upscway.summaries import StudySummary
 from upscway.tasks.study.spec import StudySpec, load_spec
 from upscway.tasks.study.steps import StudyRequest, plan_study, report_study, run_arms
 
@@ -37,4 +36,4 @@ def study_on(setup: Setup | FromProfile, spec: str, quick: bool = False) -> Stat
         request = StudyRequest(loaded, spec, quick)
         plan = plan_study(run.store, run.layout, run.run_id, request, run.settings, run.task_def, run.resources)
         run_arms(run.store, plan, fan_out=run.settings.runner.kind == "dask")
-        return run.finish(StudySummary.model_validate(report_study(run.store, plan, quick, run.task_def)))
+        return run.finish(report_study(run.store, plan, quick, run.task_def))

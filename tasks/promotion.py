@@ -14,6 +14,7 @@ from upscway.storage import evaluations as evaluation_rows
 from upscway.storage import models as model_rows
 from upscway.storage.evaluations import Evaluation
 from upscway.storage.store import Store
+from upscway.summaries import PromoteSummary
 from upscway.tasks.evaluate.gate import decide
 from upscway.tasks.evaluate.steps import certified_point
 
@@ -28,7 +29,7 @@ def latest_evaluation(store: Store, model_id: str, teacher: str | None = None) -
 
 def apply_gate(
     store: Store, model: str, evaluation: Evaluation, gate: GateSettings, force: bool, reason: str | None
-) -> dict:
+) -> PromoteSummary:
     """Decide on the latest evaluation, record the decision, and move `production` to the model
     on a pass (or when forced, with the reason), all in one transaction."""
     if force and not (reason or "").strip():
@@ -48,21 +49,21 @@ def apply_gate(
         if moves and cascade is not None and cascade.reference_confidences:  # the drift alarm's reference from now on
             reference = StudentMetrics(certified_confidences=list(cascade.reference_confidences))
             model_rows.add_metrics(conn, model, reference)
-    return {
-        "model": model,
-        "verdict": decision.verdict.value,
-        "certificate": decision.sentence,
+    return PromoteSummary(
+        model=model,
+        verdict=decision.verdict.value,
+        certificate=decision.sentence,
         **certified_point(decision),
-        "production": model if moves else previous or "unchanged",
-        "cascade_threshold": threshold if moves else None,
-        "previous_production": previous,
-        "forced": forced,
-        "criteria": {
+        production=model if moves else previous or "unchanged",
+        cascade_threshold=threshold if moves else None,
+        previous_production=previous,
+        forced=forced,
+        criteria={
             c.name: f"{c.value if c.value is None else round(c.value, 3)} {c.comparison} {c.threshold}: {'pass' if c.passed else 'FAIL'}"
             for c in decision.criteria
         },
-        "reasons": list(decision.reasons),
-    }
+        reasons=list(decision.reasons),
+    )
 
 
 def clear_fallback(store: Store, reason: str | None) -> tuple[str, int]:

@@ -18,6 +18,7 @@ from upscway.settings import TeacherSettings
 from upscway.storage import annotations as annotation_rows
 from upscway.storage.runs import record_failures
 from upscway.storage.store import Store
+from upscway.summaries import AnnotateSummary
 from upscway.tasks.annotate.teacher import Answer, TeacherFailure, Teachers
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.fan_out import fan_out
@@ -136,7 +137,7 @@ def annotate_pending(
     task_def: TaskDefinition,
     resources: Teachers,
     pending: Pending = Pending(),
-) -> dict:
+) -> AnnotateSummary:
     """Annotate what `pending` selects, `settings.batch_size` per task; return a summary. Used
     by this flow, by `distill` (a student relabelling for the next stage) and by `tag` (the
     chunks the student is unsure of)."""
@@ -169,10 +170,11 @@ def annotate_pending(
     create_markdown_artifact(
         _summary_markdown(annotator, task_def.version, by_label, total), description="annotation summary"
     )
-    summary = {"annotator": annotator, "prompt_version": task_def.version, "to_annotate": len(hashes), **asdict(total)}
-    summary["cost"] = round(summary["cost"], 6)
-    summary["labels"] = {row.label: row.chunks for row in by_label}
-    return summary
+    counts = {**asdict(total), "cost": round(total.cost, 6)}
+    labels = {row.label: row.chunks for row in by_label}
+    return AnnotateSummary(
+        annotator=annotator, prompt_version=task_def.version, to_annotate=len(hashes), **counts, labels=labels
+    )
 
 
 def _summary_markdown(

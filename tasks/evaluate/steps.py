@@ -25,6 +25,7 @@ from upscway.storage.gold import GOLD_SOURCE
 from upscway.storage.layout import DataLayout
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
+from upscway.summaries import EvaluateSummary
 from upscway.tasks.cascade.certificate import Sample
 from upscway.tasks.distill.calibration import uncalibrated
 from upscway.tasks.distill.dataset import split_of
@@ -201,26 +202,26 @@ def record_evaluation(
 
 def evaluation_summary(
     evaluation_id: str, model: str, teacher: str, result: PairedResult, decision: Decision, report: dict
-) -> dict:
+) -> EvaluateSummary:
     s, t, p = result.student, result.teacher, result.paired
-    return {
-        "evaluation": evaluation_id,
-        "model": model,
-        "teacher": teacher,
-        "gold_chunks": p.n,
-        "accuracy": s.accuracy,
-        "teacher_accuracy": t.accuracy,
-        "relevance_accuracy": s.relevance_accuracy,
-        "precision": s.precision,
-        "recall": s.recall,
-        "gs_accuracy": s.gs_accuracy,
-        "agreement_with_teacher": p.agreement_top1,
-        "mcnemar_p": p.mcnemar.p_value,
-        "gate_verdict": decision.verdict.value,
-        "certificate": decision.sentence,
+    return EvaluateSummary(
+        evaluation=evaluation_id,
+        model=model,
+        teacher=teacher,
+        gold_chunks=p.n,
+        accuracy=s.accuracy,
+        teacher_accuracy=t.accuracy,
+        relevance_accuracy=s.relevance_accuracy,
+        precision=s.precision,
+        recall=s.recall,
+        gs_accuracy=s.gs_accuracy,
+        agreement_with_teacher=p.agreement_top1,
+        mcnemar_p=p.mcnemar.p_value,
+        gate_verdict=decision.verdict.value,
+        certificate=decision.sentence,
         **certified_point(decision),
-        "report": str(report["markdown"]),
-    }
+        report=str(report["markdown"]),
+    )
 
 
 def certified_point(decision: Decision) -> dict:

@@ -30,6 +30,7 @@ from upscway.storage import models as model_rows
 from upscway.storage import studies as study_rows
 from upscway.storage.layout import DataLayout
 from upscway.storage.store import Store
+from upscway.summaries import StudySummary
 from upscway.tasks.annotate.steps import annotate_pending
 from upscway.tasks.annotate.teacher import Teachers
 from upscway.tasks.annotate.teachers import annotator_of
@@ -329,7 +330,7 @@ def run_arms(store: Store, plan: StudyPlan, fan_out: bool) -> int:
 
 
 @task(name="report-study")
-def report_study(store: Store, plan: StudyPlan, quick: bool, task_def: TaskDefinition) -> dict:
+def report_study(store: Store, plan: StudyPlan, quick: bool, task_def: TaskDefinition) -> StudySummary:
     """The study's figures from its stored arms, its report written (and, plots inlined, a
     Prefect artifact of the run), its row completed; returns the run's summary."""
     with store.reader() as conn:
@@ -344,14 +345,14 @@ def report_study(store: Store, plan: StudyPlan, quick: bool, task_def: TaskDefin
     create_markdown_artifact(
         artifact_markdown(report), key=f"study-{plan.study_id.lower()}", description=f"study {plan.spec.name}"
     )
-    return {
-        "study": plan.study_id,
-        "spec": plan.spec.name,
-        "arms": len(analysis["arms"]),
-        "seeds": analysis["seeds"],
-        "gold_chunks": len(plan.gold.gold),
-        "trained": analysis["trained"],
-        "reused": analysis["reused"],
-        "claims": {c["says"]: c["verdict"] for c in analysis["claims"]},
-        "report": str(report["markdown"]),
-    }
+    return StudySummary(
+        study=plan.study_id,
+        spec=plan.spec.name,
+        arms=len(analysis["arms"]),
+        seeds=analysis["seeds"],
+        gold_chunks=len(plan.gold.gold),
+        trained=analysis["trained"],
+        reused=analysis["reused"],
+        claims={c["says"]: c["verdict"] for c in analysis["claims"]},
+        report=str(report["markdown"]),
+    )

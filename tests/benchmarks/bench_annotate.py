@@ -116,10 +116,10 @@ def rerun_requests(base_url: str, tmp: Path) -> dict:
         second = annotate(return_state=True).result()
         after = requests_seen(base_url)
     return {
-        "chunks_annotated": first["annotated"],
+        "chunks_annotated": first.annotated,
         "requests_first_run": middle - before,
         "requests_rerun": after - middle,
-        "rerun_annotated": second["annotated"],
+        "rerun_annotated": second.annotated,
     }
 
 

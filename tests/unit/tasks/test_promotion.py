@@ -57,8 +57,8 @@ def test_a_pass_moves_production_a_fail_does_not_unless_forced_and_rollback_rest
         _register(store, model_id)
     gate = GateSettings()
     passed = apply_gate(store, "good", _evaluate(store, "good", 0.85), gate, force=False, reason=None)
-    assert passed["verdict"] == "promote" and passed["production"] == "good" and passed["cascade_threshold"] == 0.35
-    assert passed["certificate"].startswith(
+    assert passed.verdict == "promote" and passed.production == "good" and passed.cascade_threshold == 0.35
+    assert passed.certificate.startswith(
         "Certified: with 95% confidence the cascade at threshold 0.35 loses at most 0.02"
     )
     with store.reader() as conn:
@@ -68,16 +68,16 @@ def test_a_pass_moves_production_a_fail_does_not_unless_forced_and_rollback_rest
             "certificate_loss, certificate_n, certificate_sentence FROM gate_decisions"
         ).fetchall()
     bound = round(latest_evaluation(store, "good").result.cascade.certificate.upper_bound, 4)
-    assert stored == [(0.02, 0.05, 0.35, bound, 0.6, "consistency", 2000, passed["certificate"])]
+    assert stored == [(0.02, 0.05, 0.35, bound, 0.6, "consistency", 2000, passed.certificate)]
 
     failed = apply_gate(store, "bad", _evaluate(store, "bad", 0.40), gate, force=False, reason=None)
-    assert failed["verdict"] == "reject" and failed["production"] == "unchanged" and not failed["forced"]
+    assert failed.verdict == "reject" and failed.production == "unchanged" and not failed.forced
     with store.reader() as conn:
         assert registry.holder(conn, PRODUCTION) == "good"
     with pytest.raises(InputError, match="--force needs --reason"):
         apply_gate(store, "bad", latest_evaluation(store, "bad"), gate, force=True, reason=" ")
     forced = apply_gate(store, "bad", latest_evaluation(store, "bad"), gate, force=True, reason="editor's call")
-    assert forced["production"] == "bad" and forced["forced"] and forced["previous_production"] == "good"
+    assert forced.production == "bad" and forced.forced and forced.previous_production == "good"
 
     assert rollback(store, "too many GS3 errors") == ("bad", "good")
     with store.reader() as conn:
