@@ -182,12 +182,12 @@ def route_night(
 
 
 @task(name="store-tags")
-def store_tags(store: Store, task: str, run_id: str, routed: Routed, model_id: str | None = None) -> None:
-    """The night's tags, and with a production student (`model_id`) its audit, live bound and
-    any new fallback, in one transaction."""
+def store_tags(store: Store, task_name: str, run_id: str, routed: Routed, model_id: str | None = None) -> None:
+    """The night's tags for the labelling task `task_name`, and with a production student
+    (`model_id`) its audit, live bound and any new fallback, in one transaction."""
     audit, figures = routed.judged, routed.figures
     with writer_slot(), store.transaction() as conn:
-        tag_rows.insert(conn, task, routed.tags, run_id)
+        tag_rows.insert(conn, task_name, routed.tags, run_id)
         if model_id and audit:
             audit_rows.insert_audits(conn, run_id, model_id, audit.audit_rate, audit.audited)
             audit_rows.insert_night(conn, run_id, model_id, figures)
