@@ -159,9 +159,8 @@ def certify(
         if test.p_value > delta:
             break
         certified = test
-    if (
-        certified is None or certified.decided == 0
-    ):  # a threshold at which the student decides nothing certifies nothing
+    # a threshold at which the student decides nothing certifies nothing
+    if certified is None or certified.decided == 0:
         return Certificate(loss=loss, epsilon=epsilon, delta=delta, n=n, curve=tuple(curve))
     return Certificate(
         loss=loss,

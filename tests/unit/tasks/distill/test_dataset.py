@@ -58,9 +58,8 @@ def test_splits_never_share_an_article_and_eval_is_gold_only(store):
 
 def test_with_the_students_languages_no_chunk_of_an_article_in_another_language_is_trained_or_evaluated_on(store):
     _fill(store)
-    with (
-        store.transaction() as conn
-    ):  # a third in Hindi, a third in English, the rest unknown (stored before languages)
+    # a third in Hindi, a third in English, the rest unknown (stored before languages)
+    with store.transaction() as conn:
         conn.execute(
             "UPDATE articles SET language = CASE WHEN CAST(substr(id, 2) AS INT) % 3 = 0 THEN 'hi' "
             "WHEN CAST(substr(id, 2) AS INT) % 3 = 1 THEN 'en' END"

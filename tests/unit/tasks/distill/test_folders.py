@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+from tests.support.models import model_record
 from upscway.errors import InputError
 from upscway.storage.models import ModelRecord
 from upscway.tasks.distill.folders import ModelFilesError, check_folder, loading, safetensors_problem
@@ -13,22 +14,7 @@ from upscway.taxonomy import load_task
 
 
 def _model(path, kind="encoder") -> ModelRecord:
-    return ModelRecord(
-        id="demo-s-1",
-        chain="demo",
-        stage="s",
-        kind=kind,
-        base_model="base",
-        path=str(path),
-        teacher="t",
-        task="upsc_gs",
-        prompt_version="v",
-        config={},
-        metrics={},
-        status="candidate",
-        alias=None,
-        created_at=None,
-    )
+    return model_record(path, kind)
 
 
 def _weights(folder, name="model.safetensors"):

@@ -5,28 +5,14 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
+from tests.support.models import model_record
 from upscway.settings import TeacherSettings
 from upscway.storage.models import ModelRecord
 from upscway.tasks.distill.scoring import as_teacher
 
 
 def _model(kind: str, path: Path) -> ModelRecord:
-    return ModelRecord(
-        id="demo-s-1",
-        chain="demo",
-        stage="s",
-        kind=kind,
-        base_model="base",
-        path=str(path),
-        teacher="t",
-        task="upsc_gs",
-        prompt_version="v",
-        config={},
-        metrics={},
-        status="candidate",
-        alias=None,
-        created_at=None,
-    )
+    return model_record(path, kind)
 
 
 def _weights(file: Path) -> None:
