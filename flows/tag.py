@@ -27,7 +27,7 @@ from prefect.states import Completed, State
 
 from upscway.flows.context import FALLBACK, FromProfile, Setup, run_context
 from upscway.inputs import parse_day
-from upscway.summaries import TagSummary
+from upscway.summaries import Fallback, TagSummary
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.cascade.live_report import publish_live_bound
 from upscway.tasks.cascade.policy import CascadePolicy
@@ -75,28 +75,26 @@ def tag_on(setup: Setup | FromProfile, since: str | None = None, limit: int | No
         if judged:
             publish_live_bound(run.store)
         audited = 0 if judged is None or judged.fallback else judged.live.audited
+        fallback = (
+            Fallback(new=judged.broken is not None, reason=judged.broken or holding.reason)
+            if routed.fallback
+            else Fallback(new=True, reason=unusable)
+            if unusable
+            else None
+        )
+        cost = mean_cost(run.store, annotator_of(settings.teacher))
         summary = run.finish(
-            TagSummary.model_validate(
-                {
-                    "production_model": production.id if production else None,
-                    "confidence_threshold": threshold,
-                    "chunks": len(chunks),
-                    **statistics(
-                        routed.tags,
-                        routed.chunks,
-                        routed.requests + routed.audit_requests,
-                        mean_cost(run.store, annotator_of(settings.teacher)),
-                        audited=audited,
-                    ),
-                    "drift": routed.drift,
-                    "audit": figures,
-                    "other_languages": other_languages(run.store, task_def.name, chunks, since, cascade),
-                    "fallback": {"new": judged.broken is not None, "reason": judged.broken or holding.reason}
-                    if routed.fallback
-                    else {"new": True, "reason": unusable}
-                    if unusable
-                    else None,
-                }
+            TagSummary(
+                production_model=production.id if production else None,
+                confidence_threshold=threshold,
+                chunks=len(chunks),
+                **statistics(
+                    routed.tags, routed.chunks, routed.requests + routed.audit_requests, cost, audited=audited
+                ),
+                drift=routed.drift,
+                audit=figures,
+                other_languages=other_languages(run.store, task_def.name, chunks, since, cascade),
+                fallback=fallback,
             )
         )
         if routed.fallback or unusable:
