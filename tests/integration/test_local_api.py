@@ -65,3 +65,20 @@ def test_the_cli_says_it_in_one_line_and_exits_2(tmp_path):
     assert "Traceback" not in done.stderr and "uvicorn" not in done.stderr
     assert done.stderr.strip().startswith("error: the temporary Prefect API server did not answer within 0 s")
     assert len(done.stderr.strip().splitlines()) <= 3  # one line, folded by the terminal width at most
+
+
+def test_commands_started_together_on_a_fresh_prefect_home_each_get_a_server(tmp_path):
+    """Two servers migrating one new database at once used to kill one of them (exit 3)."""
+    env = child_env()
+    env.pop("PREFECT_API_URL", None)
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    script = "from upscway.cli.local_api import prefect_api\nwith prefect_api():\n    print('answered')"
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    done = [p.communicate(timeout=600) for p in started]
+    assert [p.returncode for p in started] == [0, 0, 0, 0], [err[-500:] for _, err in done]
+    assert all(out.strip() == "answered" for out, _ in done)

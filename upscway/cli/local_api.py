@@ -17,11 +17,17 @@ A busy machine can take far longer than Prefect's own 20 s to start it: the wait
 being waited for, and a server that never answers is one line (an InputError) saying what to
 do. The server's own output (uvicorn's, including the traceback its lifespan prints when it is
 stopped) goes to a log file, never to the terminal; a failed start names that file.
+
+Two servers starting at once on one Prefect database (two commands started together on a fresh
+machine, or two test workers sharing PREFECT_HOME) both run its migrations and one dies
+("Online migration expected to match one row"); so starts are taken one at a time, under a
+lock file in PREFECT_HOME held until the server answers.
 """
 
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import signal
 import socket
@@ -37,7 +43,7 @@ import httpx
 import prefect
 from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
 
 from upscway.errors import InputError
 
@@ -74,7 +80,7 @@ def prefect_api(
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     log = Path(tempfile.mkstemp(prefix="upscway-prefect-api-", suffix=".log")[1])
-    with open(log, "wb") as output:
+    with _one_start_at_a_time(), open(log, "wb") as output:
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -104,10 +110,12 @@ def prefect_api(
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
         )
-    started = False
+        try:
+            _wait_until_healthy(server, url, startup_timeout_s, say, progress_after_s, log)
+        except BaseException:
+            _stop(server)
+            raise
     try:
-        _wait_until_healthy(server, url, startup_timeout_s, say, progress_after_s, log)
-        started = True
         os.environ["PREFECT_API_URL"] = url  # for the processes this one starts (served runs, workers)
         with temporary_settings({PREFECT_API_URL: url}):
             try:
@@ -116,14 +124,26 @@ def prefect_api(
                 _drain()  # what the run logged reaches the server before it stops
     finally:
         os.environ.pop("PREFECT_API_URL", None)
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        if started:
-            log.unlink(missing_ok=True)
+        _stop(server)
+        log.unlink(missing_ok=True)
+
+
+@contextmanager
+def _one_start_at_a_time() -> Iterator[None]:
+    home = Path(PREFECT_HOME.value()).expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".upscway-server-start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # released when the file closes
+
+
+def _stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def _drain() -> None:
