@@ -41,26 +41,27 @@ lock: | $(BIN)/pip-sync
 	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra dev --strip-extras --allow-unsafe \
 		--no-emit-index-url --no-emit-find-links --output-file $(LOCK) $(ARGS) pyproject.toml $(QUIET)
 
-# Four nights over the bundled news. Nights 1 and 2 read the first day's snapshot: the teacher
-# tags night 1, a student is distilled, certified on held-out chunks and promoted, and night 2
-# is tagged by the cascade. Nights 3 and 4 read a second day's news on the same feed URLs
-# (deployments/demo/snapshot-drift: markets, sport's business, gadgets, city news): the audit
-# catches the student confidently wrong, the cascade falls back to the teacher, the student is
-# retrained on the teacher's new answers and re-certified on that news; night 4 reads the next
-# day's news (snapshot-drift-next) and offload returns.
+# Four nights over the bundled news. Night 1 reads most of the first day's snapshot: the teacher
+# tags it, a student is distilled, certified on held-out articles and promoted. Night 2 reads the
+# rest of that day (long hand-written pages) with the cascade; nights 3 and 4 read another day's
+# news on the same feed URLs (deployments/demo/snapshot-drift, then snapshot-drift-next). Where
+# the news is unlike the certificate's sample, the live check (the student's scores moving past
+# cascade.drift_limit, or the detector) stops the cascade: a Fallback (exit 1, expected), on
+# night 2 or 3; the teacher decides while it holds, the student is retrained on the teacher's
+# answers and re-certified on the news since the fallback, and the cascade offloads again.
 DRIFT := UPSCWAY_INGEST__SNAPSHOT_DIR=deployments/demo/snapshot-drift
 demo: $(STAMP)
 	@$(BIN)/upscway --profile demo gold import deployments/demo/gold.csv
 	@echo "Night 1: most of the first day's news, tagged by the teacher; distillation, the certificate, the gate:"
 	@$(BIN)/upscway --profile demo run nightly --limit 120
 	@echo
-	@echo "Night 2: the rest of the first day, tagged by the cascade with its nightly audit:"
-	@$(BIN)/upscway --profile demo run nightly
+	@echo "Night 2: the rest of the first day (long hand-written pages), with the cascade and its live check; a Fallback here is the live check stopping it (exit 1, expected):"
+	@$(BIN)/upscway --profile demo run nightly || test $$? -eq 1
 	@echo
-	@echo "Night 3: another day's news on the same feeds. A Fallback state here is the audit catching the drift (exit 1, expected):"
+	@echo "Night 3: another day's news on the same feeds; a Fallback (new or held) is the live check at work (exit 1, expected):"
 	@$(DRIFT) $(BIN)/upscway --profile demo run nightly || test $$? -eq 1
 	@echo
-	@echo "Night 4: the next day's news, like night 3's, tagged by the cascade (offloading again if night 3 re-certified):"
+	@echo "Night 4: the next day's news, like night 3's, tagged by the cascade (offloading again if a student was re-certified):"
 	@$(DRIFT)-next $(BIN)/upscway --profile demo run nightly || test $$? -eq 1
 	@echo "Evaluation report: $$(ls -t $(UPSCWAY_DATA_DIR)/reports/*/report.html 2>/dev/null | head -1)"
 	@echo "Stored in $(UPSCWAY_DATA_DIR)/upscway.duckdb. Next:"

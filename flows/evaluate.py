@@ -18,10 +18,12 @@ from prefect.states import State
 from upscway.flows.context import FromProfile, Setup, run_context
 from upscway.tasks.answers import answers_of, ensure_answers
 from upscway.tasks.cascade.evaluation import OnGold, evaluate_cascade
+from upscway.tasks.cascade.policy import Guarantee
 from upscway.tasks.distill.scoring import student_scorer
 from upscway.tasks.evaluate.report import Evaluated
 from upscway.tasks.evaluate.steps import (
     calibration_samples,
+    candidate_number,
     compare,
     evaluation_summary,
     gold_of_split,
@@ -62,10 +64,12 @@ def evaluate_on(setup: Setup | FromProfile, model: str, gold_split: str = "eval"
         )
         scorer = student_scorer(row, task_def)
         paired, student = compare(row, task_def, gold, answers, settings.gate.confidence, scorer)
-        held, since = held_out(run.store, against, row.prompt_version, gold_split, settings.distill, gold)
+        guarantee = Guarantee.of(settings.cascade)
+        candidate, after = candidate_number(run.store, row.id, guarantee.epsilon, guarantee.delta)
+        held, since = held_out(run.store, against, row.prompt_version, gold_split, settings.distill, gold, after)
         consistency, accuracy = calibration_samples(scorer, task_def, held, random_gold, on_random)
         on_gold = OnGold(student, answers, gold.gold)
-        cascade = evaluate_cascade(on_gold, task_def, settings.cascade, consistency, accuracy, since)
+        cascade = evaluate_cascade(on_gold, task_def, settings.cascade, consistency, accuracy, since, candidate)
         result = paired.model_copy(update={"cascade": cascade})
         evaluated = Evaluated(row, against, gold_split, on_gold, result)
         evaluation_id, decision, report = record_evaluation(

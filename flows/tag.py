@@ -7,13 +7,18 @@ run that ends as a `Fallback` naming the model and the path, when the production
 folder is missing or its weights are damaged. A night whose
 student is sure of every chunk (and audits none) never builds (or loads) the teacher.
 
-With a production student, a uniform share `cascade.audit_rate` of the chunks it decided is
-answered by the teacher too (`tasks/cascade/audit.py`), and tonight's live bound is judged before
-tonight's tags are stored: when it shows the certificate broken, the drift alarm passes its
-hard limit, or a score of the student's is not finite (NaN, infinite: a broken model, whose
-scores decide nothing), the teacher decides every chunk tonight, a fallback is recorded, and
-later nights do not offload until a new student is promoted or the fallback is cleared by hand
-(`upscway models clear-fallback`). Such a run ends in a Completed state named `Fallback`.
+Every night, before routing, a calibration draw of `cascade.calibration_rate` of the articles is
+answered and decided by the teacher on every chunk (stored with its inclusion probability, never
+trained on: new candidates are certified on it while the cascade offloads). With a production
+student, a uniform share `cascade.audit_rate` of the texts it decided is answered by the teacher
+too (`tasks/cascade/audit.py`), and tonight's live check is judged before tonight's tags are
+stored: when its change-point detector alarms, the drift alarm passes its hard limit, or a score
+of the student's is not finite (NaN, infinite: a broken model, whose scores decide nothing), the
+teacher decides every chunk tonight, a fallback is recorded, and later nights do not offload
+until a new student is promoted or the fallback is cleared by hand (`upscway models
+clear-fallback`); when only tonight's upper bound of the loss is above ε
+(`cascade.withhold_unproven`), the teacher decides tonight alone. Such a run ends in a Completed
+state named `Fallback`.
 
 Chunks of articles in a language the students do not serve (`cascade.student_languages`) are
 never scored by the student: the teacher decides them, or with `cascade.other_languages = "skip"`
@@ -65,10 +70,10 @@ def tag_on(setup: Setup | FromProfile, since: str | None = None, limit: int | No
         if unusable:  # its folder is missing or damaged: tonight the teacher decides, as before any promotion
             get_run_logger().warning("the teacher decides every chunk tonight: %s", unusable)
             model = None
-        holding, night = fallback_and_night(run.store, model)
+        holding, detector = fallback_and_night(run.store, model)
         scored = score_night(run.store, model, task_def, chunks, cascade.student_languages)
         policy = CascadePolicy.of(cascade, threshold, task_def.not_relevant_index)
-        tonight = NightInput(run.run_id, scored, model, policy, holding, night)
+        tonight = NightInput(run.run_id, scored, model, policy, holding, detector)
         routed = route_night(run.store, tonight, settings, task_def, run.resources)
         judged, figures = routed.judged, routed.figures
         store_tags(run.store, task_def.name, run.run_id, routed, model.id if model else None)
@@ -76,7 +81,7 @@ def tag_on(setup: Setup | FromProfile, since: str | None = None, limit: int | No
             publish_live_bound(run.store)
         audited = 0 if judged is None or judged.fallback else judged.live.audited
         fallback = (
-            Fallback(new=judged.broken is not None, reason=judged.broken or holding.reason)
+            Fallback(new=judged.broken is not None, reason=judged.broken or judged.withheld or holding.reason)
             if routed.fallback
             else Fallback(new=True, reason=unusable)
             if unusable
@@ -89,8 +94,14 @@ def tag_on(setup: Setup | FromProfile, since: str | None = None, limit: int | No
                 confidence_threshold=threshold,
                 chunks=len(chunks),
                 **statistics(
-                    routed.tags, routed.chunks, routed.requests + routed.audit_requests, cost, audited=audited
+                    routed.tags,
+                    routed.chunks,
+                    routed.requests + routed.audit_requests + routed.calibration_requests,
+                    cost,
+                    audited=audited,
                 ),
+                calibration_articles=len(routed.calibration),
+                calibration_requests=routed.calibration_requests,
                 drift=routed.drift,
                 audit=figures,
                 other_languages=other_languages(run.store, task_def.name, chunks, since, cascade),

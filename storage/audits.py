@@ -57,12 +57,28 @@ def insert_night(conn: duckdb.DuckDBPyConnection, run_id: str, model_id: str, fi
         "teacher_requests",
         "audit_requests",
         "requests_saved",
+        "calibration_articles",
+        "calibration_requests",
+        "detector",
+        "withheld",
     )
-    conn.execute(sql("audits", "insert_night"), [run_id, model_id, *(figures[c] for c in columns)])
+    conn.execute(sql("audits", "insert_night"), [run_id, model_id, *(figures.get(c) for c in columns)])
 
 
-def nights_since_promotion(conn: duckdb.DuckDBPyConnection, model_id: str) -> int:
-    return conn.execute(sql("audits", "nights_since_promotion"), {"model_id": model_id}).fetchone()[0]
+def insert_calibration_draws(
+    conn: duckdb.DuckDBPyConnection, run_id: str, model_id: str | None, articles: Sequence[str], probability: float
+) -> None:
+    """The articles a tag run drew for calibration, each drawn with `probability`."""
+    if articles:
+        params = {"run_id": run_id, "articles": list(articles), "probability": probability, "model_id": model_id}
+        conn.execute(sql("audits", "insert_calibration_draws"), params)
+
+
+def nights_since_promotion(conn: duckdb.DuckDBPyConnection, model_id: str) -> tuple[int, float | None]:
+    """The model's audited nights since it last became production, and the live detector's log
+    value after the latest (None: no night, or one stored before the detector)."""
+    nights, detector = conn.execute(sql("audits", "nights_since_promotion"), {"model_id": model_id}).fetchone()
+    return nights, detector
 
 
 def active_fallback(conn: duckdb.DuckDBPyConnection, model_id: str) -> Fallback | None:

@@ -55,6 +55,28 @@ def held_out_answers(conn: duckdb.DuckDBPyConnection, annotator: str, version: s
     return [HeldOut(*row) for row in rows.fetchall()]
 
 
+def calibration_answers(conn: duckdb.DuckDBPyConnection, annotator: str, version: str) -> list[HeldOut]:
+    """`annotator`'s answers on the chunks of the articles drawn for calibration, without texts
+    a model trained on."""
+    rows = conn.execute(sql("evaluations", "calibration_answers"), {"annotator": annotator, "version": version})
+    return [HeldOut(*row) for row in rows.fetchall()]
+
+
+def calibration_articles(conn: duckdb.DuckDBPyConnection) -> set[str]:
+    """Every article ever drawn for calibration."""
+    return {row[0] for row in conn.execute(sql("evaluations", "calibration_articles")).fetchall()}
+
+
+def certified_models(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, datetime, float | None, float | None]]:
+    """(model, when, ε, confidence) of every evaluation with a certificate, oldest first."""
+    found = []
+    for model_id, created_at, cascade in conn.execute(sql("evaluations", "certified_models")).fetchall():
+        stored = json.loads(cascade) if isinstance(cascade, str) else cascade
+        certificate = (stored or {}).get("certificate") or {}
+        found.append((model_id, created_at, certificate.get("epsilon"), (stored or {}).get("confidence")))
+    return found
+
+
 def insert(
     conn: duckdb.DuckDBPyConnection,
     evaluation_id: str,

@@ -22,10 +22,29 @@ def candidates(conn: duckdb.DuckDBPyConnection, task: str, annotator: str) -> li
     return [Candidate(*row) for row in rows]
 
 
-def recently_tagged(conn: duckdb.DuckDBPyConnection, task: str, days: int) -> list[Candidate]:
-    """Chunks tagged in production in the last `days` days and not yet gold-labelled."""
-    rows = conn.execute(sql("gold", "recently_tagged"), {"task": task, "days": days}).fetchall()
-    return [Candidate(*row) for row in rows]
+@dataclass(frozen=True)
+class CalibrationChunk:
+    """A chunk of an article drawn for calibration, without any model's answer (it is reviewed
+    blind), and `probability`, the chance its article was drawn."""
+
+    candidate: Candidate
+    probability: float
+
+
+def calibration_chunks(conn: duckdb.DuckDBPyConnection, task: str, with_model: bool) -> list[CalibrationChunk]:
+    """The chunks of the articles drawn for calibration (`with_model`: on nights a production
+    student was offloading), not yet gold-labelled for `task`, one per text hash."""
+    rows = conn.execute(sql("gold", "calibration_chunks"), {"task": task, "with_model": with_model}).fetchall()
+    return [
+        CalibrationChunk(Candidate(chunk_id, text, url, "", [], 0.0, digest, title=title, date=date), probability)
+        for chunk_id, text, url, digest, title, date, probability in rows
+    ]
+
+
+def calibration_draws(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """(articles drawn for calibration, of them on nights with a production student)."""
+    drawn, with_model = conn.execute(sql("gold", "calibration_draws")).fetchone()
+    return drawn, with_model
 
 
 def annotators(conn: duckdb.DuckDBPyConnection, task: str) -> list[str]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import duckdb
 
 from upscway.records import ChunkRef, Tag  # ChunkRef: what `untagged` returns (a core record, for the pure cascade)
+from upscway.storage.gold import GOLD_SOURCE
 from upscway.storage.statements import sql
 
 
@@ -20,7 +21,13 @@ def untagged(
 ) -> list[ChunkRef]:
     """Chunks without a tag for `task`, oldest first; with `served`, only those of articles in
     one of these languages or of unknown language."""
-    params = {"task": task, "since": since, "limit": limit, "served": list(served) if served is not None else None}
+    params = {
+        "task": task,
+        "since": since,
+        "limit": limit,
+        "served": list(served) if served is not None else None,
+        "gold_source": GOLD_SOURCE,
+    }
     return [ChunkRef(*row) for row in conn.execute(sql("tags", "untagged"), params).fetchall()]
 
 

@@ -34,3 +34,19 @@ def store(tmp_path) -> Store:
     s = Store(tmp_path / "upscway.duckdb", lock_timeout_s=10)
     migrate(s)
     return s
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Show the lines the simulation tests record (`record_property("simulation", line)`):
+    pytest captures their output, and pytest-xdist's workers show none; user_properties travel
+    with the reports to the controller."""
+    lines = []
+    for category in ("passed", "failed"):
+        for report in terminalreporter.stats.get(category, []):
+            for name, value in getattr(report, "user_properties", ()):
+                if name == "simulation" and value not in lines:
+                    lines.append(value)
+    if lines:
+        terminalreporter.write_sep("-", "simulations")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -7,6 +7,7 @@ typed summary (`upscway.summaries`).
 
 from __future__ import annotations
 
+import math
 from functools import singledispatch
 from typing import Any
 
@@ -131,12 +132,13 @@ def _audit(s: TagSummary) -> str:
         return ""
     line = (
         f"; audit: {a.audited} of {a.decided} decided chunks ({a.audit_requests} teacher requests), live loss "
-        f"{_f(a.live_estimate)} (bounds {a.live_lower:.3f}–{a.live_upper:.3f} at level {a.alpha:.2g}, "
-        f"ε = {a.max_loss:g})"
+        f"{_f(a.live_estimate)} (upper bound {a.live_upper:.3f}, ε = {a.max_loss:g}"
+        + (f", detector {math.exp(min(a.detector, 700.0)):.3g}" if a.detector is not None else "")
+        + f"); calibration: {s.calibration_articles} articles ({s.calibration_requests} teacher requests)"
     )
     if fallback:
         line += (
-            f". FALLBACK ({'new tonight' if fallback.new else 'held'}): {fallback.reason}; "
+            f". {'WITHHELD' if a.withheld else 'FALLBACK'} ({'new tonight' if fallback.new else 'held'}): {fallback.reason}; "
             "the teacher decided every chunk"
         )
     return line

@@ -59,11 +59,14 @@ class Tag:
 @dataclass(frozen=True)
 class ChunkRef:
     """An untagged chunk as the tag stage reads it: which chunk, which text (chunks of several
-    articles may share one), and its article's language (None: unknown)."""
+    articles may share one), its article's language (None: unknown) and its article (the unit
+    the calibration draw samples and the live check weighs by; None: each chunk its own, and a
+    paragraph written for review, which is never drawn for calibration)."""
 
     chunk_id: str
     text_hash: str
     language: str | None = None  # its article's; None: unknown
+    article_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class ScoredChunk:
     student: list[float] | None = None
     scored: bool = False
     teacher: list[float] | None = None
+    article_id: str | None = None
 
 
 @dataclass(frozen=True)

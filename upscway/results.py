@@ -107,6 +107,7 @@ class Tested(_Record):
     losses: int
     p_value: float
     upper_bound: float
+    article_loss: float | None = None  # the mean over articles of the share of their chunks lost
 
 
 class PaperBound(_Record):
@@ -126,17 +127,22 @@ LOSSES = {
 
 
 class Certificate(_Record):
-    """What Learn-then-Test certified on a calibration sample of `n` chunks for one loss
-    (`consistency` or `accuracy`, see LOSSES): the most aggressive threshold whose H0: risk > ε
-    was rejected at level `delta` by fixed-sequence testing (None: nothing), its risk's upper
-    bound, the share the student decides there (with its interval), every threshold's test in
+    """What Learn-then-Test certified on a calibration sample of `n` chunks in `articles` articles
+    for one loss (`consistency` or `accuracy`, see LOSSES): the most aggressive threshold whose
+    H0: risk ≥ ε was rejected at level `delta` (δ as spent on this `candidate` and loss) by
+    fixed-sequence testing of article-level e-values (None: nothing), every threshold's test in
     the fixed order (`curve`, safest first, past the first failure too, for the shortfall
-    arithmetic), and the per-paper guard at the certified threshold."""
+    arithmetic), the article-averaged share the student decides there with its own interval
+    (stated separately: it is not part of the guarantee), and the per-paper guard.
+    `upper_bound` is the certified point's chunk-count Clopper–Pearson bound, computed after the
+    threshold was chosen: a description of the sample, never shown as the guarantee."""
 
     loss: str = "consistency"
     epsilon: float
     delta: float
     n: int
+    articles: int = 0
+    candidate: int = 1
     threshold: float | None = None
     upper_bound: float | None = None
     offload: float = 0.0
@@ -145,11 +151,13 @@ class Certificate(_Record):
     per_paper: dict[str, PaperBound] = Field(default_factory=dict)
 
     def sentence(self, confidence: float | None = None) -> str:
-        """The guarantee in one sentence, as every place that shows a verdict states it.
-        `confidence` is the statement's overall level when this certificate was one of two
-        tested at half of it each (1 − δ otherwise)."""
+        """The guarantee in one sentence, as every place that shows a verdict states it: only what
+        is certified; the offload follows in a sentence of its own. `confidence` is the overall
+        level of the statement (1 − δ of the settings; δ itself is spent over candidates and
+        losses)."""
         level = 1 - self.delta if confidence is None else confidence
-        on = f"{self.n} {LOSSES[self.loss].split(' (')[0]}"
+        unit = f"{self.articles} articles, " if self.articles else ""
+        on = f"{unit}{self.n} {LOSSES[self.loss].split(' (')[0]}"
         if self.threshold is None:
             return (
                 f"Not certified: on {on}, no threshold keeps the cascade's accuracy loss against the teacher at most "
@@ -158,8 +166,9 @@ class Certificate(_Record):
         low, high = self.offload_interval
         return (
             f"Certified: with {level:.0%} confidence the cascade at threshold {self.threshold:g} loses at most "
-            f"{self.epsilon:g} accuracy against the teacher; the student decides {self.offload:.0%} of chunks "
-            f"({low:.0%}–{high:.0%}) (risk upper bound {self.upper_bound:.3f}, on {on})."
+            f"{self.epsilon:g} accuracy against the teacher (per article, on news like its sample of {on}). "
+            f"Separately, the student decides {self.offload:.0%} of an article's chunks ({low:.0%}–{high:.0%} with "
+            f"{1 - self.delta:.1%} confidence)."
         )
 
 

@@ -103,7 +103,9 @@ class Drift(Summary):
 
 
 class Audit(Summary):
-    """Tonight's audit and live bound (`tasks/cascade/audit.Night.figures`)."""
+    """Tonight's audit and live check (`tasks/cascade/audit.Night.figures`). `alpha` and
+    `live_lower` belonged to the retired alpha-spending audit (None from issue 32 on);
+    `detector` is the change-point e-detector's log value after tonight (it alarms at log(1/δ))."""
 
     night: int | None = None
     chunks: int = 0
@@ -111,15 +113,19 @@ class Audit(Summary):
     audited: int
     disagreements: int = 0
     audit_rate: float | None = None
-    alpha: float
+    alpha: float | None = None
     live_estimate: float | None
-    live_lower: float
+    live_lower: float | None = None
     live_upper: float
     max_loss: float
     fallback: bool = False
     teacher_requests: int = 0
     audit_requests: int
     requests_saved: int = 0
+    calibration_articles: int = 0
+    calibration_requests: int = 0
+    detector: float | None = None
+    withheld: bool = False
 
 
 class Fallback(Summary):
@@ -150,6 +156,8 @@ class TagSummary(FlowSummary):
     offload_rate: float = 0.0
     teacher_requests: int = 0
     teacher_requests_saved: int = 0
+    calibration_articles: int = 0
+    calibration_requests: int = 0
     estimated_cost_saved: float = 0.0
     agreement_on_both_labelled: float | None = None
     both_labelled: int = 0

@@ -52,7 +52,9 @@ LEFT JOIN (
     SELECT chunk_id, label FROM gold_current WHERE task = $task
     QUALIFY row_number() OVER (PARTITION BY chunk_id ORDER BY created_at DESC, id DESC) = 1
 ) g ON g.chunk_id = c.id
-WHERE $served IS NULL OR coalesce(a.language, '') = '' OR list_contains($served::VARCHAR[], a.language)
+WHERE ($served IS NULL OR coalesce(a.language, '') = '' OR list_contains($served::VARCHAR[], a.language))
+  -- a text of an article drawn for calibration is never trained on (new students are certified on it)
+  AND c.text_hash NOT IN (SELECT c2.text_hash FROM calibration_draws d JOIN chunks c2 ON c2.article_id = d.article_id)
 ORDER BY c.id;
 
 -- name: new_since_training

@@ -6,13 +6,18 @@ SELECT $run_id, $model_id, unnest($chunk_ids::VARCHAR[]), unnest($hashes::VARCHA
 -- name: insert_night
 INSERT INTO cascade_nights (flow_run_id, model_id, night, chunks, decided, audited, disagreements, audit_rate, alpha,
                             live_estimate, live_lower, live_upper, max_loss, fallback, teacher_requests, audit_requests,
-                            requests_saved)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+                            requests_saved, calibration_articles, calibration_requests, detector, withheld)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: insert_calibration_draws
+INSERT INTO calibration_draws (flow_run_id, article_id, probability, model_id)
+SELECT $run_id, unnest($articles::VARCHAR[]), $probability, $model_id;
 
 -- name: nights_since_promotion
 -- The model's audited nights since it last became production (a rollback back to it counts as a
--- new start: its certificate is judged afresh).
-SELECT count(*) FROM cascade_nights n
+-- new start: its certificate is judged afresh), and the live detector's log value after the
+-- latest of them (NULL: none, or stored before the detector).
+SELECT count(*), arg_max(detector, created_at) FROM cascade_nights n
 WHERE n.model_id = $model_id
   AND n.created_at > coalesce((SELECT max(created_at) FROM alias_moves WHERE alias = 'production' AND model_id = $model_id),
                               TIMESTAMPTZ '1970-01-01');
@@ -30,7 +35,7 @@ RETURNING id;
 
 -- name: recent_nights
 SELECT strftime(created_at, '%Y-%m-%d %H:%M') AS at, model_id, night, chunks, decided, audited, disagreements,
-       live_estimate, live_lower, live_upper, max_loss, fallback
+       live_estimate, live_lower, live_upper, max_loss, fallback, detector, coalesce(withheld, false) AS withheld
 FROM cascade_nights ORDER BY created_at DESC LIMIT ?;
 
 -- name: production_fallback_since

@@ -26,6 +26,27 @@ WHERE a.annotator = $annotator AND a.prompt_version = $version AND ar.source <> 
 GROUP BY a.text_hash
 ORDER BY a.text_hash;
 
+-- name: calibration_answers
+-- An annotator's answers on the chunks of articles drawn for calibration (the tag flow's nightly
+-- draw: the teacher answered every chunk of them, whatever the student thought), without texts
+-- a model trained on. One row per text (its first calibration article is its unit).
+SELECT min(c.article_id), a.text_hash, any_value(c.text), any_value(a.probs), max(a.created_at)
+FROM annotations a
+JOIN chunks c ON c.text_hash = a.text_hash
+WHERE a.annotator = $annotator AND a.prompt_version = $version
+  AND c.article_id IN (SELECT article_id FROM calibration_draws)
+  AND a.text_hash NOT IN (SELECT c2.text_hash FROM training_examples t JOIN chunks c2 ON c2.id = t.chunk_id)
+GROUP BY a.text_hash
+ORDER BY a.text_hash;
+
+-- name: calibration_articles
+SELECT DISTINCT article_id FROM calibration_draws;
+
+-- name: certified_models
+-- Every evaluation that carries a certificate: its model, when, and the ε and overall confidence
+-- it was computed at (the order models were first tested at one (ε, δ) numbers the candidates).
+SELECT model_id, created_at, cascade FROM evaluations WHERE cascade IS NOT NULL ORDER BY created_at, id;
+
 -- name: insert
 INSERT INTO evaluations (id, model_id, teacher, gold_split, n, metrics, teacher_metrics, paired, cascade, flow_run_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);

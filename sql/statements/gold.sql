@@ -14,18 +14,30 @@ WHERE t.rn = 1
   AND NOT EXISTS (SELECT 1 FROM gold_labels g WHERE g.chunk_id = c.id AND g.task = $task)
 QUALIFY row_number() OVER (PARTITION BY t.text_hash ORDER BY c.id) = 1;
 
--- name: recently_tagged
--- Chunks tagged in production in the last $days days, not yet gold-labelled, with their final
--- tag (whoever decided it) as the answer shown: the pool `gold export --strategy audit` draws from.
-SELECT c.id AS chunk_id, c.text, ar.canonical_url AS source_url, t.label AS teacher_label, t.probs,
-       t.confidence, t.text_hash, t.annotator, coalesce(ar.title, '') AS title,
-       coalesce(CAST(ar.published_date AS VARCHAR), '') AS date
-FROM tags t
-JOIN chunks c ON c.id = t.chunk_id
+-- name: calibration_chunks
+-- The chunks of the articles drawn for calibration (`$with_model`: only those drawn on nights a
+-- production student was offloading), not yet gold-labelled for the task, one chunk per text
+-- hash: the pool `gold export --strategy random|audit` draws from. `probability` is the chance
+-- the chunk's article was drawn (its latest draw of those counted). No model's answer is read:
+-- the sheet is blind.
+WITH draws AS (
+    SELECT article_id, probability
+    FROM calibration_draws
+    WHERE NOT $with_model OR model_id IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY created_at DESC, flow_run_id DESC) = 1
+)
+SELECT c.id AS chunk_id, c.text, ar.canonical_url AS source_url, c.text_hash,
+       coalesce(ar.title, '') AS title, coalesce(CAST(ar.published_date AS VARCHAR), '') AS date,
+       d.probability
+FROM draws d
+JOIN chunks c ON c.article_id = d.article_id
 JOIN articles ar ON ar.id = c.article_id
-WHERE t.task = $task AND t.created_at >= current_timestamp - to_days(CAST($days AS INTEGER))
-  AND NOT EXISTS (SELECT 1 FROM gold_labels g WHERE g.chunk_id = c.id AND g.task = $task)
-QUALIFY row_number() OVER (PARTITION BY t.text_hash ORDER BY c.id) = 1;
+WHERE NOT EXISTS (SELECT 1 FROM gold_labels g WHERE g.text_hash = c.text_hash AND g.task = $task)
+QUALIFY row_number() OVER (PARTITION BY c.text_hash ORDER BY c.id) = 1;
+
+-- name: calibration_draws
+-- How many articles were drawn for calibration, in all and on nights with a production student.
+SELECT count(*), count(model_id) FROM calibration_draws;
 
 -- name: disagreements
 -- Texts on which two annotators (same task) gave different labels.

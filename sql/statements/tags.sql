@@ -1,7 +1,8 @@
 -- name: untagged
 -- With $served (a list of languages), only chunks of articles in one of them or of unknown
--- language (NULL or empty: stored before languages were identified).
-SELECT c.id, c.text_hash, nullif(a.language, '')
+-- language (NULL or empty: stored before languages were identified). The article is NULL for a
+-- paragraph written for review (not news: never drawn for calibration).
+SELECT c.id, c.text_hash, nullif(a.language, ''), CASE WHEN a.source = $gold_source THEN NULL ELSE c.article_id END
 FROM chunks c JOIN articles a ON a.id = c.article_id
 WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.chunk_id = c.id AND t.task = $task)
   AND ($since IS NULL OR coalesce(a.published_date, CAST(a.created_at AS DATE)) >= CAST($since AS DATE))

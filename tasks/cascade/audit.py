@@ -1,20 +1,27 @@
-"""The nightly audit of a certified cascade, and the live bound that judges it.
+"""The nightly audit of a certified cascade, the calibration draw, and the live check that
+judges them.
 
-Each night a uniformly random share (`cascade.audit_rate`) of the chunks the student decided is
-also answered by the teacher: each decided chunk is drawn independently with that probability
-(Bernoulli sampling), so the audited chunks are a uniform sample of the decided ones and the
-probability is known. The tag stays the student's: the audit measures, it does not correct.
+The calibration draw: before routing, each of tonight's articles is drawn independently with
+probability `cascade.calibration_rate` (Bernoulli sampling, seeded by the run id), and the
+teacher answers and decides every chunk of a drawn article, whatever the student thinks. The
+draws are a uniform sample of the news with a known inclusion probability, stored, never
+trained on: new candidates are certified on them while the cascade offloads.
 
-The live bound: the cascade's consistency loss tonight (the share of tonight's chunks the
-student decided and labelled differently from the teacher, the loss the certificate bounds) is
-offload × r, where offload is known exactly and r, the disagreement rate among the decided
-chunks, is estimated on the audited ones with a Clopper–Pearson lower bound. The bound must stay
-valid although it is looked at every night, so the k-th night since the student was promoted is
-tested at α_k = δ · 6 / (π² k²): an alpha-spending rule whose α_k sum to δ over all nights, so
-the chance that any night ever raises a false alarm is at most δ (a union bound; chosen over a
-confidence sequence pooled across nights because a pooled estimate reacts to a sudden break only
-as fast as the break outweighs the history, while a per-night test judges tonight's news alone).
-The certificate is broken when tonight's lower bound exceeds ε.
+The audit: a uniformly random share (`cascade.audit_rate`) of the texts the student decided is
+also answered by the teacher, each drawn independently (Bernoulli sampling). The tag stays the
+student's: the audit measures, it does not correct.
+
+The live check monitors the loss that was certified, tonight's article-averaged loss (the share
+of an article's chunks the student decides and labels otherwise than the teacher, averaged over
+tonight's articles), with design-based e-values (`evalues.py`: valid whatever the correlation of
+chunks, since the randomness is the audit's own draw):
+- the change-point mixture e-detector: a fallback (held until a new student is promoted or it
+  is cleared) when it reaches 1/δ. While every night's loss is at most ε, the chance that it
+  ever alarms is at most δ, over any number of nights; a rise starting on night k costs only
+  ~2 log k more evidence, so its power does not decay with the student's age;
+- the burden of proof on "holds": with `cascade.withhold_unproven`, tonight's offload stands
+  only while tonight's upper bound of the loss (at 1 − δ) is at most ε; otherwise the teacher
+  decides tonight (withheld, not a fallback: the next night is judged afresh).
 
 Plain functions: no store, no Prefect, no model.
 """
@@ -22,7 +29,7 @@ Plain functions: no store, no Prefect, no model.
 from __future__ import annotations
 
 import hashlib
-import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,7 +37,7 @@ import numpy as np
 
 from upscway.records import Audited, ScoredChunk
 from upscway.settings import CascadeSettings
-from upscway.tasks.cascade.certificate import lower_bound, upper_bound
+from upscway.tasks.cascade.evalues import Detector, NightSample, night_log_e, night_upper_bound
 from upscway.tasks.cascade.policy import Guarantee
 from upscway.tasks.cascade.routing import finite, top
 
@@ -46,60 +53,80 @@ def audit_sample(decided: Sequence[str], rate: float, seed: str) -> set[str]:
     return {h for h, u in zip(ordered, rng.uniform(size=len(ordered))) if u < rate}
 
 
-def night_alpha(night: int, delta: float) -> float:
-    """The level the `night`-th night since promotion is tested at: δ·6/(π²·night²)."""
-    return delta * 6 / (math.pi**2 * night**2)
+def calibration_draw(articles: Sequence[str], rate: float, seed: str) -> set[str]:
+    """Tonight's calibration articles: each drawn independently with probability `rate`, from a
+    generator seeded by `seed` (the run id), so a rerun of the same run draws the same ones."""
+    if rate <= 0 or not articles:
+        return set()
+    rng = np.random.default_rng(int(hashlib.sha256(f"calibration:{seed}".encode()).hexdigest()[:16], 16))
+    ordered = sorted(set(articles))
+    return {a for a, u in zip(ordered, rng.uniform(size=len(ordered))) if u < rate}
+
+
+def night_sample(
+    chunks: Sequence[ScoredChunk], decided: set[str], audited: set[str], lost: set[str], rate: float
+) -> NightSample:
+    """Tonight's texts for the live check: each text's weight in tonight's article-averaged loss
+    (a chunk counts 1/(its article's chunks tonight), over the number of articles), and whether
+    the student decided it, the audit drew it, and the audit found it lost."""
+    articles = Counter(c.article_id or c.chunk_id for c in chunks)
+    share: dict[str, float] = {}
+    for c in chunks:
+        share[c.text_hash] = share.get(c.text_hash, 0.0) + 1 / (articles[c.article_id or c.chunk_id] * len(articles))
+    rows = [(w, h in decided, h in audited, h in lost) for h, w in sorted(share.items())]
+    return NightSample.of(rows, rate)
 
 
 @dataclass(frozen=True)
 class LiveBound:
-    """One night of the audit: `chunks` tagged, `decided` by the student, `audited` of those,
-    `disagreements` among the audited; the live consistency loss estimate (offload × audited
-    disagreement rate) and its lower and upper bounds at level `alpha`."""
+    """One night's live check: `chunks` tagged, `decided` by the student, `audited` of those,
+    `disagreements` among the audited; the Horvitz–Thompson estimate of tonight's loss, its upper
+    bound at 1 − δ, and the detector after tonight."""
 
     night: int
     chunks: int
     decided: int
     audited: int
     disagreements: int
-    alpha: float
     estimate: float | None
-    lower: float
     upper: float
+    detector: Detector
 
     @property
     def offload(self) -> float:
         return self.decided / self.chunks if self.chunks else 0.0
 
 
-def live_bound(night: int, chunks: int, decided: int, audited: int, disagreements: int, delta: float) -> LiveBound:
-    """Tonight's live bound (see the module's docstring) at night `night`'s spent level."""
-    alpha = night_alpha(night, delta)
-    share = decided / chunks if chunks else 0.0
+def live_bound(
+    night: int, sample: NightSample, previous: Detector, counts: tuple[int, int, int, int], guarantee: Guarantee
+) -> LiveBound:
+    """Tonight's live check (see the module's docstring); `counts`: chunks, decided, audited,
+    disagreements."""
+    chunks, decided, audited, disagreements = counts
     return LiveBound(
         night=night,
         chunks=chunks,
         decided=decided,
         audited=audited,
         disagreements=disagreements,
-        alpha=alpha,
-        estimate=share * disagreements / audited if audited else None,
-        lower=share * lower_bound(disagreements, audited, alpha),
-        upper=share * upper_bound(disagreements, audited, alpha),
+        estimate=sample.estimate if audited or not decided else None,
+        upper=night_upper_bound(sample, guarantee.delta),
+        detector=previous.update(night_log_e(sample, guarantee.epsilon)),
     )
 
 
-def breaks(live: LiveBound | None, epsilon: float, drift: dict | None, drift_limit: float) -> str | None:
-    """Why tonight the cascade must stop offloading, or None: the live bound shows the
-    certificate broken (its lower bound above ε), or the student's mean confidence or deferral
-    rate moved from its reference (`drift`) by more than `drift_limit`, either way: the
-    certificate holds for news like its sample, and a student much surer or much less sure than
-    there says tonight's news is not."""
-    if live is not None and live.lower > epsilon:
+def breaks(live: LiveBound | None, guarantee: Guarantee, drift: dict | None, drift_limit: float) -> str | None:
+    """Why tonight the cascade must stop offloading until a new student is promoted, or None: the
+    detector alarms (the certified loss has risen above ε, with the chance of a false alarm ever
+    at most δ), or the student's mean confidence or deferral rate moved from its reference
+    (`drift`) by more than `drift_limit`: the certificate holds for news like its sample, and a
+    student much surer or much less sure than there says tonight's news is not."""
+    if live is not None and live.detector.alarms(guarantee.delta):
         return (
-            f"the live bound shows the certificate broken: on {live.audited} audited chunks the student disagreed with the "
-            f"teacher on {live.disagreements}, so its consistency loss tonight is at least {live.lower:.3f} (level "
-            f"{live.alpha:.2g}, night {live.night} since promotion), above ε = {epsilon:g}"
+            f"the live check shows the certificate broken: its change-point detector reached {live.detector.value:.3g} "
+            f"(the alarm is at 1/δ = {1 / guarantee.delta:g}) on night {live.night} since promotion; tonight "
+            f"{live.disagreements} of {live.audited} audited chunks disagreed with the teacher (estimated loss "
+            f"{live.estimate or 0:.3f}, above ε = {guarantee.epsilon:g} is what the detector tests)"
         )
     if drift:
         moved = max(
@@ -114,25 +141,39 @@ def breaks(live: LiveBound | None, epsilon: float, drift: dict | None, drift_lim
     return None
 
 
+def unproven(live: LiveBound, guarantee: Guarantee) -> str | None:
+    """Why tonight's offload is withheld, or None: tonight's upper bound of the loss is above ε."""
+    if live.upper <= guarantee.epsilon:
+        return None
+    return (
+        f"tonight's loss is not shown to be at most ε = {guarantee.epsilon:g}: its upper bound is {live.upper:.3f} "
+        f"({live.audited} audited chunks, {live.disagreements} disagreements); the teacher decides tonight"
+    )
+
+
 @dataclass(frozen=True)
 class Night:
-    """A tag run's audit, judged: the live bound, the audited chunks' two labels, why tonight's
-    offload is withdrawn (None: it is not, or a fallback already held it), and the figures
+    """A tag run's audit, judged: the live check, the audited chunks' two labels, why the cascade
+    stops offloading (`broken`: a fallback from tonight on; `withheld`: tonight only; None:
+    neither, or a fallback already held it), the calibration draw's size, and the figures
     `cascade_nights` stores (`requests` adds the teacher requests once they are known; ε under
     its column's name, `max_loss`, the settings' name for it)."""
 
     live: LiveBound
     audited: list[Audited]
     broken: str | None
+    withheld: str | None
     holding: bool
     audit_rate: float
     epsilon: float
+    calibration_articles: int = 0
 
     @property
     def fallback(self) -> bool:
-        return self.holding or self.broken is not None
+        """The teacher decides every chunk tonight."""
+        return self.holding or self.broken is not None or self.withheld is not None
 
-    def figures(self, teacher_requests: int, audit_requests: int) -> dict:
+    def figures(self, teacher_requests: int, audit_requests: int, calibration_requests: int = 0) -> dict:
         live = self.live
         return {
             "night": live.night,
@@ -141,15 +182,19 @@ class Night:
             "audited": live.audited,
             "disagreements": live.disagreements,
             "audit_rate": self.audit_rate,
-            "alpha": live.alpha,
+            "alpha": None,
             "live_estimate": live.estimate,
-            "live_lower": live.lower,
+            "live_lower": None,
             "live_upper": live.upper,
             "max_loss": self.epsilon,
             "fallback": self.fallback,
             "teacher_requests": teacher_requests,
             "audit_requests": audit_requests,
             "requests_saved": 0 if self.fallback else live.decided - live.audited,
+            "calibration_articles": self.calibration_articles,
+            "calibration_requests": calibration_requests,
+            "detector": live.detector.log_value,
+            "withheld": self.withheld is not None,
         }
 
 
@@ -169,34 +214,50 @@ def unscorable(chunks: Sequence[ScoredChunk]) -> str | None:
     )
 
 
+@dataclass(frozen=True)
+class Tonight:
+    """What tonight's judge needs besides the chunks: the night's number since promotion, the
+    detector after the nights before, the texts the student decided and those audited, and the
+    calibration draw's size."""
+
+    night: int
+    previous: Detector
+    decided: Sequence[str]
+    audited: set[str]
+    calibration_articles: int = 0
+
+
 def judge_night(
-    night: int,
+    tonight: Tonight,
     chunks: Sequence[ScoredChunk],
-    decided: Sequence[str],
-    audited: set[str],
     names: Sequence[str],
     settings: CascadeSettings,
     drift: dict | None,
     holding: bool,
 ) -> Night:
-    """Tonight's audit judged before tonight's tags are stored: the audited chunks (of the texts
-    the student `decided`) the teacher could answer (`chunks` carry its answers), their
-    disagreements, the live bound at the night's level, and whether the certificate broke
-    tonight (scores that are not finite, the live bound, or the drift alarm's hard limit)."""
+    """Tonight's audit judged before tonight's tags are stored: the audited texts the teacher
+    could answer (`chunks` carry its answers), their disagreements, the live check, and whether
+    the certificate broke tonight (scores that are not finite, the detector, or the drift alarm's
+    hard limit) or tonight's offload is withheld (its upper bound above ε)."""
     first: dict[str, ScoredChunk] = {}
     for chunk in chunks:
         first.setdefault(chunk.text_hash, chunk)
-    answered = [first[h] for h in sorted(audited) if first[h].teacher is not None]
+    answered = [first[h] for h in sorted(tonight.audited) if first[h].teacher is not None]
     rows = [Audited(c.chunk_id, c.text_hash, names[top(c.student)], names[top(c.teacher)]) for c in answered]
-    disagreements = sum(r.student_label != r.teacher_label for r in rows)
+    lost = {r.text_hash for r in rows if r.student_label != r.teacher_label}
     guarantee = Guarantee.of(settings)
-    live = live_bound(night, len(first), len(decided), len(rows), disagreements, guarantee.delta)
-    broken = None if holding else (unscorable(chunks) or breaks(live, guarantee.epsilon, drift, settings.drift_limit))
+    sample = night_sample(chunks, set(tonight.decided), {r.text_hash for r in rows}, lost, settings.audit_rate)
+    counts = (len(first), len(tonight.decided), len(rows), len(lost))
+    live = live_bound(tonight.night, sample, tonight.previous, counts, guarantee)
+    broken = None if holding else (unscorable(chunks) or breaks(live, guarantee, drift, settings.drift_limit))
+    withheld = None if holding or broken or not settings.withhold_unproven else unproven(live, guarantee)
     return Night(
         live=live,
         audited=rows,
         broken=broken,
+        withheld=withheld,
         holding=holding,
         audit_rate=settings.audit_rate,
         epsilon=guarantee.epsilon,
+        calibration_articles=tonight.calibration_articles,
     )

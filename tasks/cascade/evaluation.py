@@ -66,16 +66,18 @@ def evaluate_cascade(
     consistency: Sample,
     accuracy: Sample | None,
     since: datetime | None = None,
+    candidate: int = 1,
 ) -> CascadeEvaluation:
     """The certificate (on `consistency`, held-out teacher answers, and `accuracy`, random gold
     with the teacher's correctness), then on the reported gold (`on_gold`): the curve, the
     certified point with the cascade's scores and accuracy per paper, and the figures at the
     configured threshold. `since`: the held-out answers are those given since the production
-    cascade's fallback began."""
+    cascade's fallback began; `candidate`: which model this is among those tested at (ε, δ)
+    (the certificate's level is spent over candidates)."""
     student, teacher, gold = on_gold.student, on_gold.teacher, on_gold.gold
     band, not_relevant, guarantee = settings.relevance_band, task_def.not_relevant_index, Guarantee.of(settings)
     certificate, certificates = certify_cascade(
-        consistency, accuracy, not_relevant, band, guarantee.epsilon, guarantee.delta
+        consistency, accuracy, not_relevant, band, guarantee.epsilon, guarantee.delta, candidate
     )
     curve = operating_curve(student, teacher, gold, band, not_relevant)
     chosen = None

@@ -1,11 +1,13 @@
-"""The cascade's live bound over nights, for the Prefect UI: a keyed markdown artifact
-(`cascade-live-bound`, so each tag run updates one page) with a plot of the live consistency
-loss, its bounds and ε night by night, the fallbacks marked, and the last nights as a table."""
+"""The cascade's live check over nights, for the Prefect UI: a keyed markdown artifact
+(`cascade-live-bound`, so each tag run updates one page) with a plot of the live loss (the
+certified, article-averaged consistency loss), its upper bound and ε night by night, the
+fallbacks marked, and the last nights as a table with the change-point detector's value."""
 
 from __future__ import annotations
 
 import base64
 import io
+import math
 
 from prefect.artifacts import create_markdown_artifact
 
@@ -21,9 +23,7 @@ def _plot(rows: list[dict]) -> str:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.4))
     x = list(range(1, len(rows) + 1))
-    ax.fill_between(
-        x, [r["live_lower"] for r in rows], [r["live_upper"] for r in rows], alpha=0.25, label="live loss bounds"
-    )
+    ax.fill_between(x, [0.0] * len(rows), [r["live_upper"] for r in rows], alpha=0.25, label="up to the upper bound")
     ax.plot(
         x,
         [r["live_estimate"] if r["live_estimate"] is not None else float("nan") for r in rows],
@@ -45,6 +45,10 @@ def _plot(rows: list[dict]) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _detector(log_value: float | None) -> str:
+    return "–" if log_value is None else f"{math.exp(min(log_value, 700.0)):.3g}"
+
+
 def publish_live_bound(store: Store, nights: int = 30) -> None:
     """Update the keyed artifact from the last `nights` audited nights."""
     with store.reader() as conn:
@@ -53,17 +57,20 @@ def publish_live_bound(store: Store, nights: int = 30) -> None:
     if not rows:
         return
     table = [
-        "| night of | model | night | decided | audited | disagree | live loss | bounds | ε | fallback |",
-        "|" + "---|" * 10,
+        "| night of | model | night | decided | audited | disagree | live loss | upper bound | detector | ε | fallback |",
+        "|" + "---|" * 11,
     ]
     table += [
         f"| {r['at']} | {r['model_id']} | {r['night']} | {r['decided']} of {r['chunks']} | {r['audited']} | {r['disagreements']} | "
-        f"{'–' if r['live_estimate'] is None else format(r['live_estimate'], '.3f')} | {r['live_lower']:.3f}–{r['live_upper']:.3f} | "
-        f"{r['max_loss']:g} | {'yes' if r['fallback'] else ''} |"
+        f"{'–' if r['live_estimate'] is None else format(r['live_estimate'], '.3f')} | {r['live_upper']:.3f} | "
+        f"{_detector(r['detector'])} | {r['max_loss']:g} | {'withheld' if r['withheld'] else 'yes' if r['fallback'] else ''} |"
         for r in reversed(rows[-10:])
     ]
     body = (
-        f"## The cascade's live bound\n\n![live bound]({_plot(rows)})\n\nThe certificate is broken when a night's lower bound "
-        "exceeds ε; the cascade then stops offloading until a new student is certified.\n\n" + "\n".join(table) + "\n"
+        f"## The cascade's live check\n\n![live bound]({_plot(rows)})\n\nThe certificate is broken when the change-point "
+        "detector reaches 1/δ (a false alarm, ever, has chance at most δ); the cascade then stops offloading until a new "
+        "student is certified. A night whose upper bound is above ε is withheld: the teacher decides that night.\n\n"
+        + "\n".join(table)
+        + "\n"
     )
     create_markdown_artifact(body, key=KEY, description="the production cascade's audit and live bound, night by night")

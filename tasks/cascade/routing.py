@@ -35,7 +35,14 @@ def scored_chunks(chunks: Sequence[ChunkRef], student: Mapping[str, Probs | None
     """Tonight's chunks with the student's scores on their texts (`student`: text hash → its
     scores, None where the scorer refused them; a text it holds no entry for was not scored)."""
     return [
-        ScoredChunk(c.chunk_id, c.text_hash, c.language, student.get(c.text_hash), scored=c.text_hash in student)
+        ScoredChunk(
+            c.chunk_id,
+            c.text_hash,
+            c.language,
+            student.get(c.text_hash),
+            scored=c.text_hash in student,
+            article_id=c.article_id,
+        )
         for c in chunks
     ]
 

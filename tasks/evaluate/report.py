@@ -16,9 +16,14 @@ import numpy as np
 from markdown_it import MarkdownIt
 
 from upscway.plots import pyplot
-from upscway.results import CascadeEvaluation, Decision, PairedResult, Verdict
+from upscway.results import CascadeEvaluation, Criterion, Decision, PairedResult, Verdict
 from upscway.storage.models import ModelRecord
 from upscway.tasks.cascade.evaluation import OnGold
+from upscway.tasks.evaluate.gate import UNGUARDED
+
+# How the certificate's figures that are not its guarantee are labelled wherever they are shown.
+DESCRIPTIVE_BOUND = "chunk loss rate's upper bound (descriptive, after choosing)"
+OFFLOAD_NOTE = "separately stated; not part of the guarantee"
 
 KEY_METRICS = [
     ("accuracy", "Accuracy (5 labels)"),
@@ -170,10 +175,12 @@ def verdict_sentence(decision: Decision | None, result: PairedResult, model_id: 
     if decision is None:
         return f"> {certificate}\n>\n> {numbers}."
     head = f"> **{certificate}**\n>\n"
+    notes = [r for r in decision.reasons if r.endswith(UNGUARDED)]  # unguarded papers: named, failing nothing
+    noted = "".join(f" {r[:1].upper()}{r[1:]} (not judged: it fails nothing)." for r in notes)
     if decision.verdict is Verdict.PROMOTE:
         return (
             f"{head}> **Promote.** The student can replace the teacher for the chunks it is sure of: {numbers}. Every criterion "
-            f"passes.\n>\n> Next: `upscway run promote --model {model_id}` (the nightly flow does this itself)."
+            f"passes.{noted}\n>\n> Next: `upscway run promote --model {model_id}` (the nightly flow does this itself)."
         )
     if decision.verdict is Verdict.INSUFFICIENT_DATA:
         return (
@@ -183,41 +190,60 @@ def verdict_sentence(decision: Decision | None, result: PairedResult, model_id: 
         )
     return (
         f"{head}> **Reject: keep the teacher.** {numbers[:1].upper()}{numbers[1:]}. Failed: "
-        + "; ".join(decision.reasons)
-        + ".\n>\n> Next: more teacher labels (`upscway run annotate`) and another distillation (`upscway run distill`), "
+        + "; ".join(r for r in decision.reasons if r not in notes)
+        + f".{noted}\n>\n> Next: more teacher labels (`upscway run annotate`) and another distillation (`upscway run distill`), "
         "or review the disagreements (`upscway gold export --strategy disagreement --n 50 --out review.csv`)."
     )
 
 
 def _cascade_plot(cascade: CascadeEvaluation, teacher_accuracy: float, path: Path) -> None:
-    """Left: the certificate's operating curve on its calibration sample (the observed loss
-    rate and its upper bound at each threshold's offload, ε, the certified point). Right: the
-    cascade's accuracy on the reported gold against its offload there, the certified point."""
+    """Left: the certificate's calibration sample described (at each threshold's offload, the
+    share of chunks lost and that share's upper bound, both computed after the fact: not the
+    guarantee), ε (what is certified) and the certified point. Right: the cascade's accuracy on
+    the reported gold against its offload there, the certified point."""
     plt = pyplot()
     fig, (risk, accuracy) = plt.subplots(1, 2, figsize=(10, 3.9))
     for c in cascade.certificates:
         n = max(c.n, 1)
         offload = [t.decided / n for t in c.curve]
         (line,) = risk.plot(
-            offload, [t.upper_bound for t in c.curve], marker=".", label=f"{c.loss}: upper bound ({c.n} chunks)"
+            offload,
+            [t.upper_bound for t in c.curve],
+            marker=".",
+            label=f"{c.loss} ({c.n} chunks): upper bound, descriptive",
         )
         risk.plot(
-            offload, [t.losses / n for t in c.curve], linestyle=":", color=line.get_color(), label=f"{c.loss}: observed"
+            offload,
+            [t.losses / n for t in c.curve],
+            linestyle=":",
+            color=line.get_color(),
+            label=f"{c.loss}: observed",
         )
-        if c.threshold is not None:
+        point = next((t for t in c.curve if t.threshold == c.threshold), None) if c.threshold is not None else None
+        if point is not None:
             risk.scatter(
-                [c.offload], [c.upper_bound], color="red", zorder=3, label=f"certified threshold {c.threshold:g}"
+                [point.decided / n],
+                [point.losses / n],
+                color="red",
+                zorder=3,
+                label=f"{c.loss}: certified threshold {c.threshold:g}",
             )
     if cascade.certificate:
         risk.axhline(
-            cascade.certificate.epsilon, color="grey", linestyle="--", label=f"ε = {cascade.certificate.epsilon:g}"
+            cascade.certificate.epsilon,
+            color="grey",
+            linestyle="--",
+            label=f"ε = {cascade.certificate.epsilon:g}: the guarantee (per article)",
         )
-    risk.set_xlabel("offload on the calibration sample")
-    risk.set_ylabel("risk (share of chunks lost)")
+    risk.set_xlabel("offload on the calibration sample (share of chunks)")
+    risk.set_ylabel("share of the sample's chunks lost")
+    risk.set_title(
+        "the calibration sample, described (its upper bounds: after choosing, not the guarantee)", fontsize="x-small"
+    )
     risk.set_xlim(-0.02, 1.02)
     risk.set_ylim(0, None)
     if cascade.certificates:
-        risk.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize="small")
+        risk.legend(loc="upper left", frameon=False, fontsize="x-small")
     else:
         risk.text(0.5, 0.5, "no calibration sample", ha="center", va="center", transform=risk.transAxes)
     curve = [p for p in cascade.curve if p.accuracy is not None]
@@ -247,15 +273,17 @@ def _cascade_md(result: PairedResult) -> str:
     certificates = [
         {
             "loss": c.loss,
+            "articles": c.articles or "–",
             "calibration chunks": c.n,
+            "candidate": c.candidate,
             "ε": f"{c.epsilon:g}",
-            "tested at δ": f"{c.delta:g}",
+            "tested at δ (as spent)": f"{c.delta:.3g}",
             "certified threshold": "none" if c.threshold is None else f"{c.threshold:g}",
-            "risk upper bound": _fmt(c.upper_bound),
-            "offload": f"{c.offload:.3f}",
-            "offload interval": ""
+            "offload (per article)": "" if c.threshold is None else f"{c.offload:.3f}",
+            f"offload interval ({OFFLOAD_NOTE})": ""
             if c.threshold is None
-            else f"{c.offload_interval[0]:.3f} – {c.offload_interval[1]:.3f}",
+            else f"{c.offload_interval[0]:.3f} – {c.offload_interval[1]:.3f} ({1 - c.delta:.1%})",
+            DESCRIPTIVE_BOUND: _fmt(c.upper_bound),
         }
         for c in cascade.certificates
     ]
@@ -279,10 +307,14 @@ def _cascade_md(result: PairedResult) -> str:
                 }
             )
     how = (
-        "The threshold is certified by Learn-then-Test: from the safest threshold to the most aggressive, each H0: risk > ε is "
-        "tested with the exact binomial p-value on the calibration sample (held-out teacher answers: consistency; gold sampled "
-        "at random: accuracy loss, at half of δ each when both exist), stopping at the first not rejected. Either loss bounds "
-        "the accuracy the cascade loses against the teacher. The figures below are on the reported gold, which the "
+        "The threshold is certified by Learn-then-Test: from the safest threshold to the most aggressive, each H0: risk ≥ ε is "
+        "tested with an article-level betting e-value on the calibration sample (held-out teacher answers: consistency; gold "
+        "sampled at random: accuracy loss), stopping at the first not rejected. The risk is the share of an article's chunks "
+        "the cascade loses, averaged over articles; the e-value stays valid however often the growing sample is tested again. "
+        "The j-th candidate tested at (ε, δ) spends δ·6/(π²j²), halved when both losses are tested: that is the δ below. "
+        "Either loss bounds the accuracy the cascade loses against the teacher. The offload interval is stated separately "
+        f"and is not part of the guarantee; the {DESCRIPTIVE_BOUND} is computed after the threshold was chosen and "
+        "describes the sample: it is not the guarantee (ε is). The figures below are on the reported gold, which the "
         "certificate did not see."
     )
     table = md_table(certificates) if certificates else "No calibration sample: nothing could be certified."
@@ -295,6 +327,27 @@ def _cascade_md(result: PairedResult) -> str:
         f"## The cascade as deployed\n\n{cascade.sentence()}\n\n{how}\n\n{table}\n\n{md_table(rows)}\n\n"
         "![cascade curve](cascade_curve.png)\n\n"
     )
+
+
+def _guard(guard: Criterion | None, certified: bool) -> str:
+    """The per-paper guard's cell: judged (pass or regression), unguarded (too few calibration
+    chunks: named in the gate's reasons), or not judged (nothing certified)."""
+    if guard is not None:
+        return "pass" if guard.passed else "regression"
+    return (
+        "unguarded (too few calibration chunks; see the gate's reasons)"
+        if certified
+        else "not judged (nothing certified)"
+    )
+
+
+def _interval(criterion: Criterion) -> str:
+    """A criterion's interval cell; the offload's is labelled as what it is."""
+    if criterion.interval is None:
+        return ""
+    low, high = criterion.interval
+    note = f" ({OFFLOAD_NOTE})" if criterion.name.startswith("certified_offload") else ""
+    return f"{_fmt(low)} – {_fmt(high)}{note}"
 
 
 def md_table(rows: list[dict]) -> str:
@@ -353,6 +406,7 @@ def write_report(
 
     s, p = result.student, result.paired
     guards = {c.name: c for c in decision.criteria} if decision is not None else {}
+    certified = decision is not None and decision.certificate is not None and decision.certificate.threshold is not None
     deployed = result.chosen.gs_accuracy_per_paper if result.chosen else {}
     per_paper = []
     for i in p.papers(len(names)):
@@ -368,12 +422,8 @@ def write_report(
                 "student": _fmt(own),
                 "cascade": _fmt(routed),
                 "cascade − teacher": _fmt(None if routed is None or theirs is None else routed - theirs),
-                "loss upper bound": "–" if guard is None else _fmt(guard.value),
-                "guard": "not judged (nothing certified, or too few calibration chunks)"
-                if guard is None
-                else "pass"
-                if guard.passed
-                else "regression",
+                "guard's loss upper bound": "–" if guard is None else _fmt(guard.value),
+                "guard": _guard(guard, certified),
             }
         )
     speed = [
@@ -390,7 +440,7 @@ def write_report(
             {
                 "criterion": c.name,
                 "value": _fmt(c.value),
-                "95% interval": f"{_fmt(c.interval[0])} – {_fmt(c.interval[1])}" if c.interval else "",
+                "interval": _interval(c),
                 "threshold": f"{c.comparison} {c.threshold:g}",
                 "result": "pass" if c.passed else "FAIL",
             }

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,6 +44,7 @@ class GoldSplit:
     texts: list[str]
     hashes: list[str]
     gold: list[int]
+    articles: list[str] = field(default_factory=list)
 
 
 def in_calibration(article_id: str, fraction: float) -> bool:
@@ -58,30 +59,40 @@ def _gold_split(chunks, task_def: TaskDefinition) -> GoldSplit:
         [c.text for c in chunks],
         [c.text_hash for c in chunks],
         [task_def.index(c.label) for c in chunks],
+        [c.article_id for c in chunks],
     )
 
 
 def gold_of_split(
     store: Store, task_def: TaskDefinition, split: str, distill: DistillSettings, calibration_fraction: float
 ) -> tuple[GoldSplit, GoldSplit]:
-    """The gold chunks of articles in `split` (the distill flow never trains on `eval`), in two
-    parts: what the report and the seed criteria are computed on, and the gold sampled at random
-    (`gold export --strategy random`) in the articles that calibrate the certificate. Gold
-    sampled otherwise (uncertainty, disagreement, written for review, unknown) is never a
+    """The gold of two kinds: what the report and the seed criteria are computed on (gold chunks
+    of articles in `split`; the distill flow never trains on `eval`), and the gold sampled at
+    random (`gold export --strategy random|audit`) in the articles that calibrate the
+    certificate: those of the nightly calibration draw (never trained on, in any split), and,
+    for gold labelled before the draws, evaluation-split articles chosen by `in_calibration`.
+    Gold sampled otherwise (uncertainty, disagreement, written for review, unknown) is never a
     sample of the news, so it is only ever reported on."""
     with store.reader() as conn:
-        chunks = [
-            c
-            for c in evaluation_rows.gold_chunks(conn, task_def.name)
-            if split_of(c.article_id, distill.eval_fraction, distill.validation_fraction) == split
-        ]
-    calibrates = [c.sampling == "random" and in_calibration(c.article_id, calibration_fraction) for c in chunks]
-    reported = [c for c, used in zip(chunks, calibrates) if not used]
+        every = evaluation_rows.gold_chunks(conn, task_def.name)
+        drawn = evaluation_rows.calibration_articles(conn)
+
+    def in_split(c) -> bool:
+        return split_of(c.article_id, distill.eval_fraction, distill.validation_fraction) == split
+
+    def calibrates(c) -> bool:
+        if c.article_id in drawn:
+            return c.sampling in ("random", "audit")
+        return c.sampling == "random" and in_split(c) and in_calibration(c.article_id, calibration_fraction)
+
+    chunks = [c for c in every if calibrates(c) or in_split(c)]
+    calibrating = [c for c in chunks if calibrates(c)]
+    reported = [c for c in chunks if not calibrates(c)]
     if not reported:
         raise InputError(
             f"no gold chunks to report on in split {split!r}: import gold labels first (upscway gold import)"
         )
-    return _gold_split(reported, task_def), _gold_split([c for c, used in zip(chunks, calibrates) if used], task_def)
+    return _gold_split(reported, task_def), _gold_split(calibrating, task_def)
 
 
 def held_out(
@@ -91,24 +102,50 @@ def held_out(
     split: str,
     distill: DistillSettings,
     reported: GoldSplit,
+    after: datetime | None = None,
 ) -> tuple[list[HeldOut], datetime | None]:
-    """`annotator`'s answers on news chunks of `split` that no model trained on and no cascade
-    selected (the consistency certificate's sample), without the reported gold chunks (so the
-    report's figures at the certified threshold are on chunks the certificate did not see). While
-    the production cascade is held by a fallback, only answers given since it began: a student
-    that replaces a broken certificate is certified on the news that broke it. Returns the
-    answers and that start (None: no fallback holds)."""
+    """The consistency certificate's sample: `annotator`'s answers on the chunks of the nightly
+    calibration draws (any split: never trained on), and on news chunks of `split` that no model
+    trained on and no cascade selected (the nights before any cascade), without the reported gold
+    chunks (so the report's figures at the certified threshold are on chunks the certificate did
+    not see). While the production cascade is held by a fallback, only answers given since it
+    began: a student that replaces a broken certificate is certified on the news that broke it.
+    With `after`, only answers given after it (a model evaluated before at another ε or δ is
+    certified again only on data gathered since). Returns the answers and the fallback's start
+    (None: no fallback holds)."""
     exclude = set(reported.hashes)
     with store.reader() as conn:
+        drawn = evaluation_rows.calibration_answers(conn, annotator, version)
         answers = evaluation_rows.held_out_answers(conn, annotator, version, GOLD_SOURCE)
         since = audit_rows.production_fallback_since(conn)
-    return [
-        a
-        for a in answers
-        if a.text_hash not in exclude
-        and (since is None or a.answered_at >= since)
-        and split_of(a.article_id, distill.eval_fraction, distill.validation_fraction) == split
-    ], since
+    in_split = [
+        a for a in answers if split_of(a.article_id, distill.eval_fraction, distill.validation_fraction) == split
+    ]
+    merged = {a.text_hash: a for a in in_split} | {a.text_hash: a for a in drawn}
+
+    def fresh(a: HeldOut) -> bool:
+        return (since is None or a.answered_at >= since) and (after is None or a.answered_at > after)
+
+    return [a for _, a in sorted(merged.items()) if a.text_hash not in exclude and fresh(a)], since
+
+
+def candidate_number(store: Store, model_id: str, epsilon: float, delta: float) -> tuple[int, datetime | None]:
+    """Which candidate `model_id` is among the models ever certified at (ε, δ) (1: the first; a
+    model tested before keeps its number, and its e-values stay valid as its sample grows), and
+    when it was last evaluated at another ε or δ (None: never), after which its data must be
+    gathered: ε and δ are fixed before the data."""
+    with store.reader() as conn:
+        found = evaluation_rows.certified_models(conn)
+    order: list[str] = []
+    other = None
+    for model, at, stored_epsilon, confidence in found:
+        same = stored_epsilon == epsilon and confidence is not None and abs(1 - confidence - delta) < 1e-9
+        if same and model not in order:
+            order.append(model)
+        if not same and model == model_id and stored_epsilon is not None:
+            other = at
+    number = order.index(model_id) + 1 if model_id in order else len(order) + 1
+    return number, other
 
 
 def teacher_on_gold(answers: dict[str, list[float]], gold: GoldSplit, teacher: str) -> list[list[float]]:
@@ -163,11 +200,13 @@ def calibration_samples(
     is the reference; only chunks the teacher gets right can be losses). None without random gold."""
     texts = [a.text for a in held] + random_gold.texts
     probs = [a.probs for a in scorer.annotate(texts)] if texts else []
-    consistency = Sample(probs[: len(held)], [int(np.argmax(a.probs)) for a in held])
+    consistency = Sample(
+        probs[: len(held)], [int(np.argmax(a.probs)) for a in held], articles=[a.article_id for a in held]
+    )
     if not random_gold.texts:
         return consistency, None
     teacher_right = [int(np.argmax(t)) == g for t, g in zip(teacher_on_random, random_gold.gold)]
-    return consistency, Sample(probs[len(held) :], random_gold.gold, teacher_right)
+    return consistency, Sample(probs[len(held) :], random_gold.gold, teacher_right, random_gold.articles or None)
 
 
 def record_evaluation(

@@ -41,6 +41,12 @@ class ImportReport:
     agreement: list[Agreement] = field(default_factory=list)
 
 
+NO_DRAWS = (
+    "no calibration articles yet: run the tag flow (`upscway run tag`), which draws "
+    "cascade.calibration_rate of each night's articles"
+)
+
+
 def export_for_review(
     store: Store,
     task_def: TaskDefinition,
@@ -53,31 +59,60 @@ def export_for_review(
 ) -> tuple[int, int]:
     """Write `n` chunks chosen by `strategy`, with `annotator`'s answers (only those it gave
     `label`, when set: how to find more gold for a paper that is short of it), to `out` (a
-    CSV, or Label Studio tasks for a `.json` path); returns (written, candidates). `audit`
-    draws at random from the chunks tagged in production this last week (with their final
-    tags shown), recorded as `random`: the accuracy certificate follows the news with it."""
+    CSV, or Label Studio tasks for a `.json` path); returns (written, candidates).
+
+    `random` draws uniformly among the chunks of the articles drawn for calibration (one per
+    text hash, not yet gold-labelled), `audit` among those of the nights a production student
+    was offloading: both are recorded as `random`, with each chunk's chance of being on the
+    sheet (its article's chance of being drawn times chosen/pool), so that the accuracy
+    certificate can use them once labelled; and both are blind, showing no model's label or
+    probabilities."""
     if label is not None and label.upper() not in {name.upper() for name in task_def.names}:
         raise InputError(f"--label {label!r}: expected one of {', '.join(task_def.names)}")
+    if strategy in gold.BLIND:
+        return _export_calibration(store, task_def, strategy, n, out, seed, label)
     with store.reader() as conn:
         known = gold_rows.annotators(conn, task_def.name)
         if annotator not in known:
             raise InputError(
                 f"--annotator {annotator!r} has no answers for {task_def.name}; known: {', '.join(known) or 'none yet (run annotate)'}"
             )
-        pool = (
-            gold_rows.recently_tagged(conn, task_def.name, gold.AUDIT_DAYS)
-            if strategy == "audit"
-            else gold_rows.candidates(conn, task_def.name, annotator)
-        )
+        pool = gold_rows.candidates(conn, task_def.name, annotator)
         candidates = [c for c in pool if label is None or c.teacher_label.upper() == label.upper()]
         disagreeing = gold_rows.disagreeing_hashes(conn, task_def.name) if strategy == "disagreement" else set()
     chosen = gold.select(candidates, strategy, n, disagreeing, seed)
     write = gold.write_label_studio if out.suffix.lower() == ".json" else gold.write_csv
-    sampling = (
-        "random" if strategy == "audit" else strategy
-    )  # a uniform draw of this week's production chunks: news, at random
-    write(out, chosen, task_def, sampling, gold.sampling_probability(strategy, len(chosen), len(candidates)))
+    write(out, chosen, task_def, strategy, gold.sampling_probability(strategy, len(chosen), len(candidates)))
     return len(chosen), len(candidates)
+
+
+def _export_calibration(
+    store: Store, task_def: TaskDefinition, strategy: str, n: int, out: Path, seed: int, label: str | None
+) -> tuple[int, int]:
+    """A blind `random` or `audit` sheet of calibration chunks, each with its own chance of being on it."""
+    if label is not None:
+        raise InputError(
+            f"--label chooses by a model's answer, so --strategy {strategy} (a blind, uniform draw) cannot take it; "
+            "use --strategy uncertainty with --label"
+        )
+    with_model = strategy == "audit"
+    with store.reader() as conn:
+        drawn, drawn_with_model = gold_rows.calibration_draws(conn)
+        if not drawn:
+            raise InputError(NO_DRAWS)
+        if with_model and not drawn_with_model:
+            raise InputError(
+                "no calibration articles from a night a production student was offloading yet: "
+                "--strategy audit draws from those (use --strategy random for all calibration articles)"
+            )
+        pool = gold_rows.calibration_chunks(conn, task_def.name, with_model)
+    article_chance = {p.candidate.chunk_id: p.probability for p in pool}
+    chosen = gold.select([p.candidate for p in pool], strategy, n, seed=seed)
+    chances = [gold.sampling_probability(strategy, len(chosen), len(pool), article_chance[c.chunk_id]) for c in chosen]
+    write = gold.write_label_studio if out.suffix.lower() == ".json" else gold.write_csv
+    # Recorded as `random` either way: a uniform draw of the news (of the offloading nights' for audit).
+    write(out, chosen, task_def, "random", chances, blind=True)
+    return len(chosen), len(pool)
 
 
 def import_reviewed(

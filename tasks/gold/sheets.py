@@ -1,6 +1,8 @@
 """Human review: which chunks to show people, and reading back what they decided.
 
-Export picks chunks by teacher uncertainty, by disagreement between annotators, or at random.
+Export picks chunks by teacher uncertainty, by disagreement between annotators, or at random
+among the chunks of the articles drawn for calibration (`random`, `audit`): those sheets are
+blind, showing no model's label or probabilities, and carry each chunk's chance of being on it.
 Import reads the exported CSV (with `gold_label` filled) or a Label Studio JSON export,
 validates every row and reports each bad one with its line (or task) number and reason.
 Agreement between people is Cohen's kappa on the chunks both labelled.
@@ -42,8 +44,9 @@ CSV_COLUMNS = [
     "note",
 ]
 STRATEGIES = ("uncertainty", "disagreement", "random", "audit")
+BLIND = ("random", "audit")  # uniform draws of calibration chunks, reviewed without any model's answer
+# How a reviewed chunk was chosen; `authored`: written for review, not drawn.
 SAMPLINGS = ("uncertainty", "disagreement", "random", "authored")
-AUDIT_DAYS = 7  # `audit` draws from the chunks tagged in production this last week  # how a reviewed chunk was chosen; `authored`: written for review, not drawn
 
 # OWASP's CSV-injection guidance: a cell a spreadsheet would read as a formula (leading =, +, -,
 # @, tab or carriage return) is written with a leading apostrophe, which spreadsheets show as
@@ -78,14 +81,15 @@ def select(
     candidates: Sequence[Candidate], strategy: str, n: int, disagreeing: set[str] = frozenset(), seed: int = 0
 ) -> list[Candidate]:
     """`n` chunks for review: least confident first, only disagreements (least confident
-    first), or a seeded random sample (`audit`: of the recently tagged chunks it is given)."""
+    first), or a seeded uniform sample without replacement (`random`, `audit`: of the
+    calibration chunks it is given)."""
     if strategy == "uncertainty":
         return sorted(candidates, key=lambda c: (c.confidence, c.chunk_id))[:n]
     if strategy == "disagreement":
         return sorted((c for c in candidates if c.text_hash in disagreeing), key=lambda c: (c.confidence, c.chunk_id))[
             :n
         ]
-    if strategy in ("random", "audit"):
+    if strategy in BLIND:
         pool = sorted(candidates, key=lambda c: c.chunk_id)
         return random.Random(seed).sample(pool, min(n, len(pool)))
     raise InputError(f"--strategy {strategy!r}: expected one of {', '.join(STRATEGIES)}")
@@ -95,23 +99,41 @@ def _probs(c: Candidate, task: TaskDefinition) -> dict[str, float]:
     return {name: round(p, 4) for name, p in zip(task.names, c.probs)}
 
 
-def sampling_probability(strategy: str, chosen: int, candidates: int) -> float | None:
-    """The chance each candidate had of being in a `random` export (a uniform sample without
-    replacement); None for the other strategies, which choose rather than draw."""
-    return chosen / candidates if strategy in ("random", "audit") and candidates else None
+def sampling_probability(strategy: str, chosen: int, candidates: int, drawn: float = 1.0) -> float | None:
+    """A chunk's chance of being on a `random` or `audit` sheet: the chance `drawn` that its
+    article was drawn for calibration, times its chance of being among the `chosen` of the
+    `candidates` (a uniform sample without replacement); None for the other strategies, which
+    choose rather than draw."""
+    return drawn * chosen / candidates if strategy in BLIND and candidates else None
+
+
+def _chances(rows: Sequence[Candidate], probability: float | Sequence[float | None] | None) -> list[float | None]:
+    """One chance per row: `probability` is one for every row (None: not drawn) or one per row."""
+    if probability is None or isinstance(probability, (int, float)):
+        return [probability] * len(rows)
+    if len(probability) != len(rows):
+        raise ValueError(f"{len(probability)} sampling probabilities for {len(rows)} rows")
+    return list(probability)
 
 
 def write_csv(
-    path: Path, rows: Sequence[Candidate], task: TaskDefinition, strategy: str = "", probability: float | None = None
+    path: Path,
+    rows: Sequence[Candidate],
+    task: TaskDefinition,
+    strategy: str = "",
+    probability: float | Sequence[float | None] | None = None,
+    blind: bool = False,
 ) -> None:
-    """The review sheet: the chunk, its article, the named annotator's answer, how the chunk
-    was chosen (`strategy`, with each candidate's chance of being drawn for `random`), and
-    empty `gold_label`, `annotator` and `note` columns for the reviewer."""
-    chance = "" if probability is None else f"{probability:.12g}"
+    """The review sheet: the chunk, its article, the named annotator's answer (none when
+    `blind`: the `teacher`, `teacher_label` and `teacher_probs` cells are left empty), how the
+    chunk was chosen (`strategy`, with its chance of being drawn for `random`: one for every
+    row, or one per row), and empty `gold_label`, `annotator` and `note` columns for the
+    reviewer."""
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)
-        for c in rows:
+        for c, chance in zip(rows, _chances(rows, probability)):
+            answer = ("", "", "") if blind else (c.annotator, c.teacher_label, json.dumps(_probs(c, task)))
             writer.writerow(
                 [
                     for_spreadsheet(v)
@@ -121,11 +143,9 @@ def write_csv(
                         c.title,
                         c.source_url,
                         c.date,
-                        c.annotator,
-                        c.teacher_label,
-                        json.dumps(_probs(c, task)),
+                        *answer,
                         strategy,
-                        chance,
+                        "" if chance is None else f"{chance:.12g}",
                         "",
                         "",
                         "",
@@ -135,11 +155,17 @@ def write_csv(
 
 
 def write_label_studio(
-    path: Path, rows: Sequence[Candidate], task: TaskDefinition, strategy: str = "", probability: float | None = None
+    path: Path,
+    rows: Sequence[Candidate],
+    task: TaskDefinition,
+    strategy: str = "",
+    probability: float | Sequence[float | None] | None = None,
+    blind: bool = False,
 ) -> None:
     """Label Studio tasks (import them into a project with a `choices` control named `label`
     on the `text` object): the annotator's answer is a pre-annotation (a prediction), so a
-    reviewer accepts or changes it; `upscway gold import` reads Label Studio's export back."""
+    reviewer accepts or changes it (`blind`: no prediction, the reviewer labels from scratch);
+    `upscway gold import` reads Label Studio's export back."""
     tasks = [
         {
             "data": {
@@ -149,9 +175,11 @@ def write_label_studio(
                 "source_url": c.source_url,
                 "date": c.date,
                 "sampling": strategy,
-                "sampling_probability": probability,
+                "sampling_probability": chance,
             },
-            "predictions": [
+            "predictions": []
+            if blind
+            else [
                 {
                     "model_version": c.annotator,
                     "score": round(c.confidence, 4),
@@ -166,7 +194,7 @@ def write_label_studio(
                 }
             ],
         }
-        for c in rows
+        for c, chance in zip(rows, _chances(rows, probability))
     ]
     Path(path).write_text(json.dumps(tasks, ensure_ascii=False, indent=2), encoding="utf-8")
 

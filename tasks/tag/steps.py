@@ -5,6 +5,7 @@ audit judged before anything is stored), and the night's tags, audit and live bo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,7 +22,8 @@ from upscway.storage.store import Store
 from upscway.tasks.annotate.teacher import Teachers
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.answers import answers_of, ensure_answers
-from upscway.tasks.cascade.audit import Night, audit_sample, judge_night
+from upscway.tasks.cascade.audit import Night, Tonight, audit_sample, calibration_draw, judge_night
+from upscway.tasks.cascade.evalues import Detector
 from upscway.tasks.cascade.policy import CascadePolicy
 from upscway.tasks.cascade.routing import (
     DEFAULT_THRESHOLD,
@@ -67,13 +69,16 @@ def mean_cost(store: Store, annotator: str) -> float:
         return tag_rows.mean_cost(conn, annotator)
 
 
-def fallback_and_night(store: Store, model: ModelRecord | None) -> tuple[audit_rows.Fallback | None, int]:
-    """The production model's active fallback (None: it may offload) and tonight's number
-    among its nights since it was promoted (1: the first)."""
+def fallback_and_night(store: Store, model: ModelRecord | None) -> tuple[audit_rows.Fallback | None, Detector]:
+    """The production model's active fallback (None: it may offload) and its live detector
+    after its nights since it was promoted (`Detector.night`: how many; a fresh one for a new
+    production model)."""
     if model is None:
-        return None, 0
+        return None, Detector()
     with store.reader() as conn:
-        return audit_rows.active_fallback(conn, model.id), audit_rows.nights_since_promotion(conn, model.id) + 1
+        nights, log_value = audit_rows.nights_since_promotion(conn, model.id)
+        holding = audit_rows.active_fallback(conn, model.id)
+    return holding, Detector(night=nights, log_value=-math.inf if log_value is None else log_value)
 
 
 def score_night(
@@ -98,21 +103,22 @@ class NightInput:
     """What a tag night is routed with: its run, its chunks scored by the production student
     (`model`; None before any promotion, or when its folder is unusable), the policy it routes
     by (at tonight's threshold), the fallback that holds the student (None: it may offload),
-    and tonight's number among its nights since it was promoted (1: the first)."""
+    and the live detector after the student's nights before tonight."""
 
     run_id: str
     chunks: list[ScoredChunk]
     model: ModelRecord | None
     policy: CascadePolicy
     holding: audit_rows.Fallback | None
-    night: int
+    detector: Detector
 
 
 @dataclass(frozen=True)
 class Routed:
     """A night routed: its tags, its chunks with the teacher's answers on their texts (where
-    it has one), the requests made (for the cascade and for the audit), the student's drift
-    figures and the audit judged (None without a production student)."""
+    it has one), the requests made (for the cascade, for the audit and for the calibration
+    draw), the calibration articles drawn (with their inclusion probability), the student's
+    drift figures and the audit judged (None without a production student)."""
 
     tags: list[Tag]
     chunks: list[ScoredChunk]
@@ -120,6 +126,9 @@ class Routed:
     audit_requests: int
     drift: dict | None
     judged: Night | None
+    calibration: list[str]
+    calibration_rate: float
+    calibration_requests: int = 0
 
     @property
     def fallback(self) -> bool:
@@ -128,7 +137,9 @@ class Routed:
     @property
     def figures(self) -> dict | None:
         """The audit's figures as `cascade_nights` stores them (None without an audit)."""
-        return self.judged.figures(self.requests, self.audit_requests) if self.judged else None
+        if self.judged is None:
+            return None
+        return self.judged.figures(self.requests, self.audit_requests, self.calibration_requests)
 
 
 def route_night(
@@ -138,14 +149,18 @@ def route_night(
     task_def: TaskDefinition,
     resources: Teachers,
 ) -> Routed:
-    """The teacher answers what the student is unsure of and the audited share of what it
-    decided; tonight's audit is judged; when it breaks the certificate (or the student's scores
-    are not finite, or a fallback holds), the teacher answers and decides every chunk. Nothing
-    is stored here but the answers; each is read from the store once, into the chunks."""
+    """The calibration draw's articles are answered and decided by the teacher on every chunk;
+    the teacher answers what the student is unsure of and the audited share of what it decided;
+    tonight's audit is judged; when it breaks the certificate (or the student's scores are not
+    finite, or a fallback holds, or tonight's loss is not shown to be at most ε), the teacher
+    answers and decides every chunk. Nothing is stored here but the answers; each is read from
+    the store once, into the chunks."""
     cascade, teacher = settings.cascade, settings.teacher
     chunks, model, holding = night.chunks, night.model, night.holding
     hashes = texts(chunks)
-    unsure = for_teacher(chunks, night.policy)
+    drawn = calibration_draw([c.article_id for c in chunks if c.article_id], cascade.calibration_rate, night.run_id)
+    calibrating = {c.text_hash for c in chunks if c.article_id in drawn}
+    unsure = for_teacher(chunks, night.policy) | calibrating
     decided = sorted(set(hashes) - unsure)
     audited = set() if holding else audit_sample(decided, cascade.audit_rate, night.run_id)
     teacher_id = annotator_of(teacher)
@@ -156,7 +171,7 @@ def route_night(
     def answers(which: Sequence[str]) -> dict[str, list[float]]:
         return answers_of(store, teacher_id, task_def.version, which)
 
-    requests, audit_requests = ask(unsure), ask(audited)
+    calibration_requests, requests, audit_requests = ask(calibrating), ask(unsure - calibrating), ask(audited)
     chunks = with_answers(chunks, answers(hashes))
     moved = (
         drift(student_scores(chunks), *model.metrics.reference(), night.policy.threshold, cascade.drift_tolerance)
@@ -166,28 +181,38 @@ def route_night(
     if moved and moved["warning"]:
         get_run_logger().warning(moved["warning"])
     scored = any(c.scored for c in chunks)
-    judged = (
-        judge_night(night.night, chunks, decided, audited, task_def.names, cascade, moved, holding is not None)
-        if scored
-        else None
-    )
+    tonight = Tonight(night.detector.night + 1, night.detector, decided, audited, len(drawn))
+    judged = judge_night(tonight, chunks, task_def.names, cascade, moved, holding is not None) if scored else None
     if judged and judged.fallback:  # tonight the teacher decides every chunk
-        get_run_logger().warning("fallback: %s", judged.broken or f"held since {holding.since}: {holding.reason}")
+        why = judged.broken or judged.withheld or f"held since {holding.since}: {holding.reason}"
+        get_run_logger().warning("%s: %s", "withheld" if judged.withheld else "fallback", why)
         unsure, rest = set(hashes), sorted(set(decided) - audited)
         requests += ask(rest)
         chunks = with_answers(chunks, answers(rest))  # those read above stay with the chunks: only the new are read
     student_annotator = model_annotator(model.id) if model else None
     tags = final_tags(chunks, unsure, task_def.names, student_annotator, teacher_id)
-    return Routed(tags, chunks, requests, audit_requests, moved, judged)
+    return Routed(
+        tags,
+        chunks,
+        requests,
+        audit_requests,
+        moved,
+        judged,
+        sorted(drawn),
+        cascade.calibration_rate,
+        calibration_requests,
+    )
 
 
 @task(name="store-tags")
 def store_tags(store: Store, task_name: str, run_id: str, routed: Routed, model_id: str | None = None) -> None:
-    """The night's tags for the labelling task `task_name`, and with a production student
-    (`model_id`) its audit, live bound and any new fallback, in one transaction."""
+    """The night's tags for the labelling task `task_name`, its calibration draw, and with a
+    production student (`model_id`) its audit, live check and any new fallback, in one
+    transaction."""
     audit, figures = routed.judged, routed.figures
     with writer_slot(), store.transaction() as conn:
         tag_rows.insert(conn, task_name, routed.tags, run_id)
+        audit_rows.insert_calibration_draws(conn, run_id, model_id, routed.calibration, routed.calibration_rate)
         if model_id and audit:
             audit_rows.insert_audits(conn, run_id, model_id, audit.audit_rate, audit.audited)
             audit_rows.insert_night(conn, run_id, model_id, figures)

@@ -29,7 +29,8 @@ from upscway.records import PRODUCTION  # noqa: E402
 from upscway.settings import load_settings  # noqa: E402
 from upscway.storage.store import Store  # noqa: E402
 from upscway.tasks.answers import answers_of  # noqa: E402
-from upscway.tasks.cascade.certificate import SAFEST_FIRST, certify_cascade, samples_needed, shortfall  # noqa: E402
+from upscway.tasks.cascade.certificate import SAFEST_FIRST, certify_cascade, shortfall  # noqa: E402
+from upscway.tasks.cascade.evalues import samples_needed  # noqa: E402
 from upscway.tasks.distill.scoring import student_scorer  # noqa: E402
 from upscway.tasks.evaluate.steps import calibration_samples, gold_of_split, held_out, teacher_on_gold  # noqa: E402
 from upscway.tasks.registry import model as registered  # noqa: E402
@@ -104,7 +105,7 @@ def main() -> None:
                 "offload": round(gap.offload, 3),
                 "loss_rate": round(gap.loss_rate, 4),
                 "needed": gap.needed,
-                "epsilon_certified_there_now": round(gap.epsilon_now, 4),
+                "would_support_not_a_certificate": round(gap.would_support, 4),
                 "loss_rate_at_least": round(gap.rate_at_least, 4),
             }
         )

@@ -1,7 +1,7 @@
 """The certified cascade on a stream of news, night by night, through the real flows.
 
     python tests/benchmarks/bench_stream.py [--stream FILE.jsonl] [--per-night N] [--gold-per-night K]
-                                            [--out result.json] [--plot nights.png]
+                                            [--min-new-labels M] [--out result.json] [--plot nights.png]
 
 Each line of the stream is `{"text": ..., "label": ...}` (a label of the task definition; an
 optional `"segment"` names the day or topic mix the line belongs to). Each night, the next N
@@ -17,8 +17,11 @@ news `make demo` reads, with 100 more lines like its first day before the shift,
 holding only the bundled gold. With
 `--stream` the store first gets `make demo`'s first night, so the stream starts from the
 student that night certifies. Prints one JSON object: per night `offload`, `cascade_accuracy`,
-`teacher_accuracy`, `audit_requests`, `live_bound`, `fallback`, `retrained`,
-`certified_threshold`; the stream's totals; and `nights_to_detect_shift`, from the first night
+`teacher_accuracy`, `calibration_requests`, `audit_requests`, `teacher_requests_saved`,
+`live_upper`, `detector`, `fallback`, `retrained`, `certified_threshold`; the stream's totals
+(requests for calibration and audit, requests saved, `promotions_while_offloading`: a retrained
+student certified and promoted on a night the student before it offloaded, with no fallback);
+and `nights_to_detect_shift`, from the first night
 with a line of a new segment (with `--stream`: any segment but the demo's `day-1`) to the first
 fallback (None: no new segment, or none caught).
 """
@@ -135,6 +138,13 @@ def main() -> None:
     parser.add_argument("--per-night", type=int, default=100)
     parser.add_argument("--gold-per-night", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--min-new-labels",
+        type=int,
+        default=30,
+        help="retrain after this many new teacher answers (the demo profile's 100 would retrain only on fallback "
+        "nights of a 100-line night: 30 lets a student retrain while its predecessor offloads)",
+    )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--plot", type=Path, help="PNG of offload and both accuracies over nights")
     args = parser.parse_args()
@@ -143,7 +153,13 @@ def main() -> None:
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
         data_dir = Path(tmp) / "data"
-        env = {**os.environ, "UPSCWAY_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        env = {
+            **os.environ,
+            "UPSCWAY_DATA_DIR": str(data_dir),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "UPSCWAY_DISTILL__MIN_NEW_TEACHER_LABELS": str(args.min_new_labels),
+        }
         settings = load_settings("demo", data_dir)
         task = load_task(settings.task.file)
         lines = read_stream(args.stream or DEMO_STREAM, task.names)
@@ -193,9 +209,11 @@ def main() -> None:
                     "offload": tag.get("offload_rate"),
                     "cascade_accuracy": cascade_right / len(chunks),
                     "teacher_accuracy": teacher_right / len(chunks),
+                    "calibration_requests": tag.get("calibration_requests", 0),
                     "audit_requests": audit.get("audit_requests", 0),
                     "teacher_requests_saved": tag.get("teacher_requests_saved", 0),
-                    "live_bound": None if not audit else [audit.get("live_lower"), audit.get("live_upper")],
+                    "live_upper": audit.get("live_upper"),
+                    "detector": audit.get("detector"),
                     "production_model": tag.get("production_model"),
                     "fallback": fallback,
                     "state": "Fallback" if rc == 1 else "Completed",
@@ -220,6 +238,11 @@ def main() -> None:
         for n in nights
         if (n["offload"] or 0) > BROKEN_OFFLOAD and n["cascade_accuracy"] < n["teacher_accuracy"] - BROKEN_GAP
     ]
+    # a retrained student certified (on calibration draws) and promoted while the student before it
+    # was offloading: that night's cascade offloaded and no fallback held it
+    while_offloading = [
+        n["night"] for n in nights if n["promoted"] and n["production_model"] and not n["fallback"] and n["offload"]
+    ]
     result = {
         "stream": str(args.stream or DEMO_STREAM.relative_to(ROOT)),
         "per_night": args.per_night,
@@ -229,6 +252,10 @@ def main() -> None:
         "cascade_accuracy": scored["cascade"] / scored["chunks"],
         "teacher_accuracy": scored["teacher"] / scored["chunks"],
         "teacher_requests_saved": sum(n["teacher_requests_saved"] for n in nights),
+        "calibration_requests": sum(n["calibration_requests"] for n in nights),
+        "audit_requests": sum(n["audit_requests"] for n in nights),
+        "promotions_while_offloading": len(while_offloading),
+        "promotion_nights_while_offloading": while_offloading,
         "nights_offloading_on_broken_certificate": len(broken),
         "broken_nights": broken,
         "nights_to_detect_shift": None if fallback_night is None else fallback_night - shift_night,

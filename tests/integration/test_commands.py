@@ -252,15 +252,30 @@ def test_a_sheet_of_thousands_of_bad_rows_gets_a_bounded_report_and_a_bad_export
 
 
 def test_a_random_export_records_each_chunks_chance_of_being_drawn_through_the_import(annotated, tmp_path):
+    """`--strategy random` draws, blind, from the chunks of the articles drawn for calibration
+    only; each row's chance is its article's (0.5 here) times chosen/pool, through the import."""
     home, cli = annotated
     out = tmp_path / "random.csv"
+    refused = cli("gold", "export", "--strategy", "random", "--n", "10", "--out", str(out))
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode == 2 and "no calibration articles yet: run the tag flow (`upscway run tag`)" in said
+    articles = [a for (a,) in rows(home, "SELECT id FROM articles WHERE source <> 'gold' ORDER BY id")]
+    drawn = set(articles[::2])  # every other article, as if a tag run had drawn it at rate 0.5
+    with Store(home / "data" / "upscway.duckdb").transaction() as conn:
+        for article in sorted(drawn):
+            conn.execute(
+                "INSERT INTO calibration_draws (flow_run_id, article_id, probability) VALUES ('run', ?, 0.5)", [article]
+            )
     result = cli("gold", "export", "--strategy", "random", "--n", "10", "--seed", "3", "--out", str(out))
     assert result.returncode == 0, result.stderr
     candidates = int(re.search(r"of\s+(\d+)\s+answered", result.stdout).group(1))
     with open(out, newline="", encoding="utf-8") as f:
         sheet = list(csv.DictReader(f))
     assert len(sheet) == 10 and {r["sampling"] for r in sheet} == {"random"}
-    assert all(float(r["sampling_probability"]) == pytest.approx(10 / candidates) for r in sheet)
+    assert all(float(r["sampling_probability"]) == pytest.approx(0.5 * 10 / candidates) for r in sheet)
+    assert {(r["teacher"], r["teacher_label"], r["teacher_probs"]) for r in sheet} == {("", "", "")}  # blind
+    ids = ", ".join(f"'{r['chunk_id']}'" for r in sheet)
+    assert {a for (a,) in rows(home, f"SELECT DISTINCT article_id FROM chunks WHERE id IN ({ids})")} <= drawn
     with open(out, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(sheet[0]))
         writer.writeheader()
@@ -268,4 +283,4 @@ def test_a_random_export_records_each_chunks_chance_of_being_drawn_through_the_i
     imported = cli("gold", "import", str(out))
     assert imported.returncode == 0, imported.stderr
     stored = rows(home, "SELECT sampling, sampling_probability FROM gold_current WHERE annotator = 'asha'")
-    assert len(stored) == 10 and all(s == "random" and p == pytest.approx(10 / candidates) for s, p in stored)
+    assert len(stored) == 10 and all(s == "random" and p == pytest.approx(0.5 * 10 / candidates) for s, p in stored)

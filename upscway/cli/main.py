@@ -238,7 +238,10 @@ def run_study(
 def gold_export(
     ctx: typer.Context,
     strategy: str = typer.Option(
-        "uncertainty", help="uncertainty | disagreement | random | audit (random, of this week's tagged chunks)"
+        "uncertainty",
+        help="uncertainty | disagreement | random (uniform, of the calibration articles' chunks) | "
+        "audit (uniform, of the calibration chunks of nights a production student was offloading); "
+        "random and audit sheets are blind: no model's label or probabilities.",
     ),
     n: int = typer.Option(100, "--n", min=1, help="How many chunks."),
     out: Path = typer.Option(
@@ -249,11 +252,15 @@ def gold_export(
     ),
     seed: int = typer.Option(0, help="Seed of the random strategy."),
     label: str | None = typer.Option(
-        None, help="Only chunks the annotator gave this label (e.g. GS4, to grow a paper's gold)."
+        None,
+        help="Only chunks the annotator gave this label (e.g. GS4, to grow a paper's gold); "
+        "not with random or audit, which are blind.",
     ),
 ) -> None:
     """Write chunks for people to verify: text, article title, URL and date, and the named
-    annotator's label and probabilities."""
+    annotator's label and probabilities; random and audit draw from the chunks of the articles
+    drawn for calibration and are blind (no model's label or probabilities), each row with its
+    chance of being on the sheet."""
     shown, written, candidates = _commands().gold_export(_settings(ctx), strategy, n, out, annotator, seed, label)
     console.print(
         f"wrote {written} chunks ({strategy}, of {candidates} answered by {shown} and not yet verified) to {out}"

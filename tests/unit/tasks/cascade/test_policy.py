@@ -7,7 +7,7 @@ probabilities exactly at the threshold, and relevances exactly at the band's edg
 import numpy as np
 
 from upscway.records import ChunkRef
-from upscway.tasks.cascade.certificate import THRESHOLDS, risk_curve
+from upscway.tasks.cascade.certificate import THRESHOLDS, Sample, risk_curve
 from upscway.tasks.cascade.evaluation import operating_curve
 from upscway.tasks.cascade.policy import CascadePolicy
 from upscway.tasks.cascade.routing import for_teacher, scored_chunks
@@ -61,9 +61,7 @@ def test_tag_routes_exactly_the_chunks_the_certificate_and_the_operating_curve_c
         assert policy.decides(probs) == by_tag, (probs, policy)
         if probs is None or not probs:
             continue  # the certificate's and the curve's samples hold scores, not refusals
-        (tested,) = risk_curve(
-            [probs], [WRONG], policy.not_relevant, policy.band, 0.02, 0.05, thresholds=(policy.threshold,)
-        )
+        (tested,) = risk_curve(Sample([probs], [WRONG]), policy, 0.02, 0.05, thresholds=(policy.threshold,))
         assert tested.decided == tested.losses == int(by_tag), (probs, policy)
         gold = (int(np.argmax(np.nan_to_num(probs))) + 1) % LABELS  # the student is wrong, the teacher right
         teacher = [1.0 if i == gold else 0.0 for i in range(LABELS)]
@@ -79,9 +77,8 @@ def test_over_a_whole_sample_the_certificate_decides_the_set_tag_routes_at_every
         sample = [_vector(rng, float(rng.choice(THRESHOLDS)), band, not_relevant) for _ in range(DRAWS)]
         sample = [p for p in sample if p is not None]
         counts = rng.uniform(size=len(sample)) < 0.5  # which chunks can be losses: a random half
-        curve = risk_curve(
-            sample, [WRONG] * len(sample), not_relevant, band, 0.02, 0.05, thresholds=THRESHOLDS, counts=counts
-        )
+        policy = CascadePolicy(1.01, band, not_relevant)
+        curve = risk_curve(Sample(sample, [WRONG] * len(sample), counts), policy, 0.02, 0.05, thresholds=THRESHOLDS)
         for tested in curve:
             policy = CascadePolicy(tested.threshold, band, not_relevant)
             by_tag = np.array(_routed_by_tag(sample, policy))

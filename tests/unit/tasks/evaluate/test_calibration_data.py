@@ -134,3 +134,64 @@ def test_while_a_fallback_holds_only_answers_given_since_it_began_certify(store)
     with store.transaction() as conn:
         conn.execute("UPDATE fallbacks SET cleared_at = current_timestamp")
     assert len(held_out(store, "teacher", "v", "eval", DistillSettings(), gold)[0]) == 4
+
+
+def _draw(conn, article: str, model: str | None = "m1") -> None:
+    conn.execute(
+        "INSERT INTO calibration_draws (flow_run_id, article_id, probability, model_id) VALUES ('tag-run', ?, 0.05, ?)",
+        [article, model],
+    )
+
+
+def test_the_nightly_calibration_draw_calibrates_in_any_split_and_is_never_trained_on(store):
+    """Issue 32: once the cascade offloads, the draw keeps calibration data coming; its articles
+    are in the sample whatever their split, and no student trains on their texts."""
+    from upscway.storage.annotations import training_rows  # noqa: PLC0415
+
+    task = load_task()
+    with store.transaction() as conn:
+        drawn = _article("train")
+        for h in ("drawn-a", "drawn-b"):  # two chunks of one drawn article, answered on a night the student offloaded
+            _chunk(conn, drawn, h)
+            _answer(conn, h, run="tag-run", day=5)
+        conn.execute(
+            "INSERT INTO tags (chunk_id, text_hash, task, label, probs, confidence, decided_by, annotator, flow_run_id, "
+            "created_at) VALUES (?, 'other', 'upsc_gs', 'GS1', ?, 0.9, 'student', 'x', 'tag-run', TIMESTAMPTZ '2026-11-06')",
+            [_chunk(conn, _article("train"), "other"), PROBS],
+        )
+        _answer(conn, "other", run="tag-run", day=5)  # an audit answer of an undrawn article: chosen, not a sample
+        _draw(conn, drawn)
+    gold = GoldSplit([], [], [], [])
+    answers, _ = held_out(store, "teacher", "v", "eval", DistillSettings(), gold)
+    assert sorted(a.text_hash for a in answers) == ["drawn-a", "drawn-b"]
+    assert {a.article_id for a in answers} == {drawn}  # the article is the unit the certificate counts
+    after = answers[0].answered_at
+    assert held_out(store, "teacher", "v", "eval", DistillSettings(), gold, after=after)[0] == []
+    with store.reader() as conn:
+        trainable = {r.text for r in training_rows(conn, "teacher", "v", task.name, None)}
+    assert "text drawn-a" not in trainable and "text drawn-b" not in trainable and "text other" in trainable
+
+
+def test_candidates_are_numbered_in_the_order_first_tested_at_one_epsilon_and_delta(store):
+    import json  # noqa: PLC0415
+
+    from upscway.tasks.evaluate.steps import candidate_number  # noqa: PLC0415
+
+    def evaluated(conn, ident, model, epsilon, confidence, day):
+        cascade = json.dumps({"certificate": {"epsilon": epsilon, "delta": 0.01, "n": 1}, "confidence": confidence})
+        conn.execute(
+            "INSERT INTO evaluations (id, model_id, teacher, gold_split, n, metrics, teacher_metrics, paired, cascade, "
+            "created_at) VALUES (?, ?, 't', 'eval', 1, '{}', '{}', '{}', ?, TIMESTAMPTZ '2026-11-01' + to_days(?))",
+            [ident, model, cascade, day],
+        )
+
+    with store.transaction() as conn:
+        evaluated(conn, "e1", "a", 0.02, 0.95, 1)
+        evaluated(conn, "e2", "b", 0.05, 0.95, 2)  # another ε: a separate family
+        evaluated(conn, "e3", "c", 0.02, 0.95, 3)
+        evaluated(conn, "e4", "a", 0.02, 0.95, 4)  # tested again: keeps its number
+    assert candidate_number(store, "a", 0.02, 0.05) == (1, None)
+    assert candidate_number(store, "c", 0.02, 0.05)[0] == 2
+    assert candidate_number(store, "new", 0.02, 0.05) == (3, None)
+    number, other = candidate_number(store, "b", 0.02, 0.05)  # b was certified at ε = 0.05: only newer data for 0.02
+    assert number == 3 and other is not None and other.day == 3

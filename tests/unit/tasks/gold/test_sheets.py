@@ -1,3 +1,4 @@
+import csv
 import json
 
 import pytest
@@ -5,7 +6,7 @@ import pytest
 from upscway.errors import InputError
 from upscway.records import Candidate, GoldRow
 from upscway.resources import DEPLOYMENTS_DIR
-from upscway.tasks.gold.sheets import cohen_kappa, read_csv, read_label_studio, select, validate
+from upscway.tasks.gold.sheets import cohen_kappa, read_csv, read_label_studio, select, validate, write_csv
 from upscway.taxonomy import load_task
 
 TASK = load_task()
@@ -35,6 +36,40 @@ def test_selection_strategies():
     assert len(picked) == 3 and picked == select(cands, "random", 3, seed=1)
     with pytest.raises(InputError, match="--strategy"):
         select(cands, "loudest", 1)
+
+
+def test_a_blind_sheet_shows_no_answer_and_carries_each_rows_chance_and_an_older_sheet_still_reads(tmp_path):
+    cands = _candidates()[:3]
+    sheet = tmp_path / "blind.csv"
+    write_csv(sheet, cands, TASK, "random", [0.5, 0.25, 0.125], blind=True)
+    with open(sheet, newline="", encoding="utf-8") as lines:
+        raw = list(csv.DictReader(lines))
+    assert {(r["teacher"], r["teacher_label"], r["teacher_probs"]) for r in raw} == {("", "", "")}
+    labelled = tmp_path / "labelled.csv"
+    with open(labelled, "w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=list(raw[0]))
+        writer.writeheader()
+        writer.writerows({**r, "gold_label": "GS1", "annotator": "asha"} for r in raw)
+    rows = read_csv(labelled)
+    assert [(r.chunk_id, r.sampling, r.sampling_probability) for r in rows] == [
+        ("c0", "random", 0.5),
+        ("c1", "random", 0.25),
+        ("c2", "random", 0.125),
+    ]
+    valid, errors = validate(rows, TASK, {c.chunk_id: c.text for c in cands})
+    assert errors == [] and len(valid) == 3
+
+    shown = tmp_path / "shown.csv"
+    write_csv(shown, cands, TASK, "uncertainty")
+    with open(shown, newline="", encoding="utf-8") as lines:
+        assert {(r["teacher_label"], r["sampling_probability"]) for r in csv.DictReader(lines)} == {("GS2", "")}
+    with pytest.raises(ValueError, match="2 sampling probabilities for 3 rows"):
+        write_csv(sheet, cands, TASK, "random", [0.5, 0.25])
+
+    older = tmp_path / "older.csv"  # a sheet from before the sampling columns
+    older.write_text("chunk_id,text,teacher_label,gold_label,annotator\nc1,,GS2,GS2,asha\n", encoding="utf-8")
+    (row,) = read_csv(older)
+    assert (row.sampling, row.sampling_probability) == ("", None)
 
 
 def test_validation_reports_each_bad_row_with_its_line():
