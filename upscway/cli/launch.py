@@ -43,12 +43,12 @@ def launch(
         if isinstance(outcome, InputError):
             raise outcome
         if isinstance(outcome, Summary):  # a run that kept its summary (nightly with a failed step)
-            print_summary(console, state.name, outcome)
+            print_summary(console, state.name, outcome, steps_shown=not verbose)
             err_console.print(f"[red]run failed:[/red] {state.message}")
         else:
             err_console.print(f"[red]run failed:[/red] {type(outcome).__name__}: {outcome}")
         return EXIT_FAILURES
-    print_summary(console, state.name, state.result())
+    print_summary(console, state.name, state.result(), steps_shown=not verbose)
     if state.name in (COMPLETED_WITH_FAILURES, FALLBACK):
         err_console.print(f"[yellow]{state.message}[/yellow]")
         return EXIT_FAILURES

@@ -22,13 +22,14 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-def print_summary(console: Console, title: str, summary: Summary) -> None:
-    """A table of the summary's figures (its keys as stored); a nightly run's steps get a row each.
+def print_summary(console: Console, title: str, summary: Summary, steps_shown: bool = False) -> None:
+    """A table of the summary's figures (its keys as stored); a nightly run's steps get a row each,
+    unless `steps_shown` (each step's line was printed as it ended: the rows would repeat them).
     Nested details (stages, labels, criteria) are in the step lines above, the run's log and `upscway status`."""
     table = Table(title=title, show_header=False)
     for key, value in summary.model_dump().items():
         if key == "steps" and isinstance(summary, NightlySummary):
-            for step, outcome in summary.steps.items():
+            for step, outcome in ({} if steps_shown else summary.steps).items():
                 table.add_row(step, RunStatus(outcome.status).shown, headline(outcome))
         elif not isinstance(value, (dict, list)):
             table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
