@@ -65,23 +65,6 @@ def upper_bound(losses: int, n: int, delta: float) -> float:
     return float(_stats().beta.ppf(1 - delta, losses + 1, n - losses))
 
 
-def lower_bound(losses: int, n: int, delta: float) -> float:
-    """The one-sided Clopper–Pearson lower confidence bound, at level 1 − δ, of a rate seen as
-    `losses` of `n`."""
-    if n == 0 or losses == 0:
-        return 0.0
-    return float(_stats().beta.ppf(delta, losses, n - losses + 1))
-
-
-def interval(count: int, n: int, delta: float) -> tuple[float, float]:
-    """The two-sided Clopper–Pearson interval, at level 1 − δ, of a share seen as `count` of `n`."""
-    if n == 0:
-        return 0.0, 1.0
-    low = 0.0 if count == 0 else float(_stats().beta.ppf(delta / 2, count, n - count + 1))
-    high = 1.0 if count == n else float(_stats().beta.ppf(1 - delta / 2, count + 1, n - count))
-    return low, high
-
-
 def offload_interval(decided: np.ndarray, delta: float) -> tuple[float, float]:
     """The two-sided Hoeffding interval, at level 1 − δ, of the mean of per-article shares in
     [0, 1] (the article-averaged offload): valid when chunks of an article are correlated."""

@@ -18,7 +18,6 @@ from upscway.tasks.cascade.certificate import (
     certify,
     certify_cascade,
     chunk_p_value,
-    interval,
     risk_curve,
     shortfall,
     upper_bound,
@@ -40,8 +39,6 @@ def test_the_old_chunk_level_p_values_are_the_binomial_tail_at_epsilon():
 def test_clopper_pearson_bounds():
     assert upper_bound(0, 100, 0.05) == pytest.approx(1 - 0.05 ** (1 / 100))  # the rule of three's exact form
     assert upper_bound(5, 5, 0.05) == 1.0
-    low, high = interval(0, 10, 0.05)
-    assert low == 0.0 and high == pytest.approx(1 - 0.025 ** (1 / 10))
 
 
 def test_the_articles_an_epsilon_needs_at_80_percent_power():
