@@ -128,7 +128,8 @@ class GoldRow:
     note: str = ""
     source_url: str = ""
     sampling: str = ""  # random | uncertainty | disagreement | authored ("": not recorded)
-    sampling_probability: float | None = None  # for `random`: the chance each candidate had of being drawn
+    # for `random`, `audit`: the chunk's chance of being on the sheet (its article drawn × chosen among the pool)
+    sampling_probability: float | None = None
 
 
 @dataclass
