@@ -36,6 +36,7 @@ def test_tag_cascade_routes_by_confidence(trained_store, monkeypatch):
     promote(model=model, force=True, reason="test the cascade", return_state=True).result()
 
     monkeypatch.setenv("UPSCWAY_CASCADE__CONFIDENCE_THRESHOLD", "0")
+    monkeypatch.setenv("UPSCWAY_CASCADE__CALIBRATION_RATE", "0")  # no article drawn for the teacher: all the student's
     monkeypatch.setenv("UPSCWAY_CASCADE__RELEVANCE_BAND", "[2, 3]")  # no relevance is uncertain
     monkeypatch.setenv(
         "UPSCWAY_CASCADE__MAX_LOSS", "0.95"
@@ -100,6 +101,7 @@ def test_tag_cascade_routes_by_confidence(trained_store, monkeypatch):
     assert calibrated[0][0] is not None  # certified only on the answers given since the break
 
     ingest(limit=10, return_state=True).result()
+    monkeypatch.setenv("UPSCWAY_CASCADE__CALIBRATION_RATE", "0.3")  # tonight's draw goes to the teacher
     resumed = tag(return_state=True).result()
     assert resumed.fallback is None and resumed.production_model == recertified
     # tonight's calibration draw went to the teacher on every chunk, whatever the student thought; the rest to the student
