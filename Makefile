@@ -48,7 +48,8 @@ lock: | $(BIN)/pip-sync
 # the news is unlike the certificate's sample, the live check (the student's scores moving past
 # cascade.drift_limit, or the detector) stops the cascade: a Fallback (exit 1, expected), on
 # night 2 or 3; the teacher decides while it holds, the student is retrained on the teacher's
-# answers and re-certified on the news since the fallback, and the cascade offloads again.
+# answers and re-certified on the news since the fallback. A night's offload stands only when its
+# audit proves tonight's loss at most ε, which a demo night is too small to do: night 4 is withheld.
 DRIFT := UPSCWAY_INGEST__SNAPSHOT_DIR=deployments/demo/snapshot-drift
 demo: $(STAMP)
 	@$(BIN)/upscway --profile demo gold import deployments/demo/gold.csv
@@ -61,7 +62,7 @@ demo: $(STAMP)
 	@echo "Night 3: another day's news on the same feeds; a Fallback (new or held) is the live check at work (exit 1, expected):"
 	@$(DRIFT) $(BIN)/upscway --profile demo run nightly || test $$? -eq 1
 	@echo
-	@echo "Night 4: the next day's news, like night 3's, tagged by the cascade (offloading again if a student was re-certified):"
+	@echo "Night 4: the next day's news, like night 3's, with the re-certified student if there is one (its offload withheld when tonight's audit cannot prove its loss; exit 1, expected):"
 	@$(DRIFT)-next $(BIN)/upscway --profile demo run nightly || test $$? -eq 1
 	@echo "Evaluation report: $$(ls -t $(UPSCWAY_DATA_DIR)/reports/*/report.html 2>/dev/null | head -1)"
 	@echo "Stored in $(UPSCWAY_DATA_DIR)/upscway.duckdb. Next:"

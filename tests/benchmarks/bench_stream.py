@@ -1,7 +1,8 @@
 """The certified cascade on a stream of news, night by night, through the real flows.
 
     python tests/benchmarks/bench_stream.py [--stream FILE.jsonl] [--per-night N] [--gold-per-night K]
-                                            [--min-new-labels M] [--out result.json] [--plot nights.png]
+                                            [--min-new-labels M] [--audit-rate A] [--calibration-rate C]
+                                            [--out result.json] [--plot nights.png]
 
 Each line of the stream is `{"text": ..., "label": ...}` (a label of the task definition; an
 optional `"segment"` names the day or topic mix the line belongs to). Each night, the next N
@@ -145,6 +146,21 @@ def main() -> None:
         help="retrain after this many new teacher answers (the demo profile's 100 would retrain only on fallback "
         "nights of a 100-line night: 30 lets a student retrain while its predecessor offloads)",
     )
+    parser.add_argument(
+        "--audit-rate",
+        type=float,
+        default=0.5,
+        help="cascade.audit_rate (production: 0.2, for nights of thousands of chunks): a night's offload stands "
+        "only when its audit proves tonight's loss at most ε, and a night of ~100 chunks proves 0.10 only when "
+        "about half the chunks its student decides are audited",
+    )
+    parser.add_argument(
+        "--calibration-rate",
+        type=float,
+        default=0.3,
+        help="cascade.calibration_rate (production: 0.05): a retrained student, the second candidate or later, "
+        "needs ~100 calibration articles at its smaller level; at 0.3 a 100-line night draws about 30",
+    )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--plot", type=Path, help="PNG of offload and both accuracies over nights")
     args = parser.parse_args()
@@ -159,6 +175,8 @@ def main() -> None:
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "UPSCWAY_DISTILL__MIN_NEW_TEACHER_LABELS": str(args.min_new_labels),
+            "UPSCWAY_CASCADE__AUDIT_RATE": str(args.audit_rate),
+            "UPSCWAY_CASCADE__CALIBRATION_RATE": str(args.calibration_rate),
         }
         settings = load_settings("demo", data_dir)
         task = load_task(settings.task.file)
