@@ -41,6 +41,9 @@ def test_a_promoted_english_student_never_decides_a_hindi_chunk(trained_store, n
     monkeypatch.setenv("UPSCWAY_CASCADE__AUDIT_RATE", "0")
     monkeypatch.setenv("UPSCWAY_CASCADE__CALIBRATION_RATE", "0")  # no article drawn for the teacher tonight
     monkeypatch.setenv(
+        "UPSCWAY_CASCADE__WITHHOLD_UNPROVEN", "false"
+    )  # routing is the matter, not a night this small proving its loss
+    monkeypatch.setenv(
         "UPSCWAY_CASCADE__DRIFT_LIMIT", "2"
     )  # a one-epoch student's scores on two new pages may move: not this test's matter
     _ingest_both(news_site, live_env)

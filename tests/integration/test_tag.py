@@ -37,6 +37,9 @@ def test_tag_cascade_routes_by_confidence(trained_store, monkeypatch):
 
     monkeypatch.setenv("UPSCWAY_CASCADE__CONFIDENCE_THRESHOLD", "0")
     monkeypatch.setenv("UPSCWAY_CASCADE__CALIBRATION_RATE", "0")  # no article drawn for the teacher: all the student's
+    monkeypatch.setenv(
+        "UPSCWAY_CASCADE__WITHHOLD_UNPROVEN", "false"
+    )  # routing is the matter, not a night this small proving its loss
     monkeypatch.setenv("UPSCWAY_CASCADE__RELEVANCE_BAND", "[2, 3]")  # no relevance is uncertain
     monkeypatch.setenv(
         "UPSCWAY_CASCADE__MAX_LOSS", "0.95"
