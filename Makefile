@@ -45,21 +45,22 @@ lock: | $(BIN)/pip-sync
 # tags it, a student is distilled, certified on held-out articles and promoted. Night 2 reads the
 # rest of that day (long hand-written pages) with the cascade; nights 3 and 4 read another day's
 # news on the same feed URLs (deployments/demo/snapshot-drift, then snapshot-drift-next). Where
-# the news is unlike the certificate's sample, the live check (the student's scores moving past
-# cascade.drift_limit, or the detector) stops the cascade: a Fallback (exit 1, expected), on
-# night 2 or 3; the teacher decides while it holds, the student is retrained on the teacher's
-# answers and re-certified on the news since the fallback. A night's offload stands only when its
-# audit proves tonight's loss at most ε, which a demo night is too small to do: night 4 is withheld.
+# the news is unlike the certificate's sample, the live check stops the cascade: a fallback (the
+# student's scores moving past cascade.drift_limit, or the detector; held until a new student is
+# promoted) or, every night whose audit does not prove tonight's loss at most ε (a demo night is
+# too small to), the night's offload withheld. Both end the run Fallback (exit 1, expected). On
+# night 3 the student is retrained on the teacher's answers and certified again (on the news
+# since the fallback, where one holds).
 DRIFT := UPSCWAY_INGEST__SNAPSHOT_DIR=deployments/demo/snapshot-drift
 demo: $(STAMP)
 	@$(BIN)/upscway --profile demo gold import deployments/demo/gold.csv
 	@echo "Night 1: most of the first day's news, tagged by the teacher; distillation, the certificate, the gate:"
 	@$(BIN)/upscway --profile demo run nightly --limit 120
 	@echo
-	@echo "Night 2: the rest of the first day (long hand-written pages), with the cascade and its live check; a Fallback here is the live check stopping it (exit 1, expected):"
+	@echo "Night 2: the rest of the first day (long hand-written pages), with the cascade and its live check; FALLBACK or WITHHELD is the live check stopping the offload (exit 1, expected):"
 	@$(BIN)/upscway --profile demo run nightly || test $$? -eq 1
 	@echo
-	@echo "Night 3: another day's news on the same feeds; a Fallback (new or held) is the live check at work (exit 1, expected):"
+	@echo "Night 3: another day's news on the same feeds; the student is retrained on the teacher's answers and certified again (FALLBACK or WITHHELD: exit 1, expected):"
 	@$(DRIFT) $(BIN)/upscway --profile demo run nightly || test $$? -eq 1
 	@echo
 	@echo "Night 4: the next day's news, like night 3's, with the re-certified student if there is one (its offload withheld when tonight's audit cannot prove its loss; exit 1, expected):"

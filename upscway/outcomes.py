@@ -137,10 +137,11 @@ def _audit(s: TagSummary) -> str:
         + f"); calibration: {s.calibration_articles} articles ({s.calibration_requests} teacher requests)"
     )
     if fallback:
-        line += (
-            f". {'WITHHELD' if a.withheld else 'FALLBACK'} ({'new tonight' if fallback.new else 'held'}): {fallback.reason}; "
-            "the teacher decided every chunk"
-        )
+        # withheld is tonight's alone (the next night is judged afresh); a fallback is new or held
+        state = "WITHHELD" if a.withheld else f"FALLBACK ({'new tonight' if fallback.new else 'held'})"
+        line += f". {state}: {fallback.reason}"
+        if not a.withheld:
+            line += "; the teacher decided every chunk"
     return line
 
 

@@ -44,3 +44,14 @@ def test_tag_counts_the_chunks_in_other_languages_and_says_where_they_went():
     assert headline(routed) == "40 tagged, 75% by the student, 3 in other languages"
     skipped = _tag(chunks=0, other_languages={"route": "skip", "chunks": 1, "languages": {"hi": 1}})
     assert describe(skipped) == "nothing new to tag; 1 chunk in other languages (hi: 1) skipped (left untagged)"
+
+
+def test_a_withheld_night_is_tonights_alone_and_a_fallback_says_new_or_held():
+    audit = {"decided": 11, "audited": 1, "live_estimate": 0.0, "live_upper": 0.533, "max_loss": 0.1}
+    audit |= {"audit_requests": 1, "fallback": True}
+    withheld = _tag(audit={**audit, "withheld": True}, fallback={"new": False, "reason": "not shown"})
+    assert describe(withheld).endswith("WITHHELD: not shown")
+    held = _tag(audit=audit, fallback={"new": False, "reason": "broken"})
+    assert describe(held).endswith("FALLBACK (held): broken; the teacher decided every chunk")
+    new = _tag(audit=audit, fallback={"new": True, "reason": "broken"})
+    assert ". FALLBACK (new tonight): broken;" in describe(new)
