@@ -194,11 +194,6 @@ class TrainingSettings(Section):
     epochs: float = Field(3.0, gt=0)
     batch_size: int = Field(16, gt=0)
     max_length: int = Field(512, gt=8)
-    freeze_embeddings: bool = Field(
-        False,
-        description="Keep the student's token embeddings as loaded: they are most of a pruned MiniLM's weights, and on "
-        "CPU their gradient and optimiser update take about 40% of a training step, for little on a few hundred examples.",
-    )
     save_steps: int = Field(
         50, gt=0, description="Checkpoint every N optimiser steps; a restarted run resumes from the last."
     )

@@ -159,8 +159,6 @@ def train(
     out = Path(config.out_dir)
     student = kind.load_for_training(config.student, task, config.keep_layers, knobs.lora)
     model, tokenizer, render = student.model, student.tokenizer, student.render
-    if knobs.freeze_embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
     max_length = None if render else knobs.max_length
     train_data = ExampleDataset(read_examples(config.train_file), tokenizer, max_length, render)
     validation = ExampleDataset(read_examples(config.validation_file), tokenizer, max_length, render)

@@ -8,14 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-import torch
 from prefect.settings import PREFECT_API_URL
-from safetensors.torch import load_file
 
 from tests.integration.conftest import model_folder, rows
 from upscway.flows.distill import distill
 from upscway.tasks.distill.dataset import split_of
-from upscway.tasks.distill.encoder import base_path
 from upscway.tasks.distill.train import TrainConfig
 
 
@@ -44,13 +41,6 @@ def test_demo_chain_trains_both_stages_and_the_second_learns_from_the_first(anno
     assert 0.25 <= metrics["temperature"] <= 8 and metrics["validation_nll_after"] <= metrics["validation_nll_before"]
     assert len(metrics["validation_confidences"]) == metrics["validation_examples"]
     assert (path / "config.json").exists() and (path / "tokenizer.json").exists()
-    # The demo profile keeps the token embeddings as loaded (distill.freeze_embeddings); the rest trains.
-    trained, base = load_file(path / "model.safetensors"), load_file(Path(base_path("minilm")) / "model.safetensors")
-    for name, moved in (
-        ("embeddings.word_embeddings.weight", False),
-        ("encoder.layer.0.attention.self.query.weight", True),
-    ):
-        assert torch.equal(trained[f"bert.{name}"], base[name]) is not moved, name
 
     # The last stage is judged against its own teacher by default, or against the chain's first.
     from upscway.flows.evaluate import evaluate
