@@ -40,6 +40,7 @@ def test_tag_cascade_routes_by_confidence(trained_store, monkeypatch):
     monkeypatch.setenv(
         "UPSCWAY_CASCADE__WITHHOLD_UNPROVEN", "false"
     )  # routing is the matter, not a night this small proving its loss
+    monkeypatch.setenv("UPSCWAY_CASCADE__DRIFT_LIMIT", "0.35")  # production's: the fallback below is the detector's
     monkeypatch.setenv("UPSCWAY_CASCADE__RELEVANCE_BAND", "[2, 3]")  # no relevance is uncertain
     monkeypatch.setenv(
         "UPSCWAY_CASCADE__MAX_LOSS", "0.95"
