@@ -306,6 +306,12 @@ class CascadeSettings(Section):
         "offloads, and the pool `gold export --strategy random|audit` draws from. Its cost is counted beside the "
         "savings.",
     )
+    draw_seed: str | None = Field(
+        None,
+        description="Seeds the nightly calibration draw and audit. Unset: each night's run id (a fresh, unpredictable "
+        "draw). Set (the demo, reproducible runs): this string with tonight's texts, so the same news gives the same "
+        "draws; still independent of every label, so the guarantees hold, but fix it before seeing data.",
+    )
     withhold_unproven: bool = Field(
         True,
         description="The burden of proof on \"holds\": a night's offload stands only while tonight's upper bound of the "

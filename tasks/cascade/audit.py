@@ -2,7 +2,7 @@
 judges them.
 
 The calibration draw: before routing, each of tonight's articles is drawn independently with
-probability `cascade.calibration_rate` (Bernoulli sampling, seeded by the run id), and the
+probability `cascade.calibration_rate` (Bernoulli sampling, seeded by the run id or `cascade.draw_seed`), and the
 teacher answers and decides every chunk of a drawn article, whatever the student thinks. The
 draws are a uniform sample of the news with a known inclusion probability, stored, never
 trained on: new candidates are certified on them while the cascade offloads.
@@ -40,6 +40,17 @@ from upscway.settings import CascadeSettings
 from upscway.tasks.cascade.evalues import Detector, NightSample, night_log_e, night_upper_bound
 from upscway.tasks.cascade.policy import Guarantee
 from upscway.tasks.cascade.routing import finite, top
+
+
+def draw_seed(fixed: str | None, run_id: str, texts: Sequence[str]) -> str:
+    """The seed of tonight's draws: the run id, or with a `fixed` seed (`cascade.draw_seed`) that
+    seed with a digest of tonight's texts, so the same news is drawn the same way in every run.
+    Either way the seed is chosen before any label is seen, so the draws stay independent of
+    the losses they measure."""
+    if fixed is None:
+        return run_id
+    digest = hashlib.sha256("\n".join(sorted(texts)).encode()).hexdigest()[:16]
+    return f"{fixed}:{digest}"
 
 
 def audit_sample(decided: Sequence[str], rate: float, seed: str) -> set[str]:

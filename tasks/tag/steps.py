@@ -22,7 +22,7 @@ from upscway.storage.store import Store
 from upscway.tasks.annotate.teacher import Teachers
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.answers import answers_of, ensure_answers
-from upscway.tasks.cascade.audit import Night, Tonight, audit_sample, calibration_draw, judge_night
+from upscway.tasks.cascade.audit import Night, Tonight, audit_sample, calibration_draw, draw_seed, judge_night
 from upscway.tasks.cascade.evalues import Detector
 from upscway.tasks.cascade.policy import CascadePolicy
 from upscway.tasks.cascade.routing import (
@@ -158,11 +158,12 @@ def route_night(
     cascade, teacher = settings.cascade, settings.teacher
     chunks, model, holding = night.chunks, night.model, night.holding
     hashes = texts(chunks)
-    drawn = calibration_draw([c.article_id for c in chunks if c.article_id], cascade.calibration_rate, night.run_id)
+    seed = draw_seed(cascade.draw_seed, night.run_id, hashes)
+    drawn = calibration_draw([c.article_id for c in chunks if c.article_id], cascade.calibration_rate, seed)
     calibrating = {c.text_hash for c in chunks if c.article_id in drawn}
     unsure = for_teacher(chunks, night.policy) | calibrating
     decided = sorted(set(hashes) - unsure)
-    audited = set() if holding else audit_sample(decided, cascade.audit_rate, night.run_id)
+    audited = set() if holding else audit_sample(decided, cascade.audit_rate, seed)
     teacher_id = annotator_of(teacher)
 
     def ask(which) -> int:

@@ -15,6 +15,7 @@ from upscway.tasks.cascade.audit import (
     audit_sample,
     breaks,
     calibration_draw,
+    draw_seed,
     judge_night,
     live_bound,
     night_sample,
@@ -75,6 +76,17 @@ def test_the_calibration_draw_is_a_uniform_sample_of_the_articles_reproducible_p
     assert first == calibration_draw(list(reversed(articles)) + articles[:50], 0.05, "run-7")
     assert first != calibration_draw(articles, 0.05, "run-8")  # another run, another draw
     assert calibration_draw(articles, 0.0, "r") == set() and calibration_draw([], 0.5, "r") == set()
+
+
+def test_a_fixed_draw_seed_draws_the_same_news_the_same_way_in_every_run_and_other_news_otherwise():
+    texts = [f"t{i:03d}" for i in range(50)]
+    assert draw_seed(None, "run-1", texts) == "run-1"  # unset: each run its own draw
+    fixed = draw_seed("demo", "run-1", texts)
+    assert fixed == draw_seed("demo", "run-2", list(reversed(texts)))  # the run id no longer matters
+    assert fixed != draw_seed("demo", "run-1", texts[:-1])  # another night's news, another draw
+    assert fixed != draw_seed("other", "run-1", texts)
+    articles = [f"a{i:03d}" for i in range(200)]
+    assert calibration_draw(articles, 0.1, fixed) == calibration_draw(articles, 0.1, draw_seed("demo", "run-9", texts))
 
 
 def test_the_detector_stays_calm_on_a_calm_night_alarms_on_a_broken_certificate_and_drift_stops_it():
