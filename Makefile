@@ -17,7 +17,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export UPSCWAY_DATA_DIR ?= data
 
-.PHONY: setup lock demo test lint bench real-models clean
+.PHONY: setup lock demo demo-nights test lint bench real-models clean
 
 setup: $(STAMP)
 
@@ -52,7 +52,11 @@ lock: | $(BIN)/pip-sync
 # night 3 the student is retrained on the teacher's answers and certified again (on the news
 # since the fallback, where one holds).
 DRIFT := UPSCWAY_INGEST__SNAPSHOT_DIR=deployments/demo/snapshot-drift
+# The nights share one temporary Prefect API (a server start each would cost ~5 s a night).
 demo: $(STAMP)
+	@$(BIN)/python -m upscway.cli.local_api $(MAKE) --no-print-directory demo-nights
+
+demo-nights:
 	@$(BIN)/upscway --profile demo gold import deployments/demo/gold.csv
 	@echo "Night 1: most of the first day's news, tagged by the teacher; distillation, the certificate, the gate:"
 	@$(BIN)/upscway --profile demo run nightly --limit 120

@@ -192,6 +192,13 @@ class TrainingSettings(Section):
     alpha: float = Field(0.5, ge=0, le=1)
     learning_rate: float = Field(2e-4, gt=0)
     epochs: float = Field(3.0, gt=0)
+    warmup_ratio: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="Share of the optimiser steps over which the learning rate rises linearly from 0 (then it decays "
+        "linearly): without it a high rate can wreck a pretrained encoder in its first steps.",
+    )
     batch_size: int = Field(16, gt=0)
     max_length: int = Field(512, gt=8)
     save_steps: int = Field(

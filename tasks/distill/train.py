@@ -169,6 +169,7 @@ def train(
         per_device_eval_batch_size=knobs.batch_size,
         num_train_epochs=knobs.epochs,
         learning_rate=knobs.learning_rate,
+        warmup_steps=knobs.warmup_ratio,  # a float below 1 is a share of the steps
         save_strategy="steps",
         save_steps=knobs.save_steps,
         save_total_limit=2,

@@ -82,3 +82,31 @@ def test_commands_started_together_on_a_fresh_prefect_home_each_get_a_server(tmp
     done = [p.communicate(timeout=600) for p in started]
     assert [p.returncode for p in started] == [0, 0, 0, 0], [err[-500:] for _, err in done]
     assert all(out.strip() == "answered" for out, _ in done)
+
+
+def test_a_command_run_under_one_api_shares_it_with_its_children_and_keeps_its_exit_status(tmp_path):
+    """What `make demo` does: its nights share one temporary server, gone when the command ends."""
+    env = child_env()
+    env.pop("PREFECT_API_URL", None)
+    check = (
+        "import os, sys, httpx\n"
+        "url = os.environ['PREFECT_API_URL']\n"
+        "print(url, httpx.get(url + '/health', timeout=10).status_code)\n"
+        "sys.exit(3)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "upscway.cli.local_api", sys.executable, "-c", check],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 3, done.stderr
+    url, status = done.stdout.split()
+    assert url.startswith("http://127.0.0.1:") and status == "200"
+    with pytest.raises(httpx.HTTPError):  # stopped with the command
+        httpx.get(f"{url}/health", timeout=5)
+    usage = subprocess.run(
+        [sys.executable, "-m", "upscway.cli.local_api"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert usage.returncode == 2 and usage.stderr.startswith("usage: python -m upscway.cli.local_api COMMAND")

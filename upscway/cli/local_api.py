@@ -46,6 +46,7 @@ from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
 
 from upscway.errors import InputError
+from upscway.settings import load_settings
 
 _PR_SET_PDEATHSIG = 1
 PROGRESS_AFTER_S, PROGRESS_EVERY_S = 5.0, 15.0
@@ -182,3 +183,19 @@ def _wait_until_healthy(
     raise ApiUnavailable(
         f"the temporary Prefect API server did not answer within {timeout_s:.0f} s (its log: {log}): {WHAT_TO_DO}"
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m upscway.cli.local_api COMMAND [ARG...]`: run COMMAND with one temporary Prefect
+    API for every flow it starts (the demo's nights share one server instead of starting one
+    each); its exit status is COMMAND's. With PREFECT_API_URL set, COMMAND runs against that."""
+    command = sys.argv[1:] if argv is None else argv
+    if not command:
+        print("usage: python -m upscway.cli.local_api COMMAND [ARG...]", file=sys.stderr)
+        return 2
+    with prefect_api(load_settings().prefect.startup_timeout_s, say=lambda line: print(line, file=sys.stderr)):
+        return subprocess.run(command).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -90,7 +90,7 @@ def test_settings_the_certificate_replaced_still_load_with_a_warning_naming_what
 def test_the_trainers_knobs_are_one_object_taken_from_distill():
     distill = load_settings().distill
     training = distill.training()
-    assert (training.learning_rate, training.epochs, training.save_steps) == (1e-3, 8, 40)  # the demo profile's
+    assert (training.learning_rate, training.epochs, training.save_steps) == (1e-3, 5, 40)  # the demo profile's
     assert set(type(training).model_fields) < set(type(distill).model_fields)
 
 
