@@ -14,13 +14,8 @@ from prefect.states import State
 
 from upscway.flows.context import FromProfile, Setup, run_context
 from upscway.flows.parameters import parameter_file
-from upscway.tasks.study.spec import StudySpec, load_spec
+from upscway.tasks.study.spec import load_spec
 from upscway.tasks.study.steps import StudyRequest, plan_study, report_study, run_arms
-
-
-def load_study_spec(spec: str, quick: bool = False) -> StudySpec:
-    """The validated spec (an InputError naming the file and key), before any run starts."""
-    return load_spec(spec, quick)
 
 
 @flow(name="study")

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -102,6 +103,9 @@ def test_nightly_backfill_and_queries_at_once_store_what_they_store_one_after_an
                 failed_queries.append(done.stderr)
             else:
                 seen.append(int(done.stdout.splitlines()[1]))
+            # An analyst's pace, not a wait for anything: each query is a process of ~2 s of CPU,
+            # and back to back they would slow the writers they are meant to meet.
+            time.sleep(1)
 
     analyst = threading.Thread(target=query_until_done)
     analyst.start()

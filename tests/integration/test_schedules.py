@@ -32,7 +32,7 @@ def test_the_server_scheduler_creates_a_run_that_the_served_deployment_completes
                         "entrypoint": "flows/nightly.py:nightly",
                         "parameters": INGEST_ONLY,
                         "concurrency_limit": 1,
-                        "schedules": [{"interval": 20}],
+                        "schedules": [{"interval": 5}],
                     }
                 ]
             }

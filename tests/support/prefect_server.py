@@ -38,7 +38,13 @@ class PrefectServer:
         log = open(self.home / "server.log", "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env(PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false"),
+            env=self.env(
+                PREFECT_SERVER_ANALYTICS_ENABLED="false",
+                PREFECT_UI_ENABLED="false",
+                # the scheduler visits deployments every 5 s (default 60): a scheduled run is created
+                # soon after its deployment is served, not up to a minute later
+                PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="5",
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

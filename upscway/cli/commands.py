@@ -20,6 +20,7 @@ from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.gold.review import ImportReport, export_for_review, import_reviewed
 from upscway.tasks.gold.review import InvalidRows as InvalidRows  # what gold_import raises, for the CLI
 from upscway.tasks.promotion import clear_fallback, rollback
+from upscway.tasks.study.spec import load_spec
 from upscway.taxonomy import load_task
 
 Table = tuple[list[str], list[tuple]]
@@ -115,3 +116,8 @@ def named_query(settings: Settings, name: str, params: dict[str, str]) -> Table:
 def status(settings: Settings) -> list[status_reports.Report]:
     """(title, columns, rows) of each of the store's status reports (storage/status.py)."""
     return status_reports.status_reports(_reader(settings))
+
+
+def check_study_spec(spec: Path, quick: bool) -> None:
+    """A study spec validated (an InputError naming the file and key) before any run starts."""
+    load_spec(str(spec), quick)

@@ -228,9 +228,7 @@ def run_study(
     quick: bool = typer.Option(False, "--quick", help="The spec's quick budget (fewer seeds, epochs and examples)."),
 ) -> None:
     """Train a study's arms over seeds on the store's data, compare them on the same gold; write the report."""
-    from upscway.flows.study import load_study_spec
-
-    load_study_spec(str(spec), quick)  # a bad spec is a usage error before any server starts
+    _commands().check_study_spec(spec, quick)  # a usage error before the trainer is imported or a server starts
     _run(ctx, "study", spec=str(spec), quick=quick)
 
 
