@@ -22,18 +22,19 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from pydantic import BaseModel, ConfigDict, model_validator
-from transformers import TrainingArguments
 
 from upscway.settings import TrainingSettings
 from upscway.tasks.distill.calibration import calibrate as calibrate_on
 from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.kinds import KindName, student_kind
-from upscway.tasks.distill.trainer import ExampleDataset, KDCollator, KDTrainer, TrainingReport
 from upscway.taxonomy import DEFAULT_TASK_FILE, TaskDefinition, load_task
+
+if TYPE_CHECKING:
+    from upscway.tasks.distill.trainer import ExampleDataset, KDTrainer
 
 LOGGER = logging.getLogger(__name__)
 
@@ -154,6 +155,11 @@ def train(
 ) -> dict:
     """Train (or resume) and return the metrics also written to `metrics.json`. `say` gets the
     progress in sentences, `advance(step, total)` the step count (see `TrainingReport`)."""
+    # The trainer stack (transformers' Trainer, peft: seconds to import) only where a model trains.
+    from transformers import TrainingArguments
+
+    from upscway.tasks.distill.trainer import ExampleDataset, KDCollator, TrainingReport
+
     torch.manual_seed(config.seed)
     task, kind, knobs = config.task, student_kind(config.kind), config.training
     out = Path(config.out_dir)

@@ -10,11 +10,11 @@ from tests.integration.conftest import lenient_gate, rows
 from upscway.flows.distill import distill
 
 
-def test_promote_applies_the_gate_and_rollback_restores(annotated_store, monkeypatch):
+def test_promote_applies_the_gate_and_rollback_restores(trained_store, monkeypatch):
     from upscway.flows.promote import promote
     from upscway.storage import models as registry
 
-    first = distill(stage="minilm-l3", return_state=True).result().stages["minilm-l3"].model
+    annotated_store, first = trained_store  # the session's short-trained student, and one more
     second = distill(stage="minilm-l3", return_state=True).result().stages["minilm-l3"].model
 
     # Fewer evaluation gold chunks than the gate asks for: it cannot decide, and says what to label.
