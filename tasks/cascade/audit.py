@@ -55,8 +55,8 @@ def draw_seed(fixed: str | None, run_id: str, texts: Sequence[str]) -> str:
 
 def audit_sample(decided: Sequence[str], rate: float, seed: str) -> set[str]:
     """The decided chunk texts the teacher also answers tonight: each drawn independently with
-    probability `rate`, from a generator seeded by `seed` (the run id), so a rerun of the same
-    run audits the same chunks."""
+    probability `rate`, from a generator seeded by `seed` (`draw_seed`'s), so a rerun of the
+    same run audits the same chunks."""
     if rate <= 0 or not decided:
         return set()
     rng = np.random.default_rng(int(hashlib.sha256(seed.encode()).hexdigest()[:16], 16))
@@ -66,7 +66,7 @@ def audit_sample(decided: Sequence[str], rate: float, seed: str) -> set[str]:
 
 def calibration_draw(articles: Sequence[str], rate: float, seed: str) -> set[str]:
     """Tonight's calibration articles: each drawn independently with probability `rate`, from a
-    generator seeded by `seed` (the run id), so a rerun of the same run draws the same ones."""
+    generator seeded by `seed` (`draw_seed`'s), so a rerun of the same run draws the same ones."""
     if rate <= 0 or not articles:
         return set()
     rng = np.random.default_rng(int(hashlib.sha256(f"calibration:{seed}".encode()).hexdigest()[:16], 16))

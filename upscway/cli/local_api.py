@@ -193,8 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     if not command:
         print("usage: python -m upscway.cli.local_api COMMAND [ARG...]", file=sys.stderr)
         return 2
-    with prefect_api(load_settings().prefect.startup_timeout_s, say=lambda line: print(line, file=sys.stderr)):
-        return subprocess.run(command).returncode
+    try:
+        with prefect_api(load_settings().prefect.startup_timeout_s, say=lambda line: print(line, file=sys.stderr)):
+            return subprocess.run(command).returncode
+    except InputError as e:  # bad settings in the environment, or a server that never answered
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
