@@ -12,13 +12,13 @@ answered and decided by the teacher on every chunk (stored with its inclusion pr
 trained on: new candidates are certified on it while the cascade offloads). With a production
 student, a uniform share `cascade.audit_rate` of the texts it decided is answered by the teacher
 too (`tasks/cascade/audit.py`), and tonight's live check is judged before tonight's tags are
-stored: when its change-point detector alarms, the drift alarm passes its hard limit, or a score
-of the student's is not finite (NaN, infinite: a broken model, whose scores decide nothing), the
-teacher decides every chunk tonight, a fallback is recorded, and later nights do not offload
-until a new student is promoted or the fallback is cleared by hand (`upscway models
-clear-fallback`); when only tonight's upper bound of the loss is above ε
-(`cascade.withhold_unproven`), the teacher decides tonight alone. Such a run ends in a Completed
-state named `Fallback`.
+stored: when its change-point detector alarms or a score of the student's is not finite (NaN,
+infinite: a broken model, whose scores decide nothing), the teacher decides every chunk tonight,
+a fallback is recorded, and later nights do not offload until a new student is promoted or the
+fallback is cleared by hand (`upscway models clear-fallback`); when only tonight's upper bound of
+the loss is above ε (`cascade.withhold_unproven`, or on a night whose student's scores moved past
+`cascade.drift_limit`, audited at `cascade.drift_audit_rate`), the teacher decides tonight alone.
+Such a run ends in a Completed state named `Fallback`.
 
 Chunks of articles in a language the students do not serve (`cascade.student_languages`) are
 never scored by the student: the teacher decides them, or with `cascade.other_languages = "skip"`

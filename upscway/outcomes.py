@@ -131,7 +131,8 @@ def _audit(s: TagSummary) -> str:
     if not a:
         return ""
     line = (
-        f"; audit: {a.audited} of {a.decided} decided chunks ({a.audit_requests} teacher requests), live loss "
+        (f"; audit raised to {a.audit_rate:g} (the student's scores shifted)" if a.shifted else "; audit")
+        + f": {a.audited} of {a.decided} decided chunks ({a.audit_requests} teacher requests), live loss "
         f"{_f(a.live_estimate)} (upper bound {a.live_upper:.3f}, ε = {a.max_loss:g}"
         + (f", detector {math.exp(min(a.detector, 700.0)):.3g}" if a.detector is not None else "")
         + f"); calibration: {s.calibration_articles} articles ({s.calibration_requests} teacher requests)"

@@ -138,7 +138,8 @@ class TaskSettings(Section):
     )
 
 
-TeacherBackend = Literal["openai", "transformers", "embedding", "encoder"]  # tasks/annotate/teachers.py builds each
+# tasks/annotate/teachers.py builds each
+TeacherBackend = Literal["openai", "transformers", "embedding", "encoder", "recorded"]
 
 
 class TeacherSettings(Section):
@@ -176,6 +177,10 @@ class TeacherSettings(Section):
     price_per_1k_output: float = Field(0.0, ge=0)
     batch_size: int = Field(32, gt=0, description="Chunks per annotation task (and per stored batch).")
     embedding_temperature: float = Field(0.05, gt=0)
+    answers_file: Path | None = Field(
+        None,
+        description="JSONL of answers computed elsewhere (the `annotate import` format); the recorded backend answers from it.",
+    )
 
 
 class LoraSettings(Section):
@@ -328,8 +333,18 @@ class CascadeSettings(Section):
     drift_limit: float = Field(
         0.35,
         ge=0,
-        description="Stop offloading when the student's mean confidence or deferral rate on a night moves from "
-        "validation by more than this (drift_tolerance only warns).",
+        description="When the student's mean confidence or deferral rate on a night moves from validation by more than "
+        "this, tonight's news may not be like the certificate's: tonight's audit rises to drift_audit_rate and tonight's "
+        "offload stands only if that audit proves its loss at most max_loss, whatever withhold_unproven says "
+        "(drift_tolerance only warns).",
+    )
+    drift_audit_rate: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Tonight's audit rate on a night whose scores moved past drift_limit (audit_rate when that is "
+        "higher): a harmless shift costs these audit requests, not the night's offload. At 0.5 a night of 500 chunks "
+        "the student decides proves a loss of at most 0.02 when its audit finds no disagreement.",
     )
     calibration_fraction: float = Field(
         0.5,

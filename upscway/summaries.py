@@ -105,7 +105,8 @@ class Drift(Summary):
 class Audit(Summary):
     """Tonight's audit and live check (`tasks/cascade/audit.Night.figures`). `alpha` and
     `live_lower` belonged to the retired alpha-spending audit (None from issue 32 on);
-    `detector` is the change-point e-detector's log value after tonight (it alarms at log(1/δ))."""
+    `detector` is the change-point e-detector's log value after tonight (it alarms at log(1/δ));
+    `shifted`: the student's scores moved past `cascade.drift_limit`, so `audit_rate` was raised."""
 
     night: int | None = None
     chunks: int = 0
@@ -126,6 +127,7 @@ class Audit(Summary):
     calibration_requests: int = 0
     detector: float | None = None
     withheld: bool = False
+    shifted: bool = False
 
 
 class Fallback(Summary):

@@ -1,6 +1,7 @@
 """The teacher a setting names: `openai`, `transformers` (a local causal LM), `encoder` (a
-trained encoder student) or `embedding` (zero-shot MiniLM). Backends import lazily, so a run
-that uses one never loads the others' libraries."""
+trained encoder student), `embedding` (zero-shot MiniLM) or `recorded` (answers computed
+elsewhere, read from `teacher.answers_file`). Backends import lazily, so a run that uses one
+never loads the others' libraries."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ def annotator_of(settings: TeacherSettings) -> str:
         return f"causal-lm:{Path(str(settings.local_model)).name}"
     if settings.backend == "encoder":
         return f"encoder:{Path(str(settings.local_model)).name}"
+    if settings.backend == "recorded":
+        return f"recorded:{_answers_file(settings).stem}"
     return f"embedding:{Path(settings.embedding_model).name}@T{settings.embedding_temperature:g}"
 
 
@@ -65,6 +68,19 @@ def _build(task: TaskDefinition, settings: TeacherSettings, api_key: str | None)
         from upscway.tasks.annotate.encoder_teacher import EncoderTeacher
 
         return EncoderTeacher(task, settings.local_model, f"encoder:{settings.local_model.name}", settings.batch_size)
+    if settings.backend == "recorded":
+        from upscway.tasks.annotate.recorded import RecordedTeacher
+
+        return RecordedTeacher(task, _answers_file(settings))
     from upscway.tasks.annotate.embedding_teacher import EmbeddingTeacher
 
     return EmbeddingTeacher(task, settings.embedding_model, temperature=settings.embedding_temperature)
+
+
+def _answers_file(settings: TeacherSettings) -> Path:
+    if settings.answers_file is None:
+        raise InputError(
+            "the recorded teacher needs teacher.answers_file (a JSONL of answers computed elsewhere, "
+            "e.g. UPSCWAY_TEACHER__ANSWERS_FILE=answers.jsonl)"
+        )
+    return settings.answers_file

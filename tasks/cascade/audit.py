@@ -23,6 +23,15 @@ chunks, since the randomness is the audit's own draw):
   only while tonight's upper bound of the loss (at 1 − δ) is at most ε; otherwise the teacher
   decides tonight (withheld, not a fallback: the next night is judged afresh).
 
+A shift in the student's scores (its mean confidence or deferral rate moved from its reference
+by more than `cascade.drift_limit`) says tonight's news may not be like the certificate's sample,
+not that the student is wrong on it. So it costs audit requests, not the offload: tonight's audit
+rate rises to `cascade.drift_audit_rate` and tonight's offload stands only when that audit proves
+tonight's loss at most ε, whatever `withhold_unproven` says. A harmless shift keeps its offload
+(minus the larger audit); a harmful one is withheld the night it happens, and its audited losses
+feed the detector. The raised rate is chosen from the student's scores alone, before the draw and
+before any teacher answer, so the design-based e-values and bounds stay valid at tonight's rate.
+
 Plain functions: no store, no Prefect, no model.
 """
 
@@ -126,12 +135,34 @@ def live_bound(
     )
 
 
-def breaks(live: LiveBound | None, guarantee: Guarantee, drift: dict | None, drift_limit: float) -> str | None:
+def shifted(drift: dict | None, drift_limit: float) -> str | None:
+    """Why tonight's news may not be like the certificate's sample, or None: the student's mean
+    confidence or deferral rate (`drift`, against its reference) moved by more than `drift_limit`
+    (a figure that is not finite counts as moved)."""
+    if not drift:
+        return None
+    moved = max(
+        abs(drift["night_mean_confidence"] - drift["validation_mean_confidence"]),
+        abs(drift["night_deferral"] - drift["validation_deferral"]),
+    )
+    if moved <= drift_limit:  # NaN compares False
+        return None
+    return (
+        f"the student's scores moved by {moved:.2f} from {drift.get('reference', 'validation')} (mean confidence or "
+        f"deferral rate), past drift_limit {drift_limit:g}: tonight's news may not be like the certificate's"
+    )
+
+
+def audit_rate_tonight(settings: CascadeSettings, shift: str | None) -> float:
+    """Tonight's audit rate: `audit_rate`, raised to `drift_audit_rate` on a night whose scores
+    shifted (`shifted`'s reason)."""
+    return max(settings.audit_rate, settings.drift_audit_rate) if shift else settings.audit_rate
+
+
+def breaks(live: LiveBound | None, guarantee: Guarantee) -> str | None:
     """Why tonight the cascade must stop offloading until a new student is promoted, or None: the
     detector alarms (the certified loss has risen above ε, with the chance of a false alarm ever
-    at most δ), or the student's mean confidence or deferral rate moved from its reference
-    (`drift`) by more than `drift_limit`: the certificate holds for news like its sample, and a
-    student much surer or much less sure than there says tonight's news is not."""
+    at most δ)."""
     if live is not None and live.detector.alarms(guarantee.delta):
         return (
             f"the live check shows the certificate broken: its change-point detector reached {live.detector.value:.3g} "
@@ -139,25 +170,17 @@ def breaks(live: LiveBound | None, guarantee: Guarantee, drift: dict | None, dri
             f"{live.disagreements} of {live.audited} audited chunks disagreed with the teacher (estimated loss "
             f"{live.estimate or 0:.3f}, above ε = {guarantee.epsilon:g} is what the detector tests)"
         )
-    if drift:
-        moved = max(
-            abs(drift["night_mean_confidence"] - drift["validation_mean_confidence"]),
-            abs(drift["night_deferral"] - drift["validation_deferral"]),
-        )
-        if not moved <= drift_limit:  # NaN compares False: a figure that is not finite fails the check
-            return (
-                f"the student's scores moved by {moved:.2f} from {drift.get('reference', 'validation')} (mean confidence "
-                f"or deferral rate), past the hard limit {drift_limit:g}: tonight's news is not like the certificate's"
-            )
     return None
 
 
-def unproven(live: LiveBound, guarantee: Guarantee) -> str | None:
-    """Why tonight's offload is withheld, or None: tonight's upper bound of the loss is above ε."""
+def unproven(live: LiveBound, guarantee: Guarantee, shift: str | None = None) -> str | None:
+    """Why tonight's offload is withheld, or None: tonight's upper bound of the loss is above ε
+    (after a `shift`, the audit was raised to prove it: the reason says so)."""
     if live.upper <= guarantee.epsilon:
         return None
     return (
-        f"tonight's loss is not shown to be at most ε = {guarantee.epsilon:g}: its upper bound is {live.upper:.3f} "
+        (f"{shift}; tonight's audit was raised to prove its loss, and " if shift else "")
+        + f"tonight's loss is not shown to be at most ε = {guarantee.epsilon:g}: its upper bound is {live.upper:.3f} "
         f"({live.audited} audited chunks, {live.disagreements} disagreements); the teacher decides tonight"
     )
 
@@ -166,7 +189,8 @@ def unproven(live: LiveBound, guarantee: Guarantee) -> str | None:
 class Night:
     """A tag run's audit, judged: the live check, the audited chunks' two labels, why the cascade
     stops offloading (`broken`: a fallback from tonight on; `withheld`: tonight only; None:
-    neither, or a fallback already held it), the calibration draw's size, and the figures
+    neither, or a fallback already held it), tonight's audit rate (raised after a `shift`),
+    the calibration draw's size, and the figures
     `cascade_nights` stores (`requests` adds the teacher requests once they are known; ε under
     its column's name, `max_loss`, the settings' name for it)."""
 
@@ -178,6 +202,7 @@ class Night:
     audit_rate: float
     epsilon: float
     calibration_articles: int = 0
+    shift: str | None = None
 
     @property
     def fallback(self) -> bool:
@@ -206,6 +231,7 @@ class Night:
             "calibration_requests": calibration_requests,
             "detector": live.detector.log_value,
             "withheld": self.withheld is not None,
+            "shifted": self.shift is not None,
         }
 
 
@@ -228,14 +254,16 @@ def unscorable(chunks: Sequence[ScoredChunk]) -> str | None:
 @dataclass(frozen=True)
 class Tonight:
     """What tonight's judge needs besides the chunks: the night's number since promotion, the
-    detector after the nights before, the texts the student decided and those audited, and the
-    calibration draw's size."""
+    detector after the nights before, the texts the student decided and those audited at
+    `audit_rate` (raised after a `shift`: `shifted`'s reason), and the calibration draw's size."""
 
     night: int
     previous: Detector
     decided: Sequence[str]
     audited: set[str]
+    audit_rate: float
     calibration_articles: int = 0
+    shift: str | None = None
 
 
 def judge_night(
@@ -243,13 +271,12 @@ def judge_night(
     chunks: Sequence[ScoredChunk],
     names: Sequence[str],
     settings: CascadeSettings,
-    drift: dict | None,
     holding: bool,
 ) -> Night:
     """Tonight's audit judged before tonight's tags are stored: the audited texts the teacher
     could answer (`chunks` carry its answers), their disagreements, the live check, and whether
-    the certificate broke tonight (scores that are not finite, the detector, or the drift alarm's
-    hard limit) or tonight's offload is withheld (its upper bound above ε)."""
+    the certificate broke tonight (scores that are not finite, or the detector) or tonight's
+    offload is withheld (its upper bound above ε, under `withhold_unproven` or after a shift)."""
     first: dict[str, ScoredChunk] = {}
     for chunk in chunks:
         first.setdefault(chunk.text_hash, chunk)
@@ -257,18 +284,20 @@ def judge_night(
     rows = [Audited(c.chunk_id, c.text_hash, names[top(c.student)], names[top(c.teacher)]) for c in answered]
     lost = {r.text_hash for r in rows if r.student_label != r.teacher_label}
     guarantee = Guarantee.of(settings)
-    sample = night_sample(chunks, set(tonight.decided), {r.text_hash for r in rows}, lost, settings.audit_rate)
+    sample = night_sample(chunks, set(tonight.decided), {r.text_hash for r in rows}, lost, tonight.audit_rate)
     counts = (len(first), len(tonight.decided), len(rows), len(lost))
     live = live_bound(tonight.night, sample, tonight.previous, counts, guarantee)
-    broken = None if holding else (unscorable(chunks) or breaks(live, guarantee, drift, settings.drift_limit))
-    withheld = None if holding or broken or not settings.withhold_unproven else unproven(live, guarantee)
+    broken = None if holding else (unscorable(chunks) or breaks(live, guarantee))
+    must_prove = settings.withhold_unproven or tonight.shift is not None
+    withheld = None if holding or broken or not must_prove else unproven(live, guarantee, tonight.shift)
     return Night(
         live=live,
         audited=rows,
         broken=broken,
         withheld=withheld,
         holding=holding,
-        audit_rate=settings.audit_rate,
+        audit_rate=tonight.audit_rate,
         epsilon=guarantee.epsilon,
         calibration_articles=tonight.calibration_articles,
+        shift=tonight.shift,
     )

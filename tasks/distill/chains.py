@@ -14,11 +14,21 @@ from upscway.resources import resolve_project_file
 DEFAULT_CHAINS_FILE = Path("deployments/chains.yaml")
 
 
+PROFILE_TEACHER = "{teacher}"
+
+
 class TeacherRef(BaseModel):
+    """A stage's teacher: a stored annotator's answers (`annotations`; `{teacher}`: the profile's
+    own teacher, whichever backend it is), or an earlier stage's student (`stage`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     annotations: str | None = None
     stage: str | None = None
+
+    def annotator(self, profile_teacher: str) -> str | None:
+        """The annotator id of `annotations`, with `{teacher}` read as `profile_teacher`."""
+        return profile_teacher if self.annotations == PROFILE_TEACHER else self.annotations
 
     @model_validator(mode="after")
     def _one(self) -> TeacherRef:

@@ -20,6 +20,7 @@ from upscway.storage.store import Store
 from upscway.summaries import DistillSummary
 from upscway.tasks.annotate.steps import annotate_pending
 from upscway.tasks.annotate.teacher import Teachers
+from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.distill.chains import Stage, load_chain
 from upscway.tasks.distill.dataset import build_splits
 from upscway.tasks.distill.ownership import claim_interrupted, registering
@@ -37,10 +38,11 @@ def teacher_of_stage(
     teacher: TeacherSettings,
     resources: Teachers,
 ) -> str:
-    """The annotator id whose labels `stage` learns from. A stage taught by an earlier stage
-    first has that stage's latest student relabel every chunk (stored as `model:<id>`)."""
+    """The annotator id whose labels `stage` learns from (`{teacher}`: the profile's teacher's).
+    A stage taught by an earlier stage first has that stage's latest student relabel every
+    chunk (stored as `model:<id>`)."""
     if stage.teacher.annotations:
-        return stage.teacher.annotations
+        return stage.teacher.annotator(annotator_of(teacher))
     with store.reader() as conn:
         model = model_rows.latest_of_stage(conn, chain, stage.teacher.stage)
     if model is None:
@@ -60,7 +62,9 @@ def retraining_due(
     threshold = settings.distill.min_new_teacher_labels if min_new is None else min_new
     first = load_chain(chain, settings.distill.chains_file)[0]  # taught by annotations: chains are validated
     with store.reader() as conn:
-        new = annotation_rows.new_since_training(conn, first.teacher.annotations, task_def.version, chain)
+        new = annotation_rows.new_since_training(
+            conn, first.teacher.annotator(annotator_of(settings.teacher)), task_def.version, chain
+        )
     return new >= threshold, f"{new} new teacher labels since chain {chain} last trained, fewer than {threshold}"
 
 

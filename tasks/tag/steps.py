@@ -22,7 +22,16 @@ from upscway.storage.store import Store
 from upscway.tasks.annotate.teacher import Teachers
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.answers import answers_of, ensure_answers
-from upscway.tasks.cascade.audit import Night, Tonight, audit_sample, calibration_draw, draw_seed, judge_night
+from upscway.tasks.cascade.audit import (
+    Night,
+    Tonight,
+    audit_rate_tonight,
+    audit_sample,
+    calibration_draw,
+    draw_seed,
+    judge_night,
+    shifted,
+)
 from upscway.tasks.cascade.evalues import Detector
 from upscway.tasks.cascade.policy import CascadePolicy
 from upscway.tasks.cascade.routing import (
@@ -150,7 +159,8 @@ def route_night(
     resources: Teachers,
 ) -> Routed:
     """The calibration draw's articles are answered and decided by the teacher on every chunk;
-    the teacher answers what the student is unsure of and the audited share of what it decided;
+    the teacher answers what the student is unsure of and the audited share of what it decided
+    (a larger share when the student's scores shifted: `audit.shifted`);
     tonight's audit is judged; when it breaks the certificate (or the student's scores are not
     finite, or a fallback holds, or tonight's loss is not shown to be at most ε), the teacher
     answers and decides every chunk. Nothing is stored here but the answers; each is read from
@@ -163,7 +173,16 @@ def route_night(
     calibrating = {c.text_hash for c in chunks if c.article_id in drawn}
     unsure = for_teacher(chunks, night.policy) | calibrating
     decided = sorted(set(hashes) - unsure)
-    audited = set() if holding else audit_sample(decided, cascade.audit_rate, seed)
+    moved = (
+        drift(student_scores(chunks), *model.metrics.reference(), night.policy.threshold, cascade.drift_tolerance)
+        if model
+        else None
+    )
+    if moved and moved["warning"]:
+        get_run_logger().warning(moved["warning"])
+    shift = shifted(moved, cascade.drift_limit)
+    audit_rate = audit_rate_tonight(cascade, shift)
+    audited = set() if holding else audit_sample(decided, audit_rate, seed)
     teacher_id = annotator_of(teacher)
 
     def ask(which) -> int:
@@ -174,16 +193,9 @@ def route_night(
 
     calibration_requests, requests, audit_requests = ask(calibrating), ask(unsure - calibrating), ask(audited)
     chunks = with_answers(chunks, answers(hashes))
-    moved = (
-        drift(student_scores(chunks), *model.metrics.reference(), night.policy.threshold, cascade.drift_tolerance)
-        if model
-        else None
-    )
-    if moved and moved["warning"]:
-        get_run_logger().warning(moved["warning"])
     scored = any(c.scored for c in chunks)
-    tonight = Tonight(night.detector.night + 1, night.detector, decided, audited, len(drawn))
-    judged = judge_night(tonight, chunks, task_def.names, cascade, moved, holding is not None) if scored else None
+    tonight = Tonight(night.detector.night + 1, night.detector, decided, audited, audit_rate, len(drawn), shift)
+    judged = judge_night(tonight, chunks, task_def.names, cascade, holding is not None) if scored else None
     if judged and judged.fallback:  # tonight the teacher decides every chunk
         why = judged.broken or judged.withheld or f"held since {holding.since}: {holding.reason}"
         get_run_logger().warning("%s: %s", "withheld" if judged.withheld else "fallback", why)

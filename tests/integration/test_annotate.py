@@ -1,6 +1,8 @@
 """The annotate flow on a real store: embedding teacher offline, openai teacher against the
-loopback server, idempotence, failures, no key anywhere, and a SIGKILLed run resumed."""
+loopback server, the recorded teacher from a file of answers, idempotence, failures, no key
+anywhere, and a SIGKILLed run resumed."""
 
+import json
 import logging
 import signal
 import subprocess
@@ -16,6 +18,8 @@ from upscway.flows.annotate import annotate
 from upscway.flows.context import COMPLETED_WITH_FAILURES
 from upscway.flows.ingest import ingest
 from upscway.storage.store import Store
+from upscway.tasks.annotate.imports import import_answers
+from upscway.taxonomy import load_task
 
 KEY = "sk-secret-annotate-0987654321"
 
@@ -49,6 +53,55 @@ def test_embedding_teacher_annotates_every_text_once(demo_store):
     )[0]
     assert annotator.startswith("embedding:") and len(version) == 12 and n_probs == 5 and total == pytest.approx(1.0)
     assert rows(demo_store, "SELECT count(*) FROM chunk_annotations") == rows(demo_store, "SELECT count(*) FROM chunks")
+
+
+def test_the_recorded_teacher_stores_its_files_answers_as_an_import_would_and_fails_texts_it_lacks(
+    demo_store, tmp_path, monkeypatch
+):
+    task = load_task()
+    hashes = [h for (h,) in rows(demo_store, "SELECT DISTINCT text_hash FROM chunks ORDER BY 1")]
+    lacking, answered = hashes[:2], hashes[2:]
+    file = tmp_path / "qwen-batch.jsonl"
+    file.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "text_hash": h,
+                    "probs": [0.6 if i == n % 5 else 0.1 for i in range(5)],
+                    "model": "Qwen/Qwen2.5-72B-Instruct",
+                    "prompt_version": task.version,
+                    "tokens_in": 100 + n,
+                }
+            )
+            + "\n"
+            for n, h in enumerate(answered)
+        )
+    )
+    monkeypatch.setenv("UPSCWAY_TEACHER__BACKEND", "recorded")
+    monkeypatch.setenv("UPSCWAY_TEACHER__ANSWERS_FILE", str(file))
+
+    state = annotate(return_state=True)
+
+    assert state.name == COMPLETED_WITH_FAILURES
+    summary = state.result()
+    assert (summary.annotator, summary.annotated, summary.failures) == ("recorded:qwen-batch", len(answered), 2)
+    stored = dict(
+        rows(demo_store, "SELECT text_hash, label_index FROM annotations WHERE annotator = 'recorded:qwen-batch'")
+    )
+    assert stored == {h: n % 5 for n, h in enumerate(answered)}
+    assert rows(demo_store, "SELECT substr(item, 11), reason FROM failures WHERE stage = 'annotate' ORDER BY 1") == [
+        (h, "no recorded answer for this text") for h in lacking
+    ]
+
+    # The same file imported: the same rows; and a run under the import's annotator asks only for the rest.
+    import_answers(demo_store, task, file, "qwen-import")
+    columns = "text_hash, label, label_index, probs, confidence, off_label_mass, rationale, tokens_in, tokens_out, cost"
+    assert rows(demo_store, f"SELECT {columns} FROM annotations WHERE annotator = 'qwen-import' ORDER BY 1") == rows(
+        demo_store, f"SELECT {columns} FROM annotations WHERE annotator = 'recorded:qwen-batch' ORDER BY 1"
+    )
+    monkeypatch.setenv("UPSCWAY_TEACHER__ANNOTATOR", "qwen-import")
+    rest = annotate(return_state=True).result()
+    assert (rest.to_annotate, rest.annotated, rest.failures) == (2, 0, 2)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from upscway.processes import ProcessId
 from upscway.settings import load_settings
 from upscway.storage import models as registry
 from upscway.storage import runs
+from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.distill.chains import load_chain
 
 REGISTERED = "examples for demo-minilm-l3-"  # logged once the model is registered, before training starts
@@ -128,7 +129,7 @@ def _registered_by_a_live_run(store, model_id):
                 chain=settings.distill.chain,
                 stage=first.name,
                 kind=first.kind,
-                teacher=first.teacher.annotations,
+                teacher=first.teacher.annotator(annotator_of(settings.teacher)),
                 run_id="other-run",
             ),
         )

@@ -1,5 +1,6 @@
 """What the CLI's non-flow commands do, composed from tasks and storage so the CLI itself only
-parses arguments and prints: the review loop, the model registry, SQL and the store's status.
+parses arguments and prints: importing answers computed elsewhere, the review loop, the model
+registry, SQL and the store's status.
 Each takes the settings the CLI built once."""
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from upscway.results import StudentMetrics
 from upscway.settings import Settings
 from upscway.storage import adhoc
 from upscway.storage import status as status_reports
+from upscway.storage.answer_imports import AnswerImport
 from upscway.storage.models import ModelRecord
 from upscway.storage.store import Store
 from upscway.tasks import registry
+from upscway.tasks.annotate import imports as answer_imports
+from upscway.tasks.annotate.imports import CheckedAnswers
 from upscway.tasks.annotate.teachers import annotator_of
 from upscway.tasks.gold.review import ImportReport, export_for_review, import_reviewed
 from upscway.tasks.gold.review import InvalidRows as InvalidRows  # what gold_import raises, for the CLI
@@ -24,6 +28,16 @@ from upscway.tasks.study.spec import load_spec
 from upscway.taxonomy import load_task
 
 Table = tuple[list[str], list[tuple]]
+
+
+def check_answers(settings: Settings, file: Path, annotator: str) -> CheckedAnswers:
+    """Every line of an answers file checked against the task and the store; nothing is stored."""
+    return answer_imports.check_answers(open_store(settings), load_task(settings.task.file), file, annotator)
+
+
+def store_answers(settings: Settings, checked: CheckedAnswers) -> AnswerImport:
+    """The checked answers stored in one transaction (all or nothing), the import recorded."""
+    return answer_imports.store_answers(open_store(settings), checked)
 
 
 def gold_export(

@@ -46,6 +46,10 @@ gold_app = typer.Typer(no_args_is_help=True, help="Human review: export chunks t
 app.add_typer(gold_app, name="gold")
 models_app = typer.Typer(no_args_is_help=True, help="The model registry.")
 app.add_typer(models_app, name="models")
+annotate_app = typer.Typer(
+    no_args_is_help=True, help="Teacher answers computed elsewhere: import them into the silver store."
+)
+app.add_typer(annotate_app, name="annotate")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -230,6 +234,41 @@ def run_study(
     """Train a study's arms over seeds on the store's data, compare them on the same gold; write the report."""
     _commands().check_study_spec(spec, quick)  # a usage error before the trainer is imported or a server starts
     _run(ctx, "study", spec=str(spec), quick=quick)
+
+
+@annotate_app.command("import")
+def annotate_import(
+    ctx: typer.Context,
+    file: Path = typer.Argument(
+        ..., help="JSONL, one answer a line: text_hash or chunk_id, label or probs, model, prompt_version."
+    ),
+    annotator: str = typer.Option(
+        ..., "--annotator", help="Store the answers under this annotator (teacher.annotator names it for runs)."
+    ),
+) -> None:
+    """Import answers computed elsewhere (a batch GPU box). Every line is checked first, against
+    the task and the store: one bad line and nothing is stored (exit 2). Then all are stored in
+    one transaction; a rerun of the same file adds none."""
+    settings = _settings(ctx)
+    checked = _commands().check_answers(settings, file, annotator)
+    err_console.print(
+        f"{file}: {len(checked.answers)} answers on {checked.lines} lines, all valid; storing them under {checked.annotator}",
+        markup=False,
+        highlight=False,
+    )
+    done = _commands().store_answers(settings, checked)
+    models = ", ".join(done.models)
+    if done.added:
+        said = f"added {done.added} answers (import {done.import_id}), {done.unchanged} already stored"
+    else:
+        said = f"added 0 answers: all {done.unchanged} were already stored (import {done.import_id})"
+    console.print(
+        f"{said}; {done.lines} lines of {file}; annotator {done.annotator}, prompt {done.prompt_version}; "
+        f"model{'s' if len(done.models) > 1 else ''} {models}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @gold_app.command("export")

@@ -55,3 +55,6 @@ def test_a_withheld_night_is_tonights_alone_and_a_fallback_says_new_or_held():
     assert describe(held).endswith("FALLBACK (held): broken; the teacher decided every chunk")
     new = _tag(audit=audit, fallback={"new": True, "reason": "broken"})
     assert ". FALLBACK (new tonight): broken;" in describe(new)
+    shifted = _tag(audit={**audit, "withheld": True, "shifted": True, "audit_rate": 0.5}, fallback=None)
+    assert "; audit raised to 0.5 (the student's scores shifted): 1 of 11 decided chunks" in describe(shifted)
+    assert "; audit: 1 of 11" in describe(held)
