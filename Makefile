@@ -45,10 +45,11 @@ lock: | $(BIN)/pip-sync
 # tags it, a student is distilled, certified on held-out articles and promoted. Night 2 reads the
 # rest of that day (long hand-written pages) with the cascade; nights 3 and 4 read another day's
 # news on the same feed URLs (deployments/demo/snapshot-drift, then snapshot-drift-next). Where
-# the news is unlike the certificate's sample, the live check stops the cascade: a fallback (the
-# student's scores moving past cascade.drift_limit, or the detector; held until a new student is
-# promoted) or, every night whose audit does not prove tonight's loss at most ε (a demo night is
-# too small to), the night's offload withheld. Both end the run Fallback (exit 1, expected). On
+# the student's scores move past cascade.drift_limit, the night's audit rises to
+# cascade.drift_audit_rate and the night must prove its loss; the live check stops the cascade
+# with a fallback (the detector; held until a new student is promoted) or, every night whose
+# audit does not prove tonight's loss at most ε (a demo night is too small to), the night's
+# offload withheld. Both end the run Fallback (exit 1, expected). On
 # night 3 the student is retrained on the teacher's answers and certified again (on the news
 # since the fallback, where one holds).
 DRIFT := UPSCWAY_INGEST__SNAPSHOT_DIR=deployments/demo/snapshot-drift
