@@ -25,6 +25,7 @@ from upscway.taxonomy import TaskDefinition
 
 LOGGER = logging.getLogger(__name__)
 PACKAGED = "all-MiniLM-L6-v2"
+DEFAULT_TEMPERATURE = 0.05
 
 
 def packaged_minilm() -> Path:
@@ -65,20 +66,21 @@ class Embedder:
         return torch.cat(out) if out else torch.empty(0, self.model.config.hidden_size)
 
 
-def _phrases(description: str) -> list[str]:
+def phrases(description: str) -> list[str]:
+    """A label description's topics: its parts between commas, semicolons, colons and brackets."""
     parts = [p.strip(" .()") for p in re.split(r"[,;:]|\(|\)", description)]
     return [p for p in parts if len(p) > 3] or [description]
 
 
 class EmbeddingTeacher:
-    def __init__(self, task: TaskDefinition, model: str = PACKAGED, temperature: float = 0.05):
+    def __init__(self, task: TaskDefinition, model: str = PACKAGED, temperature: float = DEFAULT_TEMPERATURE):
         self.task = task
         self.temperature = temperature
         self.embedder = Embedder(model)
         self.annotator_id = f"embedding:{Path(model).name}@T{temperature:g}"
-        phrases = [_phrases(label.description) for label in task.labels]
-        self.owner = torch.tensor([i for i, group in enumerate(phrases) for _ in group])
-        self.phrase_vectors = self.embedder.embed([p for group in phrases for p in group])
+        groups = [phrases(label.description) for label in task.labels]
+        self.owner = torch.tensor([i for i, group in enumerate(groups) for _ in group])
+        self.phrase_vectors = self.embedder.embed([p for group in groups for p in group])
 
     def close(self) -> None:
         pass

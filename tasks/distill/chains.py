@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from upscway.config_files import load_yaml_model
 from upscway.errors import InputError
 from upscway.resources import resolve_project_file
+from upscway.tasks.distill.kinds import Head
 
 DEFAULT_CHAINS_FILE = Path("deployments/chains.yaml")
 
@@ -44,7 +45,14 @@ class Stage(BaseModel):
     kind: Literal["encoder", "causal-lm"]
     student: str
     keep_layers: int | None = None
+    head: Head = "linear"
     teacher: TeacherRef
+
+    @model_validator(mode="after")
+    def _head(self) -> Stage:
+        if self.head != "linear" and self.kind != "encoder":
+            raise ValueError(f"stage {self.name}: a {self.head} head is an encoder's; a causal-lm student has none")
+        return self
 
     def base_model(self, data_dir: Path) -> str:
         """`student` with `{data_dir}` replaced: a model converted under the data directory

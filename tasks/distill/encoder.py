@@ -12,6 +12,7 @@ from pathlib import Path
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from upscway.tasks.annotate.embedding_teacher import PACKAGED, packaged_minilm
+from upscway.taxonomy import TaskDefinition
 
 
 def base_path(base: str) -> str:
@@ -32,15 +33,30 @@ LOGGER = logging.getLogger(__name__)
 HEAD = "classifier."
 
 
-def load_encoder_student(base: str = PACKAGED, labels: list[str] | None = None, keep_layers: int | None = None):
-    """(model, tokenizer): `base` with a fresh classification head over `labels`.
+def load_encoder_student(
+    base: str = PACKAGED,
+    labels: list[str] | None = None,
+    keep_layers: int | None = None,
+    head: str = "linear",
+    task: TaskDefinition | None = None,
+):
+    """(model, tokenizer): `base` with a classification head over `labels`: a fresh linear
+    head on the [CLS] pooler, or (`head="prototype"`) the embedding teacher's own head over
+    `task`'s label phrases (`upscway.tasks.annotate.prototypes`).
 
-    The head is new by design, so transformers' load report (which lists it as missing) is
+    A linear head is new by design, so transformers' load report (which lists it as missing) is
     kept quiet; any other missing weight is still reported, as a warning of ours.
     """
-    labels = labels or ["NOT_RELEVANT", "GS1", "GS2", "GS3", "GS4"]
     path = base_path(base)
     tokenizer = AutoTokenizer.from_pretrained(path)
+    if head == "prototype":
+        from upscway.tasks.annotate.prototypes import prototype_student
+
+        if task is None:
+            raise ValueError("a prototype head is built from the task's label descriptions: pass `task`")
+        model = prototype_student(path, task)
+        return (prune_layers(model, keep_layers) if keep_layers else model), tokenizer
+    labels = labels or ["NOT_RELEVANT", "GS1", "GS2", "GS3", "GS4"]
     report = logging.getLogger("transformers.modeling_utils")
     level = report.level
     report.setLevel(logging.ERROR)

@@ -20,6 +20,7 @@ from upscway.tasks.distill.folders import check_folder
 from upscway.taxonomy import TaskDefinition
 
 KindName = Literal["encoder", "causal-lm"]
+Head = Literal["linear", "prototype"]  # an encoder's head: tasks/annotate/prototypes.py
 
 
 @dataclass
@@ -40,7 +41,7 @@ class StudentKind:
     teacher_backend: str  # the `teacher.backend` that runs it as a teacher
 
     def load_for_training(
-        self, student: str, task: TaskDefinition, keep_layers: int | None, lora: LoraSettings
+        self, student: str, task: TaskDefinition, keep_layers: int | None, lora: LoraSettings, head: Head = "linear"
     ) -> Loaded:
         raise NotImplementedError
 
@@ -56,11 +57,11 @@ class StudentKind:
 class Encoder(StudentKind):
     name, calibrated, teacher_backend = "encoder", True, "encoder"
 
-    def load_for_training(self, student, task, keep_layers, lora):
+    def load_for_training(self, student, task, keep_layers, lora, head="linear"):
         from upscway.tasks.distill.encoder import load_encoder_student
         from upscway.tasks.distill.trainer import KDTrainer
 
-        model, tokenizer = load_encoder_student(student, task.names, keep_layers)
+        model, tokenizer = load_encoder_student(student, task.names, keep_layers, head, task)
         return Loaded(model, tokenizer, None, KDTrainer)
 
     def export(self, model, out):
@@ -72,7 +73,7 @@ class Encoder(StudentKind):
 class CausalLM(StudentKind):
     name, calibrated, teacher_backend = "causal-lm", False, "transformers"
 
-    def load_for_training(self, student, task, keep_layers, lora):
+    def load_for_training(self, student, task, keep_layers, lora, head="linear"):
         import torch
 
         from upscway.tasks.distill.causal_lm import (

@@ -142,6 +142,7 @@ def prepare_stage(
         kind=stage.kind,
         student=stage.base_model(layout.root),
         keep_layers=stage.keep_layers,
+        head=stage.head,
         out_dir=str(out),
         train_file=str(out / "data" / "train.jsonl"),
         validation_file=str(out / "data" / "validation.jsonl"),

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from upscway.settings import TrainingSettings
 from upscway.tasks.distill.calibration import calibrate as calibrate_on
 from upscway.tasks.distill.dataset import Example
-from upscway.tasks.distill.kinds import KindName, student_kind
+from upscway.tasks.distill.kinds import Head, KindName, student_kind
 from upscway.taxonomy import DEFAULT_TASK_FILE, TaskDefinition, load_task
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ class TrainConfig(BaseModel):
     validation_file: str
     task: TaskDefinition
     keep_layers: int | None = None
+    head: Head = "linear"
     seed: int = 0
     training: TrainingSettings = TrainingSettings()
 
@@ -163,7 +164,7 @@ def train(
     torch.manual_seed(config.seed)
     task, kind, knobs = config.task, student_kind(config.kind), config.training
     out = Path(config.out_dir)
-    student = kind.load_for_training(config.student, task, config.keep_layers, knobs.lora)
+    student = kind.load_for_training(config.student, task, config.keep_layers, knobs.lora, config.head)
     model, tokenizer, render = student.model, student.tokenizer, student.render
     max_length = None if render else knobs.max_length
     train_data = ExampleDataset(read_examples(config.train_file), tokenizer, max_length, render)
@@ -209,6 +210,7 @@ def train(
         "kind": config.kind,
         "student": config.student,
         "keep_layers": config.keep_layers,
+        "head": config.head,
         "train_examples": len(train_data),
         "validation_examples": len(validation),
         "resumed_from_checkpoint": resume is not None,

@@ -112,6 +112,7 @@ def _train(job: ArmJob, folder: Path, say: Callable[[str], None], advance) -> No
         kind=student.kind,
         student=job.student,
         keep_layers=student.keep_layers,
+        head=student.head,
         out_dir=str(folder),
         seed=job.seed,
         train_file=str(data / "train.jsonl"),

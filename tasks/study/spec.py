@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from upscway.config_files import describe, load_yaml_model
 from upscway.resources import resolve_project_file
+from upscway.tasks.distill.kinds import Head
 
 
 class _Frozen(BaseModel):
@@ -36,6 +37,7 @@ class StudentSpec(_Frozen):
     base: str = Field("all-MiniLM-L6-v2", min_length=1)
     kind: Literal["encoder", "causal-lm"] = "encoder"
     keep_layers: int | None = Field(None, gt=0)
+    head: Head = "linear"
     tuning: Literal["full", "lora"] = "full"
 
     @model_validator(mode="after")
@@ -45,12 +47,15 @@ class StudentSpec(_Frozen):
             raise ValueError(f"a {self.kind} student is tuned {expected} here, not {self.tuning}")
         if self.keep_layers is not None and self.kind != "encoder":
             raise ValueError("keep_layers prunes an encoder; a causal-lm student keeps its layers")
+        if self.head != "linear" and self.kind != "encoder":
+            raise ValueError(f"a {self.head} head is an encoder's; a causal-lm student has none")
         return self
 
     @property
     def label(self) -> str:
         name = Path(self.base).name
-        return f"{name}[:{self.keep_layers}]" if self.keep_layers else name
+        name = f"{name}[:{self.keep_layers}]" if self.keep_layers else name
+        return f"{name}+{self.head}" if self.head != "linear" else name
 
 
 class ArmSettings(_Frozen):
