@@ -196,7 +196,12 @@ class TrainingSettings(Section):
     temperature: float = Field(2.0, gt=0)
     alpha: float = Field(0.5, ge=0, le=1)
     learning_rate: float = Field(2e-4, gt=0)
-    epochs: float = Field(3.0, gt=0)
+    epochs: float = Field(
+        3.0,
+        ge=0,
+        description="Passes over the training examples. 0: no training; the student as built, only calibrated on "
+        "validation (a `head: prototype` student is then the embedding teacher's zero-shot copy).",
+    )
     warmup_ratio: float = Field(
         0.1,
         ge=0,

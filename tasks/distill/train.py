@@ -201,7 +201,7 @@ def train(
     )
     resume = last_complete_checkpoint(checkpoints)
     started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None) if knobs.epochs else None
     seconds = time.perf_counter() - started
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -214,9 +214,9 @@ def train(
         "train_examples": len(train_data),
         "validation_examples": len(validation),
         "resumed_from_checkpoint": resume is not None,
-        "steps": result.global_step,
+        "steps": result.global_step if result else 0,
         "train_seconds": round(seconds, 2),
-        "train_loss": result.training_loss,
+        "train_loss": result.training_loss if result else None,
         "first_kd": history[0]["kd"] if history else None,
         "last_kd": history[-1]["kd"] if history else None,
         "first_ce": history[0]["ce"] if history else None,

@@ -3,6 +3,7 @@
     python tests/benchmarks/bench_stream.py [--stream FILE.jsonl] [--per-night N] [--nights M]
         [--gold-per-night K] [--teacher embedding|recorded] [--teacher-error P] [--max-loss E]
         [--audit-rate A] [--calibration-rate C] [--min-new-labels L] [--seed S]
+        [--chain C] [--learning-rate R] [--epochs E] [--alpha A] [--keep DIR]
         [--out result.json] [--plot nights.png]
 
 The stream is read as is, in file order: the shared news stream's lines (`id`, `date`,
@@ -278,10 +279,14 @@ def main() -> None:
         help="cascade.withhold_unproven: every night must prove its own loss (at 500 lines a night and an audit of "
         "0.05 no night can prove 0.02; off, calm nights are the certificate's and the detector's)",
     )
-    parser.add_argument("--chain", help="distill.chain (default: the demo profile's; `stream`: one full-depth MiniLM)")
+    parser.add_argument(
+        "--chain", help="distill.chain (default: the demo profile's; `stream`: one full-depth MiniLM, prototype head)"
+    )
     parser.add_argument(
         "--learning-rate", type=float, help="distill.learning_rate (the demo's 1e-3 is for its pruned students)"
     )
+    parser.add_argument("--epochs", type=float, help="distill.epochs (0: the student as built, only calibrated)")
+    parser.add_argument("--alpha", type=float, help="distill.alpha (1: the teacher's distribution only, no hard label)")
     parser.add_argument("--keep", type=Path, help="keep the store and the nights' files in this new folder")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--plot", type=Path, help="PNG of offload, accuracies and true loss over nights")
@@ -310,8 +315,9 @@ def main() -> None:
         }
         if args.chain:
             overrides["UPSCWAY_DISTILL__CHAIN"] = args.chain
-        if args.learning_rate:
-            overrides["UPSCWAY_DISTILL__LEARNING_RATE"] = str(args.learning_rate)
+        for setting, value in (("LEARNING_RATE", args.learning_rate), ("EPOCHS", args.epochs), ("ALPHA", args.alpha)):
+            if value is not None:
+                overrides[f"UPSCWAY_DISTILL__{setting}"] = str(value)
         if args.teacher == "recorded":
             answers_file.touch()
             overrides |= {"UPSCWAY_TEACHER__BACKEND": "recorded", "UPSCWAY_TEACHER__ANSWERS_FILE": str(answers_file)}
