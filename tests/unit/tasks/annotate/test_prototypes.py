@@ -1,18 +1,23 @@
 """The prototype head: built from the packaged MiniLM it is the embedding teacher (the same
 distribution on every text), it saves and loads like any encoder student (float and INT8), and
-training moves both its encoder and its phrase vectors."""
+training moves both its encoder and its phrase vectors; with no epochs it is registered as built."""
+
+import math
 
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
 from upscway.resources import DEPLOYMENTS_DIR
+from upscway.settings import TrainingSettings
 from upscway.tasks.annotate.embedding_teacher import EmbeddingTeacher
 from upscway.tasks.annotate.encoder_teacher import EncoderTeacher
 from upscway.tasks.annotate.prototypes import PrototypeClassifier
 from upscway.tasks.distill.chains import Stage
+from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.encoder import load_encoder_student
 from upscway.tasks.distill.quantize import write_int8
+from upscway.tasks.distill.train import TrainConfig, train, write_examples
 from upscway.tasks.gold.sheets import read_csv
 from upscway.taxonomy import load_task
 
@@ -73,3 +78,29 @@ def test_a_prototype_head_is_an_encoders():
         Stage(name="s", kind="causal-lm", student="x", head="prototype", teacher={"annotations": "a"})
     with pytest.raises(ValueError, match="task"):
         load_encoder_student(head="prototype")
+
+
+def test_zero_epochs_register_the_student_as_built_and_calibrated(tmp_path):
+    texts = _texts(60)
+    answers = EmbeddingTeacher(TASK).annotate(texts)
+    examples = [
+        Example(f"c{i}", f"a{i}", text, tuple(math.log(p) for p in answer.probs), -1)
+        for i, (text, answer) in enumerate(zip(texts, answers))
+    ]
+    write_examples(tmp_path / "train.jsonl", examples[:40])
+    write_examples(tmp_path / "validation.jsonl", examples[40:])
+    config = TrainConfig(
+        kind="encoder",
+        student="all-MiniLM-L6-v2",
+        head="prototype",
+        out_dir=str(tmp_path / "student"),
+        train_file=str(tmp_path / "train.jsonl"),
+        validation_file=str(tmp_path / "validation.jsonl"),
+        task=TASK,
+        training=TrainingSettings(epochs=0),
+    )
+    metrics = train(config, say=lambda _: None)
+    assert metrics["steps"] == 0 and metrics["train_loss"] is None
+    assert metrics["validation_agreement_with_teacher"] == 1.0
+    assert metrics["temperature"] < 1.0  # it agrees everywhere: calibration makes it surer, not less sure
+    assert isinstance(AutoModelForSequenceClassification.from_pretrained(config.out_dir), PrototypeClassifier)
