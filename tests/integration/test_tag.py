@@ -81,7 +81,9 @@ def test_tag_cascade_routes_by_confidence(trained_store, monkeypatch):
 
     # A retrained student is not certified on answers that predate the break: it must be certified on the news that broke it.
     lenient_gate(monkeypatch)
-    retrained = distill(stage="minilm-l3", return_state=True).result().stages["minilm-l3"].model
+    with monkeypatch.context() as untrained:  # any student will do: what it lacks is news since the break
+        untrained.setenv("UPSCWAY_DISTILL__EPOCHS", "0")
+        retrained = distill(stage="minilm-l3", return_state=True).result().stages["minilm-l3"].model
     stale = promote(model=retrained, return_state=True).result()
     assert stale.verdict == "insufficient-data" and stale.production == "unchanged"
     assert "no certificate" in stale.reasons[0]
