@@ -10,6 +10,13 @@ served on the demo's own feed URLs. `deployments/demo/stream.jsonl` holds the sa
 their topics' labels, for `tests/benchmarks/bench_stream.py`, and
 `tests/benchmarks/streams/election-week.jsonl` a stream unlike them.
 
+Beside them, a wire feed of real news: items of the shared news stream
+(`../shared/benchmarks/news-stream/`, HuffPost's News Category Dataset, CC BY 4.0;
+`deployments/demo/WIRE.md` says which and how to cite it), each its headline over its
+description, on the wire's own feed URL in each day's snapshot: the first day's from May 2018,
+the second's and third's from the pandemic's spring (`make demo` reads them with
+`deployments/demo/feeds-wire.yaml`; the tests' feeds file leaves the wire out).
+
 Run it after changing a template (`python -m tools.demo_news`); its output is committed, so
 the demo never depends on it. Generated items sit after a marker in the feeds, so a rerun
 replaces them and keeps the hand-written ones.
@@ -25,6 +32,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent / "deployments" / "demo"
 STREAMS = ROOT.parent.parent / "tests" / "benchmarks" / "streams"
@@ -598,6 +606,14 @@ ELECTION_WEEK = {
 }
 SECOND_TEAM = {"team": "team2", "company": "company2"}
 ATOM = {"environment"}  # Down To Earth's feed is Atom
+# The wire: its feed (path under the snapshot) and site; its pages keep their real URLs.
+WIRE_FEED, WIRE_SITE = "www.huffpost.com/section/front-page/feed", "HuffPost"
+WIRE_CREDIT = (
+    "From the News Category Dataset (Misra, 2022, arXiv:2209.11429), CC BY 4.0; re-served offline for the UPSCWay demo."
+)
+SHARED_STREAM = ROOT.parent.parent.parent / "shared" / "benchmarks" / "news-stream" / "items.jsonl"
+# Which lines of the shared stream each day's wire carries: (first line's date, lines).
+WIRE_DAYS = {"snapshot": ("2018-05-01", 450), "snapshot-drift": ("2020-04-01", 450), "snapshot-drift-next": (None, 250)}
 
 
 @dataclass
@@ -646,7 +662,9 @@ def pages(topics: dict, articles: int, seed: int, start: datetime) -> list[Page]
 
 
 def _page_html(page: Page) -> str:
-    site = FEEDS[page.section][2]
+    wire = page.section == "wire"
+    site = WIRE_SITE if wire else FEEDS[page.section][2]
+    credit = WIRE_CREDIT if wire else "Written for the UPSCWay demo."
     body = "\n".join(f"      <p>{html.escape(p)}</p>" for p in page.paragraphs)
     stamp = page.published.isoformat()
     return f"""<!DOCTYPE html>
@@ -672,7 +690,7 @@ def _page_html(page: Page) -> str:
       </div>
     </article>
   </main>
-  <footer><p>Copyright {site}. Written for the UPSCWay demo.</p></footer>
+  <footer><p>Copyright {site}. {html.escape(credit)}</p></footer>
 </body>
 </html>
 """
@@ -722,6 +740,39 @@ def write(snapshot: Path, generated: list[Page], keep_handwritten: bool) -> None
         path.write_text(f"{text}{MARKER}\n{items}{end}", encoding="utf-8")
 
 
+def wire_pages(items: list[dict], since: str | None, count: int, after: int = 0) -> tuple[list[Page], int]:
+    """`count` lines of the shared stream from the first dated `since` (None: from line `after`)
+    as wire pages, each at its real URL; returns them and the line after the last."""
+    start = next(i for i, item in enumerate(items) if since is None or item["date"] >= since) if since else after
+    chosen = items[start : start + count]
+    out = [
+        Page(
+            "wire",
+            item["label"] or "",
+            item["link"],
+            item["headline"],
+            [item["text"]] if item["text"].strip() else [item["headline"]],
+            datetime.fromisoformat(item["date"]).replace(hour=6, tzinfo=UTC) - timedelta(minutes=i),
+        )
+        for i, item in enumerate(chosen)
+    ]
+    return out, start + count
+
+
+def write_wire(snapshot: Path, wire: list[Page]) -> None:
+    """The wire's pages and its feed (its items after MARKER, so the tests' copy of the snapshot,
+    which cuts generated items, has none)."""
+    for page in wire:
+        path = _page_path(snapshot, page.url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_page_html(page), encoding="utf-8")
+    head = f'<rss version="2.0">\n  <channel>\n    <title>{WIRE_SITE}</title>\n    <link>https://www.huffpost.com/</link>\n'
+    items = "".join(_item(p, atom=False) for p in wire)
+    feed = snapshot / WIRE_FEED
+    feed.parent.mkdir(parents=True, exist_ok=True)
+    feed.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n{head}{MARKER}\n{items}  </channel>\n</rss>\n', "utf-8")
+
+
 def write_stream(path: Path, days: list[tuple[str, list[Page]]]) -> None:
     """One JSON line per page, in order: its text, its topic's label and its day (`bench_stream.py`)."""
     lines = [
@@ -754,6 +805,16 @@ def main() -> None:
     write_stream(ROOT / "stream.jsonl", [("day-1", first), ("day-1", more), ("day-2", second), ("day-2", third)])
     later = pages(ELECTION_WEEK, 240, seed=3, start=datetime(2026, 12, 7, 6, tzinfo=UTC))
     write_stream(STREAMS / "election-week.jsonl", [("election-week", later)])
+    if not SHARED_STREAM.is_file():
+        raise SystemExit(f"{SHARED_STREAM}: the shared news stream is missing; the wire's pages were not rewritten")
+    items = [json.loads(line) for line in SHARED_STREAM.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for host in {urlsplit(item["link"]).hostname for item in items}:
+        for folder in WIRE_DAYS:
+            shutil.rmtree(ROOT / folder / str(host), ignore_errors=True)
+    after = 0
+    for folder, (since, count) in WIRE_DAYS.items():
+        wire, after = wire_pages(items, since, count, after)
+        write_wire(ROOT / folder, wire)
 
 
 if __name__ == "__main__":

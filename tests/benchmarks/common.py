@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 
-# `make demo`'s first steps: the bundled gold, then its first night (keep in step with the Makefile).
+# The demo profile's first steps on its Indian news (the store the benchmarks build; `make demo`
+# adds the wire and production's ε, see the Makefile): the bundled gold, then a first night.
 DEMO_FIRST_NIGHT = (
     ["gold", "import", str(ROOT / "deployments" / "demo" / "gold.csv")],
     ["run", "nightly", "--limit", "120"],

@@ -3,7 +3,9 @@ import pytest
 from tests.support.site import atom, rss
 from upscway.errors import InputError
 from upscway.resources import DEPLOYMENTS_DIR
+from upscway.tasks.scrape.extract import extract_article
 from upscway.tasks.scrape.feeds import load_sources, parse_feed
+from upscway.tasks.scrape.fetch import SnapshotFetcher
 
 REQUIRED_SITES = ["thehindu.com", "indianexpress.com", "pib.gov.in", "downtoearth.org.in", "livemint.com"]
 
@@ -21,6 +23,25 @@ def test_shipped_feeds_file_lists_the_required_sources():
 
 def test_demo_feeds_file_is_valid():
     assert len(load_sources(DEPLOYMENTS_DIR / "demo" / "feeds.yaml").select()) >= 5
+
+
+@pytest.mark.parametrize("day", ["snapshot", "snapshot-drift", "snapshot-drift-next"])
+def test_demo_wire_is_the_demo_sources_plus_real_news_each_day(day):
+    """`make demo` reads feeds-wire.yaml: the tests' sources unchanged, plus a wire whose every
+    item in each day's snapshot is a saved page with its real text (the attribution on it)."""
+    demo = load_sources(DEPLOYMENTS_DIR / "demo" / "feeds.yaml").sources
+    with_wire = load_sources(DEPLOYMENTS_DIR / "demo" / "feeds-wire.yaml").sources
+    assert with_wire[: len(demo)] == demo and [s.name for s in with_wire[len(demo) :]] == ["huffpost-wire"]
+    fetcher = SnapshotFetcher(DEPLOYMENTS_DIR / "demo" / day)
+    feed = fetcher.fetch(with_wire[-1].feeds[0])
+    parsed = parse_feed(feed.content, feed.url)
+    entries = parsed.entries
+    assert parsed.problem is None
+    assert len(entries) >= 250
+    for entry in entries[:: len(entries) // 10]:
+        page = fetcher.fetch(entry.url)
+        article = extract_article(page.content, entry.url, min_chars=20)
+        assert article.title and "CC BY 4.0" in page.content.decode()
 
 
 @pytest.mark.parametrize(
