@@ -219,6 +219,13 @@ class TrainingSettings(Section):
         description="Weight each example's loss by the teacher's confidence in it: its top probability, or one minus "
         "its normalised entropy. Off by default: the weighting study did not show it helps (README, Studies).",
     )
+    gatekeeper: float = Field(
+        0.0,
+        ge=0,
+        description="Gatekeeper (arXiv 2502.19335): on each training example the student gets wrong, add this times "
+        "KL(uniform || the student's distribution), so it is unsure where it errs and a cascade's confident share "
+        "holds fewer errors. 0: off.",
+    )
     lora: LoraSettings = LoraSettings()
 
 
@@ -234,6 +241,12 @@ class DistillSettings(TrainingSettings):
         500,
         ge=0,
         description="The nightly flow retrains when this many teacher labels arrived since the chain last trained.",
+    )
+    warm_start: bool = Field(
+        False,
+        description="Start a stage's training from the production student's weights when production is that stage "
+        "of this chain (an encoder; an INT8 student's float parent), instead of from its base model: night after "
+        "night the student keeps what it learnt and each retrain adds the new news.",
     )
     chains_file: Path = Path("deployments/chains.yaml")
 

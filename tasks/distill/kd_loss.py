@@ -9,6 +9,11 @@ temperature is applied here; `y` is the gold label where one exists, else the te
 The T^2 factor keeps the soft term's gradients on the same scale as the hard term's when T
 changes (Hinton et al., 2015). Both terms are returned so they can be logged separately: when
 their scales differ by orders of magnitude one of them silently does nothing.
+
+With `gatekeeper` g > 0 (Gatekeeper, Rabanser et al., arXiv 2502.19335), each example the
+student currently gets wrong (its argmax is not `y`) adds g · KL(uniform || softmax(z_s)):
+its confidence is pushed down where it disagrees, so a cascade's confident subset holds fewer of
+its mistakes and a certificate at a small ε lets it decide more.
 """
 
 from __future__ import annotations
@@ -49,14 +54,18 @@ def kd_loss(
     temperature: float = 2.0,
     alpha: float = 0.5,
     weights: torch.Tensor | None = None,
+    gatekeeper: float = 0.0,
 ) -> KDLoss:
     """`student_logits`, `teacher_logprobs`: (batch, labels); `hard_labels`: (batch,) with -1
     where no gold label exists (the teacher's argmax is used there); `weights`: (batch,) or
-    None (every example counts the same). The returned `kd` and `ce` are unweighted means."""
+    None (every example counts the same); `gatekeeper`: the weight of the low-confidence term on
+    the examples the student gets wrong. The returned `kd` and `ce` are unweighted means."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
+    if gatekeeper < 0:
+        raise ValueError(f"gatekeeper must be ≥ 0, got {gatekeeper}")
     teacher_logprobs = teacher_logprobs.detach().to(student_logits.dtype)  # a fixed target
     targets = teacher_logprobs.argmax(dim=-1)
     if hard_labels is not None:
@@ -66,6 +75,10 @@ def kd_loss(
     kd = F.kl_div(student_t, teacher_t, log_target=True, reduction="none").sum(dim=-1) * temperature**2
     ce = F.cross_entropy(student_logits, targets, reduction="none")
     per_example = alpha * kd + (1 - alpha) * ce
+    if gatekeeper:
+        wrong = (student_logits.argmax(dim=-1) != targets).to(per_example.dtype)
+        to_uniform = -F.log_softmax(student_logits, dim=-1).mean(dim=-1) - math.log(student_logits.shape[-1])
+        per_example = per_example + gatekeeper * wrong * to_uniform
     if weights is None:
         total = per_example.mean()
     else:

@@ -12,6 +12,7 @@ from prefect import get_run_logger, task
 
 from upscway import progress
 from upscway.errors import InputError
+from upscway.records import PRODUCTION
 from upscway.settings import DistillSettings, Settings, TeacherSettings
 from upscway.storage import annotations as annotation_rows
 from upscway.storage import models as model_rows
@@ -106,6 +107,18 @@ class StageJob:
     served: tuple[str, ...] | None = None
 
 
+def warm_start_from(conn, chain: str, stage: Stage) -> str | None:
+    """The folder of the production student when it is this chain's `stage` (an encoder: its
+    weights fit the stage's model; an INT8 student's float parent), else None."""
+    held = model_rows.holder(conn, PRODUCTION)
+    row = model_rows.get(conn, held) if held else None
+    if row is not None and row.parent_id:
+        row = model_rows.get(conn, row.parent_id)
+    if row is None or (row.chain, row.stage, row.kind) != (chain, stage.name, "encoder"):
+        return None
+    return row.path if (Path(row.path) / "model.safetensors").is_file() else None
+
+
 @task(name="prepare-stage")
 def prepare_stage(
     store: Store,
@@ -127,6 +140,7 @@ def prepare_stage(
         splits = build_splits(
             conn, task_def, teacher, task_def.version, settings.eval_fraction, settings.validation_fraction, served
         )
+        warm = warm_start_from(conn, chain, stage) if settings.warm_start else None
     if not splits.train:
         raise InputError(
             f"no training examples with labels from {teacher!r} for prompt {task_def.version}: run annotate first"
@@ -143,6 +157,7 @@ def prepare_stage(
         student=stage.base_model(layout.root),
         keep_layers=stage.keep_layers,
         head=stage.head,
+        warm_start=warm,
         out_dir=str(out),
         train_file=str(out / "data" / "train.jsonl"),
         validation_file=str(out / "data" / "validation.jsonl"),

@@ -54,6 +54,7 @@ class TrainConfig(BaseModel):
     task: TaskDefinition
     keep_layers: int | None = None
     head: Head = "linear"
+    warm_start: str | None = None  # a student folder of this stage: its weights replace the base's before training
     seed: int = 0
     training: TrainingSettings = TrainingSettings()
 
@@ -166,6 +167,10 @@ def train(
     out = Path(config.out_dir)
     student = kind.load_for_training(config.student, task, config.keep_layers, knobs.lora, config.head)
     model, tokenizer, render = student.model, student.tokenizer, student.render
+    if config.warm_start:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(Path(config.warm_start) / "model.safetensors")))
     max_length = None if render else knobs.max_length
     train_data = ExampleDataset(read_examples(config.train_file), tokenizer, max_length, render)
     validation = ExampleDataset(read_examples(config.validation_file), tokenizer, max_length, render)
@@ -196,6 +201,7 @@ def train(
         temperature=knobs.temperature,
         alpha=knobs.alpha,
         confidence_weighting=knobs.confidence_weighting,
+        gatekeeper=knobs.gatekeeper,
         callbacks=[TrainingReport(out.name, say, advance)],
         **student.trainer_kwargs,
     )

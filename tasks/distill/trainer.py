@@ -74,12 +74,19 @@ class KDCollator:
 
 class KDTrainer(Trainer):
     def __init__(
-        self, *args, temperature: float = 2.0, alpha: float = 0.5, confidence_weighting: str = "off", **kwargs
+        self,
+        *args,
+        temperature: float = 2.0,
+        alpha: float = 0.5,
+        confidence_weighting: str = "off",
+        gatekeeper: float = 0.0,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.temperature = temperature
         self.alpha = alpha
         self.confidence_weighting = confidence_weighting
+        self.gatekeeper = gatekeeper
         self.loss_calls = 0
         self.loss_history: list[dict[str, float]] = []
         self.loss_curve: list[dict[str, float]] = []  # the mean terms of each log window, by step
@@ -96,7 +103,9 @@ class KDTrainer(Trainer):
         inputs.pop("labels", None)
         logits = self.label_logits(model, inputs)
         weights = confidence_weights(teacher, self.confidence_weighting) if model.training else None
-        loss = kd_loss(logits, teacher, gold, self.temperature, self.alpha, weights)
+        loss = kd_loss(
+            logits, teacher, gold, self.temperature, self.alpha, weights, self.gatekeeper if model.training else 0.0
+        )
         self.loss_calls += 1
         if model.training:
             terms = {"loss": loss.total.item(), "kd": loss.kd.item(), "ce": loss.ce.item()}

@@ -3,7 +3,7 @@
     python tests/benchmarks/bench_stream.py [--stream FILE.jsonl] [--per-night N] [--nights M]
         [--gold-per-night K] [--teacher embedding|recorded] [--teacher-error P] [--max-loss E]
         [--audit-rate A] [--calibration-rate C] [--min-new-labels L] [--seed S]
-        [--chain C] [--learning-rate R] [--epochs E] [--alpha A] [--keep DIR]
+        [--chain C] [--learning-rate R] [--epochs E] [--alpha A] [--gatekeeper G] [--warm-start] [--keep DIR]
         [--out result.json] [--plot nights.png]
 
 The stream is read as is, in file order: the shared news stream's lines (`id`, `date`,
@@ -287,6 +287,10 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=float, help="distill.epochs (0: the student as built, only calibrated)")
     parser.add_argument("--alpha", type=float, help="distill.alpha (1: the teacher's distribution only, no hard label)")
+    parser.add_argument("--gatekeeper", type=float, help="distill.gatekeeper (push the student unsure where it errs)")
+    parser.add_argument(
+        "--warm-start", action="store_true", help="distill.warm_start: each retrain starts from the production student"
+    )
     parser.add_argument("--keep", type=Path, help="keep the store and the nights' files in this new folder")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--plot", type=Path, help="PNG of offload, accuracies and true loss over nights")
@@ -315,7 +319,14 @@ def main() -> None:
         }
         if args.chain:
             overrides["UPSCWAY_DISTILL__CHAIN"] = args.chain
-        for setting, value in (("LEARNING_RATE", args.learning_rate), ("EPOCHS", args.epochs), ("ALPHA", args.alpha)):
+        knobs = (
+            ("LEARNING_RATE", args.learning_rate),
+            ("EPOCHS", args.epochs),
+            ("ALPHA", args.alpha),
+            ("GATEKEEPER", args.gatekeeper),
+            ("WARM_START", "true" if args.warm_start else None),
+        )
+        for setting, value in knobs:
             if value is not None:
                 overrides[f"UPSCWAY_DISTILL__{setting}"] = str(value)
         if args.teacher == "recorded":

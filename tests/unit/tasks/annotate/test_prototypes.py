@@ -104,3 +104,42 @@ def test_zero_epochs_register_the_student_as_built_and_calibrated(tmp_path):
     assert metrics["validation_agreement_with_teacher"] == 1.0
     assert metrics["temperature"] < 1.0  # it agrees everywhere: calibration makes it surer, not less sure
     assert isinstance(AutoModelForSequenceClassification.from_pretrained(config.out_dir), PrototypeClassifier)
+
+
+def test_a_warm_start_begins_from_the_given_students_weights(tmp_path):
+    """With `warm_start`, training starts from that folder's weights, not the base's: with no
+    epochs the new student is the old one, moved prototypes and all."""
+    texts = _texts(20)
+    answers = EmbeddingTeacher(TASK).annotate(texts)
+    examples = [
+        Example(f"c{i}", f"a{i}", text, tuple(math.log(p) for p in answer.probs), -1)
+        for i, (text, answer) in enumerate(zip(texts, answers))
+    ]
+    write_examples(tmp_path / "train.jsonl", examples[:10])
+    write_examples(tmp_path / "validation.jsonl", examples[10:])
+    model, tokenizer = load_encoder_student(head="prototype", task=TASK, keep_layers=1)
+    with torch.no_grad():
+        model.prototypes.mul_(-1.0)  # weights no base model has
+    model.save_pretrained(tmp_path / "production")
+    tokenizer.save_pretrained(tmp_path / "production")
+
+    def config(out: str, warm: str | None) -> TrainConfig:
+        return TrainConfig(
+            kind="encoder",
+            student="all-MiniLM-L6-v2",
+            keep_layers=1,
+            head="prototype",
+            warm_start=warm,
+            out_dir=str(tmp_path / out),
+            train_file=str(tmp_path / "train.jsonl"),
+            validation_file=str(tmp_path / "validation.jsonl"),
+            task=TASK,
+            training=TrainingSettings(epochs=0),
+        )
+
+    train(config("warm", str(tmp_path / "production")), say=lambda _: None)
+    train(config("cold", None), say=lambda _: None)
+    warm = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "warm"))
+    cold = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "cold"))
+    assert torch.equal(warm.prototypes, model.prototypes)
+    assert torch.equal(cold.prototypes, -model.prototypes)

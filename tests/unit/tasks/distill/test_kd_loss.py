@@ -82,3 +82,21 @@ def test_confidence_weights_from_the_top_probability_or_the_entropy():
     assert confidence_weights(teacher, "entropy").tolist() == pytest.approx([1.0, 0.0], abs=1e-3)
     with pytest.raises(ValueError, match="confidence weighting"):
         confidence_weights(teacher, "margin")
+
+
+def test_gatekeeper_lowers_the_confidence_of_wrong_answers_only():
+    """Gatekeeper's term adds to the loss of the examples the student gets wrong (not of those
+    it gets right), and a step on it makes the wrong answer less confident."""
+    teacher = torch.log(torch.tensor([[0.9, 0.05, 0.05], [0.9, 0.05, 0.05]]))
+    student = torch.tensor([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0]], requires_grad=True)  # right, then wrong
+    plain = kd_loss(student, teacher, alpha=0.5, weights=torch.ones(2))
+    gated = kd_loss(student, teacher, alpha=0.5, weights=torch.ones(2), gatekeeper=1.0)
+    uniform_kl = -torch.log_softmax(student[1].detach(), -1).mean() - math.log(3)
+    assert gated.total.item() == pytest.approx(plain.total.item() + uniform_kl.item() / 2)
+    term = gated.total - plain.total
+    term.backward()
+    assert torch.count_nonzero(student.grad[0]) == 0  # the right answer is left alone
+    stepped = student.detach() - student.grad
+    assert torch.softmax(stepped[1], -1).max() < torch.softmax(student[1].detach(), -1).max()
+    with pytest.raises(ValueError, match="gatekeeper"):
+        kd_loss(student, teacher, gatekeeper=-1.0)
