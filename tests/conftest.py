@@ -1,4 +1,5 @@
-"""Test-wide environment: offline, no analytics, Prefect state in a temporary home, ingest in threads."""
+"""Test-wide environment: offline, no analytics, Prefect state in a temporary home, ingest in threads,
+one compute thread per process."""
 
 import os
 import tempfile
@@ -9,6 +10,12 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="upscway-prefect-"))
 os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+# Two pytest workers share two cores, each with its servers and subprocesses: torch's default of
+# a thread per core oversubscribes them, and its OpenMP threads spin while they wait (measured:
+# tests/unit/tasks/distill/test_encoder.py took 36 CPU-seconds, 16 with one thread). Set before
+# torch is imported; the processes the tests start inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 for name in [n for n in os.environ if n.startswith("UPSCWAY_")]:
     del os.environ[name]
 # Scrape in the flow's threads: a pool of spawned workers costs seconds of imports per run, on
