@@ -50,15 +50,15 @@ lock: | $(BIN)/pip-sync
 # student's scores move past cascade.drift_limit, so the night's audit rises to
 # cascade.drift_audit_rate and the offload stands only if that audit proves tonight's loss at
 # most ε (otherwise the teacher decides: FALLBACK or WITHHELD, exit 1, expected); the student is
-# then retrained on the teacher's answers and certified again on the news since. Night 3 reads
-# the next day's with the re-certified student.
+# then rebuilt from the teacher's answers (the stream chain, untrained: its temperature refitted)
+# and certified again. Night 3 reads the next day's with the re-certified student.
 # The settings below are the demo profile's, but for what the wire needs: its feeds file and briefs,
 # production's ε, one full-depth student (with the demo's zero-shot MiniLM teacher, training only
 # moves it off its teacher: the prototype head is its teacher's classifier), calm nights judged by
 # the certificate (a demo night of a few hundred chunks audited at 0.2 cannot prove 0.02 on its
 # own; a drift night still must), a drift limit the wire's shift crosses (from May 2018 to the
-# pandemic's spring the student's mean confidence moves by about 0.04), and a retrain only after
-# a night's worth of teacher answers.
+# pandemic's spring the student's mean confidence moves by about 0.04), and a new student only
+# after a night's worth of teacher answers (300).
 demo: export UPSCWAY_INGEST__FEEDS_FILE := deployments/demo/feeds-wire.yaml
 demo: export UPSCWAY_CASCADE__MAX_LOSS := 0.02
 demo: export UPSCWAY_CASCADE__WITHHOLD_UNPROVEN := false
@@ -77,7 +77,7 @@ demo-nights:
 	@echo "Night 1: the first day's news and the wire's, tagged by the teacher; the student, its certificate at ε = 0.02, the gate:"
 	@$(BIN)/upscway --profile demo run nightly
 	@echo
-	@echo "Night 2: another day's news on the same feeds (the wire's pandemic spring): the drift raises the audit; the student is retrained and certified again (FALLBACK or WITHHELD: exit 1, expected):"
+	@echo "Night 2: another day's news on the same feeds (the wire's pandemic spring): the drift raises the audit; a new student is built from the teacher's answers and certified again:"
 	@$(DRIFT) $(BIN)/upscway --profile demo run nightly || test $$? -eq 1
 	@echo
 	@echo "Night 3: the next day's news, with the re-certified student if there is one (exit 1 where the live check stops it, expected):"
