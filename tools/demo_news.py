@@ -743,7 +743,7 @@ def write(snapshot: Path, generated: list[Page], keep_handwritten: bool) -> None
 def wire_pages(items: list[dict], since: str | None, count: int, after: int = 0) -> tuple[list[Page], int]:
     """`count` lines of the shared stream from the first dated `since` (None: from line `after`)
     as wire pages, each at its real URL; returns them and the line after the last."""
-    start = next(i for i, item in enumerate(items) if since is None or item["date"] >= since) if since else after
+    start = next(i for i, item in enumerate(items) if item["date"] >= since) if since else after
     chosen = items[start : start + count]
     out = [
         Page(
