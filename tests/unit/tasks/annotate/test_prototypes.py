@@ -28,6 +28,19 @@ def _texts(n=40):
     return [row.text for row in read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv")[:n]]
 
 
+def _write_teacher_examples(folder, n: int, train: int) -> None:
+    """`n` gold texts with the embedding teacher's answers: the first `train` in train.jsonl,
+    the rest in validation.jsonl."""
+    texts = _texts(n)
+    answers = EmbeddingTeacher(TASK).annotate(texts)
+    examples = [
+        Example(f"c{i}", f"a{i}", text, tuple(math.log(p) for p in answer.probs), -1)
+        for i, (text, answer) in enumerate(zip(texts, answers))
+    ]
+    write_examples(folder / "train.jsonl", examples[:train])
+    write_examples(folder / "validation.jsonl", examples[train:])
+
+
 @pytest.fixture(scope="module")
 def student():
     return load_encoder_student(head="prototype", task=TASK)
@@ -81,14 +94,7 @@ def test_a_prototype_head_is_an_encoders():
 
 
 def test_zero_epochs_register_the_student_as_built_and_calibrated(tmp_path):
-    texts = _texts(60)
-    answers = EmbeddingTeacher(TASK).annotate(texts)
-    examples = [
-        Example(f"c{i}", f"a{i}", text, tuple(math.log(p) for p in answer.probs), -1)
-        for i, (text, answer) in enumerate(zip(texts, answers))
-    ]
-    write_examples(tmp_path / "train.jsonl", examples[:40])
-    write_examples(tmp_path / "validation.jsonl", examples[40:])
+    _write_teacher_examples(tmp_path, 60, train=40)
     config = TrainConfig(
         kind="encoder",
         student="all-MiniLM-L6-v2",
@@ -109,14 +115,7 @@ def test_zero_epochs_register_the_student_as_built_and_calibrated(tmp_path):
 def test_a_warm_start_begins_from_the_given_students_weights(tmp_path):
     """With `warm_start`, training starts from that folder's weights, not the base's: with no
     epochs the new student is the old one, moved prototypes and all."""
-    texts = _texts(20)
-    answers = EmbeddingTeacher(TASK).annotate(texts)
-    examples = [
-        Example(f"c{i}", f"a{i}", text, tuple(math.log(p) for p in answer.probs), -1)
-        for i, (text, answer) in enumerate(zip(texts, answers))
-    ]
-    write_examples(tmp_path / "train.jsonl", examples[:10])
-    write_examples(tmp_path / "validation.jsonl", examples[10:])
+    _write_teacher_examples(tmp_path, 20, train=10)
     model, tokenizer = load_encoder_student(head="prototype", task=TASK, keep_layers=1)
     with torch.no_grad():
         model.prototypes.mul_(-1.0)  # weights no base model has
