@@ -28,7 +28,7 @@ def test_demo_feeds_file_is_valid():
 @pytest.mark.parametrize("day", ["snapshot", "snapshot-drift", "snapshot-drift-next"])
 def test_demo_wire_is_the_demo_sources_plus_real_news_each_day(day):
     """`make demo` reads feeds-wire.yaml: the tests' sources unchanged, plus a wire whose every
-    item in each day's snapshot is a saved page with its real text (the attribution on it)."""
+    item in each day's snapshot (every tenth is read) is a saved page with its real text and attribution."""
     demo = load_sources(DEPLOYMENTS_DIR / "demo" / "feeds.yaml").sources
     with_wire = load_sources(DEPLOYMENTS_DIR / "demo" / "feeds-wire.yaml").sources
     assert with_wire[: len(demo)] == demo and [s.name for s in with_wire[len(demo) :]] == ["huffpost-wire"]
