@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-from upscway.tasks.annotate import prototypes  # noqa: F401  (registers the prototype head's Auto classes)
+from upscway.tasks.annotate import probe, prototypes  # noqa: F401  (register the heads' Auto classes)
 from upscway.tasks.annotate.teacher import answer_or_failure
 
 QUANTIZED_WEIGHTS = "quantized-int8.pt"

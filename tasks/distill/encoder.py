@@ -41,8 +41,10 @@ def load_encoder_student(
     task: TaskDefinition | None = None,
 ):
     """(model, tokenizer): `base` with a classification head over `labels`: a fresh linear
-    head on the [CLS] pooler, or (`head="prototype"`) the embedding teacher's own head over
-    `task`'s label phrases (`upscway.tasks.annotate.prototypes`).
+    head on the [CLS] pooler, (`head="prototype"`) the embedding teacher's own head over
+    `task`'s label phrases (`upscway.tasks.annotate.prototypes`), or (`head="probe"`) a linear
+    layer over the mean-pooled sentence vector, fitted with the encoder frozen
+    (`upscway.tasks.annotate.probe`).
 
     A linear head is new by design, so transformers' load report (which lists it as missing) is
     kept quiet; any other missing weight is still reported, as a warning of ours.
@@ -57,6 +59,11 @@ def load_encoder_student(
         model = prototype_student(path, task)
         return (prune_layers(model, keep_layers) if keep_layers else model), tokenizer
     labels = labels or ["NOT_RELEVANT", "GS1", "GS2", "GS3", "GS4"]
+    if head == "probe":
+        from upscway.tasks.annotate.probe import probe_student
+
+        model = probe_student(path, labels)
+        return (prune_layers(model, keep_layers) if keep_layers else model), tokenizer
     report = logging.getLogger("transformers.modeling_utils")
     level = report.level
     report.setLevel(logging.ERROR)

@@ -20,7 +20,7 @@ from upscway.tasks.distill.folders import check_folder
 from upscway.taxonomy import TaskDefinition
 
 KindName = Literal["encoder", "causal-lm"]
-Head = Literal["linear", "prototype"]  # an encoder's head: tasks/annotate/prototypes.py
+Head = Literal["linear", "prototype", "probe"]  # an encoder's head: tasks/annotate/prototypes.py, probe.py
 
 
 @dataclass

@@ -126,17 +126,58 @@ def _agreement(trainer: KDTrainer, dataset: ExampleDataset, calibrate: bool) -> 
     with to notice drift)."""
     if len(dataset) == 0:
         return {}
-    output = trainer.predict(dataset)
-    logits = torch.as_tensor(output.predictions).float()
+    return _agreement_of(torch.as_tensor(trainer.predict(dataset).predictions).float(), dataset.examples, calibrate)
+
+
+def _agreement_of(logits: torch.Tensor, examples: list[Example], calibrate: bool) -> dict[str, float]:
+    if not examples:
+        return {}
     predicted = logits.argmax(-1).tolist()
-    teacher = [max(range(len(e.teacher_logprobs)), key=e.teacher_logprobs.__getitem__) for e in dataset.examples]
-    gold = [(p, e.gold) for p, e in zip(predicted, dataset.examples) if e.gold >= 0]
+    teacher = [max(range(len(e.teacher_logprobs)), key=e.teacher_logprobs.__getitem__) for e in examples]
+    gold = [(p, e.gold) for p, e in zip(predicted, examples) if e.gold >= 0]
     result = {"validation_agreement_with_teacher": sum(p == t for p, t in zip(predicted, teacher)) / len(predicted)}
     if calibrate:
-        result.update(calibrate_on(logits.numpy(), dataset.examples))
+        result.update(calibrate_on(logits.numpy(), examples))
     if gold:
         result["validation_gold_accuracy"] = sum(p == g for p, g in gold) / len(gold)
     return result
+
+
+def _train_probe(config: TrainConfig, say: Callable[[str], None]) -> dict:
+    """A `head: probe` student: the layer fitted on cached sentence vectors (probe_fit.py), no
+    Trainer, no checkpoints (a fit takes seconds; a killed one starts again)."""
+    from upscway.tasks.distill.probe_fit import fit_probe, probe_logits
+
+    knobs, out = config.training, Path(config.out_dir)
+    student = student_kind(config.kind).load_for_training(
+        config.student, config.task, config.keep_layers, knobs.lora, config.head
+    )
+    model, tokenizer = student.model, student.tokenizer
+    train_examples, validation = read_examples(config.train_file), read_examples(config.validation_file)
+    fitted = fit_probe(model, tokenizer, train_examples, knobs) if knobs.epochs and train_examples else {}
+    if fitted:  # the fit starts from zero: a warm start has nothing to give a convex fit
+        say(
+            f"{out.name}: probe fitted on {len(train_examples)} examples in {fitted['probe_iterations']} L-BFGS steps, "
+            f"loss {fitted['probe_loss_before']:.3f} -> {fitted['probe_loss_after']:.3f}"
+        )
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    metrics = {
+        "kind": config.kind,
+        "student": config.student,
+        "keep_layers": config.keep_layers,
+        "head": config.head,
+        "train_examples": len(train_examples),
+        "validation_examples": len(validation),
+        "resumed_from_checkpoint": False,
+        "steps": fitted.get("probe_iterations", 0),
+        "train_seconds": 0.0,
+        **fitted,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        **_agreement_of(probe_logits(model, tokenizer, validation, knobs.max_length), validation, calibrate=True),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
 
 
 def last_complete_checkpoint(folder: Path) -> Path | None:
@@ -163,6 +204,8 @@ def train(
     from upscway.tasks.distill.trainer import ExampleDataset, KDCollator, TrainingReport
 
     torch.manual_seed(config.seed)
+    if config.head == "probe":
+        return _train_probe(config, say)
     task, kind, knobs = config.task, student_kind(config.kind), config.training
     out = Path(config.out_dir)
     student = kind.load_for_training(config.student, task, config.keep_layers, knobs.lora, config.head)

@@ -2,43 +2,19 @@
 distribution on every text), it saves and loads like any encoder student (float and INT8), and
 training moves both its encoder and its phrase vectors; with no epochs it is registered as built."""
 
-import math
-
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from upscway.resources import DEPLOYMENTS_DIR
+from tests.support.teacher_examples import TASK, gold_texts, write_teacher_examples
 from upscway.settings import TrainingSettings
 from upscway.tasks.annotate.embedding_teacher import EmbeddingTeacher
 from upscway.tasks.annotate.encoder_teacher import EncoderTeacher
 from upscway.tasks.annotate.prototypes import PrototypeClassifier
 from upscway.tasks.distill.chains import Stage
-from upscway.tasks.distill.dataset import Example
 from upscway.tasks.distill.encoder import load_encoder_student
 from upscway.tasks.distill.quantize import write_int8
-from upscway.tasks.distill.train import TrainConfig, train, write_examples
-from upscway.tasks.gold.sheets import read_csv
-from upscway.taxonomy import load_task
-
-TASK = load_task()
-
-
-def _texts(n=40):
-    return [row.text for row in read_csv(DEPLOYMENTS_DIR / "demo" / "gold.csv")[:n]]
-
-
-def _write_teacher_examples(folder, n: int, train: int) -> None:
-    """`n` gold texts with the embedding teacher's answers: the first `train` in train.jsonl,
-    the rest in validation.jsonl."""
-    texts = _texts(n)
-    answers = EmbeddingTeacher(TASK).annotate(texts)
-    examples = [
-        Example(f"c{i}", f"a{i}", text, tuple(math.log(p) for p in answer.probs), -1)
-        for i, (text, answer) in enumerate(zip(texts, answers))
-    ]
-    write_examples(folder / "train.jsonl", examples[:train])
-    write_examples(folder / "validation.jsonl", examples[train:])
+from upscway.tasks.distill.train import TrainConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +23,7 @@ def student():
 
 
 def test_an_untrained_prototype_student_is_the_embedding_teacher(student, tmp_path):
-    texts = _texts()
+    texts = gold_texts()
     model, tokenizer = student
     model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
@@ -60,7 +36,7 @@ def test_an_untrained_prototype_student_is_the_embedding_teacher(student, tmp_pa
 
 
 def test_a_prototype_student_quantizes_and_keeps_its_answers(student, tmp_path):
-    texts = _texts(20)
+    texts = gold_texts(20)
     model, tokenizer = student
     (tmp_path / "float").mkdir()
     model.save_pretrained(tmp_path / "float")
@@ -78,7 +54,7 @@ def test_training_moves_the_encoder_and_the_phrase_vectors():
     model, tokenizer = load_encoder_student(head="prototype", task=TASK, keep_layers=1)
     assert len(model.bert.encoder.layer) == 1
     before = model.prototypes.detach().clone(), model.bert.embeddings.word_embeddings.weight.detach().clone()
-    batch = tokenizer(_texts(8), padding=True, truncation=True, max_length=64, return_tensors="pt")
+    batch = tokenizer(gold_texts(8), padding=True, truncation=True, max_length=64, return_tensors="pt")
     loss = torch.nn.functional.cross_entropy(model(**batch).logits, torch.zeros(8, dtype=torch.long))
     loss.backward()
     torch.optim.SGD(model.parameters(), lr=0.1).step()
@@ -94,7 +70,7 @@ def test_a_prototype_head_is_an_encoders():
 
 
 def test_zero_epochs_register_the_student_as_built_and_calibrated(tmp_path):
-    _write_teacher_examples(tmp_path, 60, train=40)
+    write_teacher_examples(tmp_path, 60, train=40)
     config = TrainConfig(
         kind="encoder",
         student="all-MiniLM-L6-v2",
@@ -115,7 +91,7 @@ def test_zero_epochs_register_the_student_as_built_and_calibrated(tmp_path):
 def test_a_warm_start_begins_from_the_given_students_weights(tmp_path):
     """With `warm_start`, training starts from that folder's weights, not the base's: with no
     epochs the new student is the old one, moved prototypes and all."""
-    _write_teacher_examples(tmp_path, 20, train=10)
+    write_teacher_examples(tmp_path, 20, train=10)
     model, tokenizer = load_encoder_student(head="prototype", task=TASK, keep_layers=1)
     with torch.no_grad():
         model.prototypes.mul_(-1.0)  # weights no base model has
