@@ -34,14 +34,12 @@ def embed(model: ProbeClassifier, tokenizer, texts: Sequence[str], max_length: i
     return torch.cat(out)
 
 
-def fit_probe(model: ProbeClassifier, tokenizer, examples: list[Example], knobs: TrainingSettings) -> dict:
-    """Fit `model.classifier` in place on `examples`; the encoder is not touched. Returns the
-    loss before and after, the L-BFGS iterations and the seconds it took."""
-    started = time.perf_counter()
-    vectors = embed(model, tokenizer, [e.text for e in examples], knobs.max_length)
+def fit_layer(layer: torch.nn.Linear, vectors: torch.Tensor, examples: list[Example], knobs: TrainingSettings) -> dict:
+    """Fit `layer` in place to `examples` given their sentence `vectors`: the KD loss (and
+    Gatekeeper's term) with `knobs`, plus `knobs.probe_l2`·‖W‖², minimised by full-batch L-BFGS.
+    Returns the loss before and after and the iterations."""
     teacher = torch.tensor([e.teacher_logprobs for e in examples], dtype=vectors.dtype)
     gold = torch.tensor([e.gold for e in examples])
-    layer = model.classifier
 
     def objective() -> torch.Tensor:
         loss = kd_loss(layer(vectors), teacher, gold, knobs.temperature, knobs.alpha, gatekeeper=knobs.gatekeeper)
@@ -62,13 +60,20 @@ def fit_probe(model: ProbeClassifier, tokenizer, examples: list[Example], knobs:
     optimiser.step(closure)
     with torch.no_grad():
         after = float(objective())
-    iterations = optimiser.state[layer.weight].get("n_iter", 0)
     return {
         "probe_loss_before": before,
         "probe_loss_after": after,
-        "probe_iterations": int(iterations),
-        "train_seconds": round(time.perf_counter() - started, 2),
+        "probe_iterations": int(optimiser.state[layer.weight].get("n_iter", 0)),
     }
+
+
+def fit_probe(model: ProbeClassifier, tokenizer, examples: list[Example], knobs: TrainingSettings) -> dict:
+    """Fit `model.classifier` in place on `examples`; the encoder is not touched. Returns
+    `fit_layer`'s figures and the seconds it took, embedding included."""
+    started = time.perf_counter()
+    vectors = embed(model, tokenizer, [e.text for e in examples], knobs.max_length)
+    fitted = fit_layer(model.classifier, vectors, examples, knobs)
+    return {**fitted, "train_seconds": round(time.perf_counter() - started, 2)}
 
 
 @torch.inference_mode()
