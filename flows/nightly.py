@@ -184,7 +184,7 @@ def _finish(run: RunContext, outcomes: dict[str, StepOutcome]) -> State:
         )
     tagged = outcomes["tag"]
     fallback = tagged.fallback if isinstance(tagged, TagSummary) else None
-    if fallback:  # a state an automation can match on (README: "The certificate in production")
+    if fallback:  # a state an automation can match on (docs/concepts/certificate-in-production.md)
         return Completed(name=FALLBACK, message=f"the cascade did not offload tonight: {fallback.reason}", data=summary)
     return Completed(data=summary)
 

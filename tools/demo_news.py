@@ -1,7 +1,7 @@
 """Write the demo's generated news: more pages for the first snapshot, and a second day unlike it.
 
 The eighteen hand-written pages of `deployments/demo/snapshot/` give eight held-out chunks,
-and a certificate needs a hundred or more (README, "The certificate"). This script writes
+and a certificate needs a hundred or more (docs/concepts/certificate.md). This script writes
 news pages for the project from sentence templates, seeded, so the demo's first day has a few
 hundred chunks, and a second day (`deployments/demo/snapshot-drift/`) whose news is unlike the
 first: markets and company results, sport's business, research and gadgets, city news, written

@@ -70,16 +70,36 @@ class SqlSettings(Section):
 
 
 class IngestSettings(Section):
-    feeds_file: Path = Path("deployments/feeds.yaml")
-    fetcher: Literal["http", "snapshot"] = "http"
+    feeds_file: Path = Field(
+        Path("deployments/feeds.yaml"),
+        description="YAML of the news sources (their feeds, sitemaps, rate limits) the ingest and backfill flows read; "
+        "a `--feeds` parameter overrides it.",
+    )
+    fetcher: Literal["http", "snapshot"] = Field(
+        "http", description="'http' fetches the live web; 'snapshot' reads saved pages from snapshot_dir (no network)."
+    )
     snapshot_dir: Path | None = Field(
         None, description="Saved pages, laid out as <host>/<path>, for the snapshot fetcher."
     )
-    user_agent: str = "UPSCWayBot/0.1 (news tagging for UPSC aspirants; respects robots.txt)"
-    timeout_s: float = Field(20.0, gt=0)
+    user_agent: str = Field(
+        "UPSCWayBot/0.1 (news tagging for UPSC aspirants; respects robots.txt)",
+        description="User-Agent header of every request, and the agent whose robots.txt rules are obeyed.",
+    )
+    timeout_s: float = Field(
+        20.0,
+        gt=0,
+        description="Seconds within which a request's whole response (headers and body) must arrive; a timeout is a "
+        "transient failure.",
+    )
     max_bytes: int = Field(5_000_000, gt=0, description="Largest feed or page read; larger responses are failures.")
-    max_redirects: int = Field(5, ge=0)
-    respect_robots: bool = True
+    max_redirects: int = Field(
+        5, ge=0, description="Redirects followed per fetch; a URL that redirects more often is a (permanent) failure."
+    )
+    respect_robots: bool = Field(
+        True,
+        description="Obey each host's robots.txt: disallowed URLs are failures, and a host whose robots.txt is "
+        "unreachable is not crawled for now.",
+    )
     allow_private_networks: list[str] = Field(
         default_factory=list,
         description="CIDRs that may be fetched although loopback or private (e.g. 127.0.0.1/32 for a local server).",
@@ -120,8 +140,17 @@ class IngestSettings(Section):
 
 class ChunkSettings(Section):
     tokenizer: str = Field("minilm", description="'minilm' (packaged), a tokenizer.json / folder path, or a hub id.")
-    target_tokens: int = Field(256, gt=8)
-    overlap_tokens: int = Field(32, ge=0)
+    target_tokens: int = Field(
+        256,
+        gt=8,
+        description="Most tokens in a chunk (counted with the tokenizer); only a single sentence longer than this "
+        "is cut.",
+    )
+    overlap_tokens: int = Field(
+        32,
+        ge=0,
+        description="Most tokens of whole sentences that consecutive chunks share; smaller than target_tokens.",
+    )
 
     @field_validator("overlap_tokens")
     @classmethod
@@ -143,11 +172,20 @@ TeacherBackend = Literal["openai", "transformers", "embedding", "encoder", "reco
 
 
 class TeacherSettings(Section):
-    backend: TeacherBackend = "embedding"
+    backend: TeacherBackend = Field(
+        "embedding",
+        description="Who answers: 'openai' (a server at base_url), 'transformers' (a causal LM in local_model), "
+        "'embedding' (zero-shot MiniLM, no server), 'encoder' (a trained student in local_model) or 'recorded' "
+        "(answers_file).",
+    )
     annotator: str | None = Field(
         None, description="Name stored with the answers; default: derived from backend and model."
     )
-    base_url: str | None = None
+    base_url: str | None = Field(
+        None,
+        description="API root of the OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1); the openai backend "
+        "needs it.",
+    )
     model: str = Field("Qwen/Qwen2.5-72B-Instruct", description="The model name the openai server serves.")
     local_model: Path | None = Field(
         None, description="Model folder: a causal LM (transformers) or a trained encoder student (encoder)."
@@ -157,7 +195,11 @@ class TeacherSettings(Section):
     )
     api_key_env: str = Field("UPSCWAY_TEACHER_API_KEY", description="Environment variable holding the API key.")
     api_key_secret: str | None = Field(None, description="Or: the name of a Prefect Secret block holding it.")
-    concurrency: int = Field(16, gt=0)
+    concurrency: int = Field(
+        16,
+        gt=0,
+        description="Requests the openai teacher sends at once within a batch (also its connection pool's size).",
+    )
     timeout_s: float = Field(
         60.0, gt=0, description="A reply must arrive whole within this many seconds of its request."
     )
@@ -165,18 +207,51 @@ class TeacherSettings(Section):
         1 << 20, gt=0, description="A larger reply is refused (that chunk's failure), read no further."
     )
     max_retries: int = Field(5, ge=0, description="Retries on 429, 5xx, timeouts and malformed answers.")
-    backoff_base_s: float = Field(0.5, ge=0)
-    backoff_max_s: float = Field(30.0, ge=0)
-    top_logprobs: int = Field(20, ge=1, le=20)
+    backoff_base_s: float = Field(
+        0.5,
+        ge=0,
+        description="Wait before the first retry of a request, doubled after each further one up to backoff_max_s "
+        "(each wait jittered to 50-100% of it).",
+    )
+    backoff_max_s: float = Field(
+        30.0,
+        ge=0,
+        description="Longest wait before a retry, in seconds; a server's Retry-After is honoured up to this.",
+    )
+    top_logprobs: int = Field(
+        20,
+        ge=1,
+        le=20,
+        description="Most likely answer tokens whose log-probabilities the server returns (1-20); the label "
+        "distribution is read from them, a label missing there getting a share of the mass they leave.",
+    )
     constrain_choices: bool = Field(
         True, description="Ask the server to answer with a label letter only (vLLM structured outputs)."
     )
     rationale: bool = Field(False, description="Let the model add a short rationale after the label.")
-    rationale_max_tokens: int = Field(48, gt=0)
-    price_per_1k_input: float = Field(0.0, ge=0)
-    price_per_1k_output: float = Field(0.0, ge=0)
+    rationale_max_tokens: int = Field(
+        48,
+        gt=0,
+        description="Most tokens of a reply when rationale is on (the label letter and the rationale); else 1.",
+    )
+    price_per_1k_input: float = Field(
+        0.0,
+        ge=0,
+        description="Price of 1,000 prompt tokens as the server counts them (0: free); each openai answer's cost "
+        "and the cascade's estimated savings are computed with it.",
+    )
+    price_per_1k_output: float = Field(
+        0.0,
+        ge=0,
+        description="Price of 1,000 completion tokens as the server counts them (0: free), like price_per_1k_input.",
+    )
     batch_size: int = Field(32, gt=0, description="Chunks per annotation task (and per stored batch).")
-    embedding_temperature: float = Field(0.05, gt=0)
+    embedding_temperature: float = Field(
+        0.05,
+        gt=0,
+        description="Softmax temperature over the embedding teacher's cosine similarities (a chunk to each label's "
+        "best-matching phrase): lower is more confident. Part of its annotator name.",
+    )
     answers_file: Path | None = Field(
         None,
         description="JSONL of answers computed elsewhere (the `annotate import` format); the recorded backend answers from it.",
@@ -184,18 +259,42 @@ class TeacherSettings(Section):
 
 
 class LoraSettings(Section):
-    rank: int = Field(16, gt=0)
-    alpha: int = Field(32, gt=0)
-    dropout: float = Field(0.05, ge=0, lt=1)
-    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    rank: int = Field(
+        16, gt=0, description="Rank r of the LoRA adapter: the inner dimension of its low-rank update matrices."
+    )
+    alpha: int = Field(32, gt=0, description="LoRA scaling: the adapter's update is multiplied by alpha / rank.")
+    dropout: float = Field(
+        0.05, ge=0, lt=1, description="Dropout probability on the adapter's input while training (0 to below 1)."
+    )
+    target_modules: tuple[str, ...] = Field(
+        ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+        description="Names of the causal LM's layers that get an adapter; a name the model lacks is skipped.",
+    )
 
 
 class TrainingSettings(Section):
     """The knobs the KD trainer reads (one object, saved in each model's train_config.json)."""
 
-    temperature: float = Field(2.0, gt=0)
-    alpha: float = Field(0.5, ge=0, le=1)
-    learning_rate: float = Field(2e-4, gt=0)
+    temperature: float = Field(
+        2.0,
+        gt=0,
+        description="T of the KD loss: the teacher's label log-probabilities and the student's logits are divided by "
+        "it in the KL term (scaled by T²); above 1 softens both, so the student also learns how the teacher ranks the "
+        "other labels.",
+    )
+    alpha: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Weight of the soft KL term against the hard cross-entropy (gold label, else the teacher's top "
+        "one): loss = alpha·T²·KL + (1 − alpha)·CE; 1 is soft only, 0 hard only.",
+    )
+    learning_rate: float = Field(
+        2e-4,
+        gt=0,
+        description="Peak learning rate of the trainer's AdamW (after warm-up, then decayed linearly to 0); "
+        "a `head: probe` student's L-BFGS fit does not use it.",
+    )
     epochs: float = Field(
         3.0,
         ge=0,
@@ -209,15 +308,25 @@ class TrainingSettings(Section):
         description="Share of the optimiser steps over which the learning rate rises linearly from 0 (then it decays "
         "linearly): without it a high rate can wreck a pretrained encoder in its first steps.",
     )
-    batch_size: int = Field(16, gt=0)
-    max_length: int = Field(512, gt=8)
+    batch_size: int = Field(
+        16,
+        gt=0,
+        description="Examples per optimiser step (and per validation batch) of the trainer; a `head: probe` student "
+        "fits on all its examples at once.",
+    )
+    max_length: int = Field(
+        512,
+        gt=8,
+        description="Tokens of a chunk an encoder or probe student reads in training and validation (longer ones are "
+        "truncated); a causal-LM student's prompt is never truncated.",
+    )
     save_steps: int = Field(
         50, gt=0, description="Checkpoint every N optimiser steps; a restarted run resumes from the last."
     )
     confidence_weighting: Literal["off", "top_probability", "entropy"] = Field(
         "off",
         description="Weight each example's loss by the teacher's confidence in it: its top probability, or one minus "
-        "its normalised entropy. Off by default: the weighting study did not show it helps (README, Studies).",
+        "its normalised entropy. Off by default: the weighting study did not show it helps (docs/results/studies.md).",
     )
     gatekeeper: float = Field(
         0.0,
@@ -230,9 +339,11 @@ class TrainingSettings(Section):
         1e-3,
         ge=0,
         description="A `head: probe` student's L2 penalty on its linear layer (added to the mean KD loss); chosen on "
-        'the news stream\'s first five nights among 1e-3, 1e-4 and 1e-5 (README, "The stream benchmark").',
+        "the news stream's first five nights among 1e-3, 1e-4 and 1e-5 (docs/results/stream-benchmark.md).",
     )
-    lora: LoraSettings = LoraSettings()
+    lora: LoraSettings = Field(
+        LoraSettings(), description="The LoRA adapter a causal-LM student trains (encoder students have none)."
+    )
 
 
 class DistillSettings(TrainingSettings):
@@ -241,7 +352,13 @@ class DistillSettings(TrainingSettings):
     eval_fraction: float = Field(
         0.5, ge=0, lt=1, description="Share of articles whose gold chunks form the evaluation split."
     )
-    validation_fraction: float = Field(0.1, ge=0, lt=1)
+    validation_fraction: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="Share of articles whose chunks form the validation split: a student's agreement with the "
+        "teacher is measured there, and an encoder's temperature fitted. Articles in neither split train.",
+    )
     chain: str = Field("demo", description="Default chain in `chains_file`.")
     min_new_teacher_labels: int = Field(
         500,
@@ -254,7 +371,10 @@ class DistillSettings(TrainingSettings):
         "of this chain (an encoder; an INT8 student's float parent), instead of from its base model: night after "
         "night the student keeps what it learnt and each retrain adds the new news.",
     )
-    chains_file: Path = Path("deployments/chains.yaml")
+    chains_file: Path = Field(
+        Path("deployments/chains.yaml"),
+        description="YAML of the distillation chains: each a list of stages naming a student and its teacher.",
+    )
 
     def training(self) -> TrainingSettings:
         """Just the trainer's knobs."""
@@ -262,10 +382,26 @@ class DistillSettings(TrainingSettings):
 
 
 class GateSettings(Section):
-    min_relevance_accuracy: float = 0.75
-    min_precision: float = 0.45
-    min_recall: float = 0.75
-    min_gs_accuracy: float = 0.70
+    min_relevance_accuracy: float = Field(
+        0.75,
+        description="The cascade at its certified threshold must call at least this share of the reported gold chunks "
+        "rightly relevant or not relevant.",
+    )
+    min_precision: float = Field(
+        0.45,
+        description="Of the reported gold chunks the certified cascade calls relevant (any GS paper), at least this "
+        "share must be relevant by gold.",
+    )
+    min_recall: float = Field(
+        0.75,
+        description="Of the reported gold chunks that are relevant, the certified cascade must call at least this "
+        "share relevant.",
+    )
+    min_gs_accuracy: float = Field(
+        0.70,
+        description="Of the reported gold chunks that are relevant, the certified cascade must tag at least this share "
+        "with their gold GS paper.",
+    )
     confidence: float = Field(
         0.95,
         gt=0.5,
@@ -416,7 +552,11 @@ class LimitsSettings(Section):
 class RunnerSettings(Section):
     """Where ingest and annotate batches run: this process's threads, or a Dask cluster."""
 
-    kind: Literal["threads", "dask"] = "threads"
+    kind: Literal["threads", "dask"] = Field(
+        "threads",
+        description="'threads': a flow's batches (ingest, backfill, annotate, tag, study arms) run in its own thread "
+        "pool; 'dask': on a Dask cluster (dask_address, else a local one).",
+    )
     dask_address: str | None = Field(
         None, description="Scheduler of an existing cluster (tcp://host:8786); none = a local one."
     )
@@ -454,21 +594,54 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTING, extra="forbid", allow_inf_nan=False
     )
 
-    profile: str = DEFAULT_PROFILE
-    data_dir: Path = Path("data")
-    storage: StorageSettings = StorageSettings()
-    sql: SqlSettings = SqlSettings()
-    task: TaskSettings = TaskSettings()
-    ingest: IngestSettings = IngestSettings()
-    chunk: ChunkSettings = ChunkSettings()
-    teacher: TeacherSettings = TeacherSettings()
-    distill: DistillSettings = DistillSettings()
-    gate: GateSettings = GateSettings()
-    cascade: CascadeSettings = CascadeSettings()
-    limits: LimitsSettings = LimitsSettings()
-    runner: RunnerSettings = RunnerSettings()
-    prefect: PrefectSettings = PrefectSettings()
-    inputs: InputsSettings = InputsSettings()
+    profile: str = Field(
+        DEFAULT_PROFILE,
+        description="The profile: deployments/profiles/<name>.toml sets what arguments and the environment do not "
+        "(`--profile` or UPSCWAY_PROFILE).",
+    )
+    data_dir: Path = Field(
+        Path("data"),
+        description="The data folder: the DuckDB file upscway.duckdb, staged batches, models, reports and studies; "
+        "made absolute.",
+    )
+    storage: StorageSettings = Field(
+        StorageSettings(), description="How long to wait for another process's lock on the DuckDB file."
+    )
+    sql: SqlSettings = Field(
+        SqlSettings(), description="Bounds on the SQL a person types (`upscway sql`, `upscway query`)."
+    )
+    task: TaskSettings = Field(TaskSettings(), description="The labelling task: its labels, descriptions and prompt.")
+    ingest: IngestSettings = Field(
+        IngestSettings(), description="Fetching feeds and pages, extracting their text, and the scraping workers."
+    )
+    chunk: ChunkSettings = Field(ChunkSettings(), description="How an article's text is cut into token-bounded chunks.")
+    teacher: TeacherSettings = Field(
+        TeacherSettings(), description="The teacher that labels chunks: its backend, model, server and request limits."
+    )
+    distill: DistillSettings = Field(
+        DistillSettings(),
+        description="Training students (the KD trainer's knobs), the data splits, and which chain trains when.",
+    )
+    gate: GateSettings = Field(
+        GateSettings(), description="The promotion gate: what a student's certified cascade must reach to be promoted."
+    )
+    cascade: CascadeSettings = Field(
+        CascadeSettings(),
+        description="Routing chunks between student and teacher: the certificate, the nightly audit and the "
+        "calibration draw.",
+    )
+    limits: LimitsSettings = Field(
+        LimitsSettings(), description="Prefect global concurrency limits shared by every run on one Prefect API."
+    )
+    runner: RunnerSettings = Field(
+        RunnerSettings(), description="Where ingest, backfill, annotate and tag batches and study arms run."
+    )
+    prefect: PrefectSettings = Field(
+        PrefectSettings(), description="How a command reaches Prefect when PREFECT_API_URL is unset."
+    )
+    inputs: InputsSettings = Field(
+        InputsSettings(), description="Where a Prefect deployment's run may read the files its parameters name."
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -26,7 +26,7 @@ QUANTIZED_WEIGHTS = "quantized-int8.pt"
 @contextmanager
 def quiet_quantized():
     """Torch's quantized tensors warn on every use that they are deprecated (their creation,
-    and TypedStorage when saved or loaded); that is a note for README, not for every load."""
+    and TypedStorage when saved or loaded); that is a note for the docs, not for every load."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*quantize_per_(tensor|channel).*")
         warnings.filterwarnings("ignore", message="TypedStorage is deprecated")

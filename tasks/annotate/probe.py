@@ -6,8 +6,8 @@ Only the layer is learnt (`upscway.tasks.distill.probe_fit`), to convergence, on
 answer so far: with the encoder frozen a retrain embeds each chunk once and fits in seconds,
 where fine-tuning the whole encoder for one epoch on CPU took minutes and left the student
 unsure on most chunks. On the news stream with the recorded teacher a probe fitted on the
-nights so far decides far more at ε = 0.02 than the fine-tuned prototype student (README,
-"The stream benchmark").
+nights so far decides far more at ε = 0.02 than the fine-tuned prototype student
+(docs/results/stream-benchmark.md).
 
 The classes register with transformers' Auto classes when this module is imported, so a saved
 probe loads with `AutoModelForSequenceClassification` like any other student.

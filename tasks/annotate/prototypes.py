@@ -9,7 +9,7 @@ teacher's and the phrase vectors are the teacher's own, so before any training t
 toward the teacher it is taught by. A linear head on the [CLS] pooler starts from chance and
 must learn from a few hundred labels what this head starts knowing, which is why the
 pruned and full-depth students with that head never earned a certificate on the news stream
-(README, "The stream benchmark").
+(docs/results/stream-benchmark.md).
 
 The classes register with transformers' Auto classes when this module is imported, so a
 saved prototype student loads with `AutoModelForSequenceClassification` like any other.

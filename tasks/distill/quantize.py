@@ -1,7 +1,7 @@
 """INT8 students: a registered encoder student quantized into a new registry entry.
 
 Torch's dynamic quantization (every linear layer's weights stored as INT8, activations
-quantized on the fly; the embedding tables, most of a small MiniLM's bytes, as 8-bit weights) was chosen over ONNX Runtime's on this CPU by measurement (README,
+quantized on the fly; the embedding tables, most of a small MiniLM's bytes, as 8-bit weights) was chosen over ONNX Runtime's on this CPU by measurement (docs/how-to/int8-students.md,
 "INT8 students"): the same accuracy within noise, and it needs no export step and no new
 dependency. The variant keeps its parent's tokenizer and config, is trained on exactly the
 parent's chunks (its `training_examples` are the parent's, so the certificate's held-out data

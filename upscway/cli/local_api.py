@@ -8,7 +8,7 @@ started with the kernel's parent-death signal set (Linux `PR_SET_PDEATHSIG`), so
 SIGTERM the moment its parent goes, however the parent went. The command line is Prefect's
 own for its temporary server (`prefect.server.api.server.SubprocessASGIServer`).
 
-With PREFECT_API_URL set (a long-lived `prefect server start`, as README recommends for
+With PREFECT_API_URL set (a long-lived `prefect server start`, as docs/how-to/prefect-server.md recommends for
 schedules and the UI) or on a system without the parent-death signal, nothing is started
 here and Prefect's own behaviour applies.
 
