@@ -2,6 +2,8 @@
 
 Exit status: 0 all went well; 1 the run finished with some failed items (or failed);
 2 bad usage or input.
+
+Example: upscway --profile demo run nightly --limit 50
 """
 
 from __future__ import annotations
@@ -39,22 +41,43 @@ from upscway.settings import TeacherBackend
 Backend = Enum("Backend", {name: name for name in get_args(TeacherBackend)}, type=str)
 Step = Enum("Step", {name: name for name in SKIPPABLE}, type=str)
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-run_app = typer.Typer(no_args_is_help=True, help="Start a flow in this process.")
+# No command: the callback prints a welcome (`upscway --help` shows everything).
+app = typer.Typer(add_completion=False, help=__doc__)
+run_app = typer.Typer(
+    no_args_is_help=True,
+    help="Start a flow in this process.\n\nExample: upscway --profile demo run nightly --skip distill",
+)
 app.add_typer(run_app, name="run")
-gold_app = typer.Typer(no_args_is_help=True, help="Human review: export chunks to verify, import the verified labels.")
+gold_app = typer.Typer(
+    no_args_is_help=True,
+    help="Human review: export chunks to verify, import the verified labels.\n\n"
+    "Example: upscway gold export --strategy uncertainty --n 100 --out review.csv",
+)
 app.add_typer(gold_app, name="gold")
-models_app = typer.Typer(no_args_is_help=True, help="The model registry.")
+models_app = typer.Typer(
+    no_args_is_help=True, help="The model registry.\n\nExample: upscway --profile demo models list"
+)
 app.add_typer(models_app, name="models")
 annotate_app = typer.Typer(
-    no_args_is_help=True, help="Teacher answers computed elsewhere: import them into the silver store."
+    no_args_is_help=True,
+    help="Teacher answers computed elsewhere: import them into the silver store.\n\n"
+    "Example: upscway annotate import answers.jsonl --annotator qwen72b-batch",
 )
 app.add_typer(annotate_app, name="annotate")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
 
-@app.callback()
+WELCOME = """upscway: a teacher LLM distilled into small students that tag news for UPSC.
+
+New here? The two commands to run next:
+  make demo    three nights over the bundled news, offline
+  make test    the test suite
+
+Everything else: upscway --help"""
+
+
+@app.callback(invoke_without_command=True)
 def main_options(
     ctx: typer.Context,
     profile: str | None = typer.Option(
@@ -71,6 +94,8 @@ def main_options(
         for name, value in QUIET.items():
             os.environ.setdefault(name, value)
     ctx.obj = {"profile": profile, "data_dir": str(data_dir) if data_dir else None, "verbose": verbose}
+    if ctx.invoked_subcommand is None:
+        console.print(WELCOME, markup=False, highlight=False)
 
 
 def _settings(ctx: typer.Context):
@@ -110,7 +135,10 @@ def run_ingest(
     source: str | None = typer.Option(None, help="Only this source."),
     limit: int | None = typer.Option(None, min=1, help="Fetch at most N new pages."),
 ) -> None:
-    """Fetch feeds, then the new articles they list; extract, deduplicate, chunk and store."""
+    """Fetch feeds, then the new articles they list; extract, deduplicate, chunk and store.
+
+    Example: upscway run ingest --source the-hindu-national --limit 20
+    """
     _run(ctx, "ingest", feeds=_path(feeds), source=source, limit=limit)
 
 
@@ -127,7 +155,10 @@ def run_backfill(
     feeds: Path | None = typer.Option(None, help="Feeds file that defines the sources."),
     limit: int | None = typer.Option(None, min=1, help="Fetch at most N new pages."),
 ) -> None:
-    """Past articles from a source's sitemaps, a list of URLs, or a folder of saved pages."""
+    """Past articles from a source's sitemaps, a list of URLs, or a folder of saved pages.
+
+    Example: upscway run backfill --source the-hindu-national --since 2025-01-01
+    """
     what = BackfillInput(
         source=source, since=since, until=until, urls=_path(urls), html_dir=_path(html_dir), feeds=_path(feeds)
     )
@@ -143,7 +174,10 @@ def run_annotate(
     source: str | None = typer.Option(None, help="Only this source."),
     limit: int | None = typer.Option(None, min=1, help="Annotate at most N chunks."),
 ) -> None:
-    """Label chunks with the teacher into the silver store (idempotent, resumable)."""
+    """Label chunks with the teacher into the silver store (idempotent, resumable).
+
+    Example: upscway run annotate --only-unlabeled --since 2025-01-01 --limit 500
+    """
     _run(
         ctx,
         "annotate",
@@ -161,7 +195,10 @@ def run_distill(
     chain: str | None = typer.Option(None, help="Chain in deployments/chains.yaml (default: the profile's)."),
     stage: str | None = typer.Option(None, help="Only this stage."),
 ) -> None:
-    """Train the students of a distillation chain; each becomes a candidate in `models`."""
+    """Train the students of a distillation chain; each becomes a candidate in `models`.
+
+    Example: upscway --profile demo run distill --chain demo --stage minilm-l3
+    """
     _run(ctx, "distill", chain=chain, stage=stage)
 
 
@@ -174,7 +211,10 @@ def run_evaluate(
         None, help="Annotator to compare with (default: the one the model learnt from)."
     ),
 ) -> None:
-    """Score a candidate and its teacher on the same gold chunks; store the evaluation."""
+    """Score a candidate and its teacher on the same gold chunks; store the evaluation.
+
+    Example: upscway run evaluate --model demo-minilm-l3 --gold-split eval
+    """
     _run(ctx, "evaluate", model=model, gold_split=gold_split, teacher=teacher)
 
 
@@ -185,7 +225,10 @@ def run_promote(
     force: bool = typer.Option(False, "--force", help="Promote even if the gate fails (needs --reason)."),
     reason: str | None = typer.Option(None, help="Why (recorded)."),
 ) -> None:
-    """Evaluate if needed, apply the gate, and move `production` to the model on a pass."""
+    """Evaluate if needed, apply the gate, and move `production` to the model on a pass.
+
+    Example: upscway --profile demo run promote --model demo-minilm-l3
+    """
     _run(ctx, "promote", model=model, force=force, reason=reason)
 
 
@@ -195,7 +238,10 @@ def run_tag(
     since: str | None = typer.Option(None, help="Only articles published (or stored) on or after YYYY-MM-DD."),
     limit: int | None = typer.Option(None, min=1, help="Tag at most N chunks."),
 ) -> None:
-    """Label new chunks with the production student; unsure ones go to the teacher."""
+    """Label new chunks with the production student; unsure ones go to the teacher.
+
+    Example: upscway --profile demo run tag --since 2025-01-01 --limit 1000
+    """
     _run(ctx, "tag", since=since, limit=limit)
 
 
@@ -210,7 +256,10 @@ def run_nightly(
         None, min=0, help="Retrain after this many new teacher labels (default: the profile's; 0 = always)."
     ),
 ) -> None:
-    """The daily pipeline: ingest, tag (with cascade), distil when due, evaluate, promote."""
+    """The daily pipeline: ingest, tag (with cascade), distil when due, evaluate, promote.
+
+    Example: upscway --profile demo run nightly --limit 50
+    """
     from upscway.flows.parameters import DistillStep, IngestStep, PromoteStep, TagStep
 
     _run(
@@ -231,7 +280,10 @@ def run_study(
     spec: Path = typer.Option(..., "--spec", help="A study spec, e.g. deployments/studies/kd-grid.yaml."),
     quick: bool = typer.Option(False, "--quick", help="The spec's quick budget (fewer seeds, epochs and examples)."),
 ) -> None:
-    """Train a study's arms over seeds on the store's data, compare them on the same gold; write the report."""
+    """Train a study's arms over seeds on the store's data, compare them on the same gold; write the report.
+
+    Example: upscway run study --spec deployments/studies/kd-grid.yaml --quick
+    """
     _commands().check_study_spec(spec, quick)  # a usage error before the trainer is imported or a server starts
     _run(ctx, "study", spec=str(spec), quick=quick)
 
@@ -248,7 +300,10 @@ def annotate_import(
 ) -> None:
     """Import answers computed elsewhere (a batch GPU box). Every line is checked first, against
     the task and the store: one bad line and nothing is stored (exit 2). Then all are stored in
-    one transaction; a rerun of the same file adds none."""
+    one transaction; a rerun of the same file adds none.
+
+    Example: upscway annotate import answers.jsonl --annotator qwen72b-batch
+    """
     settings = _settings(ctx)
     checked = _commands().check_answers(settings, file, annotator)
     err_console.print(
@@ -297,7 +352,10 @@ def gold_export(
     """Write chunks for people to verify: text, article title, URL and date, and the named
     annotator's label and probabilities; random and audit draw from the chunks of the articles
     drawn for calibration and are blind (no model's label or probabilities), each row with its
-    chance of being on the sheet."""
+    chance of being on the sheet.
+
+    Example: upscway gold export --strategy disagreement --n 50 --out review.csv
+    """
     shown, written, candidates = _commands().gold_export(_settings(ctx), strategy, n, out, annotator, seed, label)
     console.print(
         f"wrote {written} chunks ({strategy}, of {candidates} answered by {shown} and not yet verified) to {out}"
@@ -311,7 +369,10 @@ def gold_import(
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the valid rows even if some are bad."),
     annotator: str | None = typer.Option(None, help="Annotator for rows that name none."),
 ) -> None:
-    """Validate and import verified labels; earlier labels stay as history. Reports agreement."""
+    """Validate and import verified labels; earlier labels stay as history. Reports agreement.
+
+    Example: upscway --profile demo gold import deployments/demo/gold.csv
+    """
     try:
         report = _commands().gold_import(_settings(ctx), file, annotator, skip_invalid)
     except _commands().InvalidRows as exc:
@@ -324,7 +385,10 @@ def gold_import(
 
 @models_app.command("list")
 def models_list(ctx: typer.Context, format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f")) -> None:
-    """Registered students, newest first."""
+    """Registered students, newest first.
+
+    Example: upscway --profile demo models list --format csv
+    """
     print_rows(console, *_commands().models_table(_settings(ctx)), format)
 
 
@@ -332,7 +396,10 @@ def models_list(ctx: typer.Context, format: OutputFormat = typer.Option(OutputFo
 def models_show(
     ctx: typer.Context, model_id: str = typer.Argument(..., help="An id, or a unique prefix of one.")
 ) -> None:
-    """One model: where it is, what taught it, its configuration and metrics."""
+    """One model: where it is, what taught it, its configuration and metrics.
+
+    Example: upscway --profile demo models show demo-minilm-l3
+    """
     found = _commands().model(_settings(ctx), model_id)
     print_rows(console, ["field", "value"], _commands().model_fields(found), OutputFormat.table, title=found.id)
 
@@ -341,7 +408,10 @@ def models_show(
 def models_export(
     ctx: typer.Context, model_id: str, out: Path = typer.Option(..., "--out", help="Folder to write.")
 ) -> None:
-    """Full Hugging Face weights: a causal-LM student's LoRA merged into its base (what vLLM serves)."""
+    """Full Hugging Face weights: a causal-LM student's LoRA merged into its base (what vLLM serves).
+
+    Example: upscway models export demo-causal-smollm2-lora --out smollm2/
+    """
     _commands().export_model(_settings(ctx), model_id, out)
     console.print(f"exported {model_id} to {out}")
 
@@ -352,7 +422,10 @@ def models_quantize(
     model_id: str,
     int8: bool = typer.Option(False, "--int8", help="INT8 weights (torch dynamic quantization, for CPU scoring)."),
 ) -> None:
-    """Register a quantized variant of an encoder student (lineage: its parent); evaluate and promote it by its id."""
+    """Register a quantized variant of an encoder student (lineage: its parent); evaluate and promote it by its id.
+
+    Example: upscway --profile demo models quantize demo-minilm-l3 --int8
+    """
     if not int8:
         raise InputError("say which quantization: --int8 (the one supported)")
     found, made = _commands().quantize_model(_settings(ctx), model_id)
@@ -371,13 +444,19 @@ def models_promote(
     force: bool = typer.Option(False, "--force"),
     reason: str | None = typer.Option(None),
 ) -> None:
-    """Same as `upscway run promote --model ID`."""
+    """Same as `upscway run promote --model ID`.
+
+    Example: upscway --profile demo models promote demo-minilm-l3
+    """
     run_promote(ctx, model=model_id, force=force, reason=reason)
 
 
 @models_app.command("rollback")
 def models_rollback(ctx: typer.Context, reason: str | None = typer.Option(None, help="Why (recorded).")) -> None:
-    """Point `production` back at the model it held before the last promotion."""
+    """Point `production` back at the model it held before the last promotion.
+
+    Example: upscway models rollback --reason "worse on the new gold"
+    """
     before, after = _commands().rollback_production(_settings(ctx), reason)
     console.print(f"production: {before} -> {after}")
 
@@ -386,7 +465,10 @@ def models_rollback(ctx: typer.Context, reason: str | None = typer.Option(None, 
 def models_clear_fallback(
     ctx: typer.Context, reason: str | None = typer.Option(None, help="Why (recorded; required).")
 ) -> None:
-    """Let the production model offload again after a fallback (a new promotion clears it by itself)."""
+    """Let the production model offload again after a fallback (a new promotion clears it by itself).
+
+    Example: upscway models clear-fallback --reason "drift checked by hand"
+    """
     model, cleared = _commands().clear_production_fallback(_settings(ctx), reason)
     console.print(f"fallback cleared for {model} ({cleared}): the cascade offloads again from the next tag run")
 
@@ -397,7 +479,10 @@ def sql_command(
     query: str = typer.Argument(..., help="A SELECT query over the store."),
     format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
 ) -> None:
-    """Run read-only SQL over the store (waits while a writer holds the file)."""
+    """Run read-only SQL over the store (waits while a writer holds the file).
+
+    Example: upscway sql "SELECT label, count(*) FROM tags GROUP BY ALL"
+    """
     print_rows(console, *_commands().sql(_settings(ctx), query), format)
 
 
@@ -408,7 +493,10 @@ def query_command(
     param: list[str] = typer.Option([], "--param", "-p", help="name=value, repeatable."),
     format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
 ) -> None:
-    """Run a named report query (read-only)."""
+    """Run a named report query (read-only).
+
+    Example: upscway --profile demo query tagged --param label=GS2
+    """
     if name is None:
         print_rows(console, *_commands().named_queries_table(), format)
     else:
@@ -417,7 +505,10 @@ def query_command(
 
 @app.command("status")
 def status_command(ctx: typer.Context) -> None:
-    """What the store holds: counts, sources, last runs and failures."""
+    """What the store holds: counts, sources, last runs and failures.
+
+    Example: upscway --profile demo status
+    """
     settings = _settings(ctx)
     console.print(f"store: {settings.database_path} (profile {settings.profile})")
     for title, columns, rows in _commands().status(settings):
@@ -434,10 +525,45 @@ def serve_command(
 
     Runs started here use this process's settings: set UPSCWAY_PROFILE / UPSCWAY_DATA_DIR (or
     --profile / --data-dir) before starting it. Point it at a server with PREFECT_API_URL.
+
+    Example: upscway --profile production serve --limit 4
     """
     from upscway.cli.serve import serve_deployments
 
     serve_deployments(_settings(ctx), file, limit)
+
+
+settings_app = typer.Typer(
+    no_args_is_help=True,
+    help="The effective settings: profile, environment and flags combined.\n\n"
+    "Example: upscway --profile demo settings show --sources",
+)
+app.add_typer(settings_app, name="settings")
+
+
+@settings_app.command("show")
+def settings_show(
+    ctx: typer.Context,
+    sources: bool = typer.Option(
+        False, "--sources", help="Also say where each value came from: default, profile, environment or flag."
+    ),
+) -> None:
+    """Print the effective settings, one dotted key a line (secrets masked).
+
+    Example: upscway --profile demo settings show --sources
+    """
+    from upscway.settings_view import explain, lines
+
+    root = ctx.find_root()  # how --profile and --data-dir were given: the flag or its variable
+    given_by = {  # (by the source's name: typer carries its own click)
+        p.name: f"environment {p.envvar}"
+        if getattr(root.get_parameter_source(p.name), "name", None) == "ENVIRONMENT"
+        else f"flag {p.opts[0]}"
+        for p in root.command.params
+        if p.name in ("profile", "data_dir")
+    }
+    for line in lines(explain(ctx.obj["profile"], ctx.obj["data_dir"], given_by=given_by), sources):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 _VERBOSE_FLAGS = {"--verbose", "-v"}
