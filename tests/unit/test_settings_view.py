@@ -1,21 +1,29 @@
 """`upscway settings show`: the effective settings and where each value came from."""
 
 import json
+import os
+from unittest import mock
 
 import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from upscway.cli.main import QUIET, app
+from upscway.cli.main import app
 from upscway.settings import load_settings
 from upscway.settings_view import MASK, explain, is_secret, lines
 
 
+@pytest.fixture(autouse=True)
+def _environment_kept():
+    """Invoking the app runs its callback, which sets logging variables in os.environ when not
+    --verbose: restored after each test, so no later test's child process inherits them."""
+    with mock.patch.dict(os.environ):
+        yield
+
+
 @pytest.fixture
-def show(monkeypatch):
+def show():
     """Run `upscway ARGS` in this process; {key: (value, source)} from its `settings show --sources` lines."""
-    for name, value in QUIET.items():  # the CLI sets them when not --verbose: keep them from leaking
-        monkeypatch.setenv(name, value)
 
     def run(*args: str) -> tuple[dict[str, tuple[str, str]], str]:
         result = CliRunner().invoke(app, [*args, "settings", "show", "--sources"])
@@ -59,8 +67,6 @@ def test_a_flag_wins_over_its_variable_and_the_variable_is_named_without_it(monk
 
 
 def test_show_without_sources_prints_key_equals_value(monkeypatch):
-    for name, value in QUIET.items():
-        monkeypatch.setenv(name, value)
     monkeypatch.setenv("UPSCWAY_CASCADE__MAX_LOSS", "0.03")
     result = CliRunner().invoke(app, ["--profile", "demo", "settings", "show"])
     assert result.exit_code == 0, result.output

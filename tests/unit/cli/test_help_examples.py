@@ -7,6 +7,7 @@ import re
 import shlex
 from unittest import mock
 
+import pytest
 import typer.main
 from typer.core import TyperGroup
 from typer.testing import CliRunner
@@ -16,6 +17,14 @@ from upscway.cli.main import app
 # Its own paragraph (typer's rich help keeps a paragraph after a blank line on its own line):
 # `Example:`, then the command line on the same line or the next.
 EXAMPLE = re.compile(r"(?:\A|\n\n)Example:[ \t]*\n?(upscway\b.*)")
+
+
+@pytest.fixture(autouse=True)
+def _environment_kept():
+    """Invoking the app runs its callback, which sets logging variables in os.environ when not
+    --verbose: restored after each test, so no later test's child process inherits them."""
+    with mock.patch.dict(os.environ):
+        yield
 
 
 def _commands(command, path: tuple[str, ...] = ()):
@@ -73,9 +82,8 @@ def test_each_example_parses_and_runs_the_command_it_documents():
 
 
 def test_upscway_alone_welcomes_a_newcomer_and_help_still_shows_everything():
-    with mock.patch.dict(os.environ):  # the app's callback quietens logging in os.environ
-        alone = CliRunner().invoke(app, [])
-        full = CliRunner().invoke(app, ["--help"])
+    alone = CliRunner().invoke(app, [])
+    full = CliRunner().invoke(app, ["--help"])
     assert alone.exit_code == 0, alone.output
     assert "make demo" in alone.output and "make test" in alone.output, alone.output
     assert "upscway --help" in alone.output
