@@ -1,12 +1,13 @@
-"""Texts and the embedding teacher's answers to them, written as a student's training data: what
-the encoder students' training tests read."""
+"""Texts and the embedding teacher's answers to them, written as a student's training data, and the
+training config that reads them: what the encoder students' training tests use."""
 
 import math
 
 from upscway.resources import DEPLOYMENTS_DIR
+from upscway.settings import TrainingSettings
 from upscway.tasks.annotate.embedding_teacher import EmbeddingTeacher
 from upscway.tasks.distill.dataset import Example
-from upscway.tasks.distill.train import write_examples
+from upscway.tasks.distill.train import TrainConfig, write_examples
 from upscway.tasks.gold.sheets import read_csv
 from upscway.taxonomy import load_task
 
@@ -28,3 +29,19 @@ def write_teacher_examples(folder, n: int, train: int) -> None:
     ]
     write_examples(folder / "train.jsonl", examples[:train])
     write_examples(folder / "validation.jsonl", examples[train:])
+
+
+def encoder_config(folder, head: str, epochs: float = 0, out: str = "student", **fields) -> TrainConfig:
+    """A packaged-MiniLM student with `head`, trained on `write_teacher_examples(folder, ...)`'s
+    files into `folder / out`; `fields`: any other TrainConfig field (keep_layers, warm_start)."""
+    return TrainConfig(
+        kind="encoder",
+        student="all-MiniLM-L6-v2",
+        head=head,
+        out_dir=str(folder / out),
+        train_file=str(folder / "train.jsonl"),
+        validation_file=str(folder / "validation.jsonl"),
+        task=TASK,
+        training=TrainingSettings(epochs=epochs),
+        **fields,
+    )

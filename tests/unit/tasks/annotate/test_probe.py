@@ -8,8 +8,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModel, AutoModelForSequenceClassification
 
-from tests.support.teacher_examples import TASK, write_teacher_examples
-from upscway.settings import TrainingSettings
+from tests.support.teacher_examples import TASK, encoder_config, write_teacher_examples
 from upscway.tasks.annotate.embedding_teacher import packaged_minilm
 from upscway.tasks.annotate.encoder_teacher import EncoderTeacher
 from upscway.tasks.annotate.probe import ProbeClassifier
@@ -17,16 +16,7 @@ from upscway.tasks.distill.train import TrainConfig, read_examples, train
 
 
 def _config(tmp_path, epochs: float = 1) -> TrainConfig:
-    return TrainConfig(
-        kind="encoder",
-        student="all-MiniLM-L6-v2",
-        head="probe",
-        out_dir=str(tmp_path / "student"),
-        train_file=str(tmp_path / "train.jsonl"),
-        validation_file=str(tmp_path / "validation.jsonl"),
-        task=TASK,
-        training=TrainingSettings(epochs=epochs),
-    )
+    return encoder_config(tmp_path, "probe", epochs)
 
 
 def _argmax(probs) -> int:

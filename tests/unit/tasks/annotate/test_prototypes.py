@@ -6,8 +6,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from tests.support.teacher_examples import TASK, gold_texts, write_teacher_examples
-from upscway.settings import TrainingSettings
+from tests.support.teacher_examples import TASK, encoder_config, gold_texts, write_teacher_examples
 from upscway.tasks.annotate.embedding_teacher import EmbeddingTeacher
 from upscway.tasks.annotate.encoder_teacher import EncoderTeacher
 from upscway.tasks.annotate.prototypes import PrototypeClassifier
@@ -71,16 +70,7 @@ def test_a_prototype_head_is_an_encoders():
 
 def test_zero_epochs_register_the_student_as_built_and_calibrated(tmp_path):
     write_teacher_examples(tmp_path, 60, train=40)
-    config = TrainConfig(
-        kind="encoder",
-        student="all-MiniLM-L6-v2",
-        head="prototype",
-        out_dir=str(tmp_path / "student"),
-        train_file=str(tmp_path / "train.jsonl"),
-        validation_file=str(tmp_path / "validation.jsonl"),
-        task=TASK,
-        training=TrainingSettings(epochs=0),
-    )
+    config = encoder_config(tmp_path, "prototype")
     metrics = train(config, say=lambda _: None)
     assert metrics["steps"] == 0 and metrics["train_loss"] is None
     assert metrics["validation_agreement_with_teacher"] == 1.0
@@ -99,18 +89,7 @@ def test_a_warm_start_begins_from_the_given_students_weights(tmp_path):
     tokenizer.save_pretrained(tmp_path / "production")
 
     def config(out: str, warm: str | None) -> TrainConfig:
-        return TrainConfig(
-            kind="encoder",
-            student="all-MiniLM-L6-v2",
-            keep_layers=1,
-            head="prototype",
-            warm_start=warm,
-            out_dir=str(tmp_path / out),
-            train_file=str(tmp_path / "train.jsonl"),
-            validation_file=str(tmp_path / "validation.jsonl"),
-            task=TASK,
-            training=TrainingSettings(epochs=0),
-        )
+        return encoder_config(tmp_path, "prototype", out=out, keep_layers=1, warm_start=warm)
 
     train(config("warm", str(tmp_path / "production")), say=lambda _: None)
     train(config("cold", None), say=lambda _: None)
